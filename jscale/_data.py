@@ -1,0 +1,447 @@
+"""The `ScalingData` container: training runs of a scaling study, validated once at the boundary.
+
+Symbols used in docstrings: N = `n_params` (parameters), D = `n_tokens` (training tokens),
+C = `compute` (training FLOP), U = `unique_tokens`, L = `loss` (nats/token).
+"""
+
+from __future__ import annotations
+
+import csv
+import numbers
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+from flax import struct
+
+_NUMERIC = ("n_params", "n_tokens", "compute", "unique_tokens", "loss", "weight")
+FIELDS = ("n_params", "n_tokens", "compute", "unique_tokens", "loss", "group", "weight")
+_NDC = ("n_params", "n_tokens", "compute")
+
+# Header names recognised without `columns=`, compared after `.strip().lower()`.
+ALIASES = {
+    "n_params": ("n_params", "params", "parameters", "n", "model_size", "model size"),
+    "n_tokens": ("n_tokens", "tokens", "d", "d_tokens"),
+    "compute": ("compute", "flops", "c", "c_flops", "training flop"),
+    "unique_tokens": ("unique_tokens", "unique", "u", "u_unique_tokens"),
+    "loss": ("loss", "l"),
+    "group": ("group",),
+    "weight": ("weight",),
+}
+
+
+class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
+    """Training runs of a scaling study: one row per run, every column a 1-D array of shape (R,).
+
+    Build it with `from_arrays`, `from_csv` or `from_dataframe`, which copy, convert to float64,
+    validate and freeze the columns. The plain constructor does none of that (JAX uses it to
+    rebuild the pytree), and neither does `.replace(...)`.
+
+    Attributes:
+        n_params: N, model parameters, float64 (R,), or None.
+        n_tokens: D, training tokens, float64 (R,), or None.
+        compute: C, training FLOP, float64 (R,), or None.
+        unique_tokens: U, unique training tokens (data-constrained laws), float64 (R,), or None.
+        loss: L, final loss in nats/token, float64 (R,).
+        group: labels of any dtype (R,), e.g. a data set or architecture per run, or None.
+        weight: per-run weights >= 0, float64 (R,), or None.
+        derived: static; names of the columns computed with C = 6·N·D rather than given.
+
+    Example:
+        >>> data = ScalingData.from_arrays(n_params=[1e8, 1e9], n_tokens=[2e9, 2e10],
+        ...                                loss=[3.1, 2.6])
+        >>> data.columns, data.derived, float(data.compute[0])
+        (('n_params', 'n_tokens', 'compute', 'loss'), ('compute',), 1.2e+18)
+    """
+
+    n_params: np.ndarray | None = None
+    n_tokens: np.ndarray | None = None
+    compute: np.ndarray | None = None
+    unique_tokens: np.ndarray | None = None
+    loss: np.ndarray
+    group: np.ndarray | None = None
+    weight: np.ndarray | None = None
+    derived: tuple[str, ...] = struct.field(pytree_node=False, default=())
+
+    @classmethod
+    def from_arrays(
+        cls,
+        *,
+        n_params=None,
+        n_tokens=None,
+        compute=None,
+        unique_tokens=None,
+        loss,
+        group=None,
+        weight=None,
+    ) -> ScalingData:
+        """Builds validated data from array-likes of shape (R,), copied to read-only float64.
+
+        When exactly two of N, D and C are given, the third is derived with C = 6·N·D (so
+        D = C/(6N) and N = C/(6D)), the standard approximation of Kaplan et al. 2020 / Hoffmann et
+        al. 2022, and its name is recorded in `derived`. All three given are kept as they are (no
+        consistency check, as some studies count FLOP differently); one or none is allowed too,
+        since some laws need only N or only D.
+
+        Args:
+            n_params: N, parameters per run, shape (R,).
+            n_tokens: D, training tokens per run, shape (R,).
+            compute: C, training FLOP per run, shape (R,).
+            unique_tokens: U, unique training tokens per run, shape (R,).
+            loss: L, final loss in nats/token, shape (R,). Required.
+            group: optional labels of any dtype, shape (R,).
+            weight: optional finite weights >= 0, not all zero, shape (R,).
+
+            N, D, C, U and loss must be positive and finite; all but loss may be None.
+
+        Returns:
+            A ScalingData with R rows.
+
+        Raises:
+            ValueError: for a column that is not 1-D or not numeric, mismatched lengths, no
+                rows, NaN or infinite values, zero or negative N, D, C, U or loss (derived
+                columns included), or negative or all-zero weights. The message names the
+                column, the count and the first bad row.
+        """
+        raw = dict(
+            n_params=n_params,
+            n_tokens=n_tokens,
+            compute=compute,
+            unique_tokens=unique_tokens,
+            loss=loss,
+            group=group,
+            weight=weight,
+        )
+        return _build(raw, derive=True)
+
+    @classmethod
+    def from_csv(
+        cls, path: str | os.PathLike, columns: Mapping[str, str] | None = None
+    ) -> ScalingData:
+        """Reads runs from a CSV file with a header row, then validates them as `from_arrays` does.
+
+        Columns are found by case-insensitive header aliases (n_params: n_params, params,
+        parameters, N, model_size, "Model Size"; n_tokens: n_tokens, tokens, D, D_tokens; compute:
+        compute, flops, C, C_flops, "Training FLOP"; unique_tokens: unique_tokens, unique, U,
+        U_unique_tokens; loss: loss, L; group; weight). Other columns are ignored.
+
+        Args:
+            path: the CSV file.
+            columns: optional map from field name to header name, e.g.
+                `{"n_params": "Model Size"}`; it overrides the aliases for those fields.
+
+        Returns:
+            A ScalingData with one row per data line; error messages give rows and file lines.
+
+        Raises:
+            FileNotFoundError: if `path` does not exist.
+            ValueError: for an empty file, a ragged line, a cell that is not a number, a missing or
+                ambiguous column, or any check of `from_arrays`.
+        """
+        path = os.fspath(path)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(
+                f"No CSV file at {path!r}; check the path (relative paths start "
+                f"at {os.getcwd()})."
+            )
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            reader = csv.reader(f)
+            # Truly blank lines come back as []; skip them but keep the file's line numbers.
+            records = [(reader.line_num, row) for row in reader if row]
+        if not records:
+            raise ValueError(
+                f"Could not parse {path}: the file is empty; it needs a header row "
+                f"naming the columns, then one line per run."
+            )
+        header = [h.strip() for h in records[0][1]]
+        body = records[1:]
+        for line, row in body:
+            if len(row) != len(header):
+                raise ValueError(
+                    f"Could not parse {path}: line {line} has {len(row)} fields but the "
+                    f"header has {len(header)}; every line needs one value per column."
+                )
+        resolved = _resolve_columns(header, columns, path)
+        raw = {}
+        for field, name in resolved.items():
+            j = header.index(name)
+            cells = [row[j] for _, row in body]
+            if field == "group":
+                raw[field] = cells
+                continue
+            values = []
+            for i, cell in enumerate(cells):
+                try:
+                    values.append(float(cell))
+                except ValueError:
+                    label = f"{name!r}" + ("" if name == field else f" (for {field})")
+                    raise ValueError(
+                        f"Could not parse {path}: column {label} has a value that is not a "
+                        f"number at row {i} (line {body[i][0]}): {cell!r}."
+                    ) from None
+            raw[field] = values
+        return _build(raw, derive=True, lines=[line for line, _ in body], source=path)
+
+    @classmethod
+    def from_dataframe(cls, df: Any, columns: Mapping[str, Any] | None = None) -> ScalingData:
+        """Reads runs from a data frame (anything with `.columns` and `df[name]`, e.g. pandas).
+
+        Columns are found as in `from_csv`; rows in error messages are positions, not index labels.
+
+        Args:
+            df: the data frame, one row per run.
+            columns: optional map from field name to column name, overriding the aliases.
+
+        Returns:
+            A ScalingData with one row per data frame row.
+
+        Raises:
+            ValueError: for a missing or ambiguous column, or any check of `from_arrays`.
+        """
+        resolved = _resolve_columns(list(df.columns), columns, "the data frame")
+        return _build(
+            {field: np.asarray(df[name]) for field, name in resolved.items()}, derive=True
+        )
+
+    def __len__(self) -> int:
+        return len(self.loss)
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Names of the present columns, in the order of `FIELDS`."""
+        return tuple(name for name in FIELDS if getattr(self, name) is not None)
+
+    def require(self, *names: str, who: str) -> None:
+        """Checks that every column in `names` is present; laws call this before fitting.
+
+        Args:
+            *names: field names, e.g. "n_params", "n_tokens".
+            who: what needs them, used as the subject of the error, e.g. "The Chinchilla law".
+
+        Raises:
+            ValueError: naming `who`, the missing columns and the columns this data has.
+        """
+        unknown = [n for n in names if n not in FIELDS]
+        if unknown:
+            raise ValueError(
+                f"require() got unknown column {unknown[0]!r}; valid columns are: "
+                f"{', '.join(FIELDS)}."
+            )
+        missing = [n for n in names if getattr(self, n) is None]
+        if missing:
+            listed = " and ".join(repr(n) for n in missing)
+            hint = (
+                ", or give two of n_params, n_tokens, compute" if set(missing) <= set(_NDC) else ""
+            )
+            raise ValueError(
+                f"{who} needs {'column' if len(missing) == 1 else 'columns'} {listed}, which this "
+                f"data does not have (it has: {', '.join(self.columns)}). Pass "
+                f"{'it' if len(missing) == 1 else 'them'} to ScalingData.from_arrays / "
+                f"from_csv{hint}."
+            )
+
+    def subset(self, index) -> ScalingData:
+        """Returns the rows picked by a boolean mask of shape (R,) or by integer indices.
+
+        The result is revalidated (so an empty selection raises) and keeps `derived`.
+        """
+        index = np.asarray(index)
+        if index.size == 0:
+            index = index.astype(int)  # [] is float64; let it through to the "no rows" error
+        if index.dtype == bool and index.shape != (len(self),):
+            raise ValueError(
+                f"subset() got a boolean mask of shape {index.shape}, but the data has "
+                f"{len(self)} rows; pass a mask of shape ({len(self)},) or row indices."
+            )
+        if index.dtype != bool and index.dtype.kind not in "iu":
+            raise ValueError(
+                f"subset() needs a boolean mask or integer row indices, but got dtype "
+                f"{index.dtype}; convert it with np.asarray(index, dtype=int)."
+            )
+        raw = {name: getattr(self, name)[index] for name in self.columns}
+        return _build(raw, derive=False, derived=self.derived)
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, ScalingData) or self.columns != other.columns:
+            return False
+        return self.derived == other.derived and all(
+            np.array_equal(getattr(self, n), getattr(other, n)) for n in self.columns
+        )
+
+    def __repr__(self) -> str:
+        lines = [f"ScalingData({_plural(len(self), 'row')},"]
+        for name in self.columns:
+            col = getattr(self, name)
+            if name == "group":
+                text = f"{len(set(col.tolist()))} distinct labels"
+            else:
+                text = f"{col.min():.4g} .. {col.max():.4g}"
+            lines.append(
+                f"  {name:<14}{text}" + ("  (derived, C = 6ND)" if name in self.derived else "")
+            )
+        return "\n".join(lines) + ")"
+
+
+def _resolve_columns(header: list, columns: Mapping | None, source: str) -> dict:
+    """Maps field names to header names: explicit `columns` first, then aliases."""
+    if columns is None:
+        columns = {}
+    if not isinstance(columns, Mapping):
+        raise TypeError(
+            f"columns must be a dict from field name to column name, but got "
+            f"{type(columns).__name__}; e.g. columns={{'n_params': 'Model Size'}}."
+        )
+    resolved = {}
+    for field, name in columns.items():
+        if field not in FIELDS:
+            raise ValueError(
+                f"columns has unknown field {field!r}; valid fields are: {', '.join(FIELDS)}."
+            )
+        if name not in header:
+            raise ValueError(
+                f"Column {name!r} (for {field}) is not in {source}; its columns are: "
+                f"{', '.join(map(str, header))}."
+            )
+        resolved[field] = name
+    taken = set(resolved.values())
+    for field in FIELDS:
+        if field in resolved:
+            continue
+        # dict.fromkeys drops repeated names, which the duplicate check below reports instead.
+        found = list(dict.fromkeys(h for h in header if str(h).strip().lower() in ALIASES[field]))
+        found = [h for h in found if h not in taken]
+        exact = [h for h in found if h == field]
+        if len(found) > 1 and len(exact) != 1:
+            raise ValueError(
+                f"Columns {', '.join(repr(h) for h in found)} of {source} all look like "
+                f"{field}, so it is ambiguous; pass columns={{{field!r}: ...}} to choose."
+            )
+        if found:
+            resolved[field] = exact[0] if exact else found[0]
+    if "loss" not in resolved:
+        raise ValueError(
+            f"No loss column found in {source}; its columns are: "
+            f"{', '.join(map(str, header))}. Name it 'loss' or 'L', or pass "
+            f"columns={{'loss': ...}}."
+        )
+    for field, name in resolved.items():
+        if sum(h == name for h in header) > 1:
+            raise ValueError(
+                f"Column {name!r} (for {field}) appears more than once in {source}; "
+                f"rename the copies so each column name is unique."
+            )
+    return resolved
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def _show(value) -> str:
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def _to_array(name: str, value) -> np.ndarray:
+    """Copies one column into a read-only 1-D array (float64 unless it is `group`)."""
+    try:
+        arr = np.array(value, copy=True)
+    except (ValueError, TypeError):
+        raise ValueError(
+            f"Column {name!r} could not be read as an array (are some rows lists of different "
+            f"lengths?); pass a flat list or 1-D array with one value per run."
+        ) from None
+    if arr.ndim != 1:
+        raise ValueError(
+            f"Column {name!r} must be 1-D with one value per run, but has shape "
+            f"{arr.shape}; flatten it (e.g. np.ravel) or pass one column per field."
+        )
+    if name != "group":
+        ok_kinds = "iufb" if name == "weight" else "iuf"
+        if arr.dtype.kind == "O":
+            bad = [
+                i
+                for i, v in enumerate(arr)
+                if not isinstance(v, numbers.Real) or isinstance(v, (bool, np.bool_))
+            ]
+        else:
+            bad = [] if arr.dtype.kind in ok_kinds else [0] * len(arr)
+        if bad:
+            raise ValueError(
+                f"Column {name!r} has a value that is not a number at row {bad[0]} "
+                f"({_show(arr[bad[0]])}); numeric columns take real numbers (not text, None or "
+                f"booleans), so convert or remove that row."
+            )
+        arr = arr.astype(np.float64)
+    arr.flags.writeable = False
+    return arr
+
+
+def _check_values(name: str, arr: np.ndarray, lines, source, note: str = "") -> None:
+    """Raises for non-finite, non-positive (or, for weights, negative or all-zero) values."""
+
+    def where(i: int) -> str:
+        return f"row {i} ({_show(arr[i])})" + (f", on line {lines[i]} of {source}" if lines else "")
+
+    label = f"Column {name!r}{note}"
+    bad = np.flatnonzero(~np.isfinite(arr))
+    if bad.size:
+        raise ValueError(
+            f"{label} has {_plural(bad.size, 'non-finite value')} (NaN or infinite); "
+            f"the first is at {where(bad[0])}. Remove or fix those rows before fitting."
+        )
+    if name == "weight":
+        bad = np.flatnonzero(arr < 0)
+        if bad.size:
+            raise ValueError(
+                f"{label} has {_plural(bad.size, 'negative value')}; the first is at "
+                f"{where(bad[0])}. Weights must be zero or positive."
+            )
+        if not np.any(arr > 0):
+            raise ValueError(
+                f"{label} is zero in every row; give at least one run a positive weight."
+            )
+        return
+    bad = np.flatnonzero(arr <= 0)
+    if bad.size:
+        what = "value that is" if bad.size == 1 else "values that are"
+        raise ValueError(
+            f"{label} has {bad.size} {what} zero or negative; the first is at "
+            f"{where(bad[0])}. Scaling laws need positive N, D, C, U and loss."
+        )
+
+
+def _build(raw: dict, *, derive: bool, derived: tuple = (), lines=None, source=None) -> ScalingData:
+    """Validates columns (None = absent), derives the third of N, D, C if asked, and freezes."""
+    if raw.get("loss") is None:
+        raise ValueError("loss is required: pass one loss value (nats/token) per run.")
+    cols = {name: _to_array(name, value) for name, value in raw.items() if value is not None}
+    lengths = {name: len(arr) for name, arr in cols.items()}
+    if len(set(lengths.values())) > 1:
+        listed = ", ".join(f"{name} has {_plural(n, 'row')}" for name, n in lengths.items())
+        raise ValueError(
+            f"Columns have mismatched lengths: {listed}; every column must have one "
+            f"value per run."
+        )
+    if lengths["loss"] == 0:
+        raise ValueError("The data has no rows (every column is empty); pass at least one run.")
+    for name in _NUMERIC:
+        if name in cols:
+            _check_values(name, cols[name], lines, source)
+    given = [name for name in _NDC if name in cols]
+    if derive and len(given) == 2:
+        n, d, c = (cols.get(name) for name in _NDC)
+        (missing,) = set(_NDC) - set(given)
+        # Overflow or underflow gives inf or 0, which _check_values reports; no warning needed.
+        with np.errstate(over="ignore", under="ignore"):
+            if missing == "compute":
+                new = 6.0 * n * d
+            elif missing == "n_tokens":
+                new = c / (6.0 * n)
+            else:
+                new = c / (6.0 * d)
+        new.flags.writeable = False
+        _check_values(missing, new, lines, source, note=" (derived with C = 6·N·D)")
+        cols[missing] = new
+        derived = (missing,)
+    return ScalingData(**cols, derived=tuple(derived))

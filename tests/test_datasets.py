@@ -1,0 +1,85 @@
+"""Tests of the bundled data sets."""
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from jscale import datasets
+from jscale._data import ScalingData
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def test_list_and_all():
+    assert datasets.list() == ["chinchilla"]
+    assert datasets.__all__ == ["load", "list", "info"]
+
+
+def test_chinchilla_counts_and_columns():
+    kept = datasets.load("chinchilla")
+    full = datasets.load("chinchilla", include_outliers=True)
+    assert isinstance(kept, ScalingData)
+    assert (len(kept), len(full)) == (240, 245)
+    assert kept.columns == full.columns == ("n_params", "n_tokens", "compute", "loss")
+    assert kept.loss.dtype == np.float64
+
+
+def test_chinchilla_drops_the_five_highest_losses():
+    kept = datasets.load("chinchilla")
+    full = datasets.load("chinchilla", include_outliers=True)
+    threshold = np.sort(full.loss)[-5]
+    assert np.all(kept.loss < threshold)  # Epoch's rule: keep loss < 5th-largest loss
+    np.testing.assert_array_equal(
+        np.sort(full.loss)[-5:], np.sort(np.setdiff1d(full.loss, kept.loss))
+    )
+    assert kept == full.subset(full.loss < threshold)
+
+
+def test_chinchilla_ranges_and_six_n_d():
+    full = datasets.load("chinchilla", include_outliers=True)
+    np.testing.assert_allclose(full.compute, 6 * full.n_params * full.n_tokens, rtol=1e-12)
+    assert 5.7e7 < full.n_params.min() and full.n_params.max() < 1.62e10
+    assert 2.07 < full.loss.min() and full.loss.max() < 5.01
+
+
+def test_chinchilla_matches_shared_tidy_csv():
+    path = SHARED / "epoch_chinchilla" / "epoch_chinchilla_tidy.csv"
+    if not path.exists():
+        pytest.skip(f"shared data not found at {path}")
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    full = datasets.load("chinchilla", include_outliers=True)
+    kept = datasets.load("chinchilla")
+    for name, column in [
+        ("n_params", "N_params"),
+        ("n_tokens", "D_tokens"),
+        ("compute", "C_flops"),
+        ("loss", "loss"),
+    ]:
+        expected = np.array([float(r[column]) for r in rows])
+        np.testing.assert_array_equal(getattr(full, name), expected, err_msg=name)
+        excluded = np.array([r["excluded_by_epoch"] == "1" for r in rows])
+        np.testing.assert_array_equal(getattr(kept, name), expected[~excluded], err_msg=name)
+
+
+def test_unknown_name():
+    with pytest.raises(
+        ValueError, match="Unknown data set 'chinchila'; the bundled data sets are: chinchilla."
+    ):
+        datasets.load("chinchila")
+    with pytest.raises(ValueError, match="Unknown data set"):
+        datasets.info("nope")
+
+
+def test_info():
+    text = datasets.info("chinchilla")
+    for needle in (
+        "arXiv:2203.15556",
+        "arXiv:2404.10102",
+        "92258837425e1b5f2851d624287f0120583a3d0e",
+        "240",
+        "245",
+    ):
+        assert needle in text
