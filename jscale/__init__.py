@@ -1,0 +1,33 @@
+"""jscale: neural scaling laws in JAX.
+
+Fits scaling laws (e.g. Chinchilla's L = E + A/N^alpha + B/D^beta) to measured training runs
+by batched float64 optimisation from thousands of starts under `jit`.
+"""
+
+from jscale import datasets as datasets
+from jscale import laws as laws
+from jscale._data import ScalingData as ScalingData
+from jscale._fit import ConvergenceError as ConvergenceError
+from jscale._fit import ConvergenceWarning as ConvergenceWarning
+from jscale._fit import fit as fit
+from jscale._objective import Huber as Huber
+from jscale._objective import Squared as Squared
+from jscale._results import FitResult as FitResult
+from jscale._solve import STATUS_NAMES as STATUS
+from jscale._solve import RobustGaussNewton as RobustGaussNewton
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ConvergenceError",
+    "ConvergenceWarning",
+    "FitResult",
+    "Huber",
+    "RobustGaussNewton",
+    "STATUS",
+    "ScalingData",
+    "Squared",
+    "datasets",
+    "fit",
+    "laws",
+]

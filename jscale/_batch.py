@@ -1,0 +1,120 @@
+"""The batching layer: the one place that knows batch axes.
+
+It maps the single-fit kernel (`jscale._solve`) over starts with one of three strategies:
+
+* ``"refill"`` (default): a fixed number of slots step in lock step inside one
+  `lax.while_loop`; when a fit finishes, its result is written out and its slot takes the next
+  start. When no starts are left the slots still running are compacted into a batch a quarter the
+  size, and so on, so finished members cost (almost) nothing. A plain vmapped `while_loop` runs
+  every member until the slowest stops, which on the Chinchilla grid wastes most of the work.
+* ``"vmap"``: one vmapped `while_loop` over all starts (simple; the reference for tests).
+* ``"map"``: `lax.map` over starts, `batch_size` at a time (vmap inside each chunk).
+
+All strategies return the final kernel state of every start, stacked along a leading (S,) axis,
+and are bitwise-equivalent per start up to floating-point reassociation under vmap.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jscale._solve import RUNNING, solve_one
+
+METHODS = ("refill", "vmap", "map")
+
+# Slot counts measured on a 2-core CPU (benchmarks/bench_chinchilla_grid.py): 64-256 slots keep
+# the (slots x rows) working set in cache. Accelerators want far wider batches.
+_DEFAULT_BATCH = {"cpu": 128}
+_DEFAULT_BATCH_ACCELERATOR = 8192
+_MIN_SLOTS = 8
+
+
+def default_batch_size(backend: str | None = None) -> int:
+    """Default number of slots (refill) or chunk size (map) for a JAX backend."""
+    backend = backend or jax.default_backend()
+    return _DEFAULT_BATCH.get(backend, _DEFAULT_BATCH_ACCELERATOR)
+
+
+def run_starts(solver, law, loss, x0s, problem, *, method: str, batch_size: int, n_devices: int = 1):
+    """Runs the kernel from every row of `x0s` (S, P); returns stacked final states (S, ...).
+
+    With `n_devices` > 1 the starts are split evenly over the first `n_devices` local devices
+    (padded by repeating the last start), each device running `method` on its share.
+    """
+    if n_devices > 1:
+        return _sharded(solver, law, loss, x0s, problem, method, batch_size, n_devices)
+    n_starts = x0s.shape[0]
+    if method == "vmap":
+        return jax.vmap(lambda x0: solve_one(solver, law, loss, x0, problem))(x0s)
+    if method == "map":
+        return jax.lax.map(lambda x0: solve_one(solver, law, loss, x0, problem), x0s,
+                           batch_size=min(batch_size, n_starts))
+    if method == "refill":
+        return _refill(solver, law, loss, x0s, problem, min(batch_size, n_starts))
+    raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
+
+
+def _where(mask, new, old):
+    return jax.tree.map(lambda n, o: jnp.where(mask.reshape(mask.shape + (1,) * (n.ndim - 1)), n, o), new, old)
+
+
+def _refill(solver, law, loss, x0s, problem, n_slots):
+    n_starts = x0s.shape[0]
+    init = jax.vmap(solver.init)
+    step = jax.vmap(lambda s: solver.step(s, law, loss, problem))
+    out = init(x0s)  # every start's state; finished fits are scattered in by start index
+    slots = jax.tree.map(lambda a: a[:n_slots], out)
+    idx = jnp.arange(n_slots)  # start held by each slot; n_starts marks an empty slot
+    nxt = jnp.asarray(n_slots)  # next start to hand out
+
+    sizes = [n_slots]
+    while sizes[-1] // 4 >= _MIN_SLOTS:
+        sizes.append(sizes[-1] // 4)
+
+    def body(carry):
+        slots, idx, nxt, out = carry
+        slots = step(slots)
+        done = slots.status != RUNNING
+        target = jnp.where(done, idx, n_starts)  # out-of-range index: the write is dropped
+        out = jax.tree.map(lambda o, s: o.at[target].set(s, mode="drop"), out, slots)
+        new = nxt + jnp.cumsum(done) - 1
+        take = done & (new < n_starts)
+        idx = jnp.where(done, jnp.where(take, new, n_starts), idx)
+        slots = _where(take, init(x0s[jnp.minimum(new, n_starts - 1)]), slots)
+        return slots, idx, nxt + jnp.sum(take), out
+
+    for k, size in enumerate(sizes):
+        if k > 0:  # compact: running slots first, keep `size` of them
+            order = jnp.argsort(idx >= n_starts, stable=True)[:size]
+            slots = jax.tree.map(lambda a: a[order], slots)
+            idx = idx[order]
+        following = sizes[k + 1] if k + 1 < len(sizes) else 0
+
+        def cond(carry, following=following):
+            _, idx, nxt, _ = carry
+            return (nxt < n_starts) | (jnp.sum(idx < n_starts) > following)
+
+        slots, idx, nxt, out = jax.lax.while_loop(cond, body, (slots, idx, nxt, out))
+    return out
+
+
+def _sharded(solver, law, loss, x0s, problem, method, batch_size, n_devices):
+    from jax.sharding import Mesh, PartitionSpec
+
+    n_starts = x0s.shape[0]
+    per_device = -(-n_starts // n_devices)
+    pad = per_device * n_devices - n_starts
+    if pad:
+        x0s = jnp.concatenate([x0s, jnp.repeat(x0s[-1:], pad, axis=0)])
+    mesh = Mesh(np.array(jax.local_devices()[:n_devices]), ("starts",))
+
+    def local(x0_shard, problem):
+        return run_starts(solver, law, loss, x0_shard, problem, method=method, batch_size=batch_size)
+
+    out = jax.shard_map(
+        local, mesh=mesh, in_specs=(PartitionSpec("starts"), PartitionSpec()),
+        out_specs=PartitionSpec("starts"), check_vma=False,
+    )(x0s, problem)
+    return jax.tree.map(lambda a: a[:n_starts], out)

@@ -1,0 +1,192 @@
+"""The public `fit`: validate eagerly in NumPy, enter float64, call one jitted function."""
+
+from __future__ import annotations
+
+import functools
+import numbers
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jscale._batch import METHODS, default_batch_size, run_starts
+from jscale._data import ScalingData
+from jscale._laws import Law
+from jscale._numerics import x64_scope
+from jscale._objective import resolve_loss
+from jscale._results import FitResult
+from jscale._solve import NONFINITE, STATUS_NAMES, SUCCESS, RobustGaussNewton
+
+
+class ConvergenceWarning(UserWarning):
+    """The best start of a fit did not meet its convergence test."""
+
+
+class ConvergenceError(RuntimeError):
+    """No start produced a finite objective, or `strict=True` and the best start did not converge."""
+
+
+# Incremented each time the fitting function is traced: one trace per batch shape and setting.
+_TRACES = {"fit": 0}
+
+
+@functools.partial(jax.jit, static_argnames=("law", "loss", "solver", "method", "batch_size", "n_devices"))
+def _fit_starts(x0s, problem, *, law, loss, solver, method, batch_size, n_devices):
+    _TRACES["fit"] += 1
+    state = run_starts(solver, law, loss, x0s, problem, method=method, batch_size=batch_size, n_devices=n_devices)
+    return {"x": state.x, "f": state.f, "status": state.status, "steps": state.steps}
+
+
+def _problem(law: Law, data: ScalingData) -> dict:
+    """The arrays the kernel reads: logs of the law's columns, log loss and row weights."""
+    log_x = {c: np.log(getattr(data, c)) for c in law.columns}
+    weight = data.weight if data.weight is not None else np.ones(len(data))
+    return {"log_x": log_x, "log_loss": np.log(data.loss), "weight": np.asarray(weight, np.float64)}
+
+
+def _check_starts(law: Law, starts) -> np.ndarray:
+    if starts is None:
+        return np.asarray(law.default_starts(), np.float64)
+    x0s = np.asarray(starts, dtype=np.float64)
+    if x0s.ndim == 1:
+        x0s = x0s[None, :]
+    if x0s.ndim != 2 or x0s.shape[1] != law.n_free or x0s.shape[0] == 0:
+        raise ValueError(
+            f"starts must have shape (S, {law.n_free}) in the free parametrisation "
+            f"({', '.join(law.free_names)}); got shape {np.shape(starts)}."
+        )
+    bad = ~np.all(np.isfinite(x0s), axis=1)
+    if bad.any():
+        first = int(np.argmax(bad))
+        raise ValueError(f"starts has {int(bad.sum())} rows with NaN or infinite values; the first is row {first}.")
+    return x0s
+
+
+def _check_positive_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer; got {value!r}.")
+    return int(value)
+
+
+def fit(
+    law: Law,
+    data: ScalingData,
+    *,
+    starts=None,
+    loss="huber",
+    delta: float | None = None,
+    solver=None,
+    method: str | None = None,
+    batch_size: int | None = None,
+    n_devices: int | None = None,
+    strict: bool = False,
+) -> FitResult:
+    """Fits a scaling law from many starts at once and keeps every start's end state.
+
+    Minimises F(theta) = sum_i w_i rho(log L_i - log_predict_i(theta)) (the **sum**, as in
+    Hoffmann et al. 2022 and Besiroglu et al. 2024) from every start in one jitted float64
+    computation, whatever the caller's JAX precision setting.
+
+    Args:
+        law: a law object, e.g. `jscale.laws.Chinchilla()`.
+        data: a `ScalingData` with the columns the law needs (row weights from `data.weight`).
+        starts: (S, P) free-space starts (log of positive parameters, see `law.free_names`);
+            default: the law's default grid (Hoffmann's 4,500 starts for Chinchilla).
+        loss: "huber" (default) or "squared", or a `jscale.Huber` / `jscale.Squared` object.
+        delta: Huber threshold on log residuals (default 1e-3).
+        solver: the single-fit solver; default `jscale.RobustGaussNewton()`.
+        method: how starts are batched: "refill" (default), "vmap" or "map".
+        batch_size: slots (refill) or chunk size (map); default per backend (128 on CPU).
+        n_devices: local devices to split the starts over; default all local devices. On CPU,
+            set `JAX_NUM_CPU_DEVICES=<cores>` before JAX starts to use every core.
+        strict: raise `ConvergenceError` if the best start did not converge (else a
+            `ConvergenceWarning` is issued).
+
+    Returns:
+        A `FitResult`.
+
+    Raises:
+        TypeError: `law` or `data` of the wrong type.
+        ValueError: missing columns, fewer rows than parameters, malformed starts or options.
+        ConvergenceError: no start reached a finite objective (or `strict` and no convergence).
+
+    Example:
+        >>> import jscale
+        >>> data = jscale.datasets.load("chinchilla")
+        >>> result = jscale.fit(jscale.laws.Chinchilla(), data)  # doctest: +SKIP
+        >>> round(result.params["alpha"], 3)  # doctest: +SKIP
+        0.347
+    """
+    if not isinstance(law, Law):
+        raise TypeError(f"law must be a jscale law object such as jscale.laws.Chinchilla(); got {type(law).__name__}.")
+    if not isinstance(data, ScalingData):
+        raise TypeError(
+            f"data must be a jscale.ScalingData (build one with ScalingData.from_arrays or from_csv); "
+            f"got {type(data).__name__}."
+        )
+    data.require(*law.columns, who=f"The {law.name} law")
+    if len(data) < law.n_free:
+        raise ValueError(
+            f"The {law.name} law has {law.n_free} parameters but the data has only {len(data)} rows; "
+            f"a fit needs at least as many rows as parameters."
+        )
+    loss_obj = resolve_loss(loss, delta)
+    x0s = _check_starts(law, starts)
+    solver = RobustGaussNewton() if solver is None else solver
+    method = "refill" if method is None else method
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}.")
+    batch_size = default_batch_size() if batch_size is None else _check_positive_int("batch_size", batch_size)
+    available = jax.local_device_count()
+    n_devices = available if n_devices is None else _check_positive_int("n_devices", n_devices)
+    if n_devices > available:
+        raise ValueError(f"n_devices={n_devices} but only {available} local devices exist.")
+    n_devices = min(n_devices, x0s.shape[0])
+
+    with x64_scope():
+        out = _fit_starts(
+            jnp.asarray(x0s), jax.tree.map(jnp.asarray, _problem(law, data)), law=law, loss=loss_obj,
+            solver=solver, method=method, batch_size=batch_size, n_devices=n_devices,
+        )
+        out = jax.tree.map(np.asarray, out)
+
+    objectives = np.where(np.isfinite(out["f"]), out["f"], np.inf)
+    if not np.isfinite(objectives).any():
+        raise ConvergenceError(
+            f"None of the {len(objectives)} starts reached a finite objective; check the data and the starts."
+        )
+    best = int(np.argmin(objectives))
+    result = FitResult(
+        law=law, loss=loss_obj, starts=x0s, end_params=out["x"], objectives=out["f"], status=out["status"],
+        n_steps=out["steps"], best_index=best, n_rows=len(data),
+    )
+    if int(out["status"][best]) != SUCCESS:
+        message = (
+            f"The best of {len(objectives)} starts ended with status '{STATUS_NAMES[int(out['status'][best])]}' "
+            f"(objective {objectives[best]:.6g}); {result.n_converged} starts converged. "
+            "Try more starts or a larger solver max_steps."
+        )
+        if strict:
+            raise ConvergenceError(message)
+        warnings.warn(message, ConvergenceWarning, stacklevel=2)
+    return result
+
+
+def predict(law: Law, free_params, data=None, **columns) -> np.ndarray:
+    """Loss predicted by `law` at free parameters `free_params` (P,), for data or keyword columns."""
+    if data is not None and columns:
+        raise ValueError("Pass either a ScalingData or keyword columns to predict, not both.")
+    if data is None:
+        if not columns:
+            raise ValueError(f"predict needs data: a ScalingData or the columns {', '.join(law.columns)} as keywords.")
+        unknown = sorted(set(columns) - set(law.columns))
+        if unknown:
+            raise ValueError(f"The {law.name} law reads {', '.join(law.columns)}; got unexpected {', '.join(unknown)}.")
+        n = len(np.atleast_1d(next(iter(columns.values()))))
+        data = ScalingData.from_arrays(**columns, loss=np.ones(n))
+    data.require(*law.columns, who=f"The {law.name} law")
+    log_x = {c: np.log(getattr(data, c)) for c in law.columns}
+    with x64_scope():
+        out = law.log_predict(jnp.asarray(free_params, jnp.float64), jax.tree.map(jnp.asarray, log_x))
+        return np.exp(np.asarray(out))

@@ -1,0 +1,169 @@
+"""The single-fit kernel: one law, one weighted dataset, one start.
+
+A solver is a frozen object holding only hyperparameters, with two pure functions:
+`init(x0) -> state` (no evaluation) and `step(state, law, loss, problem) -> state`, where every
+`step` evaluates the objective exactly once. One evaluation per step is what lets the batching
+layer run thousands of fits in lock step, with no member idling inside a nested line-search
+loop, and hand a finished member's slot to the next start.
+
+The kernel never prints, batches or raises: it reports an integer status per fit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jscale._numerics import eps
+
+RUNNING, SUCCESS, MAX_STEPS, STALLED, NONFINITE = -1, 0, 1, 2, 3
+STATUS_NAMES = {SUCCESS: "success", MAX_STEPS: "max_steps", STALLED: "stalled", NONFINITE: "nonfinite"}
+
+_FRESH, _IRLS, _NEWTON = 0, 1, 2
+
+
+def evaluate(law, loss, theta, problem, newton):
+    """Objective, gradient and a positive semi-definite curvature matrix at `theta`.
+
+    With r_i the log residuals, J_i = d log_pred_i / d theta (forward-mode autodiff) and w_i the
+    row weights:
+        f = sum_i w_i rho(r_i),   g = -sum_i w_i psi(r_i) J_i,   H = sum_i w_i k(r_i) J_i J_i^T,
+    where k = psi(r)/r (the IRLS majoriser) unless `newton`, then k = rho''(r) (Gauss-Newton).
+
+    Returns:
+        f: scalar; g: (P,); h: (P, P).
+    """
+    log_x, log_loss, weight = problem["log_x"], problem["log_loss"], problem["weight"]
+    log_pred = law.log_predict(theta, log_x)
+    jac = jax.jacfwd(law.log_predict)(theta, log_x)  # (R, P); forward mode fuses with the primal
+    r = log_loss - log_pred
+    irls = loss.irls_weight(r)
+    f = jnp.sum(weight * loss.rho(r))
+    g = -(weight * irls * r) @ jac  # psi(r) = r * irls_weight(r) for the losses we support
+    k = weight * jnp.where(newton, loss.curvature(r), irls)
+    h = (jac * k[:, None]).T @ jac
+    return f, g, h
+
+
+class State(NamedTuple):
+    """Kernel state of one fit (every leaf gains leading batch axes under the batching layer)."""
+
+    x: jax.Array  # (P,) accepted point (free parameters)
+    f: jax.Array  # objective at x
+    g: jax.Array  # (P,) gradient at x
+    h: jax.Array  # (P, P) curvature at x
+    d: jax.Array  # (P,) damping scale: running maximum of diag(h) (More 1978)
+    p: jax.Array  # (P,) next trial step
+    model_decrease: jax.Array  # decrease the quadratic model predicts along p
+    mu: jax.Array  # Levenberg-Marquardt damping
+    nu: jax.Array  # damping growth factor
+    phase: jax.Array  # 0 fresh, 1 IRLS, 2 Gauss-Newton
+    steps: jax.Array  # objective evaluations so far
+    status: jax.Array  # RUNNING or a final status
+
+
+@dataclasses.dataclass(frozen=True)
+class RobustGaussNewton:
+    """Levenberg-Marquardt for robust losses: IRLS curvature far away, Gauss-Newton near the optimum.
+
+    Each step is p = -(H + mu D)^-1 g (D the running maximum of diag(H), as in MINPACK), accepted by its gain ratio with Nielsen's damping
+    update (one objective evaluation per step, no line search). Far from the optimum H is the IRLS
+    majoriser sum_i psi(r_i)/r_i J_i J_i^T (Holland & Welsch 1977): every residual informs it,
+    so a step crosses many of the kinks of a Huber loss with a small delta at once. Once an
+    accepted step lowers the objective by less than `switch` (relative), H becomes the
+    Gauss-Newton matrix sum_i rho''(r_i) J_i J_i^T of the rows inside delta, which converges fast
+    once the set of those rows settles. For squared error both are the Gauss-Newton matrix.
+
+    Args:
+        max_steps: objective evaluations per start before giving up (status MAX_STEPS).
+        rtol: success when an accepted Gauss-Newton step lowers the objective by less than
+            rtol * |objective|.
+        switch: relative decrease below which the Gauss-Newton phase starts.
+    """
+
+    max_steps: int = 500
+    rtol: float = 1e-10
+    switch: float = 1e-3
+
+    def __post_init__(self):
+        if not (isinstance(self.max_steps, int) and self.max_steps >= 1):
+            raise ValueError(f"max_steps must be a positive integer; got {self.max_steps!r}.")
+        for name in ("rtol", "switch"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and 0 < v < 1):
+                raise ValueError(f"{name} must be a number in (0, 1); got {v!r}.")
+
+    def init(self, x0) -> State:
+        x0 = jnp.asarray(x0)
+        n = x0.shape[-1]
+        dtype = x0.dtype
+        return State(
+            x=x0, f=jnp.asarray(jnp.inf, dtype), g=jnp.zeros_like(x0), h=jnp.zeros((n, n), dtype),
+            d=jnp.zeros_like(x0),
+            p=jnp.zeros_like(x0), model_decrease=jnp.zeros((), dtype), mu=jnp.asarray(1e-3, dtype),
+            nu=jnp.asarray(2.0, dtype), phase=jnp.asarray(_FRESH, jnp.int32),
+            steps=jnp.asarray(0, jnp.int32), status=jnp.asarray(RUNNING, jnp.int32),
+        )
+
+    def step(self, s: State, law, loss, problem) -> State:
+        tiny = eps(np.float64)
+        xt = s.x + s.p
+        ft, gt, ht = evaluate(law, loss, xt, problem, s.phase == _NEWTON)
+        fresh = s.phase == _FRESH
+        finite = jnp.isfinite(ft) & jnp.all(jnp.isfinite(gt)) & jnp.all(jnp.isfinite(ht))
+        gain = (s.f - ft) / s.model_decrease
+        ok = finite & (fresh | ((s.model_decrease > 0) & (gain > 1e-4)))
+
+        # Nielsen's update: shrink damping after a good step, grow it geometrically after failures.
+        mu = jnp.where(ok, s.mu * jnp.maximum(1 / 3, 1 - (2 * gain - 1) ** 3), s.mu * s.nu)
+        mu = jnp.where(fresh, s.mu, mu)
+        nu = jnp.where(ok, 2.0, s.nu * 2)
+        x = jnp.where(ok, xt, s.x)
+        f = jnp.where(ok, ft, s.f)
+        g = jnp.where(ok, gt, s.g)
+        h = jnp.where(ok, ht, s.h)
+        d = jnp.where(ok, jnp.maximum(s.d, jnp.diag(ht)), s.d)
+
+        decrease = s.f - ft
+        phase = jnp.where(fresh, _IRLS, s.phase)
+        phase = jnp.where(ok & (phase == _IRLS) & (decrease <= self.switch * jnp.abs(ft)), _NEWTON, phase)
+        steps = s.steps + 1
+
+        success = ok & ~fresh & (
+            ((s.phase == _NEWTON) & (decrease <= self.rtol * jnp.abs(f))) | (decrease <= 4 * tiny * jnp.abs(f))
+        )
+        stalled = ~ok & ~fresh & (
+            (jnp.max(jnp.abs(s.p)) <= 16 * tiny * (1 + jnp.max(jnp.abs(s.x)))) | (mu > 1e30)
+        )
+        status = jnp.where(success, SUCCESS, RUNNING)
+        status = jnp.where(fresh & ~finite, NONFINITE, status)
+        status = jnp.where(stalled, STALLED, status)
+        status = jnp.where((status == RUNNING) & (steps >= self.max_steps), MAX_STEPS, status)
+
+        p, model_decrease = _damped_step(g, h, d, mu)
+        new = State(x, f, g, h, d, p, model_decrease, mu, nu, phase, steps, status)
+        # A finished fit stays exactly as it finished (its slot may still be stepped under vmap).
+        return jax.tree.map(lambda n, o: jnp.where(s.status == RUNNING, n, o), new, s)
+
+
+def _damped_step(g, h, d, mu):
+    """Solves (H + mu diag(d)) p = -g by Cholesky; returns p and the model's predicted decrease."""
+    d = jnp.maximum(d, 1e-12 * jnp.max(d)) + jnp.finfo(g.dtype).tiny
+    lower = jnp.linalg.cholesky(h + mu * jnp.diag(d))
+    y = jax.scipy.linalg.solve_triangular(lower, -g, lower=True)
+    p = jax.scipy.linalg.solve_triangular(lower.T, y, lower=False)
+    # Singular curvature (no usable rows): fall back to a scaled gradient step.
+    bad = ~jnp.all(jnp.isfinite(p))
+    p = jnp.where(bad, -g / (mu * jnp.max(d)), p)
+    model_decrease = jnp.where(bad, -(g @ p), -(g @ p + 0.5 * p @ h @ p))
+    return p, model_decrease
+
+
+def solve_one(solver, law, loss, x0, problem):
+    """Fits one start to one dataset; returns the solver's final state."""
+    state = solver.init(x0)
+    return jax.lax.while_loop(lambda s: s.status == RUNNING, lambda s: solver.step(s, law, loss, problem), state)
