@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jscale._solve import RUNNING, solve_one
+from jscale._solve import RUNNING, solve_one, with_floor
 
 METHODS = ("refill", "vmap", "map")
 
@@ -45,6 +45,8 @@ def run_starts(solver, law, loss, x0s, problem, *, method: str, batch_size: int,
     """
     if n_devices > 1:
         return _sharded(solver, law, loss, x0s, problem, method, batch_size, n_devices)
+    if "f_floor" not in problem:
+        problem = with_floor(loss, problem)
     n_starts = x0s.shape[0]
     if method == "vmap":
         return jax.vmap(lambda x0: solve_one(solver, law, loss, x0, problem))(x0s)

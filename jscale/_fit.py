@@ -16,7 +16,7 @@ from jscale._laws import Law
 from jscale._numerics import x64_scope
 from jscale._objective import resolve_loss
 from jscale._results import FitResult
-from jscale._solve import NONFINITE, STATUS_NAMES, SUCCESS, RobustGaussNewton
+from jscale._solve import STATUS_NAMES, SUCCESS, RobustGaussNewton, objective_floor
 
 
 class ConvergenceWarning(UserWarning):
@@ -145,11 +145,13 @@ def fit(
     n_devices = min(n_devices, x0s.shape[0])
 
     with x64_scope():
+        problem = jax.tree.map(jnp.asarray, _problem(law, data))
         out = _fit_starts(
-            jnp.asarray(x0s), jax.tree.map(jnp.asarray, _problem(law, data)), law=law, loss=loss_obj,
-            solver=solver, method=method, batch_size=batch_size, n_devices=n_devices,
+            jnp.asarray(x0s), problem, law=law, loss=loss_obj, solver=solver, method=method,
+            batch_size=batch_size, n_devices=n_devices,
         )
         out = jax.tree.map(np.asarray, out)
+        floor = float(objective_floor(loss_obj, problem))
 
     objectives = np.where(np.isfinite(out["f"]), out["f"], np.inf)
     if not np.isfinite(objectives).any():
@@ -159,7 +161,7 @@ def fit(
     best = int(np.argmin(objectives))
     result = FitResult(
         law=law, loss=loss_obj, starts=x0s, end_params=out["x"], objectives=out["f"], status=out["status"],
-        n_steps=out["steps"], best_index=best, n_rows=len(data),
+        n_steps=out["steps"], best_index=best, n_rows=len(data), objective_floor=floor,
     )
     if int(out["status"][best]) != SUCCESS:
         message = (

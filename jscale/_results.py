@@ -27,6 +27,8 @@ class FitResult(struct.PyTreeNode, kw_only=True):
         n_steps: (S,) objective evaluations used by every start.
         best_index: index of the start with the lowest objective (static).
         n_rows: number of data rows fitted (static).
+        objective_floor: objective of residuals at the data's rounding level; gaps below it
+            are not resolved (static).
     """
 
     law: Any = struct.field(pytree_node=False)
@@ -38,6 +40,7 @@ class FitResult(struct.PyTreeNode, kw_only=True):
     n_steps: np.ndarray
     best_index: int = struct.field(pytree_node=False)
     n_rows: int = struct.field(pytree_node=False)
+    objective_floor: float = struct.field(pytree_node=False, default=0.0)
 
     # --- the best fit -------------------------------------------------------------------------
     @property
@@ -73,9 +76,9 @@ class FitResult(struct.PyTreeNode, kw_only=True):
         return int(np.sum(self.status == SUCCESS))
 
     def at_best(self, rtol: float = AT_BEST_RTOL) -> np.ndarray:
-        """(S,) mask of starts whose objective is within `rtol` (relative) of the best."""
+        """(S,) mask of starts within `rtol` (relative) of the best objective, or within the floor."""
         best = self.objective
-        return self.objectives <= best + rtol * abs(best)
+        return self.objectives <= best + max(rtol * abs(best), self.objective_floor)
 
     @property
     def n_at_best(self) -> int:

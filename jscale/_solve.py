@@ -133,9 +133,12 @@ class RobustGaussNewton:
         phase = jnp.where(ok & (phase == _IRLS) & (decrease <= self.switch * jnp.abs(ft)), _NEWTON, phase)
         steps = s.steps + 1
 
-        success = ok & ~fresh & (
+        # An exact fit (zero residuals, e.g. synthetic data) ends at the rounding floor of the
+        # objective, where no step can be accepted any more: that is success, not a stall.
+        at_floor = f <= problem["f_floor"]
+        success = (ok & ~fresh & (
             ((s.phase == _NEWTON) & (decrease <= self.rtol * jnp.abs(f))) | (decrease <= 4 * tiny * jnp.abs(f))
-        )
+        )) | (~fresh & at_floor)
         stalled = ~ok & ~fresh & (
             (jnp.max(jnp.abs(s.p)) <= 16 * tiny * (1 + jnp.max(jnp.abs(s.x)))) | (mu > 1e30)
         )
@@ -163,7 +166,18 @@ def _damped_step(g, h, d, mu):
     return p, model_decrease
 
 
+def objective_floor(loss, problem):
+    """Objective of residuals at the rounding level of the data, 64 eps (1 + |log L|) per row."""
+    r = 64 * eps(np.float64) * (1 + jnp.abs(problem["log_loss"]))
+    return jnp.sum(problem["weight"] * loss.rho(r))
+
+
+def with_floor(loss, problem):
+    """`problem` plus the objective floor the kernel's success test uses."""
+    return {**problem, "f_floor": objective_floor(loss, problem)}
+
+
 def solve_one(solver, law, loss, x0, problem):
-    """Fits one start to one dataset; returns the solver's final state."""
+    """Fits one start to one dataset (`problem` from `with_floor`); returns the final state."""
     state = solver.init(x0)
     return jax.lax.while_loop(lambda s: s.status == RUNNING, lambda s: solver.step(s, law, loss, problem), state)
