@@ -9,8 +9,10 @@ residuals, with:
 
 * scipy `minimize(method="L-BFGS-B")` with finite-difference gradients (as Epoch AI ran it);
 * the same with an analytic gradient;
-* jscale (`jscale.fit`) on 1 CPU device, and on as many CPU devices as there are cores
-  (`JAX_NUM_CPU_DEVICES`), each in a fresh subprocess so that compile time is measured apart.
+* jscale (`jscale.fit`, default solver) on 1 CPU device, and on as many CPU devices as there
+  are cores (`JAX_NUM_CPU_DEVICES`), each in a fresh subprocess so that compile time is measured
+  apart;
+* jscale with `solver=jscale.LBFGS()` (optax L-BFGS, zoom line search) on 1 device, one warm call.
 
 jscale's time is the median of `--repeats` warm calls; compile time is the first call minus a
 warm one. Ratios are fits per second against scipy measured in this same run.
@@ -97,7 +99,7 @@ def run_jscale_child(repeats: int, solver: str) -> dict:
 
     data = jscale.datasets.load("chinchilla")
     law = jscale.laws.Chinchilla()
-    kwargs = {}
+    kwargs = {"solver": jscale.LBFGS()} if solver == "lbfgs" else {}
     t0 = time.perf_counter()
     result = jscale.fit(law, data, **kwargs)
     first = time.perf_counter() - t0
@@ -148,6 +150,7 @@ def main(argv=None):
     parser.add_argument("--scipy-starts", type=int, default=None, help="time scipy on an evenly spaced subset")
     parser.add_argument("--repeats", type=int, default=5, help="warm jscale calls per configuration")
     parser.add_argument("--no-append", action="store_true", help="print only; do not append to RESULTS.md")
+    parser.add_argument("--skip-lbfgs", action="store_true", help="skip the optax L-BFGS comparison row")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--solver", default="default", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -175,6 +178,9 @@ def main(argv=None):
         # Machines here are shared and noisy: keep the faster of the two passes around scipy.
         best = min(first[n], second, key=lambda r: r["seconds"])
         rows[f"jscale.fit, {n} CPU device{'s' if n > 1 else ''}"] = best
+    if not args.skip_lbfgs:
+        print("jscale with optax L-BFGS ...", flush=True)
+        rows["jscale.fit, solver=jscale.LBFGS() (optax L-BFGS), 1 CPU device"] = run_jscale(1, 1, "lbfgs")
 
     fd = rows["scipy L-BFGS-B, finite differences (Epoch)"]["fits_per_s"]
     an = rows["scipy L-BFGS-B, analytic gradient"]["fits_per_s"]

@@ -14,6 +14,7 @@ from jscale._objective import Huber as Huber
 from jscale._objective import Squared as Squared
 from jscale._results import FitResult as FitResult
 from jscale._solve import STATUS_NAMES as STATUS
+from jscale._solve import LBFGS as LBFGS
 from jscale._solve import RobustGaussNewton as RobustGaussNewton
 
 __version__ = "0.1.0"
@@ -23,6 +24,7 @@ __all__ = [
     "ConvergenceWarning",
     "FitResult",
     "Huber",
+    "LBFGS",
     "RobustGaussNewton",
     "STATUS",
     "ScalingData",

@@ -16,7 +16,7 @@ from jscale._laws import Law
 from jscale._numerics import x64_scope
 from jscale._objective import resolve_loss
 from jscale._results import FitResult
-from jscale._solve import STATUS_NAMES, SUCCESS, RobustGaussNewton, objective_floor
+from jscale._solve import LBFGS, STATUS_NAMES, SUCCESS, RobustGaussNewton, objective_floor
 
 
 class ConvergenceWarning(UserWarning):
@@ -48,7 +48,12 @@ def _problem(law: Law, data: ScalingData) -> dict:
 def _check_starts(law: Law, starts) -> np.ndarray:
     if starts is None:
         return np.asarray(law.default_starts(), np.float64)
-    x0s = np.asarray(starts, dtype=np.float64)
+    try:
+        x0s = np.array(starts, dtype=np.float64)  # a copy: the result must not alias the caller's array
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"starts must be a numeric array of shape (S, {law.n_free}); got {type(starts).__name__} {starts!r:.60}."
+        ) from None
     if x0s.ndim == 1:
         x0s = x0s[None, :]
     if x0s.ndim != 2 or x0s.shape[1] != law.n_free or x0s.shape[0] == 0:
@@ -59,8 +64,18 @@ def _check_starts(law: Law, starts) -> np.ndarray:
     bad = ~np.all(np.isfinite(x0s), axis=1)
     if bad.any():
         first = int(np.argmax(bad))
-        raise ValueError(f"starts has {int(bad.sum())} rows with NaN or infinite values; the first is row {first}.")
+        n_bad = int(bad.sum())
+        raise ValueError(
+            f"starts has {n_bad} row{'s' if n_bad > 1 else ''} with NaN or infinite values; the first is row {first}."
+        )
     return x0s
+
+
+def _frozen(array) -> np.ndarray:
+    """A read-only NumPy copy of a JAX array (results are immutable)."""
+    out = np.array(array)
+    out.flags.writeable = False
+    return out
 
 
 def _check_positive_int(name, value):
@@ -134,6 +149,11 @@ def fit(
     loss_obj = resolve_loss(loss, delta)
     x0s = _check_starts(law, starts)
     solver = RobustGaussNewton() if solver is None else solver
+    if not isinstance(solver, (RobustGaussNewton, LBFGS)):
+        raise TypeError(
+            f"solver must be a jscale solver such as jscale.RobustGaussNewton() or jscale.LBFGS(); "
+            f"got {type(solver).__name__}."
+        )
     method = "refill" if method is None else method
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}.")
@@ -150,9 +170,10 @@ def fit(
             jnp.asarray(x0s), problem, law=law, loss=loss_obj, solver=solver, method=method,
             batch_size=batch_size, n_devices=n_devices,
         )
-        out = jax.tree.map(np.asarray, out)
+        out = jax.tree.map(_frozen, out)
         floor = float(objective_floor(loss_obj, problem))
 
+    x0s.flags.writeable = False
     objectives = np.where(np.isfinite(out["f"]), out["f"], np.inf)
     if not np.isfinite(objectives).any():
         raise ConvergenceError(
@@ -185,8 +206,17 @@ def predict(law: Law, free_params, data=None, **columns) -> np.ndarray:
         unknown = sorted(set(columns) - set(law.columns))
         if unknown:
             raise ValueError(f"The {law.name} law reads {', '.join(law.columns)}; got unexpected {', '.join(unknown)}.")
-        n = len(np.atleast_1d(next(iter(columns.values()))))
-        data = ScalingData.from_arrays(**columns, loss=np.ones(n))
+        arrays = {k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in columns.items()}
+        lengths = {k: len(v) for k, v in arrays.items()}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(
+                "predict columns have mismatched lengths: " + ", ".join(f"{k} has {n}" for k, n in lengths.items()) + "."
+            )
+        data = ScalingData.from_arrays(**arrays, loss=np.ones(next(iter(lengths.values()))))
+    elif not isinstance(data, ScalingData):
+        raise TypeError(
+            f"predict takes a ScalingData or keyword columns (e.g. n_params=..., n_tokens=...); got {type(data).__name__}."
+        )
     data.require(*law.columns, who=f"The {law.name} law")
     log_x = {c: np.log(getattr(data, c)) for c in law.columns}
     with x64_scope():

@@ -9,6 +9,7 @@ directly with theirs.
 from __future__ import annotations
 
 import dataclasses
+import numbers
 
 import jax.numpy as jnp
 
@@ -24,7 +25,7 @@ class Huber:
     delta: float = 1e-3
 
     def __post_init__(self):
-        if not (isinstance(self.delta, (int, float)) and self.delta > 0 and self.delta < float("inf")):
+        if isinstance(self.delta, bool) or not isinstance(self.delta, numbers.Real) or not 0 < self.delta < float("inf"):
             raise ValueError(f"Huber delta must be a positive finite number; got {self.delta!r}.")
 
     def rho(self, r):
@@ -62,7 +63,7 @@ def resolve_loss(loss, delta):
             raise ValueError("Pass delta only with loss='huber'; the loss object already carries its settings.")
         return loss
     if loss == "huber":
-        return Huber(1e-3 if delta is None else float(delta))
+        return Huber(1e-3 if delta is None else delta)
     if loss in ("squared", "mse", "l2"):
         if delta is not None:
             raise ValueError("delta applies to loss='huber' only; remove it for loss='squared'.")

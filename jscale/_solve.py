@@ -12,6 +12,7 @@ The kernel never prints, batches or raises: it reports an integer status per fit
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from typing import NamedTuple
 
 import jax
@@ -47,6 +48,18 @@ def evaluate(law, loss, theta, problem, newton):
     k = weight * jnp.where(newton, loss.curvature(r), irls)
     h = (jac * k[:, None]).T @ jac
     return f, g, h
+
+
+def _check_hyperparameters(solver, fractions):
+    """Eager checks of a solver's settings: a positive integer max_steps, fractions in (0, 1)."""
+    name = type(solver).__name__
+    m = solver.max_steps
+    if isinstance(m, bool) or not isinstance(m, numbers.Integral) or m < 1:
+        raise ValueError(f"{name}: max_steps must be a positive integer; got {m!r}.")
+    for field in fractions:
+        v = getattr(solver, field)
+        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not 0 < v < 1:
+            raise ValueError(f"{name}: {field} must be a number in (0, 1); got {v!r}.")
 
 
 class State(NamedTuple):
@@ -90,12 +103,7 @@ class RobustGaussNewton:
     switch: float = 1e-3
 
     def __post_init__(self):
-        if not (isinstance(self.max_steps, int) and self.max_steps >= 1):
-            raise ValueError(f"max_steps must be a positive integer; got {self.max_steps!r}.")
-        for name in ("rtol", "switch"):
-            v = getattr(self, name)
-            if not (isinstance(v, (int, float)) and 0 < v < 1):
-                raise ValueError(f"{name} must be a number in (0, 1); got {v!r}.")
+        _check_hyperparameters(self, ("rtol", "switch"))
 
     def init(self, x0) -> State:
         x0 = jnp.asarray(x0)
@@ -156,14 +164,41 @@ class RobustGaussNewton:
 def _damped_step(g, h, d, mu):
     """Solves (H + mu diag(d)) p = -g by Cholesky; returns p and the model's predicted decrease."""
     d = jnp.maximum(d, 1e-12 * jnp.max(d)) + jnp.finfo(g.dtype).tiny
-    lower = jnp.linalg.cholesky(h + mu * jnp.diag(d))
-    y = jax.scipy.linalg.solve_triangular(lower, -g, lower=True)
-    p = jax.scipy.linalg.solve_triangular(lower.T, y, lower=False)
+    p = _cholesky_solve(h + mu * jnp.diag(d), -g)
     # Singular curvature (no usable rows): fall back to a scaled gradient step.
     bad = ~jnp.all(jnp.isfinite(p))
     p = jnp.where(bad, -g / (mu * jnp.max(d)), p)
     model_decrease = jnp.where(bad, -(g @ p), -(g @ p + 0.5 * p @ h @ p))
     return p, model_decrease
+
+
+_UNROLL_MAX = 12
+
+
+def _cholesky_solve(a, b):
+    """Solves a x = b for symmetric positive definite a (P, P); NaN where a is not.
+
+    Laws have a handful of parameters, so for P <= 12 the factorisation and both triangular
+    solves are unrolled into scalar arithmetic: under vmap that becomes a few fused vector
+    operations over the batch, where a batched LAPACK call would loop over tiny matrices.
+    """
+    n = a.shape[-1]
+    if n > _UNROLL_MAX:
+        lower = jnp.linalg.cholesky(a)
+        y = jax.scipy.linalg.solve_triangular(lower, b, lower=True)
+        return jax.scipy.linalg.solve_triangular(lower.T, y, lower=False)
+    low = [[None] * n for _ in range(n)]
+    for j in range(n):
+        low[j][j] = jnp.sqrt(a[j, j] - sum((low[j][k] ** 2 for k in range(j)), 0.0))
+        for i in range(j + 1, n):
+            low[i][j] = (a[i, j] - sum((low[i][k] * low[j][k] for k in range(j)), 0.0)) / low[j][j]
+    y = []
+    for i in range(n):
+        y.append((b[i] - sum((low[i][k] * y[k] for k in range(i)), 0.0)) / low[i][i])
+    x = [None] * n
+    for i in reversed(range(n)):
+        x[i] = (y[i] - sum((low[k][i] * x[k] for k in range(i + 1, n)), 0.0)) / low[i][i]
+    return jnp.stack(x)
 
 
 def objective_floor(loss, problem):
@@ -181,3 +216,78 @@ def solve_one(solver, law, loss, x0, problem):
     """Fits one start to one dataset (`problem` from `with_floor`); returns the final state."""
     state = solver.init(x0)
     return jax.lax.while_loop(lambda s: s.status == RUNNING, lambda s: solver.step(s, law, loss, problem), state)
+
+
+class LBFGSState(NamedTuple):
+    """Kernel state of one L-BFGS fit."""
+
+    x: jax.Array  # (P,) current point
+    f: jax.Array  # objective at x
+    opt_state: tuple  # optax L-BFGS state (memory, line-search state with value and gradient)
+    steps: jax.Array  # objective evaluations so far
+    status: jax.Array  # RUNNING or a final status
+
+
+@dataclasses.dataclass(frozen=True)
+class LBFGS:
+    """optax L-BFGS with its zoom (strong Wolfe) line search, one iteration per kernel step.
+
+    Provided for comparison and for smooth objectives; on the default Huber objective with a
+    small delta it is slower and stalls more often than `RobustGaussNewton` (see the benchmark).
+    A step runs a whole iteration, line search included, so under the batching layer every
+    member waits for the longest line search of its batch.
+
+    Args:
+        max_steps: iterations per start before giving up (status MAX_STEPS).
+        rtol: success when an iteration lowers the objective by less than rtol * |objective|.
+        memory_size: number of curvature pairs L-BFGS keeps.
+    """
+
+    max_steps: int = 1000
+    rtol: float = 1e-10
+    memory_size: int = 10
+
+    def __post_init__(self):
+        _check_hyperparameters(self, ("rtol",))
+        if isinstance(self.memory_size, bool) or not isinstance(self.memory_size, numbers.Integral) or self.memory_size < 1:
+            raise ValueError(f"memory_size must be a positive integer; got {self.memory_size!r}.")
+
+    def _optimizer(self):
+        import optax
+
+        return optax.lbfgs(memory_size=self.memory_size)
+
+    def init(self, x0) -> LBFGSState:
+        x0 = jnp.asarray(x0)
+        return LBFGSState(
+            x=x0, f=jnp.asarray(jnp.inf, x0.dtype), opt_state=self._optimizer().init(x0),
+            steps=jnp.asarray(0, jnp.int32), status=jnp.asarray(RUNNING, jnp.int32),
+        )
+
+    def step(self, s: LBFGSState, law, loss, problem) -> LBFGSState:
+        import optax
+
+        from jscale._objective import objective
+
+        opt = self._optimizer()
+
+        def fun(theta):
+            return objective(law, loss, theta, problem)
+
+        value, grad = optax.value_and_grad_from_state(fun)(s.x, state=s.opt_state)
+        updates, opt_state = opt.update(grad, s.opt_state, s.x, value=value, grad=grad, value_fn=fun)
+        x = optax.apply_updates(s.x, updates)
+        f = optax.tree.get(opt_state, "value")
+        evals = optax.tree.get(opt_state, "num_linesearch_steps")
+        steps = s.steps + jnp.asarray(evals, jnp.int32) + jnp.where(jnp.isinf(s.f), 1, 0)
+        decrease = value - f
+        finite = jnp.isfinite(f) & jnp.all(jnp.isfinite(x))
+        status = jnp.where(finite & (decrease >= 0) & (decrease <= self.rtol * jnp.abs(f)), SUCCESS, RUNNING)
+        status = jnp.where(finite & (decrease < 0), STALLED, status)
+        status = jnp.where(~finite, NONFINITE, status)
+        status = jnp.where((status == RUNNING) & (steps >= self.max_steps), MAX_STEPS, status)
+        # Keep the last finite point when the step produced a non-finite one.
+        x = jnp.where(finite, x, s.x)
+        f = jnp.where(finite, f, value)
+        new = LBFGSState(x, f, opt_state, steps, status)
+        return jax.tree.map(lambda n, o: jnp.where(s.status == RUNNING, n, o), new, s)

@@ -1,0 +1,135 @@
+"""Shared problems with known answers for the jscale tests.
+
+* `synthetic_chinchilla`: exact Chinchilla losses on a log-spaced N x D grid, so a correct fit
+  recovers the generating parameters to rounding.
+* `CHINCHILLA_REFERENCE`, `CHINCHILLA_HUBER_SUM`: the grid-fit optimum on the 240 runs Epoch AI
+  keeps (Besiroglu et al. 2024, arXiv:2404.10102, `data_analysis.ipynb`; see
+  shared/data/SOURCES.md section 1).
+* `chinchilla_objective_and_grad`: the same objective written in NumPy, for scipy references.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+import jscale
+
+# Parameters of the synthetic problem: close to the Chinchilla fit but not equal to it.
+SYNTHETIC_PARAMS = dict(E=1.7, A=400.0, B=1500.0, alpha=0.33, beta=0.29)
+
+# Published grid-fit optimum on the 240 kept runs, natural parameters (SOURCES.md section 1).
+CHINCHILLA_REFERENCE = dict(A=477.8, B=2143.0, E=1.8172, alpha=0.34731, beta=0.36718)
+# Its objective: the sum of Huber losses (delta = 1e-3) of log residuals.
+CHINCHILLA_HUBER_SUM = 0.00101827402
+CHINCHILLA_ROWS = 240
+
+# Hoffmann et al. 2022 Approach 3, unrounded (Epoch AI's notebook; SOURCES.md section 1): a second
+# synthetic truth, with B much smaller than above.
+HOFFMANN_PARAMS = dict(E=1.69337368, A=406.401018, B=410.722827, alpha=0.33917084, beta=0.2849083)
+
+# Every 113th start of Hoffmann's grid: 40 starts that reach the global optimum, several
+# degenerate minima (E -> 0) and a few stalls, in a couple of seconds per fit.
+SUBSET_STEP = 113
+
+
+def synthetic_chinchilla(params: dict | None = None, n: int = 8) -> jscale.ScalingData:
+    """Exact losses L = E + A N^-alpha + B D^-beta on an n x n log-spaced grid.
+
+    N runs over 1e7..1e10 parameters and D over 1e8..1e11 tokens, n values each (n^2 rows).
+
+    Args:
+        params: natural parameters E, A, B, alpha, beta; default `SYNTHETIC_PARAMS`.
+        n: grid points per axis.
+
+    Returns:
+        A ScalingData with n_params, n_tokens, compute (derived) and loss.
+    """
+    p = dict(SYNTHETIC_PARAMS if params is None else params)
+    n_params, n_tokens = np.meshgrid(np.logspace(7, 10, n), np.logspace(8, 11, n), indexing="ij")
+    n_params, n_tokens = n_params.ravel(), n_tokens.ravel()
+    loss = chinchilla_loss(p, n_params, n_tokens)
+    return jscale.ScalingData.from_arrays(n_params=n_params, n_tokens=n_tokens, loss=loss)
+
+
+def chinchilla_loss(params: dict, n_params, n_tokens) -> np.ndarray:
+    """L = E + A / N^alpha + B / D^beta in NumPy float64 (Hoffmann et al. 2022, eq. 2)."""
+    n_params = np.asarray(n_params, np.float64)
+    n_tokens = np.asarray(n_tokens, np.float64)
+    p = params
+    return p["E"] + p["A"] * n_params ** -p["alpha"] + p["B"] * n_tokens ** -p["beta"]
+
+
+def chinchilla_free(params: dict) -> np.ndarray:
+    """Natural parameters to the free vector (log E, log A, log B, alpha, beta)."""
+    return np.array(
+        [np.log(params["E"]), np.log(params["A"]), np.log(params["B"]), params["alpha"], params["beta"]]
+    )
+
+
+def chinchilla_objective_and_grad(data: jscale.ScalingData, delta: float = 1e-3):
+    """The Chinchilla Huber objective and its analytic gradient, in NumPy, for scipy.
+
+    F(x) = sum_i huber_delta(log L_i - LSE(log A - alpha log N_i, log B - beta log D_i, log E)),
+    with x = (log E, log A, log B, alpha, beta) (Besiroglu et al. 2024).
+
+    Returns:
+        A function x (5,) -> (F, dF/dx (5,)).
+    """
+    log_n, log_d, log_l = np.log(data.n_params), np.log(data.n_tokens), np.log(data.loss)
+
+    def f_and_grad(x):
+        log_e, log_a, log_b, alpha, beta = x
+        ta, tb = log_a - alpha * log_n, log_b - beta * log_d
+        m = np.maximum(np.maximum(ta, tb), log_e)
+        ea, eb, ee = np.exp(ta - m), np.exp(tb - m), np.exp(log_e - m)
+        total = ea + eb + ee
+        r = log_l - (m + np.log(total))
+        a = np.abs(r)
+        rho = np.where(a <= delta, 0.5 * r * r, delta * (a - 0.5 * delta))
+        # dF/dx = -sum_i psi(r_i) d log_pred_i / dx, with the softmax weights of the three terms.
+        c = -np.clip(r, -delta, delta) / total
+        grad = np.array([c @ ee, c @ ea, c @ eb, -(c * ea) @ log_n, -(c * eb) @ log_d])
+        return float(rho.sum()), grad
+
+    return f_and_grad
+
+
+def subset_starts(law=None) -> np.ndarray:
+    """A (40, 5) subset of the default grid: `law.default_starts()[::SUBSET_STEP]`."""
+    law = jscale.laws.Chinchilla() if law is None else law
+    return law.default_starts()[::SUBSET_STEP]
+
+
+@functools.cache
+def chinchilla_grid_fit() -> jscale.FitResult:
+    """The published replication: Chinchilla on the 240 kept runs from all 4,500 grid starts.
+
+    Cached, so the ~5 s fit runs once per test session whichever module asks first. A
+    `ConvergenceWarning` is an error here: the best start must converge.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jscale.ConvergenceWarning)
+        return jscale.fit(jscale.laws.Chinchilla(), jscale.datasets.load("chinchilla"))
+
+
+@functools.cache
+def synthetic_fit(loss: str = "huber", which: str = "synthetic") -> jscale.FitResult:
+    """A fit of `synthetic_chinchilla` (`which`: "synthetic" or "hoffmann" truth) from the subset.
+
+    Cached and shared by the fit, batch and results tests (one compilation per loss).
+    """
+    params = SYNTHETIC_PARAMS if which == "synthetic" else HOFFMANN_PARAMS
+    data = synthetic_chinchilla(params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jscale.ConvergenceWarning)
+        return jscale.fit(jscale.laws.Chinchilla(), data, starts=subset_starts(), loss=loss)
+
+
+def shared_data_dir() -> Path | None:
+    """The project's shared/data folder (../shared/data beside the repo), or None if absent."""
+    path = Path(__file__).resolve().parents[2] / "shared" / "data"
+    return path if path.is_dir() else None
