@@ -24,9 +24,9 @@ from jscale._solve import RUNNING, solve_one, with_floor
 
 METHODS = ("refill", "vmap", "map")
 
-# Slot counts measured on a 2-core CPU (benchmarks/bench_chinchilla_grid.py): 64-256 slots keep
-# the (slots x rows) working set in cache. Accelerators want far wider batches.
-_DEFAULT_BATCH = {"cpu": 128}
+# Slot counts measured on a 2-core CPU (Chinchilla grid, 240 rows): 256-512 slots were fastest,
+# 128 and 768 about 15-25% slower. Accelerators want far wider batches (not yet measured).
+_DEFAULT_BATCH = {"cpu": 256}
 _DEFAULT_BATCH_ACCELERATOR = 8192
 _MIN_SLOTS = 8
 

@@ -112,7 +112,7 @@ def fit(
         delta: Huber threshold on log residuals (default 1e-3).
         solver: the single-fit solver; default `jscale.RobustGaussNewton()`.
         method: how starts are batched: "refill" (default), "vmap" or "map".
-        batch_size: slots (refill) or chunk size (map); default per backend (128 on CPU).
+        batch_size: slots (refill) or chunk size (map); default per backend (256 on CPU).
         n_devices: local devices to split the starts over; default all local devices. On CPU,
             set `JAX_NUM_CPU_DEVICES=<cores>` before JAX starts to use every core.
         strict: raise `ConvergenceError` if the best start did not converge (else a

@@ -17,14 +17,13 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jscale._numerics import eps
 
 RUNNING, SUCCESS, MAX_STEPS, STALLED, NONFINITE = -1, 0, 1, 2, 3
 STATUS_NAMES = {SUCCESS: "success", MAX_STEPS: "max_steps", STALLED: "stalled", NONFINITE: "nonfinite"}
 
-_FRESH, _IRLS, _NEWTON = 0, 1, 2
+_FRESH, _IRLS, _GAUSS_NEWTON = 0, 1, 2
 
 
 def evaluate(law, loss, theta, problem, newton):
@@ -118,9 +117,9 @@ class RobustGaussNewton:
         )
 
     def step(self, s: State, law, loss, problem) -> State:
-        tiny = eps(np.float64)
+        tiny = eps(s.x.dtype)
         xt = s.x + s.p
-        ft, gt, ht = evaluate(law, loss, xt, problem, s.phase == _NEWTON)
+        ft, gt, ht = evaluate(law, loss, xt, problem, s.phase == _GAUSS_NEWTON)
         fresh = s.phase == _FRESH
         finite = jnp.isfinite(ft) & jnp.all(jnp.isfinite(gt)) & jnp.all(jnp.isfinite(ht))
         gain = (s.f - ft) / s.model_decrease
@@ -138,14 +137,14 @@ class RobustGaussNewton:
 
         decrease = s.f - ft
         phase = jnp.where(fresh, _IRLS, s.phase)
-        phase = jnp.where(ok & (phase == _IRLS) & (decrease <= self.switch * jnp.abs(ft)), _NEWTON, phase)
+        phase = jnp.where(ok & (phase == _IRLS) & (decrease <= self.switch * jnp.abs(ft)), _GAUSS_NEWTON, phase)
         steps = s.steps + 1
 
         # An exact fit (zero residuals, e.g. synthetic data) ends at the rounding floor of the
         # objective, where no step can be accepted any more: that is success, not a stall.
         at_floor = f <= problem["f_floor"]
         success = (ok & ~fresh & (
-            ((s.phase == _NEWTON) & (decrease <= self.rtol * jnp.abs(f))) | (decrease <= 4 * tiny * jnp.abs(f))
+            ((s.phase == _GAUSS_NEWTON) & (decrease <= self.rtol * jnp.abs(f))) | (decrease <= 4 * tiny * jnp.abs(f))
         )) | (~fresh & at_floor)
         stalled = ~ok & ~fresh & (
             (jnp.max(jnp.abs(s.p)) <= 16 * tiny * (1 + jnp.max(jnp.abs(s.x)))) | (mu > 1e30)
@@ -203,7 +202,7 @@ def _cholesky_solve(a, b):
 
 def objective_floor(loss, problem):
     """Objective of residuals at the rounding level of the data, 64 eps (1 + |log L|) per row."""
-    r = 64 * eps(np.float64) * (1 + jnp.abs(problem["log_loss"]))
+    r = 64 * eps(problem["log_loss"].dtype) * (1 + jnp.abs(problem["log_loss"]))
     return jnp.sum(problem["weight"] * loss.rho(r))
 
 
