@@ -17,7 +17,6 @@ from helpers import (
     HOFFMANN_PARAMS,
     SYNTHETIC_PARAMS,
     chinchilla_free,
-    chinchilla_grid_fit,
     chinchilla_objective_and_grad,
     subset_starts,
     synthetic_chinchilla,
@@ -28,11 +27,6 @@ import jscale
 import jscale._fit
 
 LAW = jscale.laws.Chinchilla()
-
-
-@pytest.fixture(scope="module")
-def grid_fit():
-    return chinchilla_grid_fit()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,6 @@ from helpers import (
     CHINCHILLA_REFERENCE,
     SYNTHETIC_PARAMS,
     chinchilla_free,
-    chinchilla_grid_fit,
     chinchilla_loss,
     subset_starts,
     synthetic_chinchilla,
@@ -19,11 +18,6 @@ from helpers import (
 import jscale
 
 LAW = jscale.laws.Chinchilla()
-
-
-@pytest.fixture(scope="module")
-def grid_fit():
-    return chinchilla_grid_fit()
 
 
 @pytest.fixture(scope="module", params=["huber", "squared"])
