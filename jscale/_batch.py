@@ -10,7 +10,8 @@ It maps the single-fit kernel (`jscale._solve`) over starts with one of three st
 * ``"vmap"``: one vmapped `while_loop` over all starts (simple; the reference for tests).
 * ``"map"``: `lax.map` over starts, `batch_size` at a time (vmap inside each chunk).
 
-All strategies return the final kernel state of every start, stacked along a leading (S,) axis.
+All strategies return every start's outcome (end point, objective, status, steps) along a
+leading (S,) axis.
 They agree per start to rounding, not bit for bit: XLA compiles the row sums differently at
 different batch widths, and trajectories that part at rounding level can end at different
 points of a flat minimum (tests/test_batch.py gives the measured agreement).
@@ -40,7 +41,9 @@ def default_batch_size(backend: str | None = None) -> int:
 
 
 def run_starts(solver, law, loss, x0s, problem, *, method: str, batch_size: int, n_devices: int = 1):
-    """Runs the kernel from every row of `x0s` (S, P); returns stacked final states (S, ...).
+    """Runs the kernel from every row of `x0s` (S, P); returns every start's outcome.
+
+    The outcome is a dict of x (S, P), f (S,), status (S,) and steps (S,).
 
     With `n_devices` > 1 the starts are split evenly over the first `n_devices` local devices
     (padded by repeating the last start), each device running `method` on its share.
@@ -51,13 +54,18 @@ def run_starts(solver, law, loss, x0s, problem, *, method: str, batch_size: int,
         problem = with_floor(loss, problem)
     n_starts = x0s.shape[0]
     if method == "vmap":
-        return jax.vmap(lambda x0: solve_one(solver, law, loss, x0, problem))(x0s)
+        return outcome(jax.vmap(lambda x0: solve_one(solver, law, loss, x0, problem))(x0s))
     if method == "map":
-        return jax.lax.map(lambda x0: solve_one(solver, law, loss, x0, problem), x0s,
+        return jax.lax.map(lambda x0: outcome(solve_one(solver, law, loss, x0, problem)), x0s,
                            batch_size=min(batch_size, n_starts))
     if method == "refill":
         return _refill(solver, law, loss, x0s, problem, min(batch_size, n_starts))
     raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
+
+
+def outcome(state) -> dict:
+    """The fields of a final solver state the results keep: x, f, status, steps (any solver)."""
+    return {"x": state.x, "f": state.f, "status": state.status, "steps": state.steps}
 
 
 def _where(mask, new, old):
@@ -68,8 +76,10 @@ def _refill(solver, law, loss, x0s, problem, n_slots):
     n_starts = x0s.shape[0]
     init = jax.vmap(solver.init)
     step = jax.vmap(lambda s: solver.step(s, law, loss, problem))
-    out = init(x0s)  # every start's state; finished fits are scattered in by start index
-    slots = jax.tree.map(lambda a: a[:n_slots], out)
+    slots = init(x0s[:n_slots])
+    # Every start's outcome; a finished fit's fields are scattered in by start index. Only the
+    # outcome is kept, not the whole solver state, to keep the per-step scatter small.
+    out = jax.tree.map(lambda a: jnp.zeros((n_starts,) + a.shape[1:], a.dtype), outcome(slots))
     idx = jnp.arange(n_slots)  # start held by each slot; n_starts marks an empty slot
     nxt = jnp.asarray(n_slots)  # next start to hand out
 
@@ -82,7 +92,7 @@ def _refill(solver, law, loss, x0s, problem, n_slots):
         slots = step(slots)
         done = slots.status != RUNNING
         target = jnp.where(done, idx, n_starts)  # out-of-range index: the write is dropped
-        out = jax.tree.map(lambda o, s: o.at[target].set(s, mode="drop"), out, slots)
+        out = jax.tree.map(lambda o, s: o.at[target].set(s, mode="drop"), out, outcome(slots))
         new = nxt + jnp.cumsum(done) - 1
         take = done & (new < n_starts)
         idx = jnp.where(done, jnp.where(take, new, n_starts), idx)

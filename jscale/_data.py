@@ -145,10 +145,18 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
                 f"No CSV file at {path!r}; check the path (relative paths start "
                 f"at {os.getcwd()})."
             )
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            reader = csv.reader(f)
-            # Truly blank lines come back as []; skip them but keep the file's line numbers.
-            records = [(reader.line_num, row) for row in reader if row]
+        try:
+            with open(path, newline="", encoding="utf-8-sig") as f:
+                reader = csv.reader(f)
+                # Truly blank lines come back as []; skip them but keep the file's line numbers.
+                records = [(reader.line_num, row) for row in reader if row]
+        except UnicodeDecodeError as err:
+            raise ValueError(
+                f"Could not parse {path}: it is not UTF-8 text (byte {err.start} cannot be decoded); "
+                f"save it as a UTF-8 CSV."
+            ) from None
+        except csv.Error as err:
+            raise ValueError(f"Could not parse {path} as CSV: {err}.") from None
         if not records:
             raise ValueError(
                 f"Could not parse {path}: the file is empty; it needs a header row "

@@ -16,7 +16,7 @@ from jscale._laws import Law
 from jscale._numerics import x64_scope
 from jscale._objective import resolve_loss
 from jscale._results import FitResult
-from jscale._solve import LBFGS, STATUS_NAMES, SUCCESS, RobustGaussNewton, objective_floor
+from jscale._solve import STATUS_NAMES, SUCCESS, RobustGaussNewton, objective_floor
 
 
 class ConvergenceWarning(UserWarning):
@@ -34,8 +34,7 @@ _TRACES = {"fit": 0}
 @functools.partial(jax.jit, static_argnames=("law", "loss", "solver", "method", "batch_size", "n_devices"))
 def _fit_starts(x0s, problem, *, law, loss, solver, method, batch_size, n_devices):
     _TRACES["fit"] += 1
-    state = run_starts(solver, law, loss, x0s, problem, method=method, batch_size=batch_size, n_devices=n_devices)
-    return {"x": state.x, "f": state.f, "status": state.status, "steps": state.steps}
+    return run_starts(solver, law, loss, x0s, problem, method=method, batch_size=batch_size, n_devices=n_devices)
 
 
 def _problem(law: Law, data: ScalingData) -> dict:
@@ -149,10 +148,10 @@ def fit(
     loss_obj = resolve_loss(loss, delta)
     x0s = _check_starts(law, starts)
     solver = RobustGaussNewton() if solver is None else solver
-    if not isinstance(solver, (RobustGaussNewton, LBFGS)):
+    if not (callable(getattr(solver, "init", None)) and callable(getattr(solver, "step", None))):
         raise TypeError(
-            f"solver must be a jscale solver such as jscale.RobustGaussNewton() or jscale.LBFGS(); "
-            f"got {type(solver).__name__}."
+            f"solver must be a jscale solver such as jscale.RobustGaussNewton() or jscale.LBFGS() (an object "
+            f"with init and step, see jscale._solve); got {type(solver).__name__}."
         )
     method = "refill" if method is None else method
     if method not in METHODS:

@@ -58,7 +58,7 @@ class Squared:
 
 def resolve_loss(loss, delta):
     """Turns the public `loss=`/`delta=` arguments into a loss object, or raises ValueError."""
-    if isinstance(loss, (Huber, Squared)):
+    if all(callable(getattr(loss, m, None)) for m in ("rho", "irls_weight", "curvature")):
         if delta is not None:
             raise ValueError("Pass delta only with loss='huber'; the loss object already carries its settings.")
         return loss
@@ -68,7 +68,10 @@ def resolve_loss(loss, delta):
         if delta is not None:
             raise ValueError("delta applies to loss='huber' only; remove it for loss='squared'.")
         return Squared()
-    raise ValueError(f"loss must be 'huber', 'squared' or a jscale.Huber/Squared object; got {loss!r}.")
+    raise ValueError(
+        f"loss must be 'huber', 'squared' or a loss object such as jscale.Huber(delta) (with rho, irls_weight "
+        f"and curvature methods); got {loss!r}."
+    )
 
 
 def objective(law, loss, theta, problem):

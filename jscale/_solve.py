@@ -95,14 +95,19 @@ class RobustGaussNewton:
         rtol: success when an accepted Gauss-Newton step lowers the objective by less than
             rtol * |objective|.
         switch: relative decrease below which the Gauss-Newton phase starts.
+        trust_mu: damping up to which a step counts as undamped: only such steps can signal
+            success, and a Gauss-Newton step rejected with more damping returns to IRLS.
     """
 
     max_steps: int = 500
     rtol: float = 1e-10
     switch: float = 1e-3
+    trust_mu: float = 1.0
 
     def __post_init__(self):
         _check_hyperparameters(self, ("rtol", "switch"))
+        if isinstance(self.trust_mu, bool) or not isinstance(self.trust_mu, numbers.Real) or not self.trust_mu > 0:
+            raise ValueError(f"RobustGaussNewton: trust_mu must be a positive number; got {self.trust_mu!r}.")
 
     def init(self, x0) -> State:
         x0 = jnp.asarray(x0)
@@ -138,12 +143,20 @@ class RobustGaussNewton:
         decrease = s.f - ft
         phase = jnp.where(fresh, _IRLS, s.phase)
         phase = jnp.where(ok & (phase == _IRLS) & (decrease <= self.switch * jnp.abs(ft)), _GAUSS_NEWTON, phase)
+        # Gauss-Newton uses only the rows inside delta; when they are too few to pin the step down,
+        # its steps fail and the damping grows: go back to the IRLS curvature, which uses every row.
+        revert = ~ok & (phase == _GAUSS_NEWTON) & (mu > self.trust_mu)
+        phase = jnp.where(revert, _IRLS, phase)
+        mu = jnp.where(revert, 1e-3, mu)
+        nu = jnp.where(revert, 2.0, nu)
         steps = s.steps + 1
 
         # An exact fit (zero residuals, e.g. synthetic data) ends at the rounding floor of the
         # objective, where no step can be accepted any more: that is success, not a stall.
         at_floor = f <= problem["f_floor"]
-        success = (ok & ~fresh & (
+        # A small decrease shows convergence only for a (nearly) undamped step: a heavily damped
+        # step is small whatever the gradient.
+        success = (ok & ~fresh & (s.mu <= self.trust_mu) & (
             ((s.phase == _GAUSS_NEWTON) & (decrease <= self.rtol * jnp.abs(f))) | (decrease <= 4 * tiny * jnp.abs(f))
         )) | (~fresh & at_floor)
         stalled = ~ok & ~fresh & (
@@ -237,7 +250,8 @@ class LBFGS:
     member waits for the longest line search of its batch.
 
     Args:
-        max_steps: iterations per start before giving up (status MAX_STEPS).
+        max_steps: objective evaluations per start, line-search evaluations included, before
+            giving up (status MAX_STEPS).
         rtol: success when an iteration lowers the objective by less than rtol * |objective|.
         memory_size: number of curvature pairs L-BFGS keeps.
     """

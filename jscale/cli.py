@@ -55,20 +55,23 @@ def main(argv=None) -> int:
             print(name)
         return 0
 
-    if args.data in jscale.datasets.list():
-        data = jscale.datasets.load(args.data, include_outliers=args.include_outliers)
-        source = f"bundled dataset '{args.data}'"
-    elif os.path.exists(args.data):
-        data = jscale.ScalingData.from_csv(args.data)
-        source = args.data
-    else:
-        print(f"jscale: '{args.data}' is neither a bundled dataset ({', '.join(jscale.datasets.list())}) "
-              "nor an existing CSV file.", file=sys.stderr)
+    try:
+        if args.data in jscale.datasets.list():
+            data = jscale.datasets.load(args.data, include_outliers=args.include_outliers)
+            source = f"bundled dataset '{args.data}'"
+        elif os.path.exists(args.data):
+            data = jscale.ScalingData.from_csv(args.data)
+            source = args.data
+        else:
+            raise ValueError(f"'{args.data}' is neither a bundled dataset ({', '.join(jscale.datasets.list())}) "
+                             "nor an existing CSV file.")
+        law = jscale.laws.Chinchilla()
+        t0 = time.perf_counter()
+        result = jscale.fit(law, data, loss=args.loss, delta=args.delta)
+        seconds = time.perf_counter() - t0
+    except (ValueError, TypeError, jscale.ConvergenceError) as err:
+        print(f"jscale: {err}", file=sys.stderr)
         return 2
-    law = jscale.laws.Chinchilla()
-    t0 = time.perf_counter()
-    result = jscale.fit(law, data, loss=args.loss, delta=args.delta)
-    seconds = time.perf_counter() - t0
     print(f"Data: {source}, {len(data)} rows. Fitted {result.n_starts} starts in {seconds:.2f} s "
           "(including compilation).\n")
     print(result.summary())

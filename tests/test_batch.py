@@ -165,7 +165,6 @@ def test_refill_equals_vmap_on_many_step_counts(synthetic_problem):
         np.testing.assert_array_equal(synthetic_problem.fit(name).status, vmap.status)
 
 
-@pytest.mark.slow
 def test_sharded_over_two_cpu_devices_matches_one():
     code = textwrap.dedent(
         """

@@ -438,3 +438,10 @@ def test_from_dataframe_mapping_errors():
     df = pd.DataFrame({"loss": ["3.0", "x"]})
     with pytest.raises(ValueError, match=r"'loss' has a value that is not a number at row 0"):
         ScalingData.from_dataframe(df)
+
+
+def test_csv_that_is_not_utf8_is_a_value_error(tmp_path):
+    path = tmp_path / "utf16.csv"
+    path.write_bytes(b"\xff\xfeN,D\n")
+    with pytest.raises(ValueError, match=r"Could not parse .*not UTF-8 text"):
+        ScalingData.from_csv(path)

@@ -104,7 +104,7 @@ def test_resolve_loss():
 @pytest.mark.parametrize(
     "loss, delta, match",
     [
-        ("bogus", None, r"loss must be 'huber', 'squared' or a jscale.Huber/Squared object; got 'bogus'"),
+        ("bogus", None, r"loss must be 'huber', 'squared' or a loss object such as jscale.Huber\(delta\).*got 'bogus'"),
         ("Huber", None, r"got 'Huber'"),
         (None, None, r"got None"),
         ("squared", 0.1, r"delta applies to loss='huber' only; remove it for loss='squared'"),

@@ -1,0 +1,57 @@
+"""The command line and the quick-start example, run in-process on the bundled and tiny data."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from jscale import cli
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_fit_prints_summary_and_allocation(capsys):
+    assert cli.main(["fit", "--budgets", "1e21", "5.76e23"]) == 0
+    out = capsys.readouterr().out
+    assert "bundled dataset 'chinchilla', 240 rows" in out
+    for name in ("E", "A", "B", "alpha", "beta"):
+        assert f"\n  {name} " in out
+    assert "objective     0.00101827" in out
+    assert "Compute-optimal allocation" in out and "5.76e+23" in out
+
+
+def test_fit_reads_a_csv(tmp_path, capsys):
+    n, d = np.meshgrid(np.logspace(7, 10, 4), np.logspace(8, 11, 4))
+    loss = 1.7 + 400 / n**0.33 + 1500 / d**0.29
+    path = tmp_path / "runs.csv"
+    path.write_text("N,D,loss\n" + "".join(f"{float(a)!r},{float(b)!r},{float(c)!r}\n" for a, b, c in zip(n.ravel(), d.ravel(), loss.ravel())))
+    assert cli.main(["fit", str(path), "--loss", "squared", "--budgets", "1e21"]) == 0
+    out = capsys.readouterr().out
+    assert "16 rows" in out and "alpha" in out and "0.33" in out
+
+
+def test_bad_input_is_one_line_on_stderr(tmp_path, capsys):
+    assert cli.main(["fit", "no-such-dataset"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("jscale: 'no-such-dataset' is neither a bundled dataset") and "Traceback" not in err
+    path = tmp_path / "bad.csv"
+    path.write_text("N,D,loss\n1e9,1e10,abc\n")
+    assert cli.main(["fit", str(path)]) == 2
+    assert "not a number" in capsys.readouterr().err
+
+
+def test_datasets_command(capsys):
+    assert cli.main(["datasets"]) == 0
+    assert "chinchilla" in capsys.readouterr().out.split()
+
+
+def test_quickstart_example_runs(capsys):
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import quickstart
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    result = quickstart.main(every=50)
+    out = capsys.readouterr().out
+    assert "compute-optimal at 5.76e23 FLOP" in out
+    assert result.n_starts == 90
