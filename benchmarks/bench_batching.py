@@ -31,7 +31,7 @@ def main(argv=None):
     parser.add_argument("--no-append", action="store_true")
     args = parser.parse_args(argv)
 
-    from bench_chinchilla_grid import machine, versions  # same folder
+    from bench_chinchilla_grid import commit, machine, versions  # same folder
 
     data = jscale.datasets.load("chinchilla")
     law = jscale.laws.Chinchilla()
@@ -59,7 +59,7 @@ def main(argv=None):
     if not args.no_append:
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         block = (f"\n## Batching strategies, Chinchilla grid, {jax.default_backend()} — {stamp}\n\n"
-                 f"- Command: `python benchmarks/bench_batching.py`\n- Machine: {machine()}\n"
+                 f"- Command: `python benchmarks/bench_batching.py`\n- Commit: {commit()}\n- Machine: {machine()}\n"
                  f"- Versions: {versions()}\n- Time: median of {args.repeats} warm calls, 1 device.\n\n"
                  + table + "\n")
         with open(HERE / "RESULTS.md", "a") as fh:

@@ -133,6 +133,18 @@ def versions() -> str:
     return ", ".join(f"{n} {version(n)}" for n in names) + f", Python {platform.python_version()}"
 
 
+def commit() -> str:
+    """The repository commit measured (with '+changes' when the tree differs from it)."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=HERE, capture_output=True, text=True,
+                              check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "jscale"], cwd=HERE.parent,
+                               capture_output=True, text=True).stdout.strip()
+        return head + (" +changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -201,7 +213,7 @@ def main(argv=None):
         command = "python benchmarks/bench_chinchilla_grid.py" + (f" --scipy-starts {args.scipy_starts}" if args.scipy_starts else "")
         block = (
             f"\n## Chinchilla grid fit (4,500 starts, 240 rows) — {stamp}\n\n"
-            f"- Command: `{command}`\n- Machine: {machine()}\n- Versions: {versions()}\n"
+            f"- Command: `{command}`\n- Commit: {commit()}\n- Machine: {machine()}\n- Versions: {versions()}\n"
             f"- jscale time: median of {args.repeats} warm calls, faster of two passes (before and after scipy); "
             "compile time reported apart.\n\n" + table + "\n"
         )
