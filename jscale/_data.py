@@ -178,16 +178,20 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
             if field == "group":
                 raw[field] = cells
                 continue
-            values = []
+            values, bad = [], []
             for i, cell in enumerate(cells):
                 try:
                     values.append(float(cell))
                 except ValueError:
-                    label = f"{name!r}" + ("" if name == field else f" (for {field})")
-                    raise ValueError(
-                        f"Could not parse {path}: column {label} has a value that is not a "
-                        f"number at row {i} (line {body[i][0]}): {cell!r}."
-                    ) from None
+                    bad.append(i)
+            if bad:
+                i = bad[0]
+                label = f"{name!r}" + ("" if name == field else f" (for {field})")
+                count = f"{len(bad)} value{'s' if len(bad) > 1 else ''} that {'are' if len(bad) > 1 else 'is'}"
+                raise ValueError(
+                    f"Could not parse {path}: column {label} has {count} not a number; the first is "
+                    f"at row {i} (line {body[i][0]}): {cells[i]!r}."
+                )
             raw[field] = values
         return _build(raw, derive=True, lines=[line for line, _ in body], source=path)
 
@@ -375,10 +379,11 @@ def _to_array(name: str, value) -> np.ndarray:
         else:
             bad = [] if arr.dtype.kind in ok_kinds else [0] * len(arr)
         if bad:
+            count = f"{len(bad)} value{'s' if len(bad) > 1 else ''} that {'are' if len(bad) > 1 else 'is'}"
             raise ValueError(
-                f"Column {name!r} has a value that is not a number at row {bad[0]} "
-                f"({_show(arr[bad[0]])}); numeric columns take real numbers (not text, None or "
-                f"booleans), so convert or remove that row."
+                f"Column {name!r} has {count} not a number; the first is at row {bad[0]} "
+                f"({_show(arr[bad[0]])}). Numeric columns take real numbers (not text, None or "
+                f"booleans), so convert or remove those rows."
             )
         arr = arr.astype(np.float64)
     arr.flags.writeable = False

@@ -234,18 +234,18 @@ def test_zero_weights_allowed_when_some_positive():
 
 
 @pytest.mark.parametrize(
-    "loss, row, shown",
+    "loss, count, row, shown",
     [
-        (["abc", "2.0"], 0, "'abc'"),
-        ([1.0, "x"], 0, "'1.0'"),  # numpy turns a mixed list into text
-        (np.array([1.0, None, 2.0], dtype=object), 1, "None"),
-        ([True, False], 0, "True"),
-        ([1 + 2j, 1.0], 0, r"\(1\+2j\)"),
+        (["abc", "2.0"], "2 values that are", 0, "'abc'"),  # a text array: every cell is text
+        ([1.0, "x"], "2 values that are", 0, "'1.0'"),  # numpy turns a mixed list into text
+        (np.array([1.0, None, 2.0], dtype=object), "1 value that is", 1, "None"),
+        ([True, False], "2 values that are", 0, "True"),
+        ([1 + 2j, 1.0], "2 values that are", 0, r"\(1\+2j\)"),
     ],
 )
-def test_non_numeric(loss, row, shown):
+def test_non_numeric(loss, count, row, shown):
     with pytest.raises(
-        ValueError, match=rf"'loss' has a value that is not a number at row {row} \({shown}\)"
+        ValueError, match=rf"'loss' has {count} not a number; the first is at row {row} \({shown}\)"
     ):
         ScalingData.from_arrays(loss=loss)
 
@@ -319,13 +319,13 @@ def test_csv_no_loss_column(tmp_path):
 
 
 def test_csv_not_a_number(tmp_path):
-    rows = [[1.0, 3.0]] * 5 + [[1.0, "abc"]]
+    rows = [[1.0, 3.0]] * 5 + [[1.0, "abc"], [1.0, "x"]]
     path = _write_csv(tmp_path / "r.csv", ["N", "loss"], rows)
     with pytest.raises(ValueError) as info:
         ScalingData.from_csv(path)
     assert str(info.value) == (
-        f"Could not parse {path}: column 'loss' has a value that is not a number at row 5 "
-        "(line 7): 'abc'."
+        f"Could not parse {path}: column 'loss' has 2 values that are not a number; the first is "
+        "at row 5 (line 7): 'abc'."
     )
     path = _write_csv(tmp_path / "s.csv", ["Model Size", "loss"], [["", 1.0]])
     with pytest.raises(
@@ -436,7 +436,7 @@ def test_from_dataframe_mapping_errors():
     with pytest.raises(ValueError, match="No loss column found in the data frame"):
         ScalingData.from_dataframe(df)
     df = pd.DataFrame({"loss": ["3.0", "x"]})
-    with pytest.raises(ValueError, match=r"'loss' has a value that is not a number at row 0"):
+    with pytest.raises(ValueError, match=r"'loss' has 2 values that are not a number; the first is at row 0"):
         ScalingData.from_dataframe(df)
 
 
