@@ -16,7 +16,7 @@ from jscale._laws import Law
 from jscale._numerics import x64_scope
 from jscale._objective import resolve_loss
 from jscale._results import FitResult
-from jscale._solve import STATUS_NAMES, SUCCESS, RobustGaussNewton, objective_floor
+from jscale._solve import SUCCESS, RobustGaussNewton, with_floor
 
 
 class ConvergenceWarning(UserWarning):
@@ -37,11 +37,15 @@ def _fit_starts(x0s, problem, *, law, loss, solver, method, batch_size, n_device
     return run_starts(solver, law, loss, x0s, problem, method=method, batch_size=batch_size, n_devices=n_devices)
 
 
+def _log_columns(law: Law, data: ScalingData) -> dict:
+    """Logs of the columns the law reads, name -> (R,)."""
+    return {c: np.log(getattr(data, c)) for c in law.columns}
+
+
 def _problem(law: Law, data: ScalingData) -> dict:
     """The arrays the kernel reads: logs of the law's columns, log loss and row weights."""
-    log_x = {c: np.log(getattr(data, c)) for c in law.columns}
     weight = data.weight if data.weight is not None else np.ones(len(data))
-    return {"log_x": log_x, "log_loss": np.log(data.loss), "weight": np.asarray(weight, np.float64)}
+    return {"log_x": _log_columns(law, data), "log_loss": np.log(data.loss), "weight": np.asarray(weight, np.float64)}
 
 
 def _check_starts(law: Law, starts) -> np.ndarray:
@@ -164,13 +168,13 @@ def fit(
     n_devices = min(n_devices, x0s.shape[0])
 
     with x64_scope():
-        problem = jax.tree.map(jnp.asarray, _problem(law, data))
+        problem = with_floor(loss_obj, jax.tree.map(jnp.asarray, _problem(law, data)))
         out = _fit_starts(
             jnp.asarray(x0s), problem, law=law, loss=loss_obj, solver=solver, method=method,
             batch_size=batch_size, n_devices=n_devices,
         )
         out = jax.tree.map(_frozen, out)
-        floor = float(objective_floor(loss_obj, problem))
+        floor = float(problem["f_floor"])
 
     x0s.flags.writeable = False
     objectives = np.where(np.isfinite(out["f"]), out["f"], np.inf)
@@ -185,7 +189,7 @@ def fit(
     )
     if int(out["status"][best]) != SUCCESS:
         message = (
-            f"The best of {len(objectives)} starts ended with status '{STATUS_NAMES[int(out['status'][best])]}' "
+            f"The best of {len(objectives)} starts ended with status '{result.best_status}' "
             f"(objective {objectives[best]:.6g}); {result.n_converged} starts converged. "
             "Try more starts or a larger solver max_steps."
         )
@@ -217,7 +221,7 @@ def predict(law: Law, free_params, data=None, **columns) -> np.ndarray:
             f"predict takes a ScalingData or keyword columns (e.g. n_params=..., n_tokens=...); got {type(data).__name__}."
         )
     data.require(*law.columns, who=f"The {law.name} law")
-    log_x = {c: np.log(getattr(data, c)) for c in law.columns}
+    log_x = _log_columns(law, data)
     with x64_scope():
         out = law.log_predict(jnp.asarray(free_params, jnp.float64), jax.tree.map(jnp.asarray, log_x))
         return np.exp(np.asarray(out))

@@ -17,8 +17,10 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
+import optax
 
 from jscale._numerics import eps
+from jscale._objective import objective
 
 RUNNING, SUCCESS, MAX_STEPS, STALLED, NONFINITE = -1, 0, 1, 2, 3
 STATUS_NAMES = {SUCCESS: "success", MAX_STEPS: "max_steps", STALLED: "stalled", NONFINITE: "nonfinite"}
@@ -168,9 +170,13 @@ class RobustGaussNewton:
         status = jnp.where((status == RUNNING) & (steps >= self.max_steps), MAX_STEPS, status)
 
         p, model_decrease = _damped_step(g, h, d, mu)
-        new = State(x, f, g, h, d, p, model_decrease, mu, nu, phase, steps, status)
-        # A finished fit stays exactly as it finished (its slot may still be stepped under vmap).
-        return jax.tree.map(lambda n, o: jnp.where(s.status == RUNNING, n, o), new, s)
+        return _keep_finished(State(x, f, g, h, d, p, model_decrease, mu, nu, phase, steps, status), s)
+
+
+def _keep_finished(new, old):
+    """`new`, except that a fit that had already finished stays exactly as it finished (under
+    vmap its slot is still stepped)."""
+    return jax.tree.map(lambda n, o: jnp.where(old.status == RUNNING, n, o), new, old)
 
 
 def _damped_step(g, h, d, mu):
@@ -266,8 +272,6 @@ class LBFGS:
             raise ValueError(f"memory_size must be a positive integer; got {self.memory_size!r}.")
 
     def _optimizer(self):
-        import optax
-
         return optax.lbfgs(memory_size=self.memory_size)
 
     def init(self, x0) -> LBFGSState:
@@ -278,10 +282,6 @@ class LBFGS:
         )
 
     def step(self, s: LBFGSState, law, loss, problem) -> LBFGSState:
-        import optax
-
-        from jscale._objective import objective
-
         opt = self._optimizer()
 
         def fun(theta):
@@ -302,5 +302,4 @@ class LBFGS:
         # Keep the last finite point when the step produced a non-finite one.
         x = jnp.where(finite, x, s.x)
         f = jnp.where(finite, f, value)
-        new = LBFGSState(x, f, opt_state, steps, status)
-        return jax.tree.map(lambda n, o: jnp.where(s.status == RUNNING, n, o), new, s)
+        return _keep_finished(LBFGSState(x, f, opt_state, steps, status), s)
