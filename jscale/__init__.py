@@ -6,29 +6,35 @@ by batched float64 optimisation from thousands of starts under `jit`.
 
 from jscale import datasets as datasets
 from jscale import laws as laws
+from jscale._bootstrap import bootstrap as bootstrap
 from jscale._data import ScalingData as ScalingData
 from jscale._fit import ConvergenceError as ConvergenceError
 from jscale._fit import ConvergenceWarning as ConvergenceWarning
 from jscale._fit import fit as fit
 from jscale._objective import Huber as Huber
 from jscale._objective import Squared as Squared
+from jscale._results import BootstrapResult as BootstrapResult
 from jscale._results import FitResult as FitResult
 from jscale._solve import STATUS_NAMES as STATUS
 from jscale._solve import LBFGS as LBFGS
 from jscale._solve import RobustGaussNewton as RobustGaussNewton
+from jscale._uncertainty import IntervalWarning as IntervalWarning
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "BootstrapResult",
     "ConvergenceError",
     "ConvergenceWarning",
     "FitResult",
     "Huber",
+    "IntervalWarning",
     "LBFGS",
     "RobustGaussNewton",
     "STATUS",
     "ScalingData",
     "Squared",
+    "bootstrap",
     "datasets",
     "fit",
     "laws",

@@ -23,7 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jscale._solve import RUNNING, solve_one, with_floor
+from jscale._solve import RUNNING, objective_floor, solve_one, with_floor
 
 METHODS = ("refill", "vmap", "map")
 
@@ -40,26 +40,72 @@ def default_batch_size(backend: str | None = None) -> int:
     return _DEFAULT_BATCH.get(backend, _DEFAULT_BATCH_ACCELERATOR)
 
 
-def run_starts(solver, law, loss, x0s, problem, *, method: str, batch_size: int, n_devices: int = 1):
-    """Runs the kernel from every row of `x0s` (S, P); returns every start's outcome.
+def run_starts(solver, law, loss, x0s, problem, *, method: str, batch_size: int, n_devices: int = 1, batched=None):
+    """Runs the kernel from every row of `x0s` (S, P); returns every fit's outcome.
 
-    The outcome is a dict of x (S, P), f (S,), status (S,) and steps (S,).
+    The outcome is a dict of x, f, status and steps with leading (S,) axes, or (B, S) axes when
+    `batched` is given.
 
-    With `n_devices` > 1 the starts are split evenly over the first `n_devices` local devices
-    (padded by repeating the last start), each device running `method` on its share.
+    Args:
+        solver, law, loss: the kernel's settings.
+        x0s: (S, P) starts.
+        problem: the arrays of one dataset (`log_x`, `log_loss`, `weight`, optionally `f_floor`).
+        method: "refill", "vmap" or "map".
+        batch_size: slots (refill) or chunk size (map).
+        n_devices: with more than one, the fits are split evenly over the first `n_devices`
+            local devices (padded by repeating the last fit), each running `method` on its share.
+        batched: optional dict of arrays with a leading (B,) axis that replace entries of
+            `problem` per problem (e.g. bootstrap weights (B, R) and their floors (B,)). Every
+            start then runs on every problem: B * S fits, ordered (problem, start).
     """
-    if n_devices > 1:
-        return _sharded(solver, law, loss, x0s, problem, method, batch_size, n_devices)
-    if "f_floor" not in problem:
-        problem = with_floor(loss, problem)
     n_starts = x0s.shape[0]
+    if batched is None:
+        if "f_floor" not in problem:
+            problem = with_floor(loss, problem)
+        n_problems = 1
+    else:
+        n_problems = jax.tree.leaves(batched)[0].shape[0]
+        if "f_floor" not in batched:
+            floors = jax.vmap(lambda b: objective_floor(loss, {**problem, **b}))(batched)
+            batched = {**batched, "f_floor": floors}
+    n_fits = n_problems * n_starts
+    fits = jnp.arange(n_fits, dtype=jnp.int32)
+    if n_devices > 1:
+        out = _sharded(solver, law, loss, x0s, problem, batched, fits, method, batch_size, n_devices)
+    else:
+        out = _run_fits(solver, law, loss, x0s, problem, batched, fits, method, batch_size)
+    if batched is not None:
+        out = jax.tree.map(lambda a: a.reshape((n_problems, n_starts) + a.shape[1:]), out)
+    return out
+
+
+def _fit_inputs(x0s, problem, batched):
+    """The start and the problem of fit number `i` (fits are ordered (problem, start))."""
+    n_starts = x0s.shape[0]
+
+    def inputs(i):
+        x0 = x0s[i % n_starts]
+        if batched is None:
+            return x0, problem
+        return x0, {**problem, **jax.tree.map(lambda a: a[i // n_starts], batched)}
+
+    return inputs
+
+
+def _run_fits(solver, law, loss, x0s, problem, batched, fits, method, batch_size):
+    """Every fit listed in `fits` (F,) on one device; outcome with a leading (F,) axis."""
+    inputs = _fit_inputs(x0s, problem, batched)
+    n_fits = fits.shape[0]
+
+    def one(i):
+        return outcome(solve_one(solver, law, loss, *inputs(i)))
+
     if method == "vmap":
-        return outcome(jax.vmap(lambda x0: solve_one(solver, law, loss, x0, problem))(x0s))
+        return jax.vmap(one)(fits)
     if method == "map":
-        return jax.lax.map(lambda x0: outcome(solve_one(solver, law, loss, x0, problem)), x0s,
-                           batch_size=min(batch_size, n_starts))
+        return jax.lax.map(one, fits, batch_size=min(batch_size, n_fits))
     if method == "refill":
-        return _refill(solver, law, loss, x0s, problem, min(batch_size, n_starts))
+        return _refill(solver, law, loss, inputs, fits, min(batch_size, n_fits))
     raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
 
 
@@ -72,16 +118,23 @@ def _where(mask, new, old):
     return jax.tree.map(lambda n, o: jnp.where(mask.reshape(mask.shape + (1,) * (n.ndim - 1)), n, o), new, old)
 
 
-def _refill(solver, law, loss, x0s, problem, n_slots):
-    n_starts = x0s.shape[0]
-    init = jax.vmap(solver.init)
-    step = jax.vmap(lambda s: solver.step(s, law, loss, problem))
-    slots = init(x0s[:n_slots])
-    # Every start's outcome; a finished fit's fields are scattered in by start index. Only the
+def _refill(solver, law, loss, inputs, fits, n_slots):
+    n_fits = fits.shape[0]
+
+    def start(k):  # solver state for the k-th fit of `fits` (k clamped into range)
+        return solver.init(inputs(fits[jnp.minimum(k, n_fits - 1)])[0])
+
+    def step(state, k):
+        return solver.step(state, law, loss, inputs(fits[jnp.minimum(k, n_fits - 1)])[1])
+
+    init = jax.vmap(start)
+    step = jax.vmap(step)
+    slots = init(jnp.arange(n_slots))
+    # Every fit's outcome; a finished fit's fields are scattered in by its position. Only the
     # outcome is kept, not the whole solver state, to keep the per-step scatter small.
-    out = jax.tree.map(lambda a: jnp.zeros((n_starts,) + a.shape[1:], a.dtype), outcome(slots))
-    idx = jnp.arange(n_slots)  # start held by each slot; n_starts marks an empty slot
-    nxt = jnp.asarray(n_slots)  # next start to hand out
+    out = jax.tree.map(lambda a: jnp.zeros((n_fits,) + a.shape[1:], a.dtype), outcome(slots))
+    idx = jnp.arange(n_slots)  # position (in `fits`) of the fit held by each slot; n_fits: empty
+    nxt = jnp.asarray(n_slots)  # next position to hand out
 
     sizes = [n_slots]
     while sizes[-1] // 4 >= _MIN_SLOTS:
@@ -89,46 +142,77 @@ def _refill(solver, law, loss, x0s, problem, n_slots):
 
     def body(carry):
         slots, idx, nxt, out = carry
-        slots = step(slots)
+        slots = step(slots, idx)
         done = slots.status != RUNNING
-        target = jnp.where(done, idx, n_starts)  # out-of-range index: the write is dropped
+        target = jnp.where(done, idx, n_fits)  # out-of-range index: the write is dropped
         out = jax.tree.map(lambda o, s: o.at[target].set(s, mode="drop"), out, outcome(slots))
         new = nxt + jnp.cumsum(done) - 1
-        take = done & (new < n_starts)
-        idx = jnp.where(done, jnp.where(take, new, n_starts), idx)
-        slots = _where(take, init(x0s[jnp.minimum(new, n_starts - 1)]), slots)
+        take = done & (new < n_fits)
+        idx = jnp.where(done, jnp.where(take, new, n_fits), idx)
+        slots = _where(take, init(new), slots)
         return slots, idx, nxt + jnp.sum(take), out
 
     for k, size in enumerate(sizes):
         if k > 0:  # compact: running slots first, keep `size` of them
-            order = jnp.argsort(idx >= n_starts, stable=True)[:size]
+            order = jnp.argsort(idx >= n_fits, stable=True)[:size]
             slots = jax.tree.map(lambda a: a[order], slots)
             idx = idx[order]
         following = sizes[k + 1] if k + 1 < len(sizes) else 0
 
         def cond(carry, following=following):
             _, idx, nxt, _ = carry
-            return (nxt < n_starts) | (jnp.sum(idx < n_starts) > following)
+            return (nxt < n_fits) | (jnp.sum(idx < n_fits) > following)
 
         slots, idx, nxt, out = jax.lax.while_loop(cond, body, (slots, idx, nxt, out))
     return out
 
 
-def _sharded(solver, law, loss, x0s, problem, method, batch_size, n_devices):
+def _sharded(solver, law, loss, x0s, problem, batched, fits, method, batch_size, n_devices):
     from jax.sharding import Mesh, PartitionSpec
 
-    n_starts = x0s.shape[0]
-    per_device = -(-n_starts // n_devices)
-    pad = per_device * n_devices - n_starts
+    n_fits = fits.shape[0]
+    per_device = -(-n_fits // n_devices)
+    pad = per_device * n_devices - n_fits
     if pad:
-        x0s = jnp.concatenate([x0s, jnp.repeat(x0s[-1:], pad, axis=0)])
-    mesh = Mesh(np.array(jax.local_devices()[:n_devices]), ("starts",))
+        fits = jnp.concatenate([fits, jnp.repeat(fits[-1:], pad)])
+    mesh = Mesh(np.array(jax.local_devices()[:n_devices]), ("fits",))
 
-    def local(x0_shard, problem):
-        return run_starts(solver, law, loss, x0_shard, problem, method=method, batch_size=batch_size)
+    def local(fits_shard, x0s, problem, batched):
+        return _run_fits(solver, law, loss, x0s, problem, batched, fits_shard, method, batch_size)
 
     out = jax.shard_map(
-        local, mesh=mesh, in_specs=(PartitionSpec("starts"), PartitionSpec()),
-        out_specs=PartitionSpec("starts"), check_vma=False,
-    )(x0s, problem)
-    return jax.tree.map(lambda a: a[:n_starts], out)
+        local, mesh=mesh, in_specs=(PartitionSpec("fits"), PartitionSpec(), PartitionSpec(), PartitionSpec()),
+        out_specs=PartitionSpec("fits"), check_vma=False,
+    )(fits, x0s, problem, batched)
+    return jax.tree.map(lambda a: a[:n_fits], out)
+
+
+# --- bootstrap resamples ------------------------------------------------------------------------
+# A resample depends only on the key and its own index (`fold_in`), never on how the resamples
+# are chunked or split over devices.
+
+
+def resample_indices(key, index, n_units: int):
+    """The `n_units` unit indices drawn with replacement for resample number `index`."""
+    return jax.random.randint(jax.random.fold_in(key, index), (n_units,), 0, n_units)
+
+
+def resample_counts(key, index, n_units: int):
+    """Multiplicity (n_units,) of every unit in resample number `index`; they sum to n_units."""
+    draw = resample_indices(key, index, n_units)
+    return jnp.zeros(n_units, jnp.result_type(float)).at[draw].add(1.0)
+
+
+def resampled_problems(key, indices, problem, *, unit: str, unit_of_row, n_units: int, fitted_log=None):
+    """Per-resample problem entries for the resamples `indices` (B,), as `run_starts(batched=)` takes.
+
+    unit "weights": every row's weight times the multiplicity of its unit (`unit_of_row` (R,)
+    maps rows to units; for a row bootstrap it is arange(R)). unit "residual": the log losses
+    `fitted_log + r[j]` with the log residuals r of the fit resampled with replacement.
+    """
+    if unit == "residual":
+        resid = problem["log_loss"] - fitted_log
+        draws = jax.vmap(lambda i: resample_indices(key, i, n_units))(indices)
+        return {"log_loss": fitted_log + resid[draws]}
+    counts = jax.vmap(lambda i: resample_counts(key, i, n_units))(indices)
+    return {"weight": problem["weight"] * counts[:, unit_of_row]}

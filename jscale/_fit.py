@@ -17,6 +17,7 @@ from jscale._numerics import x64_scope
 from jscale._objective import resolve_loss
 from jscale._results import FitResult
 from jscale._solve import SUCCESS, RobustGaussNewton, with_floor
+from jscale._uncertainty import curvature_terms, distinct_configurations
 
 
 class ConvergenceWarning(UserWarning):
@@ -183,9 +184,13 @@ def fit(
             f"None of the {len(objectives)} starts reached a finite objective; check the data and the starts."
         )
     best = int(np.argmin(objectives))
+    with x64_scope():
+        terms = curvature_terms(jnp.asarray(out["x"][best]), problem, law=law, loss=loss_obj)
+        terms = jax.tree.map(_frozen, terms)
     result = FitResult(
         law=law, loss=loss_obj, starts=x0s, end_params=out["x"], objectives=out["f"], status=out["status"],
-        n_steps=out["steps"], best_index=best, n_rows=len(data), objective_floor=floor,
+        n_steps=out["steps"], best_index=best, n_rows=len(data), objective_floor=floor, curvature=terms,
+        n_configs=distinct_configurations(law, data),
     )
     if int(out["status"][best]) != SUCCESS:
         message = (
@@ -199,8 +204,8 @@ def fit(
     return result
 
 
-def predict(law: Law, free_params, data=None, **columns) -> np.ndarray:
-    """Loss predicted by `law` at free parameters `free_params` (P,), for data or keyword columns."""
+def prediction_columns(law: Law, data=None, **columns) -> dict:
+    """Logs of the law's columns (name -> (R,)) from a ScalingData or keyword arrays, validated."""
     if data is not None and columns:
         raise ValueError("Pass either a ScalingData or keyword columns to predict, not both.")
     if data is None:
@@ -221,7 +226,12 @@ def predict(law: Law, free_params, data=None, **columns) -> np.ndarray:
             f"predict takes a ScalingData or keyword columns (e.g. n_params=..., n_tokens=...); got {type(data).__name__}."
         )
     data.require(*law.columns, who=f"The {law.name} law")
-    log_x = _log_columns(law, data)
+    return _log_columns(law, data)
+
+
+def predict(law: Law, free_params, data=None, **columns) -> np.ndarray:
+    """Loss predicted by `law` at free parameters `free_params` (P,), for data or keyword columns."""
+    log_x = prediction_columns(law, data, **columns)
     with x64_scope():
         out = law.log_predict(jnp.asarray(free_params, jnp.float64), jax.tree.map(jnp.asarray, log_x))
         return np.exp(np.asarray(out))

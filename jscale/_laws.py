@@ -8,7 +8,10 @@ A law is a frozen, hashable object (it is a static argument of the jitted fits) 
 * `columns`: the data columns it reads (`n_params`, `n_tokens`, ...);
 * `log_predict(theta, log_x)`: log L for every row, from the free vector and the logs of the
   columns (`log_x["n_params"]` is log N), evaluated in log space for numerical range;
-* `default_starts()`: a (S, P) array of free-space starting points.
+* `default_starts()`: a (S, P) array of free-space starting points;
+* `domain` (optional): natural-space (low, high) per parameter where the law is meaningful
+  (default (0, inf) for positive parameters, unbounded otherwise); a fit at one of these
+  bounds triggers a warning when intervals are computed.
 
 New forms subclass `Law` and implement `log_predict` and `default_starts`; the engine uses
 nothing else.
@@ -47,6 +50,14 @@ class Law:
     param_names: ClassVar[tuple[str, ...]] = ()
     positive: ClassVar[tuple[bool, ...]] = ()
     columns: ClassVar[tuple[str, ...]] = ()
+    domain: ClassVar[tuple[tuple[float, float], ...]] = ()
+
+    @property
+    def bounds(self) -> tuple[tuple[float, float], ...]:
+        """Natural-space (low, high) of every parameter (`domain`, or the default from `positive`)."""
+        if self.domain:
+            return tuple((float(lo), float(hi)) for lo, hi in self.domain)
+        return tuple((0.0, float("inf")) if p else (float("-inf"), float("inf")) for p in self.positive)
 
     @property
     def n_free(self) -> int:
@@ -96,6 +107,7 @@ class Chinchilla(Law):
     param_names: ClassVar[tuple[str, ...]] = ("E", "A", "B", "alpha", "beta")
     positive: ClassVar[tuple[bool, ...]] = (True, True, True, False, False)
     columns: ClassVar[tuple[str, ...]] = ("n_params", "n_tokens")
+    domain: ClassVar[tuple[tuple[float, float], ...]] = ((0.0, float("inf")),) * 5
 
     def log_predict(self, theta, log_x):
         log_e, log_a, log_b, alpha, beta = (theta[i] for i in range(5))

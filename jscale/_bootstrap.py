@@ -1,0 +1,310 @@
+"""The public `bootstrap`: every resample refitted from a few starts in batched, jitted calls."""
+
+from __future__ import annotations
+
+import functools
+import numbers
+import sys
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jscale._batch import METHODS, default_batch_size, resampled_problems, run_starts
+from jscale._data import ScalingData
+from jscale._fit import ConvergenceError, _check_positive_int, _check_starts, _frozen, _problem, fit
+from jscale._laws import Law
+from jscale._numerics import x64_scope
+from jscale._objective import resolve_loss
+from jscale._results import BootstrapResult, FitResult
+from jscale._solve import NONFINITE, RobustGaussNewton, with_floor
+from jscale._uncertainty import distinct_configurations, warn
+
+UNITS = ("row", "group", "residual")
+# Starts taken from the full-data fit for the default "warm" starts: its optimum plus up to
+# this many minus one other basins it found.
+N_WARM_STARTS = 5
+# Fits per jitted call when chunk_size is not given (bounds the memory of the outcome arrays),
+# and rows x resamples per call (bounds the memory of the resample weights).
+_FITS_PER_CHUNK = 1 << 16
+_CELLS_PER_CHUNK = 1 << 24
+
+_TRACES = {"bootstrap": 0}
+
+_STATIC = ("law", "loss", "solver", "method", "batch_size", "n_devices")
+
+
+@functools.partial(jax.jit, static_argnames=_STATIC)
+def _fit_batched(x0s, problem, batched, *, law, loss, solver, method, batch_size, n_devices):
+    _TRACES["bootstrap"] += 1
+    return run_starts(solver, law, loss, x0s, problem, batched=batched, method=method, batch_size=batch_size,
+                      n_devices=n_devices)
+
+
+@functools.partial(jax.jit, static_argnames=("unit", "n_units"))
+def _draw(key_data, indices, problem, unit_of_row, fitted_log, *, unit, n_units):
+    key = jax.random.wrap_key_data(key_data)
+    return resampled_problems(key, indices, problem, unit=unit, unit_of_row=unit_of_row, n_units=n_units,
+                              fitted_log=fitted_log)
+
+
+@jax.jit
+def _leave_one_out(indices, weight, unit_of_row):
+    return {"weight": weight * (unit_of_row[None, :] != indices[:, None])}
+
+
+def _key_data(key) -> np.ndarray:
+    """A JAX PRNG key (typed or raw uint32 (2,)) or an integer seed, as raw uint32 (2,) key data."""
+    if isinstance(key, numbers.Integral) and not isinstance(key, bool):
+        return np.asarray(jax.random.key_data(jax.random.key(int(key))))
+    dtype = getattr(key, "dtype", None)
+    if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
+        data = np.asarray(jax.random.key_data(key))
+    else:
+        data = np.asarray(key) if dtype is not None else None
+    if data is None or data.dtype != np.uint32 or data.shape != (2,):
+        raise TypeError(
+            f"key must be an integer seed or a JAX PRNG key of the default implementation, e.g. "
+            f"jax.random.key(0); got {type(key).__name__} {key!r:.60}."
+        )
+    return data
+
+
+def _units(unit, data: ScalingData):
+    """(kind, unit_of_row (R,), n_units) for the `unit` argument."""
+    n = len(data)
+    if unit in ("row", "residual"):
+        return unit, np.arange(n), n
+    if unit == "group" or (isinstance(unit, str) and unit in data.columns):
+        column = "group" if unit == "group" else unit
+        labels = getattr(data, column)
+        if labels is None:
+            raise ValueError(
+                "unit='group' resamples whole groups but the data has no group column; pass group=... to "
+                "ScalingData.from_arrays (or a 'group' column in the CSV), or name a column to group by, e.g. "
+                "unit='n_params'."
+            )
+        _, unit_of_row = np.unique(labels, return_inverse=True)
+        n_units = int(unit_of_row.max()) + 1
+        if n_units < 2:
+            raise ValueError(f"unit={unit!r} gives a single group; a bootstrap needs at least two.")
+        return "group", unit_of_row.ravel(), n_units
+    raise ValueError(
+        f"unit must be one of {', '.join(map(repr, UNITS))} or the name of a data column to group by "
+        f"({', '.join(data.columns)}); got {unit!r}."
+    )
+
+
+def warm_starts(full_fit: FitResult, n: int = N_WARM_STARTS) -> np.ndarray:
+    """The full-data optimum, then the best end points of up to n - 1 other basins of that fit.
+
+    End points are taken in order of objective; one joins when it differs from every one taken
+    by more than 1e-2 (1 + |x|) in some free coordinate. A resample's optimum is usually near
+    the full-data one; the others guard against a resample whose best basin is another one.
+    """
+    order = np.argsort(np.where(np.isfinite(full_fit.objectives), full_fit.objectives, np.inf), kind="stable")
+    chosen = [np.asarray(full_fit.end_params[full_fit.best_index])]
+    for i in order:
+        if len(chosen) == n or not np.isfinite(full_fit.objectives[i]):
+            break
+        x = np.asarray(full_fit.end_params[i])
+        if all(np.any(np.abs(x - c) > 1e-2 * (1 + np.abs(c))) for c in chosen):
+            chosen.append(x)
+    return np.array(chosen)
+
+
+def _resolve_starts(starts, law: Law, full_fit: FitResult) -> np.ndarray:
+    if isinstance(starts, str):
+        if starts == "warm":
+            return warm_starts(full_fit)
+        if starts == "optimum":
+            return np.asarray(full_fit.end_params[full_fit.best_index])[None, :]
+        if starts == "grid":
+            return np.asarray(law.default_starts(), np.float64)
+        raise ValueError(f"starts must be 'warm', 'optimum', 'grid' or an (S, {law.n_free}) array; got {starts!r}.")
+    return _check_starts(law, starts)
+
+
+def _chunks(total: int, size: int):
+    for lo in range(0, total, size):
+        yield lo, min(lo + size, total)
+
+
+def _progress(show: bool):
+    """A rich progress bar (rich comes with flax), or a stand-in that does nothing."""
+    if not show:
+        return None
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("bootstrap"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                    transient=True)
+
+
+def bootstrap(
+    law: Law,
+    data: ScalingData,
+    *,
+    n_resamples: int = 1000,
+    key,
+    unit: str = "row",
+    starts="warm",
+    full_fit: FitResult | None = None,
+    loss="huber",
+    delta: float | None = None,
+    solver=None,
+    method: str | None = None,
+    batch_size: int | None = None,
+    n_devices: int | None = None,
+    chunk_size: int | None = None,
+    progress: bool | None = None,
+) -> BootstrapResult:
+    """Refits a law to `n_resamples` bootstrap resamples of the data, all in batched jitted calls.
+
+    Resamples are weights (multiplicities), so every resample has the data's shape and all of
+    them, times every start, run through the batching layer together (in chunks of
+    `chunk_size` resamples). Resample b depends only on `key` and b, so the draws are the same
+    whatever the chunking or the number of devices.
+
+    Units:
+        * "row" (default): each run is drawn with replacement (Efron's nonparametric bootstrap;
+          Besiroglu et al. 2024 used it for the Chinchilla replication).
+        * "group": whole groups of rows sharing a `group` label (e.g. one model's checkpoints)
+          are drawn with replacement; any column name (e.g. "n_params" or "compute", one isoFLOP
+          budget) groups by that column's values.
+        * "residual": the log residuals of the full-data fit are drawn with replacement and
+          added to its fitted log losses (keeps the design fixed; assumes exchangeable errors).
+
+    Starts per resample:
+        * "warm" (default): the full-data optimum plus the best end points of up to four other
+          basins the full-data fit found (`warm_starts`). The optimum converges in a few steps;
+          the others cost little and catch a resample whose best basin has moved.
+        * "optimum": the full-data optimum only (one start, e.g. to repeat Besiroglu et al.).
+        * "grid": the law's default grid (Hoffmann's 4,500 starts for Chinchilla), per resample.
+        * an (S, P) array of free-space starts, used for every resample.
+
+    Besides the resamples, the law is refitted once per unit with that unit left out (the
+    jackknife, from the warm starts) for BCa intervals.
+
+    Args:
+        law: a law object, e.g. `jscale.laws.Chinchilla()`.
+        data: a `ScalingData`; row weights in `data.weight` multiply the resample counts.
+        n_resamples: number of bootstrap resamples B.
+        key: an integer seed or a JAX PRNG key (keyword-only, required).
+        unit: "row", "group", "residual" or a column name (see above).
+        starts: "warm", "optimum", "grid" or an (S, P) array (see above).
+        full_fit: the `jscale.fit` result of this law on this data, if already computed (else
+            it is fitted here from the law's default starts).
+        loss, delta, solver, method, batch_size, n_devices: as in `jscale.fit`.
+        chunk_size: resamples per jitted call; default keeps ~65,000 fits per call.
+        progress: show a progress bar over chunks; default only when there is more than one chunk
+            and stderr is a terminal.
+
+    Returns:
+        A `BootstrapResult`. Warns (`jscale.IntervalWarning`) when its intervals cannot be
+        trusted: too few distinct configurations, draws that did not converge, parameters at a
+        bound, strongly correlated parameters.
+
+    Raises:
+        TypeError, ValueError: bad arguments (as `jscale.fit`, plus bad key, unit or full_fit).
+        ConvergenceError: no resample produced a finite fit.
+
+    Example:
+        >>> import jscale
+        >>> data = jscale.datasets.load("chinchilla")
+        >>> boot = jscale.bootstrap(jscale.laws.Chinchilla(), data, n_resamples=1000, key=0)  # doctest: +SKIP
+        >>> boot.interval("alpha")  # doctest: +SKIP
+        (0.31..., 0.37...)
+    """
+    loss_obj = resolve_loss(loss, delta)
+    if full_fit is None:
+        full_fit = fit(law, data, loss=loss_obj, solver=solver, method=method, batch_size=batch_size,
+                       n_devices=n_devices)
+    else:
+        if not isinstance(full_fit, FitResult):
+            raise TypeError(f"full_fit must be the FitResult of jscale.fit; got {type(full_fit).__name__}.")
+        if not isinstance(law, Law) or full_fit.law != law or full_fit.loss != loss_obj:
+            raise ValueError(
+                f"full_fit was fitted with law {full_fit.law} and loss {full_fit.loss}; this bootstrap asks for "
+                f"{law} and {loss_obj}. Pass the fit of the same law and loss."
+            )
+        if not isinstance(data, ScalingData) or full_fit.n_rows != len(data):
+            raise ValueError(
+                f"full_fit was fitted to {full_fit.n_rows} rows but data has "
+                f"{len(data) if isinstance(data, ScalingData) else type(data).__name__}; pass the fit of this data."
+            )
+    n_resamples = _check_positive_int("n_resamples", n_resamples)
+    key_data = _key_data(key)
+    kind, unit_of_row, n_units = _units(unit, data)
+    x0s = _resolve_starts(starts, law, full_fit)
+    warm = warm_starts(full_fit)
+    solver = RobustGaussNewton() if solver is None else solver
+    method = "refill" if method is None else method
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}.")
+    batch_size = default_batch_size() if batch_size is None else _check_positive_int("batch_size", batch_size)
+    available = jax.local_device_count()
+    n_devices = available if n_devices is None else _check_positive_int("n_devices", n_devices)
+    if n_devices > available:
+        raise ValueError(f"n_devices={n_devices} but only {available} local devices exist.")
+    if chunk_size is None:
+        chunk_size = max(1, min(_FITS_PER_CHUNK // len(x0s), _CELLS_PER_CHUNK // len(data)))
+    else:
+        chunk_size = _check_positive_int("chunk_size", chunk_size)
+    chunk_size = min(chunk_size, n_resamples)
+    n_chunks = -(-n_resamples // chunk_size)
+    show = (n_chunks > 1 and sys.stderr.isatty()) if progress is None else bool(progress)
+    settings = dict(law=law, loss=loss_obj, solver=solver, method=method, batch_size=batch_size)
+
+    def run(batch_of, total, size, starts_, bar=None, task=None):
+        """Outcomes of `total` batched problems, `size` per call (the last call padded)."""
+        parts = []
+        for lo, hi in _chunks(total, size):
+            indices = np.minimum(np.arange(lo, lo + size), total - 1)
+            batched = batch_of(jnp.asarray(indices))
+            devices = min(n_devices, size * len(starts_))
+            out = _fit_batched(jnp.asarray(starts_), problem, batched, n_devices=devices, **settings)
+            parts.append(jax.tree.map(lambda a, n=hi - lo: np.asarray(a)[:n], out))
+            if bar is not None:
+                bar.advance(task, hi - lo)
+        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+    with x64_scope():
+        problem = jax.tree.map(jnp.asarray, _problem(law, data))
+        theta_hat = jnp.asarray(full_fit.end_params[full_fit.best_index])
+        fitted_log = law.log_predict(theta_hat, problem["log_x"])
+        problem = with_floor(loss_obj, problem)
+        rows = jnp.asarray(unit_of_row)
+
+        def resamples(indices):
+            batched = _draw(jnp.asarray(key_data), indices, problem, rows, fitted_log,
+                            unit="residual" if kind == "residual" else "weights", n_units=n_units)
+            return batched
+
+        bar = _progress(show)
+        if bar is not None:
+            with bar:
+                task = bar.add_task("bootstrap", total=n_resamples)
+                out = run(resamples, n_resamples, chunk_size, x0s, bar, task)
+        else:
+            out = run(resamples, n_resamples, chunk_size, x0s)
+
+        jk_rows = rows if kind != "residual" else jnp.arange(len(data))
+        jk_units = n_units
+        jk_size = max(1, min(jk_units, _FITS_PER_CHUNK // len(warm), _CELLS_PER_CHUNK // len(data)))
+        jack = run(lambda idx: _leave_one_out(idx, problem["weight"], jk_rows), jk_units, jk_size, warm)
+
+    jk_f = np.where(np.isfinite(jack["f"]), jack["f"], np.inf)
+    jk_best = np.argmin(jk_f, axis=1)
+    take = np.arange(jk_units)
+    result = BootstrapResult(
+        law=law, loss=loss_obj, unit=unit if kind == "group" else kind, n_units=n_units,
+        n_configs=distinct_configurations(law, data), fit=full_fit, key=_frozen(key_data), starts=_frozen(x0s),
+        end_params=_frozen(out["x"]), objectives=_frozen(out["f"]), start_status=_frozen(out["status"]),
+        n_steps=_frozen(out["steps"]), jackknife_params=_frozen(jack["x"][take, jk_best]),
+        jackknife_status=_frozen(np.where(np.isfinite(jk_f[take, jk_best]), jack["status"][take, jk_best], NONFINITE)),
+    )
+    if result.n_finite == 0:
+        raise ConvergenceError(f"None of the {n_resamples} resamples produced a finite fit; check the data and starts.")
+    for message in result.warnings():
+        warn(message, stacklevel=2)
+    return result

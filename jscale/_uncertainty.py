@@ -1,0 +1,225 @@
+"""Uncertainty: curvature-based covariances, bootstrap interval methods, and when not to trust them.
+
+Curvature (asymptotic) covariances of an M-estimator theta minimising F = sum_i w_i rho(r_i)
+(Huber 1981, ch. 7), in the free parametrisation:
+
+* ``"sandwich"`` (robust, the default): H^-1 S H^-1 * n/(n - P), with H the autodiff Hessian of F
+  at the optimum and S = sum_i w_i psi(r_i)^2 J_i J_i^T the spread of the per-row scores
+  (J_i = d log_pred_i / d theta). It does not assume the loss is a likelihood.
+* ``"hessian"``: c H^-1 with c = [sum_i w_i psi(r_i)^2 / (n - P)] / [sum_i w_i psi'(r_i) / n]
+  (Huber's classical form; for squared error it is s^2 H^-1, the usual least-squares covariance).
+
+n is the total weight (the number of rows for unweighted data) and P the number of parameters.
+Natural-unit covariances and derived quantities follow by the delta method. With a Huber loss
+and a small delta only the rows inside delta carry curvature, so both forms rest on those few
+rows: prefer the bootstrap for reported intervals.
+"""
+
+from __future__ import annotations
+
+import functools
+import statistics
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jscale._objective import objective
+
+CURVATURE_METHODS = ("sandwich", "hessian")
+BOOTSTRAP_METHODS = ("percentile", "bca", "basic")
+
+# |correlation| above which two parameters are reported as strongly correlated.
+CORRELATION_WARNING = 0.99
+# A parameter within this distance (relative, at least absolute) of a finite bound is at the bound.
+BOUND_TOL = 1e-6
+
+
+class IntervalWarning(UserWarning):
+    """Intervals may not be trustworthy: too few configurations, failed draws, a parameter at a
+    bound, strongly correlated parameters, or a singular curvature matrix."""
+
+
+def warn(message: str, stacklevel: int = 3) -> None:
+    warnings.warn(message, IntervalWarning, stacklevel=stacklevel)
+
+
+# --- curvature ---------------------------------------------------------------------------------
+
+
+@functools.partial(jax.jit, static_argnames=("law", "loss"))
+def curvature_terms(theta, problem, *, law, loss):
+    """The sums the curvature covariances need, at free parameters `theta` (P,).
+
+    Returns a dict: hessian (P, P) of F; score_cov (P, P) = sum_i w_i psi_i^2 J_i J_i^T;
+    sum_psi2, sum_dpsi, sum_r2 and sum_w (scalars).
+    """
+    hessian = jax.hessian(lambda t: objective(law, loss, t, problem))(theta)
+    jac = jax.jacfwd(law.log_predict)(theta, problem["log_x"])
+    r = problem["log_loss"] - law.log_predict(theta, problem["log_x"])
+    w = problem["weight"]
+    psi = r * loss.irls_weight(r)
+    return {
+        "hessian": hessian,
+        "score_cov": (jac * (w * psi**2)[:, None]).T @ jac,
+        "sum_psi2": jnp.sum(w * psi**2),
+        "sum_dpsi": jnp.sum(w * loss.curvature(r)),
+        "sum_r2": jnp.sum(w * r**2),
+        "sum_w": jnp.sum(w),
+    }
+
+
+def free_covariance(terms: dict, method: str) -> np.ndarray | None:
+    """Covariance (P, P) of the free parameters, or None where the Hessian is not positive definite."""
+    h = np.asarray(terms["hessian"], np.float64)
+    p = h.shape[0]
+    n = float(terms["sum_w"])
+    h = 0.5 * (h + h.T)
+    eig = np.linalg.eigvalsh(h) if np.all(np.isfinite(h)) else np.array([np.nan])
+    if not np.all(np.isfinite(eig)) or eig.min() <= 1e-12 * abs(eig).max() or n <= p:
+        return None
+    h_inv = np.linalg.inv(h)
+    if method == "sandwich":
+        cov = h_inv @ np.asarray(terms["score_cov"]) @ h_inv * (n / (n - p))
+    elif method == "hessian":
+        cov = h_inv * (float(terms["sum_psi2"]) / (n - p)) / (float(terms["sum_dpsi"]) / n)
+    else:
+        raise ValueError(f"method must be one of {', '.join(CURVATURE_METHODS)}; got {method!r}.")
+    return 0.5 * (cov + cov.T)
+
+
+def natural_jacobian(law, theta) -> np.ndarray:
+    """d natural / d free at `theta` (P,): diagonal, exp(theta) for positive parameters, else 1."""
+    theta = np.asarray(theta, np.float64)
+    return np.diag(np.where(np.asarray(law.positive), np.exp(theta), 1.0))
+
+
+def function_jacobian(law, fn, theta):
+    """Value and Jacobian (K, P) of fn(natural parameters as a name -> scalar dict) at free `theta`."""
+
+    def g(t):
+        nat = law.to_natural(t)
+        return jnp.reshape(jnp.asarray(fn(dict(zip(law.param_names, (nat[i] for i in range(law.n_free)))))), (-1,))
+
+    theta = jnp.asarray(theta, jnp.float64)
+    return np.asarray(g(theta)), np.asarray(jax.jacfwd(g)(theta))
+
+
+def normal_quantile(q: float) -> float:
+    return statistics.NormalDist().inv_cdf(q)
+
+
+def check_level(level) -> float:
+    if isinstance(level, bool) or not isinstance(level, (int, float)) or not 0 < level < 1:
+        raise ValueError(f"level must be a number in (0, 1), e.g. 0.95; got {level!r}.")
+    return float(level)
+
+
+# --- bootstrap intervals -------------------------------------------------------------------------
+
+
+def bootstrap_interval(draws, estimate, jackknife, level: float, method: str):
+    """Two-sided interval from bootstrap draws (B, K), the full-data estimate (K,) and, for BCa,
+    leave-one-unit-out values (J, K). Returns (low, high), each (K,).
+
+    percentile: the alpha/2 and 1 - alpha/2 quantiles of the draws. basic: those reflected about
+    the estimate (2 estimate - q). bca: the quantiles at levels corrected for bias (z0, from the
+    share of draws below the estimate) and skewness (the acceleration, from the jackknife)
+    (Efron 1987; Efron & Tibshirani 1993, ch. 14).
+    """
+    alpha = 1 - level
+    lo_q, hi_q = alpha / 2, 1 - alpha / 2
+    if method == "percentile":
+        low, high = np.quantile(draws, [lo_q, hi_q], axis=0)
+        return low, high
+    if method == "basic":
+        low, high = np.quantile(draws, [lo_q, hi_q], axis=0)
+        return 2 * estimate - high, 2 * estimate - low
+    if method != "bca":
+        raise ValueError(f"method must be one of {', '.join(BOOTSTRAP_METHODS)}; got {method!r}.")
+    if jackknife is None or len(jackknife) < 2:
+        raise ValueError("BCa intervals need the jackknife fits, which this result does not hold.")
+    n = draws.shape[0]
+    below = (np.sum(draws < estimate, axis=0) + 0.5 * np.sum(draws == estimate, axis=0)) / n
+    below = np.clip(below, 0.5 / n, 1 - 0.5 / n)
+    z0 = np.array([normal_quantile(b) for b in np.atleast_1d(below)])
+    dev = np.mean(jackknife, axis=0) - jackknife
+    denom = 6 * np.sum(dev**2, axis=0) ** 1.5
+    accel = np.where(denom > 0, np.sum(dev**3, axis=0) / np.where(denom > 0, denom, 1), 0.0)
+    nd = statistics.NormalDist()
+    out = []
+    for q in (lo_q, hi_q):
+        z = nd.inv_cdf(q)
+        adj = z0 + (z0 + z) / (1 - accel * (z0 + z))
+        levels = np.array([nd.cdf(a) for a in adj])
+        out.append(np.array([np.quantile(draws[:, k], levels[k]) for k in range(draws.shape[1])]))
+    return out[0], out[1]
+
+
+# --- when not to trust an interval -----------------------------------------------------------------
+
+
+def distinct_configurations(law, data) -> int:
+    """Number of distinct rows of the columns the law reads."""
+    cols = np.stack([np.asarray(getattr(data, c)) for c in law.columns], axis=1)
+    return int(np.unique(cols, axis=0).shape[0])
+
+
+def few_configurations(law, n_configs: int) -> list[str]:
+    if n_configs < 2 * law.n_free:
+        return [
+            f"The data has {n_configs} distinct configurations of {', '.join(law.columns)}, fewer than twice the "
+            f"{law.n_free} parameters of the {law.name} law: the intervals rest on too little data to be trusted."
+        ]
+    return []
+
+
+def at_bound(law, values) -> np.ndarray:
+    """(..., P) mask of natural parameter values at or beyond one of the law's bounds."""
+    values = np.asarray(values, np.float64)
+    low, high = (np.array(b, np.float64) for b in zip(*law.bounds))
+    with np.errstate(invalid="ignore"):
+        tol_low = BOUND_TOL * np.maximum(1.0, np.abs(np.where(np.isfinite(low), low, 0.0)))
+        tol_high = BOUND_TOL * np.maximum(1.0, np.abs(np.where(np.isfinite(high), high, 0.0)))
+        return (values <= low + tol_low) | (values >= high - tol_high)
+
+
+def bound_messages(law, estimate, draws=None) -> list[str]:
+    """Messages for parameters at a bound: at the estimate, or in a share of the draws."""
+    out = []
+    est = at_bound(law, estimate)
+    share = np.mean(at_bound(law, draws), axis=0) if draws is not None and len(draws) else np.zeros(law.n_free)
+    for k, name in enumerate(law.param_names):
+        low, high = law.bounds[k]
+        if est[k]:
+            out.append(
+                f"{name} = {float(np.asarray(estimate)[k]):.6g} is at its bound ({low}, {high}): its interval is "
+                "one-sided at best and the other parameters' intervals are conditional on it."
+            )
+        elif share[k] > 0:
+            out.append(f"{name} is at its bound ({low}, {high}) in {100 * share[k]:.1f}% of the bootstrap draws.")
+    return out
+
+
+def correlation_messages(names, corr) -> list[str]:
+    """One message naming every pair with |correlation| above `CORRELATION_WARNING`, or none."""
+    corr = np.asarray(corr)
+    pairs = [
+        f"{names[i]} and {names[j]} ({corr[i, j]:+.4f})"
+        for i in range(len(names)) for j in range(i + 1, len(names))
+        if np.isfinite(corr[i, j]) and abs(corr[i, j]) > CORRELATION_WARNING
+    ]
+    if not pairs:
+        return []
+    return [
+        f"Strongly correlated parameters: {', '.join(pairs)}. Each is poorly determined alone although their "
+        "combination is well determined; intervals of derived quantities (predictions, allocations) say more "
+        "than separate parameter intervals."
+    ]
+
+
+def correlation(cov) -> np.ndarray:
+    sd = np.sqrt(np.diag(cov))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return cov / np.outer(sd, sd)
