@@ -15,8 +15,8 @@ from jscale._objective import Huber as Huber
 from jscale._objective import Squared as Squared
 from jscale._results import BootstrapResult as BootstrapResult
 from jscale._results import FitResult as FitResult
-from jscale._solve import STATUS_NAMES as STATUS
 from jscale._solve import LBFGS as LBFGS
+from jscale._solve import STATUS_NAMES as STATUS
 from jscale._solve import RobustGaussNewton as RobustGaussNewton
 from jscale._uncertainty import IntervalWarning as IntervalWarning
 

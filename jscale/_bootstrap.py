@@ -12,7 +12,14 @@ import numpy as np
 
 from jscale._batch import METHODS, default_batch_size, resampled_problems, run_starts
 from jscale._data import ScalingData
-from jscale._fit import ConvergenceError, _check_positive_int, _check_starts, _frozen, _problem, fit
+from jscale._fit import (
+    ConvergenceError,
+    _check_positive_int,
+    _check_starts,
+    _frozen,
+    _problem,
+    fit,
+)
 from jscale._laws import Law
 from jscale._numerics import x64_scope
 from jscale._objective import resolve_loss
@@ -134,7 +141,13 @@ def _progress(show: bool):
     """A rich progress bar (rich comes with flax), or a stand-in that does nothing."""
     if not show:
         return None
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
 
     return Progress(TextColumn("bootstrap"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                     transient=True)
@@ -157,6 +170,7 @@ def bootstrap(
     n_devices: int | None = None,
     chunk_size: int | None = None,
     progress: bool | None = None,
+    jackknife: bool = True,
 ) -> BootstrapResult:
     """Refits a law to `n_resamples` bootstrap resamples of the data, all in batched jitted calls.
 
@@ -183,7 +197,7 @@ def bootstrap(
         * an (S, P) array of free-space starts, used for every resample.
 
     Besides the resamples, the law is refitted once per unit with that unit left out (the
-    jackknife, from the warm starts) for BCa intervals.
+    jackknife, from the warm starts) for BCa intervals, unless `jackknife=False`.
 
     Args:
         law: a law object, e.g. `jscale.laws.Chinchilla()`.
@@ -198,6 +212,7 @@ def bootstrap(
         chunk_size: resamples per jitted call; default keeps ~65,000 fits per call.
         progress: show a progress bar over chunks; default only when there is more than one chunk
             and stderr is a terminal.
+        jackknife: also fit the leave-one-unit-out jackknife (needed by BCa intervals).
 
     Returns:
         A `BootstrapResult`. Warns (`jscale.IntervalWarning`) when its intervals cannot be
@@ -288,13 +303,16 @@ def bootstrap(
         else:
             out = run(resamples, n_resamples, chunk_size, x0s)
 
-        jk_rows = rows if kind != "residual" else jnp.arange(len(data))
-        jk_units = n_units
-        jk_size = max(1, min(jk_units, _FITS_PER_CHUNK // len(warm), _CELLS_PER_CHUNK // len(data)))
-        jack = run(lambda idx: _leave_one_out(idx, problem["weight"], jk_rows), jk_units, jk_size, warm)
+        if jackknife:
+            jk_units = n_units
+            jk_size = max(1, min(jk_units, _FITS_PER_CHUNK // len(warm), _CELLS_PER_CHUNK // len(data)))
+            jack = run(lambda idx: _leave_one_out(idx, problem["weight"], rows), jk_units, jk_size, warm)
+        else:
+            jk_units = 0
+            jack = {"x": np.zeros((0, 1, law.n_free)), "f": np.zeros((0, 1)), "status": np.zeros((0, 1), np.int32)}
 
     jk_f = np.where(np.isfinite(jack["f"]), jack["f"], np.inf)
-    jk_best = np.argmin(jk_f, axis=1)
+    jk_best = np.argmin(jk_f, axis=1) if jk_units else np.zeros(0, np.int64)
     take = np.arange(jk_units)
     result = BootstrapResult(
         law=law, loss=loss_obj, unit=unit if kind == "group" else kind, n_units=n_units,

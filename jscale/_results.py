@@ -203,7 +203,7 @@ class FitResult(struct.PyTreeNode, kw_only=True):
             k = _param_index(self.law, name_or_function)
             half = z * np.sqrt(free[k, k])
             low, high = theta[k] - half, theta[k] + half
-            if self.law.positive[k]:
+            if self.law.positive[k] and name_or_function in self.law.param_names:
                 low, high = np.exp(low), np.exp(high)
             return float(low), float(high)
         if not callable(name_or_function):

@@ -139,7 +139,10 @@ def bootstrap_interval(draws, estimate, jackknife, level: float, method: str):
     if method != "bca":
         raise ValueError(f"method must be one of {', '.join(BOOTSTRAP_METHODS)}; got {method!r}.")
     if jackknife is None or len(jackknife) < 2:
-        raise ValueError("BCa intervals need the jackknife fits, which this result does not hold.")
+        raise ValueError(
+            "BCa intervals need the jackknife fits, which this result does not hold; run jscale.bootstrap with "
+            "jackknife=True (the default)."
+        )
     n = draws.shape[0]
     below = (np.sum(draws < estimate, axis=0) + 0.5 * np.sum(draws == estimate, axis=0)) / n
     below = np.clip(below, 0.5 / n, 1 - 0.5 / n)

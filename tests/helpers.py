@@ -133,3 +133,22 @@ def shared_data_dir() -> Path | None:
     """The project's shared/data folder (../shared/data beside the repo), or None if absent."""
     path = Path(__file__).resolve().parents[2] / "shared" / "data"
     return path if path.is_dir() else None
+
+
+# Epoch AI's bootstrap of the 240 kept runs: 4,000 row resamples, each refit by BFGS (Besiroglu
+# et al. 2024, Table 1; SOURCES.md section 1): standard errors and 95% percentile intervals.
+EPOCH_BOOTSTRAP_SE = dict(E=0.02566, A=124.52232, B=1293.28410, alpha=0.01540, beta=0.02060)
+EPOCH_BOOTSTRAP_CI = dict(
+    E=(1.769, 1.871), A=(285.214, 743.626), B=(1042.357, 5810.344), alpha=(0.317, 0.373), beta=(0.331, 0.415)
+)
+
+
+def noisy_chinchilla(params: dict | None = None, n: int = 10, sigma: float = 0.01, seed: int = 0,
+                     n_range=(7, 10), d_range=(8, 11)) -> jscale.ScalingData:
+    """Chinchilla losses on an n x n log-spaced grid times exp(N(0, sigma^2)) noise (log-normal)."""
+    p = dict(SYNTHETIC_PARAMS if params is None else params)
+    n_params, n_tokens = np.meshgrid(np.logspace(*n_range, n), np.logspace(*d_range, n), indexing="ij")
+    n_params, n_tokens = n_params.ravel(), n_tokens.ravel()
+    noise = np.random.default_rng(seed).normal(0.0, sigma, n_params.size)
+    loss = chinchilla_loss(p, n_params, n_tokens) * np.exp(noise)
+    return jscale.ScalingData.from_arrays(n_params=n_params, n_tokens=n_tokens, loss=loss)

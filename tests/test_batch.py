@@ -25,14 +25,20 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import SUBSET_STEP, SYNTHETIC_PARAMS, chinchilla_free, subset_starts, synthetic_chinchilla
+from helpers import (
+    SUBSET_STEP,
+    SYNTHETIC_PARAMS,
+    chinchilla_free,
+    subset_starts,
+    synthetic_chinchilla,
+)
 
 import jscale
 from jscale._batch import _MIN_SLOTS, default_batch_size
 from jscale._fit import _problem
 from jscale._numerics import x64_scope
 from jscale._objective import resolve_loss
-from jscale._solve import SUCCESS, STALLED, solve_one, with_floor
+from jscale._solve import STALLED, SUCCESS, solve_one, with_floor
 
 LAW = jscale.laws.Chinchilla()
 
