@@ -30,7 +30,7 @@ from jscale._uncertainty import distinct_configurations, warn
 UNITS = ("row", "group", "residual")
 # Starts taken from the full-data fit for the default "warm" starts: its optimum plus up to
 # this many minus one other basins it found.
-N_WARM_STARTS = 5
+N_WARM_STARTS = 3
 # Fits per jitted call when chunk_size is not given (bounds the memory of the outcome arrays),
 # and rows x resamples per call (bounds the memory of the resample weights).
 _FITS_PER_CHUNK = 1 << 16
@@ -105,19 +105,23 @@ def _units(unit, data: ScalingData):
 def warm_starts(full_fit: FitResult, n: int = N_WARM_STARTS) -> np.ndarray:
     """The full-data optimum, then the best end points of up to n - 1 other basins of that fit.
 
-    End points are taken in order of objective; one joins when it differs from every one taken
-    by more than 1e-2 (1 + |x|) in some free coordinate. A resample's optimum is usually near
-    the full-data one; the others guard against a resample whose best basin is another one.
+    End points are taken in order of objective; one joins when its objective exceeds that of
+    the last one taken by more than 1e-6 (relative): a different basin. (Comparing objectives
+    rather than parameters makes fits that run off along a flat direction, e.g. log E -> -inf,
+    count as one basin.) A resample's optimum is usually near the full-data one; the others
+    guard against a resample whose best basin is another one.
     """
-    order = np.argsort(np.where(np.isfinite(full_fit.objectives), full_fit.objectives, np.inf), kind="stable")
-    chosen = [np.asarray(full_fit.end_params[full_fit.best_index])]
+    finite = np.isfinite(full_fit.objectives)
+    objectives = np.where(finite, full_fit.objectives, np.inf)
+    order = np.argsort(objectives, kind="stable")
+    chosen = [full_fit.best_index]
     for i in order:
-        if len(chosen) == n or not np.isfinite(full_fit.objectives[i]):
+        if len(chosen) == n or not finite[i]:
             break
-        x = np.asarray(full_fit.end_params[i])
-        if all(np.any(np.abs(x - c) > 1e-2 * (1 + np.abs(c))) for c in chosen):
-            chosen.append(x)
-    return np.array(chosen)
+        last = objectives[chosen[-1]]
+        if objectives[i] > last + max(1e-6 * abs(last), full_fit.objective_floor):
+            chosen.append(int(i))
+    return np.asarray(full_fit.end_params)[chosen]
 
 
 def _resolve_starts(starts, law: Law, full_fit: FitResult) -> np.ndarray:
@@ -189,9 +193,9 @@ def bootstrap(
           added to its fitted log losses (keeps the design fixed; assumes exchangeable errors).
 
     Starts per resample:
-        * "warm" (default): the full-data optimum plus the best end points of up to four other
+        * "warm" (default): the full-data optimum plus the best end points of the next two
           basins the full-data fit found (`warm_starts`). The optimum converges in a few steps;
-          the others cost little and catch a resample whose best basin has moved.
+          the others catch a resample whose best basin has moved.
         * "optimum": the full-data optimum only (one start, e.g. to repeat Besiroglu et al.).
         * "grid": the law's default grid (Hoffmann's 4,500 starts for Chinchilla), per resample.
         * an (S, P) array of free-space starts, used for every resample.
