@@ -35,8 +35,13 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-from bench_chinchilla_grid import commit, load_problem, machine, scipy_objectives, versions  # same folder
+from bench_chinchilla_grid import (  # same folder
+    commit,
+    load_problem,
+    machine,
+    scipy_objectives,
+    versions,
+)
 
 HERE = Path(__file__).resolve().parent
 N_RESAMPLES = 4000

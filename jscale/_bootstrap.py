@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jscale._batch import METHODS, default_batch_size, resampled_problems, run_starts
+from jscale._batch import resampled_problems, run_starts
 from jscale._data import ScalingData
 from jscale._fit import (
     ConvergenceError,
@@ -18,13 +18,15 @@ from jscale._fit import (
     _check_starts,
     _frozen,
     _problem,
+    check_execution,
+    check_law_and_data,
     fit,
 )
 from jscale._laws import Law
 from jscale._numerics import x64_scope
 from jscale._objective import resolve_loss
 from jscale._results import BootstrapResult, FitResult
-from jscale._solve import NONFINITE, RobustGaussNewton, with_floor
+from jscale._solve import NONFINITE, with_floor
 from jscale._uncertainty import distinct_configurations, warn
 
 UNITS = ("row", "group", "residual")
@@ -234,83 +236,70 @@ def bootstrap(
         >>> boot.interval("alpha")  # doctest: +SKIP
         (0.31..., 0.37...)
     """
+    check_law_and_data(law, data)
     loss_obj = resolve_loss(loss, delta)
-    if full_fit is None:
-        full_fit = fit(law, data, loss=loss_obj, solver=solver, method=method, batch_size=batch_size,
-                       n_devices=n_devices)
-    else:
-        if not isinstance(full_fit, FitResult):
-            raise TypeError(f"full_fit must be the FitResult of jscale.fit; got {type(full_fit).__name__}.")
-        if not isinstance(law, Law) or full_fit.law != law or full_fit.loss != loss_obj:
-            raise ValueError(
-                f"full_fit was fitted with law {full_fit.law} and loss {full_fit.loss}; this bootstrap asks for "
-                f"{law} and {loss_obj}. Pass the fit of the same law and loss."
-            )
-        if not isinstance(data, ScalingData) or full_fit.n_rows != len(data):
-            raise ValueError(
-                f"full_fit was fitted to {full_fit.n_rows} rows but data has "
-                f"{len(data) if isinstance(data, ScalingData) else type(data).__name__}; pass the fit of this data."
-            )
     n_resamples = _check_positive_int("n_resamples", n_resamples)
     key_data = _key_data(key)
     kind, unit_of_row, n_units = _units(unit, data)
+    solver, method, batch_size, n_devices = check_execution(solver, method, batch_size, n_devices)
+    if chunk_size is not None:
+        chunk_size = _check_positive_int("chunk_size", chunk_size)
+    if full_fit is None:
+        full_fit = fit(law, data, loss=loss_obj, solver=solver, method=method, batch_size=batch_size,
+                       n_devices=n_devices)
+    elif not isinstance(full_fit, FitResult):
+        raise TypeError(f"full_fit must be the FitResult of jscale.fit; got {type(full_fit).__name__}.")
+    elif full_fit.law != law or full_fit.loss != loss_obj:
+        raise ValueError(
+            f"full_fit was fitted with law {full_fit.law} and loss {full_fit.loss}; this bootstrap asks for "
+            f"{law} and {loss_obj}. Pass the fit of the same law and loss."
+        )
+    elif full_fit.n_rows != len(data):
+        raise ValueError(
+            f"full_fit was fitted to {full_fit.n_rows} rows but data has {len(data)}; pass the fit of this data."
+        )
     x0s = _resolve_starts(starts, law, full_fit)
     warm = warm_starts(full_fit)
-    solver = RobustGaussNewton() if solver is None else solver
-    method = "refill" if method is None else method
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}.")
-    batch_size = default_batch_size() if batch_size is None else _check_positive_int("batch_size", batch_size)
-    available = jax.local_device_count()
-    n_devices = available if n_devices is None else _check_positive_int("n_devices", n_devices)
-    if n_devices > available:
-        raise ValueError(f"n_devices={n_devices} but only {available} local devices exist.")
     if chunk_size is None:
         chunk_size = max(1, min(_FITS_PER_CHUNK // len(x0s), _CELLS_PER_CHUNK // len(data)))
-    else:
-        chunk_size = _check_positive_int("chunk_size", chunk_size)
     chunk_size = min(chunk_size, n_resamples)
     n_chunks = -(-n_resamples // chunk_size)
     show = (n_chunks > 1 and sys.stderr.isatty()) if progress is None else bool(progress)
     settings = dict(law=law, loss=loss_obj, solver=solver, method=method, batch_size=batch_size)
 
-    def run(batch_of, total, size, starts_, bar=None, task=None):
-        """Outcomes of `total` batched problems, `size` per call (the last call padded)."""
+    def run(problem, batch_of, total, size, starts_, advance=None):
+        """Outcomes of `total` batched problems, `size` per jitted call (the last call padded)."""
         parts = []
         for lo, hi in _chunks(total, size):
-            indices = np.minimum(np.arange(lo, lo + size), total - 1)
-            batched = batch_of(jnp.asarray(indices))
+            indices = jnp.asarray(np.minimum(np.arange(lo, lo + size), total - 1))
             devices = min(n_devices, size * len(starts_))
-            out = _fit_batched(jnp.asarray(starts_), problem, batched, n_devices=devices, **settings)
+            out = _fit_batched(jnp.asarray(starts_), problem, batch_of(indices), n_devices=devices, **settings)
             parts.append(jax.tree.map(lambda a, n=hi - lo: np.asarray(a)[:n], out))
-            if bar is not None:
-                bar.advance(task, hi - lo)
+            if advance is not None:
+                advance(hi - lo)
         return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
     with x64_scope():
-        problem = jax.tree.map(jnp.asarray, _problem(law, data))
-        theta_hat = jnp.asarray(full_fit.end_params[full_fit.best_index])
-        fitted_log = law.log_predict(theta_hat, problem["log_x"])
-        problem = with_floor(loss_obj, problem)
+        problem = with_floor(loss_obj, jax.tree.map(jnp.asarray, _problem(law, data)))
+        fitted_log = law.log_predict(jnp.asarray(full_fit.end_params[full_fit.best_index]), problem["log_x"])
         rows = jnp.asarray(unit_of_row)
 
         def resamples(indices):
-            batched = _draw(jnp.asarray(key_data), indices, problem, rows, fitted_log,
-                            unit="residual" if kind == "residual" else "weights", n_units=n_units)
-            return batched
+            return _draw(jnp.asarray(key_data), indices, problem, rows, fitted_log,
+                         unit="residual" if kind == "residual" else "weights", n_units=n_units)
 
         bar = _progress(show)
-        if bar is not None:
+        if bar is None:
+            out = run(problem, resamples, n_resamples, chunk_size, x0s)
+        else:
             with bar:
                 task = bar.add_task("bootstrap", total=n_resamples)
-                out = run(resamples, n_resamples, chunk_size, x0s, bar, task)
-        else:
-            out = run(resamples, n_resamples, chunk_size, x0s)
+                out = run(problem, resamples, n_resamples, chunk_size, x0s, lambda n: bar.advance(task, n))
 
         if jackknife:
             jk_units = n_units
             jk_size = max(1, min(jk_units, _FITS_PER_CHUNK // len(warm), _CELLS_PER_CHUNK // len(data)))
-            jack = run(lambda idx: _leave_one_out(idx, problem["weight"], rows), jk_units, jk_size, warm)
+            jack = run(problem, lambda idx: _leave_one_out(idx, problem["weight"], rows), jk_units, jk_size, warm)
         else:
             jk_units = 0
             jack = {"x": np.zeros((0, 1, law.n_free)), "f": np.zeros((0, 1)), "status": np.zeros((0, 1), np.int32)}

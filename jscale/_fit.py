@@ -88,6 +88,42 @@ def _check_positive_int(name, value):
     return int(value)
 
 
+def check_law_and_data(law, data) -> None:
+    """Eager checks shared by fit and bootstrap: types, the law's columns, enough rows."""
+    if not isinstance(law, Law):
+        raise TypeError(f"law must be a jscale law object such as jscale.laws.Chinchilla(); got {type(law).__name__}.")
+    if not isinstance(data, ScalingData):
+        raise TypeError(
+            f"data must be a jscale.ScalingData (build one with ScalingData.from_arrays or from_csv); "
+            f"got {type(data).__name__}."
+        )
+    data.require(*law.columns, who=f"The {law.name} law")
+    if len(data) < law.n_free:
+        raise ValueError(
+            f"The {law.name} law has {law.n_free} parameters but the data has only {len(data)} rows; "
+            f"a fit needs at least as many rows as parameters."
+        )
+
+
+def check_execution(solver, method, batch_size, n_devices):
+    """Defaults and eager checks of the execution options; returns them resolved."""
+    solver = RobustGaussNewton() if solver is None else solver
+    if not (callable(getattr(solver, "init", None)) and callable(getattr(solver, "step", None))):
+        raise TypeError(
+            f"solver must be a jscale solver such as jscale.RobustGaussNewton() or jscale.LBFGS() (an object "
+            f"with init and step, see jscale._solve); got {type(solver).__name__}."
+        )
+    method = "refill" if method is None else method
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}.")
+    batch_size = default_batch_size() if batch_size is None else _check_positive_int("batch_size", batch_size)
+    available = jax.local_device_count()
+    n_devices = available if n_devices is None else _check_positive_int("n_devices", n_devices)
+    if n_devices > available:
+        raise ValueError(f"n_devices={n_devices} but only {available} local devices exist.")
+    return solver, method, batch_size, n_devices
+
+
 def fit(
     law: Law,
     data: ScalingData,
@@ -137,35 +173,10 @@ def fit(
         >>> round(result.params["alpha"], 3)  # doctest: +SKIP
         0.347
     """
-    if not isinstance(law, Law):
-        raise TypeError(f"law must be a jscale law object such as jscale.laws.Chinchilla(); got {type(law).__name__}.")
-    if not isinstance(data, ScalingData):
-        raise TypeError(
-            f"data must be a jscale.ScalingData (build one with ScalingData.from_arrays or from_csv); "
-            f"got {type(data).__name__}."
-        )
-    data.require(*law.columns, who=f"The {law.name} law")
-    if len(data) < law.n_free:
-        raise ValueError(
-            f"The {law.name} law has {law.n_free} parameters but the data has only {len(data)} rows; "
-            f"a fit needs at least as many rows as parameters."
-        )
+    check_law_and_data(law, data)
     loss_obj = resolve_loss(loss, delta)
     x0s = _check_starts(law, starts)
-    solver = RobustGaussNewton() if solver is None else solver
-    if not (callable(getattr(solver, "init", None)) and callable(getattr(solver, "step", None))):
-        raise TypeError(
-            f"solver must be a jscale solver such as jscale.RobustGaussNewton() or jscale.LBFGS() (an object "
-            f"with init and step, see jscale._solve); got {type(solver).__name__}."
-        )
-    method = "refill" if method is None else method
-    if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}.")
-    batch_size = default_batch_size() if batch_size is None else _check_positive_int("batch_size", batch_size)
-    available = jax.local_device_count()
-    n_devices = available if n_devices is None else _check_positive_int("n_devices", n_devices)
-    if n_devices > available:
-        raise ValueError(f"n_devices={n_devices} but only {available} local devices exist.")
+    solver, method, batch_size, n_devices = check_execution(solver, method, batch_size, n_devices)
     n_devices = min(n_devices, x0s.shape[0])
 
     with x64_scope():

@@ -184,12 +184,14 @@ class FitResult(struct.PyTreeNode, kw_only=True):
         """(P, P) correlation of the natural parameters (sandwich)."""
         return correlation(self.cov)
 
-    def interval(self, name_or_function, level: float = 0.95, method: str = "sandwich"):
+    def interval(self, name_or_function, level: float = 0.95, method: str = "sandwich", *, log: bool = False):
         """Curvature-based (Wald) interval of a parameter or of a function of the parameters.
 
         A positive parameter's interval is symmetric in its logarithm (so it stays positive);
         other parameters' are symmetric. A function `fn(params)` (params: name -> scalar, written
-        with jax.numpy) gets fn(estimate) +- z * se by the delta method, its gradient by autodiff.
+        with jax.numpy) gets fn(estimate) +- z * se by the delta method, its gradient by autodiff;
+        with `log=True` (for positive quantities such as tokens per parameter) the interval is
+        taken on log fn and exponentiated, so it stays positive and follows the skew.
 
         Returns:
             (low, high): floats, or arrays shaped like the function's value.
@@ -208,10 +210,17 @@ class FitResult(struct.PyTreeNode, kw_only=True):
             return float(low), float(high)
         if not callable(name_or_function):
             raise TypeError(f"interval takes a parameter name or a function of the parameters; got {name_or_function!r}.")
+        fn = name_or_function
+        if log:
+            def fn(p, f=name_or_function):
+                return jnp.log(f(p))
         with x64_scope():
-            value, jac = function_jacobian(self.law, name_or_function, theta)
+            value, jac = function_jacobian(self.law, fn, theta)
         half = z * np.sqrt(np.einsum("kp,pq,kq->k", jac, free, jac))
-        return _shaped(value - half, name_or_function, self), _shaped(value + half, name_or_function, self)
+        low, high = value - half, value + half
+        if log:
+            low, high = np.exp(low), np.exp(high)
+        return _shaped(low), _shaped(high)
 
     def predict_interval(self, data=None, *, level: float = 0.95, observation: bool = False,
                          method: str = "sandwich", **columns):
@@ -280,7 +289,7 @@ def _param_index(law, name: str) -> int:
     )
 
 
-def _shaped(values, fn, result):
+def _shaped(values):
     """A scalar function's interval ends as floats, an array function's as arrays of its shape."""
     values = np.asarray(values)
     return float(values[0]) if values.size == 1 else values

@@ -55,3 +55,15 @@ def test_quickstart_example_runs(capsys):
     out = capsys.readouterr().out
     assert "compute-optimal at 5.76e23 FLOP" in out
     assert result.n_starts == 90
+
+
+def test_epoch_bootstrap_example_runs(capsys):
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import epoch_bootstrap
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    boot = epoch_bootstrap.main(n_resamples=50, every=50)
+    out = capsys.readouterr().out
+    assert "D*/N* at 5.76e+23" in out and "95% percentile interval" in out
+    assert boot.n_resamples == 50

@@ -2,6 +2,7 @@
 
 import warnings
 
+import jax.numpy as jnp
 import numpy as np
 import pytest
 from helpers import noisy_chinchilla, subset_starts
@@ -109,3 +110,15 @@ def test_bad_requests(fit):
         _quiet(result.interval, "gamma")
     with pytest.raises(ValueError, match="holds no curvature"):
         result.replace(curvature=None).covariance()
+
+
+def test_log_scale_delta_method_for_positive_quantities(fit):
+    _, result = fit
+
+    def ratio(p):
+        return p["B"] / p["A"]
+
+    low, high = _quiet(result.interval, ratio, log=True)
+    log_low, log_high = _quiet(result.interval, lambda p: jnp.log(ratio(p)))
+    assert (low, high) == pytest.approx((np.exp(log_low), np.exp(log_high)), rel=1e-12)
+    assert 0 < low < float(ratio(result.params)) < high
