@@ -14,11 +14,13 @@ estimate, minimising the sum of Huber (delta 1e-3) losses of log residuals. Run 
   resample, the full-data optimum (the issue's acceptance setting), on 1 CPU device and on all
   cores;
 * the same from Hoffmann's unrounded estimate (Epoch's start);
+* the same on Epoch's own resamples (the numpy draws above, passed as `counts=`): the whole
+  procedure repeated draw for draw;
 * `jscale.bootstrap` with its defaults (warm starts: the optimum plus the next two basins, and the
   240-fit jackknife for BCa).
 
-jscale draws its own resamples from a JAX key (42), not numpy's: the standard errors agree in
-distribution, not draw by draw. jscale's time is the median of `--repeats` warm calls, each
+Elsewhere jscale draws its own resamples from a JAX key (42), not numpy's: those standard errors
+agree with Epoch's in distribution, not draw by draw. jscale's time is the median of `--repeats` warm calls, each
 including the full-data fit passed in; compile time is the first call minus a warm one; each
 configuration runs in a fresh subprocess. Ratios are against scipy in this same run.
 """
@@ -64,15 +66,20 @@ def statistics_of(draws_natural) -> dict:
     return {"se": dict(zip(NAMES, se.tolist())), "ci": {n: (lo, hi) for n, lo, hi in zip(NAMES, low, high)}}
 
 
+def epoch_draws(n_resamples: int, n_rows: int = 240):
+    """Epoch's resamples: row indices drawn with np.random.choice after np.random.seed(42)."""
+    np.random.seed(42)
+    for _ in range(n_resamples):
+        yield np.random.choice(n_rows, n_rows, replace=True)
+
+
 def run_scipy(n_resamples: int, analytic: bool) -> dict:
     from scipy.optimize import minimize
 
     log_n, log_d, log_l, _ = load_problem()
-    np.random.seed(42)
     ends, ok, nfev = [], 0, 0
     t0 = time.perf_counter()
-    for _ in range(n_resamples):
-        idx = np.random.choice(len(log_l), len(log_l), replace=True)
+    for idx in epoch_draws(n_resamples):
         f, fg = scipy_objectives(log_n[idx], log_d[idx], log_l[idx])
         res = minimize(fg if analytic else f, HOFFMANN_START, method="BFGS", jac=analytic)
         ends.append(res.x)
@@ -97,13 +104,16 @@ def run_jscale_child(config: str, repeats: int) -> dict:
     kwargs = {
         "optimum": dict(starts="optimum", jackknife=False),
         "hoffmann": dict(starts=HOFFMANN_START, jackknife=False),
+        "epoch_draws": dict(starts=HOFFMANN_START, jackknife=False, key=None, n_resamples=None,
+                            counts=np.stack([np.bincount(i, minlength=len(data)) for i in epoch_draws(N_RESAMPLES)])),
         "default": {},
     }[config]
 
     def once():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", jscale.IntervalWarning)
-            return jscale.bootstrap(law, data, n_resamples=N_RESAMPLES, key=42, full_fit=full_fit, **kwargs)
+            return jscale.bootstrap(law, data, **{"n_resamples": N_RESAMPLES, "key": 42, "full_fit": full_fit,
+                                                  **kwargs})
 
     t0 = time.perf_counter()
     boot = once()
@@ -150,6 +160,7 @@ def main(argv=None):
     if cores > 1:
         rows[f"jscale, from the full-data optimum, {cores} CPU devices"] = run_jscale("optimum", cores, args.repeats)
     rows["jscale, from Hoffmann's estimate (Epoch's start), 1 CPU device"] = run_jscale("hoffmann", 1, args.repeats)
+    rows["jscale, Epoch's draws from Hoffmann's estimate, 1 CPU device"] = run_jscale("epoch_draws", 1, args.repeats)
     rows["jscale defaults (3 warm starts + jackknife), 1 CPU device"] = run_jscale("default", 1, args.repeats)
     print("scipy BFGS, analytic gradient ...", flush=True)
     scipy_rows = {"scipy BFGS, analytic gradient": run_scipy(args.scipy_resamples, analytic=True)}
@@ -175,20 +186,21 @@ def main(argv=None):
     short = {"scipy BFGS, finite differences (Epoch)": "scipy FD", "scipy BFGS, analytic gradient": "scipy analytic",
              "jscale, from the full-data optimum, 1 CPU device": "jscale (optimum)",
              "jscale, from Hoffmann's estimate (Epoch's start), 1 CPU device": "jscale (Hoffmann start)",
+             "jscale, Epoch's draws from Hoffmann's estimate, 1 CPU device": "jscale (Epoch's draws)",
              "jscale defaults (3 warm starts + jackknife), 1 CPU device": "jscale (defaults)"}
     cols = [k for k in short if k in rows]
-    lines = ["| parameter | Epoch (published) | " + " | ".join(short[k] for k in cols) + " | jscale (optimum) / Epoch |",
-             "|" + "---|" * (len(cols) + 3)]
+    lines = ["| parameter | Epoch (published) | " + " | ".join(short[k] for k in cols) + " | jscale (optimum) / Epoch | jscale (Epoch's draws) / Epoch |",
+             "|" + "---|" * (len(cols) + 4)]
     for n in NAMES:
         se = [rows[k]["se"][n] for k in cols]
         lines.append(f"| SE {n} | {EPOCH_SE[n]:.5g} | " + " | ".join(f"{v:.5g}" for v in se)
-                     + f" | {rows[cols[2]]['se'][n] / EPOCH_SE[n]:.3f} |")
+                     + f" | {rows[cols[2]]['se'][n] / EPOCH_SE[n]:.3f} | {rows[cols[4]]['se'][n] / EPOCH_SE[n]:.3f} |")
     for n in NAMES:
         ci = [rows[k]["ci"][n] for k in cols]
-        mine = rows[cols[2]]["ci"][n]
-        ratio = f"{mine[0] / EPOCH_CI[n][0]:.3f}, {mine[1] / EPOCH_CI[n][1]:.3f}"
+        ratios = [f"{rows[cols[c]]['ci'][n][0] / EPOCH_CI[n][0]:.3f}, {rows[cols[c]]['ci'][n][1] / EPOCH_CI[n][1]:.3f}"
+                  for c in (2, 4)]
         lines.append(f"| 95% CI {n} | {EPOCH_CI[n][0]:.4g} - {EPOCH_CI[n][1]:.4g} | "
-                     + " | ".join(f"{lo:.4g} - {hi:.4g}" for lo, hi in ci) + f" | {ratio} |")
+                     + " | ".join(f"{lo:.4g} - {hi:.4g}" for lo, hi in ci) + f" | {' | '.join(ratios)} |")
     stats = "\n".join(lines)
     print(timing)
     print()

@@ -58,6 +58,11 @@ def _draw(key_data, indices, problem, unit_of_row, fitted_log, *, unit, n_units)
 
 
 @jax.jit
+def _given_counts(counts, weight, unit_of_row):
+    return {"weight": weight * counts[:, unit_of_row]}
+
+
+@jax.jit
 def _leave_one_out(indices, weight, unit_of_row):
     return {"weight": weight * (unit_of_row[None, :] != indices[:, None])}
 
@@ -77,6 +82,28 @@ def _key_data(key) -> np.ndarray:
             f"jax.random.key(0); got {type(key).__name__} {key!r:.60}."
         )
     return data
+
+
+def _check_counts(counts, n_units: int, unit) -> np.ndarray:
+    """Explicit resample multiplicities as a float64 (B, n_units) array, or ValueError."""
+    try:
+        array = np.array(counts, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"counts must be a numeric (B, {n_units}) array; got {type(counts).__name__}.") from None
+    if array.ndim != 2 or array.shape[1] != n_units or array.shape[0] == 0:
+        raise ValueError(
+            f"counts must have shape (B, {n_units}): one multiplicity per {'row' if unit == 'row' else 'group'} "
+            f"and resample; got shape {array.shape}."
+        )
+    bad = ~np.all(np.isfinite(array) & (array >= 0) & (array == np.round(array)), axis=1)
+    if bad.any():
+        raise ValueError(
+            f"counts must be non-negative integers; {int(bad.sum())} rows are not, the first is row {int(np.argmax(bad))}."
+        )
+    empty = array.sum(axis=1) == 0
+    if empty.any():
+        raise ValueError(f"counts row {int(np.argmax(empty))} is all zero: a resample must hold some data.")
+    return array
 
 
 def _units(unit, data: ScalingData):
@@ -163,8 +190,9 @@ def bootstrap(
     law: Law,
     data: ScalingData,
     *,
-    n_resamples: int = 1000,
-    key,
+    n_resamples: int | None = None,
+    key=None,
+    counts=None,
     unit: str = "row",
     starts="warm",
     full_fit: FitResult | None = None,
@@ -208,8 +236,11 @@ def bootstrap(
     Args:
         law: a law object, e.g. `jscale.laws.Chinchilla()`.
         data: a `ScalingData`; row weights in `data.weight` multiply the resample counts.
-        n_resamples: number of bootstrap resamples B.
-        key: an integer seed or a JAX PRNG key (keyword-only, required).
+        n_resamples: number of bootstrap resamples B (default 1000, or the rows of `counts`).
+        key: an integer seed or a JAX PRNG key; required unless `counts` is given.
+        counts: instead of a key, explicit resamples: a (B, n_units) array of non-negative integer
+            multiplicities, one row per resample (e.g. to repeat another tool's draws exactly;
+            not for unit="residual").
         unit: "row", "group", "residual" or a column name (see above).
         starts: "warm", "optimum", "grid" or an (S, P) array (see above).
         full_fit: the `jscale.fit` result of this law on this data, if already computed (else
@@ -238,9 +269,21 @@ def bootstrap(
     """
     check_law_and_data(law, data)
     loss_obj = resolve_loss(loss, delta)
-    n_resamples = _check_positive_int("n_resamples", n_resamples)
-    key_data = _key_data(key)
     kind, unit_of_row, n_units = _units(unit, data)
+    if counts is None:
+        if key is None:
+            raise TypeError("bootstrap needs key= (an integer seed or a JAX PRNG key), or explicit counts=.")
+        n_resamples = 1000 if n_resamples is None else _check_positive_int("n_resamples", n_resamples)
+        key_data = _key_data(key)
+    else:
+        if key is not None:
+            raise ValueError("Pass either key= (random resamples) or counts= (explicit resamples), not both.")
+        if kind == "residual":
+            raise ValueError("counts= gives multiplicities of rows or groups; it does not apply to unit='residual'.")
+        counts = _check_counts(counts, n_units, unit)
+        if n_resamples is not None and n_resamples != len(counts):
+            raise ValueError(f"n_resamples={n_resamples!r} but counts has {len(counts)} rows; omit n_resamples.")
+        n_resamples, key_data = len(counts), None
     solver, method, batch_size, n_devices = check_execution(solver, method, batch_size, n_devices)
     if chunk_size is not None:
         chunk_size = _check_positive_int("chunk_size", chunk_size)
@@ -285,6 +328,8 @@ def bootstrap(
         rows = jnp.asarray(unit_of_row)
 
         def resamples(indices):
+            if key_data is None:
+                return _given_counts(jnp.asarray(counts)[indices], problem["weight"], rows)
             return _draw(jnp.asarray(key_data), indices, problem, rows, fitted_log,
                          unit="residual" if kind == "residual" else "weights", n_units=n_units)
 
@@ -309,7 +354,9 @@ def bootstrap(
     take = np.arange(jk_units)
     result = BootstrapResult(
         law=law, loss=loss_obj, unit=unit if kind == "group" else kind, n_units=n_units,
-        n_configs=distinct_configurations(law, data), fit=full_fit, key=_frozen(key_data), starts=_frozen(x0s),
+        n_configs=distinct_configurations(law, data), fit=full_fit,
+        key=None if key_data is None else _frozen(key_data), counts=None if counts is None else _frozen(counts),
+        starts=_frozen(x0s),
         end_params=_frozen(out["x"]), objectives=_frozen(out["f"]), start_status=_frozen(out["status"]),
         n_steps=_frozen(out["steps"]), jackknife_params=_frozen(jack["x"][take, jk_best]),
         jackknife_status=_frozen(np.where(np.isfinite(jk_f[take, jk_best]), jack["status"][take, jk_best], NONFINITE)),

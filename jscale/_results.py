@@ -307,7 +307,8 @@ class BootstrapResult(struct.PyTreeNode, kw_only=True):
         n_units: number of units drawn per resample (static).
         n_configs: distinct configurations of the law's columns in the data (static).
         fit: the full-data `FitResult` (the point estimate).
-        key: the PRNG key data the resamples were drawn from (uint32 (2,)).
+        key: the PRNG key data the resamples were drawn from (uint32 (2,)), or None.
+        counts: the explicit (B, n_units) multiplicities passed instead of a key, or None.
         starts: (S, P) free-space starts used for every resample.
         end_params: (B, S, P) free-space end point of every start of every resample.
         objectives: (B, S) objective at every end point.
@@ -323,7 +324,8 @@ class BootstrapResult(struct.PyTreeNode, kw_only=True):
     n_units: int = struct.field(pytree_node=False)
     n_configs: int = struct.field(pytree_node=False)
     fit: FitResult
-    key: np.ndarray
+    key: np.ndarray | None
+    counts: np.ndarray | None
     starts: np.ndarray
     end_params: np.ndarray
     objectives: np.ndarray
@@ -492,6 +494,8 @@ class BootstrapResult(struct.PyTreeNode, kw_only=True):
 
         if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < self.n_resamples:
             raise ValueError(f"index must be an integer in [0, {self.n_resamples}); got {index!r}.")
+        if self.counts is not None:
+            return self.counts[index].astype(np.int64)
         with x64_scope():
             key = jax.random.wrap_key_data(jnp.asarray(self.key))
             return np.asarray(resample_counts(key, index, self.n_units)).astype(np.int64)
