@@ -149,6 +149,7 @@ def main(argv=None):
     parser.add_argument("--no-append", action="store_true", help="print only; do not append to RESULTS.md")
     parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    measured = commit()  # read before the run: the tree may change while it runs
     if args.child:
         print(json.dumps(run_jscale_child(args.child, args.repeats)))
         return
@@ -211,7 +212,7 @@ def main(argv=None):
             f" --scipy-resamples {args.scipy_resamples}" if args.scipy_resamples != N_RESAMPLES else "")
         block = (
             f"\n## Chinchilla bootstrap, Epoch's procedure (4,000 row resamples, 240 rows) — {stamp}\n\n"
-            f"- Command: `{command}`\n- Commit: {commit()}\n- Machine: {machine()}\n- Versions: {versions()}\n"
+            f"- Command: `{command}`\n- Commit: {measured}\n- Machine: {machine()}\n- Versions: {versions()}\n"
             f"- jscale time: median of {args.repeats} warm calls (compile reported apart); scipy time scaled to "
             "4,000 resamples where fewer were run.\n\n" + timing + "\n\nStandard errors and 95% percentile "
             "intervals (natural units):\n\n" + stats + "\n"

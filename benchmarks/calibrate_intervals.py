@@ -86,6 +86,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-append", action="store_true", help="print only; do not append to RESULTS.md")
     args = parser.parse_args(argv)
+    measured = commit()  # read before the run: the tree may change while it runs
 
     blocks = []
     for case in ("gaussian", "empirical"):
@@ -105,7 +106,7 @@ def main(argv=None):
             f" --datasets {args.datasets}" if args.datasets != 200 else "") + (
             f" --resamples {args.resamples}" if args.resamples != 1000 else "")
         text = (f"\n## Interval calibration (Chinchilla design, known truth) — {stamp}\n\n- Command: `{command}`\n"
-                f"- Commit: {commit()}\n- Machine: {machine()}\n- Versions: {versions()}\n- "
+                f"- Commit: {measured}\n- Machine: {machine()}\n- Versions: {versions()}\n- "
                 f"{args.resamples} row resamples per data set; a = beta/(alpha + beta).\n\n"
                 + "\n\n".join(blocks) + "\n")
         with open(HERE / "RESULTS.md", "a") as fh:

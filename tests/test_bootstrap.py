@@ -261,6 +261,7 @@ def test_statistics_use_converged_draws_and_are_read_only(small):
 # --- warnings --------------------------------------------------------------------------------------
 
 
+@pytest.mark.filterwarnings("ignore:Strongly correlated")
 def test_warns_when_too_few_configurations():
     base = noisy_chinchilla(n=3, sigma=0.01, seed=0)  # 9 configurations < 2 x 5 parameters
     data = base.subset(np.tile(np.arange(9), 3))
