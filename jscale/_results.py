@@ -10,7 +10,7 @@ import numpy as np
 from flax import struct
 
 from jscale._numerics import x64_scope
-from jscale._solve import STATUS_NAMES, SUCCESS
+from jscale._solve import NONFINITE, STATUS_NAMES, SUCCESS
 from jscale._uncertainty import (
     BOOTSTRAP_METHODS,
     CURVATURE_METHODS,
@@ -159,7 +159,10 @@ class FitResult(struct.PyTreeNode, kw_only=True):
         configurations, a parameter at a bound, strongly correlated parameters, or a singular
         Hessian.
         """
-        free = self.free_covariance(method)
+        return self._natural_covariance(self.free_covariance(method))
+
+    def _natural_covariance(self, free):
+        """Natural-unit covariance from the free one, with the reliability warnings."""
         jac = natural_jacobian(self.law, self.end_params[self.best_index])
         cov = jac @ free @ jac.T
         messages = few_configurations(self.law, self.n_configs) if self.n_configs else []
@@ -199,8 +202,8 @@ class FitResult(struct.PyTreeNode, kw_only=True):
         level = check_level(level)
         z = normal_quantile(0.5 + level / 2)
         theta = np.asarray(self.end_params[self.best_index])
-        self.covariance(method)  # the reliability warnings
         free = self.free_covariance(method)
+        self._natural_covariance(free)  # the reliability warnings
         if isinstance(name_or_function, str):
             k = _param_index(self.law, name_or_function)
             half = z * np.sqrt(free[k, k])
@@ -360,7 +363,7 @@ class BootstrapResult(struct.PyTreeNode, kw_only=True):
     def status(self) -> np.ndarray:
         """(B,) status of every draw: that of its best start (3, nonfinite, if none was finite)."""
         status = self._take(self.start_status)
-        return np.where(np.isfinite(self.objective), status, 3)
+        return np.where(np.isfinite(self.objective), status, NONFINITE)
 
     @property
     def converged(self) -> np.ndarray:
