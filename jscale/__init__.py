@@ -6,6 +6,11 @@ by batched float64 optimisation from thousands of starts under `jit`.
 
 from jscale import datasets as datasets
 from jscale import laws as laws
+from jscale._allocation import Allocation as Allocation
+from jscale._allocation import InferenceCost as InferenceCost
+from jscale._allocation import MarginalReturns as MarginalReturns
+from jscale._allocation import compute_optimal as compute_optimal
+from jscale._allocation import marginal_returns as marginal_returns
 from jscale._bootstrap import bootstrap as bootstrap
 from jscale._data import ScalingData as ScalingData
 from jscale._fit import ConvergenceError as ConvergenceError
@@ -23,19 +28,24 @@ from jscale._uncertainty import IntervalWarning as IntervalWarning
 __version__ = "0.1.0"
 
 __all__ = [
+    "Allocation",
     "BootstrapResult",
     "ConvergenceError",
     "ConvergenceWarning",
     "FitResult",
     "Huber",
+    "InferenceCost",
     "IntervalWarning",
+    "MarginalReturns",
     "LBFGS",
     "RobustGaussNewton",
     "STATUS",
     "ScalingData",
     "Squared",
     "bootstrap",
+    "compute_optimal",
     "datasets",
     "fit",
     "laws",
+    "marginal_returns",
 ]
