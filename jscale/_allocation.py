@@ -355,6 +355,7 @@ class Allocation(_Bands, struct.PyTreeNode, kw_only=True):
         tokens_per_param: (K,) D*/N*.
         exponent_params, exponent_tokens: (K,) local exponents d log N*/d log C, d log D*/d log C.
         converged: (K,) whether the solve met its test at each budget (point estimate).
+        fixed: name -> (K,) values of the law's other columns held fixed (e.g. unique_tokens).
         draws: name -> (B, K) per-draw values when computed from a bootstrap, else None.
         draw_ok: (B, K) mask of usable draws (fit and solve converged), else None.
         sd: name -> (K,) delta-method standard deviations (of the log for positive
@@ -374,9 +375,17 @@ class Allocation(_Bands, struct.PyTreeNode, kw_only=True):
     exponent_params: np.ndarray
     exponent_tokens: np.ndarray
     converged: np.ndarray
+    fixed: dict = struct.field(default_factory=dict)
     draws: dict | None = None
     draw_ok: np.ndarray | None = None
     sd: dict | None = None
+
+    @property
+    def epochs(self) -> np.ndarray:
+        """(K,) passes over the unique data, D*/U (needs fixed unique_tokens)."""
+        if "unique_tokens" not in self.fixed:
+            raise ValueError("epochs needs the unique-token budget: pass fixed={'unique_tokens': U}.")
+        return self.n_tokens / self.fixed["unique_tokens"]
 
     def table(self, level: float = 0.95) -> str:
         """A readable table: budget, N*, D*, D*/N*, L* (with bands when there is uncertainty)."""
@@ -469,8 +478,9 @@ def compute_optimal(result, compute, *, cost=None, fixed=None, params=None) -> A
     est, per_draw, mask, sd = _evaluate(result, params, _allocation_fn, (np.log(budgets), fixed_logs), positive,
                                         signed, law, cost)
     values, draws, draw_ok, sd = _bands(est, per_draw, mask, sd, positive, "converged")
+    natural_fixed = {k: _frozen(np.exp(v)) for k, v in fixed_logs.items()}
     return Allocation(law=law, cost=cost, compute=_frozen(budgets), converged=_frozen(est["converged"]),
-                      draws=draws, draw_ok=draw_ok, sd=sd, **values)
+                      fixed=natural_fixed, draws=draws, draw_ok=draw_ok, sd=sd, **values)
 
 
 def marginal_returns(result, *, n_params, n_tokens, cost=None, fixed=None, params=None) -> MarginalReturns:

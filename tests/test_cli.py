@@ -67,3 +67,21 @@ def test_epoch_bootstrap_example_runs(capsys):
     out = capsys.readouterr().out
     assert "D*/N* at 5.76e+23" in out and "95% percentile interval" in out
     assert boot.n_resamples == 50
+
+
+def test_allocation_curves_example_runs(capsys, tmp_path):
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        import allocation_curves
+    finally:
+        sys.path.remove(str(EXAMPLES))
+    out = tmp_path / "allocation.png"
+    curves = allocation_curves.main(n_resamples=50, every=50, out=str(out))
+    text = capsys.readouterr().out
+    assert "5.76e+23" in text and "95% band of N*" in text
+    assert curves.n_params.shape == (60,) and curves.draws_of("n_params").shape == (50, 60)
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return
+    assert out.stat().st_size > 10_000
