@@ -1,6 +1,6 @@
 """Compute-optimal allocation curves N*(C), D*(C) for Chinchilla, with 95% bootstrap bands.
 
-    python examples/allocation_curves.py                 # prints the table, writes allocation.png
+    python examples/allocation_curves.py      # prints the table, writes examples/allocation.png
 
 Fits the Chinchilla law to the 240 runs Epoch AI keeps, bootstraps it (row resamples from the
 full-data optimum), solves the compute-optimal allocation under C = 6ND on every draw at 60
@@ -10,15 +10,17 @@ and, where matplotlib is installed (`pip install jscale[plot]`), draws the curve
 
 import sys
 import warnings
+from pathlib import Path
 
 import numpy as np
 
 import jscale
 
 TABLE_BUDGETS = [1e21, 5.76e23, 1e24]
+FIGURE = str(Path(__file__).with_name("allocation.png"))
 
 
-def main(n_resamples: int = 4000, every: int = 1, out: str | None = "allocation.png"):
+def main(n_resamples: int = 4000, every: int = 1, out: str | None = FIGURE):
     data = jscale.datasets.load("chinchilla")
     law = jscale.laws.Chinchilla()
     fit = jscale.fit(law, data, starts=law.default_starts()[::every])

@@ -75,11 +75,9 @@ def main(argv=None) -> int:
     print(f"Data: {source}, {len(data)} rows. Fitted {result.n_starts} starts in {seconds:.2f} s "
           "(including compilation).\n")
     print(result.summary())
-    n_opt, d_opt, l_opt = law.compute_optimal(result.params, args.budgets)
+    allocation = jscale.compute_optimal(law, args.budgets, params=result.params)
     print("\nCompute-optimal allocation (C = 6 N D):")
-    print(f"  {'compute (FLOP)':>15} {'params N*':>12} {'tokens D*':>12} {'D*/N*':>8} {'loss L*':>9}")
-    for c, n, d, l in zip(args.budgets, n_opt, d_opt, l_opt):
-        print(f"  {c:>15.3g} {n:>12.4g} {d:>12.4g} {d / n:>8.2f} {l:>9.4f}")
+    print("\n".join("  " + line for line in allocation.table().splitlines()))
     return 0
 
 
