@@ -3,8 +3,6 @@
     python examples/quickstart.py
 """
 
-import warnings
-
 import jscale
 
 
@@ -19,9 +17,7 @@ def main(every: int = 1):
     print("predicted loss at N=70e9, D=1.4e12:", float(result.predict(n_params=[70e9], n_tokens=[1.4e12])[0]))
 
     # Compute-optimal allocation at Chinchilla's budget, C = 6 N D = 5.76e23 FLOP.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.IntervalWarning)  # A-alpha, B-beta correlated: see README
-        best = jscale.compute_optimal(result, [5.76e23])
+    best = jscale.compute_optimal(result, [5.76e23])
     low, high = best.interval("tokens_per_param")
     print(f"compute-optimal at 5.76e23 FLOP: N* = {best.n_params[0]:.3g}, D* = {best.n_tokens[0]:.3g}, "
           f"D*/N* = {best.tokens_per_param[0]:.1f} (95% delta-method band {low[0]:.1f}-{high[0]:.1f}), "
