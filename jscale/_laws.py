@@ -77,6 +77,17 @@ class Law:
         """Default free-space starts, shape (S, P)."""
         raise NotImplementedError
 
+    def fix(self, **values) -> Law:
+        """This law with parameters held at natural values, e.g. `law.fix(E=1.8)`.
+
+        The others are fitted; fit, bootstrap and allocation work unchanged on the result.
+        """
+        return _fix(self, values)
+
+    def tie(self, **pairs) -> Law:
+        """This law with parameters tied to others, e.g. `law.tie(beta="alpha")` for beta = alpha."""
+        return _tie(self, pairs)
+
     def to_natural(self, theta):
         """Free vector(s) (..., P) to natural parameters (exp of the positive ones)."""
         xp = jnp if not isinstance(theta, np.ndarray) else np
@@ -142,3 +153,164 @@ class Chinchilla(Law):
         n = g * c ** (beta / (alpha + beta))
         d = c ** (alpha / (alpha + beta)) / g
         return n, d, e + a_ / n**alpha + b_ / d**beta
+
+
+def _closest(name: str, names) -> str:
+    import difflib
+
+    match = difflib.get_close_matches(name, list(names), n=1)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
+def _fix(law: Law, values: dict) -> Law:
+    base, fixed, tied = (law.base, dict(law.fixed), dict(law.tied)) if isinstance(law, Constrained) else (law, {}, {})
+    for name, value in values.items():
+        if name not in law.param_names:
+            raise ValueError(
+                f"fix: the {law.name} law has no free parameter {name!r}{_closest(name, law.param_names)}; "
+                f"its free parameters are {', '.join(law.param_names)}."
+            )
+        k = base.param_names.index(name)
+        low, high = base.bounds[k]
+        value = float(value)
+        if not np.isfinite(value) or (base.positive[k] and value <= 0):
+            raise ValueError(f"fix: {name} must be a finite{' positive' if base.positive[k] else ''} number; got {value!r}.")
+        fixed[name] = value
+    return Constrained(base=base, fixed=tuple(fixed.items()), tied=tuple(tied.items()))
+
+
+def _tie(law: Law, pairs: dict) -> Law:
+    base, fixed, tied = (law.base, dict(law.fixed), dict(law.tied)) if isinstance(law, Constrained) else (law, {}, {})
+    for follower, leader in pairs.items():
+        for name in (follower, leader):
+            if name not in law.param_names:
+                raise ValueError(
+                    f"tie: the {law.name} law has no free parameter {name!r}{_closest(name, law.param_names)}; "
+                    f"its free parameters are {', '.join(law.param_names)}."
+                )
+        if follower == leader:
+            raise ValueError(f"tie: cannot tie {follower} to itself.")
+        kf, kl = base.param_names.index(follower), base.param_names.index(leader)
+        if base.positive[kf] != base.positive[kl]:
+            raise ValueError(f"tie: {follower} and {leader} have different domains (one is positive); they cannot be tied.")
+        if leader in tied:
+            leader = tied[leader]
+        tied = {f: (leader if lead == follower else lead) for f, lead in tied.items()}
+        tied[follower] = leader
+    return Constrained(base=base, fixed=tuple(fixed.items()), tied=tuple(tied.items()))
+
+
+
+
+@dataclasses.dataclass(frozen=True)
+class Constrained(Law):
+    """A law with some parameters fixed and some tied to others; made by `Law.fix` and `Law.tie`.
+
+    Attributes:
+        base: the full law.
+        fixed: (name, natural value) pairs held fixed.
+        tied: (follower, leader) pairs: the follower takes the leader's value.
+    """
+
+    base: Law = None
+    fixed: tuple = ()
+    tied: tuple = ()
+
+    @property
+    def name(self) -> str:
+        parts = [f"{k}={v:g}" for k, v in self.fixed] + [f"{f}={lead}" for f, lead in self.tied]
+        return f"{self.base.name}({', '.join(parts)})"
+
+    @property
+    def _kept(self) -> tuple[int, ...]:
+        held = {k for k, _ in self.fixed} | {f for f, _ in self.tied}
+        return tuple(i for i, n in enumerate(self.base.param_names) if n not in held)
+
+    @property
+    def param_names(self):
+        return tuple(self.base.param_names[i] for i in self._kept)
+
+    @property
+    def positive(self):
+        return tuple(self.base.positive[i] for i in self._kept)
+
+    @property
+    def columns(self):
+        return self.base.columns
+
+    @property
+    def domain(self):
+        return tuple(self.base.bounds[i] for i in self._kept)
+
+    def full(self, theta):
+        """The base law's free vector (P_base,) from this law's (P,)."""
+        names = self.base.param_names
+        fixed, tied = dict(self.fixed), dict(self.tied)
+        values = {n: theta[j] for j, n in enumerate(self.param_names)}
+        out = []
+        for k, n in enumerate(names):
+            if n in fixed:
+                out.append(jnp.asarray(np.log(fixed[n]) if self.base.positive[k] else fixed[n], theta.dtype))
+            elif n in tied:
+                out.append(values[tied[n]])
+            else:
+                out.append(values[n])
+        return jnp.stack(out)
+
+    def log_predict(self, theta, log_x):
+        return self.base.log_predict(self.full(jnp.asarray(theta)), log_x)
+
+    def default_starts(self) -> np.ndarray:
+        starts = np.asarray(self.base.default_starts())[:, list(self._kept)]
+        return np.unique(starts, axis=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConstrained(Law):
+    """Muennighoff et al. 2023 (arXiv:2305.16264), repeated data: L = E + A/N'^alpha + B/D'^beta.
+
+    Symbols: N = `n_params`, D = `n_tokens` (total, repeats included), U_D = `unique_tokens`.
+    Effective data and parameters, with R_D* = `R_D` and R_N* = `R_N` the decay constants:
+
+        D' = U_D + U_D R_D* (1 - exp(-R_D / R_D*)),   R_D = max(D / U_D - 1, 0),
+        N' = U_N + U_N R_N* (1 - exp(-R_N / R_N*)),   R_N = max(N / U_N - 1, 0),
+        U_N = min(N, N_opt(U_D)),   N_opt(U) = G (G U)^(beta/alpha),  G = (alpha A/(beta B))^(1/(alpha+beta)),
+
+    N_opt(U) being the Chinchilla-optimal size of a run with D = U tokens (G^2 U when alpha = beta).
+    Evaluated in log space. Published fit on C4: the base law (log A, log B, log E, alpha = beta)
+    = (6.255414, 7.3049974, 0.6254804, 0.3526596) held fixed, R_D* = 15.387756, R_N* = 5.309743
+    (`jscale.datasets.load("datablations")`; fix the base with `DataConstrained().fix(...)`).
+
+    Default starts: the paper's base grid (log A, log B in 0..25 (5), log E in -1..1 (4), alpha =
+    beta in 0..2 (4), alpha = 0 replaced by 0.1) times R_D*, R_N* in {1, 7, 13, 20}: 6,400 starts.
+    """
+
+    name: ClassVar[str] = "data-constrained"
+    param_names: ClassVar[tuple[str, ...]] = ("E", "A", "B", "alpha", "beta", "R_D", "R_N")
+    positive: ClassVar[tuple[bool, ...]] = (True, True, True, False, False, True, True)
+    columns: ClassVar[tuple[str, ...]] = ("n_params", "n_tokens", "unique_tokens")
+    domain: ClassVar[tuple[tuple[float, float], ...]] = ((0.0, float("inf")),) * 7
+
+    def log_predict(self, theta, log_x):
+        log_e, log_a, log_b, alpha, beta, log_rd, log_rn = (theta[i] for i in range(7))
+        log_n, log_d, log_u = log_x["n_params"], log_x["n_tokens"], log_x["unique_tokens"]
+        log_dp = _log_effective(log_u, log_d, log_rd)
+        log_g = (jnp.log(alpha) + log_a - jnp.log(beta) - log_b) / (alpha + beta)
+        log_n_opt = log_g + (beta / alpha) * (log_g + log_u)
+        log_np = _log_effective(jnp.minimum(log_n, log_n_opt), log_n, log_rn)
+        return log_sum_exp_offset(log_e, log_a - alpha * log_np, log_b - beta * log_dp)
+
+    def default_starts(self) -> np.ndarray:
+        ab = np.linspace(0.0, 25.0, 5)
+        exps = np.linspace(0.0, 2.0, 4)
+        exps[0] = 0.1
+        rs = np.log([1.0, 7.0, 13.0, 20.0])
+        grid = itertools.product(np.linspace(-1.0, 1.0, 4), ab, ab, exps, rs, rs)
+        return np.array([(e, a, b, x, x, rd, rn) for e, a, b, x, rd, rn in grid], dtype=np.float64)
+
+
+def _log_effective(log_unique, log_total, log_r_star):
+    """log(U + U R* (1 - exp(-R/R*))), R = max(total/U - 1, 0): repeated units decay in value."""
+    r_star = jnp.exp(log_r_star)
+    repeats = jnp.maximum(jnp.exp(log_total - log_unique) - 1.0, 0.0)
+    return log_unique + jnp.log1p(-r_star * jnp.expm1(-repeats / r_star))

@@ -13,7 +13,7 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def test_list_and_all():
-    assert datasets.list() == ["chinchilla"]
+    assert datasets.list() == ["chinchilla", "datablations"]
     assert datasets.__all__ == ["load", "list", "info"]
 
 

@@ -3,7 +3,7 @@
 Example:
     >>> import jscale.datasets
     >>> jscale.datasets.list()
-    ['chinchilla']
+    ['chinchilla', 'datablations']
     >>> data = jscale.datasets.load("chinchilla")
     >>> len(data), data.columns
     (240, ('n_params', 'n_tokens', 'compute', 'loss'))
@@ -26,14 +26,14 @@ __all__ = ["load", "list", "info"]
 @dataclasses.dataclass(frozen=True)
 class _Dataset:
     file: str  # under jscale/datasets/data/
-    outlier_column: str | None  # a 0/1 column; rows with 1 are dropped unless include_outliers
+    drop_when: tuple[str, str] | None  # (column, value): such rows are dropped unless include_outliers
     info: str
 
 
 _DATASETS = {
     "chinchilla": _Dataset(
         file="chinchilla.csv",
-        outlier_column="excluded_by_epoch",
+        drop_when=("excluded_by_epoch", "1"),
         info="""\
 chinchilla: the Figure 4 (left) training runs of Hoffmann et al. 2022, as reconstructed by Epoch AI.
 
@@ -48,6 +48,26 @@ decoded from marker colours. Licence: none declared upstream; cite both papers:
   Besiroglu, Erdil, Barnett, You (2024), Chinchilla Scaling: A replication attempt,
   arXiv:2404.10102.
 Epoch's fit on the 240 runs: E = 1.817, A = 482.0, B = 2085.4, alpha = 0.348, beta = 0.366.""",
+    ),
+    "datablations": _Dataset(
+        file="datablations.csv",
+        drop_when=("in_paper_fit_set", "0"),
+        info="""\
+datablations: the data-constrained C4 runs of Muennighoff et al. 2023 (final validation losses).
+
+296 runs: N (n_params, 7.1e6 to 8.7e9), D (n_tokens, total tokens seen, 1e8 to 9e11), U
+(unique_tokens, 1e8 to 1.8e11; epochs D/U from 1 to 9,000), C = 6ND (compute) and loss (C4
+validation, GPT-2 tokenizer, nats/token, 2.34 to 11.0); group = the run name without its seed
+tag, so seeds of one configuration share a group. load() keeps the 182 runs of the paper's fit
+(the notebook's curated list); load(..., include_outliers=True) gives all 296.
+
+Source: github.com/huggingface/datablations, utils/parametric_fit.ipynb (data values in its dict
+literals), commit 13701315b163f1c54642b94ad237b2699187c3ee; runs with loss 0 (unfinished) and
+*dedup runs excluded as the notebook excludes them. Licence: Apache-2.0. Cite:
+  Muennighoff, Rush, Barak, Le Scao, Piktus, Tazi, Pyysalo, Wolf, Raffel (2023), Scaling
+  Data-Constrained Language Models, NeurIPS 2023, arXiv:2305.16264.
+Published fit (base law fixed to the C4 values, log A, log B, log E, alpha = beta = 6.255414,
+7.3049974, 0.6254804, 0.3526596): R_D* = 15.387756, R_N* = 5.309743, Huber sum 0.0158259.""",
     ),
 }
 
@@ -76,8 +96,9 @@ def load(name: str, *, include_outliers: bool = False) -> ScalingData:
 
     Args:
         name: the data set, one of `jscale.datasets.list()`, e.g. "chinchilla".
-        include_outliers: keep the rows the data set's source drops (for "chinchilla", the 5
-            highest-loss runs that Epoch AI excludes), giving 245 rows instead of 240.
+        include_outliers: keep the rows the data set's source leaves out of its fit (for
+            "chinchilla", the 5 highest-loss runs that Epoch AI excludes: 245 rows instead of
+            240; for "datablations", the runs outside the paper's fit set: 296 instead of 182).
 
     Returns:
         A ScalingData; for "chinchilla", with n_params (N), n_tokens (D), compute (C, FLOP) and
@@ -98,11 +119,12 @@ def load(name: str, *, include_outliers: bool = False) -> ScalingData:
     resource = importlib.resources.files(__name__) / "data" / entry.file
     with importlib.resources.as_file(resource) as path:
         data = ScalingData.from_csv(path)
-        if entry.outlier_column is None or include_outliers:
+        if entry.drop_when is None or include_outliers:
             return data
+        column, value = entry.drop_when
         with open(path, newline="", encoding="utf-8") as f:
-            flags = [row[entry.outlier_column] for row in csv.DictReader(f)]
-    return data.subset(np.array(flags) == "0")
+            flags = [row[column] for row in csv.DictReader(f)]
+    return data.subset(np.array(flags) != value)
 
 
 def info(name: str) -> str:

@@ -1,0 +1,123 @@
+"""Law forms beyond Chinchilla: data-constrained (Muennighoff et al. 2023), fixed and tied parameters."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import SYNTHETIC_PARAMS, chinchilla_free, synthetic_chinchilla
+
+import jscale
+from jscale._numerics import x64_scope
+from jscale._objective import Huber, objective
+
+DC = jscale.laws.DataConstrained()
+# The C4 base law of Muennighoff et al. (SOURCES.md section 2): log A, log B, log E, alpha = beta.
+C4 = dict(E=np.exp(0.6254804), A=np.exp(6.255414), B=np.exp(7.3049974), alpha=0.3526596, beta=0.3526596)
+PUBLISHED = dict(R_D=15.387756, R_N=5.309743)
+PUBLISHED_HUBER = 0.015825936570763588
+
+
+@pytest.fixture(scope="module")
+def datablations():
+    return jscale.datasets.load("datablations")
+
+
+def test_datablations_dataset(datablations):
+    assert len(datablations) == 182
+    assert len(jscale.datasets.load("datablations", include_outliers=True)) == 296
+    assert {"n_params", "n_tokens", "unique_tokens", "loss", "group"} <= set(datablations.columns)
+    assert "arXiv:2305.16264" in jscale.datasets.info("datablations")
+
+
+def test_data_constrained_reproduces_the_published_decay_constants(datablations):
+    law = DC.fix(**C4)
+    assert law.param_names == ("R_D", "R_N") and law.free_names == ("log_R_D", "log_R_N")
+    result = jscale.fit(law, datablations)  # the paper's 4 x 4 start grid
+    assert result.objective <= 0.0158260
+    # The published optimum is a local minimum that most starts reach: the objective there
+    # matches the notebook's Huber sum. (Lower minima exist at larger R_D*: the objective is flat
+    # along a valley trading R_D* against R_N*.)
+    reached = np.abs(result.objectives - PUBLISHED_HUBER) < 1e-6 * PUBLISHED_HUBER
+    assert reached.sum() >= 8
+    params = law.to_natural(result.end_params[np.flatnonzero(reached)[0]])
+    assert params == pytest.approx([PUBLISHED["R_D"], PUBLISHED["R_N"]], rel=5e-3)
+    at_published = jscale.fit(law, datablations, starts=law.to_free([PUBLISHED["R_D"], PUBLISHED["R_N"]]))
+    assert at_published.objective == pytest.approx(PUBLISHED_HUBER, rel=1e-6)
+
+
+def test_data_constrained_allocation_of_the_paper_readme():
+    """1e22 FLOP with 25e9 unique tokens: 7.022e9 parameters, 2.373e11 tokens, 9.49 epochs."""
+    out = jscale.compute_optimal(DC, [1e22], params={**C4, **PUBLISHED}, fixed={"unique_tokens": 25e9})
+    assert out.converged.all()
+    assert out.n_params[0] == pytest.approx(7.022364735879969e9, rel=0.01)
+    assert out.n_tokens[0] == pytest.approx(2.3733695547755075e11, rel=0.01)
+    assert out.epochs[0] == pytest.approx(9.49347821910203, rel=0.01)
+
+
+def _synthetic_dc(params):
+    n, d, u = np.meshgrid(np.logspace(7, 9.5, 6), np.logspace(9, 11.5, 6), np.logspace(8.5, 10.5, 4), indexing="ij")
+    keep = d >= u
+    n, d, u = n[keep], d[keep], u[keep]
+    theta = DC.to_free([params[k] for k in DC.param_names])
+    with x64_scope():
+        loss = np.exp(np.asarray(DC.log_predict(jnp.asarray(theta), {
+            "n_params": jnp.log(n), "n_tokens": jnp.log(d), "unique_tokens": jnp.log(u)})))
+    return jscale.ScalingData.from_arrays(n_params=n, n_tokens=d, unique_tokens=u, loss=loss), theta
+
+
+def test_data_constrained_recovers_exact_synthetic_parameters():
+    truth = dict(E=1.8, A=500.0, B=1500.0, alpha=0.34, beta=0.36, R_D=12.0, R_N=4.0)
+    data, theta = _synthetic_dc(truth)
+    starts = np.vstack([theta + 0.3 * np.random.default_rng(0).normal(size=(8, 7)), DC.default_starts()[::400]])
+    result = jscale.fit(DC, data, starts=starts, loss="squared")
+    assert result.best_status == "success"
+    assert list(result.params.values()) == pytest.approx([truth[k] for k in DC.param_names], rel=1e-5)
+
+
+def test_data_constrained_gradient_matches_finite_differences():
+    truth = dict(E=1.8, A=500.0, B=1500.0, alpha=0.34, beta=0.36, R_D=12.0, R_N=4.0)
+    data, theta = _synthetic_dc(truth)
+    noisy = data.subset(np.arange(len(data)))
+    problem = {"log_x": {c: jnp.log(getattr(noisy, c)) for c in DC.columns},
+               "log_loss": jnp.log(noisy.loss) + 0.01 * jnp.sin(jnp.arange(len(noisy))),
+               "weight": jnp.ones(len(noisy))}
+    x = jnp.asarray(theta) + 0.05
+    with x64_scope():
+        f = jax.jit(lambda t: objective(DC, Huber(0.05), t, problem))
+        g = np.asarray(jax.grad(f)(x))
+        h = 1e-6
+        fd = np.array([(f(x + h * e) - f(x - h * e)) / (2 * h) for e in jnp.eye(7)])
+    np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-9)
+
+
+def test_fixed_and_tied_parameters_recover_the_truth():
+    law = jscale.laws.Chinchilla()
+    tied_truth = dict(SYNTHETIC_PARAMS, beta=SYNTHETIC_PARAMS["alpha"])
+    data = synthetic_chinchilla(tied_truth)
+    tied = law.tie(beta="alpha")
+    assert tied.param_names == ("E", "A", "B", "alpha") and tied.name == "chinchilla(beta=alpha)"
+    result = jscale.fit(tied, data, starts=tied.default_starts()[::20])
+    assert result.params == pytest.approx({k: tied_truth[k] for k in tied.param_names}, rel=1e-6)
+    fixed = law.fix(E=SYNTHETIC_PARAMS["E"])
+    data = synthetic_chinchilla()
+    result = jscale.fit(fixed, data, starts=fixed.default_starts()[::20])
+    assert result.params == pytest.approx({k: SYNTHETIC_PARAMS[k] for k in fixed.param_names}, rel=1e-6)
+    # Fixing every parameter at its fitted value reproduces the full law's prediction.
+    both = law.fix(E=1.7).tie(beta="alpha")
+    assert both.param_names == ("A", "B", "alpha") and hash(both) == hash(law.fix(E=1.7).tie(beta="alpha"))
+    free = both.to_free([400.0, 1500.0, 0.3])
+    full = chinchilla_free(dict(E=1.7, A=400.0, B=1500.0, alpha=0.3, beta=0.3))
+    with x64_scope():
+        np.testing.assert_allclose(np.asarray(both.full(jnp.asarray(free))), full, rtol=1e-15)
+
+
+def test_fix_and_tie_errors():
+    law = jscale.laws.Chinchilla()
+    with pytest.raises(ValueError, match="no free parameter 'alhpa' \\(did you mean 'alpha'\\?\\)"):
+        law.fix(alhpa=0.3)
+    with pytest.raises(ValueError, match="E must be a finite positive number"):
+        law.fix(E=-1.0)
+    with pytest.raises(ValueError, match="different domains"):
+        law.tie(beta="E")
+    with pytest.raises(ValueError, match="no free parameter 'E'"):
+        law.fix(E=1.7).tie(beta="E")
