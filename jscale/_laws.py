@@ -23,6 +23,7 @@ import dataclasses
 import itertools
 from typing import ClassVar
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -66,8 +67,19 @@ class Law:
 
     @property
     def free_names(self) -> tuple[str, ...]:
-        """Names of the free coordinates: `log_<name>` for positive parameters."""
-        return tuple(f"log_{n}" if p else n for n, p in zip(self.param_names, self.positive))
+        """Names of the free coordinates: `log_<name>` for positive parameters, `logit_<name>`
+        for parameters bounded on both sides."""
+        bounded = self._bounded
+        return tuple(f"log_{n}" if p else (f"logit_{n}" if b else n)
+                     for n, p, b in zip(self.param_names, self.positive, bounded))
+
+    @property
+    def _bounded(self) -> tuple[bool, ...]:
+        """Parameters that are not positive but have a finite (low, high) domain: fitted through
+        a logistic map, value = low + (high - low) sigmoid(free)."""
+        if not self.domain:
+            return (False,) * len(self.param_names)
+        return tuple(not p and np.isfinite(lo) and np.isfinite(hi) for p, (lo, hi) in zip(self.positive, self.bounds))
 
     def log_predict(self, theta, log_x):
         """Log of the predicted loss, shape (R,), from free parameters `theta` of shape (P,)."""
@@ -92,14 +104,26 @@ class Law:
         """Free vector(s) (..., P) to natural parameters (exp of the positive ones)."""
         xp = jnp if not isinstance(theta, np.ndarray) else np
         pos = np.asarray(self.positive)
-        return xp.where(pos, xp.exp(theta), theta)
+        out = xp.where(pos, xp.exp(theta), theta)
+        bounded = np.asarray(self._bounded)
+        if bounded.any():
+            low, high = (np.array([b[i] if k else 0.0 for b, k in zip(self.bounds, bounded)]) for i in (0, 1))
+            squash = low + (high - low) / (1 + xp.exp(-theta))
+            out = xp.where(bounded, squash, out)
+        return out
 
     def to_free(self, values):
         """Natural parameters (..., P) to the free vector (log of the positive ones)."""
         values = np.asarray(values, dtype=np.float64)
         pos = np.asarray(self.positive)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(pos, np.log(np.where(pos, values, 1.0)), values)
+            out = np.where(pos, np.log(np.where(pos, values, 1.0)), values)
+            bounded = np.asarray(self._bounded)
+            if bounded.any():
+                low, high = (np.array([b[i] if k else 0.0 for b, k in zip(self.bounds, bounded)]) for i in (0, 1))
+                unit = (values - low) / np.where(bounded, high - low, 1.0)
+                out = np.where(bounded, np.log(unit) - np.log1p(-unit), out)
+        return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -250,12 +274,22 @@ class Constrained(Law):
         out = []
         for k, n in enumerate(names):
             if n in fixed:
-                out.append(jnp.asarray(np.log(fixed[n]) if self.base.positive[k] else fixed[n], theta.dtype))
+                out.append(jnp.asarray(self._fixed_free[k], theta.dtype))
             elif n in tied:
                 out.append(values[tied[n]])
             else:
                 out.append(values[n])
         return jnp.stack(out)
+
+    @property
+    def _fixed_free(self) -> np.ndarray:
+        """The base law's free vector with the fixed values in place (others 1, unused)."""
+        fixed = dict(self.fixed)
+        values = [fixed.get(n, 1.0) for n in self.base.param_names]
+        low_high = self.base.bounds
+        values = [v if n in fixed or not np.all(np.isfinite(low_high[k])) else (low_high[k][0] + low_high[k][1]) / 2
+                  for k, (n, v) in enumerate(zip(self.base.param_names, values))]
+        return np.asarray(self.base.to_free(values))
 
     def log_predict(self, theta, log_x):
         return self.base.log_predict(self.full(jnp.asarray(theta)), log_x)
@@ -314,3 +348,288 @@ def _log_effective(log_unique, log_total, log_r_star):
     r_star = jnp.exp(log_r_star)
     repeats = jnp.maximum(jnp.exp(log_total - log_unique) - 1.0, 0.0)
     return log_unique + jnp.log1p(-r_star * jnp.expm1(-repeats / r_star))
+
+
+_ONE_INPUT = ("n_params", "n_tokens", "compute", "unique_tokens")
+
+
+def _check_column(law, column):
+    if column not in _ONE_INPUT:
+        raise ValueError(f"{type(law).__name__}: column must be one of {', '.join(_ONE_INPUT)}; got {column!r}.")
+
+
+@dataclasses.dataclass(frozen=True)
+class PowerLaw(Law):
+    """L(x) = E + A x^(-alpha) in one input x (Hestness et al. 2017; Kaplan et al. 2020).
+
+    `column` picks x: "compute" (default), "n_params", "n_tokens" (tokens or examples seen) or
+    "unique_tokens". Evaluated as log L = logsumexp(log E, log A - alpha log x).
+
+    Default starts: log E in {-3, -2, -1, 0, 1}, log A in {0, 5, ..., 25}, alpha in
+    {0.05, 0.1, 0.2, 0.4, 0.8, 1.6}: 180 starts.
+    """
+
+    column: str = "compute"
+    param_names: ClassVar[tuple[str, ...]] = ("E", "A", "alpha")
+    positive: ClassVar[tuple[bool, ...]] = (True, True, False)
+    domain: ClassVar[tuple[tuple[float, float], ...]] = ((0.0, float("inf")),) * 3
+
+    def __post_init__(self):
+        _check_column(self, self.column)
+
+    @property
+    def name(self) -> str:
+        return f"power-law({self.column})"
+
+    @property
+    def columns(self):
+        return (self.column,)
+
+    def log_predict(self, theta, log_x):
+        log_e, log_a, alpha = theta[0], theta[1], theta[2]
+        return log_sum_exp_offset(log_e, log_a - alpha * log_x[self.column])
+
+    def default_starts(self) -> np.ndarray:
+        grid = itertools.product([-3.0, -2.0, -1.0, 0.0, 1.0], np.arange(0.0, 30.0, 5.0),
+                                 [0.05, 0.1, 0.2, 0.4, 0.8, 1.6])
+        return np.array(list(grid), dtype=np.float64)
+
+
+@dataclasses.dataclass(frozen=True)
+class PurePowerLaw(Law):
+    """L(x) = (X_c / x)^alpha, no offset: Kaplan et al. 2020's one-variable laws (eqs. 1.1-1.3).
+
+    E.g. `PurePowerLaw("n_params")` is L(N) = (N_c/N)^alpha_N. Log space: log L = alpha (log X_c - log x).
+    Default starts: log X_c in {10, 15, ..., 45}, alpha in {0.02, 0.05, 0.1, 0.2, 0.5}: 40 starts.
+    """
+
+    column: str = "n_params"
+    param_names: ClassVar[tuple[str, ...]] = ("X_c", "alpha")
+    positive: ClassVar[tuple[bool, ...]] = (True, False)
+    domain: ClassVar[tuple[tuple[float, float], ...]] = ((0.0, float("inf")),) * 2
+
+    def __post_init__(self):
+        _check_column(self, self.column)
+
+    @property
+    def name(self) -> str:
+        return f"pure-power-law({self.column})"
+
+    @property
+    def columns(self):
+        return (self.column,)
+
+    def log_predict(self, theta, log_x):
+        return theta[1] * (theta[0] - log_x[self.column])
+
+    def default_starts(self) -> np.ndarray:
+        return np.array(list(itertools.product(np.arange(10.0, 50.0, 5.0), [0.02, 0.05, 0.1, 0.2, 0.5])))
+
+
+@dataclasses.dataclass(frozen=True)
+class Kaplan(Law):
+    """L(N, D) = ((N_c/N)^(alpha_N/alpha_D) + D_c/D)^alpha_D (Kaplan et al. 2020, eq. 1.5).
+
+    Symbols: N = `n_params`, D = `n_tokens`. Log space: log L = alpha_D logaddexp((alpha_N/alpha_D)
+    (log N_c - log N), log D_c - log D). Published (non-embedding N): N_c = 8.8e13, D_c = 5.4e13,
+    alpha_N = 0.076, alpha_D = 0.095. Default starts: log N_c, log D_c in {20, 25, ..., 40},
+    alpha_N, alpha_D in {0.03, 0.1, 0.3, 1}: 400 starts.
+    """
+
+    name: ClassVar[str] = "kaplan"
+    param_names: ClassVar[tuple[str, ...]] = ("N_c", "D_c", "alpha_N", "alpha_D")
+    positive: ClassVar[tuple[bool, ...]] = (True, True, False, False)
+    columns: ClassVar[tuple[str, ...]] = ("n_params", "n_tokens")
+    domain: ClassVar[tuple[tuple[float, float], ...]] = ((0.0, float("inf")),) * 4
+
+    def log_predict(self, theta, log_x):
+        log_nc, log_dc, alpha_n, alpha_d = (theta[i] for i in range(4))
+        t_n = (alpha_n / alpha_d) * (log_nc - log_x["n_params"])
+        t_d = log_dc - log_x["n_tokens"]
+        return alpha_d * jnp.logaddexp(t_n, t_d)
+
+    def default_starts(self) -> np.ndarray:
+        logs = np.arange(20.0, 45.0, 5.0)
+        exps = [0.03, 0.1, 0.3, 1.0]
+        return np.array(list(itertools.product(logs, logs, exps, exps)), dtype=np.float64)
+
+
+@dataclasses.dataclass(frozen=True)
+class BrokenPowerLaw(Law):
+    """Smoothly broken power law (Caballero et al. 2022, arXiv:2210.14891, eq. 1), `n_breaks` breaks:
+
+        y = a + b x^(-c0) prod_i (1 + (x/d_i)^(1/f_i))^(-c_i f_i),
+
+    with x the `column` (default "n_tokens", tokens or examples seen). Parameters a, b, d_i, f_i
+    are positive; c0 and c_i free. Log space: log y = logsumexp(log a, log b - c0 log x -
+    sum_i c_i f_i softplus((log x - log d_i)/f_i)).
+
+    Default starts: log a in {-3, -1, 0.5}, log b in {0, 2, 5}, c0 in {0, 0.3, 1}, and per break
+    c_i in {0.3, 1}, log d_i in {5, 10, 15, 20, 25}, f_i in {0.3, 1}; for more than one break a
+    fixed pseudo-random subset of at most 2,000 of that grid.
+    """
+
+    n_breaks: int = 1
+    column: str = "n_tokens"
+    domain: ClassVar[tuple[tuple[float, float], ...]] = ()
+
+    def __post_init__(self):
+        _check_column(self, self.column)
+        if isinstance(self.n_breaks, bool) or not isinstance(self.n_breaks, int) or self.n_breaks < 1:
+            raise ValueError(f"BrokenPowerLaw: n_breaks must be a positive integer; got {self.n_breaks!r}.")
+
+    @property
+    def name(self) -> str:
+        return f"broken-power-law({self.column}, {self.n_breaks} break{'s' if self.n_breaks > 1 else ''})"
+
+    @property
+    def columns(self):
+        return (self.column,)
+
+    @property
+    def param_names(self):
+        names = ["a", "b", "c0"]
+        for i in range(1, self.n_breaks + 1):
+            names += [f"c{i}", f"d{i}", f"f{i}"]
+        return tuple(names)
+
+    @property
+    def positive(self):
+        return (True, True, False) + (False, True, True) * self.n_breaks
+
+    def log_predict(self, theta, log_x):
+        x = log_x[self.column]
+        term = theta[1] - theta[2] * x
+        for i in range(self.n_breaks):
+            c, log_d, log_f = theta[3 + 3 * i], theta[4 + 3 * i], theta[5 + 3 * i]
+            f = jnp.exp(log_f)
+            term = term - c * f * jax.nn.softplus((x - log_d) / f)
+        return log_sum_exp_offset(theta[0], term)
+
+    def default_starts(self) -> np.ndarray:
+        head = list(itertools.product([-3.0, -1.0, 0.5], [0.0, 2.0, 5.0], [0.0, 0.3, 1.0]))
+        brk = list(itertools.product([0.3, 1.0], [5.0, 10.0, 15.0, 20.0, 25.0], np.log([0.3, 1.0])))
+        if self.n_breaks == 1:
+            return np.array([h + b for h in head for b in brk], dtype=np.float64)
+        rng = np.random.default_rng(0)
+        rows = [head[rng.integers(len(head))] + sum((brk[rng.integers(len(brk))] for _ in range(self.n_breaks)), ())
+                for _ in range(2000)]
+        return np.unique(np.array(rows, dtype=np.float64), axis=0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Param:
+    """A parameter of a custom law: its domain and its starting values (natural units).
+
+    Args:
+        domain: "positive" (fitted as its log), "free", or (low, high) with both finite (fitted
+            through a logistic map) or one infinite (a bound used only for warnings).
+        starts: starting values; the law's default starts are the grid of all parameters'.
+            Default: (0.1, 1, 10) for positive, (-1, 0, 1) for free, the midpoint and quartiles
+            for bounded parameters.
+    """
+
+    domain: object = "free"
+    starts: tuple = ()
+
+    def __post_init__(self):
+        d = self.domain
+        ok = d in ("positive", "free") or (isinstance(d, tuple) and len(d) == 2 and float(d[0]) < float(d[1]))
+        if not ok:
+            raise ValueError(f"Param domain must be 'positive', 'free' or (low, high) with low < high; got {d!r}.")
+        object.__setattr__(self, "starts", tuple(float(v) for v in np.atleast_1d(self.starts)))
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        if self.domain == "positive":
+            return (0.0, float("inf"))
+        if self.domain == "free":
+            return (float("-inf"), float("inf"))
+        return (float(self.domain[0]), float(self.domain[1]))
+
+    def start_values(self) -> tuple:
+        if self.starts:
+            return self.starts
+        if self.domain == "positive":
+            return (0.1, 1.0, 10.0)
+        lo, hi = self.bounds
+        if np.isfinite(lo) and np.isfinite(hi):
+            return tuple(lo + (hi - lo) * q for q in (0.25, 0.5, 0.75))
+        return (-1.0, 0.0, 1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class Custom(Law):
+    """A law from a plain JAX function; made by `jscale.laws.custom`."""
+
+    fn: object = None
+    specs: tuple = ()  # (name, Param) pairs
+    input_columns: tuple = ()
+    label: str = "custom"
+    returns_log: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.label
+
+    @property
+    def param_names(self):
+        return tuple(n for n, _ in self.specs)
+
+    @property
+    def positive(self):
+        return tuple(p.domain == "positive" for _, p in self.specs)
+
+    @property
+    def columns(self):
+        return self.input_columns
+
+    @property
+    def domain(self):
+        return tuple(p.bounds for _, p in self.specs)
+
+    def log_predict(self, theta, log_x):
+        nat = self.to_natural(theta)
+        params = {n: nat[i] for i, n in enumerate(self.param_names)}
+        inputs = {c: jnp.exp(log_x[c]) for c in self.input_columns}
+        out = self.fn(params, inputs)
+        return out if self.returns_log else jnp.log(out)
+
+    def default_starts(self) -> np.ndarray:
+        grid = np.array(list(itertools.product(*(p.start_values() for _, p in self.specs))), dtype=np.float64)
+        return self.to_free(grid)
+
+
+def custom(fn, params: dict, columns, *, name: str = "custom", log: bool = False) -> Custom:
+    """A law from a function `fn(params, inputs) -> predicted loss` written with jax.numpy.
+
+    Args:
+        fn: maps `params` (name -> scalar, natural units) and `inputs` (column -> (R,) array,
+            natural units) to the predicted loss (R,), or its log with `log=True`.
+        params: name -> `jscale.laws.Param` (or a domain string: "positive", "free").
+        columns: the data columns `fn` reads, e.g. ("n_params", "n_tokens").
+        name: a label for summaries.
+        log: `fn` returns log loss.
+
+    Fit, bootstrap and allocation work on the result unchanged; `fix` and `tie` too. The law
+    is hashed by `fn` (a jit static argument): define the function once and reuse it.
+
+    Example:
+        >>> import jax.numpy as jnp, jscale
+        >>> from jscale.laws import Param, custom
+        >>> law = custom(lambda p, x: p["E"] + p["A"] * x["compute"] ** -p["alpha"],
+        ...              {"E": Param("positive"), "A": Param("positive", (1e2, 1e4)), "alpha": Param((0, 1))},
+        ...              columns=("compute",), name="my-law")
+        >>> law.free_names, law.default_starts().shape
+        (('log_E', 'log_A', 'logit_alpha'), (18, 3))
+    """
+    if not callable(fn):
+        raise TypeError(f"fn must be a function fn(params, inputs) -> loss; got {type(fn).__name__}.")
+    if not params:
+        raise ValueError("custom: params must name at least one parameter.")
+    specs = tuple((str(n), p if isinstance(p, Param) else Param(p)) for n, p in params.items())
+    columns = (columns,) if isinstance(columns, str) else tuple(columns)
+    unknown = [c for c in columns if c not in _ONE_INPUT]
+    if not columns or unknown:
+        raise ValueError(f"custom: columns must be among {', '.join(_ONE_INPUT)}; got {columns!r}.")
+    return Custom(fn=fn, specs=specs, input_columns=columns, label=str(name), returns_log=bool(log))

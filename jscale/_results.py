@@ -207,10 +207,12 @@ class FitResult(struct.PyTreeNode, kw_only=True):
         if isinstance(name_or_function, str):
             k = _param_index(self.law, name_or_function)
             half = z * np.sqrt(free[k, k])
-            low, high = theta[k] - half, theta[k] + half
-            if self.law.positive[k] and name_or_function in self.law.param_names:
-                low, high = np.exp(low), np.exp(high)
-            return float(low), float(high)
+            low, high = theta.copy(), theta.copy()
+            low[k], high[k] = theta[k] - half, theta[k] + half
+            if name_or_function in self.law.free_names and name_or_function not in self.law.param_names:
+                return float(low[k]), float(high[k])
+            # The Wald interval of the free coordinate, mapped to natural units (a monotone map).
+            return float(self.law.to_natural(low)[k]), float(self.law.to_natural(high)[k])
         if not callable(name_or_function):
             raise TypeError(f"interval takes a parameter name or a function of the parameters; got {name_or_function!r}.")
         fn = name_or_function

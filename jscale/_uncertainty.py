@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jscale._numerics import x64_scope
 from jscale._objective import objective
 
 CURVATURE_METHODS = ("sandwich", "hessian")
@@ -90,9 +91,12 @@ def free_covariance(terms: dict, method: str) -> np.ndarray | None:
 
 
 def natural_jacobian(law, theta) -> np.ndarray:
-    """d natural / d free at `theta` (P,): diagonal, exp(theta) for positive parameters, else 1."""
-    theta = np.asarray(theta, np.float64)
-    return np.diag(np.where(np.asarray(law.positive), np.exp(theta), 1.0))
+    """d natural / d free at `theta` (P,): diagonal (exp(theta) for positive parameters, 1 for
+    free ones, the logistic slope for bounded ones), by autodiff."""
+    with x64_scope():
+        theta = jnp.asarray(np.asarray(theta, np.float64))
+        slope = jax.jvp(law.to_natural, (theta,), (jnp.ones_like(theta),))[1]
+        return np.diag(np.asarray(slope))
 
 
 def function_jacobian(law, fn, theta):

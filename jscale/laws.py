@@ -1,12 +1,32 @@
 """Scaling-law forms. See `jscale._laws` for the contract a new form implements.
 
 Every law has `fix(**values)` and `tie(**pairs)` for fixed and tied parameters, e.g.
-`Chinchilla().tie(beta="alpha")` or `DataConstrained().fix(E=1.87, A=520.8, ...)`.
+`Chinchilla().tie(beta="alpha")` or `DataConstrained().fix(E=1.87, A=520.8, ...)`; `custom`
+makes a law from a plain JAX function.
 """
 
+from jscale._laws import BrokenPowerLaw as BrokenPowerLaw
 from jscale._laws import Chinchilla as Chinchilla
 from jscale._laws import Constrained as Constrained
+from jscale._laws import Custom as Custom
 from jscale._laws import DataConstrained as DataConstrained
+from jscale._laws import Kaplan as Kaplan
 from jscale._laws import Law as Law
+from jscale._laws import Param as Param
+from jscale._laws import PowerLaw as PowerLaw
+from jscale._laws import PurePowerLaw as PurePowerLaw
+from jscale._laws import custom as custom
 
-__all__ = ["Chinchilla", "Constrained", "DataConstrained", "Law"]
+__all__ = [
+    "BrokenPowerLaw",
+    "Chinchilla",
+    "Constrained",
+    "Custom",
+    "DataConstrained",
+    "Kaplan",
+    "Law",
+    "Param",
+    "PowerLaw",
+    "PurePowerLaw",
+    "custom",
+]

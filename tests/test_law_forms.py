@@ -4,7 +4,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import SYNTHETIC_PARAMS, chinchilla_free, synthetic_chinchilla
+from helpers import (
+    SYNTHETIC_PARAMS,
+    chinchilla_free,
+    noisy_chinchilla,
+    synthetic_chinchilla,
+)
 
 import jscale
 from jscale._numerics import x64_scope
@@ -121,3 +126,103 @@ def test_fix_and_tie_errors():
         law.tie(beta="E")
     with pytest.raises(ValueError, match="no free parameter 'E'"):
         law.fix(E=1.7).tie(beta="E")
+
+
+# --- one-variable, Kaplan, broken and custom laws ------------------------------------------------
+
+Param = jscale.laws.Param
+
+
+def _custom_power(p, x):
+    return p["E"] + p["A"] * x["compute"] ** -p["alpha"]
+
+
+CUSTOM = jscale.laws.custom(
+    _custom_power, {"E": Param("positive"), "A": Param("positive", (1e2, 1e4)), "alpha": Param((0.0, 1.0))},
+    columns=("compute",), name="custom-power",
+)
+LOG_GRID = np.logspace(0, 1, 5)
+CASES = {
+    "power-law": (jscale.laws.PowerLaw("compute"), dict(E=1.7, A=1e3, alpha=0.15),
+                  dict(compute=np.logspace(17, 23, 30))),
+    "pure-power-law": (jscale.laws.PurePowerLaw("n_params"), dict(X_c=8.8e13, alpha=0.076),
+                       dict(n_params=np.logspace(6, 10, 20))),
+    "kaplan": (jscale.laws.Kaplan(), dict(N_c=8.8e13, D_c=5.4e13, alpha_N=0.076, alpha_D=0.095),
+               dict(zip(("n_params", "n_tokens"), (a.ravel() for a in np.meshgrid(
+                   np.logspace(6, 10, 8), np.logspace(8, 11, 8), indexing="ij"))))),
+    "broken-power-law": (jscale.laws.BrokenPowerLaw(1, "n_tokens"), dict(a=0.5, b=20.0, c0=0.1, c1=0.4, d1=1e7, f1=0.5),
+                         dict(n_tokens=np.logspace(4, 10, 40))),
+    "custom": (CUSTOM, dict(E=1.7, A=1e3, alpha=0.15), dict(compute=np.logspace(17, 23, 30))),
+}
+
+
+def _exact(law, truth, columns):
+    theta = law.to_free([truth[n] for n in law.param_names])
+    with x64_scope():
+        log_x = {c: jnp.log(jnp.asarray(v)) for c, v in columns.items()}
+        loss = np.exp(np.asarray(law.log_predict(jnp.asarray(theta), log_x)))
+    return jscale.ScalingData.from_arrays(**columns, loss=loss), theta
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_law_recovers_exact_synthetic_parameters(case):
+    law, truth, columns = CASES[case]
+    data, theta = _exact(law, truth, columns)
+    rng = np.random.default_rng(1)
+    starts = np.vstack([theta + 0.2 * rng.normal(size=(16, law.n_free)), law.default_starts()[::7]])
+    result = jscale.fit(law, data, starts=starts, loss="squared")
+    assert result.best_status == "success"
+    assert list(result.params.values()) == pytest.approx([truth[n] for n in law.param_names], rel=1e-5)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_law_gradient_matches_finite_differences(case):
+    law, truth, columns = CASES[case]
+    data, theta = _exact(law, truth, columns)
+    with x64_scope():
+        problem = {"log_x": {c: jnp.log(jnp.asarray(v)) for c, v in columns.items()},
+                   "log_loss": jnp.log(jnp.asarray(data.loss)) + 0.02 * jnp.sin(jnp.arange(len(data))),
+                   "weight": jnp.ones(len(data))}
+        f = jax.jit(lambda t: objective(law, Huber(0.05), t, problem))
+        x = jnp.asarray(theta) + 0.01
+        g = np.asarray(jax.grad(f)(x))
+        h = 1e-6
+        fd = np.array([(f(x + h * e) - f(x - h * e)) / (2 * h) for e in jnp.eye(law.n_free)])
+    np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-9)
+
+
+@pytest.mark.filterwarnings("ignore::jscale.IntervalWarning")
+def test_custom_law_goes_through_fit_bootstrap_and_allocation():
+    def chinchilla_like(p, x):  # a user's law, written in a few lines
+        return p["E"] + p["A"] / x["n_params"] ** p["alpha"] + p["B"] / x["n_tokens"] ** p["beta"]
+
+    law = jscale.laws.custom(chinchilla_like, {"E": "positive", "A": "positive", "B": "positive",
+                                               "alpha": Param((0.0, 1.0)), "beta": Param((0.0, 1.0))},
+                             columns=("n_params", "n_tokens"), name="mine")
+    data = noisy_chinchilla(n=8, sigma=0.01, seed=5)
+    starts = [[1.5, 300.0, 1000.0, 0.3, 0.3], [2.0, 600.0, 2000.0, 0.4, 0.25]]
+    result = jscale.fit(law, data, starts=law.to_free(starts))
+    reference = jscale.fit(jscale.laws.Chinchilla(), data, starts=jscale.laws.Chinchilla().to_free(starts))
+    assert result.params == pytest.approx(reference.params, rel=1e-5)
+    boot = jscale.bootstrap(law, data, n_resamples=20, key=0, full_fit=result, starts="optimum")
+    same = jscale.bootstrap(jscale.laws.Chinchilla(), data, n_resamples=20, key=0, full_fit=reference,
+                            starts="optimum")
+    assert boot.n_converged == same.n_converged == 20
+    assert boot.se == pytest.approx(same.se, rel=1e-4)
+    best = jscale.compute_optimal(result, [1e21])
+    closed = jscale.laws.Chinchilla.compute_optimal(result.params, 1e21)
+    assert best.n_params[0] == pytest.approx(float(closed[0]), rel=1e-6)
+
+
+def test_law_constructor_errors():
+    with pytest.raises(ValueError, match="column must be one of"):
+        jscale.laws.PowerLaw("flops")
+    with pytest.raises(ValueError, match="n_breaks must be a positive integer"):
+        jscale.laws.BrokenPowerLaw(0)
+    with pytest.raises(ValueError, match="Param domain must be"):
+        Param((1.0, 0.0))
+    with pytest.raises(TypeError, match="fn must be a function"):
+        jscale.laws.custom(3, {"E": "positive"}, columns=("compute",))
+    with pytest.raises(ValueError, match="columns must be among"):
+        jscale.laws.custom(_custom_power, {"E": "positive"}, columns=("flops",))
+    assert len(jscale.laws.BrokenPowerLaw(2).default_starts()) <= 2000
