@@ -10,12 +10,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jscale._batch import resampled_problems, run_starts
+from jscale._batch import resampled_problems
 from jscale._data import ScalingData
 from jscale._fit import (
     ConvergenceError,
     _check_positive_int,
     _check_starts,
+    _fit_batched,
     _frozen,
     _problem,
     check_execution,
@@ -37,18 +38,6 @@ N_WARM_STARTS = 3
 # and rows x resamples per call (bounds the memory of the resample weights).
 _FITS_PER_CHUNK = 1 << 16
 _CELLS_PER_CHUNK = 1 << 24
-
-_TRACES = {"bootstrap": 0}
-
-_STATIC = ("law", "loss", "solver", "method", "batch_size", "n_devices")
-
-
-@functools.partial(jax.jit, static_argnames=_STATIC)
-def _fit_batched(x0s, problem, batched, *, law, loss, solver, method, batch_size, n_devices):
-    _TRACES["bootstrap"] += 1
-    return run_starts(solver, law, loss, x0s, problem, batched=batched, method=method, batch_size=batch_size,
-                      n_devices=n_devices)
-
 
 @functools.partial(jax.jit, static_argnames=("unit", "n_units"))
 def _draw(key_data, indices, problem, unit_of_row, fitted_log, *, unit, n_units):

@@ -274,6 +274,17 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
         raw = {name: getattr(self, name)[index] for name in self.columns}
         return _build(raw, derive=False, derived=self.derived)
 
+    def split(self, by: str = "group") -> dict:
+        """The rows grouped by the values of a column, label -> ScalingData (labels sorted).
+
+        Pass the values to `jscale.fit` as a list to fit every group in one batched call:
+        `groups = data.split(); results = jscale.fit(law, list(groups.values()))`.
+        """
+        if by not in self.columns:
+            raise ValueError(f"split: the data has no column {by!r}; its columns are {', '.join(self.columns)}.")
+        labels = getattr(self, by)
+        return {label: self.subset(np.flatnonzero(labels == label)) for label in np.unique(labels)}
+
     def __eq__(self, other) -> bool:
         if not isinstance(other, ScalingData) or self.columns != other.columns:
             return False

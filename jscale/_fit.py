@@ -16,7 +16,7 @@ from jscale._laws import Law
 from jscale._numerics import x64_scope
 from jscale._objective import resolve_loss
 from jscale._results import FitResult
-from jscale._solve import SUCCESS, RobustGaussNewton, with_floor
+from jscale._solve import SUCCESS, RobustGaussNewton, objective_floor, with_floor
 from jscale._uncertainty import curvature_terms, distinct_configurations
 
 
@@ -28,14 +28,83 @@ class ConvergenceError(RuntimeError):
     """No start produced a finite objective, or `strict=True` and the best start did not converge."""
 
 
-# Incremented each time the fitting function is traced: one trace per batch shape and setting.
-_TRACES = {"fit": 0}
+# Incremented each time a fitting function is traced: one trace per batch shape and setting.
+_TRACES = {"fit": 0, "batched": 0}
 
 
 @functools.partial(jax.jit, static_argnames=("law", "loss", "solver", "method", "batch_size", "n_devices"))
 def _fit_starts(x0s, problem, *, law, loss, solver, method, batch_size, n_devices):
     _TRACES["fit"] += 1
     return run_starts(solver, law, loss, x0s, problem, method=method, batch_size=batch_size, n_devices=n_devices)
+
+
+@functools.partial(jax.jit, static_argnames=("law", "loss", "solver", "method", "batch_size", "n_devices"))
+def _fit_batched(x0s, problem, batched, *, law, loss, solver, method, batch_size, n_devices):
+    """Every start on every problem of `batched` (leading axis B): outcomes with (B, S) axes."""
+    _TRACES["batched"] += 1
+    return run_starts(solver, law, loss, x0s, problem, batched=batched, method=method, batch_size=batch_size,
+                      n_devices=n_devices)
+
+
+@functools.partial(jax.jit, static_argnames=("law", "loss"))
+def _curvature_many(thetas, batched, *, law, loss):
+    return jax.vmap(lambda t, b: curvature_terms(t, b, law=law, loss=loss))(thetas, batched)
+
+
+def _padded_problems(law: Law, datasets: list) -> dict:
+    """The datasets' problems stacked along a leading axis, each padded to the longest with rows of
+    weight 0 (copies of its first row, so every log stays finite)."""
+    size = max(len(d) for d in datasets)
+
+    def pad(a):
+        return np.concatenate([a, np.repeat(a[:1], size - len(a))])
+
+    problems = [_problem(law, d) for d in datasets]
+    return {
+        "log_x": {c: np.stack([pad(p["log_x"][c]) for p in problems]) for c in law.columns},
+        "log_loss": np.stack([pad(p["log_loss"]) for p in problems]),
+        "weight": np.stack([np.concatenate([p["weight"], np.zeros(size - len(p["weight"]))]) for p in problems]),
+    }
+
+
+def _fit_many(law, datasets, x0s, loss_obj, solver, method, batch_size, n_devices, strict):
+    """`fit` on a list of datasets: one jitted call for all of them, one FitResult each."""
+    with x64_scope():
+        batched = jax.tree.map(jnp.asarray, _padded_problems(law, datasets))
+        batched["f_floor"] = jax.vmap(lambda b: objective_floor(loss_obj, b))(batched)
+        devices = min(n_devices, len(datasets) * x0s.shape[0])
+        out = _fit_batched(jnp.asarray(x0s), {}, batched, law=law, loss=loss_obj, solver=solver, method=method,
+                           batch_size=batch_size, n_devices=devices)
+        out = jax.tree.map(np.asarray, out)
+        objectives = np.where(np.isfinite(out["f"]), out["f"], np.inf)
+        best = np.argmin(objectives, axis=1)
+        thetas = out["x"][np.arange(len(datasets)), best]
+        terms = jax.tree.map(np.asarray, _curvature_many(jnp.asarray(thetas), batched, law=law, loss=loss_obj))
+        floors = np.asarray(batched["f_floor"])
+    x0s.flags.writeable = False
+    results, failed = [], []
+    for k, data in enumerate(datasets):
+        if not np.isfinite(objectives[k]).any():
+            raise ConvergenceError(
+                f"Dataset {k}: none of the {x0s.shape[0]} starts reached a finite objective; check its data."
+            )
+        pick = jax.tree.map(lambda a, k=k: _frozen(a[k]), out)
+        result = FitResult(
+            law=law, loss=loss_obj, starts=x0s, end_params=pick["x"], objectives=pick["f"], status=pick["status"],
+            n_steps=pick["steps"], best_index=int(best[k]), n_rows=len(data), objective_floor=float(floors[k]),
+            curvature=jax.tree.map(lambda a, k=k: _frozen(a[k]), terms), n_configs=distinct_configurations(law, data),
+        )
+        if int(pick["status"][best[k]]) != SUCCESS:
+            failed.append(f"{k} ({result.best_status})")
+        results.append(result)
+    if failed:
+        message = (f"The best start did not converge for {len(failed)} of {len(datasets)} datasets: "
+                   f"{', '.join(failed[:10])}{' ...' if len(failed) > 10 else ''}. Try more starts or a larger "
+                   "solver max_steps.")
+        if strict:
+            raise ConvergenceError(message)
+        warnings.warn(message, ConvergenceWarning, stacklevel=3)
+    return results
 
 
 def _log_columns(law: Law, data: ScalingData) -> dict:
@@ -145,7 +214,10 @@ def fit(
 
     Args:
         law: a law object, e.g. `jscale.laws.Chinchilla()`.
-        data: a `ScalingData` with the columns the law needs (row weights from `data.weight`).
+        data: a `ScalingData` with the columns the law needs (row weights from `data.weight`),
+            or a list of them (e.g. `list(data.split("group").values())`): all are then fitted
+            in one batched jitted call, each padded to the longest with rows of weight 0, and a
+            list of FitResults is returned, one per dataset.
         starts: (S, P) free-space starts (log of positive parameters, see `law.free_names`);
             default: the law's default grid (Hoffmann's 4,500 starts for Chinchilla).
         loss: "huber" (default) or "squared", or a `jscale.Huber` / `jscale.Squared` object.
@@ -159,7 +231,7 @@ def fit(
             `ConvergenceWarning` is issued).
 
     Returns:
-        A `FitResult`.
+        A `FitResult` (a list of them for a list of datasets).
 
     Raises:
         TypeError: `law` or `data` of the wrong type.
@@ -173,10 +245,22 @@ def fit(
         >>> round(result.params["alpha"], 3)  # doctest: +SKIP
         0.347
     """
-    check_law_and_data(law, data)
+    many = isinstance(data, (list, tuple))
+    if many:
+        if not data:
+            raise ValueError("data is an empty list; pass one ScalingData or a list of them.")
+        for k, d in enumerate(data):
+            try:
+                check_law_and_data(law, d)
+            except (TypeError, ValueError) as err:
+                raise type(err)(f"data[{k}]: {err}") from None
+    else:
+        check_law_and_data(law, data)
     loss_obj = resolve_loss(loss, delta)
     x0s = _check_starts(law, starts)
     solver, method, batch_size, n_devices = check_execution(solver, method, batch_size, n_devices)
+    if many:
+        return _fit_many(law, list(data), x0s, loss_obj, solver, method, batch_size, n_devices, strict)
     n_devices = min(n_devices, x0s.shape[0])
 
     with x64_scope():

@@ -171,9 +171,9 @@ def test_warm_starts_are_the_optimum_and_other_basins(grid_fit):
 def test_one_compile_per_shape(small):
     data, fit, _ = small
     _quiet(jscale.bootstrap, LAW, data, n_resamples=8, key=2, starts="optimum", full_fit=fit)
-    before = _bootstrap._TRACES["bootstrap"]
+    before = jscale._fit._TRACES["batched"]
     _quiet(jscale.bootstrap, LAW, data, n_resamples=8, key=3, starts="optimum", full_fit=fit)
-    assert _bootstrap._TRACES["bootstrap"] == before
+    assert jscale._fit._TRACES["batched"] == before
 
 
 # --- intervals -------------------------------------------------------------------------------------

@@ -1,0 +1,59 @@
+"""Many datasets in one call: jscale.fit on a list equals separate fits."""
+
+import numpy as np
+import pytest
+from helpers import noisy_chinchilla, subset_starts
+
+import jscale
+
+POWER = jscale.laws.PowerLaw("compute")
+
+
+def _curves(n_curves=20):
+    """Noisy power-law curves of 5 different lengths (10 to 26 points), each with its own law."""
+    rng = np.random.default_rng(0)
+    curves = []
+    for k in range(n_curves):
+        size = 10 + 4 * (k % 5)
+        compute = np.logspace(17, 17 + rng.uniform(3, 6), size)
+        e, a, alpha = rng.uniform(0.5, 2.5), 10 ** rng.uniform(2, 5), rng.uniform(0.05, 0.3)
+        loss = (e + a * compute**-alpha) * np.exp(rng.normal(0, 0.005, size))
+        curves.append(jscale.ScalingData.from_arrays(compute=compute, loss=loss))
+    return curves
+
+
+@pytest.mark.filterwarnings("ignore::jscale.ConvergenceWarning")  # a few curves stall at a kink
+def test_twenty_datasets_in_one_call_equal_separate_fits():
+    curves = _curves()
+    together = jscale.fit(POWER, curves)
+    assert isinstance(together, list) and len(together) == 20
+    for data, joint in zip(curves, together):
+        alone = jscale.fit(POWER, data)
+        assert joint.n_rows == len(data) and joint.n_starts == alone.n_starts
+        assert joint.objective == pytest.approx(alone.objective, rel=1e-9)
+        assert list(joint.params.values()) == pytest.approx(list(alone.params.values()), rel=1e-6)
+        assert joint.objective_floor == pytest.approx(alone.objective_floor, rel=1e-12)
+        np.testing.assert_allclose(joint.free_covariance(), alone.free_covariance(), rtol=1e-5, atol=1e-12)
+
+
+def test_list_of_chinchilla_datasets_and_split():
+    parts = [noisy_chinchilla(n=n, sigma=0.01, seed=n) for n in (5, 7)]
+    labels = np.repeat(["small", "large"], [len(parts[0]), len(parts[1])])
+    merged = jscale.ScalingData.from_arrays(
+        n_params=np.concatenate([p.n_params for p in parts]), n_tokens=np.concatenate([p.n_tokens for p in parts]),
+        loss=np.concatenate([p.loss for p in parts]), group=labels,
+    )
+    groups = merged.split()
+    assert list(groups) == ["large", "small"] and len(groups["small"]) == 25
+    results = jscale.fit(jscale.laws.Chinchilla(), list(groups.values()), starts=subset_starts())
+    alone = jscale.fit(jscale.laws.Chinchilla(), parts[0], starts=subset_starts())
+    assert results[1].objective == pytest.approx(alone.objective, rel=1e-9)
+
+
+def test_many_errors():
+    with pytest.raises(ValueError, match="empty list"):
+        jscale.fit(POWER, [])
+    with pytest.raises(TypeError, match=r"data\[1\]: data must be a jscale.ScalingData"):
+        jscale.fit(POWER, [_curves(1)[0], "runs.csv"])
+    with pytest.raises(ValueError, match="split: the data has no column 'model'"):
+        _curves(1)[0].split("model")
