@@ -23,7 +23,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-
 from bench_chinchilla_grid import commit, machine, versions  # same folder
 
 HERE = Path(__file__).resolve().parent

@@ -202,6 +202,11 @@ def bootstrap(
     `chunk_size` resamples). Resample b depends only on `key` and b, so the draws are the same
     whatever the chunking or the number of devices.
 
+    A list of datasets gives a list of results: each dataset is fitted (all together, as
+    `jscale.fit` on a list) and bootstrapped with its own key, `jax.random.fold_in(key, k)` for
+    dataset k, so `bootstrap(law, data_k, key=jax.random.fold_in(key, k))` repeats it alone.
+    (Each dataset's resamples form one batched run; the datasets run one after another.)
+
     Units:
         * "row" (default): each run is drawn with replacement (Efron's nonparametric bootstrap;
           Besiroglu et al. 2024 used it for the Chinchilla replication).
@@ -256,6 +261,12 @@ def bootstrap(
         >>> boot.interval("alpha")  # doctest: +SKIP
         (0.31..., 0.37...)
     """
+    if isinstance(data, (list, tuple)):
+        return _bootstrap_many(
+            law, data, n_resamples=n_resamples, key=key, unit=unit, starts=starts, full_fit=full_fit, loss=loss,
+            delta=delta, solver=solver, method=method, batch_size=batch_size, n_devices=n_devices,
+            chunk_size=chunk_size, progress=progress, jackknife=jackknife, counts=counts,
+        )
     check_law_and_data(law, data)
     loss_obj = resolve_loss(loss, delta)
     kind, unit_of_row, n_units = _units(unit, data)
@@ -355,3 +366,23 @@ def bootstrap(
     for message in result.warnings():
         warn(message, stacklevel=2)
     return result
+
+
+def _bootstrap_many(law, datasets, *, n_resamples, key, full_fit, counts, loss, delta, **kwargs):
+    if not datasets:
+        raise ValueError("data is an empty list; pass one ScalingData or a list of them.")
+    if counts is not None:
+        raise ValueError("counts= applies to one dataset; bootstrap the datasets one by one to pass explicit counts.")
+    if key is None:
+        raise TypeError("bootstrap needs key= (an integer seed or a JAX PRNG key).")
+    base = jax.random.wrap_key_data(jnp.asarray(_key_data(key)))
+    loss = resolve_loss(loss, delta)
+    if full_fit is None:
+        full_fit = fit(law, list(datasets), loss=loss, solver=kwargs["solver"], method=kwargs["method"],
+                       batch_size=kwargs["batch_size"], n_devices=kwargs["n_devices"])
+    if not isinstance(full_fit, (list, tuple)) or len(full_fit) != len(datasets):
+        raise ValueError(f"With a list of {len(datasets)} datasets, full_fit must be a list of as many FitResults.")
+    return [
+        bootstrap(law, d, n_resamples=n_resamples, key=jax.random.fold_in(base, k), full_fit=f, loss=loss, **kwargs)
+        for k, (d, f) in enumerate(zip(datasets, full_fit))
+    ]

@@ -4,6 +4,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from jscale import cli
 
@@ -85,3 +86,29 @@ def test_allocation_curves_example_runs(capsys, tmp_path):
     except ImportError:
         return
     assert out.stat().st_size > 10_000
+
+
+def _example(name):
+    sys.path.insert(0, str(EXAMPLES))
+    try:
+        return __import__(name)
+    finally:
+        sys.path.remove(str(EXAMPLES))
+
+
+def test_data_constrained_example_runs(capsys):
+    fit, boot, best = _example("data_constrained").main(n_resamples=30)
+    out = capsys.readouterr().out
+    assert "25e9 unique tokens" in out and boot.n_resamples == 30
+    assert abs(best.n_params[0] / 7.022364735879969e9 - 1) < 0.01
+
+
+def test_many_curves_example_runs(capsys):
+    from helpers import shared_data_dir
+
+    root = shared_data_dir()
+    path = None if root is None else root / "revisiting_scaling_benchmark" / "benchmark.lang.csv"
+    if path is None or not path.exists():
+        pytest.skip("shared/data/revisiting_scaling_benchmark is not present")
+    scores = _example("many_curves").main(path)
+    assert len(scores["power law"]) == 20 and "mean RMSE" in capsys.readouterr().out

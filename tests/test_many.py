@@ -57,3 +57,16 @@ def test_many_errors():
         jscale.fit(POWER, [_curves(1)[0], "runs.csv"])
     with pytest.raises(ValueError, match="split: the data has no column 'model'"):
         _curves(1)[0].split("model")
+
+
+def test_bootstrap_of_a_list_repeats_each_dataset_alone():
+    import jax
+
+    curves = _curves(3)
+    boots = jscale.bootstrap(POWER, curves, n_resamples=16, key=3, starts="optimum", jackknife=False)
+    assert len(boots) == 3
+    fits = jscale.fit(POWER, curves)
+    alone = jscale.bootstrap(POWER, curves[2], n_resamples=16, key=jax.random.fold_in(jax.random.key(3), 2),
+                             starts="optimum", full_fit=fits[2], jackknife=False)
+    np.testing.assert_array_equal(boots[2].resample_counts(5), alone.resample_counts(5))
+    np.testing.assert_allclose(boots[2].free_draws, alone.free_draws, rtol=1e-7, atol=1e-10)
