@@ -69,6 +69,7 @@ def test_implicit_derivatives_match_finite_differences_of_the_solved_optimum():
     cost = jscale.InferenceCost(1e12)  # not the closed-form case
     with x64_scope():
 
+        @jax.jit
         def log_n(t):
             return optimum(t, log_c, {}, LAW, cost)[0]
 

@@ -103,6 +103,7 @@ def test_data_constrained_example_runs(capsys):
     assert abs(best.n_params[0] / 7.022364735879969e9 - 1) < 0.01
 
 
+@pytest.mark.slow
 def test_many_curves_example_runs(capsys):
     from helpers import shared_data_dir
 
