@@ -16,6 +16,8 @@ from jscale._data import ScalingData as ScalingData
 from jscale._fit import ConvergenceError as ConvergenceError
 from jscale._fit import ConvergenceWarning as ConvergenceWarning
 from jscale._fit import fit as fit
+from jscale._io import load as load
+from jscale._io import save as save
 from jscale._objective import Huber as Huber
 from jscale._objective import Squared as Squared
 from jscale._results import BootstrapResult as BootstrapResult
@@ -47,5 +49,7 @@ __all__ = [
     "datasets",
     "fit",
     "laws",
+    "load",
     "marginal_returns",
+    "save",
 ]

@@ -192,7 +192,7 @@ def test_law_gradient_matches_finite_differences(case):
 
 
 @pytest.mark.filterwarnings("ignore::jscale.IntervalWarning")
-def test_custom_law_goes_through_fit_bootstrap_and_allocation():
+def test_custom_law_goes_through_fit_bootstrap_allocation_and_save(tmp_path):
     def chinchilla_like(p, x):  # a user's law, written in a few lines
         return p["E"] + p["A"] / x["n_params"] ** p["alpha"] + p["B"] / x["n_tokens"] ** p["beta"]
 
@@ -209,6 +209,8 @@ def test_custom_law_goes_through_fit_bootstrap_and_allocation():
     best = jscale.compute_optimal(result, [1e21])
     closed = jscale.laws.Chinchilla.compute_optimal(result.params, 1e21)
     assert best.n_params[0] == pytest.approx(float(closed[0]), rel=1e-6)
+    loaded = jscale.load(jscale.save(boot, tmp_path / "mine.jscale"), law=law)
+    assert loaded.se == boot.se and loaded.fit.params == result.params
 
 
 def test_law_constructor_errors():

@@ -1,0 +1,89 @@
+"""jscale.save / jscale.load: round trips, custom laws, bad files."""
+
+import warnings
+
+import numpy as np
+import pytest
+from helpers import noisy_chinchilla
+
+import jscale
+from jscale import _io
+
+
+@pytest.fixture(scope="module")
+def results():
+    data = noisy_chinchilla(n=6, sigma=0.01, seed=9)
+    law = jscale.laws.Chinchilla().tie(beta="alpha")
+    fit = jscale.fit(law, data, starts=law.default_starts()[::20])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jscale.IntervalWarning)
+        boot = jscale.bootstrap(law, data, n_resamples=8, key=1, full_fit=fit, starts="optimum")
+    return data, fit, boot
+
+
+def _same_fit(a, b):
+    assert a.law == b.law and a.loss == b.loss and a.best_index == b.best_index and a.n_rows == b.n_rows
+    for name in ("starts", "end_params", "objectives", "status", "n_steps"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
+        assert getattr(b, name).dtype == getattr(a, name).dtype
+    assert a.params == b.params and a.objective_floor == b.objective_floor and a.n_configs == b.n_configs
+    np.testing.assert_array_equal(a.free_covariance(), b.free_covariance())
+
+
+def test_fit_round_trip(results, tmp_path):
+    _, fit, _ = results
+    path = jscale.save(fit, tmp_path / "fit.jscale")
+    loaded = jscale.load(path)
+    _same_fit(fit, loaded)
+    assert loaded.law.name == "chinchilla(beta=alpha)"
+    assert not any(p.name.startswith(".fit.jscale") for p in tmp_path.iterdir())  # no temporary left
+
+
+def test_bootstrap_round_trip(results, tmp_path):
+    _, _, boot = results
+    loaded = jscale.load(jscale.save(boot, tmp_path / "boot.jscale"))
+    _same_fit(boot.fit, loaded.fit)
+    np.testing.assert_array_equal(loaded.free_draws, boot.free_draws)
+    np.testing.assert_array_equal(loaded.resample_counts(3), boot.resample_counts(3))
+    assert loaded.interval("alpha") == boot.interval("alpha") and loaded.unit == "row"
+
+
+def test_custom_law_round_trip(tmp_path):
+    def power(p, x):
+        return p["E"] + p["A"] * x["compute"] ** -p["alpha"]
+
+    law = jscale.laws.custom(power, {"E": "positive", "A": "positive", "alpha": jscale.laws.Param((0.0, 1.0))},
+                             columns=("compute",), name="power")
+    compute = np.logspace(18, 22, 12)
+    data = jscale.ScalingData.from_arrays(compute=compute, loss=1.7 + 1e3 * compute**-0.15)
+    fit = jscale.fit(law, data, loss="squared")
+    path = jscale.save(fit, tmp_path / "custom.jscale")
+    with pytest.raises(ValueError, match="pass the law again"):
+        jscale.load(path)
+    _same_fit(fit, jscale.load(path, law=law))
+    other = jscale.laws.custom(power, {"E": "positive", "B": "positive", "alpha": "free"}, columns=("compute",))
+    with pytest.raises(ValueError, match="has parameters"):
+        jscale.load(path, law=other)
+
+
+def test_bad_files(results, tmp_path):
+    _, fit, _ = results
+    path = jscale.save(fit, tmp_path / "fit.jscale")
+    raw = path.read_bytes()
+    (tmp_path / "truncated.jscale").write_bytes(raw[: len(raw) // 2])
+    with pytest.raises(ValueError, match="not a jscale result file|damaged"):
+        jscale.load(tmp_path / "truncated.jscale")
+    (tmp_path / "foreign.csv").write_text("N,D,loss\n1,2,3\n")
+    with pytest.raises(ValueError, match="not a jscale result file"):
+        jscale.load(tmp_path / "foreign.csv")
+    from flax import serialization
+
+    newer = serialization.msgpack_restore(raw)
+    newer["meta"]["version"] = _io.VERSION + 1
+    (tmp_path / "newer.jscale").write_bytes(serialization.msgpack_serialize(newer))
+    with pytest.raises(ValueError, match="Upgrade jscale"):
+        jscale.load(tmp_path / "newer.jscale")
+    with pytest.raises(ValueError, match="Cannot read"):
+        jscale.load(tmp_path / "missing.jscale")
+    with pytest.raises(TypeError, match="save takes a FitResult or a BootstrapResult"):
+        jscale.save({"a": 1}, tmp_path / "x.jscale")
