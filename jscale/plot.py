@@ -1,0 +1,202 @@
+"""Standard plots of fits, bands and allocations (matplotlib, the optional `plot` extra).
+
+Every function takes a result (and the data where it plots them), an optional matplotlib `Axes`
+(a new figure when omitted) and returns the `Axes` (the `Figure` for `corner`). Axes are
+logarithmic where the quantity spans decades, labelled with units, and points are coloured by
+compute. Install matplotlib with `pip install "jscale[plot]"`.
+
+Example:
+    >>> import jscale, jscale.plot  # doctest: +SKIP
+    >>> data = jscale.datasets.load("chinchilla")  # doctest: +SKIP
+    >>> result = jscale.fit(jscale.laws.Chinchilla(), data)  # doctest: +SKIP
+    >>> jscale.plot.frontier(result, data).figure.savefig("frontier.png")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+__all__ = ["allocation", "corner", "frontier", "isoflop", "residuals"]
+
+
+def _pyplot():
+    try:
+        import matplotlib
+
+        if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
+            import os
+
+            if not os.environ.get("DISPLAY") and not os.environ.get("MPLBACKEND"):
+                matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ImportError(
+            "jscale.plot needs matplotlib: pip install 'jscale[plot]' (or pip install matplotlib)."
+        ) from None
+    return plt
+
+
+def _axes(ax, size=(6.0, 4.2)):
+    if ax is not None:
+        return ax
+    plt = _pyplot()
+    _, ax = plt.subplots(figsize=size, layout="constrained")
+    return ax
+
+
+def _fit_of(result):
+    from jscale._results import BootstrapResult, FitResult
+
+    if isinstance(result, BootstrapResult):
+        return result.fit, result
+    if isinstance(result, FitResult):
+        return result, None
+    raise TypeError(f"expected a FitResult or a BootstrapResult; got {type(result).__name__}.")
+
+
+def _compute(data):
+    if data.compute is not None:
+        return np.asarray(data.compute)
+    return 6.0 * np.asarray(data.n_params) * np.asarray(data.n_tokens)
+
+
+def _colour_by_compute(ax, x, y, compute, **kw):
+    from matplotlib.colors import LogNorm
+
+    points = ax.scatter(x, y, c=compute, norm=LogNorm(), cmap="viridis", s=14, edgecolors="none", **kw)
+    ax.figure.colorbar(points, ax=ax, label="training compute C (FLOP)")
+    return points
+
+
+def frontier(result, data, *, ax=None, budgets=None, level: float = 0.95):
+    """Loss against compute: the runs, and the compute-optimal loss L*(C) of the fit with its band.
+
+    The band comes from the bootstrap draws for a `BootstrapResult`, from the delta method for a
+    `FitResult`. Needs a law of `n_params` and `n_tokens` (allocation under C = 6ND).
+    """
+    from jscale._allocation import compute_optimal
+
+    ax = _axes(ax)
+    compute = _compute(data)
+    budgets = np.logspace(np.log10(compute.min()), np.log10(compute.max()) + 1, 60) if budgets is None else budgets
+    curves = _quiet(compute_optimal, result, budgets)
+    ax.scatter(compute, data.loss, s=12, color="0.55", edgecolors="none", label="runs")
+    ax.plot(budgets, curves.loss, color="C3", label="compute-optimal L*(C)")
+    low, high = curves.interval("loss", level)
+    ax.fill_between(budgets, low, high, color="C3", alpha=0.2, linewidth=0, label=f"{100 * level:g}% band")
+    ax.set(xscale="log", xlabel="training compute C (FLOP)", ylabel="loss (nats/token)",
+           title=f"{_fit_of(result)[0].law.name}: loss frontier")
+    ax.legend(frameon=False)
+    return ax
+
+
+def isoflop(result, data, *, ax=None, n_slices: int = 6, rtol: float = 0.1):
+    """IsoFLOP slices: loss against N for runs of (nearly) equal compute, with the fit at that compute.
+
+    Runs are grouped by compute (within `rtol`, relative); the `n_slices` largest groups are drawn,
+    each with the fitted loss along N at its median compute (D = C / 6N).
+    """
+    fit, _ = _fit_of(result)
+    ax = _axes(ax)
+    compute = _compute(data)
+    order = np.argsort(compute)
+    groups, current = [], [order[0]]
+    for i in order[1:]:
+        if compute[i] <= compute[current[0]] * (1 + rtol):
+            current.append(i)
+        else:
+            groups.append(current)
+            current = [i]
+    groups.append(current)
+    groups = sorted(sorted(groups, key=len, reverse=True)[:n_slices], key=lambda g: compute[g[0]])
+    cmap = _pyplot().get_cmap("viridis")
+    for k, g in enumerate(groups):
+        g = np.asarray(g)
+        colour = cmap(k / max(len(groups) - 1, 1))
+        c = float(np.median(compute[g]))
+        n = np.asarray(data.n_params)[g]
+        ax.scatter(n, np.asarray(data.loss)[g], color=colour, s=14, edgecolors="none")
+        grid = np.logspace(np.log10(n.min()) - 0.2, np.log10(n.max()) + 0.2, 80)
+        ax.plot(grid, fit.predict(n_params=grid, n_tokens=c / (6 * grid)), color=colour, label=f"C = {c:.2g}")
+    ax.set(xscale="log", xlabel="parameters N", ylabel="loss (nats/token)", title=f"{fit.law.name}: isoFLOP slices")
+    ax.legend(frameon=False, fontsize="small", title="compute (FLOP)")
+    return ax
+
+
+def allocation(curves, *, ax=None, level: float = 0.95):
+    """Compute-optimal N*(C) and D*(C) with their bands, from `jscale.compute_optimal`."""
+    ax = _axes(ax)
+    banded = curves.draws is not None or curves.sd is not None
+    for name, label, colour in [("n_params", "parameters N*", "C0"), ("n_tokens", "tokens D*", "C1")]:
+        ax.plot(curves.compute, getattr(curves, name), color=colour, label=label)
+        if banded:
+            low, high = curves.interval(name, level)
+            ax.fill_between(curves.compute, low, high, color=colour, alpha=0.25, linewidth=0)
+    ax.set(xscale="log", yscale="log", xlabel="compute budget C (FLOP)", ylabel="parameters / tokens",
+           title=f"compute-optimal allocation{f' ({100 * level:g}% bands)' if banded else ''}")
+    ax.legend(frameon=False)
+    return ax
+
+
+def residuals(result, data, *, ax=None):
+    """Observed against predicted loss, points coloured by compute, with the identity line."""
+    fit, _ = _fit_of(result)
+    ax = _axes(ax)
+    predicted = fit.predict(data)
+    _colour_by_compute(ax, predicted, data.loss, _compute(data))
+    lo, hi = min(predicted.min(), data.loss.min()), max(predicted.max(), data.loss.max())
+    ax.plot([lo, hi], [lo, hi], color="0.3", linewidth=1, label="observed = predicted")
+    rms = float(np.sqrt(np.mean((np.log(data.loss) - np.log(predicted)) ** 2)))
+    ax.set(xlabel="predicted loss (nats/token)", ylabel="observed loss (nats/token)",
+           title=f"{fit.law.name}: fit (RMS log residual {rms:.4f})")
+    ax.legend(frameon=False, loc="upper left")
+    return ax
+
+
+def corner(boot, *, params=None, fig=None, bins: int = 40):
+    """Corner plot of bootstrap draws: histograms on the diagonal, pairwise scatter below.
+
+    Positive parameters are drawn on log axes. Returns the Figure.
+    """
+    from jscale._results import BootstrapResult
+
+    if not isinstance(boot, BootstrapResult):
+        raise TypeError(f"corner needs a BootstrapResult; got {type(boot).__name__}.")
+    law = boot.law
+    names = list(law.param_names if params is None else params)
+    draws = {n: np.asarray(boot.draws[n])[boot.converged] for n in names}
+    positive = dict(zip(law.param_names, law.positive))
+    plt = _pyplot()
+    k = len(names)
+    fig = plt.figure(figsize=(1.9 * k + 0.6, 1.9 * k + 0.6), layout="constrained") if fig is None else fig
+    axes = fig.subplots(k, k, squeeze=False)
+    for i, yi in enumerate(names):
+        for j, xj in enumerate(names):
+            ax = axes[i, j]
+            if j > i:
+                ax.set_visible(False)
+                continue
+            x = np.log10(draws[xj]) if positive[xj] else draws[xj]
+            if i == j:
+                ax.hist(x, bins=bins, color="C0", alpha=0.8)
+                ax.set_yticks([])
+            else:
+                y = np.log10(draws[yi]) if positive[yi] else draws[yi]
+                ax.scatter(x, y, s=2, alpha=0.3, color="C0", edgecolors="none")
+                if j == 0:
+                    ax.set_ylabel(f"log10 {yi}" if positive[yi] else yi)
+            if i == k - 1:
+                ax.set_xlabel(f"log10 {xj}" if positive[xj] else xj)
+            ax.tick_params(labelsize="x-small")
+    fig.suptitle(f"{law.name}: {len(next(iter(draws.values())))} bootstrap draws")
+    return fig
+
+
+def _quiet(fn, *args, **kwargs):
+    from jscale._uncertainty import IntervalWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", IntervalWarning)
+        return fn(*args, **kwargs)
