@@ -278,6 +278,15 @@ class FitResult(struct.PyTreeNode, kw_only=True):
             lines.append(f"  {name:<10} {value:>14.6g} {free:>10} {fv:>14.8g}")
         return "\n".join(lines)
 
+    def to_dict(self) -> dict:
+        """A JSON-ready summary: law, loss, estimates, objective and convergence (no arrays)."""
+        return {
+            "kind": "fit", "law": self.law.name, "loss": str(self.loss), "n_rows": self.n_rows,
+            "params": self.params, "free_params": self.free_params, "objective": self.objective,
+            "best_status": self.best_status, "n_starts": self.n_starts, "status_counts": self.status_counts(),
+            "n_at_best": self.n_at_best,
+        }
+
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v:.6g}" for k, v in self.params.items())
         return f"FitResult({self.law.name}: {params}; objective={self.objective:.6g}, starts={self.n_starts})"
@@ -520,6 +529,15 @@ class BootstrapResult(struct.PyTreeNode, kw_only=True):
         if len(nat) > 1:
             out += correlation_messages(self.law.param_names, self.corr)
         return out
+
+    def to_dict(self, level: float = 0.95, method: str = "percentile") -> dict:
+        """A JSON-ready summary: the fit, and per parameter the estimate, standard error and interval."""
+        intervals = {n: list(self.interval(n, level, method)) for n in self.law.param_names}
+        return {
+            "kind": "bootstrap", "fit": self.fit.to_dict(), "unit": self.unit, "n_resamples": self.n_resamples,
+            "n_converged": self.n_converged, "level": level, "method": method, "estimate": self.estimate,
+            "se": self.se, "interval": intervals, "warnings": self.warnings(),
+        }
 
     def summary(self, level: float = 0.95, method: str = "percentile") -> str:
         """A table: estimate, bootstrap standard error and interval of every parameter."""

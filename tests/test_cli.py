@@ -11,8 +11,33 @@ from jscale import cli
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-def test_fit_prints_summary_and_allocation(capsys):
-    assert cli.main(["fit", "--budgets", "1e21", "5.76e23"]) == 0
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory):
+    """`jscale fit` on the bundled data, every 50th start, 60 resamples, outputs in a temporary folder."""
+    out = tmp_path_factory.mktemp("fit")
+    code = cli.main(["fit", "--starts", "90", "--bootstrap", "60", "--budgets", "1e21", "5.76e23", "--out", str(out),
+                     "--quiet"])
+    assert code == 0
+    return out
+
+
+def test_fit_writes_result_summary_and_plots(saved):
+    import json
+
+    import jscale
+
+    names = {p.name for p in saved.iterdir()}
+    assert {"result.jscale", "summary.json", "frontier.png", "isoflop.png", "allocation.png", "residuals.png",
+            "corner.png"} <= names
+    summary = json.loads((saved / "summary.json").read_text())
+    assert summary["kind"] == "bootstrap" and summary["n_resamples"] == 60
+    assert abs(summary["fit"]["params"]["alpha"] - 0.3473) < 1e-3
+    assert isinstance(jscale.load(saved / "result.jscale"), jscale.BootstrapResult)
+
+
+def test_fit_prints_summary_and_allocation(capsys, tmp_path):
+    assert cli.main(["fit", "--starts", "90", "--bootstrap", "0", "--budgets", "1e21", "5.76e23",
+                     "--out", "none"]) == 0
     out = capsys.readouterr().out
     assert "bundled dataset 'chinchilla', 240 rows" in out
     for name in ("E", "A", "B", "alpha", "beta"):
@@ -21,24 +46,60 @@ def test_fit_prints_summary_and_allocation(capsys):
     assert "Compute-optimal allocation" in out and "5.76e+23" in out
 
 
-def test_fit_reads_a_csv(tmp_path, capsys):
+def test_fit_reads_a_csv_with_named_columns(tmp_path, capsys):
     n, d = np.meshgrid(np.logspace(7, 10, 4), np.logspace(8, 11, 4))
     loss = 1.7 + 400 / n**0.33 + 1500 / d**0.29
     path = tmp_path / "runs.csv"
-    path.write_text("N,D,loss\n" + "".join(f"{float(a)!r},{float(b)!r},{float(c)!r}\n" for a, b, c in zip(n.ravel(), d.ravel(), loss.ravel())))
-    assert cli.main(["fit", str(path), "--loss", "squared", "--budgets", "1e21"]) == 0
+    rows = "".join(f"{float(a)!r},{float(b)!r},{float(c)!r}\n" for a, b, c in zip(n.ravel(), d.ravel(), loss.ravel()))
+    path.write_text("size,seen,metric\n" + rows)
+    args = ["fit", str(path), "--columns", "N=size,D=seen,L=metric", "--loss", "squared", "--starts", "300",
+            "--bootstrap", "0", "--budgets", "1e21", "--out", "none"]
+    assert cli.main(args) == 0
     out = capsys.readouterr().out
     assert "16 rows" in out and "alpha" in out and "0.33" in out
 
 
-def test_bad_input_is_one_line_on_stderr(tmp_path, capsys):
-    assert cli.main(["fit", "no-such-dataset"]) == 2
-    err = capsys.readouterr().err
-    assert err.startswith("jscale: 'no-such-dataset' is neither a bundled dataset") and "Traceback" not in err
+def test_allocate_predict_and_plot_commands(saved, capsys, tmp_path):
+    import json
+
+    result = str(saved / "result.jscale")
+    assert cli.main(["allocate", result, "--compute", "1e21", "5.76e23", "--format", "json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert len(rows) == 2 and rows[1]["n_params_low"] < rows[1]["n_params"] < rows[1]["n_params_high"]
+    assert cli.main(["allocate", result, "--range", "1e20", "1e24", "5", "--format", "csv"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 6
+    assert cli.main(["predict", result, "--n-params", "7e10", "--n-tokens", "1.4e12"]) == 0
+    assert "loss_low" in capsys.readouterr().out
+    png = tmp_path / "corner.png"
+    assert cli.main(["plot", result, "--kind", "corner", "--out", str(png)]) == 0
+    assert png.stat().st_size > 10_000
+
+
+def test_bad_input_is_one_line_on_stderr(tmp_path, capsys, saved):
+    cases = [
+        (["fit", "no-such-dataset"], "'no-such-dataset' is neither a bundled dataset"),
+        (["fit", "--starts", "many"], "--starts must be 'grid' or a positive number"),
+        (["fit", "--columns", "N", "--out", "none"], "--columns takes FIELD=HEADER pairs"),
+        (["allocate", str(tmp_path / "missing.jscale")], "does not exist"),
+        (["predict", str(saved / "result.jscale"), "--n-params", "1e9", "2e9", "--n-tokens", "1e10"],
+         "--n-params has 2 values but --n-tokens has 1"),
+        (["allocate", str(saved / "summary.json")], "not a jscale result file"),
+    ]
+    for argv, message in cases:
+        assert cli.main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert err.startswith("jscale: ") and message in err and "Traceback" not in err, err
+        assert len(err.strip().splitlines()) == 1
     path = tmp_path / "bad.csv"
     path.write_text("N,D,loss\n1e9,1e10,abc\n")
-    assert cli.main(["fit", str(path)]) == 2
+    assert cli.main(["fit", str(path), "--out", "none"]) == 2
     assert "not a number" in capsys.readouterr().err
+
+
+def test_strict_non_convergence_exits_3(capsys):
+    argv = ["fit", "--starts", "3", "--max-steps", "3", "--bootstrap", "0", "--out", "none", "--strict", "--quiet"]
+    assert cli.main(argv) == 3
+    assert "warning:" in capsys.readouterr().err
 
 
 def test_datasets_command(capsys):

@@ -1,0 +1,5 @@
+import sys
+
+from jscale.cli import main
+
+sys.exit(main())
