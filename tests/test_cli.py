@@ -157,6 +157,7 @@ def _example(name):
         sys.path.remove(str(EXAMPLES))
 
 
+@pytest.mark.slow  # ~10 s; the law and its allocation are tested in test_law_forms.py
 def test_data_constrained_example_runs(capsys):
     fit, boot, best = _example("data_constrained").main(n_resamples=30)
     out = capsys.readouterr().out
