@@ -349,6 +349,7 @@ def test_bad_interval_requests(small):
         no_jack.interval("E", method="bca")
 
 
+@pytest.mark.slow  # a subprocess with its own compilations; test_batch covers the sharded path by default
 def test_bootstrap_over_two_cpu_devices_matches_one():
     import os
     import subprocess
