@@ -1,11 +1,12 @@
-"""Epoch AI's replication of Chinchilla with intervals (Besiroglu et al. 2024, Table 1).
+"""Chinchilla's Approach 3 and Epoch AI's replication with intervals (Besiroglu et al. 2024).
 
     python examples/epoch_bootstrap.py
 
 Fits the Chinchilla law to the 240 runs Epoch AI keeps, bootstraps it (4,000 row resamples,
 each refitted from the full-data optimum), and prints standard errors and 95% intervals of
 every parameter, of the allocation exponent a = beta/(alpha + beta) and of the compute-optimal
-tokens per parameter at Chinchilla's budget, next to the curvature-based (sandwich) intervals.
+tokens per parameter at Chinchilla's budget, next to the curvature-based (sandwich) intervals;
+then checks Hoffmann et al.'s published Approach 3 estimate against those intervals.
 """
 
 import warnings
@@ -15,6 +16,8 @@ import jax.numpy as jnp
 import jscale
 
 BUDGET = 5.76e23  # FLOP of Chinchilla itself (70B parameters, 1.4T tokens)
+# Hoffmann et al. 2022, Approach 3, unrounded (from the paper's TeX source, via Epoch AI).
+APPROACH_3 = dict(E=1.69337368, A=406.401018, B=410.722827, alpha=0.33917084, beta=0.2849083)
 
 
 def exponent(p):
@@ -45,6 +48,10 @@ def main(n_resamples: int = 4000, every: int = 1):
             rows = [boot.interval(fn), boot.interval(fn, method="bca"), fit.interval(fn, log=fn is tokens_per_param)]
             cells = "".join(f"({lo:8.4g}, {hi:8.4g})      " for lo, hi in rows)
             print(f"  {name:<22} {value:>10.4g}   {cells}")
+    print("\n  Hoffmann et al.'s Approach 3 against these 95% bootstrap intervals (Besiroglu et al.'s finding):")
+    for name, value in APPROACH_3.items():
+        low, high = boot.interval(name)
+        print(f"  {name:<6} {value:>10.5g}  {'inside' if low <= value <= high else 'OUTSIDE'} ({low:.4g}, {high:.4g})")
     return boot
 
 

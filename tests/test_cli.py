@@ -175,3 +175,9 @@ def test_many_curves_example_runs(capsys):
         pytest.skip("shared/data/revisiting_scaling_benchmark is not present")
     scores = _example("many_curves").main(path)
     assert len(scores["power law"]) == 20 and "mean RMSE" in capsys.readouterr().out
+
+
+@pytest.mark.slow  # ~12 s of compilation; custom laws are tested in test_law_forms.py
+def test_custom_law_example_runs(capsys):
+    boot = _example("custom_law").main(n_resamples=20)
+    assert boot.n_resamples == 20 and "saved and reloaded" in capsys.readouterr().out
