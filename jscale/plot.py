@@ -140,15 +140,27 @@ def allocation(curves, *, ax=None, level: float = 0.95):
     return ax
 
 
-def residuals(result, data, *, ax=None):
-    """Observed against predicted loss, points coloured by compute, with the identity line."""
+def residuals(result, data, *, ax=None, against: str = "predicted"):
+    """Observed against predicted loss (`against="predicted"`, with the identity line), or the log
+    residuals log L - log L_hat against compute (`against="compute"`, with the zero line); points
+    coloured by compute."""
     fit, _ = _fit_of(result)
+    if against not in ("predicted", "compute"):
+        raise ValueError(f"against must be 'predicted' or 'compute'; got {against!r}.")
     ax = _axes(ax)
     predicted = fit.predict(data)
-    _colour_by_compute(ax, predicted, data.loss, _compute(data))
+    compute = _compute(data)
+    resid = np.log(data.loss) - np.log(predicted)
+    rms = float(np.sqrt(np.mean(resid**2)))
+    if against == "compute":
+        _colour_by_compute(ax, compute, resid, compute)
+        ax.axhline(0.0, color="0.3", linewidth=1)
+        ax.set(xscale="log", xlabel="training compute C (FLOP)", ylabel="log residual, log L - log L_hat",
+               title=f"{fit.law.name}: residuals (RMS {rms:.4f})")
+        return ax
+    _colour_by_compute(ax, predicted, data.loss, compute)
     lo, hi = min(predicted.min(), data.loss.min()), max(predicted.max(), data.loss.max())
     ax.plot([lo, hi], [lo, hi], color="0.3", linewidth=1, label="observed = predicted")
-    rms = float(np.sqrt(np.mean((np.log(data.loss) - np.log(predicted)) ** 2)))
     ax.set(xlabel="predicted loss (nats/token)", ylabel="observed loss (nats/token)",
            title=f"{fit.law.name}: fit (RMS log residual {rms:.4f})")
     ax.legend(frameon=False, loc="upper left")

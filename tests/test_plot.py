@@ -22,7 +22,8 @@ def fitted(grid_fit):
     return data, grid_fit, boot
 
 
-@pytest.mark.parametrize("kind", ["frontier", "frontier-fit", "isoflop", "allocation", "residuals", "corner"])
+@pytest.mark.parametrize("kind", ["frontier", "frontier-fit", "isoflop", "allocation", "residuals", "residuals-compute",
+                                  "corner"])
 def test_plot_renders_without_warnings(fitted, kind, tmp_path):
     import matplotlib.pyplot as plt
 
@@ -39,6 +40,8 @@ def test_plot_renders_without_warnings(fitted, kind, tmp_path):
             figure = jplot.allocation(jscale.compute_optimal(boot, np.logspace(19, 25, 20))).figure
         elif kind == "residuals":
             figure = jplot.residuals(boot, data).figure
+        elif kind == "residuals-compute":
+            figure = jplot.residuals(fit, data, against="compute").figure
         else:
             figure = jplot.corner(boot, params=["E", "alpha", "beta"])
         path = tmp_path / f"{kind}.png"
