@@ -169,7 +169,11 @@ def frontier_terms(theta, log_n, log_d, fixed, law, cost) -> dict:
         z = optimum(theta, c, fixed, law, cost)
         return jnp.exp(_log_loss(law, theta, z[0], z[1], fixed))
 
-    return {"d_log_params": grad[0], "d_log_tokens": grad[1], "d_log_compute": jax.grad(best_loss)(log_c)}
+    z = optimum(theta, log_c, fixed, law, cost)
+    res = _residual(z, theta, log_c, fixed, law, cost)
+    converged = jnp.all(jnp.isfinite(z)) & (jnp.max(jnp.abs(res)) <= 1e-9 * (1 + jnp.abs(log_c)))
+    return {"d_log_params": grad[0], "d_log_tokens": grad[1], "d_log_compute": jax.grad(best_loss)(log_c),
+            "converged": converged}
 
 
 # --- sources of parameters and bands ---------------------------------------------------------------
@@ -412,6 +416,7 @@ class MarginalReturns(_Bands, struct.PyTreeNode, kw_only=True):
         d_log_params: (K,) dL/d log N at (N, D): loss change per e-fold of parameters (negative).
         d_log_tokens: (K,) dL/d log D.
         d_log_compute: (K,) dL*/d log C along the compute-optimal frontier at C = cost(N, D).
+        converged: (K,) whether the frontier solve met its test at each point.
         draws, draw_ok, sd: as in `Allocation`.
     """
 
@@ -425,6 +430,7 @@ class MarginalReturns(_Bands, struct.PyTreeNode, kw_only=True):
     d_log_params: np.ndarray
     d_log_tokens: np.ndarray
     d_log_compute: np.ndarray
+    converged: np.ndarray | None = None
     draws: dict | None = None
     draw_ok: np.ndarray | None = None
     sd: dict | None = None
@@ -502,6 +508,6 @@ def marginal_returns(result, *, n_params, n_tokens, cost=None, fixed=None, param
     names = ("d_log_params", "d_log_tokens", "d_log_compute")
     est, per_draw, mask, sd = _evaluate(result, params, _marginal_fn, (np.log(n), np.log(d), fixed_logs), (),
                                         names, law, cost)
-    values, draws, draw_ok, sd = _bands(est, per_draw, mask, sd, (), None)
+    values, draws, draw_ok, sd = _bands(est, per_draw, mask, sd, (), "converged")
     return MarginalReturns(law=law, cost=cost, n_params=_frozen(n), n_tokens=_frozen(d), draws=draws,
-                           draw_ok=draw_ok, sd=sd, **values)
+                           draw_ok=draw_ok, sd=sd, converged=_frozen(est["converged"]), **values)

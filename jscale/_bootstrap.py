@@ -58,9 +58,16 @@ def _leave_one_out(indices, weight, unit_of_row):
 
 def _key_data(key) -> np.ndarray:
     """A JAX PRNG key (typed or raw uint32 (2,)) or an integer seed, as raw uint32 (2,) key data."""
-    if isinstance(key, numbers.Integral) and not isinstance(key, bool):
-        return np.asarray(jax.random.key_data(jax.random.key(int(key))))
     dtype = getattr(key, "dtype", None)
+    typed = dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key)
+    if (isinstance(key, numbers.Integral) and not isinstance(key, bool)) or (
+        not typed and dtype is not None and np.ndim(key) == 0 and np.issubdtype(np.dtype(dtype), np.integer)
+    ):
+        seed = int(key)
+        if not 0 <= seed < 2**63:
+            raise ValueError(f"An integer key must be a seed in [0, 2**63); got {seed}.")
+        with x64_scope():  # 64-bit seeds: without x64, seeds of 2**32 and more would collide
+            return np.asarray(jax.random.key_data(jax.random.key(seed)))
     if dtype is not None and jax.dtypes.issubdtype(dtype, jax.dtypes.prng_key):
         data = np.asarray(jax.random.key_data(key))
     else:

@@ -135,6 +135,9 @@ def save(result, path) -> Path:
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; a saved result is not
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()

@@ -199,8 +199,14 @@ def _fix(law: Law, values: dict) -> Law:
         value = float(value)
         if not np.isfinite(value) or (base.positive[k] and value <= 0):
             raise ValueError(f"fix: {name} must be a finite{' positive' if base.positive[k] else ''} number; got {value!r}.")
+        if base._bounded[k] and not low < value < high:
+            raise ValueError(f"fix: {name} must lie inside its domain ({low:g}, {high:g}); got {value!r}.")
         fixed[name] = value
-    return Constrained(base=base, fixed=tuple(fixed.items()), tied=tuple(tied.items()))
+        # Parameters tied to a fixed one are fixed with it.
+        for follower in [f for f, lead in tied.items() if lead == name]:
+            fixed[follower] = value
+            del tied[follower]
+    return Constrained(base=base, fixed=tuple(sorted(fixed.items())), tied=tuple(sorted(tied.items())))
 
 
 def _tie(law: Law, pairs: dict) -> Law:
@@ -215,13 +221,18 @@ def _tie(law: Law, pairs: dict) -> Law:
         if follower == leader:
             raise ValueError(f"tie: cannot tie {follower} to itself.")
         kf, kl = base.param_names.index(follower), base.param_names.index(leader)
-        if base.positive[kf] != base.positive[kl]:
-            raise ValueError(f"tie: {follower} and {leader} have different domains (one is positive); they cannot be tied.")
+        same = (base.positive[kf] == base.positive[kl] and base._bounded[kf] == base._bounded[kl]
+                and (not base._bounded[kf] or base.bounds[kf] == base.bounds[kl]))
+        if not same:
+            raise ValueError(
+                f"tie: {follower} and {leader} have different domains ({base.bounds[kf]} and {base.bounds[kl]}, or one "
+                "is positive); they cannot be tied."
+            )
         if leader in tied:
             leader = tied[leader]
         tied = {f: (leader if lead == follower else lead) for f, lead in tied.items()}
         tied[follower] = leader
-    return Constrained(base=base, fixed=tuple(fixed.items()), tied=tuple(tied.items()))
+    return Constrained(base=base, fixed=tuple(sorted(fixed.items())), tied=tuple(sorted(tied.items())))
 
 
 

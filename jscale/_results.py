@@ -461,25 +461,30 @@ class BootstrapResult(struct.PyTreeNode, kw_only=True):
         level = check_level(level)
         if method not in BOOTSTRAP_METHODS:
             raise ValueError(f"method must be one of {', '.join(BOOTSTRAP_METHODS)}; got {method!r}.")
-        ok = self.converged
-        if not ok.any():
+        if not self.converged.any():
             raise ValueError("No bootstrap draw converged; intervals are undefined.")
-        jk_ok = self.jackknife_status == SUCCESS
-        best = np.asarray(self.fit.end_params[self.fit.best_index])
         if isinstance(name_or_function, str):
             k = _param_index(self.law, name_or_function)
             free = name_or_function in self.law.free_names and name_or_function not in self.law.param_names
-            conv = (lambda x: np.asarray(x)[..., k]) if free else (lambda x: self._natural(x)[..., k])
-            draws, estimate, jack = conv(self.free_draws[ok])[:, None], conv(best)[None], conv(
-                self.jackknife_params[jk_ok])[:, None]
-            low, high = bootstrap_interval(draws, estimate, jack, level, method)
-            return float(low[0]), float(high[0])
-        draws = self._apply(name_or_function, self.free_draws[ok])
+            if free:
+                return self._interval_of(lambda x: np.asarray(x)[..., k], level, method)
+            return self._interval_of(lambda x: self._natural(x)[..., k], level, method)
+        return self._interval_of(lambda free: self._apply(name_or_function, free), level, method)
+
+    def _interval_of(self, values, level, method, transform=None):
+        """Interval of values(free (n, P)) -> (n, ...) over the converged draws; `transform` maps the ends."""
+        ok = self.converged
+        jk_ok = self.jackknife_status == SUCCESS
+        best = np.asarray(self.fit.end_params[self.fit.best_index])
+        draws = values(self.free_draws[ok])
         shape = draws.shape[1:]
-        estimate = self._apply(name_or_function, best[None])[0]
-        jack = self._apply(name_or_function, self.jackknife_params[jk_ok])
-        low, high = bootstrap_interval(draws.reshape(len(draws), -1), estimate.reshape(-1),
-                                       jack.reshape(len(jack), -1), level, method)
+        width = int(np.prod(shape)) if shape else 1
+        estimate = values(best[None])[0]
+        jack = values(self.jackknife_params[jk_ok]) if method == "bca" and jk_ok.any() else np.zeros((0,) + shape)
+        low, high = bootstrap_interval(draws.reshape(len(draws), width), estimate.reshape(width),
+                                       jack.reshape(len(jack), width), level, method)
+        if transform is not None:
+            low, high = transform(low), transform(high)
         if not shape:
             return float(low[0]), float(high[0])
         return low.reshape(shape), high.reshape(shape)
@@ -488,16 +493,21 @@ class BootstrapResult(struct.PyTreeNode, kw_only=True):
         """Bootstrap interval (R,) of the predicted loss (the law's mean, not a new run's loss)."""
         from jscale._fit import prediction_columns
 
-        log_x = {k: jnp.asarray(v) for k, v in prediction_columns(self.law, data, **columns).items()}
+        level = check_level(level)
+        if method not in BOOTSTRAP_METHODS:
+            raise ValueError(f"method must be one of {', '.join(BOOTSTRAP_METHODS)}; got {method!r}.")
+        if not self.converged.any():
+            raise ValueError("No bootstrap draw converged; intervals are undefined.")
         law = self.law
-        names = law.param_names
+        columns_log = prediction_columns(law, data, **columns)
 
-        def loss_at(p):
-            theta = jnp.stack([jnp.log(p[n]) if pos else p[n] for n, pos in zip(names, law.positive)])
-            return jnp.exp(law.log_predict(theta, log_x))
+        def log_losses(free):
+            with x64_scope():
+                log_x = {k: jnp.asarray(v) for k, v in columns_log.items()}
+                return np.asarray(jax.vmap(lambda t: law.log_predict(t, log_x))(jnp.asarray(free, jnp.float64)))
 
-        with x64_scope():
-            return self.interval(loss_at, level=level, method=method)
+        # The interval of the log loss, exponentiated (monotone: percentile and BCa ends map over).
+        return self._interval_of(log_losses, level, method, transform=np.exp)
 
     def resample_counts(self, index: int) -> np.ndarray:
         """Multiplicity of every unit (row or group) in resample `index`, recomputed from the key.

@@ -78,7 +78,12 @@ def free_covariance(terms: dict, method: str) -> np.ndarray | None:
     n = float(terms["sum_w"])
     h = 0.5 * (h + h.T)
     eig = np.linalg.eigvalsh(h) if np.all(np.isfinite(h)) else np.array([np.nan])
-    if not np.all(np.isfinite(eig)) or eig.min() <= 1e-12 * abs(eig).max() or n <= p:
+    if n <= p:
+        raise ValueError(
+            f"Curvature intervals treat row weights as frequency weights, so their sum ({n:g}) counts the "
+            f"observations; it must exceed the {p} parameters. Scale the weights so that they sum to the number of runs."
+        )
+    if not np.all(np.isfinite(eig)) or eig.min() <= 1e-12 * abs(eig).max():
         return None
     h_inv = np.linalg.inv(h)
     if method == "sandwich":

@@ -71,7 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     g = sub.add_parser("plot", help="draw a plot of a saved result")
     g.add_argument("result")
     g.add_argument("--kind", default="allocation", choices=PLOTS)
-    g.add_argument("--data", default="chinchilla", help="the fitted data (for frontier, isoflop, residuals)")
+    g.add_argument("--data", default="chinchilla",
+                   help="the fitted data, a bundled name or CSV path (for frontier, isoflop, residuals; default chinchilla)")
     g.add_argument("--out", required=True, help="image file, e.g. plot.png")
 
     sub.add_parser("datasets", help="list the bundled datasets")
@@ -311,10 +312,16 @@ def _predict(args) -> int:
 
 
 def _plot_command(args) -> int:
+    import jscale
+
     result = _saved(args.result)
     data = None
     if args.kind in ("frontier", "isoflop", "residuals"):
-        data, _ = _load_data(args.data)
+        data, source = _load_data(args.data)
+        fit = result.fit if isinstance(result, jscale.BootstrapResult) else result
+        if len(data) != fit.n_rows:
+            raise UserError(f"The result was fitted to {fit.n_rows} rows but --data {source} has {len(data)}; "
+                            "pass the fitted data with --data.")
     try:
         import matplotlib
 

@@ -384,3 +384,26 @@ def test_progress_bar_over_chunks(small, capsys):
     shown = _quiet(jscale.bootstrap, LAW, data, n_resamples=8, key=7, starts="optimum", full_fit=fit,
                    chunk_size=4, progress=True, jackknife=False)
     np.testing.assert_allclose(shown.free_draws, boot.free_draws, rtol=1e-9, atol=1e-12)
+
+
+def test_prediction_interval_for_a_bounded_law_and_no_jackknife():
+    power = jscale.laws.custom(lambda p, x: p["E"] + p["A"] * x["compute"] ** -p["alpha"],
+                               {"E": "positive", "A": "positive", "alpha": jscale.laws.Param((0.0, 1.0))},
+                               columns=("compute",))
+    compute = np.logspace(18, 22, 12)
+    rng = np.random.default_rng(0)
+    data = jscale.ScalingData.from_arrays(compute=compute, loss=(1.7 + 1e3 * compute**-0.15) * np.exp(
+        rng.normal(0, 0.01, 12)))
+    fit = jscale.fit(power, data, starts=power.to_free([1.5, 800.0, 0.2]))
+    boot = _quiet(jscale.bootstrap, power, data, n_resamples=40, key=0, full_fit=fit, starts="optimum",
+                  jackknife=False)
+    low, high = boot.predict_interval(compute=[1e23])
+    direct = boot.interval(lambda p: p["E"] + p["A"] * 1e23 ** -p["alpha"])
+    # Equal up to the interpolation between two draws (log loss there, loss here).
+    assert (low[0], high[0]) == pytest.approx(direct, rel=1e-4)
+    assert low[0] < fit.predict(compute=[1e23])[0] < high[0]
+
+
+def test_large_integer_seeds_do_not_collide():
+    assert not np.array_equal(_bootstrap._key_data(1), _bootstrap._key_data(2**32 + 1))
+    np.testing.assert_array_equal(_bootstrap._key_data(np.int64(7)), _bootstrap._key_data(7))

@@ -225,3 +225,18 @@ def test_law_constructor_errors():
     with pytest.raises(ValueError, match="columns must be among"):
         jscale.laws.custom(_custom_power, {"E": "positive"}, columns=("flops",))
     assert len(jscale.laws.BrokenPowerLaw(2).default_starts()) <= 2000
+
+
+def test_constraint_edge_cases():
+    law = jscale.laws.Chinchilla()
+    # Fixing the leader of a tie fixes its followers too.
+    both = law.tie(beta="alpha").fix(alpha=0.3)
+    assert both.param_names == ("E", "A", "B") and dict(both.fixed)["beta"] == 0.3 and not both.tied
+    # The order of the arguments does not change the law (nor its compilations).
+    assert law.fix(E=1.7, A=400.0) == law.fix(A=400.0, E=1.7)
+    bounded = jscale.laws.custom(lambda p, x: p["a"] + p["b"] * x["compute"], {"a": Param((0.0, 1.0)),
+                                 "b": Param((0.0, 2.0))}, columns=("compute",))
+    with pytest.raises(ValueError, match="must lie inside its domain"):
+        bounded.fix(a=1.5)
+    with pytest.raises(ValueError, match="different domains"):
+        bounded.tie(b="a")
