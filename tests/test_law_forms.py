@@ -191,6 +191,7 @@ def test_law_gradient_matches_finite_differences(case):
     np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-9)
 
 
+@pytest.mark.slow  # ~9 s; custom laws also run in test_io and test_law_recovers_exact_synthetic_parameters
 @pytest.mark.filterwarnings("ignore::jscale.IntervalWarning")
 def test_custom_law_goes_through_fit_bootstrap_allocation_and_save(tmp_path):
     def chinchilla_like(p, x):  # a user's law, written in a few lines

@@ -22,6 +22,7 @@ def _curves(n_curves=20):
     return curves
 
 
+@pytest.mark.slow  # ~14 s: the separate fits compile per length
 @pytest.mark.filterwarnings("ignore::jscale.ConvergenceWarning")  # a few curves stall at a kink
 @pytest.mark.filterwarnings("ignore::jscale.IntervalWarning")
 def test_twenty_datasets_in_one_call_equal_separate_fits():
@@ -62,6 +63,7 @@ def test_many_errors():
         _curves(1)[0].split("model")
 
 
+@pytest.mark.slow  # ~9 s
 @pytest.mark.filterwarnings("ignore::jscale.IntervalWarning")
 def test_bootstrap_of_a_list_repeats_each_dataset_alone():
     import jax
@@ -74,3 +76,15 @@ def test_bootstrap_of_a_list_repeats_each_dataset_alone():
                              starts="optimum", full_fit=fits[1], jackknife=False)
     np.testing.assert_array_equal(boots[1].resample_counts(5), alone.resample_counts(5))
     np.testing.assert_allclose(boots[1].free_draws, alone.free_draws, rtol=1e-7, atol=1e-10)
+
+
+@pytest.mark.filterwarnings("ignore::jscale.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore::jscale.IntervalWarning")
+def test_four_datasets_in_one_call_equal_separate_fits():
+    """The default-run version of the twenty-curve test: two lengths, two compilations."""
+    curves = _curves(4)
+    together = jscale.fit(POWER, curves)
+    for data, joint in zip(curves, together):
+        alone = jscale.fit(POWER, data)
+        assert joint.objective == pytest.approx(alone.objective, rel=1e-9)
+        np.testing.assert_allclose(joint.predict(data), alone.predict(data), rtol=1e-7)
