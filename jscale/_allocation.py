@@ -27,7 +27,7 @@ import numpy as np
 from flax import struct
 
 from jscale._laws import Law
-from jscale._numerics import x64_scope
+from jscale._numerics import read_only, x64_scope
 from jscale._uncertainty import check_level, normal_quantile
 
 ALLOCATION_COLUMNS = ("n_params", "n_tokens")
@@ -269,9 +269,12 @@ def _jacobians(theta, args, *, fn, law, cost, names):
     return jax.jacfwd(picked)(theta)
 
 
-def _evaluate(result, params, fn, args, positive, signed, law, cost):
-    """Estimates (K,), per-draw values (B, K) and delta-method sds (K,) of fn's outputs."""
-    _, theta, draws, mask, cov = _source(result, params)
+def _evaluate(source, fn, args, positive, signed, cost):
+    """Estimates (K,), per-draw values (B, K) and delta-method sds (K,) of fn's outputs.
+
+    `source` is what `_source` returns for the result: law, estimate, draws, draw mask, covariance.
+    """
+    law, theta, draws, mask, cov = source
     names = positive + signed
     with x64_scope():
         args = tuple(jax.tree.map(jnp.asarray, a) for a in args)
@@ -331,21 +334,15 @@ class _Bands:
         return np.where(self.draw_ok, self.draws[name], np.nan)
 
 
-def _frozen(a):
-    out = np.array(a)
-    out.flags.writeable = False
-    return out
-
-
 def _bands(est, per_draw, mask, sd, positive, ok_name):
     """Natural values (exp of the log ones), per-draw values with their usable mask, and sds."""
-    values = {k: _frozen(np.exp(v) if k in positive else v) for k, v in est.items() if k != ok_name}
+    values = {k: read_only(np.exp(v) if k in positive else v) for k, v in est.items() if k != ok_name}
     draws = draw_ok = None
     if per_draw is not None:
-        draws = {k: _frozen(np.exp(v) if k in positive else v) for k, v in per_draw.items() if k != ok_name}
+        draws = {k: read_only(np.exp(v) if k in positive else v) for k, v in per_draw.items() if k != ok_name}
         ok = mask[:, None] if ok_name is None else mask[:, None] & per_draw[ok_name]
-        draw_ok = _frozen(np.broadcast_to(ok, next(iter(draws.values())).shape))
-    sd = None if sd is None else {k: _frozen(v) for k, v in sd.items()}
+        draw_ok = read_only(np.broadcast_to(ok, next(iter(draws.values())).shape))
+    sd = None if sd is None else {k: read_only(v) for k, v in sd.items()}
     return values, draws, draw_ok, sd
 
 
@@ -475,17 +472,18 @@ def compute_optimal(result, compute, *, cost=None, fixed=None, params=None) -> A
         >>> round(float(best.tokens_per_param[0]), 1), round(float(best.exponent_params[0]), 4)
         (18.3, 0.5126)
     """
-    law = _source(result, params)[0]
+    source = _source(result, params)
+    law = source[0]
     cost = _check_law(law, cost)
     budgets = _positive_array("compute", compute)
     fixed_logs = _check_fixed(law, fixed, budgets.size)
     positive = ("n_params", "n_tokens", "loss", "tokens_per_param")
     signed = ("exponent_params", "exponent_tokens")
-    est, per_draw, mask, sd = _evaluate(result, params, _allocation_fn, (np.log(budgets), fixed_logs), positive,
-                                        signed, law, cost)
+    est, per_draw, mask, sd = _evaluate(source, _allocation_fn, (np.log(budgets), fixed_logs), positive, signed,
+                                        cost)
     values, draws, draw_ok, sd = _bands(est, per_draw, mask, sd, positive, "converged")
-    natural_fixed = {k: _frozen(np.exp(v)) for k, v in fixed_logs.items()}
-    return Allocation(law=law, cost=cost, compute=_frozen(budgets), converged=_frozen(est["converged"]),
+    natural_fixed = {k: read_only(np.exp(v)) for k, v in fixed_logs.items()}
+    return Allocation(law=law, cost=cost, compute=read_only(budgets), converged=read_only(est["converged"]),
                       fixed=natural_fixed, draws=draws, draw_ok=draw_ok, sd=sd, **values)
 
 
@@ -496,7 +494,8 @@ def marginal_returns(result, *, n_params, n_tokens, cost=None, fixed=None, param
     compute-optimal loss at the point's budget C = cost(N, D) (via the implicit derivative of the
     optimum). Arguments as in `compute_optimal`; `n_params` and `n_tokens` broadcast together.
     """
-    law = _source(result, params)[0]
+    source = _source(result, params)
+    law = source[0]
     cost = _check_law(law, cost)
     n = _positive_array("n_params", n_params)
     d = _positive_array("n_tokens", n_tokens)
@@ -506,8 +505,7 @@ def marginal_returns(result, *, n_params, n_tokens, cost=None, fixed=None, param
         raise ValueError(f"n_params ({n.size}) and n_tokens ({d.size}) must have the same length.") from None
     fixed_logs = _check_fixed(law, fixed, n.size)
     names = ("d_log_params", "d_log_tokens", "d_log_compute")
-    est, per_draw, mask, sd = _evaluate(result, params, _marginal_fn, (np.log(n), np.log(d), fixed_logs), (),
-                                        names, law, cost)
+    est, per_draw, mask, sd = _evaluate(source, _marginal_fn, (np.log(n), np.log(d), fixed_logs), (), names, cost)
     values, draws, draw_ok, sd = _bands(est, per_draw, mask, sd, (), "converged")
-    return MarginalReturns(law=law, cost=cost, n_params=_frozen(n), n_tokens=_frozen(d), draws=draws,
-                           draw_ok=draw_ok, sd=sd, converged=_frozen(est["converged"]), **values)
+    return MarginalReturns(law=law, cost=cost, n_params=read_only(n), n_tokens=read_only(d), draws=draws,
+                           draw_ok=draw_ok, sd=sd, converged=read_only(est["converged"]), **values)

@@ -17,14 +17,13 @@ from jscale._fit import (
     _check_positive_int,
     _check_starts,
     _fit_batched,
-    _frozen,
     _problem,
     check_execution,
     check_law_and_data,
     fit,
 )
 from jscale._laws import Law
-from jscale._numerics import x64_scope
+from jscale._numerics import read_only, x64_scope
 from jscale._objective import resolve_loss
 from jscale._results import BootstrapResult, FitResult
 from jscale._solve import NONFINITE, with_floor
@@ -362,11 +361,11 @@ def bootstrap(
     result = BootstrapResult(
         law=law, loss=loss_obj, unit=unit if kind == "group" else kind, n_units=n_units,
         n_configs=distinct_configurations(law, data), fit=full_fit,
-        key=None if key_data is None else _frozen(key_data), counts=None if counts is None else _frozen(counts),
-        starts=_frozen(x0s),
-        end_params=_frozen(out["x"]), objectives=_frozen(out["f"]), start_status=_frozen(out["status"]),
-        n_steps=_frozen(out["steps"]), jackknife_params=_frozen(jack["x"][take, jk_best]),
-        jackknife_status=_frozen(np.where(np.isfinite(jk_f[take, jk_best]), jack["status"][take, jk_best], NONFINITE)),
+        key=None if key_data is None else read_only(key_data), counts=None if counts is None else read_only(counts),
+        starts=read_only(x0s),
+        end_params=read_only(out["x"]), objectives=read_only(out["f"]), start_status=read_only(out["status"]),
+        n_steps=read_only(out["steps"]), jackknife_params=read_only(jack["x"][take, jk_best]),
+        jackknife_status=read_only(np.where(np.isfinite(jk_f[take, jk_best]), jack["status"][take, jk_best], NONFINITE)),
     )
     if result.n_finite == 0:
         raise ConvergenceError(f"None of the {n_resamples} resamples produced a finite fit; check the data and starts.")

@@ -13,7 +13,7 @@ import numpy as np
 from jscale._batch import METHODS, default_batch_size, run_starts
 from jscale._data import ScalingData
 from jscale._laws import Law
-from jscale._numerics import x64_scope
+from jscale._numerics import read_only, x64_scope
 from jscale._objective import resolve_loss
 from jscale._results import FitResult
 from jscale._solve import SUCCESS, RobustGaussNewton, objective_floor, with_floor
@@ -88,11 +88,11 @@ def _fit_many(law, datasets, x0s, loss_obj, solver, method, batch_size, n_device
             raise ConvergenceError(
                 f"Dataset {k}: none of the {x0s.shape[0]} starts reached a finite objective; check its data."
             )
-        pick = jax.tree.map(lambda a, k=k: _frozen(a[k]), out)
+        pick = jax.tree.map(lambda a, k=k: read_only(a[k]), out)
         result = FitResult(
             law=law, loss=loss_obj, starts=x0s, end_params=pick["x"], objectives=pick["f"], status=pick["status"],
             n_steps=pick["steps"], best_index=int(best[k]), n_rows=len(data), objective_floor=float(floors[k]),
-            curvature=jax.tree.map(lambda a, k=k: _frozen(a[k]), terms), n_configs=distinct_configurations(law, data),
+            curvature=jax.tree.map(lambda a, k=k: read_only(a[k]), terms), n_configs=distinct_configurations(law, data),
         )
         if int(pick["status"][best[k]]) != SUCCESS:
             failed.append(f"{k} ({result.best_status})")
@@ -142,13 +142,6 @@ def _check_starts(law: Law, starts) -> np.ndarray:
             f"starts has {n_bad} row{'s' if n_bad > 1 else ''} with NaN or infinite values; the first is row {first}."
         )
     return x0s
-
-
-def _frozen(array) -> np.ndarray:
-    """A read-only NumPy copy of a JAX array (results are immutable)."""
-    out = np.array(array)
-    out.flags.writeable = False
-    return out
 
 
 def _check_positive_int(name, value):
@@ -269,7 +262,7 @@ def fit(
             jnp.asarray(x0s), problem, law=law, loss=loss_obj, solver=solver, method=method,
             batch_size=batch_size, n_devices=n_devices,
         )
-        out = jax.tree.map(_frozen, out)
+        out = jax.tree.map(read_only, out)
         floor = float(problem["f_floor"])
 
     x0s.flags.writeable = False
@@ -281,7 +274,7 @@ def fit(
     best = int(np.argmin(objectives))
     with x64_scope():
         terms = curvature_terms(jnp.asarray(out["x"][best]), problem, law=law, loss=loss_obj)
-        terms = jax.tree.map(_frozen, terms)
+        terms = jax.tree.map(read_only, terms)
     result = FitResult(
         law=law, loss=loss_obj, starts=x0s, end_params=out["x"], objectives=out["f"], status=out["status"],
         n_steps=out["steps"], best_index=best, n_rows=len(data), objective_floor=floor, curvature=terms,

@@ -19,6 +19,7 @@ import numpy as np
 from flax import serialization
 
 from jscale import _laws
+from jscale._numerics import read_only
 from jscale._objective import Huber, Squared
 from jscale._results import BootstrapResult, FitResult
 
@@ -92,18 +93,12 @@ def _fit_state(result: FitResult) -> tuple[dict, dict]:
     return arrays, {**static, "law": _law_spec(result.law), "loss": _loss_spec(result.loss)}
 
 
-def _frozen(a):
-    a = np.array(a)
-    a.flags.writeable = False
-    return a
-
-
 def _fit_from(arrays: dict, static: dict, law) -> FitResult:
     curvature = arrays.get("curvature")
     return FitResult(
         law=_law_from(static["law"], law), loss=_loss_from(static["loss"]),
-        **{k: _frozen(arrays[k]) for k in _FIT_ARRAYS},
-        curvature=None if curvature is None else {k: _frozen(v) for k, v in curvature.items()},
+        **{k: read_only(arrays[k]) for k in _FIT_ARRAYS},
+        curvature=None if curvature is None else {k: read_only(v) for k, v in curvature.items()},
         best_index=int(static["best_index"]), n_rows=int(static["n_rows"]),
         objective_floor=float(static["objective_floor"]), n_configs=int(static["n_configs"]),
     )
@@ -185,7 +180,7 @@ def load(path, *, law=None):
             return _fit_from(state, static, law)
         if meta["kind"] == "BootstrapResult":
             fit = _fit_from(state["fit"], static["fit"], law)
-            arrays = {k: (_frozen(state[k]) if k in state else None) for k in _BOOT_ARRAYS}
+            arrays = {k: (read_only(state[k]) if k in state else None) for k in _BOOT_ARRAYS}
             return BootstrapResult(law=fit.law, loss=fit.loss, fit=fit, unit=static["unit"],
                                    n_units=int(static["n_units"]), n_configs=int(static["n_configs"]), **arrays)
     except (KeyError, TypeError) as err:

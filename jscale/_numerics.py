@@ -27,3 +27,10 @@ def x64_scope():
 def eps(dtype=np.float64) -> float:
     """Machine epsilon of `dtype` (2.2e-16 for float64)."""
     return float(np.finfo(dtype).eps)
+
+
+def read_only(array) -> np.ndarray:
+    """A read-only NumPy copy of an array (results are immutable)."""
+    out = np.array(array)
+    out.flags.writeable = False
+    return out

@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jscale._numerics import x64_scope
+from jscale._numerics import read_only, x64_scope
 from jscale._solve import NONFINITE, STATUS_NAMES, SUCCESS
 from jscale._uncertainty import (
     BOOTSTRAP_METHODS,
@@ -398,7 +398,7 @@ class BootstrapResult(struct.PyTreeNode, kw_only=True):
     def draws(self) -> dict[str, np.ndarray]:
         """Every draw of every natural parameter, name -> (B,) (all draws; see `converged`)."""
         nat = np.asarray(self.law.to_natural(np.asarray(self.free_draws)))
-        return {n: _read_only(nat[:, k]) for k, n in enumerate(self.law.param_names)}
+        return {n: read_only(nat[:, k]) for k, n in enumerate(self.law.param_names)}
 
     def _natural(self, free) -> np.ndarray:
         return np.asarray(self.law.to_natural(np.asarray(free)))
@@ -574,9 +574,3 @@ class BootstrapResult(struct.PyTreeNode, kw_only=True):
         se = ", ".join(f"{k}={v:.4g}" for k, v in self.se.items())
         return (f"BootstrapResult({self.law.name}: {self.n_resamples} resamples by {self.unit}, "
                 f"{self.n_converged} converged; se {se})")
-
-
-def _read_only(array) -> np.ndarray:
-    array = np.array(array)
-    array.flags.writeable = False
-    return array
