@@ -14,15 +14,11 @@ form on every draw.
 from __future__ import annotations
 
 import argparse
-import datetime
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
-from bench_chinchilla_grid import commit, machine, versions  # same folder
-
-HERE = Path(__file__).resolve().parent
+from bench_chinchilla_grid import append_results, commit  # same folder
 
 
 def main(argv=None):
@@ -70,14 +66,10 @@ def main(argv=None):
     table = "\n".join(lines)
     print(table)
     if not args.no_append:
-        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        block = (f"\n## Allocation curves with bands ({args.draws} draws x {args.budgets} budgets) — {stamp}\n\n"
-                 f"- Command: `python benchmarks/bench_allocation.py`\n- Commit: {measured}\n- Machine: {machine()}\n"
-                 f"- Versions: {versions()}\n- Time: median of {args.repeats} warm calls of "
-                 "`jscale.compute_optimal(boot, budgets)`, 1 CPU device.\n\n" + table + "\n")
-        with open(HERE / "RESULTS.md", "a") as fh:
-            fh.write(block)
-        print(f"appended to {HERE / 'RESULTS.md'}")
+        append_results(f"Allocation curves with bands ({args.draws} draws x {args.budgets} budgets)",
+                       "python benchmarks/bench_allocation.py", measured,
+                       f"Time: median of {args.repeats} warm calls of `jscale.compute_optimal(boot, budgets)`, "
+                       "1 CPU device.", table)
 
 
 if __name__ == "__main__":

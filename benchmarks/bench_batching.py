@@ -12,16 +12,13 @@ over chunk/slot counts, and so justifies the defaults in `jscale/_batch.py`.
 from __future__ import annotations
 
 import argparse
-import datetime
 import statistics
 import time
-from pathlib import Path
 
 import jax
 
 import jscale
 
-HERE = Path(__file__).resolve().parent
 CONFIGS = [("vmap", None)] + [("map", b) for b in (64, 256, 1024)] + [("refill", b) for b in (64, 128, 256, 512, 1024)]
 
 
@@ -31,7 +28,7 @@ def main(argv=None):
     parser.add_argument("--no-append", action="store_true")
     args = parser.parse_args(argv)
 
-    from bench_chinchilla_grid import commit, machine, versions  # same folder
+    from bench_chinchilla_grid import append_results, commit  # same folder
 
     data = jscale.datasets.load("chinchilla")
     law = jscale.laws.Chinchilla()
@@ -57,13 +54,9 @@ def main(argv=None):
         lines.append(line)
     table = "\n".join(lines)
     if not args.no_append:
-        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        block = (f"\n## Batching strategies, Chinchilla grid, {jax.default_backend()} — {stamp}\n\n"
-                 f"- Command: `python benchmarks/bench_batching.py`\n- Commit: {commit()}\n- Machine: {machine()}\n"
-                 f"- Versions: {versions()}\n- Time: median of {args.repeats} warm calls, 1 device.\n\n"
-                 + table + "\n")
-        with open(HERE / "RESULTS.md", "a") as fh:
-            fh.write(block)
+        append_results(f"Batching strategies, Chinchilla grid, {jax.default_backend()}",
+                       "python benchmarks/bench_batching.py", commit(),
+                       f"Time: median of {args.repeats} warm calls, 1 device.", table)
 
 
 if __name__ == "__main__":

@@ -28,24 +28,20 @@ configuration runs in a fresh subprocess. Ratios are against scipy in this same 
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 from bench_chinchilla_grid import (  # same folder
+    append_results,
     commit,
     load_problem,
-    machine,
     scipy_objectives,
-    versions,
 )
 
-HERE = Path(__file__).resolve().parent
 N_RESAMPLES = 4000
 # Hoffmann et al. 2022 Approach 3, unrounded, free order (log E, log A, log B, alpha, beta).
 HOFFMANN_START = np.array([0.5267228, 6.0073404, 6.0179186, 0.33917084, 0.2849083])
@@ -207,19 +203,12 @@ def main(argv=None):
     print()
     print(stats)
     if not args.no_append:
-        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         command = "python benchmarks/bench_bootstrap.py" + (
             f" --scipy-resamples {args.scipy_resamples}" if args.scipy_resamples != N_RESAMPLES else "")
-        block = (
-            f"\n## Chinchilla bootstrap, Epoch's procedure (4,000 row resamples, 240 rows) — {stamp}\n\n"
-            f"- Command: `{command}`\n- Commit: {measured}\n- Machine: {machine()}\n- Versions: {versions()}\n"
-            f"- jscale time: median of {args.repeats} warm calls (compile reported apart); scipy time scaled to "
-            "4,000 resamples where fewer were run.\n\n" + timing + "\n\nStandard errors and 95% percentile "
-            "intervals (natural units):\n\n" + stats + "\n"
-        )
-        with open(HERE / "RESULTS.md", "a") as fh:
-            fh.write(block)
-        print(f"appended to {HERE / 'RESULTS.md'}")
+        append_results("Chinchilla bootstrap, Epoch's procedure (4,000 row resamples, 240 rows)", command, measured,
+                       f"jscale time: median of {args.repeats} warm calls (compile reported apart); scipy time "
+                       "scaled to 4,000 resamples where fewer were run.",
+                       timing + "\n\nStandard errors and 95% percentile intervals (natural units):\n\n" + stats)
 
 
 if __name__ == "__main__":

@@ -157,6 +157,16 @@ def machine() -> str:
     return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
+def append_results(title: str, command: str, measured: str, note: str, body: str) -> None:
+    """Appends a block to RESULTS.md: title and time, command, commit, machine, versions, a note, the tables."""
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    block = (f"\n## {title} — {stamp}\n\n- Command: `{command}`\n- Commit: {measured}\n- Machine: {machine()}\n"
+             f"- Versions: {versions()}\n- {note}\n\n{body}\n")
+    with open(HERE / "RESULTS.md", "a") as fh:
+        fh.write(block)
+    print(f"appended to {HERE / 'RESULTS.md'}")
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scipy-starts", type=int, default=None, help="time scipy on an evenly spaced subset")
@@ -170,6 +180,7 @@ def main(argv=None):
         print(json.dumps(run_jscale_child(args.repeats, args.solver)))
         return
 
+    measured = commit()  # read before the run: the tree may change while it runs
     log_n, log_d, log_l, starts = load_problem()
     scipy_starts = starts
     if args.scipy_starts:
@@ -209,17 +220,10 @@ def main(argv=None):
     table = "\n".join(lines)
     print(table)
     if not args.no_append:
-        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         command = "python benchmarks/bench_chinchilla_grid.py" + (f" --scipy-starts {args.scipy_starts}" if args.scipy_starts else "")
-        block = (
-            f"\n## Chinchilla grid fit (4,500 starts, 240 rows) — {stamp}\n\n"
-            f"- Command: `{command}`\n- Commit: {commit()}\n- Machine: {machine()}\n- Versions: {versions()}\n"
-            f"- jscale time: median of {args.repeats} warm calls, faster of two passes (before and after scipy); "
-            "compile time reported apart.\n\n" + table + "\n"
-        )
-        with open(HERE / "RESULTS.md", "a") as fh:
-            fh.write(block)
-        print(f"appended to {HERE / 'RESULTS.md'}")
+        append_results("Chinchilla grid fit (4,500 starts, 240 rows)", command, measured,
+                       f"jscale time: median of {args.repeats} warm calls, faster of two passes (before and after "
+                       "scipy); compile time reported apart.", table)
 
 
 if __name__ == "__main__":

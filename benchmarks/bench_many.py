@@ -13,19 +13,15 @@ per distinct length) and warm (median of `--repeats` calls).
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import os
 import subprocess
 import sys
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
-from bench_chinchilla_grid import commit, machine, versions  # same folder
-
-HERE = Path(__file__).resolve().parent
+from bench_chinchilla_grid import append_results, commit  # same folder
 
 
 def curves(n_curves: int = 20):
@@ -90,14 +86,9 @@ def main(argv=None):
     table = "\n".join(lines) + f"\n\nLargest relative gap between the best objectives of the two: {gap:.1e}."
     print(table)
     if not args.no_append:
-        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        block = (f"\n## Many datasets in one call (20 power-law curves, 180 starts each) — {stamp}\n\n"
-                 f"- Command: `python benchmarks/bench_many.py`\n- Commit: {measured}\n- Machine: {machine()}\n"
-                 f"- Versions: {versions()}\n- Warm: median of {args.repeats} calls; cold: first call in a fresh "
-                 "process.\n\n" + table + "\n")
-        with open(HERE / "RESULTS.md", "a") as fh:
-            fh.write(block)
-        print(f"appended to {HERE / 'RESULTS.md'}")
+        append_results("Many datasets in one call (20 power-law curves, 180 starts each)",
+                       "python benchmarks/bench_many.py", measured,
+                       f"Warm: median of {args.repeats} calls; cold: first call in a fresh process.", table)
 
 
 if __name__ == "__main__":

@@ -23,15 +23,12 @@ contains the true value (Monte Carlo standard error about 1.5 points at 200 data
 from __future__ import annotations
 
 import argparse
-import datetime
 import time
 import warnings
-from pathlib import Path
 
 import numpy as np
-from bench_chinchilla_grid import commit, machine, versions  # same folder
+from bench_chinchilla_grid import append_results, commit  # same folder
 
-HERE = Path(__file__).resolve().parent
 TRUTH = dict(E=1.81686, A=482.00572, B=2085.43420, alpha=0.34781, beta=0.36585)
 METHODS = ("percentile", "bca", "basic", "sandwich", "hessian")
 QUANTITIES = ("E", "A", "B", "alpha", "beta", "a")
@@ -101,17 +98,11 @@ def main(argv=None):
         blocks.append("\n".join(lines))
         print(blocks[-1], flush=True)
     if not args.no_append:
-        stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         command = "python benchmarks/calibrate_intervals.py" + (
             f" --datasets {args.datasets}" if args.datasets != 200 else "") + (
             f" --resamples {args.resamples}" if args.resamples != 1000 else "")
-        text = (f"\n## Interval calibration (Chinchilla design, known truth) — {stamp}\n\n- Command: `{command}`\n"
-                f"- Commit: {measured}\n- Machine: {machine()}\n- Versions: {versions()}\n- "
-                f"{args.resamples} row resamples per data set; a = beta/(alpha + beta).\n\n"
-                + "\n\n".join(blocks) + "\n")
-        with open(HERE / "RESULTS.md", "a") as fh:
-            fh.write(text)
-        print(f"appended to {HERE / 'RESULTS.md'}")
+        append_results("Interval calibration (Chinchilla design, known truth)", command, measured,
+                       f"{args.resamples} row resamples per data set; a = beta/(alpha + beta).", "\n\n".join(blocks))
 
 
 if __name__ == "__main__":
