@@ -152,3 +152,23 @@ def noisy_chinchilla(params: dict | None = None, n: int = 10, sigma: float = 0.0
     noise = np.random.default_rng(seed).normal(0.0, sigma, n_params.size)
     loss = chinchilla_loss(p, n_params, n_tokens) * np.exp(noise)
     return jscale.ScalingData.from_arrays(n_params=n_params, n_tokens=n_tokens, loss=loss)
+
+
+def run_on_cpu_devices(code: str, n_devices: int) -> None:
+    """Runs `code` in a fresh Python with `n_devices` CPU devices; it must print exactly "ok"."""
+    import os
+    import subprocess
+    import sys
+    import textwrap
+
+    env = dict(os.environ, JAX_NUM_CPU_DEVICES=str(n_devices), JAX_PLATFORMS="cpu")
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+
+
+def quiet(fn, *args, **kwargs):
+    """fn(*args, **kwargs) with jscale.IntervalWarning silenced (tests that expect the warning say so)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jscale.IntervalWarning)
+        return fn(*args, **kwargs)

@@ -1,13 +1,13 @@
 """compute_optimal and marginal_returns: closed form, finite differences, published values, bands."""
 
 import dataclasses
-import warnings
 from typing import ClassVar
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from helpers import quiet
 
 import jscale
 from jscale._allocation import optimum
@@ -22,10 +22,6 @@ HOFFMANN = dict(E=1.69337368, A=406.401018, B=410.722827, alpha=0.33917084, beta
 BUDGETS = np.logspace(18, 28, 21)
 
 
-def _quiet(fn, *args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.IntervalWarning)
-        return fn(*args, **kwargs)
 
 
 @pytest.mark.parametrize("params", [EPOCH, HOFFMANN], ids=["epoch", "hoffmann"])
@@ -152,11 +148,11 @@ def test_fixed_columns_for_a_data_constrained_law():
 
 def test_bands_from_a_fit_and_from_a_bootstrap(grid_fit):
     data = jscale.datasets.load("chinchilla")
-    boot = _quiet(jscale.bootstrap, LAW, data, n_resamples=300, key=0, starts="optimum", full_fit=grid_fit,
+    boot = quiet(jscale.bootstrap, LAW, data, n_resamples=300, key=0, starts="optimum", full_fit=grid_fit,
                   jackknife=False)
     budgets = [1e21, 5.76e23]
     from_boot = jscale.compute_optimal(boot, budgets)
-    from_fit = _quiet(jscale.compute_optimal, grid_fit, budgets)
+    from_fit = quiet(jscale.compute_optimal, grid_fit, budgets)
     np.testing.assert_allclose(from_boot.n_params, from_fit.n_params, rtol=1e-12)
     assert from_boot.draws_of("n_params").shape == (300, 2)
     for result in (from_boot, from_fit):

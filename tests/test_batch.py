@@ -15,10 +15,6 @@ the 40 starts below (jax 0.10), against `solve_one` under `jit`:
   start, parameters at the optimum to 2e-15, objectives to the rounding floor.
 """
 
-import os
-import subprocess
-import sys
-import textwrap
 import warnings
 
 import jax
@@ -29,6 +25,7 @@ from helpers import (
     SUBSET_STEP,
     SYNTHETIC_PARAMS,
     chinchilla_free,
+    run_on_cpu_devices,
     subset_starts,
     synthetic_chinchilla,
 )
@@ -172,7 +169,7 @@ def test_refill_equals_vmap_on_many_step_counts(synthetic_problem):
 
 
 def test_sharded_over_two_cpu_devices_matches_one():
-    code = textwrap.dedent(
+    run_on_cpu_devices(
         """
         import warnings, numpy as np, jax, jscale
         assert jax.local_device_count() == 2
@@ -188,9 +185,6 @@ def test_sharded_over_two_cpu_devices_matches_one():
             np.testing.assert_array_equal(two.status == 0, one.status == 0)
             assert abs(two.objective / one.objective - 1) < 1e-12
         print("ok")
-        """
+        """,
+        2,
     )
-    env = dict(os.environ, JAX_NUM_CPU_DEVICES="2", JAX_PLATFORMS="cpu")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "ok"

@@ -1,6 +1,5 @@
 """jscale.bootstrap and BootstrapResult: resampling, determinism, intervals, warnings, errors."""
 
-import warnings
 
 import jax.numpy as jnp
 import numpy as np
@@ -9,6 +8,8 @@ from helpers import (
     EPOCH_BOOTSTRAP_CI,
     EPOCH_BOOTSTRAP_SE,
     noisy_chinchilla,
+    quiet,
+    run_on_cpu_devices,
     subset_starts,
 )
 
@@ -19,10 +20,6 @@ from jscale._uncertainty import bootstrap_interval
 LAW = jscale.laws.Chinchilla()
 
 
-def _quiet(fn, *args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.IntervalWarning)
-        return fn(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +27,7 @@ def small():
     """36 noisy runs, a Huber fit and 8 row resamples from the optimum."""
     data = noisy_chinchilla(n=6, sigma=0.01, seed=3)
     fit = jscale.fit(LAW, data, starts=subset_starts())
-    boot = _quiet(jscale.bootstrap, LAW, data, n_resamples=8, key=7, starts="optimum", full_fit=fit)
+    boot = quiet(jscale.bootstrap, LAW, data, n_resamples=8, key=7, starts="optimum", full_fit=fit)
     return data, fit, boot
 
 
@@ -39,7 +36,7 @@ def well_conditioned():
     """256 runs with 0.5% log-normal noise, least squares: curvature and bootstrap should agree."""
     data = noisy_chinchilla(n=16, sigma=0.005, seed=1)
     fit = jscale.fit(LAW, data, starts=subset_starts(), loss="squared")
-    boot = _quiet(jscale.bootstrap, LAW, data, n_resamples=1000, key=0, starts="optimum", full_fit=fit,
+    boot = quiet(jscale.bootstrap, LAW, data, n_resamples=1000, key=0, starts="optimum", full_fit=fit,
                   loss="squared")
     return data, fit, boot
 
@@ -113,7 +110,7 @@ def test_group_resampling_keeps_groups_whole():
 
 def test_group_bootstrap_end_to_end(small):
     data, fit, _ = small
-    boot = _quiet(jscale.bootstrap, LAW, data, n_resamples=8, key=1, unit="n_params", starts="optimum",
+    boot = quiet(jscale.bootstrap, LAW, data, n_resamples=8, key=1, unit="n_params", starts="optimum",
                   full_fit=fit, jackknife=False)
     assert boot.unit == "n_params" and boot.n_units == 6
     assert boot.resample_counts(0).shape == (6,) and boot.resample_counts(0).sum() == 6
@@ -122,12 +119,12 @@ def test_group_bootstrap_end_to_end(small):
 def test_same_key_same_draws_whatever_the_chunk_size(small):
     data, fit, boot = small
     for chunk_size in (3, 5):
-        other = _quiet(jscale.bootstrap, LAW, data, n_resamples=8, key=7, starts="optimum", full_fit=fit,
+        other = quiet(jscale.bootstrap, LAW, data, n_resamples=8, key=7, starts="optimum", full_fit=fit,
                        chunk_size=chunk_size, jackknife=False)
         for i in range(8):
             np.testing.assert_array_equal(other.resample_counts(i), boot.resample_counts(i))
         np.testing.assert_allclose(other.free_draws, boot.free_draws, rtol=1e-9, atol=1e-12)
-    different = _quiet(jscale.bootstrap, LAW, data, n_resamples=8, key=8, starts="optimum", full_fit=fit,
+    different = quiet(jscale.bootstrap, LAW, data, n_resamples=8, key=8, starts="optimum", full_fit=fit,
                        jackknife=False)
     assert not np.array_equal(different.resample_counts(0), boot.resample_counts(0))
 
@@ -135,7 +132,7 @@ def test_same_key_same_draws_whatever_the_chunk_size(small):
 def test_explicit_counts_repeat_the_keyed_resamples(small):
     data, fit, boot = small
     counts = np.stack([boot.resample_counts(i) for i in range(8)])
-    given = _quiet(jscale.bootstrap, LAW, data, counts=counts, starts="optimum", full_fit=fit, jackknife=False)
+    given = quiet(jscale.bootstrap, LAW, data, counts=counts, starts="optimum", full_fit=fit, jackknife=False)
     assert given.key is None and given.n_resamples == 8
     np.testing.assert_array_equal(given.resample_counts(5), counts[5])
     np.testing.assert_allclose(given.free_draws, boot.free_draws, rtol=1e-9, atol=1e-12)
@@ -145,7 +142,7 @@ def test_key_forms_are_equivalent(small):
     import jax
 
     data, fit, boot = small
-    typed = _quiet(jscale.bootstrap, LAW, data, n_resamples=8, key=jax.random.key(7), starts="optimum",
+    typed = quiet(jscale.bootstrap, LAW, data, n_resamples=8, key=jax.random.key(7), starts="optimum",
                    full_fit=fit, jackknife=False)
     np.testing.assert_array_equal(typed.key, boot.key)
     np.testing.assert_array_equal(typed.resample_counts(3), boot.resample_counts(3))
@@ -153,7 +150,7 @@ def test_key_forms_are_equivalent(small):
 
 def test_residual_bootstrap_matches_row_bootstrap_on_homoscedastic_noise(well_conditioned):
     data, fit, boot = well_conditioned
-    resid = _quiet(jscale.bootstrap, LAW, data, n_resamples=1000, key=0, unit="residual", starts="optimum",
+    resid = quiet(jscale.bootstrap, LAW, data, n_resamples=1000, key=0, unit="residual", starts="optimum",
                    full_fit=fit, loss="squared", jackknife=False)
     assert resid.unit == "residual" and resid.n_converged == 1000
     for name in LAW.param_names:
@@ -170,9 +167,9 @@ def test_warm_starts_are_the_optimum_and_other_basins(grid_fit):
 
 def test_one_compile_per_shape(small):
     data, fit, _ = small
-    _quiet(jscale.bootstrap, LAW, data, n_resamples=8, key=2, starts="optimum", full_fit=fit)
+    quiet(jscale.bootstrap, LAW, data, n_resamples=8, key=2, starts="optimum", full_fit=fit)
     before = jscale._fit._TRACES["batched"]
-    _quiet(jscale.bootstrap, LAW, data, n_resamples=8, key=3, starts="optimum", full_fit=fit)
+    quiet(jscale.bootstrap, LAW, data, n_resamples=8, key=3, starts="optimum", full_fit=fit)
     assert jscale._fit._TRACES["batched"] == before
 
 
@@ -182,7 +179,7 @@ def test_one_compile_per_shape(small):
 def test_curvature_covariances_agree_with_the_bootstrap(well_conditioned):
     _, fit, boot = well_conditioned
     for method in ("hessian", "sandwich"):
-        se = np.sqrt(np.diag(_quiet(fit.covariance, method)))
+        se = np.sqrt(np.diag(quiet(fit.covariance, method)))
         for k, name in enumerate(LAW.param_names):
             assert se[k] == pytest.approx(boot.se[name], rel=0.15), (method, name)
 
@@ -194,7 +191,7 @@ def test_interval_methods_agree_on_a_symmetric_case(well_conditioned):
     for method in ("basic", "bca"):
         other = boot.interval("alpha", method=method)
         assert other == pytest.approx((low, high), abs=0.1 * width), method
-    assert _quiet(fit.interval, "alpha") == pytest.approx((low, high), abs=0.1 * width)
+    assert quiet(fit.interval, "alpha") == pytest.approx((low, high), abs=0.1 * width)
 
 
 def test_interval_methods_on_normal_draws():
@@ -237,8 +234,8 @@ def test_prediction_interval(well_conditioned):
     pred = fit.predict(**kw)
     low, high = boot.predict_interval(**kw)
     assert low.shape == (2,) and np.all(low < pred) and np.all(pred < high)
-    mean_low, mean_high = _quiet(fit.predict_interval, **kw)
-    obs_low, obs_high = _quiet(fit.predict_interval, observation=True, **kw)
+    mean_low, mean_high = quiet(fit.predict_interval, **kw)
+    obs_low, obs_high = quiet(fit.predict_interval, observation=True, **kw)
     assert np.all(obs_low < mean_low) and np.all(mean_high < obs_high)
     # Extrapolating three decades beyond the data widens the band.
     assert (high[1] - low[1]) / pred[1] > (high[0] - low[0]) / pred[0]
@@ -351,12 +348,7 @@ def test_bad_interval_requests(small):
 
 @pytest.mark.slow  # a subprocess with its own compilations; test_batch covers the sharded path by default
 def test_bootstrap_over_two_cpu_devices_matches_one():
-    import os
-    import subprocess
-    import sys
-    import textwrap
-
-    code = textwrap.dedent(
+    run_on_cpu_devices(
         """
         import warnings, numpy as np, jax, jscale
         assert jax.local_device_count() == 2
@@ -371,17 +363,14 @@ def test_bootstrap_over_two_cpu_devices_matches_one():
         np.testing.assert_allclose(two.free_draws, one.free_draws, rtol=1e-7, atol=1e-9)
         np.testing.assert_allclose(two.jackknife_params, one.jackknife_params, rtol=1e-7, atol=1e-9)
         print("ok")
-        """
+        """,
+        2,
     )
-    env = dict(os.environ, JAX_NUM_CPU_DEVICES="2", JAX_PLATFORMS="cpu")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "ok"
 
 
 def test_progress_bar_over_chunks(small, capsys):
     data, fit, boot = small
-    shown = _quiet(jscale.bootstrap, LAW, data, n_resamples=8, key=7, starts="optimum", full_fit=fit,
+    shown = quiet(jscale.bootstrap, LAW, data, n_resamples=8, key=7, starts="optimum", full_fit=fit,
                    chunk_size=4, progress=True, jackknife=False)
     np.testing.assert_allclose(shown.free_draws, boot.free_draws, rtol=1e-9, atol=1e-12)
 
@@ -395,7 +384,7 @@ def test_prediction_interval_for_a_bounded_law_and_no_jackknife():
     data = jscale.ScalingData.from_arrays(compute=compute, loss=(1.7 + 1e3 * compute**-0.15) * np.exp(
         rng.normal(0, 0.01, 12)))
     fit = jscale.fit(power, data, starts=power.to_free([1.5, 800.0, 0.2]))
-    boot = _quiet(jscale.bootstrap, power, data, n_resamples=40, key=0, full_fit=fit, starts="optimum",
+    boot = quiet(jscale.bootstrap, power, data, n_resamples=40, key=0, full_fit=fit, starts="optimum",
                   jackknife=False)
     low, high = boot.predict_interval(compute=[1e23])
     direct = boot.interval(lambda p: p["E"] + p["A"] * 1e23 ** -p["alpha"])

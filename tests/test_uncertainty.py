@@ -1,11 +1,10 @@
 """Curvature-based intervals on FitResult: covariances, the delta method, prediction intervals."""
 
-import warnings
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import noisy_chinchilla, subset_starts
+from helpers import noisy_chinchilla, quiet, subset_starts
 
 import jscale
 from jscale._uncertainty import normal_quantile
@@ -20,10 +19,6 @@ def fit():
     return data, jscale.fit(LAW, data, starts=subset_starts(), loss="huber", delta=0.02)
 
 
-def _quiet(fn, *args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.IntervalWarning)
-        return fn(*args, **kwargs)
 
 
 def test_covariances_are_positive_definite_and_natural(fit):
@@ -31,29 +26,29 @@ def test_covariances_are_positive_definite_and_natural(fit):
     for method in ("sandwich", "hessian"):
         free = result.free_covariance(method)
         assert np.all(np.linalg.eigvalsh(free) > 0)
-        nat = _quiet(result.covariance, method)
+        nat = quiet(result.covariance, method)
         x = result.end_params[result.best_index]
         scale = np.where(LAW.positive, np.exp(x), 1.0)
         np.testing.assert_allclose(nat, free * np.outer(scale, scale), rtol=1e-12)
-    se = _quiet(lambda: result.se)
+    se = quiet(lambda: result.se)
     assert tuple(se) == LAW.param_names and all(v > 0 for v in se.values())
-    np.testing.assert_allclose(np.diag(_quiet(lambda: result.corr)), 1.0)
+    np.testing.assert_allclose(np.diag(quiet(lambda: result.corr)), 1.0)
 
 
 def test_parameter_intervals(fit):
     _, result = fit
     free = result.free_covariance()
     x = result.end_params[result.best_index]
-    low, high = _quiet(result.interval, "alpha")
+    low, high = quiet(result.interval, "alpha")
     assert (low + high) / 2 == pytest.approx(x[3], rel=1e-12)
     assert (high - low) / 2 == pytest.approx(Z95 * np.sqrt(free[3, 3]), rel=1e-12)
     # A positive parameter's interval is symmetric in its logarithm.
-    low, high = _quiet(result.interval, "A")
+    low, high = quiet(result.interval, "A")
     assert np.log(low) + np.log(high) == pytest.approx(2 * x[1], rel=1e-12)
-    assert _quiet(result.interval, "log_A") == pytest.approx((np.log(low), np.log(high)), rel=1e-12)
+    assert quiet(result.interval, "log_A") == pytest.approx((np.log(low), np.log(high)), rel=1e-12)
     # The delta method on the identity gives the Wald interval.
-    assert _quiet(result.interval, lambda p: p["alpha"]) == pytest.approx(_quiet(result.interval, "alpha"), rel=1e-12)
-    narrow = _quiet(result.interval, "alpha", level=0.5)
+    assert quiet(result.interval, lambda p: p["alpha"]) == pytest.approx(quiet(result.interval, "alpha"), rel=1e-12)
+    narrow = quiet(result.interval, "alpha", level=0.5)
     assert narrow[1] - narrow[0] < high - low
 
 
@@ -68,7 +63,7 @@ def test_delta_method_matches_finite_differences(fit):
     h = 1e-6
     grad = np.array([(exponent(x + h * e) - exponent(x - h * e)) / (2 * h) for e in np.eye(5)])
     se = np.sqrt(grad @ free @ grad)
-    low, high = _quiet(result.interval, lambda p: p["beta"] / (p["alpha"] + p["beta"]))
+    low, high = quiet(result.interval, lambda p: p["beta"] / (p["alpha"] + p["beta"]))
     assert (high - low) / (2 * Z95) == pytest.approx(se, rel=1e-6)
     assert (high + low) / 2 == pytest.approx(exponent(x), rel=1e-12)
 
@@ -107,7 +102,7 @@ def test_bad_requests(fit):
     with pytest.raises(ValueError, match="level must be a number in"):
         result.interval("E", level=1.5)
     with pytest.raises(ValueError, match="got 'gamma'"):
-        _quiet(result.interval, "gamma")
+        quiet(result.interval, "gamma")
     with pytest.raises(ValueError, match="holds no curvature"):
         result.replace(curvature=None).covariance()
 
@@ -118,7 +113,7 @@ def test_log_scale_delta_method_for_positive_quantities(fit):
     def ratio(p):
         return p["B"] / p["A"]
 
-    low, high = _quiet(result.interval, ratio, log=True)
-    log_low, log_high = _quiet(result.interval, lambda p: jnp.log(ratio(p)))
+    low, high = quiet(result.interval, ratio, log=True)
+    log_low, log_high = quiet(result.interval, lambda p: jnp.log(ratio(p)))
     assert (low, high) == pytest.approx((np.exp(log_low), np.exp(log_high)), rel=1e-12)
     assert 0 < low < float(ratio(result.params)) < high
