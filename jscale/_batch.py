@@ -12,9 +12,10 @@ It maps the single-fit kernel (`jscale._solve`) over starts with one of three st
 
 All strategies return every start's outcome (end point, objective, status, steps) along a
 leading (S,) axis.
-They agree per start to rounding, not bit for bit: XLA compiles the row sums differently at
-different batch widths, and trajectories that part at rounding level can end at different
-points of a flat minimum (tests/test_batch.py gives the measured agreement).
+They agree bit for bit, and a fit's outcome does not depend on which other fits share its batch
+or its device: the kernel writes the sums whose rounding XLA would choose from the batch width
+in a fixed order (`jscale._numerics.pairwise_sum`), and a batch is never narrower than two (a
+batch of one compiles the small matrix products to other kernels).
 """
 
 from __future__ import annotations
@@ -40,7 +41,14 @@ def default_batch_size(backend: str | None = None) -> int:
     return _DEFAULT_BATCH.get(backend, _DEFAULT_BATCH_ACCELERATOR)
 
 
-def run_starts(solver, law, loss, x0s, problem, *, method: str, batch_size: int, n_devices: int = 1, batched=None):
+def device_mesh(n_devices: int):
+    """A one-axis mesh ("fits") of the first `n_devices` local devices."""
+    from jax.sharding import Mesh
+
+    return Mesh(np.array(jax.local_devices()[:n_devices]), ("fits",))
+
+
+def run_starts(solver, law, loss, x0s, problem, *, method: str, batch_size: int, mesh=None, batched=None):
     """Runs the kernel from every row of `x0s` (S, P); returns every fit's outcome.
 
     The outcome is a dict of x, f, status and steps with leading (S,) axes, or (B, S) axes when
@@ -52,8 +60,10 @@ def run_starts(solver, law, loss, x0s, problem, *, method: str, batch_size: int,
         problem: the arrays of one dataset (`log_x`, `log_loss`, `weight`, optionally `f_floor`).
         method: "refill", "vmap" or "map".
         batch_size: slots (refill) or chunk size (map).
-        n_devices: with more than one, the fits are split evenly over the first `n_devices`
-            local devices (padded by repeating the last fit), each running `method` on its share.
+        mesh: a `jax.sharding.Mesh`, or None for one device. The fits are split evenly over
+            its devices (all axes together; padded by repeating the last fit), each running
+            `method` on its share with `jax.shard_map`; the outcomes are gathered to every device,
+            so every process of a multi-host mesh holds all of them.
         batched: optional dict of arrays with a leading (B,) axis that replace entries of
             `problem` per problem (e.g. bootstrap weights (B, R) and their floors (B,)). Every
             start then runs on every problem: B * S fits, ordered (problem, start).
@@ -69,10 +79,10 @@ def run_starts(solver, law, loss, x0s, problem, *, method: str, batch_size: int,
             floors = jax.vmap(lambda b: objective_floor(loss, {**problem, **b}))(batched)
             batched = {**batched, "f_floor": floors}
     n_fits = n_problems * n_starts
-    fits = jnp.arange(n_fits, dtype=jnp.int32)
-    if n_devices > 1:
-        out = _sharded(solver, law, loss, x0s, problem, batched, fits, method, batch_size, n_devices)
+    if mesh is not None and mesh.size > 1:
+        out = _sharded(solver, law, loss, x0s, problem, batched, n_fits, method, batch_size, mesh)
     else:
+        fits = jnp.arange(n_fits, dtype=jnp.int32)
         out = _run_fits(solver, law, loss, x0s, problem, batched, fits, method, batch_size)
     if batched is not None:
         out = jax.tree.map(lambda a: a.reshape((n_problems, n_starts) + a.shape[1:]), out)
@@ -95,6 +105,9 @@ def _fit_inputs(x0s, problem, batched):
 def _run_fits(solver, law, loss, x0s, problem, batched, fits, method, batch_size):
     """Every fit listed in `fits` (F,) on one device; outcome with a leading (F,) axis."""
     inputs = _fit_inputs(x0s, problem, batched)
+    if fits.shape[0] == 1:  # a batch of one compiles to other kernels (matrix-vector products): pad
+        return jax.tree.map(lambda a: a[:1], _run_fits(solver, law, loss, x0s, problem, batched,
+                                                        jnp.concatenate([fits, fits]), method, batch_size))
     n_fits = fits.shape[0]
 
     def one(i):
@@ -102,10 +115,13 @@ def _run_fits(solver, law, loss, x0s, problem, batched, fits, method, batch_size
 
     if method == "vmap":
         return jax.vmap(one)(fits)
-    if method == "map":
-        return jax.lax.map(one, fits, batch_size=min(batch_size, n_fits))
+    if method == "map":  # padded to whole chunks (a remainder of one would be a batch of one)
+        size = min(batch_size, n_fits)
+        padded = jnp.concatenate([fits, jnp.repeat(fits[-1:], -n_fits % size)])
+        out = jax.lax.map(jax.vmap(one), padded.reshape(-1, size))
+        return jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:])[:n_fits], out)
     if method == "refill":
-        return _refill(solver, law, loss, inputs, fits, min(batch_size, n_fits))
+        return _refill(solver, law, loss, inputs, fits, max(2, min(batch_size, n_fits)))
     raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
 
 
@@ -167,23 +183,24 @@ def _refill(solver, law, loss, inputs, fits, n_slots):
     return out
 
 
-def _sharded(solver, law, loss, x0s, problem, batched, fits, method, batch_size, n_devices):
-    from jax.sharding import Mesh, PartitionSpec
+def _sharded(solver, law, loss, x0s, problem, batched, n_fits, method, batch_size, mesh):
+    """Device k of the mesh runs fits k*m ... (k+1)*m - 1 (m = ceil(n_fits / devices); the last
+    device repeats the last fit as padding); the outcomes are gathered to every device."""
+    from jax.sharding import PartitionSpec
 
-    n_fits = fits.shape[0]
-    per_device = -(-n_fits // n_devices)
-    pad = per_device * n_devices - n_fits
-    if pad:
-        fits = jnp.concatenate([fits, jnp.repeat(fits[-1:], pad)])
-    mesh = Mesh(np.array(jax.local_devices()[:n_devices]), ("fits",))
+    per_device = -(-n_fits // mesh.size)
+    axes = tuple(mesh.axis_names)
 
-    def local(fits_shard, x0s, problem, batched):
-        return _run_fits(solver, law, loss, x0s, problem, batched, fits_shard, method, batch_size)
+    def local(x0s, problem, batched):
+        first = jax.lax.axis_index(axes) * per_device
+        fits = jnp.minimum(first + jnp.arange(per_device, dtype=jnp.int32), n_fits - 1)
+        out = _run_fits(solver, law, loss, x0s, problem, batched, fits, method, batch_size)
+        return jax.tree.map(lambda a: jax.lax.all_gather(a, axes, tiled=True), out)
 
     out = jax.shard_map(
-        local, mesh=mesh, in_specs=(PartitionSpec("fits"), PartitionSpec(), PartitionSpec(), PartitionSpec()),
-        out_specs=PartitionSpec("fits"), check_vma=False,
-    )(fits, x0s, problem, batched)
+        local, mesh=mesh, in_specs=(PartitionSpec(), PartitionSpec(), PartitionSpec()), out_specs=PartitionSpec(),
+        check_vma=False,
+    )(x0s, problem, batched)
     return jax.tree.map(lambda a: a[:n_fits], out)
 
 

@@ -197,6 +197,7 @@ def bootstrap(
     method: str | None = None,
     batch_size: int | None = None,
     n_devices: int | None = None,
+    mesh=None,
     chunk_size: int | None = None,
     progress: bool | None = None,
     jackknife: bool = True,
@@ -245,7 +246,8 @@ def bootstrap(
         starts: "warm", "optimum", "grid" or an (S, P) array (see above).
         full_fit: the `jscale.fit` result of this law on this data, if already computed (else
             it is fitted here from the law's default starts).
-        loss, delta, solver, method, batch_size, n_devices: as in `jscale.fit`.
+        loss, delta, solver, method, batch_size, n_devices, mesh: as in `jscale.fit`; the
+            resamples are bit for bit the same whatever the devices or the chunking.
         chunk_size: resamples per jitted call; default keeps ~65,000 fits per call.
         progress: show a progress bar over chunks; default only when there is more than one chunk
             and stderr is a terminal.
@@ -270,7 +272,7 @@ def bootstrap(
     if isinstance(data, (list, tuple)):
         return _bootstrap_many(
             law, data, n_resamples=n_resamples, key=key, unit=unit, starts=starts, full_fit=full_fit, loss=loss,
-            delta=delta, solver=solver, method=method, batch_size=batch_size, n_devices=n_devices,
+            delta=delta, solver=solver, method=method, batch_size=batch_size, n_devices=n_devices, mesh=mesh,
             chunk_size=chunk_size, progress=progress, jackknife=jackknife, counts=counts,
         )
     check_law_and_data(law, data)
@@ -290,12 +292,11 @@ def bootstrap(
         if n_resamples is not None and n_resamples != len(counts):
             raise ValueError(f"n_resamples={n_resamples!r} but counts has {len(counts)} rows; omit n_resamples.")
         n_resamples, key_data = len(counts), None
-    solver, method, batch_size, n_devices = check_execution(solver, method, batch_size, n_devices)
+    solver, method, batch_size, mesh = check_execution(solver, method, batch_size, n_devices, mesh)
     if chunk_size is not None:
         chunk_size = _check_positive_int("chunk_size", chunk_size)
     if full_fit is None:
-        full_fit = fit(law, data, loss=loss_obj, solver=solver, method=method, batch_size=batch_size,
-                       n_devices=n_devices)
+        full_fit = fit(law, data, loss=loss_obj, solver=solver, method=method, batch_size=batch_size, mesh=mesh)
     elif not isinstance(full_fit, FitResult):
         raise TypeError(f"full_fit must be the FitResult of jscale.fit; got {type(full_fit).__name__}.")
     elif full_fit.law != law or full_fit.loss != loss_obj:
@@ -321,8 +322,7 @@ def bootstrap(
         parts = []
         for lo, hi in _chunks(total, size):
             indices = jnp.asarray(np.minimum(np.arange(lo, lo + size), total - 1))
-            devices = min(n_devices, size * len(starts_))
-            out = _fit_batched(jnp.asarray(starts_), problem, batch_of(indices), n_devices=devices, **settings)
+            out = _fit_batched(jnp.asarray(starts_), problem, batch_of(indices), mesh=mesh, **settings)
             parts.append(jax.tree.map(lambda a, n=hi - lo: np.asarray(a)[:n], out))
             if advance is not None:
                 advance(hi - lo)
@@ -385,7 +385,7 @@ def _bootstrap_many(law, datasets, *, n_resamples, key, full_fit, counts, loss, 
     loss = resolve_loss(loss, delta)
     if full_fit is None:
         full_fit = fit(law, list(datasets), loss=loss, solver=kwargs["solver"], method=kwargs["method"],
-                       batch_size=kwargs["batch_size"], n_devices=kwargs["n_devices"])
+                       batch_size=kwargs["batch_size"], n_devices=kwargs["n_devices"], mesh=kwargs["mesh"])
     if not isinstance(full_fit, (list, tuple)) or len(full_fit) != len(datasets):
         raise ValueError(f"With a list of {len(datasets)} datasets, full_fit must be a list of as many FitResults.")
     return [

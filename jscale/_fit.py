@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jscale._batch import METHODS, default_batch_size, run_starts
+from jscale._batch import METHODS, default_batch_size, device_mesh, run_starts
 from jscale._data import ScalingData
 from jscale._laws import Law
 from jscale._numerics import read_only, x64_scope
@@ -32,18 +32,18 @@ class ConvergenceError(RuntimeError):
 _TRACES = {"fit": 0, "batched": 0}
 
 
-@functools.partial(jax.jit, static_argnames=("law", "loss", "solver", "method", "batch_size", "n_devices"))
-def _fit_starts(x0s, problem, *, law, loss, solver, method, batch_size, n_devices):
+@functools.partial(jax.jit, static_argnames=("law", "loss", "solver", "method", "batch_size", "mesh"))
+def _fit_starts(x0s, problem, *, law, loss, solver, method, batch_size, mesh):
     _TRACES["fit"] += 1
-    return run_starts(solver, law, loss, x0s, problem, method=method, batch_size=batch_size, n_devices=n_devices)
+    return run_starts(solver, law, loss, x0s, problem, method=method, batch_size=batch_size, mesh=mesh)
 
 
-@functools.partial(jax.jit, static_argnames=("law", "loss", "solver", "method", "batch_size", "n_devices"))
-def _fit_batched(x0s, problem, batched, *, law, loss, solver, method, batch_size, n_devices):
+@functools.partial(jax.jit, static_argnames=("law", "loss", "solver", "method", "batch_size", "mesh"))
+def _fit_batched(x0s, problem, batched, *, law, loss, solver, method, batch_size, mesh):
     """Every start on every problem of `batched` (leading axis B): outcomes with (B, S) axes."""
     _TRACES["batched"] += 1
     return run_starts(solver, law, loss, x0s, problem, batched=batched, method=method, batch_size=batch_size,
-                      n_devices=n_devices)
+                      mesh=mesh)
 
 
 @functools.partial(jax.jit, static_argnames=("law", "loss"))
@@ -67,14 +67,13 @@ def _padded_problems(law: Law, datasets: list) -> dict:
     }
 
 
-def _fit_many(law, datasets, x0s, loss_obj, solver, method, batch_size, n_devices, strict):
+def _fit_many(law, datasets, x0s, loss_obj, solver, method, batch_size, mesh, strict):
     """`fit` on a list of datasets: one jitted call for all of them, one FitResult each."""
     with x64_scope():
         batched = jax.tree.map(jnp.asarray, _padded_problems(law, datasets))
         batched["f_floor"] = jax.vmap(lambda b: objective_floor(loss_obj, b))(batched)
-        devices = min(n_devices, len(datasets) * x0s.shape[0])
         out = _fit_batched(jnp.asarray(x0s), {}, batched, law=law, loss=loss_obj, solver=solver, method=method,
-                           batch_size=batch_size, n_devices=devices)
+                           batch_size=batch_size, mesh=mesh)
         out = jax.tree.map(np.asarray, out)
         objectives = np.where(np.isfinite(out["f"]), out["f"], np.inf)
         best = np.argmin(objectives, axis=1)
@@ -167,8 +166,9 @@ def check_law_and_data(law, data) -> None:
         )
 
 
-def check_execution(solver, method, batch_size, n_devices):
-    """Defaults and eager checks of the execution options; returns them resolved."""
+def check_execution(solver, method, batch_size, n_devices, mesh=None):
+    """Defaults and eager checks of the execution options; returns solver, method, batch size and
+    the device mesh to split the fits over (None: one device)."""
     solver = RobustGaussNewton() if solver is None else solver
     if not (callable(getattr(solver, "init", None)) and callable(getattr(solver, "step", None))):
         raise TypeError(
@@ -178,12 +178,22 @@ def check_execution(solver, method, batch_size, n_devices):
     method = "refill" if method is None else method
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(METHODS)}; got {method!r}.")
-    batch_size = default_batch_size() if batch_size is None else _check_positive_int("batch_size", batch_size)
-    available = jax.local_device_count()
-    n_devices = available if n_devices is None else _check_positive_int("n_devices", n_devices)
-    if n_devices > available:
-        raise ValueError(f"n_devices={n_devices} but only {available} local devices exist.")
-    return solver, method, batch_size, n_devices
+    if mesh is not None:
+        if n_devices is not None:
+            raise ValueError("Pass either n_devices (the first n local devices) or mesh, not both.")
+        if not isinstance(mesh, jax.sharding.Mesh):
+            raise TypeError(f"mesh must be a jax.sharding.Mesh, e.g. jax.make_mesh((jax.device_count(),), "
+                            f"('fits',)); got {type(mesh).__name__}.")
+        backend = mesh.devices.flat[0].platform
+    else:
+        available = jax.local_device_count()
+        n_devices = available if n_devices is None else _check_positive_int("n_devices", n_devices)
+        if n_devices > available:
+            raise ValueError(f"n_devices={n_devices} but only {available} local devices exist.")
+        mesh = device_mesh(n_devices)
+        backend = jax.default_backend()
+    batch_size = default_batch_size(backend) if batch_size is None else _check_positive_int("batch_size", batch_size)
+    return solver, method, batch_size, mesh if mesh.size > 1 else None
 
 
 def fit(
@@ -197,6 +207,7 @@ def fit(
     method: str | None = None,
     batch_size: int | None = None,
     n_devices: int | None = None,
+    mesh=None,
     strict: bool = False,
 ) -> FitResult:
     """Fits a scaling law from many starts at once and keeps every start's end state.
@@ -218,8 +229,13 @@ def fit(
         solver: the single-fit solver; default `jscale.RobustGaussNewton()`.
         method: how starts are batched: "refill" (default), "vmap" or "map".
         batch_size: slots (refill) or chunk size (map); default per backend (256 on CPU).
-        n_devices: local devices to split the starts over; default all local devices. On CPU,
+        n_devices: local devices to split the fits over; default all local devices. On CPU,
             set `JAX_NUM_CPU_DEVICES=<cores>` before JAX starts to use every core.
+        mesh: instead of n_devices, a `jax.sharding.Mesh` whose devices (all axes together)
+            split the fits, e.g. `jax.make_mesh((jax.device_count(),), ("fits",))` after
+            `jax.distributed.initialize()` to spread one call over every host; every process
+            makes the same call and gets the whole result. Each device runs its share on its own
+            and every fit's result is bit for bit the same whatever the number of devices.
         strict: raise `ConvergenceError` if the best start did not converge (else a
             `ConvergenceWarning` is issued).
 
@@ -251,16 +267,15 @@ def fit(
         check_law_and_data(law, data)
     loss_obj = resolve_loss(loss, delta)
     x0s = _check_starts(law, starts)
-    solver, method, batch_size, n_devices = check_execution(solver, method, batch_size, n_devices)
+    solver, method, batch_size, mesh = check_execution(solver, method, batch_size, n_devices, mesh)
     if many:
-        return _fit_many(law, list(data), x0s, loss_obj, solver, method, batch_size, n_devices, strict)
-    n_devices = min(n_devices, x0s.shape[0])
+        return _fit_many(law, list(data), x0s, loss_obj, solver, method, batch_size, mesh, strict)
 
     with x64_scope():
         problem = with_floor(loss_obj, jax.tree.map(jnp.asarray, _problem(law, data)))
         out = _fit_starts(
             jnp.asarray(x0s), problem, law=law, loss=loss_obj, solver=solver, method=method,
-            batch_size=batch_size, n_devices=n_devices,
+            batch_size=batch_size, mesh=mesh,
         )
         out = jax.tree.map(read_only, out)
         floor = float(problem["f_floor"])

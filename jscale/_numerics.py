@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 if hasattr(jax, "enable_x64"):  # jax >= 0.4.36 exposes the context manager at top level.
@@ -34,3 +35,22 @@ def read_only(array) -> np.ndarray:
     out = np.array(array)
     out.flags.writeable = False
     return out
+
+
+def pairwise_sum(x):
+    """Sum over the leading axis of `x` in a fixed pairwise order, whatever the batch width.
+
+    XLA picks the summation order of a fused reduction from the whole operand's shape, so under
+    `vmap` the same row sum can round differently at different batch widths (on CPU, a (16, R)
+    batch and a (256, R) batch part in the last bit). Written as halving additions of slices,
+    every lane adds the same numbers in the same order, so a fit's objective, and with it its
+    whole trajectory, is the same however many fits share the batch or the device.
+    """
+    n = x.shape[0]
+    size = 1 << max(0, (n - 1).bit_length())
+    if size != n:  # zeros add exactly
+        x = jnp.concatenate([x, jnp.zeros((size - n,) + x.shape[1:], x.dtype)])
+    while x.shape[0] > 1:
+        half = x.shape[0] // 2
+        x = x[:half] + x[half:]
+    return x[0]

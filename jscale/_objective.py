@@ -13,6 +13,8 @@ import numbers
 
 import jax.numpy as jnp
 
+from jscale._numerics import pairwise_sum
+
 
 @dataclasses.dataclass(frozen=True)
 class Huber:
@@ -77,4 +79,4 @@ def resolve_loss(loss, delta):
 def objective(law, loss, theta, problem):
     """F(theta) for one dataset: `problem` holds `log_x`, `log_loss` (R,) and `weight` (R,)."""
     r = problem["log_loss"] - law.log_predict(theta, problem["log_x"])
-    return jnp.sum(problem["weight"] * loss.rho(r))
+    return pairwise_sum(problem["weight"] * loss.rho(r))

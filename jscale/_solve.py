@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jscale._numerics import eps
+from jscale._numerics import eps, pairwise_sum
 from jscale._objective import objective
 
 RUNNING, SUCCESS, MAX_STEPS, STALLED, NONFINITE = -1, 0, 1, 2, 3
@@ -44,7 +44,7 @@ def evaluate(law, loss, theta, problem, newton):
     jac = jax.jacfwd(law.log_predict)(theta, log_x)  # (R, P); forward mode fuses with the primal
     r = log_loss - log_pred
     irls = loss.irls_weight(r)
-    f = jnp.sum(weight * loss.rho(r))
+    f = pairwise_sum(weight * loss.rho(r))  # not jnp.sum: see pairwise_sum
     g = -(weight * irls * r) @ jac  # psi(r) = r * irls_weight(r) for the losses we support
     k = weight * jnp.where(newton, loss.curvature(r), irls)
     h = (jac * k[:, None]).T @ jac
@@ -186,7 +186,10 @@ def _damped_step(g, h, d, mu):
     # Singular curvature (no usable rows): fall back to a scaled gradient step.
     bad = ~jnp.all(jnp.isfinite(p))
     p = jnp.where(bad, -g / (mu * jnp.max(d)), p)
-    model_decrease = jnp.where(bad, -(g @ p), -(g @ p + 0.5 * p @ h @ p))
+    # Sums written out (not dots) so that they round alike at every batch width: see pairwise_sum.
+    gp = pairwise_sum(g * p)
+    php = pairwise_sum(p * pairwise_sum((h * p).T))
+    model_decrease = jnp.where(bad, -gp, -(gp + 0.5 * php))
     return p, model_decrease
 
 

@@ -155,16 +155,19 @@ def noisy_chinchilla(params: dict | None = None, n: int = 10, sigma: float = 0.0
 
 
 def run_on_cpu_devices(code: str, n_devices: int) -> None:
-    """Runs `code` in a fresh Python with `n_devices` CPU devices; it must print exactly "ok"."""
+    """Runs `code` in a fresh Python with `n_devices` forced CPU devices; it must print exactly "ok"."""
     import os
     import subprocess
     import sys
     import textwrap
 
-    env = dict(os.environ, JAX_NUM_CPU_DEVICES=str(n_devices), JAX_PLATFORMS="cpu")
-    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env)
+    env = {k: v for k, v in os.environ.items() if k != "JAX_NUM_CPU_DEVICES"}
+    flags = env.get("XLA_FLAGS", "") + f" --xla_force_host_platform_device_count={n_devices}"
+    env.update(XLA_FLAGS=flags.strip(), JAX_PLATFORMS="cpu")
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, env=env,
+                         timeout=600)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "ok"
+    assert out.stdout.strip() == "ok", out.stdout
 
 
 def quiet(fn, *args, **kwargs):

@@ -9,7 +9,6 @@ from helpers import (
     EPOCH_BOOTSTRAP_SE,
     noisy_chinchilla,
     quiet,
-    run_on_cpu_devices,
     subset_starts,
 )
 
@@ -344,28 +343,6 @@ def test_bad_interval_requests(small):
     no_jack = boot.replace(jackknife_params=boot.jackknife_params[:0], jackknife_status=boot.jackknife_status[:0])
     with pytest.raises(ValueError, match="jackknife=True"):
         no_jack.interval("E", method="bca")
-
-
-@pytest.mark.slow  # a subprocess with its own compilations; test_batch covers the sharded path by default
-def test_bootstrap_over_two_cpu_devices_matches_one():
-    run_on_cpu_devices(
-        """
-        import warnings, numpy as np, jax, jscale
-        assert jax.local_device_count() == 2
-        warnings.simplefilter("ignore", jscale.IntervalWarning)
-        law = jscale.laws.Chinchilla()
-        data = jscale.datasets.load("chinchilla")
-        fit = jscale.fit(law, data, starts=law.default_starts()[::113])
-        kw = dict(n_resamples=15, key=5, full_fit=fit, batch_size=8)  # odd: a padded fit on device 2
-        one = jscale.bootstrap(law, data, n_devices=1, **kw)
-        two = jscale.bootstrap(law, data, n_devices=2, **kw)
-        np.testing.assert_allclose(two.objectives, one.objectives, rtol=1e-12)
-        np.testing.assert_allclose(two.free_draws, one.free_draws, rtol=1e-7, atol=1e-9)
-        np.testing.assert_allclose(two.jackknife_params, one.jackknife_params, rtol=1e-7, atol=1e-9)
-        print("ok")
-        """,
-        2,
-    )
 
 
 def test_progress_bar_over_chunks(small, capsys):
