@@ -20,6 +20,8 @@ batch of one compiles the small matrix products to other kernels).
 
 from __future__ import annotations
 
+import os
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -39,6 +41,66 @@ def default_batch_size(backend: str | None = None) -> int:
     """Default number of slots (refill) or chunk size (map) for a JAX backend."""
     backend = backend or jax.default_backend()
     return _DEFAULT_BATCH.get(backend, _DEFAULT_BATCH_ACCELERATOR)
+
+
+# Largest number of fits one jitted call takes, per backend, memory permitting: on CPU calls of
+# ~65k fits (about 10 s of Chinchilla grid fits on one core) keep a progress bar moving; an
+# accelerator wants as few calls as possible (each call ends with a tail of slow fits).
+_MAX_FITS_PER_CALL = {"cpu": 1 << 16}
+_MAX_FITS_PER_CALL_ACCELERATOR = 1 << 23
+MEMORY_ENV = "JSCALE_MEMORY_BUDGET"
+
+
+def memory_budget(device=None) -> int:
+    """Bytes one jitted call may use on `device` (default: the first local device).
+
+    `JSCALE_MEMORY_BUDGET` (bytes) if set; else a quarter of the memory the device has free
+    (`memory_stats()` on accelerators, available RAM on CPU), so that other work fits beside it.
+    """
+    env = os.environ.get(MEMORY_ENV)
+    if env:
+        try:
+            value = int(float(env))
+        except ValueError:
+            raise ValueError(f"{MEMORY_ENV} must be a number of bytes; got {env!r}.") from None
+        if value <= 0:
+            raise ValueError(f"{MEMORY_ENV} must be a positive number of bytes; got {env!r}.")
+        return value
+    device = device or jax.local_devices()[0]
+    stats = device.memory_stats() if hasattr(device, "memory_stats") else None
+    if stats and "bytes_limit" in stats:
+        free = stats["bytes_limit"] - stats.get("bytes_in_use", 0)
+    else:
+        try:
+            free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):  # not Linux: assume a modest 8 GiB
+            free = 8 << 30
+    return max(free // 4, 64 << 20)
+
+
+def problems_per_call(n_starts: int, n_rows: int, n_params: int, *, n_slots: int, mesh=None) -> int:
+    """How many problems (resamples or datasets) of `n_rows` rows one jitted call may fit from
+    `n_starts` starts each, so that the call stays within `memory_budget()` and the backend's
+    cap on fits per call.
+
+    Per problem: its own row arrays (weights, log losses, columns; ~8 of length n_rows) and every
+    start's outcome (x, f, status, steps), gathered to every device. Fixed: the solver slots and
+    the temporaries of a step (rows x (params + 4) values per slot).
+    """
+    devices = list(mesh.devices.flat) if mesh is not None else jax.local_devices()
+    here = jax.process_index()
+    device = next(d for d in devices if d.process_index == here)
+    per_problem = 8 * (8 * n_rows + n_starts * (n_params + 3))
+    fixed = 8 * n_slots * (n_rows * (n_params + 4) + (n_params + 4) ** 2)
+    by_memory = max(1, (memory_budget(device) - fixed) // per_problem)
+    cap = _MAX_FITS_PER_CALL.get(device.platform, _MAX_FITS_PER_CALL_ACCELERATOR)
+    size = int(max(1, min(by_memory, cap // n_starts)))
+    if any(d.process_index != here for d in devices):
+        # Every process must make the same calls: agree on the smallest size.
+        from jax.experimental import multihost_utils
+
+        size = int(np.min(multihost_utils.process_allgather(np.asarray(size, np.int32))))
+    return size
 
 
 def device_mesh(n_devices: int):

@@ -10,7 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jscale._batch import resampled_problems
+from jscale._batch import problems_per_call, resampled_problems
 from jscale._data import ScalingData
 from jscale._fit import (
     ConvergenceError,
@@ -33,10 +33,6 @@ UNITS = ("row", "group", "residual")
 # Starts taken from the full-data fit for the default "warm" starts: its optimum plus up to
 # this many minus one other basins it found.
 N_WARM_STARTS = 3
-# Fits per jitted call when chunk_size is not given (bounds the memory of the outcome arrays),
-# and rows x resamples per call (bounds the memory of the resample weights).
-_FITS_PER_CHUNK = 1 << 16
-_CELLS_PER_CHUNK = 1 << 24
 
 @functools.partial(jax.jit, static_argnames=("unit", "n_units"))
 def _draw(key_data, indices, problem, unit_of_row, fitted_log, *, unit, n_units):
@@ -248,7 +244,9 @@ def bootstrap(
             it is fitted here from the law's default starts).
         loss, delta, solver, method, batch_size, n_devices, mesh: as in `jscale.fit`; the
             resamples are bit for bit the same whatever the devices or the chunking.
-        chunk_size: resamples per jitted call; default keeps ~65,000 fits per call.
+        chunk_size: resamples per jitted call; default: as many as fit a quarter of the device's
+            free memory (or `JSCALE_MEMORY_BUDGET` bytes), at most 65,536 fits per call on CPU
+            and 8,388,608 on an accelerator. Any number of resamples runs, chunk by chunk.
         progress: show a progress bar over chunks; default only when there is more than one chunk
             and stderr is a terminal.
         jackknife: also fit the leave-one-unit-out jackknife (needed by BCa intervals).
@@ -311,7 +309,7 @@ def bootstrap(
     x0s = _resolve_starts(starts, law, full_fit)
     warm = warm_starts(full_fit)
     if chunk_size is None:
-        chunk_size = max(1, min(_FITS_PER_CHUNK // len(x0s), _CELLS_PER_CHUNK // len(data)))
+        chunk_size = problems_per_call(len(x0s), len(data), law.n_free, n_slots=batch_size, mesh=mesh)
     chunk_size = min(chunk_size, n_resamples)
     n_chunks = -(-n_resamples // chunk_size)
     show = (n_chunks > 1 and sys.stderr.isatty()) if progress is None else bool(progress)
@@ -349,7 +347,7 @@ def bootstrap(
 
         if jackknife:
             jk_units = n_units
-            jk_size = max(1, min(jk_units, _FITS_PER_CHUNK // len(warm), _CELLS_PER_CHUNK // len(data)))
+            jk_size = min(jk_units, problems_per_call(len(warm), len(data), law.n_free, n_slots=batch_size, mesh=mesh))
             jack = run(problem, lambda idx: _leave_one_out(idx, problem["weight"], rows), jk_units, jk_size, warm)
         else:
             jk_units = 0

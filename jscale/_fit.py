@@ -10,7 +10,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jscale._batch import METHODS, default_batch_size, device_mesh, run_starts
+from jscale._batch import (
+    METHODS,
+    default_batch_size,
+    device_mesh,
+    problems_per_call,
+    run_starts,
+)
 from jscale._data import ScalingData
 from jscale._laws import Law
 from jscale._numerics import read_only, x64_scope
@@ -68,13 +74,22 @@ def _padded_problems(law: Law, datasets: list) -> dict:
 
 
 def _fit_many(law, datasets, x0s, loss_obj, solver, method, batch_size, mesh, strict):
-    """`fit` on a list of datasets: one jitted call for all of them, one FitResult each."""
+    """`fit` on a list of datasets: one FitResult each, from one jitted call for all of them (or
+    as many calls of equal shape as memory needs, see `problems_per_call`)."""
+    padded = _padded_problems(law, datasets)
+    n = len(datasets)
+    size = min(n, problems_per_call(x0s.shape[0], padded["weight"].shape[1], law.n_free, n_slots=batch_size,
+                                    mesh=mesh))
     with x64_scope():
-        batched = jax.tree.map(jnp.asarray, _padded_problems(law, datasets))
+        batched = jax.tree.map(jnp.asarray, padded)
         batched["f_floor"] = jax.vmap(lambda b: objective_floor(loss_obj, b))(batched)
-        out = _fit_batched(jnp.asarray(x0s), {}, batched, law=law, loss=loss_obj, solver=solver, method=method,
-                           batch_size=batch_size, mesh=mesh)
-        out = jax.tree.map(np.asarray, out)
+        parts = []
+        for lo in range(0, n, size):
+            take = jnp.asarray(np.minimum(np.arange(lo, lo + size), n - 1))  # the last call padded
+            out = _fit_batched(jnp.asarray(x0s), {}, jax.tree.map(lambda a: a[take], batched), law=law,
+                               loss=loss_obj, solver=solver, method=method, batch_size=batch_size, mesh=mesh)
+            parts.append(jax.tree.map(lambda a, m=min(size, n - lo): np.asarray(a)[:m], out))
+        out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
         objectives = np.where(np.isfinite(out["f"]), out["f"], np.inf)
         best = np.argmin(objectives, axis=1)
         thetas = out["x"][np.arange(len(datasets)), best]
