@@ -27,6 +27,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--resamples", type=int, default=4000)
     parser.add_argument("--check", type=int, default=16, help="resamples refitted on the CPU for the check")
+    parser.add_argument("--batch-size", type=int, default=None, help="refill slots per device (default: jscale's)")
     parser.add_argument("--no-append", action="store_true")
     args = parser.parse_args(argv)
     measured = commit()
@@ -37,19 +38,21 @@ def main(argv=None):
     import jax
 
     import jscale
+    from jscale._batch import default_batch_size
 
     warnings.simplefilter("ignore")
     law, data = jscale.laws.Chinchilla(), jscale.datasets.load("chinchilla")
     t0 = time.perf_counter()
-    full = jscale.fit(law, data)
+    full = jscale.fit(law, data, batch_size=args.batch_size)
     boot = jscale.bootstrap(law, data, n_resamples=args.resamples, key=0, starts="grid", full_fit=full,
-                            jackknife=False, progress=False)
+                            jackknife=False, progress=False, batch_size=args.batch_size)
     elapsed = time.perf_counter() - t0
     import_time = t0 - t_start
     devices = jax.local_devices()
     n_fits = boot.objectives.size + full.n_starts
     stats = devices[0].memory_stats() or {}
     peak = stats.get("peak_bytes_in_use")
+    slots = args.batch_size or default_batch_size(devices[0].platform)
     print(f"{n_fits:,} fits in {elapsed:.2f} s ({n_fits / elapsed:,.0f} fits/s) on {len(devices)} x "
           f"{devices[0].device_kind}; import {import_time:.2f} s", flush=True)
 
@@ -70,9 +73,9 @@ def main(argv=None):
           f"objective {rel.max():.2e}; full-data optimum {full.objective:.15g} vs CPU {ref_full.objective:.15g}")
 
     table = (
-        "| fits | devices | time incl. compile (s) | fits/s | peak device memory (MiB) | resamples checked on CPU | "
-        "max rel. diff of best objective | target |\n|---|---|---|---|---|---|---|---|\n"
-        f"| {n_fits:,} | {len(devices)} x {devices[0].device_kind} | {elapsed:.2f} | {n_fits / elapsed:,.0f} | "
+        "| fits | devices | slots per device | time incl. compile (s) | fits/s | peak device memory (MiB) | resamples checked on CPU | "
+        "max rel. diff of best objective | target |\n|---|---|---|---|---|---|---|---|---|\n"
+        f"| {n_fits:,} | {len(devices)} x {devices[0].device_kind} | {slots:,} | {elapsed:.2f} | {n_fits / elapsed:,.0f} | "
         f"{'-' if peak is None else f'{peak / 2**20:,.0f}'} | {len(pick)} | {rel.max():.1e} | "
         f"{'<= 30 s and <= 1e-9' if args.resamples == 4000 else 'dry run'} |"
     )

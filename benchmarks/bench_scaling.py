@@ -94,17 +94,21 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--max-fits", type=float, default=None, help="largest batch (default 1e6 on CPU, 1e7 else)")
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--memory-budget", type=float, default=256 * 2**20,
-                        help="bytes one jitted call may use (JSCALE_MEMORY_BUDGET); 0: jscale's default")
+    parser.add_argument("--memory-budget", type=float, default=None,
+                        help="bytes one jitted call may use (JSCALE_MEMORY_BUDGET; default 8 MiB on CPU, where "
+                             "jscale's cap of 65,536 fits per call would bind first, and 1 GiB elsewhere; 0: "
+                             "jscale's own default)")
     parser.add_argument("--peak-gflops", type=float, default=None)
     parser.add_argument("--no-append", action="store_true")
     args = parser.parse_args(argv)
-    if args.memory_budget:
-        os.environ["JSCALE_MEMORY_BUDGET"] = str(int(args.memory_budget))
-
     import warnings
 
     import jax
+
+    if args.memory_budget is None:
+        args.memory_budget = 8 * 2**20 if jax.default_backend() == "cpu" else 2**30
+    if args.memory_budget:
+        os.environ["JSCALE_MEMORY_BUDGET"] = str(int(args.memory_budget))
     import jax.numpy as jnp
 
     import jscale

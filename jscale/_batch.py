@@ -31,9 +31,13 @@ from jscale._solve import RUNNING, objective_floor, solve_one, with_floor
 METHODS = ("refill", "vmap", "map")
 
 # Slot counts measured on a 2-core CPU (Chinchilla grid, 240 rows): 256-512 slots were fastest,
-# 128 and 768 about 15-25% slower. Accelerators want far wider batches (not yet measured).
+# 128 and 768 about 15-25% slower. An accelerator wants far wider batches: each while-loop
+# iteration costs kernel launches and a predicate read by the host, so the slots must carry
+# enough work to hide them. 32,768 is an estimate, not yet measured on a GPU
+# (benchmarks/bench_accelerator.py --batch-size sweeps it); its step temporaries are ~0.6 GB
+# for 240 rows.
 _DEFAULT_BATCH = {"cpu": 256}
-_DEFAULT_BATCH_ACCELERATOR = 8192
+_DEFAULT_BATCH_ACCELERATOR = 32768
 _MIN_SLOTS = 8
 
 
