@@ -11,6 +11,8 @@ from jscale._allocation import InferenceCost as InferenceCost
 from jscale._allocation import MarginalReturns as MarginalReturns
 from jscale._allocation import compute_optimal as compute_optimal
 from jscale._allocation import marginal_returns as marginal_returns
+from jscale._backtest import Backtest as Backtest
+from jscale._backtest import backtest as backtest
 from jscale._bootstrap import bootstrap as bootstrap
 from jscale._data import ScalingData as ScalingData
 from jscale._fit import ConvergenceError as ConvergenceError
@@ -31,6 +33,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Allocation",
+    "Backtest",
     "BootstrapResult",
     "ConvergenceError",
     "ConvergenceWarning",
@@ -44,6 +47,7 @@ __all__ = [
     "STATUS",
     "ScalingData",
     "Squared",
+    "backtest",
     "bootstrap",
     "compute_optimal",
     "datasets",
