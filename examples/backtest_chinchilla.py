@@ -12,16 +12,16 @@ decades beyond the largest training run a held-out run lies.
 import jscale
 
 
-def main(starts=None):
+def main(starts=None, by=("compute", "n_params")):
     data = jscale.datasets.load("chinchilla")
     law = jscale.laws.Chinchilla()
     results = {}
-    for by in ("compute", "n_params"):
-        bt = jscale.backtest(law, data, by=by, holdout=0.25, starts=starts)
+    for column in by:
+        bt = jscale.backtest(law, data, by=column, holdout=0.25, starts=starts)
         print(bt.summary())
         print("  fitted on the smaller runs: " + ", ".join(f"{k} = {v:.4g}" for k, v in bt.fit.params.items()))
         print()
-        results[by] = bt
+        results[column] = bt
     return results
 
 

@@ -99,6 +99,7 @@ def backtest(law: Law, data: ScalingData, *, by: str = "compute", holdout: float
             training runs than the law has parameters.
 
     Example:
+        >>> import jscale
         >>> data = jscale.datasets.load("chinchilla")
         >>> bt = jscale.backtest(jscale.laws.Chinchilla(), data, by="compute", holdout=0.2)  # doctest: +SKIP
         >>> print(bt.summary())  # doctest: +SKIP

@@ -25,13 +25,13 @@ def test_exact_data_is_predicted_exactly():
     assert bt.to_dict()["n_test"] == len(bt.test)
 
 
-def test_chinchilla_example_backtests_by_compute_and_size(capsys):
+def test_chinchilla_example_backtests_by_compute(capsys):
     sys.path.insert(0, str(EXAMPLES))
     try:
         example = __import__("backtest_chinchilla")
     finally:
         sys.path.remove(str(EXAMPLES))
-    results = example.main(starts=STARTS)
+    results = example.main(starts=STARTS, by=("compute",))  # by n_params too in the example itself
     out = capsys.readouterr().out
     assert "Backtest of chinchilla by compute" in out and "decades beyond" in out
     by_compute = results["compute"]

@@ -119,6 +119,7 @@ def test_quickstart_example_runs(capsys):
     assert result.n_starts == 90
 
 
+@pytest.mark.slow  # ~7 s; tests/test_bootstrap.py checks the same reproduction of Epoch's table
 def test_epoch_bootstrap_example_runs(capsys):
     sys.path.insert(0, str(EXAMPLES))
     try:
