@@ -80,6 +80,8 @@ def test_bootstrap_of_a_list_repeats_each_dataset_alone():
 
 @pytest.mark.filterwarnings("ignore::jscale.ConvergenceWarning")
 @pytest.mark.filterwarnings("ignore::jscale.IntervalWarning")
+@pytest.mark.slow  # ~12 s (three compilations); the default run fits lists in test_devices.py (same bits on
+# 1 and 8 devices, and in one call or in chunks)
 def test_four_datasets_in_one_call_equal_separate_fits():
     """The default-run version of the twenty-curve test: two lengths, two compilations."""
     curves = _curves(4)
