@@ -83,7 +83,7 @@ def test_bootstrap_of_a_list_repeats_each_dataset_alone():
 @pytest.mark.slow  # ~12 s (three compilations); the default run fits lists in test_devices.py (same bits on
 # 1 and 8 devices, and in one call or in chunks)
 def test_four_datasets_in_one_call_equal_separate_fits():
-    """The default-run version of the twenty-curve test: two lengths, two compilations."""
+    """A smaller version of the twenty-curve test: two lengths, two compilations."""
     curves = _curves(4)
     together = jscale.fit(POWER, curves)
     for data, joint in zip(curves, together):
