@@ -112,7 +112,7 @@ def main(argv=None):
     import jax.numpy as jnp
 
     import jscale
-    from jscale import _bootstrap
+    from jscale import _fit
     from jscale._batch import default_batch_size, memory_budget, problems_per_call
     from jscale._fit import _problem
     from jscale._numerics import x64_scope
@@ -135,13 +135,13 @@ def main(argv=None):
     batch = default_batch_size(backend)
 
     calls = []
-    original = _bootstrap._fit_batched
+    original = _fit._fit_batched
 
     def counted(*a, **k):
         calls.append(1)
         return original(*a, **k)
 
-    _bootstrap._fit_batched = counted
+    _fit._fit_batched = counted
 
     sizes = [int(10**e) for e in range(0, 8) if 10**e <= max_fits] + [4500]
     sizes = sorted(set(s for s in sizes if s <= max_fits))

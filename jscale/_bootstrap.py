@@ -16,11 +16,11 @@ from jscale._fit import (
     ConvergenceError,
     _check_positive_int,
     _check_starts,
-    _fit_batched,
     _problem,
     check_execution,
     check_law_and_data,
     fit,
+    fit_in_chunks,
 )
 from jscale._laws import Law
 from jscale._numerics import read_only, x64_scope
@@ -154,11 +154,6 @@ def _resolve_starts(starts, law: Law, full_fit: FitResult) -> np.ndarray:
             return np.asarray(law.default_starts(), np.float64)
         raise ValueError(f"starts must be 'warm', 'optimum', 'grid' or an (S, {law.n_free}) array; got {starts!r}.")
     return _check_starts(law, starts)
-
-
-def _chunks(total: int, size: int):
-    for lo in range(0, total, size):
-        yield lo, min(lo + size, total)
 
 
 def _progress(show: bool):
@@ -316,15 +311,7 @@ def bootstrap(
     settings = dict(law=law, loss=loss_obj, solver=solver, method=method, batch_size=batch_size)
 
     def run(problem, batch_of, total, size, starts_, advance=None):
-        """Outcomes of `total` batched problems, `size` per jitted call (the last call padded)."""
-        parts = []
-        for lo, hi in _chunks(total, size):
-            indices = jnp.asarray(np.minimum(np.arange(lo, lo + size), total - 1))
-            out = _fit_batched(jnp.asarray(starts_), problem, batch_of(indices), mesh=mesh, **settings)
-            parts.append(jax.tree.map(lambda a, n=hi - lo: np.asarray(a)[:n], out))
-            if advance is not None:
-                advance(hi - lo)
-        return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        return fit_in_chunks(starts_, problem, batch_of, total, size, advance=advance, mesh=mesh, **settings)
 
     with x64_scope():
         problem = with_floor(loss_obj, jax.tree.map(jnp.asarray, _problem(law, data)))

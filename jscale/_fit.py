@@ -57,6 +57,22 @@ def _curvature_many(thetas, batched, *, law, loss):
     return jax.vmap(lambda t, b: curvature_terms(t, b, law=law, loss=loss))(thetas, batched)
 
 
+def fit_in_chunks(x0s, problem, batch_of, total: int, size: int, *, advance=None, **settings) -> dict:
+    """Outcomes (NumPy, leading (total, S) axes) of `total` batched problems, `size` per jitted
+    `_fit_batched` call; the last call is padded by repeating the last problem, so every call has
+    one shape. `batch_of(indices)` gives the per-problem arrays of problems `indices` (size,);
+    `advance(n)`, if given, is told of every n problems done (a progress bar)."""
+    parts = []
+    for lo in range(0, total, size):
+        hi = min(lo + size, total)
+        indices = jnp.asarray(np.minimum(np.arange(lo, lo + size), total - 1))
+        out = _fit_batched(jnp.asarray(x0s), problem, batch_of(indices), **settings)
+        parts.append(jax.tree.map(lambda a, n=hi - lo: np.asarray(a)[:n], out))
+        if advance is not None:
+            advance(hi - lo)
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
 def _padded_problems(law: Law, datasets: list) -> dict:
     """The datasets' problems stacked along a leading axis, each padded to the longest with rows of
     weight 0 (copies of its first row, so every log stays finite)."""
@@ -83,13 +99,8 @@ def _fit_many(law, datasets, x0s, loss_obj, solver, method, batch_size, mesh, st
     with x64_scope():
         batched = jax.tree.map(jnp.asarray, padded)
         batched["f_floor"] = jax.vmap(lambda b: objective_floor(loss_obj, b))(batched)
-        parts = []
-        for lo in range(0, n, size):
-            take = jnp.asarray(np.minimum(np.arange(lo, lo + size), n - 1))  # the last call padded
-            out = _fit_batched(jnp.asarray(x0s), {}, jax.tree.map(lambda a: a[take], batched), law=law,
-                               loss=loss_obj, solver=solver, method=method, batch_size=batch_size, mesh=mesh)
-            parts.append(jax.tree.map(lambda a, m=min(size, n - lo): np.asarray(a)[:m], out))
-        out = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        out = fit_in_chunks(x0s, {}, lambda take: jax.tree.map(lambda a: a[take], batched), n, size, law=law,
+                            loss=loss_obj, solver=solver, method=method, batch_size=batch_size, mesh=mesh)
         objectives = np.where(np.isfinite(out["f"]), out["f"], np.inf)
         best = np.argmin(objectives, axis=1)
         thetas = out["x"][np.arange(len(datasets)), best]

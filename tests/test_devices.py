@@ -134,15 +134,14 @@ def test_mesh_argument_is_checked():
 
 
 def test_memory_budget_splits_calls_without_changing_results(monkeypatch):
-    from jscale import _bootstrap, _fit
+    from jscale import _fit
     from jscale._batch import memory_budget, problems_per_call
 
     data = jscale.datasets.load("chinchilla")
     starts = LAW.default_starts()[::450]
     parts = [data.subset(np.arange(len(data)) % 4 != k) for k in range(4)]
     calls = []
-    for module in (_bootstrap, _fit):
-        monkeypatch.setattr(module, "_fit_batched", _counting(module._fit_batched, calls))
+    monkeypatch.setattr(_fit, "_fit_batched", _counting(_fit._fit_batched, calls))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = jscale.fit(LAW, data, starts=starts)
