@@ -15,8 +15,19 @@ from jscale._backtest import Backtest as Backtest
 from jscale._backtest import backtest as backtest
 from jscale._bootstrap import bootstrap as bootstrap
 from jscale._data import ScalingData as ScalingData
+from jscale._diagnostics import BoundWarning as BoundWarning
+from jscale._diagnostics import ComputeWarning as ComputeWarning
+from jscale._diagnostics import ConfigurationsWarning as ConfigurationsWarning
+from jscale._diagnostics import ConvergenceWarning as ConvergenceWarning
+from jscale._diagnostics import CorrelationWarning as CorrelationWarning
+from jscale._diagnostics import Diagnostic as Diagnostic
+from jscale._diagnostics import DiagnosticWarning as DiagnosticWarning
+from jscale._diagnostics import ExtrapolationWarning as ExtrapolationWarning
+from jscale._diagnostics import IntervalWarning as IntervalWarning
+from jscale._diagnostics import IrreducibleLossWarning as IrreducibleLossWarning
+from jscale._diagnostics import RepetitionWarning as RepetitionWarning
+from jscale._diagnostics import StartsWarning as StartsWarning
 from jscale._fit import ConvergenceError as ConvergenceError
-from jscale._fit import ConvergenceWarning as ConvergenceWarning
 from jscale._fit import fit as fit
 from jscale._io import load as load
 from jscale._io import save as save
@@ -27,7 +38,6 @@ from jscale._results import FitResult as FitResult
 from jscale._solve import LBFGS as LBFGS
 from jscale._solve import STATUS_NAMES as STATUS
 from jscale._solve import RobustGaussNewton as RobustGaussNewton
-from jscale._uncertainty import IntervalWarning as IntervalWarning
 
 __version__ = "0.1.0"
 
@@ -35,18 +45,28 @@ __all__ = [
     "Allocation",
     "Backtest",
     "BootstrapResult",
+    "BoundWarning",
+    "ComputeWarning",
+    "ConfigurationsWarning",
     "ConvergenceError",
     "ConvergenceWarning",
+    "CorrelationWarning",
+    "Diagnostic",
+    "DiagnosticWarning",
+    "ExtrapolationWarning",
     "FitResult",
     "Huber",
     "InferenceCost",
     "IntervalWarning",
+    "IrreducibleLossWarning",
     "MarginalReturns",
     "LBFGS",
+    "RepetitionWarning",
     "RobustGaussNewton",
     "STATUS",
     "ScalingData",
     "Squared",
+    "StartsWarning",
     "backtest",
     "bootstrap",
     "compute_optimal",

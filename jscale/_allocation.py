@@ -26,6 +26,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from jscale._data import closest
+from jscale._diagnostics import extrapolation
 from jscale._laws import Law
 from jscale._numerics import read_only, x64_scope
 from jscale._uncertainty import check_level, normal_quantile
@@ -208,6 +210,17 @@ def _source(result, params):
     )
 
 
+def _warn_outside(result, law, what: str, columns: dict) -> None:
+    """`ExtrapolationWarning` for points (the law's columns) outside a fitted result's data."""
+    from jscale._results import BootstrapResult, FitResult
+
+    fit = result.fit if isinstance(result, BootstrapResult) else result
+    if isinstance(fit, FitResult):
+        found = extrapolation(fit.data_summary, law, {c: columns[c] for c in law.columns if c in columns}, what)
+        if found is not None:
+            found.warn(stacklevel=3)
+
+
 def _check_law(law: Law, cost):
     missing = [c for c in ALLOCATION_COLUMNS if c not in law.columns]
     if missing:
@@ -302,7 +315,8 @@ class _Bands:
         """
         level = check_level(level)
         if name not in self.QUANTITIES:
-            raise ValueError(f"name must be one of {', '.join(self.QUANTITIES)}; got {name!r}.")
+            raise ValueError(f"name must be one of {', '.join(self.QUANTITIES)}; got {name!r}"
+                             f"{closest(name, self.QUANTITIES)}.")
         estimate = np.asarray(getattr(self, name))
         positive = name in self.POSITIVE
         if self.draws is not None:
@@ -483,6 +497,8 @@ def compute_optimal(result, compute, *, cost=None, fixed=None, params=None) -> A
                                         cost)
     values, draws, draw_ok, sd = _bands(est, per_draw, mask, sd, positive, "converged")
     natural_fixed = {k: read_only(np.exp(v)) for k, v in fixed_logs.items()}
+    _warn_outside(result, law, "Compute-optimal allocations",
+                  {"n_params": values["n_params"], "n_tokens": values["n_tokens"], **natural_fixed})
     return Allocation(law=law, cost=cost, compute=read_only(budgets), converged=read_only(est["converged"]),
                       fixed=natural_fixed, draws=draws, draw_ok=draw_ok, sd=sd, **values)
 
@@ -507,5 +523,7 @@ def marginal_returns(result, *, n_params, n_tokens, cost=None, fixed=None, param
     names = ("d_log_params", "d_log_tokens", "d_log_compute")
     est, per_draw, mask, sd = _evaluate(source, _marginal_fn, (np.log(n), np.log(d), fixed_logs), (), names, cost)
     values, draws, draw_ok, sd = _bands(est, per_draw, mask, sd, (), "converged")
+    _warn_outside(result, law, "Marginal returns", {"n_params": n, "n_tokens": d,
+                                                    **{k: np.exp(v) for k, v in fixed_logs.items()}})
     return MarginalReturns(law=law, cost=cost, n_params=read_only(n), n_tokens=read_only(d), draws=draws,
                            draw_ok=draw_ok, sd=sd, converged=read_only(est["converged"]), **values)

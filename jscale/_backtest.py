@@ -5,10 +5,12 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import numbers
+import warnings
 
 import numpy as np
 
 from jscale._data import ScalingData
+from jscale._diagnostics import ExtrapolationWarning
 from jscale._laws import Law
 from jscale._results import FitResult
 
@@ -136,5 +138,9 @@ def backtest(law: Law, data: ScalingData, *, by: str = "compute", holdout: float
         )
     train, test = data.subset(~held), data.subset(held)
     result = fit(law, train, **fit_kwargs)
-    return Backtest(fit=result, by=by, cutoff=cutoff, train=train, test=test, predicted=result.predict(test),
+    with warnings.catch_warnings():
+        # Extrapolating is the point here; its distance is reported as `decades`.
+        warnings.simplefilter("ignore", ExtrapolationWarning)
+        predicted = result.predict(test)
+    return Backtest(fit=result, by=by, cutoff=cutoff, train=train, test=test, predicted=predicted,
                     observed=np.asarray(test.loss))

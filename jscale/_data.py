@@ -237,7 +237,7 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
         unknown = [n for n in names if n not in FIELDS]
         if unknown:
             raise ValueError(
-                f"require() got unknown column {unknown[0]!r}; valid columns are: "
+                f"require() got unknown column {unknown[0]!r}{closest(unknown[0], FIELDS)}; valid columns are: "
                 f"{', '.join(FIELDS)}."
             )
         missing = [n for n in names if getattr(self, n) is None]
@@ -281,7 +281,8 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
         `groups = data.split(); results = jscale.fit(law, list(groups.values()))`.
         """
         if by not in self.columns:
-            raise ValueError(f"split: the data has no column {by!r}; its columns are {', '.join(self.columns)}.")
+            raise ValueError(f"split: the data has no column {by!r}{closest(by, self.columns)}; its columns are "
+                             f"{', '.join(self.columns)}.")
         labels = getattr(self, by)
         return {label: self.subset(np.flatnonzero(labels == label)) for label in np.unique(labels)}
 
@@ -319,11 +320,11 @@ def _resolve_columns(header: list, columns: Mapping | None, source: str) -> dict
     for field, name in columns.items():
         if field not in FIELDS:
             raise ValueError(
-                f"columns has unknown field {field!r}; valid fields are: {', '.join(FIELDS)}."
+                f"columns has unknown field {field!r}{closest(field, FIELDS)}; valid fields are: {', '.join(FIELDS)}."
             )
         if name not in header:
             raise ValueError(
-                f"Column {name!r} (for {field}) is not in {source}; its columns are: "
+                f"Column {name!r} (for {field}) is not in {source}{closest(name, header)}; its columns are: "
                 f"{', '.join(map(str, header))}."
             )
         resolved[field] = name
@@ -357,6 +358,14 @@ def _resolve_columns(header: list, columns: Mapping | None, source: str) -> dict
     return resolved
 
 
+def closest(name, names) -> str:
+    """" (did you mean 'x'?)" for the closest of `names` to `name`, or "" when none is close."""
+    import difflib
+
+    match = difflib.get_close_matches(str(name), [str(n) for n in names], n=1)
+    return f" (did you mean {match[0]!r}?)" if match else ""
+
+
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
@@ -381,6 +390,9 @@ def _to_array(name: str, value) -> np.ndarray:
         )
     if name != "group":
         ok_kinds = "iufb" if name == "weight" else "iuf"
+        if arr.dtype.kind not in ok_kinds + "O":
+            # A list mixing numbers and text becomes a text array; look at the elements as given.
+            arr = np.array(value if isinstance(value, (list, tuple)) else arr, dtype=object)
         if arr.dtype.kind == "O":
             bad = [
                 i

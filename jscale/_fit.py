@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import numbers
-import warnings
 
 import jax
 import jax.numpy as jnp
@@ -17,17 +16,19 @@ from jscale._batch import (
     problems_per_call,
     run_starts,
 )
-from jscale._data import ScalingData
-from jscale._laws import Law
+from jscale._data import ScalingData, closest
+from jscale._diagnostics import (
+    diagnose,
+    extrapolation,
+    summarize,
+    warn_many,
+)
+from jscale._laws import Constrained, Law
 from jscale._numerics import read_only, x64_scope
 from jscale._objective import resolve_loss
 from jscale._results import FitResult
 from jscale._solve import SUCCESS, RobustGaussNewton, objective_floor, with_floor
 from jscale._uncertainty import curvature_terms, distinct_configurations
-
-
-class ConvergenceWarning(UserWarning):
-    """The best start of a fit did not meet its convergence test."""
 
 
 class ConvergenceError(RuntimeError):
@@ -118,17 +119,17 @@ def _fit_many(law, datasets, x0s, loss_obj, solver, method, batch_size, mesh, st
             law=law, loss=loss_obj, starts=x0s, end_params=pick["x"], objectives=pick["f"], status=pick["status"],
             n_steps=pick["steps"], best_index=int(best[k]), n_rows=len(data), objective_floor=float(floors[k]),
             curvature=jax.tree.map(lambda a, k=k: read_only(a[k]), terms), n_configs=distinct_configurations(law, data),
+            data_summary=summarize(law, data),
         )
         if int(pick["status"][best[k]]) != SUCCESS:
             failed.append(f"{k} ({result.best_status})")
         results.append(result)
-    if failed:
-        message = (f"The best start did not converge for {len(failed)} of {len(datasets)} datasets: "
-                   f"{', '.join(failed[:10])}{' ...' if len(failed) > 10 else ''}. Try more starts or a larger "
-                   "solver max_steps.")
-        if strict:
-            raise ConvergenceError(message)
-        warnings.warn(message, ConvergenceWarning, stacklevel=3)
+    if failed and strict:
+        raise ConvergenceError(
+            f"The best start did not converge for {len(failed)} of {len(datasets)} datasets: "
+            f"{', '.join(failed[:10])}{' ...' if len(failed) > 10 else ''}. Try more starts or a larger solver max_steps."
+        )
+    warn_many([diagnose(r) for r in results], stacklevel=4)
     return results
 
 
@@ -185,11 +186,25 @@ def check_law_and_data(law, data) -> None:
             f"got {type(data).__name__}."
         )
     data.require(*law.columns, who=f"The {law.name} law")
-    if len(data) < law.n_free:
+    used = np.ones(len(data), bool) if data.weight is None else np.asarray(data.weight) > 0
+    n_used = int(used.sum())
+    if n_used < law.n_free:
+        weighted = "" if n_used == len(data) else f" of positive weight (of {len(data)})"
         raise ValueError(
-            f"The {law.name} law has {law.n_free} parameters but the data has only {len(data)} rows; "
+            f"The {law.name} law has {law.n_free} parameters but the data has only {n_used} rows{weighted}; "
             f"a fit needs at least as many rows as parameters."
         )
+    if not isinstance(law, Constrained):
+        # A law's exponent of a column cannot be fitted where that column never varies.
+        for c in law.columns:
+            values = np.asarray(getattr(data, c))[used]
+            if np.all(values == values[0]):
+                which = " of positive weight" if n_used < len(data) else ""
+                raise ValueError(
+                    f"The {law.name} law needs {c} to vary, but every run{which} "
+                    f"has {c} = {values[0]:.6g}, so its terms in {c} cannot be told apart from the rest; add runs "
+                    f"with other {c} values, or fix the parameters of {c} with law.fix(...)."
+                )
 
 
 def check_execution(solver, method, batch_size, n_devices, mesh=None):
@@ -265,6 +280,11 @@ def fit(
         strict: raise `ConvergenceError` if the best start did not converge (else a
             `ConvergenceWarning` is issued).
 
+    Warns with every finding of `FitResult.diagnostics()`, one warning class per kind
+    (`jscale.ConvergenceWarning`, `StartsWarning`, `BoundWarning`, `CorrelationWarning`,
+    `ConfigurationsWarning`, `IrreducibleLossWarning`, `ComputeWarning`, `RepetitionWarning`;
+    all subclasses of `jscale.DiagnosticWarning`); for a list of datasets, one warning per kind.
+
     Returns:
         A `FitResult` (a list of them for a list of datasets).
 
@@ -319,22 +339,21 @@ def fit(
     result = FitResult(
         law=law, loss=loss_obj, starts=x0s, end_params=out["x"], objectives=out["f"], status=out["status"],
         n_steps=out["steps"], best_index=best, n_rows=len(data), objective_floor=floor, curvature=terms,
-        n_configs=distinct_configurations(law, data),
+        n_configs=distinct_configurations(law, data), data_summary=summarize(law, data),
     )
-    if int(out["status"][best]) != SUCCESS:
-        message = (
-            f"The best of {len(objectives)} starts ended with status '{result.best_status}' "
-            f"(objective {objectives[best]:.6g}); {result.n_converged} starts converged. "
-            "Try more starts or a larger solver max_steps."
-        )
-        if strict:
-            raise ConvergenceError(message)
-        warnings.warn(message, ConvergenceWarning, stacklevel=2)
+    found = diagnose(result)
+    if strict and found and found[0].kind == "convergence":
+        raise ConvergenceError(found[0].message)
+    for d in found:
+        d.warn(stacklevel=2)
     return result
 
 
-def prediction_columns(law: Law, data=None, **columns) -> dict:
-    """Logs of the law's columns (name -> (R,)) from a ScalingData or keyword arrays, validated."""
+def prediction_columns(law: Law, data=None, *, summary=None, stacklevel: int = 2, **columns) -> dict:
+    """Logs of the law's columns (name -> (R,)) from a ScalingData or keyword arrays, validated.
+
+    With the fitted data's `summary` (a `DataSummary`), points outside it warn with
+    `ExtrapolationWarning` (`stacklevel` as in `warnings.warn`, counted from this function)."""
     if data is not None and columns:
         raise ValueError("Pass either a ScalingData or keyword columns to predict, not both.")
     if data is None:
@@ -342,7 +361,8 @@ def prediction_columns(law: Law, data=None, **columns) -> dict:
             raise ValueError(f"predict needs data: a ScalingData or the columns {', '.join(law.columns)} as keywords.")
         unknown = sorted(set(columns) - set(law.columns))
         if unknown:
-            raise ValueError(f"The {law.name} law reads {', '.join(law.columns)}; got unexpected {', '.join(unknown)}.")
+            raise ValueError(f"The {law.name} law reads {', '.join(law.columns)}; got unexpected {', '.join(unknown)}"
+                             f"{closest(unknown[0], law.columns)}.")
         arrays = {k: np.atleast_1d(np.asarray(v, dtype=np.float64)) for k, v in columns.items()}
         lengths = {k: len(v) for k, v in arrays.items()}
         if len(set(lengths.values())) > 1:
@@ -355,12 +375,15 @@ def prediction_columns(law: Law, data=None, **columns) -> dict:
             f"predict takes a ScalingData or keyword columns (e.g. n_params=..., n_tokens=...); got {type(data).__name__}."
         )
     data.require(*law.columns, who=f"The {law.name} law")
+    found = extrapolation(summary, law, {c: getattr(data, c) for c in law.columns})
+    if found is not None:
+        found.warn(stacklevel=stacklevel)
     return _log_columns(law, data)
 
 
-def predict(law: Law, free_params, data=None, **columns) -> np.ndarray:
+def predict(law: Law, free_params, data=None, *, summary=None, **columns) -> np.ndarray:
     """Loss predicted by `law` at free parameters `free_params` (P,), for data or keyword columns."""
-    log_x = prediction_columns(law, data, **columns)
+    log_x = prediction_columns(law, data, summary=summary, stacklevel=4, **columns)
     with x64_scope():
         out = law.log_predict(jnp.asarray(free_params, jnp.float64), jax.tree.map(jnp.asarray, log_x))
         return np.exp(np.asarray(out))

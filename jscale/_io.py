@@ -19,6 +19,7 @@ import numpy as np
 from flax import serialization
 
 from jscale import _laws
+from jscale._diagnostics import DataSummary
 from jscale._numerics import read_only
 from jscale._objective import Huber, Squared
 from jscale._results import BootstrapResult, FitResult
@@ -90,6 +91,8 @@ def _fit_state(result: FitResult) -> tuple[dict, dict]:
     if result.curvature is not None:
         arrays["curvature"] = {k: np.asarray(v) for k, v in result.curvature.items()}
     static = {k: getattr(result, k) for k in _FIT_STATIC}
+    if result.data_summary is not None:
+        static["data_summary"] = result.data_summary.to_dict()
     return arrays, {**static, "law": _law_spec(result.law), "loss": _loss_spec(result.loss)}
 
 
@@ -101,6 +104,7 @@ def _fit_from(arrays: dict, static: dict, law) -> FitResult:
         curvature=None if curvature is None else {k: read_only(v) for k, v in curvature.items()},
         best_index=int(static["best_index"]), n_rows=int(static["n_rows"]),
         objective_floor=float(static["objective_floor"]), n_configs=int(static["n_configs"]),
+        data_summary=DataSummary.from_dict(static["data_summary"]) if "data_summary" in static else None,
     )
 
 

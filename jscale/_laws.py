@@ -27,6 +27,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jscale._data import closest
+
 
 def log_sum_exp_offset(offset, *terms):
     """log(exp(offset) + sum_k exp(terms_k)), shifted by `offset`.
@@ -179,11 +181,6 @@ class Chinchilla(Law):
         return n, d, e + a_ / n**alpha + b_ / d**beta
 
 
-def _closest(name: str, names) -> str:
-    import difflib
-
-    match = difflib.get_close_matches(name, list(names), n=1)
-    return f" (did you mean {match[0]!r}?)" if match else ""
 
 
 def _fix(law: Law, values: dict) -> Law:
@@ -191,7 +188,7 @@ def _fix(law: Law, values: dict) -> Law:
     for name, value in values.items():
         if name not in law.param_names:
             raise ValueError(
-                f"fix: the {law.name} law has no free parameter {name!r}{_closest(name, law.param_names)}; "
+                f"fix: the {law.name} law has no free parameter {name!r}{closest(name, law.param_names)}; "
                 f"its free parameters are {', '.join(law.param_names)}."
             )
         k = base.param_names.index(name)
@@ -215,7 +212,7 @@ def _tie(law: Law, pairs: dict) -> Law:
         for name in (follower, leader):
             if name not in law.param_names:
                 raise ValueError(
-                    f"tie: the {law.name} law has no free parameter {name!r}{_closest(name, law.param_names)}; "
+                    f"tie: the {law.name} law has no free parameter {name!r}{closest(name, law.param_names)}; "
                     f"its free parameters are {', '.join(law.param_names)}."
                 )
         if follower == leader:
@@ -366,7 +363,8 @@ _ONE_INPUT = ("n_params", "n_tokens", "compute", "unique_tokens")
 
 def _check_column(law, column):
     if column not in _ONE_INPUT:
-        raise ValueError(f"{type(law).__name__}: column must be one of {', '.join(_ONE_INPUT)}; got {column!r}.")
+        raise ValueError(f"{type(law).__name__}: column must be one of {', '.join(_ONE_INPUT)}; got {column!r}"
+                         f"{closest(column, _ONE_INPUT)}.")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -642,5 +640,6 @@ def custom(fn, params: dict, columns, *, name: str = "custom", log: bool = False
     columns = (columns,) if isinstance(columns, str) else tuple(columns)
     unknown = [c for c in columns if c not in _ONE_INPUT]
     if not columns or unknown:
-        raise ValueError(f"custom: columns must be among {', '.join(_ONE_INPUT)}; got {columns!r}.")
+        hint = closest(unknown[0], _ONE_INPUT) if unknown else ""
+        raise ValueError(f"custom: columns must be among {', '.join(_ONE_INPUT)}; got {columns!r}{hint}.")
     return Custom(fn=fn, specs=specs, input_columns=columns, label=str(name), returns_log=bool(log))

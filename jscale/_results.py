@@ -9,6 +9,15 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from jscale import _diagnostics
+from jscale._data import closest
+from jscale._diagnostics import (
+    BoundWarning,
+    ConfigurationsWarning,
+    CorrelationWarning,
+    DataSummary,
+    Diagnostic,
+)
 from jscale._numerics import read_only, x64_scope
 from jscale._solve import NONFINITE, STATUS_NAMES, SUCCESS
 from jscale._uncertainty import (
@@ -51,6 +60,8 @@ class FitResult(struct.PyTreeNode, kw_only=True):
             objective, spread of the per-row scores, residual sums; see `jscale._uncertainty`),
             or None.
         n_configs: number of distinct configurations of the law's columns in the data (static).
+        data_summary: ranges, lowest loss, epochs and compute ratio of the fitted data, which
+            the diagnostics and the extrapolation check use (static; None if unknown).
     """
 
     law: Any = struct.field(pytree_node=False)
@@ -65,6 +76,7 @@ class FitResult(struct.PyTreeNode, kw_only=True):
     objective_floor: float = struct.field(pytree_node=False, default=0.0)
     curvature: dict | None = None
     n_configs: int = struct.field(pytree_node=False, default=0)
+    data_summary: DataSummary | None = struct.field(pytree_node=False, default=None)
 
     # --- the best fit -------------------------------------------------------------------------
     @property
@@ -127,7 +139,28 @@ class FitResult(struct.PyTreeNode, kw_only=True):
         """
         from jscale._fit import predict
 
-        return predict(self.law, self.end_params[self.best_index], data, **columns)
+        return predict(self.law, self.end_params[self.best_index], data, summary=self.data_summary, **columns)
+
+    # --- diagnostics --------------------------------------------------------------------------------
+    def diagnostics(self) -> list[Diagnostic]:
+        """What to check about this fit, as `Diagnostic` records (empty when nothing was found).
+
+        Each has a `kind`, a `message`, its warning `category` (one class per kind, all
+        subclasses of `jscale.DiagnosticWarning`) and the figures behind it (`values`). In order:
+        the optimiser stopped early ("convergence", with the gradient norm at the best start);
+        fewer than 3 starts reached the best objective ("starts"); a parameter at a bound
+        ("bound"); two parameters correlated above 0.99 ("correlation"); fewer distinct
+        configurations than twice the parameters ("configurations"); E above the lowest
+        observed loss ("irreducible_loss"); a given compute column outside 0.8-1.25 times 6ND
+        ("compute"); repeated data under a law that ignores repetition ("repetition").
+        `jscale.fit` warns with each of them; predictions and allocations outside the fitted
+        data warn with `jscale.ExtrapolationWarning`.
+
+        Example:
+            >>> [d.kind for d in result.diagnostics()]  # doctest: +SKIP
+            ['correlation']
+        """
+        return _diagnostics.diagnose(self)
 
     # --- curvature-based uncertainty ---------------------------------------------------------------
     def free_covariance(self, method: str = "sandwich") -> np.ndarray:
@@ -165,11 +198,12 @@ class FitResult(struct.PyTreeNode, kw_only=True):
         """Natural-unit covariance from the free one, with the reliability warnings."""
         jac = natural_jacobian(self.law, self.end_params[self.best_index])
         cov = jac @ free @ jac.T
-        messages = few_configurations(self.law, self.n_configs) if self.n_configs else []
-        messages += bound_messages(self.law, list(self.params.values()))
-        messages += correlation_messages(self.law.param_names, correlation(cov))
-        for m in messages:
-            warn(m, stacklevel=4)
+        messages = [(m, ConfigurationsWarning) for m in few_configurations(self.law, self.n_configs)
+                    if self.n_configs]
+        messages += [(m, BoundWarning) for m in bound_messages(self.law, list(self.params.values()))]
+        messages += [(m, CorrelationWarning) for m in correlation_messages(self.law.param_names, correlation(cov))]
+        for m, category in messages:
+            warn(m, stacklevel=4, category=category)
         return cov
 
     @property
@@ -242,7 +276,7 @@ class FitResult(struct.PyTreeNode, kw_only=True):
 
         level = check_level(level)
         z = normal_quantile(0.5 + level / 2)
-        log_x = prediction_columns(self.law, data, **columns)
+        log_x = prediction_columns(self.law, data, summary=self.data_summary, stacklevel=3, **columns)
         free = self.free_covariance(method)
         theta = np.asarray(self.end_params[self.best_index])
         with x64_scope():
@@ -299,7 +333,7 @@ def _param_index(law, name: str) -> int:
             return names.index(name)
     raise ValueError(
         f"The {law.name} law has parameters {', '.join(law.param_names)} (free: {', '.join(law.free_names)}); "
-        f"got {name!r}."
+        f"got {name!r}{closest(name, law.param_names + law.free_names)}."
     )
 
 
@@ -499,7 +533,7 @@ class BootstrapResult(struct.PyTreeNode, kw_only=True):
         if not self.converged.any():
             raise ValueError("No bootstrap draw converged; intervals are undefined.")
         law = self.law
-        columns_log = prediction_columns(law, data, **columns)
+        columns_log = prediction_columns(law, data, summary=self.fit.data_summary, stacklevel=3, **columns)
 
         def log_losses(free):
             with x64_scope():

@@ -25,6 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jscale._diagnostics import IntervalWarning
 from jscale._numerics import x64_scope
 from jscale._objective import objective
 
@@ -37,13 +38,8 @@ CORRELATION_WARNING = 0.99
 BOUND_TOL = 1e-6
 
 
-class IntervalWarning(UserWarning):
-    """Intervals may not be trustworthy: too few configurations, failed draws, a parameter at a
-    bound, strongly correlated parameters, or a singular curvature matrix."""
-
-
-def warn(message: str, stacklevel: int = 3) -> None:
-    warnings.warn(message, IntervalWarning, stacklevel=stacklevel)
+def warn(message: str, stacklevel: int = 3, category=IntervalWarning) -> None:
+    warnings.warn(message, category, stacklevel=stacklevel)
 
 
 # --- curvature ---------------------------------------------------------------------------------
@@ -53,15 +49,19 @@ def warn(message: str, stacklevel: int = 3) -> None:
 def curvature_terms(theta, problem, *, law, loss):
     """The sums the curvature covariances need, at free parameters `theta` (P,).
 
-    Returns a dict: hessian (P, P) of F; score_cov (P, P) = sum_i w_i psi_i^2 J_i J_i^T;
+    Returns a dict: gradient (P,) and hessian (P, P) of F; score_cov (P, P) = sum_i w_i psi_i^2 J_i J_i^T;
     sum_psi2, sum_dpsi, sum_r2 and sum_w (scalars).
     """
-    hessian = jax.hessian(lambda t: objective(law, loss, t, problem))(theta)
+    def f(t):
+        return objective(law, loss, t, problem)
+
+    hessian = jax.hessian(f)(theta)
     jac = jax.jacfwd(law.log_predict)(theta, problem["log_x"])
     r = problem["log_loss"] - law.log_predict(theta, problem["log_x"])
     w = problem["weight"]
     psi = r * loss.irls_weight(r)
     return {
+        "gradient": jax.grad(f)(theta),
         "hessian": hessian,
         "score_cov": (jac * (w * psi**2)[:, None]).T @ jac,
         "sum_psi2": jnp.sum(w * psi**2),

@@ -14,6 +14,7 @@ User errors (a bad file, column or value) print one line on stderr and exit with
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -31,6 +32,16 @@ class UserError(Exception):
     """A problem with the user's input: reported on one line, exit status 2."""
 
 
+def _law_name(text: str) -> str:
+    import difflib
+
+    if text in LAWS:
+        return text
+    close = difflib.get_close_matches(text.lower(), list(LAWS), n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise argparse.ArgumentTypeError(f"unknown law {text!r}{hint}; the laws are {', '.join(sorted(LAWS))}")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="jscale", description="Fit neural scaling laws with JAX.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -38,7 +49,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fit", help="fit a law (with a bootstrap) and write the result, a JSON summary and plots")
     p.add_argument("data", nargs="?", default="chinchilla",
                    help="a bundled dataset name (see `jscale datasets`) or a CSV path (default: chinchilla)")
-    p.add_argument("--law", default="chinchilla", choices=sorted(LAWS), help="law form (default: chinchilla)")
+    p.add_argument("--law", default="chinchilla", type=_law_name, metavar="{" + ",".join(sorted(LAWS)) + "}",
+                   help="law form (default: chinchilla)")
     p.add_argument("--columns", default=None, metavar="N=col,D=col,...",
                    help="CSV header names for the fields N, D, C, U, L (or n_params=..., loss=...)")
     p.add_argument("--include-outliers", action="store_true", help="bundled data: keep the rows the source drops")
@@ -149,7 +161,7 @@ def _fit(args) -> int:
     solver = None if args.max_steps is None else jscale.RobustGaussNewton(max_steps=args.max_steps)
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", jscale.ConvergenceWarning)
+        warnings.simplefilter("always", jscale.DiagnosticWarning)
         result = jscale.fit(law, data, starts=_starts(args.starts, law), loss=args.loss, delta=args.delta,
                             solver=solver)
     converged = not any(issubclass(w.category, jscale.ConvergenceWarning) for w in caught)
@@ -174,8 +186,7 @@ def _fit(args) -> int:
         print(saved.summary())
         del notes  # their messages are in the summary's notes
     if "n_params" in law.columns and "n_tokens" in law.columns and len(law.columns) == 2:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", jscale.IntervalWarning)
+        with _printed_warnings():
             allocation = jscale.compute_optimal(saved, args.budgets)
         print("\nCompute-optimal allocation (C = 6 N D):")
         print("\n".join("  " + line for line in allocation.table().splitlines()))
@@ -233,6 +244,21 @@ def _plot(result, data, kind: str, path: Path, skip_unavailable: bool = False) -
     return True
 
 
+@contextlib.contextmanager
+def _printed_warnings():
+    """Prints diagnostic warnings (extrapolation) to stderr as one line each; interval notes are
+    left out (the tables show the bands)."""
+    import jscale
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("ignore", jscale.IntervalWarning)
+        warnings.simplefilter("always", jscale.ExtrapolationWarning)
+        yield
+    for w in caught:
+        if issubclass(w.category, jscale.DiagnosticWarning):
+            print(f"warning: {w.message}", file=sys.stderr)
+
+
 def _saved(path: str):
     import jscale
 
@@ -271,8 +297,7 @@ def _allocate(args) -> int:
         budgets = np.logspace(np.log10(low), np.log10(high), int(num))
     else:
         budgets = args.compute
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.IntervalWarning)
+    with _printed_warnings():
         out = jscale.compute_optimal(result, budgets)
     banded = out.draws is not None or out.sd is not None
     rows = []
@@ -297,8 +322,7 @@ def _predict(args) -> int:
     n, d = np.asarray(args.n_params), np.asarray(args.n_tokens)
     if n.shape != d.shape:
         raise UserError(f"--n-params has {n.size} values but --n-tokens has {d.size}; give as many of each.")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.IntervalWarning)
+    with _printed_warnings():
         if isinstance(result, jscale.BootstrapResult):
             low, high = result.predict_interval(n_params=n, n_tokens=d)
             pred = result.fit.predict(n_params=n, n_tokens=d)

@@ -18,7 +18,7 @@ import importlib.resources
 
 import numpy as np
 
-from jscale._data import ScalingData
+from jscale._data import ScalingData, closest
 
 __all__ = ["load", "list", "info"]
 
@@ -86,7 +86,8 @@ def list() -> builtins.list[str]:  # noqa: A001 (public name shadows the builtin
 def _entry(name: str) -> _Dataset:
     if name not in _DATASETS:
         raise ValueError(
-            f"Unknown data set {name!r}; the bundled data sets are: {', '.join(sorted(_DATASETS))}."
+            f"Unknown data set {name!r}{closest(name, _DATASETS)}; the bundled data sets are: "
+            f"{', '.join(sorted(_DATASETS))}."
         )
     return _DATASETS[name]
 

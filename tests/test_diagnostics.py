@@ -1,0 +1,200 @@
+"""Diagnostics: every warning kind is triggered by the failure it names and quiet on clean data.
+
+Most cases fit `PowerLaw(column="n_params")` to 20 rows of a noisy curve L = 1 + 2 x^-0.5 on
+x in [0.1, 10] (centred in log x, so its parameters are not strongly correlated): one compile
+serves them all.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import jscale
+from helpers import chinchilla_grid_fit, synthetic_chinchilla
+
+X = np.logspace(-1, 1, 20)
+NOISE = np.exp(0.01 * np.random.default_rng(0).standard_normal(20))
+LAW = jscale.laws.PowerLaw(column="n_params")
+
+
+def curve(x=X, loss=None, **columns) -> jscale.ScalingData:
+    loss = (1.0 + 2.0 * x**-0.5) * NOISE if loss is None else loss
+    return jscale.ScalingData.from_arrays(n_params=x, loss=loss, **columns)
+
+
+def fit_recorded(data, law=LAW, **kwargs):
+    """The fit and the categories of the diagnostic warnings it issued."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = jscale.fit(law, data, **kwargs)
+    return result, [w for w in caught if issubclass(w.category, jscale.DiagnosticWarning)]
+
+
+@pytest.fixture(scope="module")
+def clean():
+    return fit_recorded(curve())
+
+
+def test_clean_curve_has_no_findings(clean):
+    result, caught = clean
+    assert caught == []
+    assert result.diagnostics() == []
+    assert result.best_status == "success" and result.n_at_best >= 3
+
+
+def test_every_kind_has_its_own_class():
+    classes = [jscale.ConvergenceWarning, jscale.StartsWarning, jscale.BoundWarning, jscale.CorrelationWarning,
+               jscale.ConfigurationsWarning, jscale.IrreducibleLossWarning, jscale.ComputeWarning,
+               jscale.RepetitionWarning, jscale.ExtrapolationWarning]
+    assert len(set(classes)) == len(classes)
+    assert all(issubclass(c, jscale.DiagnosticWarning) for c in classes)
+    # The interval kinds stay IntervalWarnings, so older filters keep working.
+    assert all(issubclass(c, jscale.IntervalWarning)
+               for c in (jscale.BoundWarning, jscale.CorrelationWarning, jscale.ConfigurationsWarning))
+
+
+def kinds(result):
+    return [d.kind for d in result.diagnostics()]
+
+
+def test_stopped_early_reports_the_gradient_norm():
+    result, caught = fit_recorded(curve(), solver=jscale.RobustGaussNewton(max_steps=2))
+    (found,) = [d for d in result.diagnostics() if d.kind == "convergence"]
+    assert found.category is jscale.ConvergenceWarning
+    assert found.values["gradient_norm"] > 0
+    assert f"gradient norm of the objective there is {found.values['gradient_norm']:.3g}" in found.message
+    assert "status 'max_steps' after 2 objective evaluations" in found.message
+    assert jscale.ConvergenceWarning in [w.category for w in caught]
+    with pytest.raises(jscale.ConvergenceError, match="gradient norm"):
+        jscale.fit(LAW, curve(), solver=jscale.RobustGaussNewton(max_steps=2), strict=True)
+
+
+def test_few_starts_at_best(clean):
+    good = clean[0].end_params[clean[0].best_index]
+    result, caught = fit_recorded(curve(), starts=[good, good + 5, good - 5],
+                                  solver=jscale.RobustGaussNewton(max_steps=3))
+    assert "starts" in kinds(result)
+    message = [str(w.message) for w in caught if w.category is jscale.StartsWarning]
+    assert message and message[0].startswith("Only 1 of 3 starts reached the best objective")
+    # One start alone cannot disagree with itself.
+    assert "starts" not in kinds(jscale.fit(LAW, curve(), starts=[good + 0.1]))
+
+
+def test_parameter_at_a_bound():
+    # Loss flat in x far from 1: the fit sends A to 0.
+    result, caught = fit_recorded(curve(x=X * 1e9))
+    assert "bound" in kinds(result)
+    assert any(w.category is jscale.BoundWarning and "is at its bound (0.0, inf)" in str(w.message) for w in caught)
+
+
+def test_strong_correlation():
+    # The same curve on x around 1e9: log A and alpha trade off.
+    x = X * 1e9
+    result, caught = fit_recorded(curve(x=x, loss=(1.0 + 2.0 * (x / 1e9) ** -0.5) * NOISE))
+    (found,) = [d for d in result.diagnostics() if d.kind == "correlation"]
+    assert abs(found.values["corr"][1, 2]) > 0.99
+    assert any(w.category is jscale.CorrelationWarning and "A and alpha (" in str(w.message) for w in caught)
+
+
+def test_few_configurations():
+    x = np.repeat(np.logspace(-1, 1, 5), 4)
+    result, caught = fit_recorded(curve(x=x, loss=(1.0 + 2.0 * x**-0.5) * NOISE))
+    assert kinds(result) == ["configurations"]
+    assert "5 distinct configurations of n_params, fewer than twice the 3 parameters" in str(caught[0].message)
+
+
+def test_irreducible_loss_above_the_lowest_observed():
+    loss = (1.0 + 2.0 * X**-0.5) * NOISE
+    loss[-1] = 0.9  # an outlier the Huber loss discounts, below E
+    result, caught = fit_recorded(curve(loss=loss))
+    (found,) = [d for d in result.diagnostics() if d.kind == "irreducible_loss"]
+    assert found.values["min_loss"] == 0.9 and found.values["E"] > 0.9
+    assert any(w.category is jscale.IrreducibleLossWarning and "above the lowest observed loss 0.9:" in str(w.message)
+               for w in caught)
+
+
+def test_compute_not_6nd():
+    result, caught = fit_recorded(curve(n_tokens=X * 20, compute=2 * 6 * X * X * 20))
+    assert kinds(result) == ["compute"]
+    assert "The compute column is 2 to 2 times 6·N·D, outside 0.8-1.25" in str(caught[0].message)
+    for ratio in (0.8, 1.25):  # the ends are accepted
+        assert kinds(jscale.fit(LAW, curve(n_tokens=X * 20, compute=ratio * 6 * X * X * 20))) == []
+
+
+def test_repetition_under_a_law_that_ignores_it():
+    result, caught = fit_recorded(curve(n_tokens=X * 20, unique_tokens=X * 5))
+    assert kinds(result) == ["repetition"]
+    assert "up to 4 epochs" in str(caught[0].message)
+    # One epoch, or a law that reads unique_tokens: quiet.
+    assert kinds(jscale.fit(LAW, curve(n_tokens=X * 20, unique_tokens=X * 20))) == []
+    repeated = jscale.laws.PowerLaw(column="unique_tokens")
+    assert kinds(jscale.fit(repeated, jscale.ScalingData.from_arrays(
+        n_tokens=X * 20, unique_tokens=X * 5, loss=(1.0 + 2.0 * X**-0.5) * NOISE))) == []
+
+
+def test_prediction_outside_the_fitted_range(clean):
+    result = clean[0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jscale.ExtrapolationWarning)
+        result.predict(n_params=X)  # the fitted points themselves
+        result.predict_interval(n_params=[0.5, 5.0])
+    with pytest.warns(jscale.ExtrapolationWarning,
+                      match=r"at 1 of 2 points .* n_params up to 2.00 decades beyond its fitted range 0.1-10"):
+        result.predict(n_params=[1.0, 1000.0])
+    with pytest.warns(jscale.ExtrapolationWarning, match="up to 1.00 decades"):
+        result.predict_interval(n_params=[0.01])
+
+
+@pytest.fixture(scope="module")
+def chinchilla_synthetic_fit():
+    from helpers import subset_starts
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        return jscale.fit(jscale.laws.Chinchilla(), synthetic_chinchilla(), starts=subset_starts())
+
+
+def test_allocation_outside_the_fitted_range_reports_decades_of_compute(chinchilla_synthetic_fit):
+    result = chinchilla_synthetic_fit  # N 1e7..1e10, D 1e8..1e11: 6ND from 6e15 to 6e21
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jscale.ExtrapolationWarning)
+        jscale.compute_optimal(result, [1e18, 1e19])
+        jscale.marginal_returns(result, n_params=[1e8], n_tokens=[1e9])
+    with pytest.warns(jscale.ExtrapolationWarning, match=r"Compute-optimal allocations at 1 of 2 points .*"
+                                                         r"compute up to 2.22 decades beyond its fitted range"):
+        jscale.compute_optimal(result, [1e19, 1e24])
+    with pytest.warns(jscale.ExtrapolationWarning, match="Marginal returns at 1 of 1 points"):
+        jscale.marginal_returns(result, n_params=[1e12], n_tokens=[1e9])
+
+
+def test_published_chinchilla_fit_finds_only_the_known_correlations():
+    result = chinchilla_grid_fit()
+    found = result.diagnostics()
+    assert [d.kind for d in found] == ["correlation"]
+    assert "A and alpha (+0.9997), B and beta (+0.9998)" in found[0].message
+
+
+def test_list_fits_warn_once_per_kind():
+    flat = curve(loss=2.0 * NOISE)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        results = jscale.fit(LAW, [curve(), flat, flat])
+    assert [kinds(r) for r in results][0] == []
+    categories = [w.category for w in caught if issubclass(w.category, jscale.DiagnosticWarning)]
+    assert len(categories) == len(set(categories)) > 0
+    assert all("Dataset 1 (and 1 more of the 3 datasets: 2)" in str(w.message) for w in caught
+               if issubclass(w.category, jscale.DiagnosticWarning))
+
+
+def test_diagnostics_survive_save_and_load(tmp_path):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        result = jscale.fit(LAW, curve(n_tokens=X * 20, unique_tokens=X * 5))
+    loaded = jscale.load(jscale.save(result, tmp_path / "r.jscale"))
+    assert loaded.data_summary == result.data_summary
+    assert kinds(loaded) == ["repetition"]
+    with pytest.warns(jscale.ExtrapolationWarning):
+        loaded.predict(n_params=[100.0])
