@@ -207,8 +207,10 @@ def corner(boot, *, params=None, fig=None, bins: int = 40):
 
 
 def _quiet(fn, *args, **kwargs):
-    from jscale._uncertainty import IntervalWarning
+    """fn(...) without interval notes or extrapolation warnings: a plot shows the data's range."""
+    from jscale._diagnostics import ExtrapolationWarning, IntervalWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", IntervalWarning)
+        warnings.simplefilter("ignore", ExtrapolationWarning)
         return fn(*args, **kwargs)

@@ -61,5 +61,10 @@ def test_bad_arguments_are_rejected(kwargs, match):
 def test_a_single_value_has_nothing_to_extrapolate_to():
     data = jscale.ScalingData.from_arrays(n_params=np.full(8, 1e9), n_tokens=np.logspace(9, 11, 8),
                                           loss=np.linspace(3, 2.5, 8))
-    with pytest.raises(ValueError, match="every run has the same n_params"):
+    with pytest.raises(ValueError, match="needs n_params to vary, but every run has n_params"):
         jscale.backtest(LAW, data, by="n_params")
+    n = np.logspace(8, 9, 8)  # one budget: N and D vary, 6ND does not
+    one_budget = jscale.ScalingData.from_arrays(n_params=n, n_tokens=1e20 / n, compute=np.full(8, 6e20),
+                                                loss=np.linspace(3, 2.5, 8))
+    with pytest.raises(ValueError, match="every run has the same compute"):
+        jscale.backtest(LAW, one_budget, by="compute")

@@ -132,6 +132,7 @@ def test_epoch_bootstrap_example_runs(capsys):
     assert boot.n_resamples == 50
 
 
+@pytest.mark.slow  # 6 s; the allocation curves are covered by test_allocation and test_plot
 def test_allocation_curves_example_runs(capsys, tmp_path):
     sys.path.insert(0, str(EXAMPLES))
     try:

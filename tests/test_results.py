@@ -40,8 +40,8 @@ def test_result_is_immutable(grid_fit):
 
 def test_result_is_a_pytree_with_static_settings(grid_fit):
     leaves, treedef = jax.tree.flatten(grid_fit)
-    # starts, end_params, objectives, status, n_steps and the six curvature sums
-    assert len(leaves) == 11
+    # starts, end_params, objectives, status, n_steps and the seven curvature terms (gradient included)
+    assert len(leaves) == 12
     rebuilt = jax.tree.unflatten(treedef, leaves)
     assert rebuilt.law == LAW and rebuilt.loss == jscale.Huber(1e-3)
     assert rebuilt.best_index == grid_fit.best_index and rebuilt.n_rows == 240
