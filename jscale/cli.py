@@ -233,6 +233,7 @@ def _plot(result, data, kind: str, path: Path, skip_unavailable: bool = False) -
                         f"{', no bootstrap' if boot is None else ''}).")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", jscale.IntervalWarning)
+        warnings.simplefilter("ignore", jscale.ExtrapolationWarning)  # the plots show the data's range
         if kind == "corner":
             figure = jplot.corner(boot)
         elif kind == "allocation":

@@ -119,7 +119,7 @@ def isoflop(result, data, *, ax=None, n_slices: int = 6, rtol: float = 0.1):
         n = np.asarray(data.n_params)[g]
         ax.scatter(n, np.asarray(data.loss)[g], color=colour, s=14, edgecolors="none")
         grid = np.logspace(np.log10(n.min()) - 0.2, np.log10(n.max()) + 0.2, 80)
-        ax.plot(grid, fit.predict(n_params=grid, n_tokens=c / (6 * grid)), color=colour, label=f"C = {c:.2g}")
+        ax.plot(grid, _quiet(fit.predict, n_params=grid, n_tokens=c / (6 * grid)), color=colour, label=f"C = {c:.2g}")
     ax.set(xscale="log", xlabel="parameters N", ylabel="loss (nats/token)", title=f"{fit.law.name}: isoFLOP slices")
     ax.legend(frameon=False, fontsize="small", title="compute (FLOP)")
     return ax
