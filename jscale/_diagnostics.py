@@ -206,9 +206,10 @@ def bounds(result) -> list[Diagnostic]:
     return [Diagnostic("bound", m, BoundWarning, {"params": hit}) for m in bound_messages(result.law, values)]
 
 
-def correlations(result) -> list[Diagnostic]:
-    """Pairs of natural parameters with |correlation| above 0.99, from the sandwich covariance
-    (nothing where the curvature is singular: `FitResult.covariance` says so when asked)."""
+def correlations(result, cov=None) -> list[Diagnostic]:
+    """Pairs of natural parameters with |correlation| above 0.99, from the natural covariance `cov`
+    or, by default, the sandwich one (nothing where the curvature is singular:
+    `FitResult.covariance` says so when asked)."""
     from jscale._uncertainty import (
         correlation,
         correlation_messages,
@@ -216,13 +217,15 @@ def correlations(result) -> list[Diagnostic]:
         natural_jacobian,
     )
 
-    if result.curvature is None or float(result.curvature["sum_w"]) <= result.law.n_free:
-        return []
-    free = free_covariance(result.curvature, "sandwich")
-    if free is None:
-        return []
-    jac = natural_jacobian(result.law, result.end_params[result.best_index])
-    corr = correlation(jac @ free @ jac.T)
+    if cov is None:
+        if result.curvature is None or float(result.curvature["sum_w"]) <= result.law.n_free:
+            return []
+        free = free_covariance(result.curvature, "sandwich")
+        if free is None:
+            return []
+        jac = natural_jacobian(result.law, result.end_params[result.best_index])
+        cov = jac @ free @ jac.T
+    corr = correlation(cov)
     return [Diagnostic("correlation", m, CorrelationWarning, {"corr": corr})
             for m in correlation_messages(result.law.param_names, corr)]
 

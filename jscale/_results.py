@@ -12,9 +12,6 @@ from flax import struct
 from jscale import _diagnostics
 from jscale._data import closest
 from jscale._diagnostics import (
-    BoundWarning,
-    ConfigurationsWarning,
-    CorrelationWarning,
     DataSummary,
     Diagnostic,
 )
@@ -198,12 +195,9 @@ class FitResult(struct.PyTreeNode, kw_only=True):
         """Natural-unit covariance from the free one, with the reliability warnings."""
         jac = natural_jacobian(self.law, self.end_params[self.best_index])
         cov = jac @ free @ jac.T
-        messages = [(m, ConfigurationsWarning) for m in few_configurations(self.law, self.n_configs)
-                    if self.n_configs]
-        messages += [(m, BoundWarning) for m in bound_messages(self.law, list(self.params.values()))]
-        messages += [(m, CorrelationWarning) for m in correlation_messages(self.law.param_names, correlation(cov))]
-        for m, category in messages:
-            warn(m, stacklevel=4, category=category)
+        found = _diagnostics.configurations(self) + _diagnostics.bounds(self) + _diagnostics.correlations(self, cov)
+        for d in found:
+            d.warn(stacklevel=3)
         return cov
 
     @property

@@ -38,8 +38,8 @@ CORRELATION_WARNING = 0.99
 BOUND_TOL = 1e-6
 
 
-def warn(message: str, stacklevel: int = 3, category=IntervalWarning) -> None:
-    warnings.warn(message, category, stacklevel=stacklevel)
+def warn(message: str, stacklevel: int = 3) -> None:
+    warnings.warn(message, IntervalWarning, stacklevel=stacklevel)
 
 
 # --- curvature ---------------------------------------------------------------------------------
