@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import numbers
 import warnings
 
 import numpy as np
 
-from jscale._data import ScalingData
+from jscale._data import ScalingData, closest
 from jscale._diagnostics import ExtrapolationWarning
 from jscale._laws import Law
 from jscale._results import FitResult
@@ -110,9 +109,8 @@ def backtest(law: Law, data: ScalingData, *, by: str = "compute", holdout: float
 
     check_law_and_data(law, data)
     if not isinstance(by, str) or by not in SCALE_COLUMNS:
-        close = difflib.get_close_matches(str(by), SCALE_COLUMNS, n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
-        raise ValueError(f"backtest: by must be one of {', '.join(SCALE_COLUMNS)}; got {by!r}.{hint}")
+        raise ValueError(f"backtest: by must be one of {', '.join(SCALE_COLUMNS)}; got {by!r}"
+                         f"{closest(by, SCALE_COLUMNS)}.")
     data.require(by, who=f"backtest(by={by!r})")
     values = getattr(data, by)
     if cutoff is None:

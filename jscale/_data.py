@@ -358,6 +358,11 @@ def _resolve_columns(header: list, columns: Mapping | None, source: str) -> dict
     return resolved
 
 
+def weighted_rows(data: ScalingData) -> np.ndarray:
+    """(R,) mask of the rows a fit uses: those of positive weight (every row without weights)."""
+    return np.ones(len(data), bool) if data.weight is None else np.asarray(data.weight) > 0
+
+
 def closest(name, names) -> str:
     """" (did you mean 'x'?)" for the closest of `names` to `name`, or "" when none is close."""
     import difflib

@@ -28,6 +28,8 @@ import warnings
 
 import numpy as np
 
+from jscale._data import weighted_rows
+
 
 class DiagnosticWarning(UserWarning):
     """Base class of every jscale diagnostic: something about a fit or a prediction to check."""
@@ -149,7 +151,7 @@ def _law_compute(law, columns: dict):
 
 def summarize(law, data) -> DataSummary:
     """The `DataSummary` of `data` (a ScalingData) for `law`."""
-    keep = np.ones(len(data), bool) if data.weight is None else np.asarray(data.weight) > 0
+    keep = weighted_rows(data)
     columns = {c: np.asarray(getattr(data, c))[keep] for c in law.columns}
     ranges = [(c, float(v.min()), float(v.max())) for c, v in columns.items()]
     compute = _law_compute(law, columns)

@@ -16,7 +16,7 @@ from jscale._batch import (
     problems_per_call,
     run_starts,
 )
-from jscale._data import ScalingData, closest
+from jscale._data import ScalingData, closest, weighted_rows
 from jscale._diagnostics import (
     diagnose,
     extrapolation,
@@ -186,7 +186,7 @@ def check_law_and_data(law, data) -> None:
             f"got {type(data).__name__}."
         )
     data.require(*law.columns, who=f"The {law.name} law")
-    used = np.ones(len(data), bool) if data.weight is None else np.asarray(data.weight) > 0
+    used = weighted_rows(data)
     n_used = int(used.sum())
     if n_used < law.n_free:
         weighted = "" if n_used == len(data) else f" of positive weight (of {len(data)})"

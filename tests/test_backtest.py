@@ -43,8 +43,8 @@ def test_chinchilla_example_backtests_by_compute(capsys):
 
 
 @pytest.mark.parametrize("kwargs, match", [
-    (dict(by="n_param"), r"by must be one of compute, n_params, n_tokens, unique_tokens; got 'n_param'\. "
-                         r"Did you mean 'n_params'\?"),
+    (dict(by="n_param"), r"by must be one of compute, n_params, n_tokens, unique_tokens; got 'n_param' "
+                         r"\(did you mean 'n_params'\?\)\."),
     (dict(by="loss"), r"by must be one of"),
     (dict(holdout=1.0), r"holdout must be a share in \(0, 1\); got 1.0"),
     (dict(holdout=True), r"holdout must be a share"),
