@@ -1,11 +1,13 @@
 """jscale: neural scaling laws in JAX.
 
-Fits scaling laws (e.g. Chinchilla's L = E + A/N^alpha + B/D^beta) to measured training runs
-by batched float64 optimisation from thousands of starts under `jit`.
+Fits scaling laws (e.g. Chinchilla's L = E + A/N^alpha + B/D^beta, or your own law over any
+columns) to measured training runs by batched float64 optimisation from thousands of starts
+under `jit`.
 """
 
 from jscale import datasets as datasets
 from jscale import laws as laws
+from jscale import losses as losses
 from jscale._allocation import Allocation as Allocation
 from jscale._allocation import InferenceCost as InferenceCost
 from jscale._allocation import MarginalReturns as MarginalReturns
@@ -14,32 +16,35 @@ from jscale._allocation import marginal_returns as marginal_returns
 from jscale._backtest import Backtest as Backtest
 from jscale._backtest import backtest as backtest
 from jscale._bootstrap import bootstrap as bootstrap
+from jscale._bootstrap import bootstrap_many as bootstrap_many
 from jscale._data import ScalingData as ScalingData
-from jscale._diagnostics import BoundWarning as BoundWarning
-from jscale._diagnostics import ComputeWarning as ComputeWarning
-from jscale._diagnostics import ConfigurationsWarning as ConfigurationsWarning
-from jscale._diagnostics import ConvergenceWarning as ConvergenceWarning
-from jscale._diagnostics import CorrelationWarning as CorrelationWarning
-from jscale._diagnostics import Diagnostic as Diagnostic
-from jscale._diagnostics import DiagnosticWarning as DiagnosticWarning
-from jscale._diagnostics import ExtrapolationWarning as ExtrapolationWarning
-from jscale._diagnostics import IntervalWarning as IntervalWarning
-from jscale._diagnostics import IrreducibleLossWarning as IrreducibleLossWarning
-from jscale._diagnostics import RepetitionWarning as RepetitionWarning
-from jscale._diagnostics import StartsWarning as StartsWarning
-from jscale._fit import ConvergenceError as ConvergenceError
 from jscale._fit import fit as fit
+from jscale._fit import fit_many as fit_many
 from jscale._io import load as load
 from jscale._io import save as save
-from jscale._objective import Huber as Huber
-from jscale._objective import Squared as Squared
+from jscale._losses import Huber as Huber
+from jscale._losses import Squared as Squared
 from jscale._results import BootstrapResult as BootstrapResult
 from jscale._results import FitResult as FitResult
 from jscale._solve import LBFGS as LBFGS
 from jscale._solve import STATUS_NAMES as STATUS
 from jscale._solve import RobustGaussNewton as RobustGaussNewton
-
-__version__ = "0.1.0"
+from jscale._version import __version__ as __version__
+from jscale._warnings import BoundWarning as BoundWarning
+from jscale._warnings import ComputeWarning as ComputeWarning
+from jscale._warnings import ConfigurationsWarning as ConfigurationsWarning
+from jscale._warnings import ConvergenceError as ConvergenceError
+from jscale._warnings import ConvergenceWarning as ConvergenceWarning
+from jscale._warnings import CorrelationWarning as CorrelationWarning
+from jscale._warnings import CurvatureWarning as CurvatureWarning
+from jscale._warnings import Diagnostic as Diagnostic
+from jscale._warnings import DiagnosticWarning as DiagnosticWarning
+from jscale._warnings import DrawsWarning as DrawsWarning
+from jscale._warnings import ExtrapolationWarning as ExtrapolationWarning
+from jscale._warnings import IntervalWarning as IntervalWarning
+from jscale._warnings import IrreducibleLossWarning as IrreducibleLossWarning
+from jscale._warnings import RepetitionWarning as RepetitionWarning
+from jscale._warnings import StartsWarning as StartsWarning
 
 __all__ = [
     "Allocation",
@@ -51,29 +56,35 @@ __all__ = [
     "ConvergenceError",
     "ConvergenceWarning",
     "CorrelationWarning",
+    "CurvatureWarning",
     "Diagnostic",
     "DiagnosticWarning",
+    "DrawsWarning",
     "ExtrapolationWarning",
     "FitResult",
     "Huber",
     "InferenceCost",
     "IntervalWarning",
     "IrreducibleLossWarning",
-    "MarginalReturns",
     "LBFGS",
+    "MarginalReturns",
     "RepetitionWarning",
     "RobustGaussNewton",
     "STATUS",
     "ScalingData",
     "Squared",
     "StartsWarning",
+    "__version__",
     "backtest",
     "bootstrap",
+    "bootstrap_many",
     "compute_optimal",
     "datasets",
     "fit",
+    "fit_many",
     "laws",
     "load",
+    "losses",
     "marginal_returns",
     "save",
 ]

@@ -30,6 +30,7 @@ from jscale._data import closest
 from jscale._diagnostics import extrapolation
 from jscale._laws import Law
 from jscale._numerics import read_only, x64_scope
+from jscale._results import BootstrapResult, FitResult
 from jscale._uncertainty import check_level, normal_quantile
 
 ALLOCATION_COLUMNS = ("n_params", "n_tokens")
@@ -74,7 +75,11 @@ class InferenceCost:
 
 
 def _log_loss(law, theta, u, v, fixed):
-    return law.log_predict(theta, {"n_params": u, "n_tokens": v, **fixed})
+    """log L at u = log N, v = log D (`fixed`: logs of the other columns), in the law's input space."""
+    logs = {"n_params": u, "n_tokens": v, **fixed}
+    if law.column_space == "log":
+        return law.log_predict(theta, logs)
+    return law.log_predict(theta, law.inputs({k: jnp.exp(w) for k, w in logs.items()}))
 
 
 def _log_cost(cost, u, v):
@@ -183,8 +188,6 @@ def frontier_terms(theta, log_n, log_d, fixed, law, cost) -> dict:
 
 def _source(result, params):
     """(law, theta_hat (P,), draws (B, P) or None, draw mask (B,) or None, free cov (P, P) or None)."""
-    from jscale._results import BootstrapResult, FitResult
-
     if isinstance(result, BootstrapResult):
         if params is not None:
             raise ValueError("params= is for a law object; a BootstrapResult carries its own parameters.")
@@ -198,7 +201,8 @@ def _source(result, params):
     if isinstance(result, Law):
         if params is None:
             raise ValueError(
-                f"With a law object, pass its natural parameters as params= (e.g. {dict.fromkeys(result.param_names, 0.0)})."
+                "With a law object, pass its natural parameters as params= "
+                f"(e.g. {dict.fromkeys(result.param_names, 0.0)})."
             )
         missing = [n for n in result.param_names if n not in params]
         if missing:
@@ -212,8 +216,6 @@ def _source(result, params):
 
 def _warn_outside(result, law, what: str, columns: dict) -> None:
     """`ExtrapolationWarning` for points (the law's columns) outside a fitted result's data."""
-    from jscale._results import BootstrapResult, FitResult
-
     fit = result.fit if isinstance(result, BootstrapResult) else result
     if isinstance(fit, FitResult):
         found = extrapolation(fit.data_summary, law, {c: columns[c] for c in law.columns if c in columns}, what)
@@ -230,7 +232,9 @@ def _check_law(law: Law, cost):
         )
     cost = chinchilla_cost if cost is None else cost
     if not callable(cost):
-        raise TypeError(f"cost must be a function cost(n_params, n_tokens) -> FLOP written with jax.numpy; got {cost!r}.")
+        raise TypeError(
+            f"cost must be a function cost(n_params, n_tokens) -> FLOP written with jax.numpy; got {cost!r}."
+        )
     return cost
 
 

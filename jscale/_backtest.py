@@ -9,9 +9,10 @@ import warnings
 import numpy as np
 
 from jscale._data import ScalingData, closest
-from jscale._diagnostics import ExtrapolationWarning
+from jscale._fit import check_law_and_data, fit
 from jscale._laws import Law
 from jscale._results import FitResult
+from jscale._warnings import ExtrapolationWarning
 
 SCALE_COLUMNS = ("compute", "n_params", "n_tokens", "unique_tokens")
 
@@ -105,8 +106,6 @@ def backtest(law: Law, data: ScalingData, *, by: str = "compute", holdout: float
         >>> bt = jscale.backtest(jscale.laws.Chinchilla(), data, by="compute", holdout=0.2)  # doctest: +SKIP
         >>> print(bt.summary())  # doctest: +SKIP
     """
-    from jscale._fit import check_law_and_data, fit
-
     check_law_and_data(law, data)
     if not isinstance(by, str) or by not in SCALE_COLUMNS:
         raise ValueError(f"backtest: by must be one of {', '.join(SCALE_COLUMNS)}; got {by!r}"

@@ -1,5 +1,10 @@
 """The batching layer: the one place that knows batch axes.
 
+It owns the jitted entry points (`fit_problems`, `fit_in_chunks`, `curvature`), the padding
+and stacking of datasets (through `jscale._problem.stack`), the chunking of many problems into
+calls that fit in memory, best-start selection (`best_start`) and the bootstrap's resamples.
+Axes always come in the order (problem, start).
+
 It maps the single-fit kernel (`jscale._solve`) over starts with one of three strategies:
 
 * ``"refill"`` (default): a fixed number of slots step in lock step inside one
@@ -20,15 +25,21 @@ batch of one compiles the small matrix products to other kernels).
 
 from __future__ import annotations
 
+import functools
 import os
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jscale._solve import RUNNING, objective_floor, solve_one, with_floor
+from jscale._numerics import x64_scope
+from jscale._problem import stack, to_device
+from jscale._solve import RUNNING, solve_one
+from jscale._uncertainty import curvature_terms
 
-METHODS = ("refill", "vmap", "map")
+BATCHING = ("refill", "vmap", "map")
+# Incremented each time a fitting function is traced: one trace per batch shape and setting.
+TRACES = {"fit": 0, "batched": 0}
 
 # Slot counts measured on a 2-core CPU (Chinchilla grid, 240 rows): 256-512 slots were fastest,
 # 128 and 768 about 15-25% slower. An accelerator wants far wider batches: each while-loop
@@ -114,81 +125,81 @@ def device_mesh(n_devices: int):
     return Mesh(np.array(jax.local_devices()[:n_devices]), ("fits",))
 
 
-def run_starts(solver, law, loss, x0s, problem, *, method: str, batch_size: int, mesh=None, batched=None):
+def run_starts(solver, x0s, problem, *, batching: str, batch_size: int, mesh=None, per_problem=None):
     """Runs the kernel from every row of `x0s` (S, P); returns every fit's outcome.
 
     The outcome is a dict of x, f, status and steps with leading (S,) axes, or (B, S) axes when
-    `batched` is given.
+    `per_problem` is given.
 
     Args:
-        solver, law, loss: the kernel's settings.
+        solver: the kernel's solver.
         x0s: (S, P) starts.
-        problem: the arrays of one dataset (`log_x`, `log_loss`, `weight`, optionally `f_floor`).
-        method: "refill", "vmap" or "map".
+        problem: a `Problem` (JAX arrays).
+        batching: "refill", "vmap" or "map".
         batch_size: slots (refill) or chunk size (map).
         mesh: a `jax.sharding.Mesh`, or None for one device. The fits are split evenly over
             its devices (all axes together; padded by repeating the last fit), each running
-            `method` on its share with `jax.shard_map`; the outcomes are gathered to every device,
+            `batching` on its share with `jax.shard_map`; the outcomes are gathered to every device,
             so every process of a multi-host mesh holds all of them.
-        batched: optional dict of arrays with a leading (B,) axis that replace entries of
-            `problem` per problem (e.g. bootstrap weights (B, R) and their floors (B,)). Every
-            start then runs on every problem: B * S fits, ordered (problem, start).
+        per_problem: optional dict of `Problem` fields with a leading (B,) axis that replace the
+            problem's per problem (e.g. bootstrap weights (B, R), or whole stacked datasets);
+            floors are recomputed unless given. Every start then runs on every problem: B * S
+            fits, ordered (problem, start).
     """
     n_starts = x0s.shape[0]
-    if batched is None:
-        if "f_floor" not in problem:
-            problem = with_floor(loss, problem)
+    if per_problem is None:
         n_problems = 1
     else:
-        n_problems = jax.tree.leaves(batched)[0].shape[0]
-        if "f_floor" not in batched:
-            floors = jax.vmap(lambda b: objective_floor(loss, {**problem, **b}))(batched)
-            batched = {**batched, "f_floor": floors}
+        n_problems = jax.tree.leaves(per_problem)[0].shape[0]
+        if "floor" not in per_problem:
+            floors = jax.vmap(lambda b: problem.replace(**b).with_floor().floor)(per_problem)
+            per_problem = {**per_problem, "floor": floors}
     n_fits = n_problems * n_starts
     if mesh is not None and mesh.size > 1:
-        out = _sharded(solver, law, loss, x0s, problem, batched, n_fits, method, batch_size, mesh)
+        out = _sharded(solver, x0s, problem, per_problem, n_fits, batching, batch_size, mesh)
     else:
         fits = jnp.arange(n_fits, dtype=jnp.int32)
-        out = _run_fits(solver, law, loss, x0s, problem, batched, fits, method, batch_size)
-    if batched is not None:
+        out = _run_fits(solver, x0s, problem, per_problem, fits, batching, batch_size)
+    if per_problem is not None:
         out = jax.tree.map(lambda a: a.reshape((n_problems, n_starts) + a.shape[1:]), out)
     return out
 
 
-def _fit_inputs(x0s, problem, batched):
+def _fit_inputs(x0s, problem, per_problem):
     """The start and the problem of fit number `i` (fits are ordered (problem, start))."""
     n_starts = x0s.shape[0]
 
     def inputs(i):
         x0 = x0s[i % n_starts]
-        if batched is None:
+        if per_problem is None:
             return x0, problem
-        return x0, {**problem, **jax.tree.map(lambda a: a[i // n_starts], batched)}
+        return x0, problem.replace(**jax.tree.map(lambda a: a[i // n_starts], per_problem))
 
     return inputs
 
 
-def _run_fits(solver, law, loss, x0s, problem, batched, fits, method, batch_size):
+def _run_fits(solver, x0s, problem, per_problem, fits, batching, batch_size):
     """Every fit listed in `fits` (F,) on one device; outcome with a leading (F,) axis."""
-    inputs = _fit_inputs(x0s, problem, batched)
+    inputs = _fit_inputs(x0s, problem, per_problem)
     if fits.shape[0] == 1:  # a batch of one compiles to other kernels (matrix-vector products): pad
-        return jax.tree.map(lambda a: a[:1], _run_fits(solver, law, loss, x0s, problem, batched,
-                                                        jnp.concatenate([fits, fits]), method, batch_size))
+        return jax.tree.map(lambda a: a[:1], _run_fits(solver, x0s, problem, per_problem,
+                                                        jnp.concatenate([fits, fits]), batching, batch_size))
     n_fits = fits.shape[0]
 
     def one(i):
-        return outcome(solve_one(solver, law, loss, *inputs(i)))
+        x0, prob = inputs(i)
+        return outcome(solve_one(solver, prob, x0))
 
-    if method == "vmap":
+    if batching == "vmap":
         return jax.vmap(one)(fits)
-    if method == "map":  # padded to whole chunks (a remainder of one would be a batch of one)
+    if batching == "map":  # padded to whole chunks (a remainder of one would be a batch of one)
         size = min(batch_size, n_fits)
         padded = jnp.concatenate([fits, jnp.repeat(fits[-1:], -n_fits % size)])
         out = jax.lax.map(jax.vmap(one), padded.reshape(-1, size))
         return jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:])[:n_fits], out)
-    if method == "refill":
-        return _refill(solver, law, loss, inputs, fits, max(2, min(batch_size, n_fits)))
-    raise ValueError(f"method must be one of {METHODS}; got {method!r}.")
+    if batching == "refill":
+        return _refill(solver, inputs, fits, max(2, min(batch_size, n_fits)))
+    raise ValueError(f"batching must be one of {', '.join(BATCHING)}; got {batching!r}.")
 
 
 def outcome(state) -> dict:
@@ -200,14 +211,14 @@ def _where(mask, new, old):
     return jax.tree.map(lambda n, o: jnp.where(mask.reshape(mask.shape + (1,) * (n.ndim - 1)), n, o), new, old)
 
 
-def _refill(solver, law, loss, inputs, fits, n_slots):
+def _refill(solver, inputs, fits, n_slots):
     n_fits = fits.shape[0]
 
     def start(k):  # solver state for the k-th fit of `fits` (k clamped into range)
         return solver.init(inputs(fits[jnp.minimum(k, n_fits - 1)])[0])
 
     def step(state, k):
-        return solver.step(state, law, loss, inputs(fits[jnp.minimum(k, n_fits - 1)])[1])
+        return solver.step(state, inputs(fits[jnp.minimum(k, n_fits - 1)])[1])
 
     init = jax.vmap(start)
     step = jax.vmap(step)
@@ -237,7 +248,7 @@ def _refill(solver, law, loss, inputs, fits, n_slots):
     for k, size in enumerate(sizes):
         if k > 0:  # compact: running slots first, keep `size` of them
             order = jnp.argsort(idx >= n_fits, stable=True)[:size]
-            slots = jax.tree.map(lambda a: a[order], slots)
+            slots = jax.tree.map(lambda a, order=order: a[order], slots)
             idx = idx[order]
         following = sizes[k + 1] if k + 1 < len(sizes) else 0
 
@@ -249,7 +260,7 @@ def _refill(solver, law, loss, inputs, fits, n_slots):
     return out
 
 
-def _sharded(solver, law, loss, x0s, problem, batched, n_fits, method, batch_size, mesh):
+def _sharded(solver, x0s, problem, per_problem, n_fits, batching, batch_size, mesh):
     """Device k of the mesh runs fits k*m ... (k+1)*m - 1 (m = ceil(n_fits / devices); the last
     device repeats the last fit as padding); the outcomes are gathered to every device."""
     from jax.sharding import PartitionSpec
@@ -257,16 +268,16 @@ def _sharded(solver, law, loss, x0s, problem, batched, n_fits, method, batch_siz
     per_device = -(-n_fits // mesh.size)
     axes = tuple(mesh.axis_names)
 
-    def local(x0s, problem, batched):
+    def local(x0s, problem, per_problem):
         first = jax.lax.axis_index(axes) * per_device
         fits = jnp.minimum(first + jnp.arange(per_device, dtype=jnp.int32), n_fits - 1)
-        out = _run_fits(solver, law, loss, x0s, problem, batched, fits, method, batch_size)
+        out = _run_fits(solver, x0s, problem, per_problem, fits, batching, batch_size)
         return jax.tree.map(lambda a: jax.lax.all_gather(a, axes, tiled=True), out)
 
     out = jax.shard_map(
         local, mesh=mesh, in_specs=(PartitionSpec(), PartitionSpec(), PartitionSpec()), out_specs=PartitionSpec(),
         check_vma=False,
-    )(x0s, problem, batched)
+    )(x0s, problem, per_problem)
     return jax.tree.map(lambda a: a[:n_fits], out)
 
 
@@ -286,16 +297,104 @@ def resample_counts(key, index, n_units: int):
     return jnp.zeros(n_units, jnp.result_type(float)).at[draw].add(1.0)
 
 
-def resampled_problems(key, indices, problem, *, unit: str, unit_of_row, n_units: int, fitted_log=None):
-    """Per-resample problem entries for the resamples `indices` (B,), as `run_starts(batched=)` takes.
+def counts_of_resample(key_data, index: int, n_units: int) -> np.ndarray:
+    """`resample_counts` on the host from raw key data (uint32 (2,)): int64 (n_units,)."""
+    with x64_scope():
+        key = jax.random.wrap_key_data(jnp.asarray(key_data))
+        return np.asarray(resample_counts(key, index, n_units)).astype(np.int64)
+
+
+def resampled_problems(key, indices, problem, *, unit: str, unit_of_row, n_units: int, fitted=None):
+    """Per-resample problem fields for the resamples `indices` (B,), as `run_starts(per_problem=)` takes.
 
     unit "weights": every row's weight times the multiplicity of its unit (`unit_of_row` (R,)
-    maps rows to units; for a row bootstrap it is arange(R)). unit "residual": the log losses
-    `fitted_log + r[j]` with the log residuals r of the fit resampled with replacement.
+    maps rows to units; for a row bootstrap it is arange(R)). unit "residual": the targets
+    `fitted + r[j]` with the residuals r of the fit (in residual space) resampled with replacement.
     """
     if unit == "residual":
-        resid = problem["log_loss"] - fitted_log
+        resid = problem.y - fitted
         draws = jax.vmap(lambda i: resample_indices(key, i, n_units))(indices)
-        return {"log_loss": fitted_log + resid[draws]}
+        return {"y": fitted + resid[draws]}
     counts = jax.vmap(lambda i: resample_counts(key, i, n_units))(indices)
-    return {"weight": problem["weight"] * counts[:, unit_of_row]}
+    return {"weight": problem.weight * counts[:, unit_of_row]}
+
+
+# --- the jitted entry points -------------------------------------------------------------------
+
+
+@functools.partial(jax.jit, static_argnames=("solver", "batching", "batch_size", "mesh"))
+def _fit_starts(x0s, problem, *, solver, batching, batch_size, mesh):
+    TRACES["fit"] += 1
+    return run_starts(solver, x0s, problem, batching=batching, batch_size=batch_size, mesh=mesh)
+
+
+@functools.partial(jax.jit, static_argnames=("solver", "batching", "batch_size", "mesh"))
+def _fit_batched(x0s, problem, per_problem, *, solver, batching, batch_size, mesh):
+    """Every start on every problem of `per_problem` (leading axis B): outcomes with (B, S) axes."""
+    TRACES["batched"] += 1
+    return run_starts(solver, x0s, problem, per_problem=per_problem, batching=batching, batch_size=batch_size,
+                      mesh=mesh)
+
+
+def fit_in_chunks(x0s, problem, per_problem_of, total: int, size: int, *, advance=None, **settings) -> dict:
+    """Outcomes (NumPy, leading (total, S) axes) of `total` problems, `size` per jitted call.
+
+    `per_problem_of(indices)` gives the per-problem fields of problems `indices` (size,); the
+    last call is padded by repeating the last problem, so every call has one shape. `advance(n)`,
+    if given, is told of every n problems done (a progress bar). `settings`: solver, batching,
+    batch_size, mesh.
+    """
+    parts = []
+    for lo in range(0, total, size):
+        hi = min(lo + size, total)
+        indices = jnp.asarray(np.minimum(np.arange(lo, lo + size), total - 1))
+        out = _fit_batched(jnp.asarray(x0s), problem, per_problem_of(indices), **settings)
+        parts.append(jax.tree.map(lambda a, n=hi - lo: np.asarray(a)[:n], out))
+        if advance is not None:
+            advance(hi - lo)
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+
+
+def fit_problems(x0s, problems: list, *, solver, batching: str, batch_size: int, mesh=None) -> dict:
+    """Every start on every problem of the list (NumPy leaves): outcomes (NumPy) with (B, S) axes.
+
+    One problem runs alone (its arrays shared by every start); several are stacked, padded to
+    the longest, and fitted in as few calls of one shape as memory allows (`problems_per_call`).
+    Call inside `x64_scope`.
+    """
+    settings = dict(solver=solver, batching=batching, batch_size=batch_size, mesh=mesh)
+    if len(problems) == 1:
+        out = _fit_starts(jnp.asarray(x0s), to_device(problems[0]), **settings)
+        return jax.tree.map(lambda a: np.asarray(a)[None], out)
+    stacked = to_device(stack(problems))
+    fields = {"x": stacked.x, "y": stacked.y, "weight": stacked.weight, "floor": stacked.floor}
+    size = min(len(problems), problems_per_call(x0s.shape[0], stacked.y.shape[1], x0s.shape[1],
+                                                n_slots=batch_size, mesh=mesh))
+    template = jax.tree.map(lambda a: a[0], stacked)
+    return fit_in_chunks(x0s, template, lambda take: jax.tree.map(lambda a: a[take], fields), len(problems), size,
+                         **settings)
+
+
+def best_start(objectives) -> np.ndarray:
+    """Index of the lowest finite objective along the last axis (0 where none is finite)."""
+    objectives = np.asarray(objectives)
+    return np.argmin(np.where(np.isfinite(objectives), objectives, np.inf), axis=-1)
+
+
+def take_best(out: dict, best) -> dict:
+    """Every outcome field at the best start of each problem: (B, S, ...) -> (B, ...)."""
+    rows = np.arange(len(best))
+    return {k: np.asarray(v)[rows, best] for k, v in out.items()}
+
+
+@jax.jit
+def _curvature(thetas, problems):
+    return jax.vmap(curvature_terms)(thetas, problems)
+
+
+def curvature(thetas, problems: list) -> list:
+    """The curvature terms (`jscale._uncertainty.curvature_terms`) of every problem at its free
+    parameters `thetas` (B, P), as a list of dicts of NumPy arrays. Call inside `x64_scope`."""
+    stacked = to_device(stack(problems))
+    out = jax.tree.map(np.asarray, _curvature(jnp.asarray(thetas), stacked))
+    return [jax.tree.map(lambda a, k=k: a[k], out) for k in range(len(problems))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import numbers
 import sys
@@ -10,24 +11,24 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jscale._batch import problems_per_call, resampled_problems
+from jscale import _problem
+from jscale._batch import best_start, fit_in_chunks, problems_per_call, resampled_problems
 from jscale._data import ScalingData
+from jscale._diagnostics import merge
 from jscale._fit import (
-    ConvergenceError,
-    _check_positive_int,
-    _check_starts,
-    _problem,
     check_execution,
     check_law_and_data,
-    fit,
-    fit_in_chunks,
+    check_objective,
+    check_positive_int,
+    check_starts,
+    fit_datasets,
 )
 from jscale._laws import Law
 from jscale._numerics import read_only, x64_scope
-from jscale._objective import resolve_loss
 from jscale._results import BootstrapResult, FitResult
-from jscale._solve import NONFINITE, with_floor
-from jscale._uncertainty import distinct_configurations, warn
+from jscale._solve import NONFINITE
+from jscale._uncertainty import distinct_configurations
+from jscale._warnings import ConvergenceError, warn_all
 
 UNITS = ("row", "group", "residual")
 # Starts taken from the full-data fit for the default "warm" starts: its optimum plus up to
@@ -35,10 +36,10 @@ UNITS = ("row", "group", "residual")
 N_WARM_STARTS = 3
 
 @functools.partial(jax.jit, static_argnames=("unit", "n_units"))
-def _draw(key_data, indices, problem, unit_of_row, fitted_log, *, unit, n_units):
+def _draw(key_data, indices, problem, unit_of_row, fitted, *, unit, n_units):
     key = jax.random.wrap_key_data(key_data)
     return resampled_problems(key, indices, problem, unit=unit, unit_of_row=unit_of_row, n_units=n_units,
-                              fitted_log=fitted_log)
+                              fitted=fitted)
 
 
 @jax.jit
@@ -89,7 +90,8 @@ def _check_counts(counts, n_units: int, unit) -> np.ndarray:
     bad = ~np.all(np.isfinite(array) & (array >= 0) & (array == np.round(array)), axis=1)
     if bad.any():
         raise ValueError(
-            f"counts must be non-negative integers; {int(bad.sum())} rows are not, the first is row {int(np.argmax(bad))}."
+            f"counts must be non-negative integers; {int(bad.sum())} rows are not, the first is row "
+            f"{int(np.argmax(bad))}."
         )
     empty = array.sum(axis=1) == 0
     if empty.any():
@@ -104,14 +106,13 @@ def _units(unit, data: ScalingData):
         return unit, np.arange(n), n
     if unit == "group" or (isinstance(unit, str) and unit in data.columns):
         column = "group" if unit == "group" else unit
-        labels = getattr(data, column)
-        if labels is None:
+        if column not in data.columns:
             raise ValueError(
                 "unit='group' resamples whole groups but the data has no group column; pass group=... to "
                 "ScalingData.from_arrays (or a 'group' column in the CSV), or name a column to group by, e.g. "
                 "unit='n_params'."
             )
-        _, unit_of_row = np.unique(labels, return_inverse=True)
+        _, unit_of_row = data.codes(column)
         n_units = int(unit_of_row.max()) + 1
         if n_units < 2:
             raise ValueError(f"unit={unit!r} gives a single group; a bootstrap needs at least two.")
@@ -153,7 +154,7 @@ def _resolve_starts(starts, law: Law, full_fit: FitResult) -> np.ndarray:
         if starts == "grid":
             return np.asarray(law.default_starts(), np.float64)
         raise ValueError(f"starts must be 'warm', 'optimum', 'grid' or an (S, {law.n_free}) array; got {starts!r}.")
-    return _check_starts(law, starts)
+    return check_starts(law, starts)
 
 
 def _progress(show: bool):
@@ -182,10 +183,12 @@ def bootstrap(
     unit: str = "row",
     starts="warm",
     full_fit: FitResult | None = None,
+    target: str = "loss",
+    residual: str = "log",
     loss="huber",
     delta: float | None = None,
     solver=None,
-    method: str | None = None,
+    batching: str | None = None,
     batch_size: int | None = None,
     n_devices: int | None = None,
     mesh=None,
@@ -200,10 +203,7 @@ def bootstrap(
     `chunk_size` resamples). Resample b depends only on `key` and b, so the draws are the same
     whatever the chunking or the number of devices.
 
-    A list of datasets gives a list of results: each dataset is fitted (all together, as
-    `jscale.fit` on a list) and bootstrapped with its own key, `jax.random.fold_in(key, k)` for
-    dataset k, so `bootstrap(law, data_k, key=jax.random.fold_in(key, k))` repeats it alone.
-    (Each dataset's resamples form one batched run; the datasets run one after another.)
+    For several datasets, see `jscale.bootstrap_many`.
 
     Units:
         * "row" (default): each run is drawn with replacement (Efron's nonparametric bootstrap;
@@ -211,8 +211,9 @@ def bootstrap(
         * "group": whole groups of rows sharing a `group` label (e.g. one model's checkpoints)
           are drawn with replacement; any column name (e.g. "n_params" or "compute", one isoFLOP
           budget) groups by that column's values.
-        * "residual": the log residuals of the full-data fit are drawn with replacement and
-          added to its fitted log losses (keeps the design fixed; assumes exchangeable errors).
+        * "residual": the residuals of the full-data fit (in its residual space) are drawn with
+          replacement and added to its fitted values (keeps the design fixed; assumes
+          exchangeable errors).
 
     Starts per resample:
         * "warm" (default): the full-data optimum plus the best end points of the next two
@@ -237,8 +238,9 @@ def bootstrap(
         starts: "warm", "optimum", "grid" or an (S, P) array (see above).
         full_fit: the `jscale.fit` result of this law on this data, if already computed (else
             it is fitted here from the law's default starts).
-        loss, delta, solver, method, batch_size, n_devices, mesh: as in `jscale.fit`; the
-            resamples are bit for bit the same whatever the devices or the chunking.
+        target, residual, loss, delta, solver, batching, batch_size, n_devices, mesh: as in
+            `jscale.fit`; the resamples are bit for bit the same whatever the devices or the
+            chunking.
         chunk_size: resamples per jitted call; default: as many as fit a quarter of the device's
             free memory (or `JSCALE_MEMORY_BUDGET` bytes), at most 65,536 fits per call on CPU
             and 8,388,608 on an accelerator. Any number of resamples runs, chunk by chunk.
@@ -247,9 +249,9 @@ def bootstrap(
         jackknife: also fit the leave-one-unit-out jackknife (needed by BCa intervals).
 
     Returns:
-        A `BootstrapResult`. Warns (`jscale.IntervalWarning`) when its intervals cannot be
-        trusted: too few distinct configurations, draws that did not converge, parameters at a
-        bound, strongly correlated parameters.
+        A `BootstrapResult`. Warns once with every finding of `BootstrapResult.diagnostics()`
+        (all `jscale.DiagnosticWarning`s): the full fit's, draws that did not converge,
+        parameters at a bound, strongly correlated parameters, too few configurations.
 
     Raises:
         TypeError, ValueError: bad arguments (as `jscale.fit`, plus bad key, unit or full_fit).
@@ -263,117 +265,149 @@ def bootstrap(
         (0.31..., 0.37...)
     """
     if isinstance(data, (list, tuple)):
-        return _bootstrap_many(
-            law, data, n_resamples=n_resamples, key=key, unit=unit, starts=starts, full_fit=full_fit, loss=loss,
-            delta=delta, solver=solver, method=method, batch_size=batch_size, n_devices=n_devices, mesh=mesh,
-            chunk_size=chunk_size, progress=progress, jackknife=jackknife, counts=counts,
-        )
-    check_law_and_data(law, data)
-    loss_obj = resolve_loss(loss, delta)
-    kind, unit_of_row, n_units = _units(unit, data)
+        raise TypeError("bootstrap takes one ScalingData; for a list of datasets use jscale.bootstrap_many.")
+    result = _bootstrap(law, data, n_resamples=n_resamples, key=key, counts=counts, unit=unit, starts=starts,
+                        full_fit=full_fit, target=target, residual=residual, loss=loss, delta=delta, solver=solver,
+                        batching=batching, batch_size=batch_size, n_devices=n_devices, mesh=mesh,
+                        chunk_size=chunk_size, progress=progress, jackknife=jackknife)
+    warn_all(result.diagnostics(), stacklevel=2)
+    return result
+
+
+def _resamples(key, counts, n_resamples, kind, n_units, unit):
+    """(n_resamples, key data or None, counts or None), checked."""
     if counts is None:
         if key is None:
             raise TypeError("bootstrap needs key= (an integer seed or a JAX PRNG key), or explicit counts=.")
-        n_resamples = 1000 if n_resamples is None else _check_positive_int("n_resamples", n_resamples)
-        key_data = _key_data(key)
-    else:
-        if key is not None:
-            raise ValueError("Pass either key= (random resamples) or counts= (explicit resamples), not both.")
-        if kind == "residual":
-            raise ValueError("counts= gives multiplicities of rows or groups; it does not apply to unit='residual'.")
-        counts = _check_counts(counts, n_units, unit)
-        if n_resamples is not None and n_resamples != len(counts):
-            raise ValueError(f"n_resamples={n_resamples!r} but counts has {len(counts)} rows; omit n_resamples.")
-        n_resamples, key_data = len(counts), None
-    solver, method, batch_size, mesh = check_execution(solver, method, batch_size, n_devices, mesh)
-    if chunk_size is not None:
-        chunk_size = _check_positive_int("chunk_size", chunk_size)
+        return 1000 if n_resamples is None else check_positive_int("n_resamples", n_resamples), _key_data(key), None
+    if key is not None:
+        raise ValueError("Pass either key= (random resamples) or counts= (explicit resamples), not both.")
+    if kind == "residual":
+        raise ValueError("counts= gives multiplicities of rows or groups; it does not apply to unit='residual'.")
+    counts = _check_counts(counts, n_units, unit)
+    if n_resamples is not None and n_resamples != len(counts):
+        raise ValueError(f"n_resamples={n_resamples!r} but counts has {len(counts)} rows; omit n_resamples.")
+    return len(counts), None, counts
+
+
+def _full_fit(law, data, full_fit, objective, execution) -> FitResult:
+    """The full-data fit: the one given (checked against this bootstrap), or a new one."""
     if full_fit is None:
-        full_fit = fit(law, data, loss=loss_obj, solver=solver, method=method, batch_size=batch_size, mesh=mesh)
-    elif not isinstance(full_fit, FitResult):
+        return fit_datasets(law, [data], check_starts(law, None), objective, execution)[0]
+    if not isinstance(full_fit, FitResult):
         raise TypeError(f"full_fit must be the FitResult of jscale.fit; got {type(full_fit).__name__}.")
-    elif full_fit.law != law or full_fit.loss != loss_obj:
+    asked = (law, objective.loss, objective.target, objective.residual)
+    if (full_fit.law, full_fit.loss, full_fit.target, full_fit.residual) != asked:
         raise ValueError(
-            f"full_fit was fitted with law {full_fit.law} and loss {full_fit.loss}; this bootstrap asks for "
-            f"{law} and {loss_obj}. Pass the fit of the same law and loss."
+            f"full_fit was fitted with law {full_fit.law}, loss {full_fit.loss}, target {full_fit.target!r} and "
+            f"residual {full_fit.residual!r}; this bootstrap asks for {law}, {objective.loss}, {objective.target!r} "
+            f"and {objective.residual!r}. Pass the fit of the same law and objective."
         )
-    elif full_fit.n_rows != len(data):
+    if full_fit.n_rows != len(data):
         raise ValueError(
             f"full_fit was fitted to {full_fit.n_rows} rows but data has {len(data)}; pass the fit of this data."
         )
+    return full_fit
+
+
+def _bootstrap(law, data, *, n_resamples, key, counts, unit, starts, full_fit, target, residual, loss, delta,
+               solver, batching, batch_size, n_devices, mesh, chunk_size, progress, jackknife) -> BootstrapResult:
+    """`bootstrap` without its warnings. Long because it runs the three stages of a bootstrap
+    (checks, resamples, jackknife) with one set of settings; each stage is a short block."""
+    objective = check_objective(target, residual, loss, delta)
+    check_law_and_data(law, data, objective)
+    kind, unit_of_row, n_units = _units(unit, data)
+    n_resamples, key_data, counts = _resamples(key, counts, n_resamples, kind, n_units, unit)
+    execution = check_execution(solver, batching, batch_size, n_devices, mesh)
+    if chunk_size is not None:
+        chunk_size = check_positive_int("chunk_size", chunk_size)
+    full_fit = _full_fit(law, data, full_fit, objective, execution)
     x0s = _resolve_starts(starts, law, full_fit)
     warm = warm_starts(full_fit)
     if chunk_size is None:
-        chunk_size = problems_per_call(len(x0s), len(data), law.n_free, n_slots=batch_size, mesh=mesh)
+        chunk_size = problems_per_call(len(x0s), len(data), law.n_free, n_slots=execution.batch_size,
+                                       mesh=execution.mesh)
     chunk_size = min(chunk_size, n_resamples)
     n_chunks = -(-n_resamples // chunk_size)
     show = (n_chunks > 1 and sys.stderr.isatty()) if progress is None else bool(progress)
-    settings = dict(law=law, loss=loss_obj, solver=solver, method=method, batch_size=batch_size)
-
-    def run(problem, batch_of, total, size, starts_, advance=None):
-        return fit_in_chunks(starts_, problem, batch_of, total, size, advance=advance, mesh=mesh, **settings)
 
     with x64_scope():
-        problem = with_floor(loss_obj, jax.tree.map(jnp.asarray, _problem(law, data)))
-        fitted_log = law.log_predict(jnp.asarray(full_fit.end_params[full_fit.best_index]), problem["log_x"])
+        problem = _problem.to_device(_problem.build(law, objective.loss, data, target=target, residual=residual))
+        fitted = problem.model(jnp.asarray(full_fit.theta))
         rows = jnp.asarray(unit_of_row)
 
         def resamples(indices):
             if key_data is None:
-                return _given_counts(jnp.asarray(counts)[indices], problem["weight"], rows)
-            return _draw(jnp.asarray(key_data), indices, problem, rows, fitted_log,
+                return _given_counts(jnp.asarray(counts)[indices], problem.weight, rows)
+            return _draw(jnp.asarray(key_data), indices, problem, rows, fitted,
                          unit="residual" if kind == "residual" else "weights", n_units=n_units)
 
         bar = _progress(show)
-        if bar is None:
-            out = run(problem, resamples, n_resamples, chunk_size, x0s)
-        else:
-            with bar:
-                task = bar.add_task("bootstrap", total=n_resamples)
-                out = run(problem, resamples, n_resamples, chunk_size, x0s, lambda n: bar.advance(task, n))
-
+        with bar if bar is not None else contextlib.nullcontext():
+            task = bar.add_task("bootstrap", total=n_resamples) if bar is not None else None
+            out = fit_in_chunks(x0s, problem, resamples, n_resamples, chunk_size, **execution.settings(),
+                                advance=None if bar is None else (lambda n: bar.advance(task, n)))
+        jk_units = n_units if jackknife else 0
         if jackknife:
-            jk_units = n_units
-            jk_size = min(jk_units, problems_per_call(len(warm), len(data), law.n_free, n_slots=batch_size, mesh=mesh))
-            jack = run(problem, lambda idx: _leave_one_out(idx, problem["weight"], rows), jk_units, jk_size, warm)
+            jk_size = min(jk_units, problems_per_call(len(warm), len(data), law.n_free, n_slots=execution.batch_size,
+                                                      mesh=execution.mesh))
+            jack = fit_in_chunks(warm, problem, lambda idx: _leave_one_out(idx, problem.weight, rows), jk_units,
+                                 jk_size, **execution.settings())
         else:
-            jk_units = 0
             jack = {"x": np.zeros((0, 1, law.n_free)), "f": np.zeros((0, 1)), "status": np.zeros((0, 1), np.int32)}
 
-    jk_f = np.where(np.isfinite(jack["f"]), jack["f"], np.inf)
-    jk_best = np.argmin(jk_f, axis=1) if jk_units else np.zeros(0, np.int64)
+    jk_best = best_start(jack["f"]) if jk_units else np.zeros(0, np.int64)
     take = np.arange(jk_units)
+    jk_finite = np.isfinite(jack["f"][take, jk_best])
     result = BootstrapResult(
-        law=law, loss=loss_obj, unit=unit if kind == "group" else kind, n_units=n_units,
-        n_configs=distinct_configurations(law, data), fit=full_fit,
+        fit=full_fit, unit=unit if kind == "group" else kind, n_units=n_units,
+        n_configs=distinct_configurations(law, data),
         key=None if key_data is None else read_only(key_data), counts=None if counts is None else read_only(counts),
-        starts=read_only(x0s),
-        end_params=read_only(out["x"]), objectives=read_only(out["f"]), start_status=read_only(out["status"]),
-        n_steps=read_only(out["steps"]), jackknife_params=read_only(jack["x"][take, jk_best]),
-        jackknife_status=read_only(np.where(np.isfinite(jk_f[take, jk_best]), jack["status"][take, jk_best], NONFINITE)),
+        starts=read_only(x0s), end_params=read_only(out["x"]), objectives=read_only(out["f"]),
+        start_status=read_only(out["status"]), n_steps=read_only(out["steps"]),
+        jackknife_params=read_only(jack["x"][take, jk_best]),
+        jackknife_status=read_only(np.where(jk_finite, jack["status"][take, jk_best], NONFINITE)),
     )
     if result.n_finite == 0:
         raise ConvergenceError(f"None of the {n_resamples} resamples produced a finite fit; check the data and starts.")
-    for message in result.warnings():
-        warn(message, stacklevel=2)
     return result
 
 
-def _bootstrap_many(law, datasets, *, n_resamples, key, full_fit, counts, loss, delta, **kwargs):
-    if not datasets:
-        raise ValueError("data is an empty list; pass one ScalingData or a list of them.")
-    if counts is not None:
+def bootstrap_many(law: Law, datasets, *, n_resamples: int | None = None, key=None, full_fit=None,
+                   **kwargs) -> list[BootstrapResult]:
+    """`jscale.bootstrap` of each of several datasets; a list of BootstrapResults.
+
+    The datasets are fitted together (as `jscale.fit_many`), unless `full_fit` gives their fits,
+    and each is bootstrapped with its own key, `jax.random.fold_in(key, k)` for dataset k, so
+    `bootstrap(law, datasets[k], key=jax.random.fold_in(key, k))` repeats it alone. (Each
+    dataset's resamples form one batched run; the datasets run one after another.) Other
+    arguments as in `jscale.bootstrap`, except `counts`. Warns once per kind of finding.
+    """
+    if isinstance(datasets, ScalingData) or not isinstance(datasets, (list, tuple)) or not datasets:
+        raise TypeError("bootstrap_many takes a non-empty list of ScalingData; for one dataset use jscale.bootstrap.")
+    if "counts" in kwargs:
         raise ValueError("counts= applies to one dataset; bootstrap the datasets one by one to pass explicit counts.")
     if key is None:
         raise TypeError("bootstrap needs key= (an integer seed or a JAX PRNG key).")
     base = jax.random.wrap_key_data(jnp.asarray(_key_data(key)))
-    loss = resolve_loss(loss, delta)
     if full_fit is None:
-        full_fit = fit(law, list(datasets), loss=loss, solver=kwargs["solver"], method=kwargs["method"],
-                       batch_size=kwargs["batch_size"], n_devices=kwargs["n_devices"], mesh=kwargs["mesh"])
+        objective = check_objective(kwargs.get("target", "loss"), kwargs.get("residual", "log"),
+                                    kwargs.get("loss", "huber"), kwargs.get("delta"))
+        for d in datasets:
+            check_law_and_data(law, d, objective)
+        execution = check_execution(kwargs.get("solver"), kwargs.get("batching"), kwargs.get("batch_size"),
+                                    kwargs.get("n_devices"), kwargs.get("mesh"))
+        full_fit = fit_datasets(law, list(datasets), check_starts(law, None), objective, execution)
     if not isinstance(full_fit, (list, tuple)) or len(full_fit) != len(datasets):
         raise ValueError(f"With a list of {len(datasets)} datasets, full_fit must be a list of as many FitResults.")
-    return [
-        bootstrap(law, d, n_resamples=n_resamples, key=jax.random.fold_in(base, k), full_fit=f, loss=loss, **kwargs)
-        for k, (d, f) in enumerate(zip(datasets, full_fit))
-    ]
+    defaults = dict(counts=None, unit="row", starts="warm", target="loss", residual="log", loss="huber", delta=None,
+                    solver=None, batching=None, batch_size=None, n_devices=None, mesh=None, chunk_size=None,
+                    progress=None, jackknife=True)
+    unknown = sorted(set(kwargs) - set(defaults))
+    if unknown:
+        raise TypeError(f"bootstrap_many got unexpected keyword argument {unknown[0]!r}.")
+    options = {**defaults, **kwargs}
+    results = [_bootstrap(law, d, n_resamples=n_resamples, key=jax.random.fold_in(base, k), full_fit=f, **options)
+               for k, (d, f) in enumerate(zip(datasets, full_fit))]
+    warn_all(merge([r.diagnostics() for r in results]), stacklevel=2)
+    return results

@@ -2,6 +2,11 @@
 
 Symbols used in docstrings: N = `n_params` (parameters), D = `n_tokens` (training tokens),
 C = `compute` (training FLOP), U = `unique_tokens`, L = `loss` (nats/token).
+
+Besides these standard columns a ScalingData keeps every other named column it is given: numeric
+ones (learning rate, batch size, experts, steps, tokens per parameter, accuracy, ...) as float64,
+and categorical ones (text labels, e.g. a router or a data mixture) as their labels, which laws
+read as integer codes (`codes`).
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from flax import struct
 
 _NUMERIC = ("n_params", "n_tokens", "compute", "unique_tokens", "loss", "weight")
 FIELDS = ("n_params", "n_tokens", "compute", "unique_tokens", "loss", "group", "weight")
+# A `columns=` key this close to a standard field (difflib ratio) is taken for a typo of it.
+_TYPO_CUTOFF = 0.88
 _NDC = ("n_params", "n_tokens", "compute")
 
 # Header names recognised without `columns=`, compared after `.strip().lower()`.
@@ -43,9 +50,12 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
         n_tokens: D, training tokens, float64 (R,), or None.
         compute: C, training FLOP, float64 (R,), or None.
         unique_tokens: U, unique training tokens (data-constrained laws), float64 (R,), or None.
-        loss: L, final loss in nats/token, float64 (R,).
+        loss: L, final loss in nats/token, float64 (R,), or None.
         group: labels of any dtype (R,), e.g. a data set or architecture per run, or None.
         weight: per-run weights >= 0, float64 (R,), or None.
+        extra: every other column, name -> (R,): float64 for numeric columns, the labels as given
+            for categorical ones. Read any column with `data[name]`.
+        categorical: static; names of the categorical columns (`group` among them when present).
         derived: static; names of the columns computed with C = 6·N·D rather than given.
 
     Example:
@@ -59,9 +69,11 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
     n_tokens: np.ndarray | None = None
     compute: np.ndarray | None = None
     unique_tokens: np.ndarray | None = None
-    loss: np.ndarray
+    loss: np.ndarray | None = None
     group: np.ndarray | None = None
     weight: np.ndarray | None = None
+    extra: dict = struct.field(default_factory=dict)
+    categorical: tuple[str, ...] = struct.field(pytree_node=False, default=())
     derived: tuple[str, ...] = struct.field(pytree_node=False, default=())
 
     @classmethod
@@ -72,9 +84,10 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
         n_tokens=None,
         compute=None,
         unique_tokens=None,
-        loss,
+        loss=None,
         group=None,
         weight=None,
+        **columns,
     ) -> ScalingData:
         """Builds validated data from array-likes of shape (R,), copied to read-only float64.
 
@@ -89,11 +102,14 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
             n_tokens: D, training tokens per run, shape (R,).
             compute: C, training FLOP per run, shape (R,).
             unique_tokens: U, unique training tokens per run, shape (R,).
-            loss: L, final loss in nats/token, shape (R,). Required.
+            loss: L, final loss in nats/token, shape (R,).
             group: optional labels of any dtype, shape (R,).
             weight: optional finite weights >= 0, not all zero, shape (R,).
+            **columns: any other columns by name, e.g. `n_experts=...`, `accuracy=...` or
+                `router=[...]`: numeric ones become float64, others are categorical labels.
 
-            N, D, C, U and loss must be positive and finite; all but loss may be None.
+            N, D, C, U and loss must be positive and finite; every column may be absent, but at
+            least one must be given.
 
         Returns:
             A ScalingData with R rows.
@@ -104,16 +120,9 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
                 columns included), or negative or all-zero weights. The message names the
                 column, the count and the first bad row.
         """
-        raw = dict(
-            n_params=n_params,
-            n_tokens=n_tokens,
-            compute=compute,
-            unique_tokens=unique_tokens,
-            loss=loss,
-            group=group,
-            weight=weight,
-        )
-        return _build(raw, derive=True)
+        raw = dict(n_params=n_params, n_tokens=n_tokens, compute=compute, unique_tokens=unique_tokens, loss=loss,
+                   group=group, weight=weight)
+        return _build({**raw, **columns}, derive=True)
 
     @classmethod
     def from_csv(
@@ -121,23 +130,25 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
     ) -> ScalingData:
         """Reads runs from a CSV file with a header row, then validates them as `from_arrays` does.
 
-        Columns are found by case-insensitive header aliases (n_params: n_params, params,
+        Standard columns are found by case-insensitive header aliases (n_params: n_params, params,
         parameters, N, model_size, "Model Size"; n_tokens: n_tokens, tokens, D, D_tokens; compute:
         compute, flops, C, C_flops, "Training FLOP"; unique_tokens: unique_tokens, unique, U,
-        U_unique_tokens; loss: loss, L; group; weight). Other columns are ignored.
+        U_unique_tokens; loss: loss, L; group; weight). Every other column is kept under its
+        header: as numbers when every cell is a number, else as categorical text labels.
 
         Args:
             path: the CSV file.
-            columns: optional map from field name to header name, e.g.
-                `{"n_params": "Model Size"}`; it overrides the aliases for those fields.
+            columns: optional map from column name to header name, e.g.
+                `{"n_params": "Model Size", "lr": "learning_rate"}`; it overrides the aliases
+                for standard fields and names any other column as you like.
 
         Returns:
             A ScalingData with one row per data line; error messages give rows and file lines.
 
         Raises:
             FileNotFoundError: if `path` does not exist.
-            ValueError: for an empty file, a ragged line, a cell that is not a number, a missing or
-                ambiguous column, or any check of `from_arrays`.
+            ValueError: for an empty file, a ragged line, a cell of a standard column that is not a
+                number, a missing or ambiguous column, or any check of `from_arrays`.
         """
         path = os.fspath(path)
         if not os.path.isfile(path):
@@ -170,40 +181,23 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
                     f"Could not parse {path}: line {line} has {len(row)} fields but the "
                     f"header has {len(header)}; every line needs one value per column."
                 )
-        resolved = _resolve_columns(header, columns, path)
         raw = {}
-        for field, name in resolved.items():
+        for field, name in _resolve_columns(header, columns, path).items():
             j = header.index(name)
             cells = [row[j] for _, row in body]
-            if field == "group":
-                raw[field] = cells
-                continue
-            values, bad = [], []
-            for i, cell in enumerate(cells):
-                try:
-                    values.append(float(cell))
-                except ValueError:
-                    bad.append(i)
-            if bad:
-                i = bad[0]
-                label = f"{name!r}" + ("" if name == field else f" (for {field})")
-                count = f"{len(bad)} value{'s' if len(bad) > 1 else ''} that {'are' if len(bad) > 1 else 'is'}"
-                raise ValueError(
-                    f"Could not parse {path}: column {label} has {count} not a number; the first is "
-                    f"at row {i} (line {body[i][0]}): {cells[i]!r}."
-                )
-            raw[field] = values
+            raw[field] = _parse_cells(field, name, cells, path, [line for line, _ in body])
         return _build(raw, derive=True, lines=[line for line, _ in body], source=path)
 
     @classmethod
     def from_dataframe(cls, df: Any, columns: Mapping[str, Any] | None = None) -> ScalingData:
         """Reads runs from a data frame (anything with `.columns` and `df[name]`, e.g. pandas).
 
-        Columns are found as in `from_csv`; rows in error messages are positions, not index labels.
+        Columns are found and kept as in `from_csv`; rows in error messages are positions, not
+        index labels.
 
         Args:
             df: the data frame, one row per run.
-            columns: optional map from field name to column name, overriding the aliases.
+            columns: optional map from column name to data frame column, overriding the aliases.
 
         Returns:
             A ScalingData with one row per data frame row.
@@ -212,51 +206,64 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
             ValueError: for a missing or ambiguous column, or any check of `from_arrays`.
         """
         resolved = _resolve_columns(list(df.columns), columns, "the data frame")
-        return _build(
-            {field: np.asarray(df[name]) for field, name in resolved.items()}, derive=True
-        )
+        return _build({field: np.asarray(df[name]) for field, name in resolved.items()}, derive=True)
 
     def __len__(self) -> int:
-        return len(self.loss)
+        for name in FIELDS:
+            if getattr(self, name) is not None:
+                return len(getattr(self, name))
+        return len(next(iter(self.extra.values())))
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        """The column `name` (standard or not): float64 for numeric columns, labels for categorical ones."""
+        value = getattr(self, name) if name in FIELDS else self.extra.get(name)
+        if value is None:
+            raise KeyError(f"The data has no column {name!r}{closest(name, self.columns)}; its columns are "
+                           f"{', '.join(self.columns)}.")
+        return value
+
+    def __contains__(self, name) -> bool:
+        return name in self.columns
 
     @property
     def columns(self) -> tuple[str, ...]:
-        """Names of the present columns, in the order of `FIELDS`."""
-        return tuple(name for name in FIELDS if getattr(self, name) is not None)
+        """Names of the present columns: the standard ones in the order of `FIELDS`, then the others."""
+        return tuple(name for name in FIELDS if getattr(self, name) is not None) + tuple(self.extra)
+
+    def codes(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """(levels, codes) of a column: its sorted distinct values and, per row, the int32 index of
+        the row's value among them. Laws read categorical columns as these codes."""
+        return _codes(self[name])
 
     def require(self, *names: str, who: str) -> None:
         """Checks that every column in `names` is present; laws call this before fitting.
 
         Args:
-            *names: field names, e.g. "n_params", "n_tokens".
+            *names: column names, e.g. "n_params", "n_tokens", "n_experts".
             who: what needs them, used as the subject of the error, e.g. "The Chinchilla law".
 
         Raises:
-            ValueError: naming `who`, the missing columns and the columns this data has.
+            ValueError: naming `who`, the missing columns, the closest present names and the
+                columns this data has.
         """
-        unknown = [n for n in names if n not in FIELDS]
-        if unknown:
-            raise ValueError(
-                f"require() got unknown column {unknown[0]!r}{closest(unknown[0], FIELDS)}; valid columns are: "
-                f"{', '.join(FIELDS)}."
-            )
-        missing = [n for n in names if getattr(self, n) is None]
+        missing = [n for n in names if n not in self.columns]
         if missing:
             listed = " and ".join(repr(n) for n in missing)
             hint = (
                 ", or give two of n_params, n_tokens, compute" if set(missing) <= set(_NDC) else ""
             )
             raise ValueError(
-                f"{who} needs {'column' if len(missing) == 1 else 'columns'} {listed}, which this "
-                f"data does not have (it has: {', '.join(self.columns)}). Pass "
-                f"{'it' if len(missing) == 1 else 'them'} to ScalingData.from_arrays / "
-                f"from_csv{hint}."
+                f"{who} needs {'column' if len(missing) == 1 else 'columns'} {listed}"
+                f"{closest(missing[0], self.columns)}, which this data does not have (it has: "
+                f"{', '.join(self.columns)}). Pass {'it' if len(missing) == 1 else 'them'} to "
+                f"ScalingData.from_arrays / from_csv (any column by name; columns={{{missing[0]!r}: 'header'}} "
+                f"maps a header){hint}."
             )
 
     def subset(self, index) -> ScalingData:
         """Returns the rows picked by a boolean mask of shape (R,) or by integer indices.
 
-        The result is revalidated (so an empty selection raises) and keeps `derived`.
+        The result keeps every column, `categorical` and `derived`; an empty selection raises.
         """
         index = np.asarray(index)
         if index.size == 0:
@@ -271,34 +278,42 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
                 f"subset() needs a boolean mask or integer row indices, but got dtype "
                 f"{index.dtype}; convert it with np.asarray(index, dtype=int)."
             )
-        raw = {name: getattr(self, name)[index] for name in self.columns}
-        return _build(raw, derive=False, derived=self.derived)
+        if not np.any(index) if index.dtype == bool else index.size == 0:
+            raise ValueError("subset() selects no rows; pick at least one run.")
+
+        def take(a):
+            out = a[index]
+            out.flags.writeable = False
+            return out
+
+        standard = {name: take(getattr(self, name)) for name in FIELDS if getattr(self, name) is not None}
+        return self.replace(**standard, extra={k: take(v) for k, v in self.extra.items()})
 
     def split(self, by: str = "group") -> dict:
         """The rows grouped by the values of a column, label -> ScalingData (labels sorted).
 
-        Pass the values to `jscale.fit` as a list to fit every group in one batched call:
-        `groups = data.split(); results = jscale.fit(law, list(groups.values()))`.
+        Pass the values to `jscale.fit_many` to fit every group in one batched call:
+        `results = jscale.fit_many(law, list(data.split("router").values()))`.
         """
         if by not in self.columns:
             raise ValueError(f"split: the data has no column {by!r}{closest(by, self.columns)}; its columns are "
                              f"{', '.join(self.columns)}.")
-        labels = getattr(self, by)
-        return {label: self.subset(np.flatnonzero(labels == label)) for label in np.unique(labels)}
+        levels, codes = self.codes(by)
+        return {label: self.subset(np.flatnonzero(codes == k)) for k, label in enumerate(levels.tolist())}
 
     def __eq__(self, other) -> bool:
         if not isinstance(other, ScalingData) or self.columns != other.columns:
             return False
-        return self.derived == other.derived and all(
-            np.array_equal(getattr(self, n), getattr(other, n)) for n in self.columns
+        return (self.derived, self.categorical) == (other.derived, other.categorical) and all(
+            np.array_equal(self[n], other[n]) for n in self.columns
         )
 
     def __repr__(self) -> str:
         lines = [f"ScalingData({_plural(len(self), 'row')},"]
         for name in self.columns:
-            col = getattr(self, name)
-            if name == "group":
-                text = f"{len(set(col.tolist()))} distinct labels"
+            col = self[name]
+            if name in self.categorical:
+                text = f"{len(_codes(col)[0])} distinct labels"
             else:
                 text = f"{col.min():.4g} .. {col.max():.4g}"
             lines.append(
@@ -307,21 +322,46 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
         return "\n".join(lines) + ")"
 
 
+def _codes(labels) -> tuple[np.ndarray, np.ndarray]:
+    labels = np.asarray(labels)
+    try:
+        levels, codes = np.unique(labels, return_inverse=True)
+    except TypeError:  # labels of mixed types do not sort: compare them as text
+        levels, codes = np.unique(labels.astype(str), return_inverse=True)
+    return levels, codes.ravel().astype(np.int32)
+
+
+def _field_name(field) -> str:
+    """A `columns=` key as a column name: a standard field's alias names that field, and a near
+    miss of one (a typo such as 'n_param') is an error."""
+    import difflib
+
+    key = str(field)
+    for name, aliases in ALIASES.items():
+        if key == name or key.strip().lower() in aliases:
+            return name
+    near = difflib.get_close_matches(key, FIELDS, n=1, cutoff=_TYPO_CUTOFF)
+    if near:
+        raise ValueError(
+            f"columns has key {key!r}, very close to the standard column {near[0]!r}: a typo? Use {near[0]!r} for "
+            f"the standard column, or another name for a column of your own. Standard columns: {', '.join(FIELDS)}."
+        )
+    return key
+
+
 def _resolve_columns(header: list, columns: Mapping | None, source: str) -> dict:
-    """Maps field names to header names: explicit `columns` first, then aliases."""
+    """Maps column names to header names: explicit `columns` first, then the aliases of the standard
+    fields, then every other header under its own name (unless that name is taken)."""
     if columns is None:
         columns = {}
     if not isinstance(columns, Mapping):
         raise TypeError(
-            f"columns must be a dict from field name to column name, but got "
+            f"columns must be a dict from column name to header name, but got "
             f"{type(columns).__name__}; e.g. columns={{'n_params': 'Model Size'}}."
         )
     resolved = {}
     for field, name in columns.items():
-        if field not in FIELDS:
-            raise ValueError(
-                f"columns has unknown field {field!r}{closest(field, FIELDS)}; valid fields are: {', '.join(FIELDS)}."
-            )
+        field = _field_name(field)
         if name not in header:
             raise ValueError(
                 f"Column {name!r} (for {field}) is not in {source}{closest(name, header)}; its columns are: "
@@ -343,12 +383,11 @@ def _resolve_columns(header: list, columns: Mapping | None, source: str) -> dict
             )
         if found:
             resolved[field] = exact[0] if exact else found[0]
-    if "loss" not in resolved:
-        raise ValueError(
-            f"No loss column found in {source}; its columns are: "
-            f"{', '.join(map(str, header))}. Name it 'loss' or 'L', or pass "
-            f"columns={{'loss': ...}}."
-        )
+            taken.add(resolved[field])
+    for h in header:
+        name = str(h).strip()
+        if name and h not in taken and name not in resolved:
+            resolved[name] = h
     for field, name in resolved.items():
         if sum(h == name for h in header) > 1:
             raise ValueError(
@@ -356,6 +395,30 @@ def _resolve_columns(header: list, columns: Mapping | None, source: str) -> dict
                 f"rename the copies so each column name is unique."
             )
     return resolved
+
+
+def _parse_cells(field: str, name: str, cells: list, path: str, lines: list):
+    """A CSV column's cells as floats; a standard numeric column with a cell that is not a number
+    is an error, any other such column is kept as text labels."""
+    if field == "group":
+        return cells
+    values, bad = [], []
+    for i, cell in enumerate(cells):
+        try:
+            values.append(float(cell))
+        except ValueError:
+            bad.append(i)
+    if not bad:
+        return values
+    if field not in _NUMERIC:
+        return np.asarray(cells, dtype=object)
+    i = bad[0]
+    label = f"{name!r}" + ("" if name == field else f" (for {field})")
+    count = f"{len(bad)} value{'s' if len(bad) > 1 else ''} that {'are' if len(bad) > 1 else 'is'}"
+    raise ValueError(
+        f"Could not parse {path}: column {label} has {count} not a number; the first is "
+        f"at row {i} (line {lines[i]}): {cells[i]!r}."
+    )
 
 
 def weighted_rows(data: ScalingData) -> np.ndarray:
@@ -379,8 +442,8 @@ def _show(value) -> str:
     return repr(value.item() if isinstance(value, np.generic) else value)
 
 
-def _to_array(name: str, value) -> np.ndarray:
-    """Copies one column into a read-only 1-D array (float64 unless it is `group`)."""
+def _read(name: str, value) -> np.ndarray:
+    """Copies one column into a 1-D array, checking its shape."""
     try:
         arr = np.array(value, copy=True)
     except (ValueError, TypeError):
@@ -393,32 +456,46 @@ def _to_array(name: str, value) -> np.ndarray:
             f"Column {name!r} must be 1-D with one value per run, but has shape "
             f"{arr.shape}; flatten it (e.g. np.ravel) or pass one column per field."
         )
-    if name != "group":
-        ok_kinds = "iufb" if name == "weight" else "iuf"
-        if arr.dtype.kind not in ok_kinds + "O":
-            # A list mixing numbers and text becomes a text array; look at the elements as given.
-            arr = np.array(value if isinstance(value, (list, tuple)) else arr, dtype=object)
-        if arr.dtype.kind == "O":
-            bad = [
-                i
-                for i, v in enumerate(arr)
-                if not isinstance(v, numbers.Real) or isinstance(v, (bool, np.bool_))
-            ]
-        else:
-            bad = [] if arr.dtype.kind in ok_kinds else [0] * len(arr)
-        if bad:
-            count = f"{len(bad)} value{'s' if len(bad) > 1 else ''} that {'are' if len(bad) > 1 else 'is'}"
-            raise ValueError(
-                f"Column {name!r} has {count} not a number; the first is at row {bad[0]} "
-                f"({_show(arr[bad[0]])}). Numeric columns take real numbers (not text, None or "
-                f"booleans), so convert or remove those rows."
-            )
-        arr = arr.astype(np.float64)
-    arr.flags.writeable = False
     return arr
 
 
-def _check_values(name: str, arr: np.ndarray, lines, source, note: str = "") -> None:
+def _not_numbers(arr: np.ndarray, value, ok_kinds: str) -> tuple[np.ndarray, list]:
+    """(array, rows that are not real numbers) of a column given as `value`."""
+    if arr.dtype.kind not in ok_kinds + "O":
+        # A list mixing numbers and text becomes a text array; look at the elements as given.
+        arr = np.array(value if isinstance(value, (list, tuple)) else arr, dtype=object)
+    if arr.dtype.kind == "O":
+        return arr, [i for i, v in enumerate(arr) if not isinstance(v, numbers.Real) or isinstance(v, (bool, np.bool_))]
+    return arr, ([] if arr.dtype.kind in ok_kinds else list(range(len(arr))))
+
+
+def _to_array(name: str, value) -> tuple[np.ndarray, bool]:
+    """One column as a read-only 1-D array and whether it is categorical.
+
+    Standard numeric columns must be numbers (float64); `group` keeps its labels; any other
+    column is float64 when every value is a real number, else categorical labels.
+    """
+    arr = _read(name, value)
+    categorical = name == "group"
+    if not categorical:
+        ok_kinds = "iufb" if name == "weight" else "iuf"
+        arr_checked, bad = _not_numbers(arr, value, ok_kinds)
+        if bad and name in _NUMERIC:
+            count = f"{len(bad)} value{'s' if len(bad) > 1 else ''} that {'are' if len(bad) > 1 else 'is'}"
+            raise ValueError(
+                f"Column {name!r} has {count} not a number; the first is at row {bad[0]} "
+                f"({_show(arr_checked[bad[0]])}). Numeric columns take real numbers (not text, None or "
+                f"booleans), so convert or remove those rows."
+            )
+        categorical = bool(bad) or arr.dtype.kind == "b"
+        if not categorical:
+            arr = arr_checked.astype(np.float64)
+    arr.flags.writeable = False
+    return arr, categorical
+
+
+def _check_values(name: str, arr: np.ndarray, lines, source, note: str = "", *, positive: bool = True,
+                  who: str | None = None) -> None:
     """Raises for non-finite, non-positive (or, for weights, negative or all-zero) values."""
 
     def where(i: int) -> str:
@@ -444,19 +521,37 @@ def _check_values(name: str, arr: np.ndarray, lines, source, note: str = "") -> 
             )
         return
     bad = np.flatnonzero(arr <= 0)
-    if bad.size:
+    if positive and bad.size:
         what = "value that is" if bad.size == 1 else "values that are"
+        why = (f"{who} reads it in log space, so it must be positive" if who else
+               "Scaling laws need positive N, D, C, U and loss")
         raise ValueError(
             f"{label} has {bad.size} {what} zero or negative; the first is at "
-            f"{where(bad[0])}. Scaling laws need positive N, D, C, U and loss."
+            f"{where(bad[0])}. {why}."
         )
+
+
+def check_column(data: ScalingData, name: str, *, positive: bool, who: str) -> None:
+    """Checks a column that a fit uses: numeric, finite and, where `positive`, above zero."""
+    if name in data.categorical:
+        raise ValueError(f"{who} reads column {name!r} as numbers, but it holds text labels; convert it to "
+                         "numbers, or read it as categorical codes in a custom law.")
+    _check_values(name, np.asarray(data[name]), None, None, positive=positive, who=who)
 
 
 def _build(raw: dict, *, derive: bool, derived: tuple = (), lines=None, source=None) -> ScalingData:
     """Validates columns (None = absent), derives the third of N, D, C if asked, and freezes."""
-    if raw.get("loss") is None:
-        raise ValueError("loss is required: pass one loss value (nats/token) per run.")
-    cols = {name: _to_array(name, value) for name, value in raw.items() if value is not None}
+    cols, categorical = {}, []
+    for name, value in raw.items():
+        if value is None:
+            continue
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"Column names must be non-empty strings; got {name!r}.")
+        cols[name], is_categorical = _to_array(name, value)
+        if is_categorical:
+            categorical.append(name)
+    if not cols:
+        raise ValueError("The data has no columns; pass at least one, e.g. loss=... (nats/token) per run.")
     lengths = {name: len(arr) for name, arr in cols.items()}
     if len(set(lengths.values())) > 1:
         listed = ", ".join(f"{name} has {_plural(n, 'row')}" for name, n in lengths.items())
@@ -464,7 +559,7 @@ def _build(raw: dict, *, derive: bool, derived: tuple = (), lines=None, source=N
             f"Columns have mismatched lengths: {listed}; every column must have one "
             f"value per run."
         )
-    if lengths["loss"] == 0:
+    if next(iter(lengths.values())) == 0:
         raise ValueError("The data has no rows (every column is empty); pass at least one run.")
     for name in _NUMERIC:
         if name in cols:
@@ -485,4 +580,5 @@ def _build(raw: dict, *, derive: bool, derived: tuple = (), lines=None, source=N
         _check_values(missing, new, lines, source, note=" (derived with C = 6·N·D)")
         cols[missing] = new
         derived = (missing,)
-    return ScalingData(**cols, derived=tuple(derived))
+    standard = {name: cols.pop(name) for name in FIELDS if name in cols}
+    return ScalingData(**standard, extra=cols, categorical=tuple(categorical), derived=tuple(derived))

@@ -1,81 +1,42 @@
 """Diagnostics: the quiet ways a scaling-law fit fails, each found, named and warned about.
 
-Every kind has its own warning class, so users can filter one kind and keep the others
-(`warnings.simplefilter("ignore", jscale.CorrelationWarning)`); all derive from
-`DiagnosticWarning`. The kinds that concern intervals (bound, correlation, configurations) also
-derive from `IntervalWarning`.
-
-| kind | class | when |
-|---|---|---|
-| convergence | ConvergenceWarning | the best start stopped before its convergence test held |
-| starts | StartsWarning | fewer than 3 starts reached the best objective |
-| bound | BoundWarning | a parameter at (or within 1e-6 of) a bound of its domain |
-| correlation | CorrelationWarning | two parameters with abs. correlation above 0.99 (sandwich) |
-| configurations | ConfigurationsWarning | fewer distinct configurations than twice the parameters |
-| irreducible_loss | IrreducibleLossWarning | the fitted E above the lowest observed loss |
-| compute | ComputeWarning | given compute outside 0.8-1.25 times 6ND |
-| repetition | RepetitionWarning | data repeated (D/U > 1) under a law without unique_tokens |
-| extrapolation | ExtrapolationWarning | predictions or allocations outside the fitted data |
-
-`FitResult.diagnostics()` returns the first eight as `Diagnostic` records and `jscale.fit` warns
-with them; the extrapolation check runs where a prediction or allocation is made.
+One pipeline: `diagnose_fit` and `diagnose_bootstrap` return `Diagnostic` records (see
+`jscale._warnings` for the kinds and their classes, all subclasses of `DiagnosticWarning`); the
+function that made the result warns with each finding once (`warn_all`); properties never warn.
+The extrapolation check runs where a prediction or allocation is made.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import warnings
 
 import numpy as np
 
 from jscale._data import weighted_rows
-
-
-class DiagnosticWarning(UserWarning):
-    """Base class of every jscale diagnostic: something about a fit or a prediction to check."""
-
-
-class IntervalWarning(UserWarning):
-    """Intervals may not be trustworthy: too few configurations, failed draws, a parameter at a
-    bound, strongly correlated parameters, or a singular curvature matrix."""
-
-
-class ConvergenceWarning(DiagnosticWarning):
-    """The best start of a fit stopped before its convergence test held (the gradient norm there
-    is reported)."""
-
-
-class StartsWarning(DiagnosticWarning):
-    """Only a few starts reached the best objective: a lower basin may have been missed."""
-
-
-class BoundWarning(DiagnosticWarning, IntervalWarning):
-    """A parameter is at or near a bound of its domain."""
-
-
-class CorrelationWarning(DiagnosticWarning, IntervalWarning):
-    """Two parameters are strongly correlated: each is poorly determined alone."""
-
-
-class ConfigurationsWarning(DiagnosticWarning, IntervalWarning):
-    """The data has fewer distinct configurations than twice the law's parameters."""
-
-
-class IrreducibleLossWarning(DiagnosticWarning):
-    """The fitted irreducible loss E lies above the lowest loss observed."""
-
-
-class ComputeWarning(DiagnosticWarning):
-    """The given compute column is not about 6ND (ratio outside 0.8-1.25)."""
-
-
-class RepetitionWarning(DiagnosticWarning):
-    """The data repeats tokens (epochs above 1) but the law ignores repetition."""
-
-
-class ExtrapolationWarning(DiagnosticWarning):
-    """A prediction or allocation lies outside the range of the fitted data."""
-
+from jscale._solve import SUCCESS
+from jscale._uncertainty import (
+    at_bound,
+    bound_messages,
+    correlation,
+    correlation_messages,
+    few_configurations,
+    free_covariance,
+    natural_jacobian,
+)
+from jscale._warnings import (
+    BoundWarning,
+    ComputeWarning,
+    ConfigurationsWarning,
+    ConvergenceWarning,
+    CorrelationWarning,
+    CurvatureWarning,
+    Diagnostic,
+    DrawsWarning,
+    ExtrapolationWarning,
+    IrreducibleLossWarning,
+    RepetitionWarning,
+    StartsWarning,
+)
 
 # Fewer starts than this within 1e-8 of the best objective is reported (`StartsWarning`).
 FEW_AT_BEST = 3
@@ -87,23 +48,6 @@ EXTRAPOLATION_TOL = 1e-6
 
 
 @dataclasses.dataclass(frozen=True)
-class Diagnostic:
-    """One finding: its `kind` (see the module table), a plain-words `message`, the warning
-    `category` and the figures behind it (`values`: name -> number or array)."""
-
-    kind: str
-    message: str
-    category: type
-    values: dict = dataclasses.field(default_factory=dict, compare=False, hash=False)
-
-    def warn(self, stacklevel: int = 2) -> None:
-        warnings.warn(self.message, self.category, stacklevel=stacklevel + 1)
-
-    def __str__(self) -> str:
-        return f"{self.category.__name__}: {self.message}"
-
-
-@dataclasses.dataclass(frozen=True)
 class DataSummary:
     """What the diagnostics need to know of the fitted data (rows of positive weight only).
 
@@ -111,15 +55,17 @@ class DataSummary:
         ranges: (column, low, high) of every column the law reads, and ("compute", low, high)
             of the compute the extrapolation check compares with (6ND where the law reads N and
             D, else the compute column if the law reads it).
-        min_loss: the lowest observed loss.
+        min_loss: the lowest observed value of the fitted column (the loss, by default).
         max_epochs: the largest D/U, or None without both columns.
         compute_ratio: (low, high) of C/(6ND) over the rows, or None unless all three were given.
+        levels: (column, labels) of every categorical column the law reads: code k is labels[k].
     """
 
     ranges: tuple = ()
     min_loss: float = float("nan")
     max_epochs: float | None = None
     compute_ratio: tuple | None = None
+    levels: tuple = ()
 
     def range_of(self, column: str):
         for name, low, high in self.ranges:
@@ -127,9 +73,16 @@ class DataSummary:
                 return low, high
         return None
 
+    def levels_of(self, column: str):
+        for name, labels in self.levels:
+            if name == column:
+                return labels
+        return None
+
     def to_dict(self) -> dict:
         return {"ranges": [list(r) for r in self.ranges], "min_loss": self.min_loss, "max_epochs": self.max_epochs,
-                "compute_ratio": None if self.compute_ratio is None else list(self.compute_ratio)}
+                "compute_ratio": None if self.compute_ratio is None else list(self.compute_ratio),
+                "levels": [[name, list(labels)] for name, labels in self.levels]}
 
     @classmethod
     def from_dict(cls, d: dict) -> DataSummary:
@@ -137,7 +90,8 @@ class DataSummary:
         return cls(ranges=tuple((str(n), float(lo), float(hi)) for n, lo, hi in d["ranges"]),
                    min_loss=float(d["min_loss"]),
                    max_epochs=None if d.get("max_epochs") is None else float(d["max_epochs"]),
-                   compute_ratio=None if ratio is None else (float(ratio[0]), float(ratio[1])))
+                   compute_ratio=None if ratio is None else (float(ratio[0]), float(ratio[1])),
+                   levels=tuple((str(n), tuple(labels)) for n, labels in d.get("levels", ())))
 
 
 def _law_compute(law, columns: dict):
@@ -149,10 +103,12 @@ def _law_compute(law, columns: dict):
     return None
 
 
-def summarize(law, data) -> DataSummary:
-    """The `DataSummary` of `data` (a ScalingData) for `law`."""
+def summarize(law, data, target: str = "loss") -> DataSummary:
+    """The `DataSummary` of `data` (a ScalingData) for `law` fitted to the column `target`."""
     keep = weighted_rows(data)
-    columns = {c: np.asarray(getattr(data, c))[keep] for c in law.columns}
+    numeric = [c for c in law.columns if c not in data.categorical]
+    columns = {c: np.asarray(data[c])[keep] for c in numeric}
+    levels = tuple((c, tuple(data.codes(c)[0].tolist())) for c in law.columns if c in data.categorical)
     ranges = [(c, float(v.min()), float(v.max())) for c, v in columns.items()]
     compute = _law_compute(law, columns)
     if compute is not None and "compute" not in law.columns:
@@ -164,16 +120,20 @@ def summarize(law, data) -> DataSummary:
     if all(getattr(data, c) is not None for c in ("n_params", "n_tokens", "compute")) and not data.derived:
         r = data.compute[keep] / (6.0 * data.n_params[keep] * data.n_tokens[keep])
         ratio = (float(r.min()), float(r.max()))
-    return DataSummary(ranges=tuple(ranges), min_loss=float(np.min(data.loss[keep])), max_epochs=max_epochs,
-                       compute_ratio=ratio)
+    return DataSummary(ranges=tuple(ranges), min_loss=float(np.min(np.asarray(data[target])[keep])),
+                       max_epochs=max_epochs, compute_ratio=ratio, levels=levels)
 
 
 # --- the checks ------------------------------------------------------------------------------------
 
 
 def convergence(result) -> list[Diagnostic]:
-    """The best start did not meet its convergence test: its status, steps and gradient norm."""
-    if result.best_status == "success":
+    """The best start did not meet its convergence test: its status, steps and gradient norm.
+
+    Not reported when a start that did converge ends within rounding of the best objective: the
+    best start then stalled at the same stationary point (no step can lower it further).
+    """
+    if result.best_status == "success" or np.any((np.asarray(result.status) == SUCCESS) & result.at_best()):
         return []
     k = result.best_index
     grad = None if result.curvature is None else result.curvature.get("gradient")
@@ -201,8 +161,6 @@ def starts(result) -> list[Diagnostic]:
 
 
 def bounds(result) -> list[Diagnostic]:
-    from jscale._uncertainty import at_bound, bound_messages
-
     values = list(result.params.values())
     hit = [n for n, b in zip(result.law.param_names, at_bound(result.law, values)) if b]
     return [Diagnostic("bound", m, BoundWarning, {"params": hit}) for m in bound_messages(result.law, values)]
@@ -210,15 +168,7 @@ def bounds(result) -> list[Diagnostic]:
 
 def correlations(result, cov=None) -> list[Diagnostic]:
     """Pairs of natural parameters with |correlation| above 0.99, from the natural covariance `cov`
-    or, by default, the sandwich one (nothing where the curvature is singular:
-    `FitResult.covariance` says so when asked)."""
-    from jscale._uncertainty import (
-        correlation,
-        correlation_messages,
-        free_covariance,
-        natural_jacobian,
-    )
-
+    or, by default, the sandwich one (nothing where the curvature is singular: see `curvature`)."""
     if cov is None:
         if result.curvature is None or float(result.curvature["sum_w"]) <= result.law.n_free:
             return []
@@ -232,9 +182,20 @@ def correlations(result, cov=None) -> list[Diagnostic]:
             for m in correlation_messages(result.law.param_names, corr)]
 
 
-def configurations(result) -> list[Diagnostic]:
-    from jscale._uncertainty import few_configurations
+def curvature(result) -> list[Diagnostic]:
+    """The Hessian at the optimum is not positive definite: curvature intervals are undefined."""
+    terms = result.curvature
+    if terms is None or float(terms["sum_w"]) <= result.law.n_free or free_covariance(terms, "sandwich") is not None:
+        return []
+    message = (
+        f"The Hessian of the objective at the optimum is not positive definite (weight {float(terms['sum_dpsi']):.3g} "
+        f"of rows inside the loss's quadratic zone for {result.law.n_free} parameters): curvature intervals are "
+        "undefined (NaN); use jscale.bootstrap."
+    )
+    return [Diagnostic("curvature", message, CurvatureWarning, {"sum_dpsi": float(terms["sum_dpsi"])})]
 
+
+def configurations(result) -> list[Diagnostic]:
     if not result.n_configs:
         return []
     return [Diagnostic("configurations", m, ConfigurationsWarning, {"n_configs": result.n_configs})
@@ -286,26 +247,67 @@ def repetition(result) -> list[Diagnostic]:
     return [Diagnostic("repetition", message, RepetitionWarning, {"max_epochs": summary.max_epochs})]
 
 
-CHECKS = (convergence, starts, bounds, correlations, configurations, irreducible_loss, compute_ratio, repetition)
+FIT_CHECKS = (convergence, starts, bounds, correlations, curvature, configurations, irreducible_loss, compute_ratio,
+              repetition)
 
 
-def diagnose(result) -> list[Diagnostic]:
-    """Every finding of `CHECKS` on a FitResult, in that order."""
-    return [d for check in CHECKS for d in check(result)]
+def diagnose_fit(result) -> list[Diagnostic]:
+    """Every finding of `FIT_CHECKS` on a FitResult, in that order."""
+    return [d for check in FIT_CHECKS for d in check(result)]
 
 
-def warn_many(found: list[list[Diagnostic]], stacklevel: int = 3) -> None:
-    """One warning per kind for a list fit, naming how many datasets and the first one's message."""
+def draws(boot) -> list[Diagnostic]:
+    failed = boot.n_resamples - boot.n_converged
+    if not failed:
+        return []
+    message = (
+        f"{failed} of {boot.n_resamples} bootstrap draws ({100 * failed / boot.n_resamples:.1f}%) did not converge and "
+        "are left out of the statistics; if they are many, the intervals are biased. Try starts='grid' or a larger "
+        "solver max_steps."
+    )
+    return [Diagnostic("draws", message, DrawsWarning, {"n_failed": failed})]
+
+
+def bootstrap_bounds(boot) -> list[Diagnostic]:
+    law = boot.law
+    nat = np.asarray(law.to_natural(np.asarray(boot.free_draws[boot.converged])))
+    estimate = list(boot.fit.params.values())
+    hit = [n for n, b in zip(law.param_names, at_bound(law, estimate)) if b]
+    return [Diagnostic("bound", m, BoundWarning, {"params": hit}) for m in bound_messages(law, estimate, nat)]
+
+
+def bootstrap_correlations(boot) -> list[Diagnostic]:
+    if boot.n_converged < 2:
+        return []
+    corr = boot.corr
+    return [Diagnostic("correlation", m, CorrelationWarning, {"corr": corr})
+            for m in correlation_messages(boot.law.param_names, corr)]
+
+
+def diagnose_bootstrap(boot) -> list[Diagnostic]:
+    """The findings on a BootstrapResult: those of its full-data fit that concern the estimate
+    (convergence, starts, irreducible loss, compute, repetition), then the bootstrap's own
+    (draws that failed; bounds and correlations among the draws; configurations)."""
+    fit = boot.fit
+    checks = (convergence, starts, irreducible_loss, compute_ratio, repetition)
+    return ([d for check in checks for d in check(fit)] + draws(boot) + bootstrap_bounds(boot)
+            + bootstrap_correlations(boot) + configurations(boot))
+
+
+def merge(found: list[list[Diagnostic]]) -> list[Diagnostic]:
+    """One finding per kind for a list of results, naming how many datasets and the first one's message."""
     kinds: dict = {}
     for k, items in enumerate(found):
         for d in items:
-            kinds.setdefault((d.kind, d.category), []).append((k, d))
+            kinds.setdefault(d.kind, []).append((k, d))
     n = len(found)
-    for (_, category), items in kinds.items():
+    out = []
+    for items in kinds.values():
         k, first = items[0]
         others = "" if len(items) == 1 else f" (and {len(items) - 1} more of the {n} datasets: " + ", ".join(
             str(i) for i, _ in items[1:11]) + (" ..." if len(items) > 11 else "") + ")"
-        warnings.warn(f"Dataset {k}{others}: {first.message}", category, stacklevel=stacklevel)
+        out.append(dataclasses.replace(first, message=f"Dataset {k}{others}: {first.message}"))
+    return out
 
 
 def extrapolation(summary: DataSummary | None, law, columns: dict, what: str = "Predictions") -> Diagnostic | None:

@@ -20,32 +20,30 @@ from flax import serialization
 
 from jscale import _laws
 from jscale._diagnostics import DataSummary
+from jscale._losses import LOSSES
 from jscale._numerics import read_only
-from jscale._objective import Huber, Squared
 from jscale._results import BootstrapResult, FitResult
+from jscale._version import __version__
 
 FORMAT = "jscale-result"
-VERSION = 1
-
-_FIT_ARRAYS = ("starts", "end_params", "objectives", "status", "n_steps")
-_FIT_STATIC = ("best_index", "n_rows", "objective_floor", "n_configs")
-_BOOT_ARRAYS = ("key", "counts", "starts", "end_params", "objectives", "start_status", "n_steps",
-                "jackknife_params", "jackknife_status")
-_BOOT_STATIC = ("unit", "n_units", "n_configs")
-_LAWS = {cls.__name__: cls for cls in (_laws.Chinchilla, _laws.DataConstrained, _laws.Kaplan, _laws.PowerLaw,
-                                       _laws.PurePowerLaw, _laws.BrokenPowerLaw)}
+VERSION = 2
+# The result containers a file can hold, by class name. Their fields are saved as they are
+# declared: pytree fields as arrays (nested results recursively), static fields in `meta`.
+RESULTS = {cls.__name__: cls for cls in (FitResult, BootstrapResult)}
+_BUILT_IN = {name: cls for name, cls in _laws.LAWS.items() if name not in ("Custom", "Constrained")}
 
 
 def _law_spec(law) -> dict:
     if isinstance(law, _laws.Constrained):
         return {"class": "Constrained", "base": _law_spec(law.base), "fixed": [list(p) for p in law.fixed],
                 "tied": [list(p) for p in law.tied]}
-    if isinstance(law, _laws.Custom):
-        return {"class": "Custom", "name": law.name, "params": list(law.param_names), "columns": list(law.columns)}
     name = type(law).__name__
-    if name not in _LAWS:
-        return {"class": "Custom", "name": law.name, "params": list(law.param_names), "columns": list(law.columns)}
-    return {"class": name, "fields": {f.name: getattr(law, f.name) for f in dataclasses.fields(law)}}
+    if _BUILT_IN.get(name) is type(law):
+        return {"class": name, "fields": {f.name: getattr(law, f.name) for f in dataclasses.fields(law)}}
+    # A custom law, or a Law subclass of the user's: its function cannot be stored, so load takes
+    # it back (law=) and checks it against what is stored here.
+    return {"class": "Custom" if isinstance(law, _laws.Custom) else "Unregistered", "type": name, "name": law.name,
+            "params": list(law.param_names), "columns": list(law.columns), "bounds": [list(b) for b in law.bounds]}
 
 
 def _law_from(spec: dict, law):
@@ -53,59 +51,112 @@ def _law_from(spec: dict, law):
         base = _law_from(spec["base"], law.base if isinstance(law, _laws.Constrained) else law)
         return _laws.Constrained(base=base, fixed=tuple((k, float(v)) for k, v in spec["fixed"]),
                                  tied=tuple((k, v) for k, v in spec["tied"]))
-    if spec["class"] == "Custom":
+    if spec["class"] in ("Custom", "Unregistered"):
         if law is None:
             raise ValueError(
                 f"This file holds a result of the custom law {spec['name']!r}, whose function cannot be stored; "
                 "pass the law again: jscale.load(path, law=my_law)."
             )
-        if list(law.param_names) != spec["params"] or list(law.columns) != spec["columns"]:
+        stored = (spec.get("type", type(law).__name__), spec["params"], spec["columns"])
+        given = (type(law).__name__, list(law.param_names), list(law.columns))
+        bounds = [list(b) for b in law.bounds]
+        if stored != given or ("bounds" in spec and spec["bounds"] != bounds):
             raise ValueError(
-                f"law= has parameters {list(law.param_names)} and columns {list(law.columns)}; the file's law "
-                f"{spec['name']!r} has {spec['params']} and {spec['columns']}."
+                f"law= is a {given[0]} with parameters {given[1]}, columns {given[2]} and domains {bounds}; the file's "
+                f"law {spec['name']!r} is a {stored[0]} with {stored[1]}, {stored[2]} and {spec.get('bounds')}."
             )
         return law
-    if spec["class"] not in _LAWS:
+    if spec["class"] not in _BUILT_IN:
         raise ValueError(f"The file names an unknown law class {spec['class']!r}; is it from a newer jscale?")
-    return _LAWS[spec["class"]](**spec.get("fields", {}))
+    return _BUILT_IN[spec["class"]](**spec.get("fields", {}))
 
 
 def _loss_spec(loss) -> dict:
-    if isinstance(loss, Huber):
-        return {"class": "Huber", "delta": float(loss.delta)}
-    if isinstance(loss, Squared):
-        return {"class": "Squared"}
-    raise ValueError(f"Only results fitted with jscale.Huber or jscale.Squared can be saved; got {loss!r}.")
+    name = type(loss).__name__
+    if LOSSES.get(name) is not type(loss):
+        raise ValueError(f"Only results fitted with a loss of jscale.losses ({', '.join(LOSSES)}) can be saved; "
+                         f"got {loss!r}.")
+    return {"class": name, "fields": dataclasses.asdict(loss)}
 
 
 def _loss_from(spec: dict):
-    if spec["class"] == "Huber":
-        return Huber(spec["delta"])
-    if spec["class"] == "Squared":
-        return Squared()
-    raise ValueError(f"The file names an unknown loss {spec['class']!r}; is it from a newer jscale?")
+    if spec["class"] not in LOSSES:
+        raise ValueError(f"The file names an unknown loss {spec['class']!r}; is it from a newer jscale?")
+    fields = spec.get("fields", {k: v for k, v in spec.items() if k != "class"})  # version 1: fields inline
+    return LOSSES[spec["class"]](**fields)
 
 
-def _fit_state(result: FitResult) -> tuple[dict, dict]:
-    arrays = {k: np.asarray(getattr(result, k)) for k in _FIT_ARRAYS}
-    if result.curvature is not None:
-        arrays["curvature"] = {k: np.asarray(v) for k, v in result.curvature.items()}
-    static = {k: getattr(result, k) for k in _FIT_STATIC}
-    if result.data_summary is not None:
-        static["data_summary"] = result.data_summary.to_dict()
-    return arrays, {**static, "law": _law_spec(result.law), "loss": _loss_spec(result.loss)}
+def _encode_static(value):
+    if isinstance(value, _laws.Law):
+        return {"__law__": _law_spec(value)}
+    if isinstance(value, DataSummary):
+        return {"__data_summary__": value.to_dict()}
+    if all(callable(getattr(value, m, None)) for m in ("rho", "irls_weight", "curvature")):
+        return {"__loss__": _loss_spec(value)}
+    return value
 
 
-def _fit_from(arrays: dict, static: dict, law) -> FitResult:
-    curvature = arrays.get("curvature")
-    return FitResult(
-        law=_law_from(static["law"], law), loss=_loss_from(static["loss"]),
-        **{k: read_only(arrays[k]) for k in _FIT_ARRAYS},
-        curvature=None if curvature is None else {k: read_only(v) for k, v in curvature.items()},
-        best_index=int(static["best_index"]), n_rows=int(static["n_rows"]),
-        objective_floor=float(static["objective_floor"]), n_configs=int(static["n_configs"]),
-        data_summary=DataSummary.from_dict(static["data_summary"]) if "data_summary" in static else None,
-    )
+def _decode_static(value, law):
+    if isinstance(value, dict):
+        if "__law__" in value:
+            return _law_from(value["__law__"], law)
+        if "__loss__" in value:
+            return _loss_from(value["__loss__"])
+        if "__data_summary__" in value:
+            return DataSummary.from_dict(value["__data_summary__"])
+    return value
+
+
+def _encode(result) -> tuple[dict, dict]:
+    """(state, static) of a result container, field by field as the container declares them."""
+    state, static = {}, {}
+    for f in dataclasses.fields(result):
+        value = getattr(result, f.name)
+        if not f.metadata.get("pytree_node", True):
+            static[f.name] = _encode_static(value)
+        elif type(value).__name__ in RESULTS:
+            state[f.name], nested = _encode(value)
+            static[f.name] = {"__result__": type(value).__name__, "static": nested}
+        elif isinstance(value, dict):
+            state[f.name] = {k: np.asarray(v) for k, v in value.items()}
+        elif value is not None:
+            state[f.name] = np.asarray(value)
+    return state, static
+
+
+def _decode(cls, state: dict, static: dict, law):
+    """A result container from (state, static); a field missing from the file takes its default."""
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        pytree = f.metadata.get("pytree_node", True)
+        nested = static.get(f.name) if pytree else None
+        if f.name not in (state if pytree else static) and nested is None:
+            if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+                raise KeyError(f.name)
+            continue
+        if isinstance(nested, dict) and "__result__" in nested:
+            kwargs[f.name] = _decode(RESULTS[nested["__result__"]], state[f.name], nested["static"], law)
+        elif not pytree:
+            kwargs[f.name] = _decode_static(static[f.name], law)
+        elif isinstance(state[f.name], dict):
+            kwargs[f.name] = {k: read_only(v) for k, v in state[f.name].items()}
+        else:
+            kwargs[f.name] = read_only(state[f.name])
+    return cls(**kwargs)
+
+
+def _upgrade_v1(kind: str, static: dict) -> dict:
+    """Static settings of a version-1 file (hand-written field lists) in the version-2 layout."""
+    def fit(s):
+        s = dict(s)
+        s["law"], s["loss"] = {"__law__": s["law"]}, {"__loss__": s["loss"]}
+        if "data_summary" in s:
+            s["data_summary"] = {"__data_summary__": s["data_summary"]}
+        return s
+
+    if kind == "FitResult":
+        return fit(static)
+    return {**static, "fit": {"__result__": "FitResult", "static": fit(static["fit"])}}
 
 
 def save(result, path) -> Path:
@@ -116,20 +167,11 @@ def save(result, path) -> Path:
     Returns:
         The path written.
     """
-    from jscale import __version__
-
-    if isinstance(result, BootstrapResult):
-        fit_arrays, fit_static = _fit_state(result.fit)
-        arrays = {k: np.asarray(getattr(result, k)) for k in _BOOT_ARRAYS if getattr(result, k) is not None}
-        state = {"fit": fit_arrays, **arrays}
-        static = {"fit": fit_static, **{k: getattr(result, k) for k in _BOOT_STATIC}}
-        kind = "BootstrapResult"
-    elif isinstance(result, FitResult):
-        state, static = _fit_state(result)
-        kind = "FitResult"
-    else:
+    if type(result).__name__ not in RESULTS:
         raise TypeError(f"save takes a FitResult or a BootstrapResult; got {type(result).__name__}.")
-    meta = {"format": FORMAT, "version": VERSION, "jscale": __version__, "kind": kind, "static": static}
+    state, static = _encode(result)
+    meta = {"format": FORMAT, "version": VERSION, "jscale": __version__, "kind": type(result).__name__,
+            "static": static}
     payload = serialization.msgpack_serialize({"meta": meta, "state": state})
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
@@ -178,15 +220,12 @@ def load(path, *, law=None):
             f"{path} was written in format version {meta['version']} by jscale {meta.get('jscale')}; this jscale "
             f"reads up to version {VERSION}. Upgrade jscale to load it."
         )
-    state, static = content.get("state"), meta.get("static")
+    state, static, kind = content.get("state"), meta.get("static"), meta.get("kind")
+    if kind not in RESULTS:
+        raise ValueError(f"{path} holds an unknown kind of result {kind!r}.")
     try:
-        if meta["kind"] == "FitResult":
-            return _fit_from(state, static, law)
-        if meta["kind"] == "BootstrapResult":
-            fit = _fit_from(state["fit"], static["fit"], law)
-            arrays = {k: (read_only(state[k]) if k in state else None) for k in _BOOT_ARRAYS}
-            return BootstrapResult(law=fit.law, loss=fit.loss, fit=fit, unit=static["unit"],
-                                   n_units=int(static["n_units"]), n_configs=int(static["n_configs"]), **arrays)
+        if int(meta.get("version", 0)) < 2:
+            static = _upgrade_v1(kind, static)
+        return _decode(RESULTS[kind], state, static, law)
     except (KeyError, TypeError) as err:
         raise ValueError(f"{path} is a damaged jscale result file (missing {err}).") from None
-    raise ValueError(f"{path} holds an unknown kind of result {meta.get('kind')!r}.")

@@ -5,16 +5,22 @@ A law is a frozen, hashable object (it is a static argument of the jitted fits) 
 * `param_names`: the names of its natural parameters, e.g. ("E", "A", "B", "alpha", "beta");
 * `positive`: which of them are positive; those are fitted as their logarithms, so the free
   vector `theta` (what the optimiser moves) is log E, log A, log B, alpha, beta for Chinchilla;
-* `columns`: the data columns it reads (`n_params`, `n_tokens`, ...);
-* `log_predict(theta, log_x)`: log L for every row, from the free vector and the logs of the
-  columns (`log_x["n_params"]` is log N), evaluated in log space for numerical range;
+* `columns`: the data columns it reads (`n_params`, `n_tokens`, any other column by name);
+* `column_space`: "log" (the built-in forms: they read the logs of their columns, which must be
+  positive) or "natural" (custom laws: the values as they are, categorical columns as integer
+  codes); `inputs(columns)` applies it, once per data set, to give the law's inputs `x`;
+* `log_predict(theta, x)`: log of the prediction for every row, from the free vector and the
+  inputs (`x["n_params"]` is log N for the built-in forms), evaluated in log space for numerical
+  range; `predict(theta, x)` is the prediction itself (exp of `log_predict` unless the law
+  computes it directly, as a custom law does);
 * `default_starts()`: a (S, P) array of free-space starting points;
 * `domain` (optional): natural-space (low, high) per parameter where the law is meaningful
   (default (0, inf) for positive parameters, unbounded otherwise); a fit at one of these
   bounds triggers a warning when intervals are computed.
 
 New forms subclass `Law` and implement `log_predict` and `default_starts`; the engine uses
-nothing else.
+nothing else. `LAWS` is the one registry of the built-in forms (saved files and the command line
+name them from it).
 """
 
 from __future__ import annotations
@@ -54,6 +60,14 @@ class Law:
     positive: ClassVar[tuple[bool, ...]] = ()
     columns: ClassVar[tuple[str, ...]] = ()
     domain: ClassVar[tuple[tuple[float, float], ...]] = ()
+    column_space: ClassVar[str] = "log"
+
+    def inputs(self, columns: dict) -> dict:
+        """The law's inputs `x` from its columns in natural units (name -> (R,) array): their logs
+        for a law whose `column_space` is "log", else the values unchanged."""
+        if self.column_space == "log":
+            return {c: (np.log if isinstance(columns[c], np.ndarray) else jnp.log)(columns[c]) for c in self.columns}
+        return {c: columns[c] for c in self.columns}
 
     @property
     def bounds(self) -> tuple[tuple[float, float], ...]:
@@ -83,9 +97,13 @@ class Law:
             return (False,) * len(self.param_names)
         return tuple(not p and np.isfinite(lo) and np.isfinite(hi) for p, (lo, hi) in zip(self.positive, self.bounds))
 
-    def log_predict(self, theta, log_x):
-        """Log of the predicted loss, shape (R,), from free parameters `theta` of shape (P,)."""
+    def log_predict(self, theta, x):
+        """Log of the prediction, shape (R,), from free parameters `theta` (P,) and inputs `x`."""
         raise NotImplementedError
+
+    def predict(self, theta, x):
+        """The prediction itself (e.g. the loss), shape (R,): exp of `log_predict`."""
+        return jnp.exp(self.log_predict(theta, x))
 
     def default_starts(self) -> np.ndarray:
         """Default free-space starts, shape (S, P)."""
@@ -106,12 +124,13 @@ class Law:
         """Free vector(s) (..., P) to natural parameters (exp of the positive ones)."""
         xp = jnp if not isinstance(theta, np.ndarray) else np
         pos = np.asarray(self.positive)
-        out = xp.where(pos, xp.exp(theta), theta)
-        bounded = np.asarray(self._bounded)
-        if bounded.any():
-            low, high = (np.array([b[i] if k else 0.0 for b, k in zip(self.bounds, bounded)]) for i in (0, 1))
-            squash = low + (high - low) / (1 + xp.exp(-theta))
-            out = xp.where(bounded, squash, out)
+        with np.errstate(over="ignore"):  # a huge free value is an infinite natural one, not a warning
+            out = xp.where(pos, xp.exp(theta), theta)
+            bounded = np.asarray(self._bounded)
+            if bounded.any():
+                low, high = (np.array([b[i] if k else 0.0 for b, k in zip(self.bounds, bounded)]) for i in (0, 1))
+                squash = low + (high - low) / (1 + xp.exp(-theta))
+                out = xp.where(bounded, squash, out)
         return out
 
     def to_free(self, values):
@@ -195,7 +214,8 @@ def _fix(law: Law, values: dict) -> Law:
         low, high = base.bounds[k]
         value = float(value)
         if not np.isfinite(value) or (base.positive[k] and value <= 0):
-            raise ValueError(f"fix: {name} must be a finite{' positive' if base.positive[k] else ''} number; got {value!r}.")
+            kind = " positive" if base.positive[k] else ""
+            raise ValueError(f"fix: {name} must be a finite{kind} number; got {value!r}.")
         if base._bounded[k] and not low < value < high:
             raise ValueError(f"fix: {name} must lie inside its domain ({low:g}, {high:g}); got {value!r}.")
         fixed[name] = value
@@ -271,6 +291,13 @@ class Constrained(Law):
         return self.base.columns
 
     @property
+    def column_space(self):
+        return self.base.column_space
+
+    def inputs(self, columns: dict) -> dict:
+        return self.base.inputs(columns)
+
+    @property
     def domain(self):
         return tuple(self.base.bounds[i] for i in self._kept)
 
@@ -299,8 +326,11 @@ class Constrained(Law):
                   for k, (n, v) in enumerate(zip(self.base.param_names, values))]
         return np.asarray(self.base.to_free(values))
 
-    def log_predict(self, theta, log_x):
-        return self.base.log_predict(self.full(jnp.asarray(theta)), log_x)
+    def log_predict(self, theta, x):
+        return self.base.log_predict(self.full(jnp.asarray(theta)), x)
+
+    def predict(self, theta, x):
+        return self.base.predict(self.full(jnp.asarray(theta)), x)
 
     def default_starts(self) -> np.ndarray:
         starts = np.asarray(self.base.default_starts())[:, list(self._kept)]
@@ -358,21 +388,19 @@ def _log_effective(log_unique, log_total, log_r_star):
     return log_unique + jnp.log1p(-r_star * jnp.expm1(-repeats / r_star))
 
 
-_ONE_INPUT = ("n_params", "n_tokens", "compute", "unique_tokens")
-
-
 def _check_column(law, column):
-    if column not in _ONE_INPUT:
-        raise ValueError(f"{type(law).__name__}: column must be one of {', '.join(_ONE_INPUT)}; got {column!r}"
-                         f"{closest(column, _ONE_INPUT)}.")
+    if not isinstance(column, str) or not column:
+        raise ValueError(f"{type(law).__name__}: column must be the name of a data column, e.g. 'compute' or "
+                         f"'steps'; got {column!r}.")
 
 
 @dataclasses.dataclass(frozen=True)
 class PowerLaw(Law):
     """L(x) = E + A x^(-alpha) in one input x (Hestness et al. 2017; Kaplan et al. 2020).
 
-    `column` picks x: "compute" (default), "n_params", "n_tokens" (tokens or examples seen) or
-    "unique_tokens". Evaluated as log L = logsumexp(log E, log A - alpha log x).
+    `column` picks x: "compute" (default), "n_params", "n_tokens" (tokens or examples seen),
+    "unique_tokens" or any other positive column (e.g. "steps"). Evaluated as
+    log L = logsumexp(log E, log A - alpha log x).
 
     Default starts: log E in {-3, -2, -1, 0, 1}, log A in {0, 5, ..., 25}, alpha in
     {0.05, 0.1, 0.2, 0.4, 0.8, 1.6}: 180 starts.
@@ -469,7 +497,7 @@ class BrokenPowerLaw(Law):
 
         y = a + b x^(-c0) prod_i (1 + (x/d_i)^(1/f_i))^(-c_i f_i),
 
-    with x the `column` (default "n_tokens", tokens or examples seen). Parameters a, b, d_i, f_i
+    with x the `column` (default "n_tokens", tokens or examples seen; any positive column). Parameters a, b, d_i, f_i
     are positive; c0 and c_i free. Log space: log y = logsumexp(log a, log b - c0 log x -
     sum_i c_i f_i softplus((log x - log d_i)/f_i)).
 
@@ -576,6 +604,7 @@ class Custom(Law):
     input_columns: tuple = ()
     label: str = "custom"
     returns_log: bool = False
+    column_space: ClassVar[str] = "natural"
 
     @property
     def name(self) -> str:
@@ -597,28 +626,48 @@ class Custom(Law):
     def domain(self):
         return tuple(p.bounds for _, p in self.specs)
 
-    def log_predict(self, theta, log_x):
+    def _call(self, theta, x):
         nat = self.to_natural(theta)
-        params = {n: nat[i] for i, n in enumerate(self.param_names)}
-        inputs = {c: jnp.exp(log_x[c]) for c in self.input_columns}
-        out = self.fn(params, inputs)
+        return self.fn({n: nat[i] for i, n in enumerate(self.param_names)}, dict(x))
+
+    def log_predict(self, theta, x):
+        out = self._call(theta, x)
         return out if self.returns_log else jnp.log(out)
+
+    def predict(self, theta, x):
+        out = self._call(theta, x)
+        return jnp.exp(out) if self.returns_log else out
 
     def default_starts(self) -> np.ndarray:
         grid = np.array(list(itertools.product(*(p.start_values() for _, p in self.specs))), dtype=np.float64)
         return self.to_free(grid)
 
 
+def _check_param_starts(name: str, param: Param) -> None:
+    """A start outside a parameter's domain would be an infinite free value: refuse it by name."""
+    low, high = param.bounds
+    positive = param.domain == "positive"
+    bounded = not positive and np.isfinite(low) and np.isfinite(high)
+    where = "above 0" if positive else (f"inside ({low:g}, {high:g})" if bounded else "finite")
+    for value in param.start_values():
+        if not np.isfinite(value) or (positive and value <= 0) or (bounded and not low < value < high):
+            raise ValueError(f"custom: parameter {name!r} has domain {param.domain!r} but a start of {value!r}; "
+                             f"its starts must be {where}.")
+
+
 def custom(fn, params: dict, columns, *, name: str = "custom", log: bool = False) -> Custom:
-    """A law from a function `fn(params, inputs) -> predicted loss` written with jax.numpy.
+    """A law from a function `fn(params, inputs) -> prediction` written with jax.numpy.
 
     Args:
         fn: maps `params` (name -> scalar, natural units) and `inputs` (column -> (R,) array,
-            natural units) to the predicted loss (R,), or its log with `log=True`.
+            natural units; categorical columns as int32 codes into the sorted labels) to the
+            prediction (R,) of the fitted column (the loss, or the `target=` of the fit), or to
+            its log with `log=True`.
         params: name -> `jscale.laws.Param` (or a domain string: "positive", "free").
-        columns: the data columns `fn` reads, e.g. ("n_params", "n_tokens").
+        columns: the data columns `fn` reads: any columns of the data, e.g. ("n_params",
+            "n_experts") or ("n_params", "tokens_per_param").
         name: a label for summaries.
-        log: `fn` returns log loss.
+        log: `fn` returns the log of the prediction.
 
     Fit, bootstrap and allocation work on the result unchanged; `fix` and `tie` too. The law
     is hashed by `fn` (a jit static argument): define the function once and reuse it.
@@ -633,13 +682,24 @@ def custom(fn, params: dict, columns, *, name: str = "custom", log: bool = False
         (('log_E', 'log_A', 'logit_alpha'), (18, 3))
     """
     if not callable(fn):
-        raise TypeError(f"fn must be a function fn(params, inputs) -> loss; got {type(fn).__name__}.")
+        raise TypeError(f"fn must be a function fn(params, inputs) -> prediction; got {type(fn).__name__}.")
     if not params:
         raise ValueError("custom: params must name at least one parameter.")
     specs = tuple((str(n), p if isinstance(p, Param) else Param(p)) for n, p in params.items())
+    for n, p in specs:
+        _check_param_starts(n, p)
     columns = (columns,) if isinstance(columns, str) else tuple(columns)
-    unknown = [c for c in columns if c not in _ONE_INPUT]
-    if not columns or unknown:
-        hint = closest(unknown[0], _ONE_INPUT) if unknown else ""
-        raise ValueError(f"custom: columns must be among {', '.join(_ONE_INPUT)}; got {columns!r}{hint}.")
+    bad = [c for c in columns if not isinstance(c, str) or not c]
+    if not columns or bad:
+        raise ValueError(f"custom: columns must name the data columns fn reads, e.g. ('n_params', 'n_tokens'); "
+                         f"got {columns!r}.")
+    if len(set(columns)) != len(columns):
+        raise ValueError(f"custom: columns lists a column twice: {columns!r}.")
     return Custom(fn=fn, specs=specs, input_columns=columns, label=str(name), returns_log=bool(log))
+
+
+# The one registry of law forms, by class name (saved files and the command line use it).
+LAWS = {cls.__name__: cls for cls in (Chinchilla, DataConstrained, Kaplan, PowerLaw, PurePowerLaw, BrokenPowerLaw,
+                                      Constrained, Custom)}
+# Names of the laws of two columns (n_params, n_tokens) that need no settings, for the command line.
+NAMED = {"chinchilla": Chinchilla, "kaplan": Kaplan, "data-constrained": DataConstrained}

@@ -1,8 +1,9 @@
 """The single-fit kernel: one law, one weighted dataset, one start.
 
 A solver is a frozen object holding only hyperparameters, with two pure functions:
-`init(x0) -> state` (no evaluation) and `step(state, law, loss, problem) -> state`, where every
-`step` evaluates the objective exactly once. One evaluation per step is what lets the batching
+`init(x0) -> state` (no evaluation) and `step(state, problem) -> state` (`problem` a
+`jscale._problem.Problem`), where every `step` evaluates the objective exactly once. One
+evaluation per step is what lets the batching
 layer run thousands of fits in lock step, with no member idling inside a nested line-search
 loop, and hand a finished member's slot to the next start.
 
@@ -20,7 +21,6 @@ import jax.numpy as jnp
 import optax
 
 from jscale._numerics import eps, pairwise_sum
-from jscale._objective import objective
 
 RUNNING, SUCCESS, MAX_STEPS, STALLED, NONFINITE = -1, 0, 1, 2, 3
 STATUS_NAMES = {SUCCESS: "success", MAX_STEPS: "max_steps", STALLED: "stalled", NONFINITE: "nonfinite"}
@@ -28,21 +28,21 @@ STATUS_NAMES = {SUCCESS: "success", MAX_STEPS: "max_steps", STALLED: "stalled", 
 _FRESH, _IRLS, _GAUSS_NEWTON = 0, 1, 2
 
 
-def evaluate(law, loss, theta, problem, newton):
+def evaluate(problem, theta, newton):
     """Objective, gradient and a positive semi-definite curvature matrix at `theta`.
 
-    With r_i the log residuals, J_i = d log_pred_i / d theta (forward-mode autodiff) and w_i the
-    row weights:
+    With r_i the residuals y_i - m_i(theta), J_i = d m_i / d theta (forward-mode autodiff; m is
+    the law in residual space, `Problem.model`) and w_i the row weights:
         f = sum_i w_i rho(r_i),   g = -sum_i w_i psi(r_i) J_i,   H = sum_i w_i k(r_i) J_i J_i^T,
     where k = psi(r)/r (the IRLS majoriser) unless `newton`, then k = rho''(r) (Gauss-Newton).
 
     Returns:
         f: scalar; g: (P,); h: (P, P).
     """
-    log_x, log_loss, weight = problem["log_x"], problem["log_loss"], problem["weight"]
-    log_pred = law.log_predict(theta, log_x)
-    jac = jax.jacfwd(law.log_predict)(theta, log_x)  # (R, P); forward mode fuses with the primal
-    r = log_loss - log_pred
+    loss, weight = problem.loss, problem.weight
+    pred = problem.model(theta)
+    jac = jax.jacfwd(problem.model)(theta)  # (R, P); forward mode fuses with the primal
+    r = problem.y - pred
     irls = loss.irls_weight(r)
     f = pairwise_sum(weight * loss.rho(r))  # not jnp.sum: see pairwise_sum
     g = -(weight * irls * r) @ jac  # psi(r) = r * irls_weight(r) for the losses we support
@@ -84,13 +84,14 @@ class State(NamedTuple):
 class RobustGaussNewton:
     """Levenberg-Marquardt for robust losses: IRLS curvature far away, Gauss-Newton near the optimum.
 
-    Each step is p = -(H + mu D)^-1 g (D the running maximum of diag(H), as in MINPACK), accepted by its gain ratio with Nielsen's damping
-    update (one objective evaluation per step, no line search). Far from the optimum H is the IRLS
-    majoriser sum_i psi(r_i)/r_i J_i J_i^T (Holland & Welsch 1977): every residual informs it,
-    so a step crosses many of the kinks of a Huber loss with a small delta at once. Once an
-    accepted step lowers the objective by less than `switch` (relative), H becomes the
-    Gauss-Newton matrix sum_i rho''(r_i) J_i J_i^T of the rows inside delta, which converges fast
-    once the set of those rows settles. For squared error both are the Gauss-Newton matrix.
+    Each step is p = -(H + mu D)^-1 g (D the running maximum of diag(H), as in MINPACK),
+    accepted by its gain ratio with Nielsen's damping update (one objective evaluation per step,
+    no line search). Far from the optimum H is the IRLS majoriser sum_i psi(r_i)/r_i J_i J_i^T
+    (Holland & Welsch 1977): every residual informs it, so a step crosses many of the kinks of a
+    Huber loss with a small delta at once. Once an accepted step lowers the objective by less
+    than `switch` (relative), H becomes the Gauss-Newton matrix sum_i rho''(r_i) J_i J_i^T of
+    the rows inside delta, which converges fast once the set of those rows settles. For squared
+    error both are the Gauss-Newton matrix.
 
     Args:
         max_steps: objective evaluations per start before giving up (status MAX_STEPS).
@@ -123,10 +124,10 @@ class RobustGaussNewton:
             steps=jnp.asarray(0, jnp.int32), status=jnp.asarray(RUNNING, jnp.int32),
         )
 
-    def step(self, s: State, law, loss, problem) -> State:
+    def step(self, s: State, problem) -> State:
         tiny = eps(s.x.dtype)
         xt = s.x + s.p
-        ft, gt, ht = evaluate(law, loss, xt, problem, s.phase == _GAUSS_NEWTON)
+        ft, gt, ht = evaluate(problem, xt, s.phase == _GAUSS_NEWTON)
         fresh = s.phase == _FRESH
         finite = jnp.isfinite(ft) & jnp.all(jnp.isfinite(gt)) & jnp.all(jnp.isfinite(ht))
         gain = (s.f - ft) / s.model_decrease
@@ -155,7 +156,7 @@ class RobustGaussNewton:
 
         # An exact fit (zero residuals, e.g. synthetic data) ends at the rounding floor of the
         # objective, where no step can be accepted any more: that is success, not a stall.
-        at_floor = f <= problem["f_floor"]
+        at_floor = f <= problem.floor
         # A small decrease shows convergence only for a (nearly) undamped step: a heavily damped
         # step is small whatever the gradient.
         success = (ok & ~fresh & (s.mu <= self.trust_mu) & (
@@ -222,21 +223,10 @@ def _cholesky_solve(a, b):
     return jnp.stack(x)
 
 
-def objective_floor(loss, problem):
-    """Objective of residuals at the rounding level of the data, 64 eps (1 + |log L|) per row."""
-    r = 64 * eps(problem["log_loss"].dtype) * (1 + jnp.abs(problem["log_loss"]))
-    return jnp.sum(problem["weight"] * loss.rho(r))
-
-
-def with_floor(loss, problem):
-    """`problem` plus the objective floor the kernel's success test uses."""
-    return {**problem, "f_floor": objective_floor(loss, problem)}
-
-
-def solve_one(solver, law, loss, x0, problem):
-    """Fits one start to one dataset (`problem` from `with_floor`); returns the final state."""
+def solve_one(solver, problem, x0):
+    """Fits one start to one dataset (a `Problem`); returns the final state."""
     state = solver.init(x0)
-    return jax.lax.while_loop(lambda s: s.status == RUNNING, lambda s: solver.step(s, law, loss, problem), state)
+    return jax.lax.while_loop(lambda s: s.status == RUNNING, lambda s: solver.step(s, problem), state)
 
 
 class LBFGSState(NamedTuple):
@@ -271,7 +261,8 @@ class LBFGS:
 
     def __post_init__(self):
         _check_hyperparameters(self, ("rtol",))
-        if isinstance(self.memory_size, bool) or not isinstance(self.memory_size, numbers.Integral) or self.memory_size < 1:
+        m = self.memory_size
+        if isinstance(m, bool) or not isinstance(m, numbers.Integral) or m < 1:
             raise ValueError(f"memory_size must be a positive integer; got {self.memory_size!r}.")
 
     def _optimizer(self):
@@ -284,11 +275,9 @@ class LBFGS:
             steps=jnp.asarray(0, jnp.int32), status=jnp.asarray(RUNNING, jnp.int32),
         )
 
-    def step(self, s: LBFGSState, law, loss, problem) -> LBFGSState:
+    def step(self, s: LBFGSState, problem) -> LBFGSState:
         opt = self._optimizer()
-
-        def fun(theta):
-            return objective(law, loss, theta, problem)
+        fun = problem.objective
 
         value, grad = optax.value_and_grad_from_state(fun)(s.x, state=s.opt_state)
         updates, opt_state = opt.update(grad, s.opt_state, s.x, value=value, grad=grad, value_fn=fun)

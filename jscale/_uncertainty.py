@@ -1,11 +1,12 @@
 """Uncertainty: curvature-based covariances, bootstrap interval methods, and when not to trust them.
 
 Curvature (asymptotic) covariances of an M-estimator theta minimising F = sum_i w_i rho(r_i)
-(Huber 1981, ch. 7), in the free parametrisation:
+(Huber 1981, ch. 7), in the free parametrisation (r_i the residuals in the fit's residual space,
+J_i = d m_i / d theta the Jacobian of the law in that space):
 
 * ``"sandwich"`` (robust, the default): H^-1 S H^-1 * n/(n - P), with H the autodiff Hessian of F
-  at the optimum and S = sum_i w_i psi(r_i)^2 J_i J_i^T the spread of the per-row scores
-  (J_i = d log_pred_i / d theta). It does not assume the loss is a likelihood.
+  at the optimum and S = sum_i w_i psi(r_i)^2 J_i J_i^T the spread of the per-row scores. It
+  does not assume the loss is a likelihood.
 * ``"hessian"``: c H^-1 with c = [sum_i w_i psi(r_i)^2 / (n - P)] / [sum_i w_i psi'(r_i) / n]
   (Huber's classical form; for squared error it is s^2 H^-1, the usual least-squares covariance).
 
@@ -17,19 +18,17 @@ rows: prefer the bootstrap for reported intervals.
 
 from __future__ import annotations
 
-import functools
 import statistics
-import warnings
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jscale._diagnostics import IntervalWarning
+from jscale._data import closest
 from jscale._numerics import x64_scope
-from jscale._objective import objective
+from jscale._solve import SUCCESS
 
-CURVATURE_METHODS = ("sandwich", "hessian")
+COVARIANCES = ("sandwich", "hessian")
 BOOTSTRAP_METHODS = ("percentile", "bca", "basic")
 
 # |correlation| above which two parameters are reported as strongly correlated.
@@ -38,30 +37,23 @@ CORRELATION_WARNING = 0.99
 BOUND_TOL = 1e-6
 
 
-def warn(message: str, stacklevel: int = 3) -> None:
-    warnings.warn(message, IntervalWarning, stacklevel=stacklevel)
-
-
 # --- curvature ---------------------------------------------------------------------------------
 
 
-@functools.partial(jax.jit, static_argnames=("law", "loss"))
-def curvature_terms(theta, problem, *, law, loss):
-    """The sums the curvature covariances need, at free parameters `theta` (P,).
+def curvature_terms(theta, problem):
+    """The sums the curvature covariances need, at free parameters `theta` (P,) of a `Problem`.
 
     Returns a dict: gradient (P,) and hessian (P, P) of F; score_cov (P, P) = sum_i w_i psi_i^2 J_i J_i^T;
     sum_psi2, sum_dpsi, sum_r2 and sum_w (scalars).
     """
-    def f(t):
-        return objective(law, loss, t, problem)
-
-    hessian = jax.hessian(f)(theta)
-    jac = jax.jacfwd(law.log_predict)(theta, problem["log_x"])
-    r = problem["log_loss"] - law.log_predict(theta, problem["log_x"])
-    w = problem["weight"]
+    hessian = jax.hessian(problem.objective)(theta)
+    jac = jax.jacfwd(problem.model)(theta)
+    r = problem.residuals(theta)
+    w = problem.weight
+    loss = problem.loss
     psi = r * loss.irls_weight(r)
     return {
-        "gradient": jax.grad(f)(theta),
+        "gradient": jax.grad(problem.objective)(theta),
         "hessian": hessian,
         "score_cov": (jac * (w * psi**2)[:, None]).T @ jac,
         "sum_psi2": jnp.sum(w * psi**2),
@@ -71,7 +63,7 @@ def curvature_terms(theta, problem, *, law, loss):
     }
 
 
-def free_covariance(terms: dict, method: str) -> np.ndarray | None:
+def free_covariance(terms: dict, covariance: str) -> np.ndarray | None:
     """Covariance (P, P) of the free parameters, or None where the Hessian is not positive definite."""
     h = np.asarray(terms["hessian"], np.float64)
     p = h.shape[0]
@@ -81,17 +73,18 @@ def free_covariance(terms: dict, method: str) -> np.ndarray | None:
     if n <= p:
         raise ValueError(
             f"Curvature intervals treat row weights as frequency weights, so their sum ({n:g}) counts the "
-            f"observations; it must exceed the {p} parameters. Scale the weights so that they sum to the number of runs."
+            f"observations; it must exceed the {p} parameters. Scale the weights so that they sum to the number of "
+            "runs."
         )
     if not np.all(np.isfinite(eig)) or eig.min() <= 1e-12 * abs(eig).max():
         return None
     h_inv = np.linalg.inv(h)
-    if method == "sandwich":
+    if covariance == "sandwich":
         cov = h_inv @ np.asarray(terms["score_cov"]) @ h_inv * (n / (n - p))
-    elif method == "hessian":
+    elif covariance == "hessian":
         cov = h_inv * (float(terms["sum_psi2"]) / (n - p)) / (float(terms["sum_dpsi"]) / n)
     else:
-        raise ValueError(f"method must be one of {', '.join(CURVATURE_METHODS)}; got {method!r}.")
+        raise ValueError(f"covariance must be one of {', '.join(COVARIANCES)}; got {covariance!r}.")
     return 0.5 * (cov + cov.T)
 
 
@@ -173,8 +166,8 @@ def bootstrap_interval(draws, estimate, jackknife, level: float, method: str):
 
 
 def distinct_configurations(law, data) -> int:
-    """Number of distinct rows of the columns the law reads."""
-    cols = np.stack([np.asarray(getattr(data, c)) for c in law.columns], axis=1)
+    """Number of distinct rows of the columns the law reads (categorical ones by their codes)."""
+    cols = np.stack([data.codes(c)[1] if c in data.categorical else np.asarray(data[c]) for c in law.columns], axis=1)
     return int(np.unique(cols, axis=0).shape[0])
 
 
@@ -235,3 +228,141 @@ def correlation(cov) -> np.ndarray:
     sd = np.sqrt(np.diag(cov))
     with np.errstate(invalid="ignore", divide="ignore"):
         return cov / np.outer(sd, sd)
+
+
+# --- intervals of a fit (curvature) and of a bootstrap (draws) ----------------------------------------
+
+
+def param_index(law, name: str) -> int:
+    """Index of a parameter given by its natural or free name (e.g. "A" or "log_A")."""
+    for names in (law.param_names, law.free_names):
+        if name in names:
+            return names.index(name)
+    raise ValueError(
+        f"The {law.name} law has parameters {', '.join(law.param_names)} (free: {', '.join(law.free_names)}); "
+        f"got {name!r}{closest(name, law.param_names + law.free_names)}."
+    )
+
+
+def is_free_name(law, name: str) -> bool:
+    return name in law.free_names and name not in law.param_names
+
+
+def fit_free_covariance(result, covariance: str = "sandwich") -> np.ndarray:
+    """(P, P) covariance of a FitResult's free parameters; NaN where the Hessian is singular
+    (the fit's diagnostics say so, with `CurvatureWarning`)."""
+    if covariance not in COVARIANCES:
+        raise ValueError(f"covariance must be one of {', '.join(COVARIANCES)}; got {covariance!r}.")
+    if result.curvature is None:
+        raise ValueError("This FitResult holds no curvature terms (it was not made by jscale.fit).")
+    cov = free_covariance(result.curvature, covariance)
+    return np.full((result.law.n_free,) * 2, np.nan) if cov is None else cov
+
+
+def natural_covariance(law, theta, free) -> np.ndarray:
+    """Natural-unit covariance (P, P) from the free one by the delta method."""
+    jac = natural_jacobian(law, theta)
+    return jac @ free @ jac.T
+
+
+def _shaped(values):
+    """A scalar function's interval ends as floats, an array function's as arrays of its shape."""
+    values = np.asarray(values)
+    return float(values[0]) if values.size == 1 else values
+
+
+def wald_interval(law, theta, free, name_or_function, level: float, log: bool = False):
+    """Curvature-based interval of a parameter (Wald in its free coordinate, mapped to natural
+    units) or of a function of the natural parameters (delta method, by autodiff; on log fn with
+    `log=True`). `theta` (P,) free estimate, `free` (P, P) its covariance."""
+    z = normal_quantile(0.5 + check_level(level) / 2)
+    theta = np.asarray(theta, np.float64)
+    if isinstance(name_or_function, str):
+        k = param_index(law, name_or_function)
+        half = z * np.sqrt(free[k, k])
+        low, high = theta.copy(), theta.copy()
+        low[k], high[k] = theta[k] - half, theta[k] + half
+        if is_free_name(law, name_or_function):
+            return float(low[k]), float(high[k])
+        return float(law.to_natural(low)[k]), float(law.to_natural(high)[k])
+    if not callable(name_or_function):
+        raise TypeError(f"interval takes a parameter name or a function of the parameters; got {name_or_function!r}.")
+    fn = name_or_function
+    if log:
+        def fn(p, f=name_or_function):
+            return jnp.log(f(p))
+    with x64_scope():
+        value, jac = function_jacobian(law, fn, theta)
+    half = z * np.sqrt(np.einsum("kp,pq,kq->k", jac, free, jac))
+    low, high = value - half, value + half
+    if log:
+        low, high = np.exp(low), np.exp(high)
+    return _shaped(low), _shaped(high)
+
+
+def model_interval(problem_model, theta, free, level: float, extra_variance=0.0, exponentiate: bool = True):
+    """Delta-method interval of a model's values (R,): `problem_model(theta) -> (R,)` in residual
+    space; exponentiated for log residuals."""
+    z = normal_quantile(0.5 + check_level(level) / 2)
+    with x64_scope():
+        theta = jnp.asarray(theta, jnp.float64)
+        value = np.asarray(problem_model(theta))
+        jac = np.asarray(jax.jacfwd(problem_model)(theta))
+    half = z * np.sqrt(np.einsum("rp,pq,rq->r", jac, free, jac) + extra_variance)
+    low, high = value - half, value + half
+    return (np.exp(low), np.exp(high)) if exponentiate else (low, high)
+
+
+def on_draws(law, fn, free) -> np.ndarray:
+    """fn(natural parameters as name -> scalar) on every row of `free` (B, P): (B, ...)."""
+    if not callable(fn):
+        raise TypeError(f"expected a function of the parameters (name -> value); got {fn!r}.")
+
+    def one(theta):
+        nat = law.to_natural(theta)
+        return jnp.asarray(fn(dict(zip(law.param_names, (nat[i] for i in range(law.n_free))))))
+
+    with x64_scope():
+        return np.asarray(jax.vmap(one)(jnp.asarray(free, jnp.float64)))
+
+
+def draws_interval(boot, values, level: float, method: str, transform=None):
+    """Bootstrap interval of values(free (n, P)) -> (n, ...) over the converged draws of `boot`;
+    `transform` maps the ends (e.g. exp for log-space values)."""
+    level = check_level(level)
+    if method not in BOOTSTRAP_METHODS:
+        raise ValueError(f"method must be one of {', '.join(BOOTSTRAP_METHODS)}; got {method!r}.")
+    ok = boot.converged
+    if not ok.any():
+        raise ValueError("No bootstrap draw converged; intervals are undefined.")
+    jk_ok = boot.jackknife_status == SUCCESS
+    draws = values(boot.free_draws[ok])
+    shape = draws.shape[1:]
+    width = int(np.prod(shape)) if shape else 1
+    estimate = values(np.asarray(boot.fit.end_params[boot.fit.best_index])[None])[0]
+    jack = values(boot.jackknife_params[jk_ok]) if method == "bca" and jk_ok.any() else np.zeros((0,) + shape)
+    low, high = bootstrap_interval(draws.reshape(len(draws), width), estimate.reshape(width),
+                                   jack.reshape(len(jack), width), level, method)
+    if transform is not None:
+        low, high = transform(low), transform(high)
+    if not shape:
+        return float(low[0]), float(high[0])
+    return low.reshape(shape), high.reshape(shape)
+
+
+def draws_of_param(boot, name: str):
+    """values(free) for a parameter by natural or free name, as `draws_interval` takes."""
+    k = param_index(boot.law, name)
+    if is_free_name(boot.law, name):
+        return lambda x: np.asarray(x)[..., k]
+    return lambda x: np.asarray(boot.law.to_natural(np.asarray(x)))[..., k]
+
+
+def model_on_draws(model, x):
+    """values(free (n, P)) -> (n, R): `model(theta, x)` (a law's log_predict or predict) on every draw."""
+    def values(free):
+        with x64_scope():
+            x_dev = jax.tree.map(jnp.asarray, x)
+            return np.asarray(jax.vmap(lambda t: model(t, x_dev))(jnp.asarray(free, jnp.float64)))
+
+    return values

@@ -23,7 +23,6 @@ import warnings
 from pathlib import Path
 
 DEFAULT_BUDGETS = (1e21, 1e22, 1e23, 5.76e23, 1e24, 1e25)
-LAWS = {"chinchilla": "Chinchilla", "kaplan": "Kaplan", "data-constrained": "DataConstrained"}
 PLOTS = ("frontier", "isoflop", "allocation", "residuals", "corner")
 _ALIASES = {"n": "n_params", "d": "n_tokens", "c": "compute", "u": "unique_tokens", "l": "loss"}
 
@@ -33,13 +32,14 @@ class UserError(Exception):
 
 
 def _law_name(text: str) -> str:
-    import difflib
+    # Importing jscale does not start a JAX backend, so `_use_all_cores` still works after parsing.
+    from jscale._data import closest
+    from jscale._laws import NAMED
 
-    if text in LAWS:
+    if text in NAMED:
         return text
-    close = difflib.get_close_matches(text.lower(), list(LAWS), n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise argparse.ArgumentTypeError(f"unknown law {text!r}{hint}; the laws are {', '.join(sorted(LAWS))}")
+    raise argparse.ArgumentTypeError(f"unknown law {text!r}{closest(text.lower(), NAMED)}; the laws are "
+                                     f"{', '.join(sorted(NAMED))}")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -49,12 +49,15 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fit", help="fit a law (with a bootstrap) and write the result, a JSON summary and plots")
     p.add_argument("data", nargs="?", default="chinchilla",
                    help="a bundled dataset name (see `jscale datasets`) or a CSV path (default: chinchilla)")
-    p.add_argument("--law", default="chinchilla", type=_law_name, metavar="{" + ",".join(sorted(LAWS)) + "}",
-                   help="law form (default: chinchilla)")
+    p.add_argument("--law", default="chinchilla", type=_law_name,
+                   metavar="{chinchilla,data-constrained,kaplan}", help="law form (default: chinchilla)")
     p.add_argument("--columns", default=None, metavar="N=col,D=col,...",
                    help="CSV header names for the fields N, D, C, U, L (or n_params=..., loss=...)")
     p.add_argument("--include-outliers", action="store_true", help="bundled data: keep the rows the source drops")
-    p.add_argument("--loss", default="huber", choices=["huber", "squared"], help="loss on log residuals")
+    p.add_argument("--target", default="loss", metavar="COLUMN", help="the column to fit (default: loss)")
+    p.add_argument("--residual", default="log", choices=["log", "raw"],
+                   help="residuals of log values (default) or of the values themselves")
+    p.add_argument("--loss", default="huber", choices=["huber", "squared"], help="loss of the residuals")
     p.add_argument("--delta", type=float, default=None, help="Huber threshold (default 1e-3)")
     p.add_argument("--starts", default="grid", help="'grid' (the law's default starts) or a number of them")
     p.add_argument("--max-steps", type=int, default=None, help="solver steps per start (default 500)")
@@ -84,7 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("result")
     g.add_argument("--kind", default="allocation", choices=PLOTS)
     g.add_argument("--data", default="chinchilla",
-                   help="the fitted data, a bundled name or CSV path (for frontier, isoflop, residuals; default chinchilla)")
+                   help="the fitted data, a bundled name or CSV path (for frontier, isoflop, residuals; "
+                   "default chinchilla)")
     g.add_argument("--out", required=True, help="image file, e.g. plot.png")
 
     sub.add_parser("datasets", help="list the bundled datasets")
@@ -131,9 +135,9 @@ def _load_data(name: str, columns=None, include_outliers=False):
 
 
 def _law(name: str, data):
-    import jscale
+    from jscale._laws import NAMED
 
-    return getattr(jscale.laws, LAWS[name])()
+    return NAMED[name]()
 
 
 def _starts(spec: str, law):
@@ -162,8 +166,8 @@ def _fit(args) -> int:
     t0 = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", jscale.DiagnosticWarning)
-        result = jscale.fit(law, data, starts=_starts(args.starts, law), loss=args.loss, delta=args.delta,
-                            solver=solver)
+        result = jscale.fit(law, data, target=args.target, residual=args.residual, starts=_starts(args.starts, law),
+                            loss=args.loss, delta=args.delta, solver=solver)
     converged = not any(issubclass(w.category, jscale.ConvergenceWarning) for w in caught)
     seconds = time.perf_counter() - t0
     if not args.quiet:
@@ -175,11 +179,12 @@ def _fit(args) -> int:
     saved = result
     if args.bootstrap:
         t0 = time.perf_counter()
+        # The fit's findings are printed above and the bootstrap's notes are in its summary.
         with warnings.catch_warnings(record=True) as notes:
-            warnings.simplefilter("always", jscale.IntervalWarning)
+            warnings.simplefilter("always", jscale.DiagnosticWarning)
             saved = jscale.bootstrap(law, data, n_resamples=args.bootstrap, key=args.seed, full_fit=result,
-                                     loss=args.loss, delta=args.delta, solver=solver,
-                                     progress=False if args.quiet else None)
+                                     target=args.target, residual=args.residual, loss=args.loss, delta=args.delta,
+                                     solver=solver, progress=False if args.quiet else None)
         if not args.quiet:
             print(f"\nBootstrap: {args.bootstrap} row resamples in {time.perf_counter() - t0:.2f} s.")
         print()

@@ -18,6 +18,10 @@ import warnings
 
 import numpy as np
 
+from jscale._allocation import compute_optimal
+from jscale._results import BootstrapResult, FitResult
+from jscale._warnings import ExtrapolationWarning, IntervalWarning
+
 __all__ = ["allocation", "corner", "frontier", "isoflop", "residuals"]
 
 
@@ -47,8 +51,6 @@ def _axes(ax, size=(6.0, 4.2)):
 
 
 def _fit_of(result):
-    from jscale._results import BootstrapResult, FitResult
-
     if isinstance(result, BootstrapResult):
         return result.fit, result
     if isinstance(result, FitResult):
@@ -76,8 +78,6 @@ def frontier(result, data, *, ax=None, budgets=None, level: float = 0.95):
     The band comes from the bootstrap draws for a `BootstrapResult`, from the delta method for a
     `FitResult`. Needs a law of `n_params` and `n_tokens` (allocation under C = 6ND).
     """
-    from jscale._allocation import compute_optimal
-
     ax = _axes(ax)
     compute = _compute(data)
     budgets = np.logspace(np.log10(compute.min()), np.log10(compute.max()) + 1, 60) if budgets is None else budgets
@@ -172,8 +172,6 @@ def corner(boot, *, params=None, fig=None, bins: int = 40):
 
     Positive parameters are drawn on log axes. Returns the Figure.
     """
-    from jscale._results import BootstrapResult
-
     if not isinstance(boot, BootstrapResult):
         raise TypeError(f"corner needs a BootstrapResult; got {type(boot).__name__}.")
     law = boot.law
@@ -208,8 +206,6 @@ def corner(boot, *, params=None, fig=None, bins: int = 40):
 
 def _quiet(fn, *args, **kwargs):
     """fn(...) without interval notes or extrapolation warnings: a plot shows the data's range."""
-    from jscale._diagnostics import ExtrapolationWarning, IntervalWarning
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", IntervalWarning)
         warnings.simplefilter("ignore", ExtrapolationWarning)

@@ -12,7 +12,6 @@ Example:
 from __future__ import annotations
 
 import builtins
-import csv
 import dataclasses
 import importlib.resources
 
@@ -120,12 +119,13 @@ def load(name: str, *, include_outliers: bool = False) -> ScalingData:
     resource = importlib.resources.files(__name__) / "data" / entry.file
     with importlib.resources.as_file(resource) as path:
         data = ScalingData.from_csv(path)
-        if entry.drop_when is None or include_outliers:
-            return data
-        column, value = entry.drop_when
-        with open(path, newline="", encoding="utf-8") as f:
-            flags = [row[column] for row in csv.DictReader(f)]
-    return data.subset(np.array(flags) != value)
+    if entry.drop_when is None:
+        return data
+    column, value = entry.drop_when
+    flags = np.asarray(data[column])
+    # The flag says how the source used a run; it is not data, so it is not kept as a column.
+    data = data.replace(extra={k: v for k, v in data.extra.items() if k != column})
+    return data if include_outliers else data.subset(flags != float(value))
 
 
 def info(name: str) -> str:

@@ -1,0 +1,126 @@
+"""The problem a fit solves, built once per dataset: the law's inputs, the target, the weights.
+
+A `Problem` holds, for R rows, the law's inputs `x` (its columns in the law's space: logs for
+the built-in forms, values and integer codes for custom laws), the target `y` in residual space
+(log y for `residual="log"`, y for `"raw"`), the row weights and the objective floor, with the
+law, the loss and the residual kind as static metadata. The kernel reads nothing else:
+
+    r_i = y_i - m_i(theta),   m = law.log_predict (log residuals) or law.predict (raw),
+    F(theta) = sum_i w_i rho(r_i).
+
+Problems of several datasets stack along a leading axis, each padded to the longest with rows
+of weight 0 (`stack`); a bootstrap replaces the weights (or the targets) per resample.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from jscale._data import ScalingData, check_column, closest
+from jscale._losses import objective_floor
+from jscale._numerics import pairwise_sum, x64_scope
+
+RESIDUALS = ("log", "raw")
+
+
+class Problem(struct.PyTreeNode, kw_only=True):
+    """One weighted dataset as the kernel sees it (every leaf gains leading axes when batched).
+
+    Attributes:
+        x: the law's inputs, column -> (R,).
+        y: the target in residual space, (R,).
+        weight: row weights, (R,) (0 for padding rows).
+        floor: objective of residuals at the data's rounding level (scalar).
+        law, loss, residual: static: the law, the loss object, "log" or "raw".
+    """
+
+    x: dict
+    y: Any
+    weight: Any
+    floor: Any
+    law: Any = struct.field(pytree_node=False)
+    loss: Any = struct.field(pytree_node=False)
+    residual: str = struct.field(pytree_node=False, default="log")
+
+    def model(self, theta, x=None):
+        """The law in residual space at free parameters `theta` (P,): log prediction or prediction."""
+        x = self.x if x is None else x
+        return self.law.log_predict(theta, x) if self.residual == "log" else self.law.predict(theta, x)
+
+    def residuals(self, theta):
+        return self.y - self.model(theta)
+
+    def objective(self, theta):
+        """F(theta) = sum_i w_i rho(r_i), summed in a fixed order (see `pairwise_sum`)."""
+        return pairwise_sum(self.weight * self.loss.rho(self.residuals(theta)))
+
+    def with_floor(self):
+        """This problem with its floor recomputed for its weights and targets."""
+        return self.replace(floor=objective_floor(self.loss, self.y, self.weight))
+
+
+def check_residual(residual) -> str:
+    if residual not in RESIDUALS:
+        raise ValueError(f"residual must be 'log' (residuals of log values, the default) or 'raw' (of the values "
+                         f"themselves); got {residual!r}.")
+    return residual
+
+
+def check_target(data: ScalingData, target, residual: str) -> None:
+    """The fitted column exists, is numeric, finite and, for log residuals, positive."""
+    if not isinstance(target, str):
+        raise TypeError(f"target must be the name of a data column, e.g. 'loss'; got {type(target).__name__}.")
+    if target not in data.columns:
+        raise ValueError(
+            f"The data has no column {target!r} to fit{closest(target, data.columns)}; its columns are "
+            f"{', '.join(data.columns)}. Pass target='<column>' to fit another column, or name the loss column with "
+            "columns={'loss': '<header>'}."
+        )
+    who = "A fit of log residuals (residual='log')" if residual == "log" else "The fit"
+    check_column(data, target, positive=residual == "log", who=who)
+
+
+def natural_columns(law, data: ScalingData) -> dict:
+    """The law's columns of `data` in natural units (NumPy): numbers, or int32 codes of categorical
+    columns."""
+    return {c: (data.codes(c)[1] if c in data.categorical else np.asarray(data[c])) for c in law.columns}
+
+
+def build(law, loss, data: ScalingData, *, target: str = "loss", residual: str = "log") -> Problem:
+    """The problem of one dataset, NumPy leaves (float64; codes int32)."""
+    weight = np.ones(len(data)) if data.weight is None else np.asarray(data.weight, np.float64)
+    y = np.asarray(data[target], np.float64)
+    y = np.log(y) if residual == "log" else y
+    x = law.inputs(natural_columns(law, data))
+    with x64_scope():
+        floor = np.asarray(objective_floor(loss, jnp.asarray(y), jnp.asarray(weight)))
+    return Problem(x=x, y=y, weight=weight, floor=floor, law=law, loss=loss, residual=residual)
+
+
+def stack(problems: list) -> Problem:
+    """Problems of one law and loss stacked along a leading axis (NumPy), each padded to the
+    longest with rows of weight 0 (copies of its first row, so every input stays valid)."""
+    size = max(len(p.y) for p in problems)
+
+    def pad(a, fill=None):
+        a = np.asarray(a)
+        extra = np.repeat(a[:1], size - len(a)) if fill is None else np.full(size - len(a), fill, a.dtype)
+        return np.concatenate([a, extra])
+
+    first = problems[0]
+    return first.replace(
+        x={c: np.stack([pad(p.x[c]) for p in problems]) for c in first.x},
+        y=np.stack([pad(p.y) for p in problems]),
+        weight=np.stack([pad(p.weight, 0.0) for p in problems]),
+        floor=np.stack([np.asarray(p.floor) for p in problems]),
+    )
+
+
+def to_device(problem: Problem) -> Problem:
+    """The problem's leaves as JAX arrays (call inside `x64_scope`)."""
+    return jax.tree.map(jnp.asarray, problem)
