@@ -73,9 +73,11 @@ def main(argv=None):
           f"objective {rel.max():.2e}; full-data optimum {full.objective:.15g} vs CPU {ref_full.objective:.15g}")
 
     table = (
-        "| fits | devices | slots per device | time incl. compile (s) | fits/s | peak device memory (MiB) | resamples checked on CPU | "
+        "| fits | devices | slots per device | time incl. compile (s) | fits/s | peak device memory (MiB) | "
+        "resamples checked on CPU | "
         "max rel. diff of best objective | target |\n|---|---|---|---|---|---|---|---|---|\n"
-        f"| {n_fits:,} | {len(devices)} x {devices[0].device_kind} | {slots:,} | {elapsed:.2f} | {n_fits / elapsed:,.0f} | "
+        f"| {n_fits:,} | {len(devices)} x {devices[0].device_kind} | {slots:,} | {elapsed:.2f} | "
+        f"{n_fits / elapsed:,.0f} | "
         f"{'-' if peak is None else f'{peak / 2**20:,.0f}'} | {len(pick)} | {rel.max():.1e} | "
         f"{'<= 30 s and <= 1e-9' if args.resamples == 4000 else 'dry run'} |"
     )

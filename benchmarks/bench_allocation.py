@@ -59,7 +59,8 @@ def main(argv=None):
             err = np.abs(out.draws["n_params"] / n_closed - 1)[ok]
             check = f"{err.max():.1e}"
         rows.append((label, args.draws * args.budgets, warm, first - warm, float(ok.mean()), check))
-    lines = ["| cost | solves | time (s) | compile (s) | usable (draw and solve converged) | max rel. error of N* vs closed form |",
+    lines = ["| cost | solves | time (s) | compile (s) | usable (draw and solve converged) | "
+             "max rel. error of N* vs closed form |",
              "|---|---|---|---|---|---|"]
     for label, n, warm, comp, share, check in rows:
         lines.append(f"| {label} | {n:,} | {warm:.3f} | {comp:.2f} | {100 * share:.2f}% | {check} |")

@@ -32,10 +32,11 @@ def main(argv=None):
 
     data = jscale.datasets.load("chinchilla")
     law = jscale.laws.Chinchilla()
-    lines = ["| method | batch size | compile (s) | time (s) | fits/s | evals/start | best objective | starts at best |",
+    lines = ["| method | batch size | compile (s) | time (s) | fits/s | evals/start | best objective | "
+             "starts at best |",
              "|" + "---|" * 8]
     for method, batch in CONFIGS:
-        kwargs = dict(method=method, n_devices=1)
+        kwargs = dict(batching=method, n_devices=1)
         if batch:
             kwargs["batch_size"] = batch
         t0 = time.perf_counter()

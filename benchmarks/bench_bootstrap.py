@@ -186,7 +186,8 @@ def main(argv=None):
              "jscale, Epoch's draws from Hoffmann's estimate, 1 CPU device": "jscale (Epoch's draws)",
              "jscale defaults (3 warm starts + jackknife), 1 CPU device": "jscale (defaults)"}
     cols = [k for k in short if k in rows]
-    lines = ["| parameter | Epoch (published) | " + " | ".join(short[k] for k in cols) + " | jscale (optimum) / Epoch | jscale (Epoch's draws) / Epoch |",
+    lines = ["| parameter | Epoch (published) | " + " | ".join(short[k] for k in cols)
+             + " | jscale (optimum) / Epoch | jscale (Epoch's draws) / Epoch |",
              "|" + "---|" * (len(cols) + 4)]
     for n in NAMES:
         se = [rows[k]["se"][n] for k in cols]

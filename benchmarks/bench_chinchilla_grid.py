@@ -159,7 +159,7 @@ def machine() -> str:
 
 def append_results(title: str, command: str, measured: str, note: str, body: str) -> None:
     """Appends a block to RESULTS.md: title and time, command, commit, machine, versions, a note, the tables."""
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
     block = (f"\n## {title} — {stamp}\n\n- Command: `{command}`\n- Commit: {measured}\n- Machine: {machine()}\n"
              f"- Versions: {versions()}\n- {note}\n\n{body}\n")
     with open(HERE / "RESULTS.md", "a") as fh:
@@ -220,7 +220,9 @@ def main(argv=None):
     table = "\n".join(lines)
     print(table)
     if not args.no_append:
-        command = "python benchmarks/bench_chinchilla_grid.py" + (f" --scipy-starts {args.scipy_starts}" if args.scipy_starts else "")
+        command = "python benchmarks/bench_chinchilla_grid.py" + (
+            f" --scipy-starts {args.scipy_starts}" if args.scipy_starts else ""
+        )
         append_results("Chinchilla grid fit (4,500 starts, 240 rows)", command, measured,
                        f"jscale time: median of {args.repeats} warm calls, faster of two passes (before and after "
                        "scipy); compile time reported apart.", table)

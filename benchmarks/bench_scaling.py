@@ -76,7 +76,7 @@ def step_flops(law, loss, problem, solver, width=256) -> float:
     with x64_scope():
         x0 = jnp.zeros((width, law.n_free))
         states = jax.vmap(solver.init)(x0)
-        step = jax.jit(jax.vmap(lambda s: solver.step(s, law, loss, problem)))
+        step = jax.jit(jax.vmap(lambda s: solver.step(s, problem)))
         cost = step.lower(states).compile().cost_analysis()
         if isinstance(cost, list):
             cost = cost[0]
@@ -109,15 +109,13 @@ def main(argv=None):
         args.memory_budget = 8 * 2**20 if jax.default_backend() == "cpu" else 2**30
     if args.memory_budget:
         os.environ["JSCALE_MEMORY_BUDGET"] = str(int(args.memory_budget))
-    import jax.numpy as jnp
 
     import jscale
-    from jscale import _fit
+    from jscale import _batch
     from jscale._batch import default_batch_size, memory_budget, problems_per_call
-    from jscale._fit import _problem
+    from jscale._losses import resolve_loss
     from jscale._numerics import x64_scope
-    from jscale._objective import resolve_loss
-    from jscale._solve import with_floor
+    from jscale._problem import build, to_device
 
     warnings.simplefilter("ignore")
     measured = commit()
@@ -129,19 +127,19 @@ def main(argv=None):
     loss = resolve_loss("huber", None)
     full = jscale.fit(law, data)
     with x64_scope():
-        problem = with_floor(loss, jax.tree.map(jnp.asarray, _problem(law, data)))
+        problem = to_device(build(law, loss, data))
     flops_step = step_flops(law, loss, problem, jscale.RobustGaussNewton())
     peak, peak_note = peak_flops(devices, args.peak_gflops)
     batch = default_batch_size(backend)
 
     calls = []
-    original = _fit._fit_batched
+    original = _batch._fit_batched
 
     def counted(*a, **k):
         calls.append(1)
         return original(*a, **k)
 
-    _fit._fit_batched = counted
+    _batch._fit_batched = counted
 
     sizes = [int(10**e) for e in range(0, 8) if 10**e <= max_fits] + [4500]
     sizes = sorted(set(s for s in sizes if s <= max_fits))
@@ -152,7 +150,7 @@ def main(argv=None):
         starts = grid[np.linspace(0, len(grid) - 1, n_starts).round().astype(int)]
         chunk = problems_per_call(n_starts, len(data), law.n_free, n_slots=batch)
 
-        def run(b):
+        def run(b, starts=starts):
             return jscale.bootstrap(law, data, n_resamples=b, key=0, starts=starts, full_fit=full, jackknife=False,
                                     progress=False)
 

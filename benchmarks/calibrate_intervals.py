@@ -66,7 +66,7 @@ def simulate(case: str, n_datasets: int, n_resamples: int, seed: int) -> dict:
                 for q in QUANTITIES:
                     target = exponent if q == "a" else q
                     if m in ("sandwich", "hessian"):
-                        low, high = fit.interval(target, method=m)
+                        low, high = fit.interval(target, covariance=m)
                     else:
                         low, high = boot.interval(target, method=m)
                     hits[m][q] += int(low <= truth[q] <= high)

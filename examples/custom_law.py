@@ -3,7 +3,8 @@
     python examples/custom_law.py
 
 The law here is Chinchilla's form written by hand, L = E + A/N^alpha + B/D^beta, with alpha and
-beta bounded to (0, 1) (fitted through a logistic map) and a small start grid. jscale fits it to the bundled Chinchilla runs, bootstraps it, solves the compute-optimal allocation, and
+beta bounded to (0, 1) (fitted through a logistic map) and a small start grid. jscale fits it to
+the bundled Chinchilla runs, bootstraps it, solves the compute-optimal allocation, and
 saves and reloads the result (the function is passed back on load).
 """
 

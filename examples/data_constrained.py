@@ -26,7 +26,8 @@ def main(n_resamples: int = 1000):
     fit = jscale.fit(law, data)
     print(fit.summary())
     at_published = jscale.fit(law, data, starts=law.to_free([PUBLISHED["R_D"], PUBLISHED["R_N"]]))
-    print(f"\nfrom the published values: R_D* = {at_published.params['R_D']:.3f}, R_N* = {at_published.params['R_N']:.3f}, "
+    print(f"\nfrom the published values: R_D* = {at_published.params['R_D']:.3f}, "
+          f"R_N* = {at_published.params['R_N']:.3f}, "
           f"Huber sum {at_published.objective:.10f} (a local minimum; the best above is {fit.objective:.10f})")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", jscale.IntervalWarning)

@@ -21,7 +21,9 @@ import numpy as np
 
 import jscale
 
-DEFAULT = Path(__file__).resolve().parents[2] / "shared" / "data" / "revisiting_scaling_benchmark" / "benchmark.lang.csv"
+DEFAULT = (
+    Path(__file__).resolve().parents[2] / "shared" / "data" / "revisiting_scaling_benchmark" / "benchmark.lang.csv"
+)
 
 
 def read_curves(path):
@@ -34,27 +36,32 @@ def read_curves(path):
             if key in seen:
                 continue
             seen.add(key)
-            curves.setdefault(name, []).append((float(row["Seen Examples"]), float(row["Loss"]), row["Training"] == "1"))
+            curves.setdefault(name, []).append(
+                (float(row["Seen Examples"]), float(row["Loss"]), row["Training"] == "1")
+            )
     return {k: tuple(np.array(c) for c in zip(*sorted(v))) for k, v in curves.items()}
 
 
 def main(path=DEFAULT):
     curves = read_curves(path)
     train = [jscale.ScalingData.from_arrays(n_tokens=x[m], loss=y[m]) for x, y, m in curves.values()]
-    laws = {"power law": jscale.laws.PowerLaw("n_tokens"), "broken power law": jscale.laws.BrokenPowerLaw(1, "n_tokens")}
+    laws = {
+        "power law": jscale.laws.PowerLaw("n_tokens"),
+        "broken power law": jscale.laws.BrokenPowerLaw(1, "n_tokens"),
+    }
     scores = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", jscale.ConvergenceWarning)
         for label, law in laws.items():
-            results = jscale.fit(law, train)  # every curve in one call
+            results = jscale.fit_many(law, train)  # every curve in one call
             scores[label] = [
                 float(np.sqrt(np.mean((np.log(r.predict(n_tokens=x[~m])) - np.log(y[~m])) ** 2)))
                 for r, (x, y, m) in zip(results, curves.values())
             ]
     print(f"{'curve':<34} {'train':>5} {'test':>4}   " + "   ".join(f"{k:>16}" for k in laws))
-    for k, (name, (x, y, m)) in enumerate(curves.items()):
-        print(f"{name:<34} {m.sum():>5} {(~m).sum():>4}   " + "   ".join(f"{scores[l][k]:>16.4f}" for l in laws))
-    print(f"{'mean RMSE of log loss (held out)':<46}" + "   ".join(f"{np.mean(scores[l]):>16.4f}" for l in laws))
+    for k, (name, (_x, _y, m)) in enumerate(curves.items()):
+        print(f"{name:<34} {m.sum():>5} {(~m).sum():>4}   " + "   ".join(f"{scores[lab][k]:>16.4f}" for lab in laws))
+    print(f"{'mean RMSE of log loss (held out)':<46}" + "   ".join(f"{np.mean(scores[lab]):>16.4f}" for lab in laws))
     wins = np.sum(np.array(scores["broken power law"]) < np.array(scores["power law"]))
     print(f"broken power law better on {wins} of {len(curves)} curves")
     return scores

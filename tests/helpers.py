@@ -55,6 +55,13 @@ def synthetic_chinchilla(params: dict | None = None, n: int = 8) -> jscale.Scali
     return jscale.ScalingData.from_arrays(n_params=n_params, n_tokens=n_tokens, loss=loss)
 
 
+def problem_of(law, data, loss=None, **kwargs):
+    """The kernel's `Problem` of `data` as JAX arrays (call inside `x64_scope`)."""
+    from jscale._problem import build, to_device
+
+    return to_device(build(law, loss or jscale.losses.Huber(), data, **kwargs))
+
+
 def chinchilla_loss(params: dict, n_params, n_tokens) -> np.ndarray:
     """L = E + A / N^alpha + B / D^beta in NumPy float64 (Hoffmann et al. 2022, eq. 2)."""
     n_params = np.asarray(n_params, np.float64)

@@ -29,16 +29,16 @@ from helpers import (
     SUBSET_STEP,
     SYNTHETIC_PARAMS,
     chinchilla_free,
+    problem_of,
     subset_starts,
     synthetic_chinchilla,
 )
 
 import jscale
 from jscale._batch import _MIN_SLOTS, default_batch_size
-from jscale._fit import _problem
+from jscale._losses import resolve_loss
 from jscale._numerics import x64_scope
-from jscale._objective import resolve_loss
-from jscale._solve import STALLED, SUCCESS, solve_one, with_floor
+from jscale._solve import STALLED, SUCCESS, solve_one
 
 LAW = jscale.laws.Chinchilla()
 
@@ -46,13 +46,13 @@ LAW = jscale.laws.Chinchilla()
 # least _MIN_SLOTS = 8 slots); 32 slots and the default (128, capped at 40 starts) both refill and
 # then compact the tail (to 8 and 10 slots).
 METHODS = {
-    "vmap": dict(method="vmap"),
-    "map8": dict(method="map", batch_size=8),
-    "map16": dict(method="map", batch_size=16),  # 40 = 2 x 16 + a remainder of 8
-    "refill8": dict(method="refill", batch_size=8),
-    "refill16": dict(method="refill", batch_size=16),
-    "refill32": dict(method="refill", batch_size=32),
-    "refill": dict(method="refill"),
+    "vmap": dict(batching="vmap"),
+    "map8": dict(batching="map", batch_size=8),
+    "map16": dict(batching="map", batch_size=16),  # 40 = 2 x 16 + a remainder of 8
+    "refill8": dict(batching="refill", batch_size=8),
+    "refill16": dict(batching="refill", batch_size=16),
+    "refill32": dict(batching="refill", batch_size=32),
+    "refill": dict(batching="refill"),
 }
 # Each setting compiles once per problem (1-2 s on CPU); the default run covers every strategy on
 # each problem, and `-m slow` the full table.
@@ -70,8 +70,8 @@ def _single_fits(data, loss, starts):
     """Reference: `solve_one` under jit from each start in turn."""
     loss = resolve_loss(loss, None)
     with x64_scope():
-        problem = jax.tree.map(jnp.asarray, _problem(LAW, data))
-        one = jax.jit(lambda x0: solve_one(jscale.RobustGaussNewton(), LAW, loss, x0, with_floor(loss, problem)))
+        problem = problem_of(LAW, data, loss)
+        one = jax.jit(lambda x0: solve_one(jscale.RobustGaussNewton(), problem, x0))
         states = [jax.tree.map(np.asarray, one(jnp.asarray(x0))) for x0 in starts]
     return dict(
         x=np.stack([s.x for s in states]),
@@ -83,7 +83,7 @@ def _single_fits(data, loss, starts):
 
 def _log_predict(data, xs):
     with x64_scope():
-        log_x = jax.tree.map(jnp.asarray, _problem(LAW, data)["log_x"])
+        log_x = problem_of(LAW, data).x
         return np.asarray(jax.vmap(LAW.log_predict, in_axes=(0, None))(jnp.asarray(xs), log_x))
 
 

@@ -142,12 +142,12 @@ def test_require():
         data.require("n_tokens", who="The Chinchilla law")
     assert str(info.value) == (
         "The Chinchilla law needs column 'n_tokens', which this data does not have (it has: "
-        "n_params, loss). Pass it to ScalingData.from_arrays / from_csv, or give two of "
-        "n_params, n_tokens, compute."
+        "n_params, loss). Pass it to ScalingData.from_arrays / from_csv (any column by name; "
+        "columns={'n_tokens': 'header'} maps a header), or give two of n_params, n_tokens, compute."
     )
     with pytest.raises(ValueError, match="needs columns 'n_tokens' and 'unique_tokens'"):
         data.require("n_tokens", "unique_tokens", who="fit")
-    with pytest.raises(ValueError, match="unknown column 'tokens'"):
+    with pytest.raises(ValueError, match=r"fit needs column 'tokens', which this data does not have"):
         data.require("tokens", who="fit")
 
 
@@ -179,9 +179,28 @@ def test_empty():
         ScalingData.from_arrays(n_params=[], loss=[])
 
 
-def test_loss_required():
-    with pytest.raises(ValueError, match="loss is required"):
-        ScalingData.from_arrays(n_params=[1.0], loss=None)
+def test_no_columns():
+    with pytest.raises(ValueError, match="The data has no columns"):
+        ScalingData.from_arrays(loss=None)
+    # A loss column is not required: a fit names its target.
+    assert ScalingData.from_arrays(n_params=[1.0], accuracy=[0.5]).columns == ("n_params", "accuracy")
+
+
+def test_any_numeric_and_categorical_column():
+    data = _data(n_experts=[1, 8, 64], router=["dense", "hash", "hash"], lr=np.array([3e-4, 1e-3, -1.0]))
+    assert data.columns == ("n_params", "n_tokens", "compute", "loss", "n_experts", "router", "lr")
+    assert data.categorical == ("router",)
+    assert data["n_experts"].dtype == np.float64 and not data["n_experts"].flags.writeable
+    np.testing.assert_array_equal(data["lr"], [3e-4, 1e-3, -1.0])  # other columns may be negative
+    levels, codes = data.codes("router")
+    assert levels.tolist() == ["dense", "hash"] and codes.tolist() == [0, 1, 1] and codes.dtype == np.int32
+    assert "router" in data and "nope" not in data
+    with pytest.raises(KeyError, match=r"no column 'n_expert' \(did you mean 'n_experts'\?\)"):
+        data["n_expert"]
+    sub = data.subset([0, 2])
+    assert sub.categorical == ("router",) and sub["router"].tolist() == ["dense", "hash"]
+    assert list(data.split("router")) == ["dense", "hash"] and len(data.split("router")["hash"]) == 2
+    assert "2 distinct labels" in repr(data)
 
 
 def test_non_finite():
@@ -268,9 +287,10 @@ def test_csv_round_trip(tmp_path):
 
 
 def test_csv_aliases_and_derivation(tmp_path):
-    path = _write_csv(tmp_path / "r.csv", ["Params", " D ", "L", "notes"], [[1e8, 2e9, 3.0, "x"]])
+    path = _write_csv(tmp_path / "r.csv", ["Params", " D ", "L", "notes", "lr"], [[1e8, 2e9, 3.0, "x", "1e-3"]])
     data = ScalingData.from_csv(path)
-    assert data.columns == ("n_params", "n_tokens", "compute", "loss")
+    assert data.columns == ("n_params", "n_tokens", "compute", "loss", "notes", "lr")  # others kept by name
+    assert data.categorical == ("notes",) and data["lr"].tolist() == [1e-3]
     assert data.derived == ("compute",)
     assert data.compute.tolist() == [1.2e18]
 
@@ -306,16 +326,18 @@ def test_csv_missing_mapped_column(tmp_path):
 
 def test_csv_unknown_field_in_columns(tmp_path):
     path = _write_csv(tmp_path / "r.csv", ["loss"], [[1.0]])
-    with pytest.raises(ValueError, match=r"unknown field 'params' \(did you mean 'n_params'\?\); valid fields are: n_params, "):
-        ScalingData.from_csv(path, columns={"params": "loss"})
+    with pytest.raises(ValueError, match=r"key 'n_param', very close to the standard column 'n_params': a typo\?"):
+        ScalingData.from_csv(path, columns={"n_param": "loss"})
+    # An alias of a standard column names it; any other name is a column of one's own.
+    assert ScalingData.from_csv(path, columns={"N": "loss"}).columns == ("n_params",)
+    assert ScalingData.from_csv(path, columns={"val_loss": "loss"}).columns == ("val_loss",)
     with pytest.raises(TypeError, match="columns must be a dict"):
         ScalingData.from_csv(path, columns=["loss"])
 
 
 def test_csv_no_loss_column(tmp_path):
     path = _write_csv(tmp_path / "r.csv", ["N", "val"], [[1.0, 2.0]])
-    with pytest.raises(ValueError, match=r"No loss column found .*its columns are: N, val"):
-        ScalingData.from_csv(path)
+    assert ScalingData.from_csv(path).columns == ("n_params", "val")
 
 
 def test_csv_not_a_number(tmp_path):
@@ -374,8 +396,8 @@ def test_csv_shared_svg_file():
         pytest.skip(f"shared data not found at {path}")
     data = ScalingData.from_csv(path)  # 'Model Size' and 'Training FLOP' are aliases
     assert len(data) == 245
-    assert data.columns == ("n_params", "n_tokens", "compute", "loss")
-    assert data.derived == ("n_tokens",)
+    assert data.columns == ("n_params", "n_tokens", "compute", "loss", "x", "y", "color", "hex_color")
+    assert data.derived == ("n_tokens",) and data.categorical == ("color", "hex_color")
     tidy = ScalingData.from_csv(SHARED / "epoch_chinchilla" / "epoch_chinchilla_tidy.csv")
     np.testing.assert_array_equal(data.n_params, tidy.n_params)
     np.testing.assert_allclose(data.n_tokens, tidy.n_tokens, rtol=1e-15)
@@ -433,8 +455,6 @@ def test_from_dataframe_mapping_errors():
     assert data.columns == ("n_params", "loss")
     with pytest.raises(ValueError, match=r"'Model Size' \(for n_params\) is not in the data frame"):
         ScalingData.from_dataframe(df, columns={"n_params": "Model Size"})
-    with pytest.raises(ValueError, match="No loss column found in the data frame"):
-        ScalingData.from_dataframe(df)
     df = pd.DataFrame({"loss": ["3.0", "x"]})
     with pytest.raises(ValueError, match=r"'loss' has 2 values that are not a number; the first is at row 0"):
         ScalingData.from_dataframe(df)

@@ -66,7 +66,9 @@ def test_chinchilla_matches_shared_tidy_csv():
 
 def test_unknown_name():
     with pytest.raises(
-        ValueError, match=r"Unknown data set 'chinchila' \(did you mean 'chinchilla'\?\); the bundled data sets are: chinchilla."
+        ValueError,
+        match=r"Unknown data set 'chinchila' \(did you mean 'chinchilla'\?\); "
+        r"the bundled data sets are: chinchilla.",
     ):
         datasets.load("chinchila")
     with pytest.raises(ValueError, match="Unknown data set"):

@@ -41,7 +41,7 @@ def test_eight_devices_give_the_same_bits_as_one():
 one = jscale.fit(law, data, starts=starts)
 # Several datasets in one call.
 parts = [data.subset(np.arange(len(data)) % 3 != k) for k in range(3)]
-for a, b in zip(jscale.fit(law, parts, starts=starts, n_devices=1), jscale.fit(law, parts, starts=starts)):
+for a, b in zip(jscale.fit_many(law, parts, starts=starts, n_devices=1), jscale.fit_many(law, parts, starts=starts)):
     assert same(a, b)
 # A bootstrap on one device and on eight.
 kw = dict(n_resamples=13, key=5, full_fit=one, jackknife=False)
@@ -60,8 +60,8 @@ def test_eight_devices_give_the_same_bits_as_one_with_every_method():
     run_on_cpu_devices(
         _EIGHT + """
 for method in ("map", "vmap"):
-    assert same(jscale.fit(law, data, starts=starts, method=method, n_devices=1),
-                jscale.fit(law, data, starts=starts, method=method)), method
+    assert same(jscale.fit(law, data, starts=starts, batching=method, n_devices=1),
+                jscale.fit(law, data, starts=starts, batching=method)), method
 # One start on eight devices: seven pad it.
 assert same(jscale.fit(law, data, starts=starts[:1], n_devices=1), jscale.fit(law, data, starts=starts[:1]))
 print("ok")
@@ -134,14 +134,14 @@ def test_mesh_argument_is_checked():
 
 
 def test_memory_budget_splits_calls_without_changing_results(monkeypatch):
-    from jscale import _fit
+    from jscale import _batch
     from jscale._batch import memory_budget, problems_per_call
 
     data = jscale.datasets.load("chinchilla")
     starts = LAW.default_starts()[::450]
     parts = [data.subset(np.arange(len(data)) % 4 != k) for k in range(4)]
     calls = []
-    monkeypatch.setattr(_fit, "_fit_batched", _counting(_fit._fit_batched, calls))
+    monkeypatch.setattr(_batch, "_fit_batched", _counting(_batch._fit_batched, calls))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         fit = jscale.fit(LAW, data, starts=starts)
@@ -158,10 +158,10 @@ def test_memory_budget_splits_calls_without_changing_results(monkeypatch):
         rows = len(parts[0])
         monkeypatch.setenv("JSCALE_MEMORY_BUDGET", str(8 * 256 * (rows * 9 + 81) + 2 * 8 * (8 * rows + 10 * 8)))
         calls.clear()
-        many = jscale.fit(LAW, parts, starts=starts)
+        many = jscale.fit_many(LAW, parts, starts=starts)
         assert len(calls) == 2
         monkeypatch.delenv("JSCALE_MEMORY_BUDGET")
-        alone = jscale.fit(LAW, parts[:2], starts=starts) + jscale.fit(LAW, parts[2:], starts=starts)
+        alone = jscale.fit_many(LAW, parts[:2], starts=starts) + jscale.fit_many(LAW, parts[2:], starts=starts)
     for k in ("end_params", "objectives", "start_status", "n_steps"):
         np.testing.assert_array_equal(getattr(boot, k), getattr(ref, k))
     for a, b in zip(many, alone):

@@ -172,7 +172,7 @@ def test_one_trace_per_batch_shape():
     data = synthetic_chinchilla(n=3)
     other = synthetic_chinchilla(dict(E=2.0, A=300.0, B=900.0, alpha=0.3, beta=0.3), n=3)
     starts = subset_starts()[:3]
-    traces = jscale._fit._TRACES
+    traces = jscale._batch.TRACES
 
     def fit(d, s):
         with warnings.catch_warnings():
@@ -206,7 +206,7 @@ def no_fitting(monkeypatch):
         calls.append(1)
         raise AssertionError("fit reached the jitted computation")
 
-    monkeypatch.setattr(jscale._fit, "_fit_starts", spy)
+    monkeypatch.setattr(jscale._batch, "_fit_starts", spy)
     yield
     assert not calls
 
@@ -224,16 +224,21 @@ INVALID = [
     (dict(starts=np.zeros((0, 5))), ValueError, r"starts must have shape \(S, 5\).*got shape \(0, 5\)"),
     (dict(starts=NAN_STARTS), ValueError, r"starts has 1 rows? with NaN or infinite values; the first is row 1"),
     (dict(starts=np.full((2, 5), np.inf)), ValueError, r"starts has 2 rows? with NaN or infinite.*row 0"),
-    (dict(method="pmap"), ValueError, r"method must be one of refill, vmap, map; got 'pmap'"),
+    (dict(batching="pmap"), ValueError, r"batching must be one of refill, vmap, map; got 'pmap'"),
     (dict(batch_size=0), ValueError, r"batch_size must be a positive integer; got 0"),
     (dict(batch_size=2.5), ValueError, r"batch_size must be a positive integer; got 2.5"),
     (dict(n_devices=jax.local_device_count() + 1), ValueError,
      rf"n_devices={jax.local_device_count() + 1} but only {jax.local_device_count()} local devices"),
     (dict(n_devices=0), ValueError, r"n_devices must be a positive integer; got 0"),
     (dict(loss="bogus"), ValueError,
-     r"loss must be 'huber', 'squared' or a loss object such as jscale.Huber\(delta\).*got 'bogus'"),
-    (dict(loss="squared", delta=0.1), ValueError, r"delta applies to loss='huber' only"),
-    (dict(loss=jscale.Huber(), delta=0.1), ValueError, r"Pass delta only with loss='huber'"),
+     r"loss must be 'huber', 'squared', 'asymmetric' or a loss object such as jscale.losses.Huber\(delta\)"
+     r".*got 'bogus'"),
+    (dict(loss="squared", delta=0.1), ValueError, r"delta applies to the 'huber' and 'asymmetric' losses"),
+    (dict(loss=jscale.Huber(), delta=0.1), ValueError, r"Pass delta only with a loss name"),
+    (dict(residual="linear"), ValueError, r"residual must be 'log' .* or 'raw' .*; got 'linear'"),
+    (dict(target="accuracy"), ValueError, r"no column 'accuracy' to fit; its columns are n_params, n_tokens, "),
+    (dict(target=3), TypeError, r"target must be the name of a data column"),
+    (dict(data=[SYN, SYN]), TypeError, r"fit takes one ScalingData; .* use jscale.fit_many"),
     (dict(delta=-1.0), ValueError, r"Huber delta must be a positive finite number; got -1.0"),
     (dict(law="chinchilla"), TypeError, r"law must be a jscale law object.*got str"),
     (dict(law=jscale.laws.Chinchilla), TypeError, r"law must be a jscale law object.*got type"),

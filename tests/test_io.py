@@ -62,8 +62,13 @@ def test_custom_law_round_trip(tmp_path):
         jscale.load(path)
     _same_fit(fit, jscale.load(path, law=law))
     other = jscale.laws.custom(power, {"E": "positive", "B": "positive", "alpha": "free"}, columns=("compute",))
-    with pytest.raises(ValueError, match="has parameters"):
+    with pytest.raises(ValueError, match=r"law= is a Custom with parameters \['E', 'B', 'alpha'\]"):
         jscale.load(path, law=other)
+    # The same names with another domain would read stored values in the wrong space.
+    moved = jscale.laws.custom(power, {"E": "positive", "A": "positive", "alpha": "free"}, columns=("compute",),
+                               name="power")
+    with pytest.raises(ValueError, match=r"domains .*\[-inf, inf\]\]; the file's law 'power'"):
+        jscale.load(path, law=moved)
 
 
 def test_bad_files(results, tmp_path):
@@ -87,3 +92,33 @@ def test_bad_files(results, tmp_path):
         jscale.load(tmp_path / "missing.jscale")
     with pytest.raises(TypeError, match="save takes a FitResult or a BootstrapResult"):
         jscale.save({"a": 1}, tmp_path / "x.jscale")
+
+
+def _power(p, x):
+    return p["E"] + p["A"] * x["steps"] ** -p["alpha"]
+
+
+CUSTOM = jscale.laws.custom(_power, {"E": "positive", "A": "positive", "alpha": "free"}, columns=("steps",))
+EVERY_LAW = [
+    jscale.laws.Chinchilla(), jscale.laws.DataConstrained(), jscale.laws.Kaplan(), jscale.laws.PowerLaw("steps"),
+    jscale.laws.PurePowerLaw("n_tokens"), jscale.laws.BrokenPowerLaw(2, "compute"),
+    jscale.laws.Chinchilla().fix(E=1.7).tie(beta="alpha"), CUSTOM, CUSTOM.fix(E=1.5),
+]
+
+
+@pytest.mark.parametrize("law", EVERY_LAW, ids=lambda law: law.name)
+@pytest.mark.parametrize("loss", [jscale.losses.Huber(2e-3), jscale.losses.Squared(),
+                                  jscale.losses.Asymmetric(over=10.0, delta=1e-4)], ids=["huber", "squared", "asym"])
+def test_every_law_and_loss_round_trips(law, loss, tmp_path):
+    """Every built-in law (with its settings), a constrained and a custom law, with every loss."""
+    rng = np.random.default_rng(0)
+    starts = rng.normal(size=(3, law.n_free))
+    fit = jscale.FitResult(law=law, loss=loss, target="accuracy", residual="raw", starts=starts,
+                           end_params=starts + 0.1, objectives=np.array([3.0, 1.0, 2.0]), status=np.zeros(3, np.int32),
+                           n_steps=np.ones(3, np.int32), best_index=1, n_rows=12)
+    base = law.base if isinstance(law, jscale.laws.Constrained) else law
+    passed = base if isinstance(base, jscale.laws.Custom) else None  # only a custom law's function is passed back
+    loaded = jscale.load(jscale.save(fit, tmp_path / "r.jscale"), law=passed)
+    assert loaded.law == law and loaded.loss == loss and (loaded.target, loaded.residual) == ("accuracy", "raw")
+    np.testing.assert_array_equal(loaded.end_params, fit.end_params)
+    assert loaded.params == fit.params

@@ -12,8 +12,9 @@ from helpers import (
 )
 
 import jscale
+from jscale._losses import Huber
 from jscale._numerics import x64_scope
-from jscale._objective import Huber, objective
+from jscale._problem import Problem
 
 DC = jscale.laws.DataConstrained()
 # The C4 base law of Muennighoff et al. (SOURCES.md section 2): log A, log B, log E, alpha = beta.
@@ -83,12 +84,12 @@ def test_data_constrained_gradient_matches_finite_differences():
     truth = dict(E=1.8, A=500.0, B=1500.0, alpha=0.34, beta=0.36, R_D=12.0, R_N=4.0)
     data, theta = _synthetic_dc(truth)
     noisy = data.subset(np.arange(len(data)))
-    problem = {"log_x": {c: jnp.log(getattr(noisy, c)) for c in DC.columns},
-               "log_loss": jnp.log(noisy.loss) + 0.01 * jnp.sin(jnp.arange(len(noisy))),
-               "weight": jnp.ones(len(noisy))}
     x = jnp.asarray(theta) + 0.05
     with x64_scope():
-        f = jax.jit(lambda t: objective(DC, Huber(0.05), t, problem))
+        problem = Problem(x={c: jnp.log(getattr(noisy, c)) for c in DC.columns},
+                          y=jnp.log(noisy.loss) + 0.01 * jnp.sin(jnp.arange(len(noisy))),
+                          weight=jnp.ones(len(noisy)), floor=0.0, law=DC, loss=Huber(0.05))
+        f = jax.jit(problem.objective)
         g = np.asarray(jax.grad(f)(x))
         h = 1e-6
         fd = np.array([(f(x + h * e) - f(x - h * e)) / (2 * h) for e in jnp.eye(7)])
@@ -159,8 +160,8 @@ CASES = {
 def _exact(law, truth, columns):
     theta = law.to_free([truth[n] for n in law.param_names])
     with x64_scope():
-        log_x = {c: jnp.log(jnp.asarray(v)) for c, v in columns.items()}
-        loss = np.exp(np.asarray(law.log_predict(jnp.asarray(theta), log_x)))
+        x = law.inputs({c: jnp.asarray(v) for c, v in columns.items()})
+        loss = np.asarray(law.predict(jnp.asarray(theta), x))
     return jscale.ScalingData.from_arrays(**columns, loss=loss), theta
 
 
@@ -180,10 +181,10 @@ def test_law_gradient_matches_finite_differences(case):
     law, truth, columns = CASES[case]
     data, theta = _exact(law, truth, columns)
     with x64_scope():
-        problem = {"log_x": {c: jnp.log(jnp.asarray(v)) for c, v in columns.items()},
-                   "log_loss": jnp.log(jnp.asarray(data.loss)) + 0.02 * jnp.sin(jnp.arange(len(data))),
-                   "weight": jnp.ones(len(data))}
-        f = jax.jit(lambda t: objective(law, Huber(0.05), t, problem))
+        problem = Problem(x=law.inputs({c: jnp.asarray(v) for c, v in columns.items()}),
+                          y=jnp.log(jnp.asarray(data.loss)) + 0.02 * jnp.sin(jnp.arange(len(data))),
+                          weight=jnp.ones(len(data)), floor=0.0, law=law, loss=Huber(0.05))
+        f = jax.jit(problem.objective)
         x = jnp.asarray(theta) + 0.01
         g = np.asarray(jax.grad(f)(x))
         h = 1e-6
@@ -215,16 +216,23 @@ def test_custom_law_goes_through_fit_bootstrap_allocation_and_save(tmp_path):
 
 
 def test_law_constructor_errors():
-    with pytest.raises(ValueError, match="column must be one of"):
-        jscale.laws.PowerLaw("flops")
+    with pytest.raises(ValueError, match="column must be the name of a data column"):
+        jscale.laws.PowerLaw("")
     with pytest.raises(ValueError, match="n_breaks must be a positive integer"):
         jscale.laws.BrokenPowerLaw(0)
     with pytest.raises(ValueError, match="Param domain must be"):
         Param((1.0, 0.0))
     with pytest.raises(TypeError, match="fn must be a function"):
         jscale.laws.custom(3, {"E": "positive"}, columns=("compute",))
-    with pytest.raises(ValueError, match="columns must be among"):
-        jscale.laws.custom(_custom_power, {"E": "positive"}, columns=("flops",))
+    with pytest.raises(ValueError, match="columns must name the data columns"):
+        jscale.laws.custom(_custom_power, {"E": "positive"}, columns=())
+    with pytest.raises(ValueError, match="lists a column twice"):
+        jscale.laws.custom(_custom_power, {"E": "positive"}, columns=("compute", "compute"))
+    # A start outside a parameter's domain would be an infinite free value (item 6 of issue 14).
+    with pytest.raises(ValueError, match="parameter 'E' has domain 'positive' but a start of 0.0"):
+        jscale.laws.custom(_custom_power, {"E": Param("positive", (0.0, 1.0))}, columns=("compute",))
+    with pytest.raises(ValueError, match=r"parameter 'a' .* start of 2.0; its starts must be inside \(0, 1\)"):
+        jscale.laws.custom(_custom_power, {"a": Param((0.0, 1.0), (0.5, 2.0))}, columns=("compute",))
     assert len(jscale.laws.BrokenPowerLaw(2).default_starts()) <= 2000
 
 

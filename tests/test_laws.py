@@ -8,13 +8,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import chinchilla_loss, synthetic_chinchilla
+from helpers import chinchilla_loss, problem_of, synthetic_chinchilla
 
 import jscale
-from jscale._fit import _problem
 from jscale._laws import Law, log_sum_exp_offset
 from jscale._numerics import x64_scope
-from jscale._objective import objective
 from jscale._solve import evaluate
 
 LAW = jscale.laws.Chinchilla()
@@ -136,17 +134,17 @@ def test_evaluate_gradient_matches_finite_differences(loss, point):
     data = data.replace(loss=data.loss * np.exp(rng.normal(0, 0.01, len(data))))
     theta0 = np.array([0.6, 6.2, 7.5, 0.35, 0.3]) if point == "away" else np.array([0.53, 5.99, 7.31, 0.33, 0.29])
     with x64_scope():
-        problem = jax.tree.map(jnp.asarray, _problem(LAW, data))
-        f, g, h = (np.asarray(a) for a in evaluate(LAW, loss, jnp.asarray(theta0), problem, False))
-        _, _, h_newton = (np.asarray(a) for a in evaluate(LAW, loss, jnp.asarray(theta0), problem, True))
-        obj = jax.jit(lambda t: objective(LAW, loss, t, problem))
+        problem = problem_of(LAW, data, loss)
+        f, g, h = (np.asarray(a) for a in evaluate(problem, jnp.asarray(theta0), False))
+        _, _, h_newton = (np.asarray(a) for a in evaluate(problem, jnp.asarray(theta0), True))
+        obj = jax.jit(problem.objective)
         assert f == pytest.approx(float(obj(jnp.asarray(theta0))), rel=1e-14)
         step = 1e-6
         fd = np.array([
             (float(obj(jnp.asarray(theta0 + step * e))) - float(obj(jnp.asarray(theta0 - step * e)))) / (2 * step)
             for e in np.eye(5)
         ])
-        auto = np.asarray(jax.grad(lambda t: objective(LAW, loss, t, problem))(jnp.asarray(theta0)))
+        auto = np.asarray(jax.grad(problem.objective)(jnp.asarray(theta0)))
     assert g.shape == (5,) and h.shape == h_newton.shape == (5, 5)
     np.testing.assert_allclose(g, auto, rtol=1e-10, atol=1e-14 * np.abs(g).max())
     np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-7 * np.abs(g).max())

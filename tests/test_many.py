@@ -27,7 +27,7 @@ def _curves(n_curves=20):
 @pytest.mark.filterwarnings("ignore::jscale.IntervalWarning")
 def test_twenty_datasets_in_one_call_equal_separate_fits():
     curves = _curves()
-    together = jscale.fit(POWER, curves)
+    together = jscale.fit_many(POWER, curves)
     assert isinstance(together, list) and len(together) == 20
     for data, joint in zip(curves, together):
         alone = jscale.fit(POWER, data)
@@ -55,10 +55,14 @@ def test_split_groups_rows_by_a_column():
 
 
 def test_many_errors():
-    with pytest.raises(ValueError, match="empty list"):
-        jscale.fit(POWER, [])
+    with pytest.raises(TypeError, match="fit_many takes a non-empty list of ScalingData"):
+        jscale.fit_many(POWER, [])
+    with pytest.raises(TypeError, match="fit takes one ScalingData; .* jscale.fit_many"):
+        jscale.fit(POWER, _curves(2))
+    with pytest.raises(TypeError, match="bootstrap takes one ScalingData; .* jscale.bootstrap_many"):
+        jscale.bootstrap(POWER, _curves(2), key=0)
     with pytest.raises(TypeError, match=r"data\[1\]: data must be a jscale.ScalingData"):
-        jscale.fit(POWER, [_curves(1)[0], "runs.csv"])
+        jscale.fit_many(POWER, [_curves(1)[0], "runs.csv"])
     with pytest.raises(ValueError, match="split: the data has no column 'model'"):
         _curves(1)[0].split("model")
 
@@ -69,9 +73,9 @@ def test_bootstrap_of_a_list_repeats_each_dataset_alone():
     import jax
 
     curves = _curves(4)[::3]  # two curves of the same length: one compilation
-    boots = jscale.bootstrap(POWER, curves, n_resamples=16, key=3, starts="optimum", jackknife=False)
+    boots = jscale.bootstrap_many(POWER, curves, n_resamples=16, key=3, starts="optimum", jackknife=False)
     assert len(boots) == 2
-    fits = jscale.fit(POWER, curves)
+    fits = jscale.fit_many(POWER, curves)
     alone = jscale.bootstrap(POWER, curves[1], n_resamples=16, key=jax.random.fold_in(jax.random.key(3), 1),
                              starts="optimum", full_fit=fits[1], jackknife=False)
     np.testing.assert_array_equal(boots[1].resample_counts(5), alone.resample_counts(5))
@@ -85,7 +89,7 @@ def test_bootstrap_of_a_list_repeats_each_dataset_alone():
 def test_four_datasets_in_one_call_equal_separate_fits():
     """A smaller version of the twenty-curve test: two lengths, two compilations."""
     curves = _curves(4)
-    together = jscale.fit(POWER, curves)
+    together = jscale.fit_many(POWER, curves)
     for data, joint in zip(curves, together):
         alone = jscale.fit(POWER, data)
         assert joint.objective == pytest.approx(alone.objective, rel=1e-9)

@@ -7,12 +7,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from helpers import synthetic_chinchilla
+from helpers import problem_of, synthetic_chinchilla
 
 import jscale
-from jscale._fit import _problem
+from jscale._losses import Huber, Squared, resolve_loss
 from jscale._numerics import x64_scope
-from jscale._objective import Huber, Squared, objective, resolve_loss
 
 R = np.array([-1.0, -0.2, -2e-3, -1e-3, -5e-4, -1e-9, 0.0, 1e-9, 5e-4, 1e-3, 2e-3, 0.2, 1.0, 30.0])
 
@@ -86,9 +85,8 @@ def test_objective_is_the_weighted_sum():
     log_pred = np.log(np.exp(0.5) + np.exp(6.0) * data.n_params**-0.33 + np.exp(7.3) * data.n_tokens**-0.29)
     r = np.log(data.loss) - log_pred
     with x64_scope():
-        problem = jax.tree.map(jnp.asarray, _problem(law, data))
         for loss, rho in [(Huber(1e-3), _huber_numpy(r, 1e-3)), (Squared(), 0.5 * r**2)]:
-            got = float(objective(law, loss, jnp.asarray(theta), problem))
+            got = float(problem_of(law, data, loss).objective(jnp.asarray(theta)))
             assert got == pytest.approx(np.sum(np.arange(9.0) * rho), rel=1e-12)
 
 
@@ -102,22 +100,25 @@ def test_resolve_loss():
 
 
 @pytest.mark.parametrize(
-    "loss, delta, match",
+    "loss, delta, error, match",
     [
-        ("bogus", None, r"loss must be 'huber', 'squared' or a loss object such as jscale.Huber\(delta\).*got 'bogus'"),
-        ("Huber", None, r"got 'Huber'"),
-        (None, None, r"got None"),
-        ("squared", 0.1, r"delta applies to loss='huber' only; remove it for loss='squared'"),
-        (Huber(), 0.1, r"Pass delta only with loss='huber'"),
-        (Squared(), 0.1, r"Pass delta only with loss='huber'"),
-        ("huber", -1.0, r"Huber delta must be a positive finite number; got -1.0"),
-        ("huber", 0.0, r"Huber delta must be a positive finite number; got 0.0"),
-        ("huber", float("inf"), r"Huber delta must be a positive finite number; got inf"),
-        ("huber", float("nan"), r"Huber delta must be a positive finite number; got nan"),
+        ("bogus", None, ValueError,
+         r"loss must be 'huber', 'squared', 'asymmetric' or a loss object such as jscale.losses.Huber\(delta\)"
+         r".*got 'bogus'"),
+        (None, None, TypeError, r"NoneType lacks rho, irls_weight, curvature"),
+        ("squared", 0.1, ValueError,
+         r"delta applies to the 'huber' and 'asymmetric' losses; remove it for loss='squared'"),
+        (Huber(), 0.1, ValueError, r"Pass delta only with a loss name"),
+        (Squared(), 0.1, ValueError, r"Pass delta only with a loss name"),
+        ("huber", -1.0, ValueError, r"Huber delta must be a positive finite number; got -1.0"),
+        ("huber", 0.0, ValueError, r"Huber delta must be a positive finite number; got 0.0"),
+        ("huber", float("inf"), ValueError, r"Huber delta must be a positive finite number; got inf"),
+        ("huber", float("nan"), ValueError, r"Huber delta must be a positive finite number; got nan"),
+        ("asymmetric", -1.0, ValueError, r"Asymmetric delta must be a positive finite number; got -1.0"),
     ],
 )
-def test_resolve_loss_errors(loss, delta, match):
-    with pytest.raises(ValueError, match=match):
+def test_resolve_loss_errors(loss, delta, error, match):
+    with pytest.raises(error, match=match):
         resolve_loss(loss, delta)
 
 
@@ -133,3 +134,55 @@ def test_losses_are_frozen_and_hashable():
     with pytest.raises(dataclasses.FrozenInstanceError):
         Huber().delta = 1.0
     assert jscale.Huber is Huber and jscale.Squared is Squared
+
+
+def test_asymmetric_weights_over_prediction():
+    loss = jscale.losses.Asymmetric(over=10.0, under=1.0, delta=1e-3)
+    r = np.array([-0.5, -1e-4, 0.0, 1e-4, 0.5])  # r < 0: the law predicts above the observation
+    rho = _eval(loss.rho, r)
+    huber = _huber_numpy(r, 1e-3)
+    np.testing.assert_allclose(rho, np.where(r < 0, 10.0, 1.0) * huber, rtol=1e-15)
+    np.testing.assert_allclose(_eval(loss.irls_weight, r) * r, np.where(r < 0, 10.0, 1.0) * np.clip(r, -1e-3, 1e-3))
+    jscale.losses.check_loss(loss)
+    assert resolve_loss("asymmetric", 1e-4) == jscale.losses.Asymmetric(delta=1e-4)
+    assert jscale.losses.Huber is Huber and jscale.losses.Squared is Squared
+
+
+@dataclasses.dataclass(frozen=True)
+class _L1:
+    """A plain absolute error: no curvature anywhere."""
+
+    def rho(self, r):
+        return jnp.abs(r)
+
+    def irls_weight(self, r):
+        return 1 / jnp.abs(r)
+
+    def curvature(self, r):
+        return jnp.zeros_like(r)
+
+
+@dataclasses.dataclass(frozen=True)
+class _WrongPsi(_L1):
+    def irls_weight(self, r):
+        return jnp.ones_like(r)  # psi = r, but rho' = sign(r)
+
+    def curvature(self, r):
+        return jnp.ones_like(r)
+
+
+class _Unhashable(_L1):
+    __hash__ = None
+
+
+@pytest.mark.parametrize("loss, error, match", [
+    (_L1(), ValueError, r"The loss _L1 has zero curvature .* jscale.losses.Huber\(delta\)"),
+    (_WrongPsi(), ValueError, r"r \* irls_weight\(r\) must equal rho'\(r\)"),
+    (_Unhashable(), TypeError, r"not hashable; make it a frozen dataclass"),
+    (object(), TypeError, r"object lacks rho, irls_weight, curvature"),
+])
+def test_check_loss_names_the_rule_broken(loss, error, match):
+    with pytest.raises(error, match=match):
+        jscale.losses.check_loss(loss)
+    with pytest.raises(error, match=match):
+        resolve_loss(loss)  # what fit and bootstrap call

@@ -1,0 +1,168 @@
+"""The shape of the package: no import cycles, small units, one warning hierarchy, derived saving.
+
+These are the structural promises of ../shared/STYLE.md made checkable: the import graph of
+`jscale` (every import, lazy ones included) has no cycle; the result containers stay small and
+no function grows past about 80 lines without saying why; every diagnostic of every entry point
+is a `DiagnosticWarning` and is said once per call, never on property access; a new container
+field with a default is saved and loaded without touching `_io`.
+"""
+
+import ast
+import dataclasses
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from flax import struct
+from helpers import noisy_chinchilla, subset_starts
+
+import jscale
+from jscale import _io
+
+PACKAGE = Path(jscale.__file__).parent
+LAW = jscale.laws.Chinchilla()
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imports(path: Path) -> set:
+    """Every jscale module `path` imports, at module level or inside functions."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {a.name for a in node.names if a.name.startswith("jscale")}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("jscale"):
+            for a in node.names:  # `from jscale import _fit` imports the module jscale._fit
+                sub = f"{node.module}.{a.name}"
+                found.add(sub if (PACKAGE.parent / (sub.replace(".", "/") + ".py")).exists() else node.module)
+    return found
+
+
+def _graph() -> dict:
+    modules = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+    return {name: {m for m in _imports(p) if m in modules and m != name} for name, p in modules.items()}
+
+
+def test_no_import_cycle():
+    graph = _graph()
+    assert "jscale._fit" in graph and "jscale._batch" in graph["jscale._fit"]
+    state = {}
+
+    def visit(node, stack):
+        state[node] = "open"
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == "open":
+                cycle = stack[stack.index(nxt):] + [nxt]
+                pytest.fail("import cycle: " + " -> ".join(cycle))
+            if nxt not in state:
+                visit(nxt, stack + [nxt])
+        state[node] = "done"
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+
+
+def test_leaf_modules_import_no_jscale_module():
+    graph = _graph()
+    assert graph["jscale._warnings"] == set() and graph["jscale._numerics"] == set()
+
+
+def _class_lines(path: Path, name: str) -> int:
+    (node,) = [n for n in ast.parse(path.read_text()).body if isinstance(n, ast.ClassDef) and n.name == name]
+    return node.end_lineno - node.lineno + 1
+
+
+def test_result_containers_are_small():
+    results = PACKAGE / "_results.py"
+    assert _class_lines(results, "FitResult") <= 155
+    assert _class_lines(results, "BootstrapResult") <= 155
+
+
+def test_long_functions_say_why():
+    long = []
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                doc = ast.get_docstring(node) or ""
+                body = node.body[1:] if doc else node.body
+                lines = body[-1].end_lineno - body[0].lineno + 1 if body else 0
+                if lines > 80 and "Long because" not in doc:
+                    long.append(f"{path.name}:{node.name} ({lines} lines)")
+    assert not long, long
+
+
+def test_every_diagnostic_class_is_a_diagnostic_warning():
+    classes = [getattr(jscale, n) for n in jscale.__all__ if n.endswith("Warning")]
+    assert len(classes) >= 12 and all(issubclass(c, jscale.DiagnosticWarning) for c in classes)
+    assert issubclass(jscale.CorrelationWarning, jscale.IntervalWarning)
+
+
+@pytest.fixture(scope="module")
+def few_configurations():
+    # 9 configurations for 5 parameters: configuration, correlation and (bootstrap) bound findings.
+    base = noisy_chinchilla(n=3, sigma=0.01, seed=0)
+    return base.subset(np.tile(np.arange(9), 3))
+
+
+def test_one_filter_silences_every_entry_point(few_configurations):
+    data = few_configurations
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # anything not silenced below fails the test
+        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        fit = jscale.fit(LAW, data, starts=subset_starts(), loss="squared")
+        boot = jscale.bootstrap(LAW, data, n_resamples=4, key=0, starts="optimum", full_fit=fit, loss="squared",
+                                jackknife=False)
+        jscale.compute_optimal(fit, [1e25])  # beyond the data: an extrapolation finding
+        jscale.compute_optimal(boot, [1e25])
+        fit.predict(n_params=[1e12], n_tokens=[1e13])
+        boot.predict_interval(n_params=[1e12], n_tokens=[1e13])
+    assert fit.diagnostics() and boot.diagnostics()
+
+
+def test_each_finding_once_per_call_and_never_from_properties(few_configurations):
+    data = few_configurations
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fit = jscale.fit(LAW, data, starts=subset_starts(), loss="squared")
+    kinds = [d.kind for d in fit.diagnostics()]
+    assert len(caught) == len(kinds) and len(set(kinds)) == len(kinds) and "configurations" in kinds
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        boot = jscale.bootstrap(LAW, data, n_resamples=4, key=0, starts="optimum", full_fit=fit, loss="squared",
+                                jackknife=False)
+    assert [w.category for w in caught] == [d.category for d in boot.diagnostics()]
+    assert all(issubclass(w.category, jscale.DiagnosticWarning) for w in caught)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for result in (fit, boot):
+            assert result.se == result.se  # read twice: no warning at all
+            result.cov, result.corr, result.summary(), result.to_dict()
+
+
+def test_a_new_container_field_is_saved_without_touching_io(tmp_path, monkeypatch):
+    class TaggedFit(jscale.FitResult):
+        note: str = struct.field(pytree_node=False, default="")
+        extra: np.ndarray | None = None
+
+    data = noisy_chinchilla(n=4, sigma=0.01, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        fit = jscale.fit(LAW, data, starts=subset_starts()[:4])
+    fields = {f.name: getattr(fit, f.name) for f in dataclasses.fields(fit)}
+    tagged = TaggedFit(**fields, note="pilot", extra=np.arange(3.0))
+    monkeypatch.setitem(_io.RESULTS, "TaggedFit", TaggedFit)
+    loaded = jscale.load(jscale.save(tagged, tmp_path / "t.jscale"))
+    assert type(loaded) is TaggedFit and loaded.note == "pilot"
+    np.testing.assert_array_equal(loaded.extra, [0.0, 1.0, 2.0])
+    assert loaded.params == fit.params and loaded.data_summary == fit.data_summary
+
+
+def test_version_comes_from_the_package_metadata():
+    from importlib import metadata
+
+    assert jscale.__version__ == metadata.version("jscale")
