@@ -9,7 +9,7 @@ import warnings
 import numpy as np
 
 from jscale._data import ScalingData, closest
-from jscale._fit import check_law_and_data, fit
+from jscale._fit import check_law_and_data, check_objective, fit
 from jscale._laws import Law
 from jscale._results import FitResult
 from jscale._warnings import ExtrapolationWarning
@@ -26,7 +26,8 @@ class Backtest:
         by: the column that orders the runs ("compute", "n_params", ...).
         cutoff: runs with `by` >= cutoff were held out.
         train, test: the training and held-out runs.
-        predicted, observed: loss of the held-out runs, predicted and measured, (T,).
+        predicted, observed: the fitted column (the loss, or the fit's `target`) of the held-out
+            runs, predicted and measured, (T,).
     """
 
     fit: FitResult
@@ -90,7 +91,7 @@ def backtest(law: Law, data: ScalingData, *, by: str = "compute", holdout: float
         holdout: without `cutoff`, the share of the distinct values of `by` held out, largest
             first (default 0.25: the top quarter of model sizes or budgets).
         cutoff: instead of `holdout`, the value of `by` from which runs are held out.
-        **fit_kwargs: passed to `jscale.fit` (starts, loss, delta, solver, ...).
+        **fit_kwargs: passed to `jscale.fit` (target, residual, starts, loss, delta, solver, ...).
 
     Returns:
         A `Backtest` with the fit, the split, the predictions, `relative_error`, `decades` of
@@ -106,7 +107,9 @@ def backtest(law: Law, data: ScalingData, *, by: str = "compute", holdout: float
         >>> bt = jscale.backtest(jscale.laws.Chinchilla(), data, by="compute", holdout=0.2)  # doctest: +SKIP
         >>> print(bt.summary())  # doctest: +SKIP
     """
-    check_law_and_data(law, data)
+    objective = check_objective(fit_kwargs.get("target", "loss"), fit_kwargs.get("residual", "log"),
+                                fit_kwargs.get("loss", "huber"), fit_kwargs.get("delta"))
+    check_law_and_data(law, data, objective)
     if not isinstance(by, str) or by not in SCALE_COLUMNS:
         raise ValueError(f"backtest: by must be one of {', '.join(SCALE_COLUMNS)}; got {by!r}"
                          f"{closest(by, SCALE_COLUMNS)}.")
@@ -140,4 +143,4 @@ def backtest(law: Law, data: ScalingData, *, by: str = "compute", holdout: float
         warnings.simplefilter("ignore", ExtrapolationWarning)
         predicted = result.predict(test)
     return Backtest(fit=result, by=by, cutoff=cutoff, train=train, test=test, predicted=predicted,
-                    observed=np.asarray(test.loss))
+                    observed=np.asarray(test[objective.target]))

@@ -45,12 +45,18 @@ def _keyword_columns(law, summary, columns: dict) -> dict:
     if len(set(lengths.values())) > 1:
         listed = ", ".join(f"{k} has {n}" for k, n in lengths.items())
         raise ValueError(f"predict columns have mismatched lengths: {listed}.")
-    if law.column_space == "log":
-        for c, v in out.items():
-            if not np.all(np.isfinite(v) & (v > 0)):
-                raise ValueError(f"Column {c!r} must be finite and positive for the {law.name} law; got "
-                                 f"{v[~(np.isfinite(v) & (v > 0))][0]!r}.")
     return out
+
+
+def _check_positive(law, values: dict) -> dict:
+    """A law that reads logs needs positive, finite columns."""
+    if law.column_space == "log":
+        for c, v in values.items():
+            bad = ~(np.isfinite(v) & (v > 0))
+            if bad.any():
+                raise ValueError(f"Column {c!r} must be finite and positive for the {law.name} law; got "
+                                 f"{v[bad][0]!r}.")
+    return values
 
 
 def natural(law, summary, data=None, **columns) -> dict:
@@ -58,7 +64,7 @@ def natural(law, summary, data=None, **columns) -> dict:
     if data is not None and columns:
         raise ValueError("Pass either a ScalingData or keyword columns to predict, not both.")
     if data is None:
-        return _keyword_columns(law, summary, columns)
+        return _check_positive(law, _keyword_columns(law, summary, columns))
     if not isinstance(data, ScalingData):
         raise TypeError(
             "predict takes a ScalingData or keyword columns (e.g. n_params=..., n_tokens=...); got "
@@ -70,7 +76,7 @@ def natural(law, summary, data=None, **columns) -> dict:
         labels = summary.levels_of(c) if summary is not None else None
         if labels is not None:
             out[c] = _codes_for(c, data[c], labels)
-    return out
+    return _check_positive(law, out)
 
 
 def inputs(law, summary, data=None, *, stacklevel: int = 2, **columns) -> dict:

@@ -13,7 +13,7 @@ from flax import struct
 
 from jscale import _diagnostics, _predict, _report
 from jscale import _uncertainty as unc
-from jscale._batch import counts_of_resample
+from jscale._batch import best_start, counts_of_resample
 from jscale._diagnostics import DataSummary
 from jscale._numerics import read_only, x64_scope
 from jscale._solve import NONFINITE, STATUS_NAMES, SUCCESS
@@ -215,7 +215,7 @@ class BootstrapResult(struct.PyTreeNode, kw_only=True):
     @property
     def best_index(self) -> np.ndarray:
         """(B,) index of the best (lowest finite objective) start of every resample."""
-        return np.argmin(np.where(np.isfinite(self.objectives), self.objectives, np.inf), axis=1)
+        return best_start(self.objectives)
 
     def _take(self, array):
         return array[np.arange(self.n_resamples), self.best_index]

@@ -18,6 +18,7 @@ from helpers import (
     SYNTHETIC_PARAMS,
     chinchilla_free,
     chinchilla_objective_and_grad,
+    quiet,
     subset_starts,
     synthetic_chinchilla,
     synthetic_fit,
@@ -357,3 +358,29 @@ def test_lbfgs_solver_reaches_the_optimum(grid_fit, chinchilla):
     assert result.objective >= grid_fit.objective * (1 - 1e-12)
     assert set(np.unique(result.status)) <= {0, 1, 2, 3}
     assert np.all(result.n_steps >= 1)
+
+
+def _per_mixture(p, x):
+    """A power law in steps with one offset per data mixture (a categorical column, read as codes)."""
+    offset = jnp.where(x["mixture"] == 0, p["E_code"], p["E_web"])
+    return offset + p["A"] * x["steps"] ** -p["alpha"]
+
+
+def test_custom_law_over_a_numeric_and_a_categorical_column():
+    steps = np.tile(np.logspace(2, 5, 8), 2)
+    mixture = np.repeat(["web", "code"], 8)  # codes follow the sorted labels: code 0, web 1
+    truth = dict(E_code=0.9, E_web=1.6, A=5.0, alpha=0.4)
+    accuracy_like = np.where(mixture == "code", 0.9, 1.6) + 5.0 * steps**-0.4
+    data = jscale.ScalingData.from_arrays(steps=steps, mixture=mixture, err=accuracy_like)
+    law = jscale.laws.custom(_per_mixture, {"E_code": "free", "E_web": "free", "A": "positive", "alpha": "free"},
+                             columns=("steps", "mixture"))
+    result = quiet(jscale.fit, law, data, target="err", residual="raw", loss="squared", batching="vmap")
+    assert result.params == pytest.approx(truth, rel=1e-8)
+    assert result.data_summary.levels == (("mixture", ("code", "web")),)
+    with pytest.warns(jscale.ExtrapolationWarning, match="steps up to 1.00 decades"):
+        predicted = result.predict(steps=[1e6, 1e6], mixture=["web", "code"])
+    np.testing.assert_allclose(predicted, [1.6 + 5.0 * 1e6**-0.4, 0.9 + 5.0 * 1e6**-0.4], rtol=1e-10)
+    with pytest.raises(ValueError, match=r"label 'math', which the fitted data did not have; its labels are 'code'"):
+        result.predict(steps=[1e6], mixture=["math"])
+    with pytest.raises(ValueError, match=r"reads column 'mixture' as numbers, but it holds text labels"):
+        jscale.fit(jscale.laws.PowerLaw("mixture"), data, target="err")

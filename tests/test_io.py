@@ -1,6 +1,7 @@
 """jscale.save / jscale.load: round trips, custom laws, bad files."""
 
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -122,3 +123,15 @@ def test_every_law_and_loss_round_trips(law, loss, tmp_path):
     assert loaded.law == law and loaded.loss == loss and (loaded.target, loaded.residual) == ("accuracy", "raw")
     np.testing.assert_array_equal(loaded.end_params, fit.end_params)
     assert loaded.params == fit.params
+
+
+def test_reads_files_of_format_version_1():
+    """A bootstrap saved by jscale 0.1.0 (commit fc53583; Chinchilla with beta tied to alpha, 16
+    rows, 4 resamples), whose layout was hand-written field lists: it loads as it was."""
+    boot = jscale.load(Path(__file__).parent / "data" / "format_v1_bootstrap.jscale")
+    assert isinstance(boot, jscale.BootstrapResult) and boot.n_resamples == 4
+    assert boot.law == jscale.laws.Chinchilla().tie(beta="alpha") and boot.loss == jscale.losses.Huber(1e-3)
+    assert (boot.fit.target, boot.fit.residual) == ("loss", "log")  # the defaults, for fields it lacked
+    assert boot.fit.params == pytest.approx(dict(E=1.6629062759185156, A=233.72837731119043, B=1663.6451039736617,
+                                                 alpha=0.29542659035015617), rel=1e-15)
+    assert boot.se["alpha"] == pytest.approx(0.007298323932807164, rel=1e-12)
