@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import inspect
 import numbers
 import sys
 
@@ -12,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jscale import _problem
-from jscale._batch import best_start, fit_in_chunks, problems_per_call, resampled_problems
+from jscale._batch import best_start, fit_in_chunks, problems_per_call, resampled_problems, take_best
 from jscale._data import ScalingData
 from jscale._diagnostics import merge
 from jscale._fit import (
@@ -22,6 +23,7 @@ from jscale._fit import (
     check_positive_int,
     check_starts,
     fit_datasets,
+    fit_list,
 )
 from jscale._laws import Law
 from jscale._numerics import read_only, x64_scope
@@ -356,17 +358,15 @@ def _bootstrap(law, data, *, n_resamples, key, counts, unit, starts, full_fit, t
         else:
             jack = {"x": np.zeros((0, 1, law.n_free)), "f": np.zeros((0, 1)), "status": np.zeros((0, 1), np.int32)}
 
-    jk_best = best_start(jack["f"]) if jk_units else np.zeros(0, np.int64)
-    take = np.arange(jk_units)
-    jk_finite = np.isfinite(jack["f"][take, jk_best])
+    jk = take_best(jack, best_start(jack["f"]) if jk_units else np.zeros(0, np.int64))
     result = BootstrapResult(
         fit=full_fit, unit=unit if kind == "group" else kind, n_units=n_units,
         n_configs=distinct_configurations(law, data),
         key=None if key_data is None else read_only(key_data), counts=None if counts is None else read_only(counts),
         starts=read_only(x0s), end_params=read_only(out["x"]), objectives=read_only(out["f"]),
         start_status=read_only(out["status"]), n_steps=read_only(out["steps"]),
-        jackknife_params=read_only(jack["x"][take, jk_best]),
-        jackknife_status=read_only(np.where(jk_finite, jack["status"][take, jk_best], NONFINITE)),
+        jackknife_params=read_only(jk["x"]),
+        jackknife_status=read_only(np.where(np.isfinite(jk["f"]), jk["status"], NONFINITE)),
     )
     if result.n_finite == 0:
         raise ConvergenceError(f"None of the {n_resamples} resamples produced a finite fit; check the data and starts.")
@@ -390,23 +390,18 @@ def bootstrap_many(law: Law, datasets, *, n_resamples: int | None = None, key=No
     if key is None:
         raise TypeError("bootstrap needs key= (an integer seed or a JAX PRNG key).")
     base = jax.random.wrap_key_data(jnp.asarray(_key_data(key)))
-    if full_fit is None:
-        objective = check_objective(kwargs.get("target", "loss"), kwargs.get("residual", "log"),
-                                    kwargs.get("loss", "huber"), kwargs.get("delta"))
-        for d in datasets:
-            check_law_and_data(law, d, objective)
-        execution = check_execution(kwargs.get("solver"), kwargs.get("batching"), kwargs.get("batch_size"),
-                                    kwargs.get("n_devices"), kwargs.get("mesh"))
-        full_fit = fit_datasets(law, list(datasets), check_starts(law, None), objective, execution)
-    if not isinstance(full_fit, (list, tuple)) or len(full_fit) != len(datasets):
-        raise ValueError(f"With a list of {len(datasets)} datasets, full_fit must be a list of as many FitResults.")
-    defaults = dict(counts=None, unit="row", starts="warm", target="loss", residual="log", loss="huber", delta=None,
-                    solver=None, batching=None, batch_size=None, n_devices=None, mesh=None, chunk_size=None,
-                    progress=None, jackknife=True)
+    # The options and their defaults are those of `bootstrap`, read from its signature.
+    defaults = {name: p.default for name, p in inspect.signature(bootstrap).parameters.items()
+                if p.kind is p.KEYWORD_ONLY and name not in ("n_resamples", "key", "full_fit")}
     unknown = sorted(set(kwargs) - set(defaults))
     if unknown:
         raise TypeError(f"bootstrap_many got unexpected keyword argument {unknown[0]!r}.")
     options = {**defaults, **kwargs}
+    if full_fit is None:
+        fitting = ("target", "residual", "loss", "delta", "solver", "batching", "batch_size", "n_devices", "mesh")
+        full_fit = fit_list(law, list(datasets), **{k: options[k] for k in fitting})
+    if not isinstance(full_fit, (list, tuple)) or len(full_fit) != len(datasets):
+        raise ValueError(f"With a list of {len(datasets)} datasets, full_fit must be a list of as many FitResults.")
     results = [_bootstrap(law, d, n_resamples=n_resamples, key=jax.random.fold_in(base, k), full_fit=f, **options)
                for k, (d, f) in enumerate(zip(datasets, full_fit))]
     warn_all(merge([r.diagnostics() for r in results]), stacklevel=2)

@@ -161,7 +161,7 @@ def fit_datasets(law, datasets: list, x0s, objective: Objective, execution: Exec
         usable = np.all(np.isfinite(np.asarray(law.to_natural(out["x"]))), axis=-1)
         out = {**out, "f": np.where(usable, out["f"], np.inf), "status": np.where(usable, out["status"], NONFINITE)}
         best = _batch.best_start(out["f"])
-        terms = _batch.curvature(out["x"][np.arange(len(datasets)), best], problems)
+        terms = _batch.curvature(_batch.take_best(out, best)["x"], problems)
     x0s = read_only(x0s)
     results = []
     for k, data in enumerate(datasets):
@@ -192,8 +192,9 @@ def _strict(results: list) -> None:
     )
 
 
-def _fit(law, datasets, *, target, residual, starts, loss, delta, solver, batching, batch_size, n_devices, mesh,
-         strict) -> list[FitResult]:
+def fit_list(law, datasets, *, target="loss", residual="log", starts=None, loss="huber", delta=None, solver=None,
+             batching=None, batch_size=None, n_devices=None, mesh=None, strict=False) -> list[FitResult]:
+    """`fit_many` without its warnings: every argument checked, then one FitResult per dataset."""
     objective = check_objective(target, residual, loss, delta)
     for k, d in enumerate(datasets):
         try:
@@ -262,7 +263,7 @@ def fit(law: Law, data: ScalingData, *, target: str = "loss", residual: str = "l
     if isinstance(data, (list, tuple)):
         raise TypeError("fit takes one ScalingData; to fit a list of datasets in one batched call use "
                         "jscale.fit_many(law, datasets).")
-    (result,) = _fit(law, [data], target=target, residual=residual, starts=starts, loss=loss, delta=delta,
+    (result,) = fit_list(law, [data], target=target, residual=residual, starts=starts, loss=loss, delta=delta,
                      solver=solver, batching=batching, batch_size=batch_size, n_devices=n_devices, mesh=mesh,
                      strict=strict)
     warn_all(result.diagnostics(), stacklevel=2)
@@ -286,7 +287,7 @@ def fit_many(law: Law, datasets, *, target: str = "loss", residual: str = "log",
     """
     if isinstance(datasets, ScalingData) or not isinstance(datasets, (list, tuple)) or not datasets:
         raise TypeError("fit_many takes a non-empty list of ScalingData; for one dataset use jscale.fit.")
-    results = _fit(law, list(datasets), target=target, residual=residual, starts=starts, loss=loss, delta=delta,
+    results = fit_list(law, list(datasets), target=target, residual=residual, starts=starts, loss=loss, delta=delta,
                    solver=solver, batching=batching, batch_size=batch_size, n_devices=n_devices, mesh=mesh,
                    strict=strict)
     warn_all(merge([r.diagnostics() for r in results]), stacklevel=2)
