@@ -146,15 +146,21 @@ def commit() -> str:
 
 
 def machine() -> str:
+    """CPU model, its vector extensions (a figure without them is not a figure), cores and OS."""
     cpu = platform.processor() or platform.machine()
+    vector = "vector extensions unknown"
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
     except OSError:
-        pass
-    return f"{cpu}, {os.cpu_count()} cores, {platform.system()} {platform.release()}"
+        lines = []
+    for line in lines:
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+        elif line.startswith("flags"):
+            flags = line.split(":", 1)[1].split()
+            vector = " ".join(f for f in flags if f.startswith(("avx", "sse4", "fma"))) or "no AVX"
+            break
+    return f"{cpu} ({vector}), {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
 def append_results(title: str, command: str, measured: str, note: str, body: str) -> None:
