@@ -17,6 +17,8 @@ from jscale._backtest import Backtest as Backtest
 from jscale._backtest import backtest as backtest
 from jscale._bootstrap import bootstrap as bootstrap
 from jscale._bootstrap import bootstrap_many as bootstrap_many
+from jscale._cache import default_cache_dir as default_cache_dir
+from jscale._cache import enable_compilation_cache as enable_compilation_cache
 from jscale._data import ScalingData as ScalingData
 from jscale._fit import fit as fit
 from jscale._fit import fit_many as fit_many
@@ -80,6 +82,8 @@ __all__ = [
     "bootstrap_many",
     "compute_optimal",
     "datasets",
+    "default_cache_dir",
+    "enable_compilation_cache",
     "fit",
     "fit_many",
     "laws",

@@ -29,7 +29,7 @@ from flax import struct
 from jscale._data import closest
 from jscale._diagnostics import extrapolation
 from jscale._laws import Law
-from jscale._numerics import read_only, x64_scope
+from jscale._numerics import bucket, read_only, x64_scope
 from jscale._results import BootstrapResult, FitResult
 from jscale._uncertainty import check_level, normal_quantile
 
@@ -293,18 +293,33 @@ def _evaluate(source, fn, args, positive, signed, cost):
     """
     law, theta, draws, mask, cov = source
     names = positive + signed
+    n_points = len(jax.tree.leaves(args)[0])
+    # Points and draws padded to buckets (repeats of the last), so that a table of 6 budgets and
+    # a curve of 50 share one compiled program.
+    args = jax.tree.map(lambda a: _pad(np.asarray(a), max(_MIN_POINTS, bucket(n_points))), args)
     with x64_scope():
-        args = tuple(jax.tree.map(jnp.asarray, a) for a in args)
+        args = jax.tree.map(jnp.asarray, args)
         est = _values(jnp.asarray(theta), args, fn=fn, law=law, cost=cost)
-        est = {k: np.asarray(v) for k, v in est.items()}
+        est = {k: np.asarray(v)[:n_points] for k, v in est.items()}
         per_draw = sd = None
         if draws is not None:
-            out = _draw_values(jnp.asarray(draws), args, fn=fn, law=law, cost=cost)
-            per_draw = {k: np.asarray(v) for k, v in out.items()}
+            out = _draw_values(jnp.asarray(_pad(np.asarray(draws), bucket(len(draws)))), args, fn=fn, law=law,
+                               cost=cost)
+            per_draw = {k: np.asarray(v)[:len(draws), :n_points] for k, v in out.items()}
         if cov is not None:
             jac = _jacobians(jnp.asarray(theta), args, fn=fn, law=law, cost=cost, names=names)
-            sd = {n: np.sqrt(np.einsum("kp,pq,kq->k", np.asarray(jac[n]), cov, np.asarray(jac[n]))) for n in names}
+            jac = {n: np.asarray(jac[n])[:n_points] for n in names}
+            sd = {n: np.sqrt(np.einsum("kp,pq,kq->k", jac[n], cov, jac[n])) for n in names}
     return est, per_draw, mask, sd
+
+
+# Allocation points come in buckets of at least this many: solving 64 points costs about what 6 do.
+_MIN_POINTS = 64
+
+
+def _pad(a: np.ndarray, size: int) -> np.ndarray:
+    """`a` padded along its first axis to `size` by repeating its last entry."""
+    return np.concatenate([a, np.repeat(a[-1:], size - len(a), axis=0)])
 
 
 class _Bands:

@@ -9,14 +9,20 @@ It maps the single-fit kernel (`jscale._solve`) over starts with one of three st
 
 * ``"refill"`` (default): a fixed number of slots step in lock step inside one
   `lax.while_loop`; when a fit finishes, its result is written out and its slot takes the next
-  start. When no starts are left the slots still running are compacted into a batch a quarter the
-  size, and so on, so finished members cost (almost) nothing. A plain vmapped `while_loop` runs
-  every member until the slowest stops, which on the Chinchilla grid wastes most of the work.
+  start, so finished members cost nothing until the last few fits run alone. A plain vmapped
+  `while_loop` runs every member until the slowest stops, which on the Chinchilla grid wastes
+  most of the work. (Compacting the tail into narrower batches saved about 5% of the grid fit's
+  time but tripled its compile time: one copy of the step per width.)
 * ``"vmap"``: one vmapped `while_loop` over all starts (simple; the reference for tests).
 * ``"map"``: `lax.map` over starts, `batch_size` at a time (vmap inside each chunk).
 
 All strategies return every start's outcome (end point, objective, status, steps) along a
 leading (S,) axis.
+
+Shapes come in buckets (`bucket`): rows are padded with weight-0 rows, starts with repeats of
+the last start and problems with repeats of the last problem, to sizes m * 2^k, so that similar
+problems (31 or 32 rows, 1,000 resamples or a 240-unit jackknife) share one compiled program.
+The real counts travel as traced numbers: refill never runs a padding fit.
 They agree bit for bit, and a fit's outcome does not depend on which other fits share its batch
 or its device: the kernel writes the sums whose rounding XLA would choose from the batch width
 in a fixed order (`jscale._numerics.pairwise_sum`), and a batch is never narrower than two (a
@@ -32,7 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jscale._numerics import x64_scope
+from jscale._numerics import bucket, x64_scope
 from jscale._problem import stack, to_device
 from jscale._solve import RUNNING, solve_one
 from jscale._uncertainty import curvature_terms
@@ -49,7 +55,8 @@ TRACES = {"fit": 0, "batched": 0}
 # for 240 rows.
 _DEFAULT_BATCH = {"cpu": 256}
 _DEFAULT_BATCH_ACCELERATOR = 32768
-_MIN_SLOTS = 8
+
+
 
 
 def default_batch_size(backend: str | None = None) -> int:
@@ -125,7 +132,7 @@ def device_mesh(n_devices: int):
     return Mesh(np.array(jax.local_devices()[:n_devices]), ("fits",))
 
 
-def run_starts(solver, x0s, problem, *, batching: str, batch_size: int, mesh=None, per_problem=None):
+def run_starts(solver, x0s, problem, *, batching: str, batch_size: int, mesh=None, per_problem=None, counts=None):
     """Runs the kernel from every row of `x0s` (S, P); returns every fit's outcome.
 
     The outcome is a dict of x, f, status and steps with leading (S,) axes, or (B, S) axes when
@@ -138,13 +145,15 @@ def run_starts(solver, x0s, problem, *, batching: str, batch_size: int, mesh=Non
         batching: "refill", "vmap" or "map".
         batch_size: slots (refill) or chunk size (map).
         mesh: a `jax.sharding.Mesh`, or None for one device. The fits are split evenly over
-            its devices (all axes together; padded by repeating the last fit), each running
-            `batching` on its share with `jax.shard_map`; the outcomes are gathered to every device,
-            so every process of a multi-host mesh holds all of them.
+            its devices (all axes together), each running `batching` on its share with
+            `jax.shard_map`; the outcomes are gathered to every device, so every process of a
+            multi-host mesh holds all of them.
         per_problem: optional dict of `Problem` fields with a leading (B,) axis that replace the
             problem's per problem (e.g. bootstrap weights (B, R), or whole stacked datasets);
             floors are recomputed unless given. Every start then runs on every problem: B * S
             fits, ordered (problem, start).
+        counts: optional traced int32 (2,): how many problems and starts are real; the others
+            are padding (see `bucket`), which refill never runs and whose outcome is zero.
     """
     n_starts = x0s.shape[0]
     if per_problem is None:
@@ -155,11 +164,16 @@ def run_starts(solver, x0s, problem, *, batching: str, batch_size: int, mesh=Non
             floors = jax.vmap(lambda b: problem.replace(**b).with_floor().floor)(per_problem)
             per_problem = {**per_problem, "floor": floors}
     n_fits = n_problems * n_starts
+    if counts is None:
+        order, n_run = jnp.arange(n_fits, dtype=jnp.int32), jnp.asarray(n_fits, jnp.int32)
+    else:  # the real fits first, in order
+        fit = jnp.arange(n_fits, dtype=jnp.int32)
+        real = (fit // n_starts < counts[0]) & (fit % n_starts < counts[1])
+        order, n_run = jnp.argsort(~real, stable=True).astype(jnp.int32), counts[0] * counts[1]
     if mesh is not None and mesh.size > 1:
-        out = _sharded(solver, x0s, problem, per_problem, n_fits, batching, batch_size, mesh)
+        out = _sharded(solver, x0s, problem, per_problem, order, n_run, batching, batch_size, mesh)
     else:
-        fits = jnp.arange(n_fits, dtype=jnp.int32)
-        out = _run_fits(solver, x0s, problem, per_problem, fits, batching, batch_size)
+        out = _run_fits(solver, x0s, problem, per_problem, order, n_run, batching, batch_size)
     if per_problem is not None:
         out = jax.tree.map(lambda a: a.reshape((n_problems, n_starts) + a.shape[1:]), out)
     return out
@@ -178,27 +192,43 @@ def _fit_inputs(x0s, problem, per_problem):
     return inputs
 
 
-def _run_fits(solver, x0s, problem, per_problem, fits, batching, batch_size):
-    """Every fit listed in `fits` (F,) on one device; outcome with a leading (F,) axis."""
+def _run_fits(solver, x0s, problem, per_problem, order, n_run, batching, batch_size):
+    """The fits `order[:n_run]` (fit numbers) on one device; outcome by fit number, (F,) leading axis
+    (F = the number of fits), zero for fits not run."""
+    n_fits = x0s.shape[0] * (1 if per_problem is None else jax.tree.leaves(per_problem)[0].shape[0])
+    by_position = _run_positions(solver, x0s, problem, per_problem, order, n_run, batching, batch_size)
+    return _by_fit(by_position, order, n_fits)
+
+
+def _by_fit(by_position, order, n_fits):
+    """Outcomes held by position (fit `order[k]` at k) rearranged by fit number (F,)."""
+    return jax.tree.map(lambda a: jnp.zeros((n_fits,) + a.shape[1:], a.dtype).at[order].set(a, mode="drop"),
+                        by_position)
+
+
+def _run_positions(solver, x0s, problem, per_problem, order, n_run, batching, batch_size):
+    """The fits `order[:n_run]`; outcome by position in `order`. vmap and map run every position
+    (padding included), refill only the first `n_run`."""
     inputs = _fit_inputs(x0s, problem, per_problem)
-    if fits.shape[0] == 1:  # a batch of one compiles to other kernels (matrix-vector products): pad
-        return jax.tree.map(lambda a: a[:1], _run_fits(solver, x0s, problem, per_problem,
-                                                        jnp.concatenate([fits, fits]), batching, batch_size))
-    n_fits = fits.shape[0]
+    if order.shape[0] == 1:  # a batch of one compiles to other kernels (matrix-vector products): pad
+        return jax.tree.map(lambda a: a[:1], _run_positions(solver, x0s, problem, per_problem,
+                                                             jnp.concatenate([order, order]), n_run, batching,
+                                                             batch_size))
+    n_positions = order.shape[0]
 
     def one(i):
         x0, prob = inputs(i)
         return outcome(solve_one(solver, prob, x0))
 
     if batching == "vmap":
-        return jax.vmap(one)(fits)
+        return jax.vmap(one)(order)
     if batching == "map":  # padded to whole chunks (a remainder of one would be a batch of one)
-        size = min(batch_size, n_fits)
-        padded = jnp.concatenate([fits, jnp.repeat(fits[-1:], -n_fits % size)])
+        size = min(batch_size, n_positions)
+        padded = jnp.concatenate([order, jnp.repeat(order[-1:], -n_positions % size)])
         out = jax.lax.map(jax.vmap(one), padded.reshape(-1, size))
-        return jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:])[:n_fits], out)
+        return jax.tree.map(lambda a: a.reshape((-1,) + a.shape[2:])[:n_positions], out)
     if batching == "refill":
-        return _refill(solver, inputs, fits, max(2, min(batch_size, n_fits)))
+        return _refill(solver, inputs, order, n_run, max(2, min(batch_size, n_positions)))
     raise ValueError(f"batching must be one of {', '.join(BATCHING)}; got {batching!r}.")
 
 
@@ -211,74 +241,68 @@ def _where(mask, new, old):
     return jax.tree.map(lambda n, o: jnp.where(mask.reshape(mask.shape + (1,) * (n.ndim - 1)), n, o), new, old)
 
 
-def _refill(solver, inputs, fits, n_slots):
-    n_fits = fits.shape[0]
+def _refill(solver, inputs, order, n_run, n_slots):
+    """Runs the fits `order[:n_run]` (`n_run` traced) in `n_slots` slots; outcome by position in
+    `order` (zero past `n_run`)."""
+    n_positions = order.shape[0]
+    empty = n_positions  # position of an empty slot
 
-    def start(k):  # solver state for the k-th fit of `fits` (k clamped into range)
-        return solver.init(inputs(fits[jnp.minimum(k, n_fits - 1)])[0])
+    def fit_at(k):  # fit number at position k (clamped into range)
+        return order[jnp.clip(k, 0, n_positions - 1)]
 
-    def step(state, k):
-        return solver.step(state, inputs(fits[jnp.minimum(k, n_fits - 1)])[1])
-
-    init = jax.vmap(start)
-    step = jax.vmap(step)
-    slots = init(jnp.arange(n_slots))
+    init = jax.vmap(lambda k: solver.init(inputs(fit_at(k))[0]))
+    step = jax.vmap(lambda state, k: solver.step(state, inputs(fit_at(k))[1]))
+    first = jnp.arange(n_slots, dtype=jnp.int32)
+    slots = init(first)
     # Every fit's outcome; a finished fit's fields are scattered in by its position. Only the
     # outcome is kept, not the whole solver state, to keep the per-step scatter small.
-    out = jax.tree.map(lambda a: jnp.zeros((n_fits,) + a.shape[1:], a.dtype), outcome(slots))
-    idx = jnp.arange(n_slots)  # position (in `fits`) of the fit held by each slot; n_fits: empty
-    nxt = jnp.asarray(n_slots)  # next position to hand out
-
-    sizes = [n_slots]
-    while sizes[-1] // 4 >= _MIN_SLOTS:
-        sizes.append(sizes[-1] // 4)
+    out = jax.tree.map(lambda a: jnp.zeros((n_positions,) + a.shape[1:], a.dtype), outcome(slots))
+    idx = jnp.where(first < n_run, first, empty).astype(jnp.int32)  # position held by each slot
+    nxt = jnp.minimum(n_slots, n_run).astype(jnp.int32)  # next position to hand out
 
     def body(carry):
         slots, idx, nxt, out = carry
         slots = step(slots, idx)
-        done = slots.status != RUNNING
-        target = jnp.where(done, idx, n_fits)  # out-of-range index: the write is dropped
+        held = idx < empty
+        done = (slots.status != RUNNING) | ~held
+        target = jnp.where(done & held, idx, empty)  # out-of-range index: the write is dropped
         out = jax.tree.map(lambda o, s: o.at[target].set(s, mode="drop"), out, outcome(slots))
-        new = nxt + jnp.cumsum(done) - 1
-        take = done & (new < n_fits)
-        idx = jnp.where(done, jnp.where(take, new, n_fits), idx)
+        new = nxt + jnp.cumsum(done, dtype=jnp.int32) - 1
+        take = done & (new < n_run)
+        idx = jnp.where(done, jnp.where(take, new, empty), idx)
         slots = _where(take, init(new), slots)
-        return slots, idx, nxt + jnp.sum(take), out
+        return slots, idx, nxt + jnp.sum(take, dtype=jnp.int32), out
 
-    for k, size in enumerate(sizes):
-        if k > 0:  # compact: running slots first, keep `size` of them
-            order = jnp.argsort(idx >= n_fits, stable=True)[:size]
-            slots = jax.tree.map(lambda a, order=order: a[order], slots)
-            idx = idx[order]
-        following = sizes[k + 1] if k + 1 < len(sizes) else 0
+    def cond(carry):
+        return jnp.any(carry[1] < empty)
 
-        def cond(carry, following=following):
-            _, idx, nxt, _ = carry
-            return (nxt < n_fits) | (jnp.sum(idx < n_fits) > following)
-
-        slots, idx, nxt, out = jax.lax.while_loop(cond, body, (slots, idx, nxt, out))
-    return out
+    return jax.lax.while_loop(cond, body, (slots, idx, nxt, out))[3]
 
 
-def _sharded(solver, x0s, problem, per_problem, n_fits, batching, batch_size, mesh):
-    """Device k of the mesh runs fits k*m ... (k+1)*m - 1 (m = ceil(n_fits / devices); the last
-    device repeats the last fit as padding); the outcomes are gathered to every device."""
+def _sharded(solver, x0s, problem, per_problem, order, n_run, batching, batch_size, mesh):
+    """Device k of the mesh runs the fits at positions k*m ... (k+1)*m - 1 of `order` (m =
+    ceil(n_run / devices)); the outcomes are gathered to every device and put in fit order."""
     from jax.sharding import PartitionSpec
 
-    per_device = -(-n_fits // mesh.size)
+    n_fits = order.shape[0]
+    local_size = -(-n_fits // mesh.size)
     axes = tuple(mesh.axis_names)
 
-    def local(x0s, problem, per_problem):
-        first = jax.lax.axis_index(axes) * per_device
-        fits = jnp.minimum(first + jnp.arange(per_device, dtype=jnp.int32), n_fits - 1)
-        out = _run_fits(solver, x0s, problem, per_problem, fits, batching, batch_size)
-        return jax.tree.map(lambda a: jax.lax.all_gather(a, axes, tiled=True), out)
+    def local(x0s, problem, per_problem, order, n_run):
+        share = (n_run + mesh.size - 1) // mesh.size
+        first = jax.lax.axis_index(axes) * share
+        positions = first + jnp.arange(local_size, dtype=jnp.int32)
+        mine = jnp.clip(n_run - first, 0, share)
+        fits = order[jnp.minimum(positions, n_fits - 1)]
+        out = _run_positions(solver, x0s, problem, per_problem, fits, mine, batching, batch_size)
+        fits = jnp.where(jnp.arange(local_size) < mine, fits, n_fits)  # not run here: dropped below
+        gathered = jax.lax.all_gather((out, fits), axes, tiled=True)
+        return gathered
 
-    out = jax.shard_map(
-        local, mesh=mesh, in_specs=(PartitionSpec(), PartitionSpec(), PartitionSpec()), out_specs=PartitionSpec(),
-        check_vma=False,
-    )(x0s, problem, per_problem)
-    return jax.tree.map(lambda a: a[:n_fits], out)
+    out, fits = jax.shard_map(
+        local, mesh=mesh, in_specs=(PartitionSpec(),) * 5, out_specs=PartitionSpec(), check_vma=False,
+    )(x0s, problem, per_problem, order, n_run)
+    return _by_fit(out, fits, n_fits)
 
 
 # --- bootstrap resamples ------------------------------------------------------------------------
@@ -311,10 +335,11 @@ def resampled_problems(key, indices, problem, *, unit: str, unit_of_row, n_units
     maps rows to units; for a row bootstrap it is arange(R)). unit "residual": the targets
     `fitted + r[j]` with the residuals r of the fit (in residual space) resampled with replacement.
     """
-    if unit == "residual":
+    if unit == "residual":  # rows past n_units are padding (weight 0): their targets stay
         resid = problem.y - fitted
         draws = jax.vmap(lambda i: resample_indices(key, i, n_units))(indices)
-        return {"y": fitted + resid[draws]}
+        pad = jnp.broadcast_to(problem.y[n_units:], (len(indices), len(problem.y) - n_units))
+        return {"y": jnp.concatenate([fitted[:n_units] + resid[draws], pad], axis=1)}
     counts = jax.vmap(lambda i: resample_counts(key, i, n_units))(indices)
     return {"weight": problem.weight * counts[:, unit_of_row]}
 
@@ -323,33 +348,60 @@ def resampled_problems(key, indices, problem, *, unit: str, unit_of_row, n_units
 
 
 @functools.partial(jax.jit, static_argnames=("solver", "batching", "batch_size", "mesh"))
-def _fit_starts(x0s, problem, *, solver, batching, batch_size, mesh):
+def _fit_starts(x0s, problem, counts, *, solver, batching, batch_size, mesh):
+    """Every start on one problem: outcomes with an (S,) axis."""
     TRACES["fit"] += 1
-    return run_starts(solver, x0s, problem, batching=batching, batch_size=batch_size, mesh=mesh)
+    return run_starts(solver, x0s, problem, batching=batching, batch_size=batch_size, mesh=mesh,
+                      counts=jnp.concatenate([jnp.ones(1, jnp.int32), counts]))
 
 
 @functools.partial(jax.jit, static_argnames=("solver", "batching", "batch_size", "mesh"))
-def _fit_batched(x0s, problem, per_problem, *, solver, batching, batch_size, mesh):
+def _fit_batched(x0s, problem, per_problem, counts, *, solver, batching, batch_size, mesh):
     """Every start on every problem of `per_problem` (leading axis B): outcomes with (B, S) axes."""
     TRACES["batched"] += 1
     return run_starts(solver, x0s, problem, per_problem=per_problem, batching=batching, batch_size=batch_size,
-                      mesh=mesh)
+                      mesh=mesh, counts=counts)
+
+
+def padded_starts(x0s) -> np.ndarray:
+    """`x0s` (S, P) padded to `bucket(S)` rows by repeating the last start."""
+    x0s = np.asarray(x0s)
+    return np.concatenate([x0s, np.repeat(x0s[-1:], bucket(len(x0s)) - len(x0s), axis=0)])
+
+
+def padded_problem(problem):
+    """A NumPy `Problem` padded to `row_bucket` rows of weight 0."""
+    return _one(stack([problem], row_bucket(len(problem.y))))
+
+
+def row_bucket(n_rows: int) -> int:
+    """Rows are padded to 8 sizes per doubling (at most 12.5% more rows): 240 stays 240."""
+    return bucket(n_rows, per_octave=8)
+
+
+def _fields(stacked) -> dict:
+    return {"x": stacked.x, "y": stacked.y, "weight": stacked.weight, "floor": stacked.floor}
 
 
 def fit_in_chunks(x0s, problem, per_problem_of, total: int, size: int, *, advance=None, **settings) -> dict:
     """Outcomes (NumPy, leading (total, S) axes) of `total` problems, `size` per jitted call.
 
-    `per_problem_of(indices)` gives the per-problem fields of problems `indices` (size,); the
-    last call is padded by repeating the last problem, so every call has one shape. `advance(n)`,
-    if given, is told of every n problems done (a progress bar). `settings`: solver, batching,
-    batch_size, mesh.
+    `per_problem_of(indices)` gives the per-problem fields of problems `indices`; every call takes
+    `bucket(size)` problems (repeats of the last one pad it, never run by refill) and `bucket(S)`
+    starts, so calls of nearby sizes share one program. `problem` should already have
+    `row_bucket` rows. `advance(n)`, if given, is told of every n problems done (a progress
+    bar). `settings`: solver, batching, batch_size, mesh.
     """
+    n_starts = len(x0s)
+    starts = jnp.asarray(padded_starts(x0s))
+    width = bucket(size)
     parts = []
     for lo in range(0, total, size):
         hi = min(lo + size, total)
-        indices = jnp.asarray(np.minimum(np.arange(lo, lo + size), total - 1))
-        out = _fit_batched(jnp.asarray(x0s), problem, per_problem_of(indices), **settings)
-        parts.append(jax.tree.map(lambda a, n=hi - lo: np.asarray(a)[:n], out))
+        indices = jnp.asarray(np.minimum(np.arange(lo, lo + width), total - 1))
+        counts = jnp.asarray([hi - lo, n_starts], jnp.int32)
+        out = _fit_batched(starts, problem, per_problem_of(indices), counts, **settings)
+        parts.append(jax.tree.map(lambda a, n=hi - lo: np.asarray(a)[:n, :n_starts], out))
         if advance is not None:
             advance(hi - lo)
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
@@ -360,19 +412,26 @@ def fit_problems(x0s, problems: list, *, solver, batching: str, batch_size: int,
 
     One problem runs alone (its arrays shared by every start); several are stacked, padded to
     the longest, and fitted in as few calls of one shape as memory allows (`problems_per_call`).
-    Call inside `x64_scope`.
+    Rows and starts are padded to their buckets. Call inside `x64_scope`.
     """
     settings = dict(solver=solver, batching=batching, batch_size=batch_size, mesh=mesh)
+    n_starts = len(x0s)
+    rows = row_bucket(max(len(p.y) for p in problems))
     if len(problems) == 1:
-        out = _fit_starts(jnp.asarray(x0s), to_device(problems[0]), **settings)
-        return jax.tree.map(lambda a: np.asarray(a)[None], out)
-    stacked = to_device(stack(problems))
-    fields = {"x": stacked.x, "y": stacked.y, "weight": stacked.weight, "floor": stacked.floor}
-    size = min(len(problems), problems_per_call(x0s.shape[0], stacked.y.shape[1], x0s.shape[1],
-                                                n_slots=batch_size, mesh=mesh))
-    template = jax.tree.map(lambda a: a[0], stacked)
-    return fit_in_chunks(x0s, template, lambda take: jax.tree.map(lambda a: a[take], fields), len(problems), size,
-                         **settings)
+        counts = jnp.asarray([n_starts], jnp.int32)
+        problem = to_device(_one(stack(problems, rows)))
+        out = _fit_starts(jnp.asarray(padded_starts(x0s)), problem, counts, **settings)
+        return jax.tree.map(lambda a: np.asarray(a)[None, :n_starts], out)
+    stacked = to_device(stack(problems, rows))
+    fields = _fields(stacked)
+    size = min(len(problems), problems_per_call(n_starts, rows, x0s.shape[1], n_slots=batch_size, mesh=mesh))
+    return fit_in_chunks(x0s, _one(stacked), lambda take: jax.tree.map(lambda a: a[take], fields), len(problems),
+                         size, **settings)
+
+
+def _one(stacked):
+    """The first problem of a stack (the template whose fields `per_problem` replaces)."""
+    return jax.tree.map(lambda a: a[0], stacked)
 
 
 def best_start(objectives) -> np.ndarray:
@@ -394,7 +453,14 @@ def _curvature(thetas, problems):
 
 def curvature(thetas, problems: list) -> list:
     """The curvature terms (`jscale._uncertainty.curvature_terms`) of every problem at its free
-    parameters `thetas` (B, P), as a list of dicts of NumPy arrays. Call inside `x64_scope`."""
-    stacked = to_device(stack(problems))
+    parameters `thetas` (B, P), as a list of dicts of NumPy arrays. Rows and problems are padded
+    to their buckets (the terms are sums over rows: weight-0 rows add nothing). Call inside
+    `x64_scope`."""
+    n = len(problems)
+    width = bucket(n)
+    padded = list(problems) + [problems[-1]] * (width - n)
+    stacked = to_device(stack(padded, row_bucket(max(len(p.y) for p in problems))))
+    thetas = np.asarray(thetas)
+    thetas = np.concatenate([thetas, np.repeat(thetas[-1:], width - n, axis=0)])
     out = jax.tree.map(np.asarray, _curvature(jnp.asarray(thetas), stacked))
-    return [jax.tree.map(lambda a, k=k: a[k], out) for k in range(len(problems))]
+    return [jax.tree.map(lambda a, k=k: a[k], out) for k in range(n)]

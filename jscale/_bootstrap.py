@@ -12,8 +12,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jscale import _problem
-from jscale._batch import best_start, fit_in_chunks, problems_per_call, resampled_problems, take_best
+from jscale import _problem, _progress
+from jscale._batch import (
+    best_start,
+    fit_in_chunks,
+    padded_problem,
+    problems_per_call,
+    resampled_problems,
+    take_best,
+)
 from jscale._data import ScalingData
 from jscale._diagnostics import merge
 from jscale._fit import (
@@ -159,22 +166,6 @@ def _resolve_starts(starts, law: Law, full_fit: FitResult) -> np.ndarray:
     return check_starts(law, starts)
 
 
-def _progress(show: bool):
-    """A rich progress bar (rich comes with flax), or a stand-in that does nothing."""
-    if not show:
-        return None
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-
-    return Progress(TextColumn("bootstrap"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                    transient=True)
-
-
 def bootstrap(
     law: Law,
     data: ScalingData,
@@ -246,8 +237,9 @@ def bootstrap(
         chunk_size: resamples per jitted call; default: as many as fit a quarter of the device's
             free memory (or `JSCALE_MEMORY_BUDGET` bytes), at most 65,536 fits per call on CPU
             and 8,388,608 on an accelerator. Any number of resamples runs, chunk by chunk.
-        progress: show a progress bar over chunks; default only when there is more than one chunk
-            and stderr is a terminal.
+        progress: say what is happening on stderr: a progress bar over the resamples (in calls of
+            at least 4 fits per solver slot) and a line for the jackknife. Default: a bar only
+            when the resamples need more than one call and stderr is a terminal; False: silent.
         jackknife: also fit the leave-one-unit-out jackknife (needed by BCa intervals).
 
     Returns:
@@ -332,11 +324,16 @@ def _bootstrap(law, data, *, n_resamples, key, counts, unit, starts, full_fit, t
     chunk_size = min(chunk_size, n_resamples)
     n_chunks = -(-n_resamples // chunk_size)
     show = (n_chunks > 1 and sys.stderr.isatty()) if progress is None else bool(progress)
+    if show:  # calls small enough for a moving bar, large enough to keep every slot busy
+        n_slots = execution.batch_size * (1 if execution.mesh is None else execution.mesh.size)
+        chunk_size = min(chunk_size, max(-(-n_resamples // 8), -(-4 * n_slots // len(x0s))))
 
     with x64_scope():
-        problem = _problem.to_device(_problem.build(law, objective.loss, data, target=target, residual=residual))
+        # Rows padded to their bucket with weight 0 (unit 0: their weight stays 0 in every resample).
+        problem = _problem.to_device(padded_problem(_problem.build(law, objective.loss, data, target=target,
+                                                                   residual=residual)))
         fitted = problem.model(jnp.asarray(full_fit.theta))
-        rows = jnp.asarray(unit_of_row)
+        rows = jnp.asarray(np.concatenate([unit_of_row, np.zeros(len(problem.y) - len(data), unit_of_row.dtype)]))
 
         def resamples(indices):
             if key_data is None:
@@ -344,17 +341,20 @@ def _bootstrap(law, data, *, n_resamples, key, counts, unit, starts, full_fit, t
             return _draw(jnp.asarray(key_data), indices, problem, rows, fitted,
                          unit="residual" if kind == "residual" else "weights", n_units=n_units)
 
-        bar = _progress(show)
+        bar = _progress.bar(f"bootstrap ({len(x0s)} start{'s' if len(x0s) > 1 else ''} each)", show)
         with bar if bar is not None else contextlib.nullcontext():
             task = bar.add_task("bootstrap", total=n_resamples) if bar is not None else None
             out = fit_in_chunks(x0s, problem, resamples, n_resamples, chunk_size, **execution.settings(),
                                 advance=None if bar is None else (lambda n: bar.advance(task, n)))
         jk_units = n_units if jackknife else 0
         if jackknife:
-            jk_size = min(jk_units, problems_per_call(len(warm), len(data), law.n_free, n_slots=execution.batch_size,
-                                                      mesh=execution.mesh))
-            jack = fit_in_chunks(warm, problem, lambda idx: _leave_one_out(idx, problem.weight, rows), jk_units,
-                                 jk_size, **execution.settings())
+            # With as many starts, the jackknife takes calls of the resamples' size, so it runs the
+            # same compiled program (refill never runs the padding).
+            jk_size = chunk_size if len(warm) == len(x0s) else min(jk_units, problems_per_call(
+                len(warm), len(data), law.n_free, n_slots=execution.batch_size, mesh=execution.mesh))
+            with _progress.status(f"Jackknife: {jk_units} leave-one-out fits", show):
+                jack = fit_in_chunks(warm, problem, lambda idx: _leave_one_out(idx, problem.weight, rows), jk_units,
+                                     jk_size, **execution.settings())
         else:
             jack = {"x": np.zeros((0, 1, law.n_free)), "f": np.zeros((0, 1)), "status": np.zeros((0, 1), np.int32)}
 

@@ -12,6 +12,8 @@ read as integer codes (`codes`).
 from __future__ import annotations
 
 import csv
+import hashlib
+import json
 import numbers
 import os
 from collections.abc import Mapping
@@ -57,6 +59,10 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
             for categorical ones. Read any column with `data[name]`.
         categorical: static; names of the categorical columns (`group` among them when present).
         derived: static; names of the columns computed with C = 6·N·D rather than given.
+        source: static; where the data came from, as JSON text ("" when built from arrays):
+            a CSV's absolute path, column mapping and SHA-256, or a bundled dataset's name.
+            Fits record it with the data's `fingerprint()`, so `jscale plot result.jscale`
+            can reload the data.
 
     Example:
         >>> data = ScalingData.from_arrays(n_params=[1e8, 1e9], n_tokens=[2e9, 2e10],
@@ -75,6 +81,7 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
     extra: dict = struct.field(default_factory=dict)
     categorical: tuple[str, ...] = struct.field(pytree_node=False, default=())
     derived: tuple[str, ...] = struct.field(pytree_node=False, default=())
+    source: str = struct.field(pytree_node=False, default="")
 
     @classmethod
     def from_arrays(
@@ -186,7 +193,11 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
             j = header.index(name)
             cells = [row[j] for _, row in body]
             raw[field] = _parse_cells(field, name, cells, path, [line for line, _ in body])
-        return _build(raw, derive=True, lines=[line for line, _ in body], source=path)
+        data = _build(raw, derive=True, lines=[line for line, _ in body], source=path)
+        with open(path, "rb") as f:
+            digest = hashlib.sha256(f.read()).hexdigest()
+        origin = {"kind": "csv", "path": os.path.abspath(path), "columns": dict(columns or {}), "sha256": digest}
+        return data.replace(source=json.dumps(origin))
 
     @classmethod
     def from_dataframe(cls, df: Any, columns: Mapping[str, Any] | None = None) -> ScalingData:
@@ -259,6 +270,16 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
                 f"ScalingData.from_arrays / from_csv (any column by name; columns={{{missing[0]!r}: 'header'}} "
                 f"maps a header){hint}."
             )
+
+    def fingerprint(self) -> str:
+        """SHA-256 of the columns' names and values: equal for equal data, whatever its source."""
+        digest = hashlib.sha256()
+        for name in self.columns:
+            value = self[name]
+            digest.update(name.encode())
+            digest.update(np.ascontiguousarray(value).tobytes() if name not in self.categorical
+                          else "\x1f".join(map(str, value)).encode())
+        return digest.hexdigest()
 
     def subset(self, index) -> ScalingData:
         """Returns the rows picked by a boolean mask of shape (R,) or by integer indices.

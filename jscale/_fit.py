@@ -7,13 +7,14 @@ picks the best start (`best_start`) and makes one `FitResult` per dataset.
 
 from __future__ import annotations
 
+import json
 import numbers
 from typing import NamedTuple
 
 import jax
 import numpy as np
 
-from jscale import _batch, _problem
+from jscale import _batch, _problem, _progress
 from jscale._data import ScalingData, check_column, weighted_rows
 from jscale._diagnostics import merge, summarize
 from jscale._laws import Constrained, Law
@@ -174,9 +175,16 @@ def fit_datasets(law, datasets: list, x0s, objective: Objective, execution: Exec
             objectives=read_only(out["f"][k]), status=read_only(out["status"][k]), n_steps=read_only(out["steps"][k]),
             best_index=int(best[k]), n_rows=len(data), objective_floor=float(problems[k].floor),
             curvature=jax.tree.map(read_only, terms[k]), n_configs=distinct_configurations(law, data),
-            data_summary=summarize(law, data, target),
+            data_summary=summarize(law, data, target), data_source=_source_of(data),
         ))
     return results
+
+
+def _source_of(data: ScalingData) -> str:
+    """The data's source (JSON) with its row count and fingerprint; "" for data from arrays."""
+    if not data.source:
+        return ""
+    return json.dumps({**json.loads(data.source), "rows": len(data), "fingerprint": data.fingerprint()})
 
 
 def _strict(results: list) -> None:
@@ -193,7 +201,8 @@ def _strict(results: list) -> None:
 
 
 def fit_list(law, datasets, *, target="loss", residual="log", starts=None, loss="huber", delta=None, solver=None,
-             batching=None, batch_size=None, n_devices=None, mesh=None, strict=False) -> list[FitResult]:
+             batching=None, batch_size=None, n_devices=None, mesh=None, strict=False,
+             progress=False) -> list[FitResult]:
     """`fit_many` without its warnings: every argument checked, then one FitResult per dataset."""
     objective = check_objective(target, residual, loss, delta)
     for k, d in enumerate(datasets):
@@ -202,15 +211,26 @@ def fit_list(law, datasets, *, target="loss", residual="log", starts=None, loss=
         except (TypeError, ValueError) as err:
             raise type(err)(f"data[{k}]: {err}" if len(datasets) > 1 else str(err)) from None
     execution = check_execution(solver, batching, batch_size, n_devices, mesh)
-    results = fit_datasets(law, list(datasets), check_starts(law, starts), objective, execution)
+    x0s = check_starts(law, starts)
+    with _progress.status(_describe(x0s, datasets, execution), bool(progress)):
+        results = fit_datasets(law, list(datasets), x0s, objective, execution)
     if strict:
         _strict(results)
     return results
 
 
+def _describe(x0s, datasets, execution) -> str:
+    """'Fitting 4500 starts to 240 rows on 2 cpu devices', for the progress line."""
+    devices = 1 if execution.mesh is None else execution.mesh.size
+    platform = jax.default_backend() if execution.mesh is None else execution.mesh.devices.flat[0].platform
+    rows = f"{len(datasets[0])} rows" if len(datasets) == 1 else f"{len(datasets)} datasets"
+    return (f"Fitting {len(x0s):,} start{'s' if len(x0s) > 1 else ''} to {rows} on {devices} {platform} "
+            f"device{'s' if devices > 1 else ''} (compiling on first use)")
+
+
 def fit(law: Law, data: ScalingData, *, target: str = "loss", residual: str = "log", starts=None, loss="huber",
         delta: float | None = None, solver=None, batching: str | None = None, batch_size: int | None = None,
-        n_devices: int | None = None, mesh=None, strict: bool = False) -> FitResult:
+        n_devices: int | None = None, mesh=None, strict: bool = False, progress: bool = False) -> FitResult:
     """Fits a scaling law from many starts at once and keeps every start's end state.
 
     Minimises F(theta) = sum_i w_i rho(r_i) (the **sum**, as in Hoffmann et al. 2022 and Besiroglu
@@ -241,6 +261,7 @@ def fit(law: Law, data: ScalingData, *, target: str = "loss", residual: str = "l
             same whatever the number of devices.
         strict: raise `ConvergenceError` if the best start did not converge (else a
             `ConvergenceWarning` is issued).
+        progress: say on stderr what is being fitted and how long it took (default: silent).
 
     Warns once with every finding of `FitResult.diagnostics()`, one warning class per kind, all
     subclasses of `jscale.DiagnosticWarning`.
@@ -265,14 +286,14 @@ def fit(law: Law, data: ScalingData, *, target: str = "loss", residual: str = "l
                         "jscale.fit_many(law, datasets).")
     (result,) = fit_list(law, [data], target=target, residual=residual, starts=starts, loss=loss, delta=delta,
                      solver=solver, batching=batching, batch_size=batch_size, n_devices=n_devices, mesh=mesh,
-                     strict=strict)
+                     strict=strict, progress=progress)
     warn_all(result.diagnostics(), stacklevel=2)
     return result
 
 
 def fit_many(law: Law, datasets, *, target: str = "loss", residual: str = "log", starts=None, loss="huber",
              delta: float | None = None, solver=None, batching: str | None = None, batch_size: int | None = None,
-             n_devices: int | None = None, mesh=None, strict: bool = False) -> list[FitResult]:
+             n_devices: int | None = None, mesh=None, strict: bool = False, progress: bool = False) -> list[FitResult]:
     """Fits one law to each of several datasets in one batched jitted call; a list of FitResults.
 
     Every dataset is padded to the longest with rows of weight 0, and every start runs on every
@@ -289,6 +310,6 @@ def fit_many(law: Law, datasets, *, target: str = "loss", residual: str = "log",
         raise TypeError("fit_many takes a non-empty list of ScalingData; for one dataset use jscale.fit.")
     results = fit_list(law, list(datasets), target=target, residual=residual, starts=starts, loss=loss, delta=delta,
                    solver=solver, batching=batching, batch_size=batch_size, n_devices=n_devices, mesh=mesh,
-                   strict=strict)
+                   strict=strict, progress=progress)
     warn_all(merge([r.diagnostics() for r in results]), stacklevel=2)
     return results

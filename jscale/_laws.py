@@ -702,4 +702,6 @@ def custom(fn, params: dict, columns, *, name: str = "custom", log: bool = False
 LAWS = {cls.__name__: cls for cls in (Chinchilla, DataConstrained, Kaplan, PowerLaw, PurePowerLaw, BrokenPowerLaw,
                                       Constrained, Custom)}
 # Names of the laws of two columns (n_params, n_tokens) that need no settings, for the command line.
-NAMED = {"chinchilla": Chinchilla, "kaplan": Kaplan, "data-constrained": DataConstrained}
+# The laws by their command-line names; the one-column forms take `NAME:COLUMN` there.
+NAMED = {"chinchilla": Chinchilla, "kaplan": Kaplan, "data-constrained": DataConstrained, "power-law": PowerLaw,
+         "pure-power-law": PurePowerLaw, "broken-power-law": BrokenPowerLaw}

@@ -54,3 +54,15 @@ def pairwise_sum(x):
         half = x.shape[0] // 2
         x = x[:half] + x[half:]
     return x[0]
+
+
+def bucket(n: int, per_octave: int = 4) -> int:
+    """The smallest size >= n of the form m * 2^k with per_octave <= m < 2 * per_octave (at least
+    2 * per_octave): padding to it costs at most 1 / per_octave of n, and there are `per_octave`
+    sizes per doubling."""
+    size, step = 2 * per_octave, 2
+    while size < n:
+        size += step
+        if size == 4 * per_octave * step // 2:
+            step *= 2
+    return size

@@ -102,10 +102,11 @@ def build(law, loss, data: ScalingData, *, target: str = "loss", residual: str =
     return Problem(x=x, y=y, weight=weight, floor=floor, law=law, loss=loss, residual=residual)
 
 
-def stack(problems: list) -> Problem:
-    """Problems of one law and loss stacked along a leading axis (NumPy), each padded to the
-    longest with rows of weight 0 (copies of its first row, so every input stays valid)."""
-    size = max(len(p.y) for p in problems)
+def stack(problems: list, size: int | None = None) -> Problem:
+    """Problems of one law and loss stacked along a leading axis (NumPy), each padded to `size`
+    rows (default: the longest) with rows of weight 0 (copies of its first row, so every input
+    stays valid)."""
+    size = max(len(p.y) for p in problems) if size is None else size
 
     def pad(a, fill=None):
         a = np.asarray(a)

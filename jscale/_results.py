@@ -6,6 +6,7 @@ reports in `jscale._report`, the checks in `jscale._diagnostics`. Properties nev
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,8 @@ class FitResult(struct.PyTreeNode, kw_only=True):
         curvature: sums at the best start that the curvature covariances use, or None.
         n_configs: distinct configurations of the law's columns in the data (static).
         data_summary: what the diagnostics and predictions need of the fitted data (static).
+        data_source: where the fitted data came from and its fingerprint, as JSON text (static;
+            see `source`).
     """
 
     law: Any = struct.field(pytree_node=False)
@@ -57,6 +60,13 @@ class FitResult(struct.PyTreeNode, kw_only=True):
     curvature: dict | None = None
     n_configs: int = struct.field(pytree_node=False, default=0)
     data_summary: DataSummary | None = struct.field(pytree_node=False, default=None)
+    data_source: str = struct.field(pytree_node=False, default="")
+
+    @property
+    def source(self) -> dict | None:
+        """The fitted data's source (CSV path, columns, SHA-256; or dataset name), rows and
+        fingerprint; None for data built from arrays."""
+        return json.loads(self.data_source) if self.data_source else None
 
     @property
     def theta(self) -> np.ndarray:

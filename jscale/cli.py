@@ -22,7 +22,6 @@ import time
 import warnings
 from pathlib import Path
 
-DEFAULT_BUDGETS = (1e21, 1e22, 1e23, 5.76e23, 1e24, 1e25)
 PLOTS = ("frontier", "isoflop", "allocation", "residuals", "corner")
 _ALIASES = {"n": "n_params", "d": "n_tokens", "c": "compute", "u": "unique_tokens", "l": "loss"}
 
@@ -36,23 +35,38 @@ def _law_name(text: str) -> str:
     from jscale._data import closest
     from jscale._laws import NAMED
 
-    if text in NAMED:
+    name, _, column = text.partition(":")
+    if name in NAMED and (not column or "column" in NAMED[name].__dataclass_fields__):
         return text
-    raise argparse.ArgumentTypeError(f"unknown law {text!r}{closest(text.lower(), NAMED)}; the laws are "
+    if name in NAMED:
+        raise argparse.ArgumentTypeError(f"the {name} law reads fixed columns; drop ':{column}'")
+    raise argparse.ArgumentTypeError(f"unknown law {text!r}{closest(name.lower(), NAMED)}; the laws are "
                                      f"{', '.join(sorted(NAMED))}")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jscale", description="Fit neural scaling laws with JAX.")
-    sub = parser.add_subparsers(dest="command", required=True)
+    from jscale._cache import default_cache_dir
+    from jscale._version import __version__
 
-    p = sub.add_parser("fit", help="fit a law (with a bootstrap) and write the result, a JSON summary and plots")
+    parser = argparse.ArgumentParser(prog="jscale", description="Fit neural scaling laws with JAX.")
+    parser.add_argument("--version", action="version", version=f"jscale {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--no-cache", action="store_true",
+                        help=f"do not keep compiled programs on disk (default: kept in {default_cache_dir()}, "
+                        "or $JSCALE_CACHE_DIR, so later runs skip compilation)")
+    common.add_argument("--quiet", action="store_true", help="print only the results, no progress")
+
+    p = sub.add_parser("fit", parents=[common],
+                       help="fit a law (with a bootstrap) and write the result, a JSON summary and plots")
     p.add_argument("data", nargs="?", default="chinchilla",
                    help="a bundled dataset name (see `jscale datasets`) or a CSV path (default: chinchilla)")
-    p.add_argument("--law", default="chinchilla", type=_law_name,
-                   metavar="{chinchilla,data-constrained,kaplan}", help="law form (default: chinchilla)")
-    p.add_argument("--columns", default=None, metavar="N=col,D=col,...",
-                   help="CSV header names for the fields N, D, C, U, L (or n_params=..., loss=...)")
+    p.add_argument("--law", default="chinchilla", type=_law_name, metavar="LAW",
+                   help="law form: chinchilla (default), kaplan, data-constrained, or a one-column form with its "
+                   "column: power-law:compute, pure-power-law:n_params, broken-power-law:n_tokens")
+    p.add_argument("--columns", action="append", default=None, metavar="N=col,D=col,...",
+                   help="CSV header names for the fields N, D, C, U, L (or n_params=..., loss=..., or any column a "
+                   "law reads); may be repeated")
     p.add_argument("--include-outliers", action="store_true", help="bundled data: keep the rows the source drops")
     p.add_argument("--target", default="loss", metavar="COLUMN", help="the column to fit (default: loss)")
     p.add_argument("--residual", default="log", choices=["log", "raw"],
@@ -63,35 +77,42 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-steps", type=int, default=None, help="solver steps per start (default 500)")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="B", help="row resamples (0: none; default 1000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap key (default 0)")
-    p.add_argument("--budgets", type=float, nargs="+", default=list(DEFAULT_BUDGETS), metavar="FLOP",
-                   help="compute budgets for the allocation table")
+    p.add_argument("--budgets", type=float, nargs="+", default=None, metavar="FLOP",
+                   help="compute budgets for the allocation table (default: powers of ten from a decade below the "
+                   "data's largest compute to two decades beyond it)")
     p.add_argument("--out", default="jscale-out", help="directory for result.jscale, summary.json and plots "
                    "(default: jscale-out; 'none' writes nothing)")
     p.add_argument("--strict", action="store_true", help="exit with status 3 if the best start did not converge")
-    p.add_argument("--quiet", action="store_true", help="print only the tables, no progress")
 
-    a = sub.add_parser("allocate", help="compute-optimal N*, D*, L* at budgets, from a saved result")
+    a = sub.add_parser("allocate", parents=[common], help="compute-optimal N*, D*, L* at budgets, from a saved result")
     a.add_argument("result", help="a file written by `jscale fit` (result.jscale)")
-    a.add_argument("--compute", type=float, nargs="+", default=None, metavar="FLOP", help="budgets")
+    a.add_argument("--compute", type=float, nargs="+", default=None, metavar="FLOP",
+                   help="budgets (default: powers of ten from a decade below the fitted data's largest compute to "
+                   "two decades beyond it)")
     a.add_argument("--range", type=float, nargs=3, default=None, metavar=("LOW", "HIGH", "NUM"),
                    help="log-spaced budgets from LOW to HIGH")
-    a.add_argument("--format", default="table", choices=["table", "csv", "json"])
+    a.add_argument("--format", default="table", choices=["table", "csv", "json"], help="output format")
 
-    r = sub.add_parser("predict", help="predicted loss with a 95%% interval, from a saved result")
-    r.add_argument("result")
-    r.add_argument("--n-params", type=float, nargs="+", required=True)
-    r.add_argument("--n-tokens", type=float, nargs="+", required=True)
-    r.add_argument("--format", default="table", choices=["table", "csv", "json"])
+    r = sub.add_parser("predict", parents=[common], help="predicted loss with a 95%% interval, from a saved result")
+    r.add_argument("result", help="a file written by `jscale fit` (result.jscale)")
+    r.add_argument("--n-params", type=float, nargs="+", required=True, metavar="N", help="model sizes")
+    r.add_argument("--n-tokens", type=float, nargs="+", required=True, metavar="D",
+                   help="training tokens, one per --n-params")
+    r.add_argument("--format", default="table", choices=["table", "csv", "json"], help="output format")
 
-    g = sub.add_parser("plot", help="draw a plot of a saved result")
-    g.add_argument("result")
-    g.add_argument("--kind", default="allocation", choices=PLOTS)
-    g.add_argument("--data", default="chinchilla",
-                   help="the fitted data, a bundled name or CSV path (for frontier, isoflop, residuals; "
-                   "default chinchilla)")
-    g.add_argument("--out", required=True, help="image file, e.g. plot.png")
+    g = sub.add_parser("plot", parents=[common], help="draw a plot of a saved result")
+    g.add_argument("result", help="a file written by `jscale fit` (result.jscale)")
+    g.add_argument("--kind", default="allocation", choices=PLOTS, help="which plot (default: allocation)")
+    g.add_argument("--data", default=None,
+                   help="the fitted data, a bundled name or CSV path (for frontier, isoflop, residuals); default: "
+                   "the data the result file records, if it is still where it was and unchanged")
+    g.add_argument("--columns", action="append", default=None, metavar="N=col,D=col,...",
+                   help="CSV header names for the fields N, D, C, U, L of --data (as for `jscale fit`)")
+    g.add_argument("--include-outliers", action="store_true",
+                   help="bundled --data: keep the rows the source drops")
+    g.add_argument("--out", required=True, help="image file, e.g. plot.png (format from the extension)")
 
-    sub.add_parser("datasets", help="list the bundled datasets")
+    sub.add_parser("datasets", parents=[common], help="list the bundled datasets")
     return parser
 
 
@@ -110,16 +131,28 @@ def _use_all_cores():
             pass
 
 
-def _columns(spec: str | None) -> dict | None:
-    if not spec:
+def _columns(specs: list[str] | None) -> dict | None:
+    """FIELD=HEADER pairs from every --columns given, merged; a field or header named twice with
+    different partners is refused."""
+    if not specs:
         return None
     out = {}
-    for part in spec.split(","):
-        if "=" not in part:
-            raise UserError(f"--columns takes FIELD=HEADER pairs separated by commas; got {part!r}.")
-        field, header = (x.strip() for x in part.split("=", 1))
-        field = _ALIASES.get(field.lower(), field)
-        out[field] = header
+    for spec in specs:
+        for part in spec.split(","):
+            if "=" not in part or not all(x.strip() for x in part.split("=", 1)):
+                raise UserError(f"--columns takes FIELD=HEADER pairs separated by commas, e.g. --columns "
+                                f"N=params,D=tokens,L=loss; got {part!r}.")
+            field, header = (x.strip() for x in part.split("=", 1))
+            field = _ALIASES.get(field.lower(), field)
+            if out.get(field, header) != header:
+                raise UserError(f"--columns names two headers for {field}: {out[field]!r} and {header!r}; give one.")
+            out[field] = header
+    headers = list(out.values())
+    twice = sorted({h for h in headers if headers.count(h) > 1})
+    if twice:
+        fields = [f for f, h in out.items() if h == twice[0]]
+        raise UserError(f"--columns maps {' and '.join(fields)} to the same header {twice[0]!r}; each field needs "
+                        "its own column.")
     return out
 
 
@@ -134,10 +167,20 @@ def _load_data(name: str, columns=None, include_outliers=False):
                     "CSV file.")
 
 
-def _law(name: str, data):
+def _law(text: str, data):
+    """The law of `--law NAME` or `--law NAME:COLUMN` (one-column forms; their default column
+    otherwise)."""
     from jscale._laws import NAMED
 
-    return NAMED[name]()
+    name, _, column = text.partition(":")
+    law = NAMED[name](column=column) if column else NAMED[name]()
+    missing = [c for c in law.columns if c not in data.columns]
+    if missing:
+        raise UserError(f"The {name} law reads {', '.join(law.columns)} but the data has no {missing[0]} column; "
+                        f"name it with --columns {missing[0]}=HEADER"
+                        + (f", or pick another with --law {name}:COLUMN." if "column" in type(law).__dataclass_fields__
+                           else "."))
+    return law
 
 
 def _starts(spec: str, law):
@@ -155,57 +198,94 @@ def _starts(spec: str, law):
     return grid[np.linspace(0, len(grid) - 1, min(count, len(grid))).round().astype(int)]
 
 
+def _default_budgets(top: float) -> list[float]:
+    """Budgets for the allocation table from the data's largest compute `top`: every power of ten
+    from a decade below it to two decades beyond it (1e21 ... 1e24 for Chinchilla's 1.3e22)."""
+    import numpy as np
+
+    first = int(np.floor(np.log10(top))) - 1
+    return [float(f"1e{k}") for k in range(first, int(np.floor(np.log10(top) + 2)) + 1)]
+
+
+def _compute_of(data):
+    import numpy as np
+
+    if data.compute is not None:
+        return np.asarray(data.compute)
+    return 6.0 * np.asarray(data.n_params) * np.asarray(data.n_tokens)
+
+
+def _allocating(law) -> bool:
+    return "n_params" in law.columns and "n_tokens" in law.columns and len(law.columns) == 2
+
+
 def _fit(args) -> int:
+    """Long because it is the default job's script: fit, bootstrap, allocation, outputs, each a
+    short block that reports what it is doing."""
     import jscale
+    from jscale import _progress
 
     data, source = _load_data(args.data, _columns(args.columns), args.include_outliers)
     law = _law(args.law, data)
-    if args.bootstrap < 0:
-        raise UserError(f"--bootstrap must be >= 0; got {args.bootstrap}.")
+    if args.bootstrap < 0 or args.bootstrap == 1:
+        raise UserError(f"--bootstrap takes 0 (none) or at least 2 resamples; got {args.bootstrap}.")
     solver = None if args.max_steps is None else jscale.RobustGaussNewton(max_steps=args.max_steps)
-    t0 = time.perf_counter()
+    show = not args.quiet
+    notes = []  # every warning printed, for summary.json
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", jscale.DiagnosticWarning)
         result = jscale.fit(law, data, target=args.target, residual=args.residual, starts=_starts(args.starts, law),
-                            loss=args.loss, delta=args.delta, solver=solver)
+                            loss=args.loss, delta=args.delta, solver=solver, progress=show)
     converged = not any(issubclass(w.category, jscale.ConvergenceWarning) for w in caught)
-    seconds = time.perf_counter() - t0
-    if not args.quiet:
-        print(f"Data: {source}, {len(data)} rows. Fitted {result.n_starts} starts in {seconds:.2f} s "
-              "(including compilation).\n")
+    print(f"Data: {source}, {len(data)} rows; {result.n_starts} starts.\n")
     print(result.summary())
-    for w in caught:
-        print(f"warning: {w.message}", file=sys.stderr)
+    notes += _print_warnings(caught)
     saved = result
     if args.bootstrap:
-        t0 = time.perf_counter()
         # The fit's findings are printed above and the bootstrap's notes are in its summary.
-        with warnings.catch_warnings(record=True) as notes:
-            warnings.simplefilter("always", jscale.DiagnosticWarning)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", jscale.DiagnosticWarning)
             saved = jscale.bootstrap(law, data, n_resamples=args.bootstrap, key=args.seed, full_fit=result,
                                      target=args.target, residual=args.residual, loss=args.loss, delta=args.delta,
-                                     solver=solver, progress=False if args.quiet else None)
-        if not args.quiet:
-            print(f"\nBootstrap: {args.bootstrap} row resamples in {time.perf_counter() - t0:.2f} s.")
+                                     solver=solver, progress=show)
         print()
         print(saved.summary())
-        del notes  # their messages are in the summary's notes
-    if "n_params" in law.columns and "n_tokens" in law.columns and len(law.columns) == 2:
-        with _printed_warnings():
-            allocation = jscale.compute_optimal(saved, args.budgets)
+    allocation = None
+    if _allocating(law):
+        budgets = args.budgets if args.budgets is not None else _default_budgets(float(max(_compute_of(data))))
+        draws = f" x {args.bootstrap} draws" if args.bootstrap else ""
+        with warnings.catch_warnings(record=True) as caught, \
+                _progress.status(f"Allocating at {len(budgets)} budgets{draws}", show):
+            warnings.simplefilter("ignore", jscale.IntervalWarning)
+            warnings.simplefilter("always", jscale.ExtrapolationWarning)
+            allocation = jscale.compute_optimal(saved, budgets)
         print("\nCompute-optimal allocation (C = 6 N D):")
         print("\n".join("  " + line for line in allocation.table().splitlines()))
+        notes += _print_warnings(caught)
     if args.out.lower() != "none":
-        _write_outputs(saved, data, Path(args.out), args.quiet)
+        with _progress.status(f"Writing {args.out}/ (result, summary.json, plots)", show):
+            written = _write_outputs(saved, data, Path(args.out), allocation, notes)
+        if show:
+            print(f"\nWrote {', '.join(written)} to {args.out}/", file=sys.stderr)
     return 0 if converged or not args.strict else 3
 
 
-def _write_outputs(result, data, out: Path, quiet: bool):
+def _print_warnings(caught) -> list[str]:
+    import jscale
+
+    lines = [str(w.message) for w in caught if issubclass(w.category, jscale.DiagnosticWarning)]
+    for line in lines:
+        print(f"warning: {line}", file=sys.stderr)
+    return lines
+
+
+def _write_outputs(result, data, out: Path, allocation, notes) -> list[str]:
     import jscale
 
     out.mkdir(parents=True, exist_ok=True)
     jscale.save(result, out / "result.jscale")
-    (out / "summary.json").write_text(json.dumps(result.to_dict(), indent=2, default=float) + "\n")
+    (out / "summary.json").write_text(json.dumps(_summary(result, allocation, notes), indent=2, allow_nan=False)
+                                      + "\n")
     written = ["result.jscale", "summary.json"]
     try:
         import matplotlib
@@ -217,8 +297,56 @@ def _write_outputs(result, data, out: Path, quiet: bool):
         for kind in PLOTS:
             if _plot(result, data, kind, out / f"{kind}.png", skip_unavailable=True):
                 written.append(f"{kind}.png")
-    if not quiet:
-        print(f"\nWrote {', '.join(written)} to {out}/")
+    return written
+
+
+def _summary(result, allocation, notes) -> dict:
+    """summary.json: the result's own summary, where its data came from, the allocation table
+    with its bands, the method of every band and every warning printed; strict JSON (None for
+    NaN or infinite values)."""
+    import jscale
+
+    boot = isinstance(result, jscale.BootstrapResult)
+    fit = result.fit if boot else result
+    summary = {**result.to_dict(), "jscale_version": jscale.__version__, "data_source": fit.source,
+               "band_method": "bootstrap percentile" if boot else "delta method (sandwich covariance)",
+               "warnings": list(notes)}
+    if allocation is not None:
+        rows = []
+        banded = allocation.draws is not None or allocation.sd is not None
+        bands = {n: allocation.interval(n) for n in ("n_params", "n_tokens", "tokens_per_param", "loss")} if banded \
+            else {}
+        for k, c in enumerate(allocation.compute):
+            row = {"compute": c}
+            for name in ("n_params", "n_tokens", "tokens_per_param", "loss"):
+                row[name] = getattr(allocation, name)[k]
+                if name in bands:
+                    row[f"{name}_low"], row[f"{name}_high"] = bands[name][0][k], bands[name][1][k]
+            rows.append(row)
+        summary["allocation"] = {"cost": "6 N D", "level": 0.95 if banded else None,
+                                 "band_method": summary["band_method"] if banded else None, "rows": rows}
+    return _strict_json(summary)
+
+
+def _strict_json(value):
+    """`value` with NumPy numbers as Python ones and NaN or infinite floats as None."""
+    import math
+
+    import numpy as np
+
+    if isinstance(value, dict):
+        return {str(k): _strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict_json(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _strict_json(value.tolist())
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, (float, np.floating)):
+        return float(value) if math.isfinite(value) else None
+    return value
 
 
 def _plot(result, data, kind: str, path: Path, skip_unavailable: bool = False) -> bool:
@@ -230,24 +358,38 @@ def _plot(result, data, kind: str, path: Path, skip_unavailable: bool = False) -
 
     boot = result if isinstance(result, jscale.BootstrapResult) else None
     law = result.law
-    allocating = "n_params" in law.columns and "n_tokens" in law.columns and len(law.columns) == 2
-    if (kind == "corner" and boot is None) or (kind in ("frontier", "isoflop", "allocation") and not allocating):
+    if (kind == "corner" and boot is None) or (kind in ("frontier", "isoflop", "allocation") and not _allocating(law)):
         if skip_unavailable:
             return False
         raise UserError(f"--kind {kind} is not available for this result (law {law.name}"
                         f"{', no bootstrap' if boot is None else ''}).")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", jscale.IntervalWarning)
-        warnings.simplefilter("ignore", jscale.ExtrapolationWarning)  # the plots show the data's range
+        warnings.simplefilter("ignore", jscale.ExtrapolationWarning)  # the plots mark where the data ends
         if kind == "corner":
             figure = jplot.corner(boot)
         elif kind == "allocation":
-            figure = jplot.allocation(jscale.compute_optimal(result, np.logspace(19, 26, 50))).figure
+            summary = (boot.fit if boot is not None else result).data_summary
+            top = _fitted_compute_max(summary, data)
+            budgets = np.logspace(np.log10(top) - 3, np.log10(top) + 2, 50)
+            figure = jplot.allocation(jscale.compute_optimal(result, budgets), data_max=top).figure
         else:
             figure = getattr(jplot, kind)(result, data).figure
     figure.savefig(path, dpi=110)
     plt.close(figure)
     return True
+
+
+def _fitted_compute_max(summary, data) -> float:
+    """The largest compute of the fitted data (from the data if at hand, else the result's summary)."""
+    import numpy as np
+
+    if data is not None:
+        return float(np.max(_compute_of(data)))
+    found = summary.range_of("compute") if summary is not None else None
+    if found is None:
+        raise UserError("This result does not record its data's compute range; pass the data with --data.")
+    return float(found[1])
 
 
 @contextlib.contextmanager
@@ -295,7 +437,8 @@ def _allocate(args) -> int:
 
     result = _saved(args.result)
     if args.compute is None and args.range is None:
-        budgets = list(DEFAULT_BUDGETS)
+        fit = result.fit if isinstance(result, jscale.BootstrapResult) else result
+        budgets = _default_budgets(_fitted_compute_max(fit.data_summary, None))
     elif args.range is not None:
         low, high, num = args.range
         if not (low > 0 and high > low and num >= 1):
@@ -347,11 +490,14 @@ def _plot_command(args) -> int:
     result = _saved(args.result)
     data = None
     if args.kind in ("frontier", "isoflop", "residuals"):
-        data, source = _load_data(args.data)
         fit = result.fit if isinstance(result, jscale.BootstrapResult) else result
+        if args.data is None:
+            data, source = _recorded_data(fit, args.result)
+        else:
+            data, source = _load_data(args.data, _columns(args.columns), args.include_outliers)
         if len(data) != fit.n_rows:
             raise UserError(f"The result was fitted to {fit.n_rows} rows but --data {source} has {len(data)}; "
-                            "pass the fitted data with --data.")
+                            "pass the fitted data with --data (and --columns).")
     try:
         import matplotlib
 
@@ -363,10 +509,40 @@ def _plot_command(args) -> int:
     return 0
 
 
+def _recorded_data(fit, path: str):
+    """The data a result records (its source), reloaded and checked against its fingerprint."""
+    import jscale
+
+    source = fit.source
+    if source is None:
+        raise UserError(f"{path} does not record its data (fitted from arrays, or saved by an older jscale); pass "
+                        "it with --data (and --columns).")
+    if source["kind"] == "dataset":
+        data = jscale.datasets.load(source["name"], include_outliers=source["include_outliers"])
+        where = f"bundled dataset '{source['name']}'"
+    else:
+        where = source["path"]
+        if not os.path.isfile(where):
+            raise UserError(f"{path} was fitted to {where}, which is no longer there; pass the data with --data.")
+        data = jscale.ScalingData.from_csv(where, columns=source["columns"] or None)
+    if data.fingerprint() != source["fingerprint"]:
+        raise UserError(f"{where} is not the data {path} was fitted to (it changed, or the fit used a subset of it); "
+                        "pass the fitted data with --data.")
+    return data, where
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
     _use_all_cores()
     import jscale
+
+    if not args.no_cache and args.command != "datasets":
+        try:
+            jscale.enable_compilation_cache()
+        except ValueError as err:  # an unwritable folder: run without the cache
+            if not args.quiet:
+                print(f"jscale: {err} Running without it (set $JSCALE_CACHE_DIR or pass --no-cache).",
+                      file=sys.stderr)
 
     if args.command == "datasets":
         for name in jscale.datasets.list():
@@ -377,8 +553,23 @@ def main(argv=None) -> int:
         return commands[args.command](args)
     except (UserError, ValueError, TypeError, FileNotFoundError, jscale.ConvergenceError) as err:
         message = str(err).splitlines()[0] if str(err) else type(err).__name__
-        print(f"jscale: {message}", file=sys.stderr)
+        print(f"jscale: {_cli_advice(message)}", file=sys.stderr)
         return 2
+
+
+def _cli_advice(message: str) -> str:
+    """The library's advice in command-line terms: `columns={'loss': 'header'}` becomes
+    `--columns loss=HEADER`, `target='<column>'` becomes `--target COLUMN`."""
+    import re
+
+    def columns(match):
+        pairs = re.findall(r"'([^']+)'\s*:\s*(?:'([^']*)'|\.\.\.)", match.group(1))
+        return "--columns " + ",".join(f"{field}={header if header and '<' not in header and header != 'header' else 'HEADER'}"
+                                       for field, header in pairs)
+
+    message = re.sub(r"columns=\{([^}]*)\}", columns, message)
+    message = re.sub(r"target='[^']*'", "--target COLUMN", message)
+    return message.replace("ScalingData.from_arrays / from_csv", "the CSV")
 
 
 if __name__ == "__main__":

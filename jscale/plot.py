@@ -88,6 +88,7 @@ def frontier(result, data, *, ax=None, budgets=None, level: float = 0.95):
     ax.fill_between(budgets, low, high, color="C3", alpha=0.2, linewidth=0, label=f"{100 * level:g}% band")
     ax.set(xscale="log", xlabel="training compute C (FLOP)", ylabel="loss (nats/token)",
            title=f"{_fit_of(result)[0].law.name}: loss frontier")
+    _mark_extrapolation(ax, float(compute.max()))
     ax.legend(frameon=False)
     return ax
 
@@ -125,8 +126,16 @@ def isoflop(result, data, *, ax=None, n_slices: int = 6, rtol: float = 0.1):
     return ax
 
 
-def allocation(curves, *, ax=None, level: float = 0.95):
-    """Compute-optimal N*(C) and D*(C) with their bands, from `jscale.compute_optimal`."""
+def _mark_extrapolation(ax, top: float):
+    """A dashed line where the fitted data's compute ends; beyond it the curves extrapolate."""
+    ax.axvline(top, color="0.4", linestyle="--", linewidth=0.8)
+    ax.annotate("data ends: extrapolation →", xy=(top, 1.0), xycoords=("data", "axes fraction"),
+                xytext=(4, -12), textcoords="offset points", fontsize="small", color="0.3")
+
+
+def allocation(curves, *, ax=None, level: float = 0.95, data_max: float | None = None):
+    """Compute-optimal N*(C) and D*(C) with their bands, from `jscale.compute_optimal`;
+    `data_max` (the fitted data's largest compute) marks where extrapolation begins."""
     ax = _axes(ax)
     banded = curves.draws is not None or curves.sd is not None
     for name, label, colour in [("n_params", "parameters N*", "C0"), ("n_tokens", "tokens D*", "C1")]:
@@ -136,6 +145,8 @@ def allocation(curves, *, ax=None, level: float = 0.95):
             ax.fill_between(curves.compute, low, high, color=colour, alpha=0.25, linewidth=0)
     ax.set(xscale="log", yscale="log", xlabel="compute budget C (FLOP)", ylabel="parameters / tokens",
            title=f"compute-optimal allocation{f' ({100 * level:g}% bands)' if banded else ''}")
+    if data_max is not None:
+        _mark_extrapolation(ax, data_max)
     ax.legend(frameon=False)
     return ax
 

@@ -35,16 +35,15 @@ from helpers import (
 )
 
 import jscale
-from jscale._batch import _MIN_SLOTS, default_batch_size
+from jscale._batch import bucket, default_batch_size
 from jscale._losses import resolve_loss
 from jscale._numerics import x64_scope
 from jscale._solve import STALLED, SUCCESS, solve_one
 
 LAW = jscale.laws.Chinchilla()
 
-# batch_size 8 and 16 refill slots without compaction (a stage shrinks by 4 while it keeps at
-# least _MIN_SLOTS = 8 slots); 32 slots and the default (128, capped at 40 starts) both refill and
-# then compact the tail (to 8 and 10 slots).
+# 40 starts (padded to 40, a bucket): 8, 16 and 32 slots hand out more starts than they hold;
+# the default (256 slots, capped at 40) runs them all at once.
 METHODS = {
     "vmap": dict(batching="vmap"),
     "map8": dict(batching="map", batch_size=8),
@@ -114,12 +113,11 @@ def synthetic_problem():
     return _Problem(synthetic_chinchilla(), "squared")
 
 
-def test_subset_exercises_refill_and_compaction():
+def test_subset_exercises_refill():
     starts = subset_starts()
     assert starts.shape == (40, 5) and SUBSET_STEP == 113
-    # refill32 hands out 8 more starts than it has slots, then compacts to 8 slots.
-    assert 32 < len(starts) and 32 // 4 >= _MIN_SLOTS
-    assert min(default_batch_size("cpu"), len(starts)) // 4 >= _MIN_SLOTS
+    # refill32 hands out 8 more starts than it has slots; the default holds them all.
+    assert 32 < len(starts) == bucket(len(starts)) <= default_batch_size("cpu")
 
 
 @pytest.mark.parametrize("name", _methods("chinchilla"))

@@ -11,11 +11,19 @@ from jscale import cli
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
+def main(argv):
+    """`jscale ...` in-process, without the persistent cache (which would change this test
+    process's JAX configuration); tests/test_cache.py runs the cache in fresh processes."""
+    if argv and argv[0] in ("fit", "allocate", "predict", "plot"):
+        argv = [argv[0], "--no-cache", *argv[1:]]
+    return cli.main(argv)
+
+
 @pytest.fixture(scope="module")
 def saved(tmp_path_factory):
     """`jscale fit` on the bundled data, every 50th start, 60 resamples, outputs in a temporary folder."""
     out = tmp_path_factory.mktemp("fit")
-    code = cli.main(["fit", "--starts", "90", "--bootstrap", "60", "--budgets", "1e21", "5.76e23", "--out", str(out),
+    code = main(["fit", "--starts", "90", "--bootstrap", "60", "--budgets", "1e21", "5.76e23", "--out", str(out),
                      "--quiet"])
     assert code == 0
     return out
@@ -36,7 +44,7 @@ def test_fit_writes_result_summary_and_plots(saved):
 
 
 def test_fit_prints_summary_and_allocation(capsys, tmp_path):
-    assert cli.main(["fit", "--starts", "90", "--bootstrap", "0", "--budgets", "1e21", "5.76e23",
+    assert main(["fit", "--starts", "90", "--bootstrap", "0", "--budgets", "1e21", "5.76e23",
                      "--out", "none"]) == 0
     out = capsys.readouterr().out
     assert "bundled dataset 'chinchilla', 240 rows" in out
@@ -54,7 +62,7 @@ def test_fit_reads_a_csv_with_named_columns(tmp_path, capsys):
     path.write_text("size,seen,metric\n" + rows)
     args = ["fit", str(path), "--columns", "N=size,D=seen,L=metric", "--loss", "squared", "--starts", "300",
             "--bootstrap", "0", "--budgets", "1e21", "--out", "none"]
-    assert cli.main(args) == 0
+    assert main(args) == 0
     out = capsys.readouterr().out
     assert "16 rows" in out and "alpha" in out and "0.33" in out
 
@@ -63,15 +71,15 @@ def test_allocate_predict_and_plot_commands(saved, capsys, tmp_path):
     import json
 
     result = str(saved / "result.jscale")
-    assert cli.main(["allocate", result, "--compute", "1e21", "5.76e23", "--format", "json"]) == 0
+    assert main(["allocate", result, "--compute", "1e21", "5.76e23", "--format", "json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert len(rows) == 2 and rows[1]["n_params_low"] < rows[1]["n_params"] < rows[1]["n_params_high"]
-    assert cli.main(["allocate", result, "--range", "1e20", "1e24", "5", "--format", "csv"]) == 0
+    assert main(["allocate", result, "--range", "1e20", "1e24", "5", "--format", "csv"]) == 0
     assert len(capsys.readouterr().out.strip().splitlines()) == 6
-    assert cli.main(["predict", result, "--n-params", "7e10", "--n-tokens", "1.4e12"]) == 0
+    assert main(["predict", result, "--n-params", "7e10", "--n-tokens", "1.4e12"]) == 0
     assert "loss_low" in capsys.readouterr().out
     png = tmp_path / "corner.png"
-    assert cli.main(["plot", result, "--kind", "corner", "--out", str(png)]) == 0
+    assert main(["plot", result, "--kind", "corner", "--out", str(png)]) == 0
     assert png.stat().st_size > 10_000
 
 
@@ -86,24 +94,94 @@ def test_bad_input_is_one_line_on_stderr(tmp_path, capsys, saved):
         (["allocate", str(saved / "summary.json")], "not a jscale result file"),
     ]
     for argv, message in cases:
-        assert cli.main(argv) == 2, argv
+        assert main(argv) == 2, argv
         err = capsys.readouterr().err
         assert err.startswith("jscale: ") and message in err and "Traceback" not in err, err
         assert len(err.strip().splitlines()) == 1
     path = tmp_path / "bad.csv"
     path.write_text("N,D,loss\n1e9,1e10,abc\n")
-    assert cli.main(["fit", str(path), "--out", "none"]) == 2
+    assert main(["fit", str(path), "--out", "none"]) == 2
     assert "not a number" in capsys.readouterr().err
+
+
+def test_repeated_or_conflicting_columns(tmp_path, capsys):
+    assert cli._columns(["N=size", "D=seen,L=metric"]) == {"n_params": "size", "n_tokens": "seen", "loss": "metric"}
+    assert cli._columns(["N=size", "n_params=size"]) == {"n_params": "size"}
+    for specs, message in [(["N=size", "N=other"], "two headers for n_params"),
+                           (["N=params,L=params"], "to the same header 'params'"),
+                           (["N="], "FIELD=HEADER pairs")]:
+        with pytest.raises(cli.UserError, match=message):
+            cli._columns(specs)
+    path = tmp_path / "runs.csv"
+    path.write_text("size,seen,metric\n1e8,2e9,3.1\n1e9,2e10,2.6\n")
+    assert main(["fit", str(path), "--columns", "N=size,D=seen", "--out", "none"]) == 2
+    err = capsys.readouterr().err
+    # The advice is in command-line terms, never Python syntax.
+    assert "--columns loss=HEADER" in err and "columns={" not in err, err
+
+
+def test_version_and_help_on_every_argument(capsys):
+    import jscale
+
+    with pytest.raises(SystemExit):
+        cli.main(["--version"])
+    assert capsys.readouterr().out.strip() == f"jscale {jscale.__version__}"
+    parser = cli._parser()
+    for action in parser._subparsers._group_actions[0].choices.values():
+        for arg in action._actions:
+            assert arg.help, (action.prog, arg.dest)
+    fit_help = parser._subparsers._group_actions[0].choices["fit"].format_help()
+    assert str(jscale.default_cache_dir()).replace(" ", "") in "".join(fit_help.split())
+    for name in jscale._laws.NAMED:
+        assert name in "".join(fit_help.split())
+
+
+def test_summary_json_is_strict_and_complete(saved):
+    import json
+
+    text = (saved / "summary.json").read_text()
+    summary = json.loads(text, parse_constant=lambda c: pytest.fail(f"non-strict JSON token {c}"))
+    assert summary["data_source"]["kind"] == "dataset" and summary["data_source"]["name"] == "chinchilla"
+    assert summary["band_method"] == "bootstrap percentile"
+    rows = summary["allocation"]["rows"]
+    assert [r["compute"] for r in rows] == [1e21, 5.76e23]
+    assert all(r["n_params_low"] < r["n_params"] < r["n_params_high"] for r in rows)
+    assert any("extrapolate" in w for w in summary["warnings"])
+
+
+def test_plot_finds_the_recorded_data(saved, tmp_path, capsys):
+    result = str(saved / "result.jscale")
+    png = tmp_path / "residuals.png"
+    assert main(["plot", result, "--kind", "residuals", "--out", str(png)]) == 0 and png.stat().st_size > 10_000
+    # A CSV fit records its path, mapping and hash; a changed file is refused.
+    n, d = np.meshgrid(np.logspace(7, 10, 4), np.logspace(8, 11, 4))
+    loss = 1.7 + 400 / n**0.33 + 1500 / d**0.29
+    path = tmp_path / "runs.csv"
+    path.write_text("size,seen,metric\n" + "".join(f"{a!r},{b!r},{c!r}\n" for a, b, c in
+                                                   zip(n.ravel().tolist(), d.ravel().tolist(), loss.ravel().tolist())))
+    out = tmp_path / "csvfit"
+    assert main(["fit", str(path), "--columns", "N=size", "--columns", "D=seen,L=metric", "--loss", "squared",
+                 "--starts", "100", "--bootstrap", "0", "--out", str(out), "--quiet"]) == 0
+    assert main(["plot", str(out / "result.jscale"), "--kind", "frontier", "--out", str(tmp_path / "f.png")]) == 0
+    path.write_text(path.read_text().replace("size,", "size,", 1) + f"{1e9!r},{1e11!r},2.5\n")
+    capsys.readouterr()
+    assert main(["plot", str(out / "result.jscale"), "--kind", "frontier", "--out", str(tmp_path / "g.png")]) == 2
+    assert "is not the data" in capsys.readouterr().err
+
+
+def test_default_budgets_come_from_the_data():
+    assert cli._default_budgets(1.3e22) == [1e21, 1e22, 1e23, 1e24]
+    assert cli._default_budgets(3e18) == [1e17, 1e18, 1e19, 1e20]
 
 
 def test_strict_non_convergence_exits_3(capsys):
     argv = ["fit", "--starts", "3", "--max-steps", "3", "--bootstrap", "0", "--out", "none", "--strict", "--quiet"]
-    assert cli.main(argv) == 3
+    assert main(argv) == 3
     assert "warning:" in capsys.readouterr().err
 
 
 def test_datasets_command(capsys):
-    assert cli.main(["datasets"]) == 0
+    assert main(["datasets"]) == 0
     assert "chinchilla" in capsys.readouterr().out.split()
 
 

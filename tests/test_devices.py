@@ -154,8 +154,8 @@ def test_memory_budget_splits_calls_without_changing_results(monkeypatch):
         assert len(calls) == 4
         monkeypatch.delenv("JSCALE_MEMORY_BUDGET")
         ref = jscale.bootstrap(LAW, data, chunk_size=3, **kw)  # the same calls, asked for explicitly
-        # Two datasets per call.
-        rows = len(parts[0])
+        # Two datasets per call (of their rows padded to a bucket).
+        rows = _batch.row_bucket(len(parts[0]))
         monkeypatch.setenv("JSCALE_MEMORY_BUDGET", str(8 * 256 * (rows * 9 + 81) + 2 * 8 * (8 * rows + 10 * 8)))
         calls.clear()
         many = jscale.fit_many(LAW, parts, starts=starts)

@@ -190,10 +190,33 @@ def test_one_trace_per_batch_shape():
     assert moved.objectives[0] != first.objectives[0] or moved.params != first.params
     fit(data, starts + 0.25)
     assert traces["fit"] == before + 1
-    fit(data, subset_starts()[:4])  # another number of starts: one more trace
+    fit(data, subset_starts()[:4])  # another number of starts in the same bucket (8): no retrace
+    assert traces["fit"] == before + 1
+    fit(data, subset_starts()[:9])  # one in the next bucket (10): one more trace
     assert traces["fit"] == before + 2
-    fit(other, subset_starts()[5:9])
+    fit(other, subset_starts()[5:15])
     assert traces["fit"] == before + 2
+
+
+def test_31_and_32_rows_share_one_program():
+    solver = jscale.RobustGaussNewton(max_steps=62)  # a setting no other test uses
+    data = jscale.datasets.load("chinchilla")
+    traces = jscale._batch.TRACES
+    before = traces["fit"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        fits = [jscale.fit(LAW, data.subset(np.arange(n)), starts=subset_starts()[:5], solver=solver)
+                for n in (31, 32)]
+    assert traces["fit"] == before + 1
+    # The padding rows (weight 0) change nothing: 31 rows alone give the same fit as 31 rows
+    # beside a weight-0 32nd.
+    weights = np.r_[np.ones(31), 0.0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        zero = jscale.fit(LAW, data.subset(np.arange(32)).replace(weight=weights), starts=subset_starts()[:5],
+                          solver=solver)
+    np.testing.assert_array_equal(fits[0].objectives, zero.objectives)
+    np.testing.assert_array_equal(fits[0].end_params, zero.end_params)
 
 
 # Validation errors: raised eagerly, before anything is fitted.

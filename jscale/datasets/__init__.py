@@ -14,6 +14,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import importlib.resources
+import json
 
 import numpy as np
 
@@ -119,6 +120,7 @@ def load(name: str, *, include_outliers: bool = False) -> ScalingData:
     resource = importlib.resources.files(__name__) / "data" / entry.file
     with importlib.resources.as_file(resource) as path:
         data = ScalingData.from_csv(path)
+    data = data.replace(source=json.dumps({"kind": "dataset", "name": name, "include_outliers": include_outliers}))
     if entry.drop_when is None:
         return data
     column, value = entry.drop_when

@@ -1,0 +1,83 @@
+"""Times the README's default job, `jscale fit`, as a new user meets it: fresh processes.
+
+    python benchmarks/bench_cli.py              # 2 rounds, appends to RESULTS.md
+    python benchmarks/bench_cli.py --rounds 1 --no-append
+
+Each round runs, in fresh processes and in a new empty compilation-cache folder
+(`JSCALE_CACHE_DIR`):
+
+* the first `jscale fit` (everything compiles; the cache is written),
+* the same command again (programs read back from the cache),
+* `jscale fit --no-cache` (compiles everything, writes nothing: the run before this issue's cache).
+
+Wall time is the whole process (interpreter start, imports, fit, 1,000 resamples, allocation,
+summary and five plots). The table also gives the compile time JAX logs for each run (the sum of
+its "Finished XLA compilation" lines) and how many programs were compiled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench_chinchilla_grid import append_results, commit
+
+HERE = Path(__file__).resolve().parent
+COMMAND = ["jscale", "fit"]
+
+
+def _jscale() -> list[str]:
+    found = shutil.which("jscale", path=str(Path(sys.executable).parent)) or shutil.which("jscale")
+    return [found, "fit"] if found else [sys.executable, "-m", "jscale", "fit"]
+
+
+def run(cache: Path, out: Path, extra: list[str]) -> dict:
+    """One `jscale fit` in a fresh process: wall seconds, compile seconds and programs compiled."""
+    env = {**os.environ, "JSCALE_CACHE_DIR": str(cache), "JAX_LOG_COMPILES": "1"}
+    start = time.perf_counter()
+    done = subprocess.run([*_jscale(), "--out", str(out), *extra], env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"jscale fit failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    compiles = [float(x) for x in re.findall(r"Finished XLA compilation of .* in ([0-9.eE+-]+) sec", done.stderr)]
+    hits = len(re.findall(r"[Pp]ersistent compilation cache hit", done.stderr))
+    return {"wall": wall, "compile": sum(compiles), "programs": len(compiles), "hits": hits}
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=2, help="rounds, each in a new empty cache folder")
+    parser.add_argument("--no-append", action="store_true", help="print only; do not append to RESULTS.md")
+    args = parser.parse_args(argv)
+    measured = commit()
+    rows = {"first run (empty cache)": [], "repeat (cache filled)": [], "--no-cache": []}
+    for _ in range(args.rounds):
+        with tempfile.TemporaryDirectory() as tmp:
+            tmp = Path(tmp)
+            rows["first run (empty cache)"].append(run(tmp / "cache", tmp / "out1", []))
+            rows["repeat (cache filled)"].append(run(tmp / "cache", tmp / "out2", []))
+            rows["--no-cache"].append(run(tmp / "nocache", tmp / "out3", ["--no-cache"]))
+    lines = ["| `jscale fit` | wall (s), each round | best (s) | XLA compile (s) | programs compiled |",
+             "|---|---|---|---|---|"]
+    for name, runs in rows.items():
+        best = min(runs, key=lambda r: r["wall"])
+        lines.append(f"| {name} | {', '.join(f'{r['wall']:.1f}' for r in runs)} | {best['wall']:.1f} | "
+                     f"{best['compile']:.1f} | {best['programs']} |")
+    table = "\n".join(lines)
+    print(table)
+    if not args.no_append:
+        append_results("jscale fit, the README's default job, in fresh processes", "python benchmarks/bench_cli.py",
+                       measured, "Fresh processes; the default job: 4,500-start fit, 1,000 row resamples with "
+                       "jackknife, allocation table, summary.json and five plots. Wall time includes Python start "
+                       "and imports.", table)
+
+
+if __name__ == "__main__":
+    main()
