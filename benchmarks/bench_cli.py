@@ -30,7 +30,6 @@ from pathlib import Path
 from bench_chinchilla_grid import append_results, commit
 
 HERE = Path(__file__).resolve().parent
-COMMAND = ["jscale", "fit"]
 
 
 def _jscale() -> list[str]:
@@ -68,7 +67,8 @@ def main(argv=None):
              "|---|---|---|---|---|"]
     for name, runs in rows.items():
         best = min(runs, key=lambda r: r["wall"])
-        lines.append(f"| {name} | {', '.join(f'{r['wall']:.1f}' for r in runs)} | {best['wall']:.1f} | "
+        walls = ", ".join(f"{r['wall']:.1f}" for r in runs)
+        lines.append(f"| {name} | {walls} | {best['wall']:.1f} | "
                      f"{best['compile']:.1f} | {best['programs']} |")
     table = "\n".join(lines)
     print(table)

@@ -18,7 +18,6 @@ import contextlib
 import json
 import os
 import sys
-import time
 import warnings
 from pathlib import Path
 
