@@ -383,18 +383,20 @@ def _fields(stacked) -> dict:
     return {"x": stacked.x, "y": stacked.y, "weight": stacked.weight, "floor": stacked.floor}
 
 
-def fit_in_chunks(x0s, problem, per_problem_of, total: int, size: int, *, advance=None, **settings) -> dict:
+def fit_in_chunks(x0s, problem, per_problem_of, total: int, size: int, *, width: int | None = None, advance=None,
+                  **settings) -> dict:
     """Outcomes (NumPy, leading (total, S) axes) of `total` problems, `size` per jitted call.
 
     `per_problem_of(indices)` gives the per-problem fields of problems `indices`; every call takes
-    `bucket(size)` problems (repeats of the last one pad it, never run by refill) and `bucket(S)`
-    starts, so calls of nearby sizes share one program. `problem` should already have
-    `row_bucket` rows. `advance(n)`, if given, is told of every n problems done (a progress
-    bar). `settings`: solver, batching, batch_size, mesh.
+    `width` problems (default `bucket(size)`; repeats of the last one pad it, never run by
+    refill) and `bucket(S)` starts, so calls of nearby sizes share one program. `problem` should
+    already have `row_bucket` rows. `advance(n)`, if given, is told of every n problems done (a
+    progress bar). `settings`: solver, batching, batch_size, mesh.
     """
     n_starts = len(x0s)
     starts = jnp.asarray(padded_starts(x0s))
-    width = bucket(size)
+    width = bucket(size) if width is None else width
+    size = min(size, width)
     parts = []
     for lo in range(0, total, size):
         hi = min(lo + size, total)

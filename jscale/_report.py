@@ -49,6 +49,8 @@ def bootstrap_summary(boot, level: float = 0.95, method: str = "percentile") -> 
         f"({boot.n_units} units), {boot.n_starts} start{'s' if boot.n_starts > 1 else ''} each",
         f"  converged     {boot.n_converged} of {boot.n_resamples} draws "
         f"({100 * boot.n_converged / boot.n_resamples:.1f}%)",
+        *([f"  starts        the full fit's other basins, fitted on {boot.basins_checked} resamples, never ended "
+           "lower: the rest started from the optimum"] if boot.basins_checked else []),
         "",
         f"  {'parameter':<10} {'estimate':>12} {'std err':>12}   {pct + ' ' + method + ' interval':<30}",
     ]
@@ -67,5 +69,5 @@ def bootstrap_to_dict(boot, level: float = 0.95, method: str = "percentile") -> 
     return {
         "kind": "bootstrap", "fit": fit_to_dict(boot.fit), "unit": boot.unit, "n_resamples": boot.n_resamples,
         "n_converged": boot.n_converged, "level": level, "method": method, "estimate": boot.estimate,
-        "se": boot.se, "interval": intervals, "warnings": _notes(boot),
+        "se": boot.se, "interval": intervals, "warnings": _notes(boot), "basins_checked": boot.basins_checked,
     }

@@ -200,6 +200,9 @@ class BootstrapResult(struct.PyTreeNode, kw_only=True):
         n_steps: (B, S) objective evaluations used by every start.
         jackknife_params: (J, P) free-space fit with each unit left out (for BCa).
         jackknife_status: (J,) status of those fits.
+        basins_checked: with the default warm starts, the number of resamples on which the
+            full fit's other basins were also fitted and none ended lower than the optimum's
+            start, so the others ran from the optimum alone (static; 0 otherwise).
     """
 
     fit: FitResult
@@ -215,6 +218,7 @@ class BootstrapResult(struct.PyTreeNode, kw_only=True):
     n_steps: np.ndarray
     jackknife_params: np.ndarray
     jackknife_status: np.ndarray
+    basins_checked: int = struct.field(pytree_node=False, default=0)
 
     law = property(lambda self: self.fit.law, doc="The law (that of the full-data fit).")
     loss = property(lambda self: self.fit.loss, doc="The loss object (that of the full-data fit).")

@@ -167,6 +167,38 @@ def test_warm_starts_are_the_optimum_and_other_basins(grid_fit):
     assert np.all(np.diff(objectives) > 1e-6 * objectives[0])  # one end point per basin, best first
 
 
+def test_other_basins_checked_on_a_sample_then_skipped(grid_fit, monkeypatch):
+    data = jscale.datasets.load("chinchilla")
+    monkeypatch.setattr(_bootstrap, "BASIN_CHECK", 16)
+    kw = dict(n_resamples=40, key=5, full_fit=grid_fit, jackknife=False)
+    boot = quiet(jscale.bootstrap, LAW, data, **kw)
+    # On Chinchilla the other basins never end lower: the result is that of the optimum alone,
+    # bit for bit, and says it checked them.
+    alone = quiet(jscale.bootstrap, LAW, data, starts="optimum", **kw)
+    assert boot.basins_checked == 16 and boot.n_starts == 1
+    np.testing.assert_array_equal(boot.end_params, alone.end_params)
+    assert "other basins, fitted on 16 resamples" in boot.summary()
+
+
+def test_other_basins_run_everywhere_when_one_ends_lower(grid_fit, monkeypatch):
+    data = jscale.datasets.load("chinchilla")
+    monkeypatch.setattr(_bootstrap, "BASIN_CHECK", 16)
+    real = _bootstrap.fit_in_chunks
+    calls = []
+
+    def lower_in_the_probe(x0s, *args, **kwargs):  # the probe finds a lower basin in one resample
+        out = real(x0s, *args, **kwargs)
+        calls.append(len(x0s))
+        if len(calls) == 1:
+            out["f"][3, 1] = out["f"][3, 0] * 0.5
+        return out
+
+    monkeypatch.setattr(_bootstrap, "fit_in_chunks", lower_in_the_probe)
+    boot = quiet(jscale.bootstrap, LAW, data, n_resamples=40, key=5, full_fit=grid_fit, jackknife=False)
+    warm = _bootstrap.warm_starts(grid_fit)
+    assert calls == [len(warm), len(warm)] and boot.basins_checked == 0 and boot.n_starts == len(warm)
+
+
 def test_one_compile_per_shape(small):
     data, fit, _ = small
     quiet(jscale.bootstrap, LAW, data, n_resamples=8, key=2, starts="optimum", full_fit=fit)
