@@ -299,12 +299,14 @@ def _evaluate(source, fn, args, positive, signed, cost):
     args = jax.tree.map(lambda a: _pad(np.asarray(a), max(_MIN_POINTS, bucket(n_points))), args)
     with x64_scope():
         args = jax.tree.map(jnp.asarray, args)
-        est = _values(jnp.asarray(theta), args, fn=fn, law=law, cost=cost)
-        est = {k: np.asarray(v)[:n_points] for k, v in est.items()}
         per_draw = sd = None
-        if draws is not None:
-            out = _draw_values(jnp.asarray(_pad(np.asarray(draws), bucket(len(draws)))), args, fn=fn, law=law,
-                               cost=cost)
+        if draws is None:
+            est = _values(jnp.asarray(theta), args, fn=fn, law=law, cost=cost)
+            est = {k: np.asarray(v)[:n_points] for k, v in est.items()}
+        else:  # the estimate rides along as draw -1: one program (and one trace) for both
+            thetas = np.concatenate([np.asarray(draws), np.asarray(theta)[None]])
+            out = _draw_values(jnp.asarray(_pad(thetas, bucket(len(thetas)))), args, fn=fn, law=law, cost=cost)
+            est = {k: np.asarray(v)[len(draws), :n_points] for k, v in out.items()}
             per_draw = {k: np.asarray(v)[:len(draws), :n_points] for k, v in out.items()}
         if cov is not None:
             jac = _jacobians(jnp.asarray(theta), args, fn=fn, law=law, cost=cost, names=names)

@@ -191,8 +191,10 @@ def corner(boot, *, params=None, fig=None, bins: int = 40):
     positive = dict(zip(law.param_names, law.positive))
     plt = _pyplot()
     k = len(names)
-    fig = plt.figure(figsize=(1.9 * k + 0.6, 1.9 * k + 0.6), layout="constrained") if fig is None else fig
-    axes = fig.subplots(k, k, squeeze=False)
+    fig = plt.figure(figsize=(1.9 * k + 0.6, 1.9 * k + 0.6)) if fig is None else fig
+    # Fixed margins: a constrained layout of k x k axes takes seconds to solve.
+    axes = fig.subplots(k, k, squeeze=False, gridspec_kw=dict(left=0.1, right=0.98, bottom=0.08, top=0.94,
+                                                                wspace=0.35, hspace=0.35))
     for i, yi in enumerate(names):
         for j, xj in enumerate(names):
             ax = axes[i, j]
