@@ -100,17 +100,32 @@ def run_jscale_child(repeats: int, solver: str) -> dict:
     data = jscale.datasets.load("chinchilla")
     law = jscale.laws.Chinchilla()
     kwargs = {"solver": jscale.LBFGS()} if solver == "lbfgs" else {}
+    backend_compile = []  # XLA's own compile time (tracing and lowering apart)
+    jax.monitoring.register_event_duration_secs_listener(
+        lambda event, seconds, **kw: backend_compile.append(seconds)
+        if event == "/jax/core/compile/backend_compile_duration" else None)
     t0 = time.perf_counter()
     result = jscale.fit(law, data, **kwargs)
     first = time.perf_counter() - t0
+    xla_seconds = float(sum(backend_compile))
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
         result = jscale.fit(law, data, **kwargs)
         times.append(time.perf_counter() - t0)
     seconds = float(np.median(times))
+    flops = None
+    if solver != "lbfgs":  # FLOPs of the run: XLA's count for one step of one fit x the steps taken
+        from bench_scaling import step_flops
+
+        from jscale import _problem
+        from jscale._losses import resolve_loss
+
+        problem = _problem.to_device(_problem.build(law, resolve_loss("huber", None), data))
+        flops = step_flops(law, result.loss, problem, jscale.RobustGaussNewton()) * float(np.sum(result.n_steps))
     return {
         "seconds": seconds, "min_seconds": float(min(times)), "compile_seconds": first - seconds,
+        "xla_compile_seconds": xla_seconds, "flops": flops,
         "fits_per_s": result.n_starts / seconds, "evals_per_start": float(np.mean(result.n_steps)),
         "best": result.objective, "n_at_best": result.n_at_best, "n_starts": result.n_starts,
         "devices": jax.local_device_count(), "params": result.params,
@@ -163,6 +178,19 @@ def machine() -> str:
     return f"{cpu} ({vector}), {os.cpu_count()} cores, {platform.system()} {platform.release()}"
 
 
+def _peak_per_core() -> tuple[float, str]:
+    """One core's float64 peak: clock x 2 FMA pipes x 4 doubles (AVX2) x 2 FLOP per FMA."""
+    mhz = 2500.0
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("cpu MHz"):
+                mhz = float(line.split(":")[1])
+                break
+    except OSError:
+        pass
+    return mhz * 1e6 * 16, f"{mhz / 1000:.2f} GHz x 2 FMA x 4 doubles x 2 = {mhz * 16 / 1000:.1f} GFLOP/s"
+
+
 def append_results(title: str, command: str, measured: str, note: str, body: str) -> None:
     """Appends a block to RESULTS.md: title and time, command, commit, machine, versions, a note, the tables."""
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -179,6 +207,7 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=5, help="warm jscale calls per configuration")
     parser.add_argument("--no-append", action="store_true", help="print only; do not append to RESULTS.md")
     parser.add_argument("--skip-lbfgs", action="store_true", help="skip the optax L-BFGS comparison row")
+    parser.add_argument("--skip-fd", action="store_true", help="skip scipy with finite differences (the slowest row)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--solver", default="default", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -199,8 +228,10 @@ def main(argv=None):
     first = {n: run_jscale(n, args.repeats) for n in configs}
     print("scipy L-BFGS-B, analytic gradient ...", flush=True)
     rows["scipy L-BFGS-B, analytic gradient"] = run_scipy(scipy_starts, log_n, log_d, log_l, analytic=True)
-    print("scipy L-BFGS-B, finite differences ...", flush=True)
-    rows["scipy L-BFGS-B, finite differences (Epoch)"] = run_scipy(scipy_starts, log_n, log_d, log_l, analytic=False)
+    if not args.skip_fd:
+        print("scipy L-BFGS-B, finite differences ...", flush=True)
+        rows["scipy L-BFGS-B, finite differences (Epoch)"] = run_scipy(scipy_starts, log_n, log_d, log_l,
+                                                                       analytic=False)
     print("jscale (second pass) ...", flush=True)
     for n in configs:
         second = run_jscale(n, args.repeats)
@@ -211,24 +242,32 @@ def main(argv=None):
         print("jscale with optax L-BFGS ...", flush=True)
         rows["jscale.fit, solver=jscale.LBFGS() (optax L-BFGS), 1 CPU device"] = run_jscale(1, 1, "lbfgs")
 
-    fd = rows["scipy L-BFGS-B, finite differences (Epoch)"]["fits_per_s"]
+    fd = rows.get("scipy L-BFGS-B, finite differences (Epoch)", {}).get("fits_per_s", float("nan"))
     an = rows["scipy L-BFGS-B, analytic gradient"]["fits_per_s"]
-    header = ("| method | starts | time (s) | compile (s) | fits/s | evals/start | best objective | "
-              "starts within 1e-8 of best | x scipy FD | x scipy analytic |")
-    lines = [header, "|" + "---|" * 10]
+    header = ("| method | starts | time (s) | first call's extra (s) | of which XLA compile (s) | fits/s | "
+              "evals/start | "
+              "GFLOP/s (share of the devices' fp64 peak) | best objective | starts within 1e-8 of best | x scipy FD | "
+              "x scipy analytic |")
+    lines = [header, "|" + "---|" * 12]
     for name, r in rows.items():
         compile_s = f"{r['compile_seconds']:.2f}" if "compile_seconds" in r else "-"
+        xla_s = f"{r['xla_compile_seconds']:.2f}" if r.get("xla_compile_seconds") is not None else "-"
+        rate = "-"
+        if r.get("flops"):
+            per_core, _ = _peak_per_core()
+            peak = per_core * r["devices"]
+            rate = f"{r['flops'] / r['seconds'] / 1e9:.1f} ({100 * r['flops'] / r['seconds'] / peak:.0f}%)"
         lines.append(
-            f"| {name} | {r['n_starts']} | {r['seconds']:.3f} | {compile_s} | {r['fits_per_s']:.0f} | "
-            f"{r['evals_per_start']:.1f} | {r['best']:.13g} | {r['n_at_best']} | {r['fits_per_s'] / fd:.1f} | "
+            f"| {name} | {r['n_starts']} | {r['seconds']:.3f} | {compile_s} | {xla_s} | {r['fits_per_s']:.0f} | "
+            f"{r['evals_per_start']:.1f} | {rate} | {r['best']:.13g} | {r['n_at_best']} | {r['fits_per_s'] / fd:.1f} | "
             f"{r['fits_per_s'] / an:.1f} |"
         )
-    table = "\n".join(lines)
+    table = "\n".join(lines) + f"\n\nfp64 peak per core: {_peak_per_core()[1]}."
     print(table)
     if not args.no_append:
         command = "python benchmarks/bench_chinchilla_grid.py" + (
             f" --scipy-starts {args.scipy_starts}" if args.scipy_starts else ""
-        )
+        ) + (" --skip-fd" if args.skip_fd else "") + (" --skip-lbfgs" if args.skip_lbfgs else "")
         append_results("Chinchilla grid fit (4,500 starts, 240 rows)", command, measured,
                        f"jscale time: median of {args.repeats} warm calls, faster of two passes (before and after "
                        "scipy); compile time reported apart.", table)

@@ -563,8 +563,10 @@ def _cli_advice(message: str) -> str:
 
     def columns(match):
         pairs = re.findall(r"'([^']+)'\s*:\s*(?:'([^']*)'|\.\.\.)", match.group(1))
-        return "--columns " + ",".join(f"{field}={header if header and '<' not in header and header != 'header' else 'HEADER'}"
-                                       for field, header in pairs)
+        def shown(header):
+            return header if header and "<" not in header and header != "header" else "HEADER"
+
+        return "--columns " + ",".join(f"{field}={shown(header)}" for field, header in pairs)
 
     message = re.sub(r"columns=\{([^}]*)\}", columns, message)
     message = re.sub(r"target='[^']*'", "--target COLUMN", message)
