@@ -94,8 +94,8 @@ def main(argv=None):
     print(table)
     if not args.no_append:
         append_results("Where a grid fit's time goes: one solver step of 256 slots",
-                       "python benchmarks/bench_kernel.py", measured, "1 CPU device; best of 7 rounds of 20 calls; each row includes the ones above it.",
-                       table)
+                       "python benchmarks/bench_kernel.py", measured,
+                       "1 CPU device; best of 7 rounds of 20 calls; each row includes the ones above it.", table)
 
 
 if __name__ == "__main__":
