@@ -38,6 +38,14 @@ def _jscale() -> list[str]:
     return [found, "fit"] if found else [sys.executable, "-m", "jscale", "fit"]
 
 
+def _jitted_in_jscale() -> set[str]:
+    """Names of the functions jscale's modules define under a jax.jit decorator."""
+    names = set()
+    for path in (HERE.parent / "jscale").glob("*.py"):
+        names.update(re.findall(r"@(?:functools\.partial\(jax\.jit|jax\.jit)[^\n]*\ndef (\w+)", path.read_text()))
+    return names
+
+
 def run(cache: Path, out: Path, extra: list[str]) -> dict:
     """One `jscale fit` in a fresh process: wall seconds, compile seconds and programs compiled."""
     env = {**os.environ, "JSCALE_CACHE_DIR": str(cache), "JAX_LOG_COMPILES": "1"}
@@ -48,8 +56,9 @@ def run(cache: Path, out: Path, extra: list[str]) -> dict:
         raise SystemExit(f"jscale fit failed ({done.returncode}):\n{done.stderr[-3000:]}")
     found = re.findall(r"Finished XLA compilation of (\S+) in ([0-9.eE+-]+) sec", done.stderr)
     compiles = [float(seconds) for _, seconds in found]
-    # jscale's own programs (not JAX's one-operation ones such as jit(exp)) compiled more than once.
-    own = [name for name, _ in found if name.startswith("jit(_")]
+    # jscale's own jitted functions (not JAX's one-operation programs such as jit(exp) or
+    # jit(_where), jnp.where's) compiled more than once.
+    own = [name for name, _ in found if name[4:-1] in _jitted_in_jscale()]
     twice = sorted({name for name in own if own.count(name) > 1})
     return {"wall": wall, "compile": sum(compiles), "programs": len(compiles), "twice": twice}
 
