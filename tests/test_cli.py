@@ -169,6 +169,31 @@ def test_plot_finds_the_recorded_data(saved, tmp_path, capsys):
     assert "is not the data" in capsys.readouterr().err
 
 
+def test_progress_on_stderr_unless_quiet(capsys):
+    argv = ["fit", "--starts", "20", "--bootstrap", "300", "--out", "none"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert "Fitting 20 starts to 240 rows" in captured.err and "done in" in captured.err
+    assert "Allocating at 4 budgets x 300 draws" in captured.err
+    assert "Fitting" not in captured.out  # stdout keeps only the results
+    assert main([*argv, "--quiet"]) == 0
+    err = capsys.readouterr().err  # findings only (warnings stay), no progress
+    assert "done in" not in err and all(line.startswith("warning: ") for line in err.splitlines())
+
+
+def test_one_column_laws_by_name(tmp_path, capsys):
+    compute = np.logspace(18, 22, 12)
+    path = tmp_path / "runs.csv"
+    path.write_text("flops,loss\n" + "".join(f"{c!r},{1.8 + 2e3 * c ** -0.15!r}\n" for c in compute.tolist()))
+    assert main(["fit", str(path), "--law", "power-law:compute", "--loss", "squared", "--bootstrap", "0",
+                 "--out", "none", "--quiet"]) == 0
+    assert "power" in capsys.readouterr().out
+    assert main(["fit", str(path), "--law", "power-law:n_params", "--out", "none"]) == 2
+    assert "--law power-law:COLUMN" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        cli._parser().parse_args(["fit", "--law", "chinchilla:compute"])
+
+
 def test_default_budgets_come_from_the_data():
     assert cli._default_budgets(1.3e22) == [1e21, 1e22, 1e23, 1e24]
     assert cli._default_budgets(3e18) == [1e17, 1e18, 1e19, 1e20]
