@@ -307,9 +307,11 @@ def _summary(result, allocation, notes) -> dict:
 
     boot = isinstance(result, jscale.BootstrapResult)
     fit = result.fit if boot else result
-    summary = {**result.to_dict(), "jscale_version": jscale.__version__, "data_source": fit.source,
+    own = result.to_dict()
+    summary = {**own, "jscale_version": jscale.__version__, "data_source": fit.source,
                "band_method": "bootstrap percentile" if boot else "delta method (sandwich covariance)",
-               "warnings": list(notes)}
+               # the result's own notes and every warning printed, each once
+               "warnings": list(dict.fromkeys([*own.get("warnings", []), *notes]))}
     if allocation is not None:
         rows = []
         banded = allocation.draws is not None or allocation.sd is not None
