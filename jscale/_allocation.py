@@ -29,7 +29,7 @@ from flax import struct
 from jscale._data import closest
 from jscale._diagnostics import extrapolation
 from jscale._laws import Law
-from jscale._numerics import bucket, read_only, x64_scope
+from jscale._numerics import bucket, pad_repeating, read_only, x64_scope
 from jscale._results import BootstrapResult, FitResult
 from jscale._uncertainty import check_level, normal_quantile
 
@@ -296,7 +296,7 @@ def _evaluate(source, fn, args, positive, signed, cost):
     n_points = len(jax.tree.leaves(args)[0])
     # Points and draws padded to buckets (repeats of the last), so that a table of 6 budgets and
     # a curve of 50 share one compiled program.
-    args = jax.tree.map(lambda a: _pad(np.asarray(a), max(_MIN_POINTS, bucket(n_points))), args)
+    args = jax.tree.map(lambda a: pad_repeating(np.asarray(a), max(_MIN_POINTS, bucket(n_points))), args)
     with x64_scope():
         args = jax.tree.map(jnp.asarray, args)
         per_draw = sd = None
@@ -305,7 +305,7 @@ def _evaluate(source, fn, args, positive, signed, cost):
             est = {k: np.asarray(v)[:n_points] for k, v in est.items()}
         else:  # the estimate rides along as draw -1: one program (and one trace) for both
             thetas = np.concatenate([np.asarray(draws), np.asarray(theta)[None]])
-            out = _draw_values(jnp.asarray(_pad(thetas, bucket(len(thetas)))), args, fn=fn, law=law, cost=cost)
+            out = _draw_values(jnp.asarray(pad_repeating(thetas, bucket(len(thetas)))), args, fn=fn, law=law, cost=cost)
             est = {k: np.asarray(v)[len(draws), :n_points] for k, v in out.items()}
             per_draw = {k: np.asarray(v)[:len(draws), :n_points] for k, v in out.items()}
         if cov is not None:
@@ -317,11 +317,6 @@ def _evaluate(source, fn, args, positive, signed, cost):
 
 # Allocation points come in buckets of at least this many: solving 64 points costs about what 6 do.
 _MIN_POINTS = 64
-
-
-def _pad(a: np.ndarray, size: int) -> np.ndarray:
-    """`a` padded along its first axis to `size` by repeating its last entry."""
-    return np.concatenate([a, np.repeat(a[-1:], size - len(a), axis=0)])
 
 
 class _Bands:

@@ -38,7 +38,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jscale._numerics import bucket, x64_scope
+from jscale._numerics import bucket, pad_repeating, x64_scope
 from jscale._problem import stack, to_device
 from jscale._solve import RUNNING, solve_one
 from jscale._uncertainty import curvature_terms
@@ -55,8 +55,6 @@ TRACES = {"fit": 0, "batched": 0}
 # for 240 rows.
 _DEFAULT_BATCH = {"cpu": 256}
 _DEFAULT_BATCH_ACCELERATOR = 32768
-
-
 
 
 def default_batch_size(backend: str | None = None) -> int:
@@ -173,7 +171,8 @@ def run_starts(solver, x0s, problem, *, batching: str, batch_size: int, mesh=Non
     if mesh is not None and mesh.size > 1:
         out = _sharded(solver, x0s, problem, per_problem, order, n_run, batching, batch_size, mesh)
     else:
-        out = _run_fits(solver, x0s, problem, per_problem, order, n_run, batching, batch_size)
+        out = _by_fit(_run_positions(solver, x0s, problem, per_problem, order, n_run, batching, batch_size), order,
+                      n_fits)
     if per_problem is not None:
         out = jax.tree.map(lambda a: a.reshape((n_problems, n_starts) + a.shape[1:]), out)
     return out
@@ -190,14 +189,6 @@ def _fit_inputs(x0s, problem, per_problem):
         return x0, problem.replace(**jax.tree.map(lambda a: a[i // n_starts], per_problem))
 
     return inputs
-
-
-def _run_fits(solver, x0s, problem, per_problem, order, n_run, batching, batch_size):
-    """The fits `order[:n_run]` (fit numbers) on one device; outcome by fit number, (F,) leading axis
-    (F = the number of fits), zero for fits not run."""
-    n_fits = x0s.shape[0] * (1 if per_problem is None else jax.tree.leaves(per_problem)[0].shape[0])
-    by_position = _run_positions(solver, x0s, problem, per_problem, order, n_run, batching, batch_size)
-    return _by_fit(by_position, order, n_fits)
 
 
 def _by_fit(by_position, order, n_fits):
@@ -349,10 +340,9 @@ def resampled_problems(key, indices, problem, *, unit: str, unit_of_row, n_units
 
 @functools.partial(jax.jit, static_argnames=("solver", "batching", "batch_size", "mesh"))
 def _fit_starts(x0s, problem, counts, *, solver, batching, batch_size, mesh):
-    """Every start on one problem: outcomes with an (S,) axis."""
+    """Every start on one problem (`counts`: 1 and the real starts): outcomes with an (S,) axis."""
     TRACES["fit"] += 1
-    return run_starts(solver, x0s, problem, batching=batching, batch_size=batch_size, mesh=mesh,
-                      counts=jnp.concatenate([jnp.ones(1, jnp.int32), counts]))
+    return run_starts(solver, x0s, problem, batching=batching, batch_size=batch_size, mesh=mesh, counts=counts)
 
 
 @functools.partial(jax.jit, static_argnames=("solver", "batching", "batch_size", "mesh"))
@@ -365,8 +355,7 @@ def _fit_batched(x0s, problem, per_problem, counts, *, solver, batching, batch_s
 
 def padded_starts(x0s) -> np.ndarray:
     """`x0s` (S, P) padded to `bucket(S)` rows by repeating the last start."""
-    x0s = np.asarray(x0s)
-    return np.concatenate([x0s, np.repeat(x0s[-1:], bucket(len(x0s)) - len(x0s), axis=0)])
+    return pad_repeating(x0s, bucket(len(x0s)))
 
 
 def padded_problem(problem):
@@ -420,7 +409,7 @@ def fit_problems(x0s, problems: list, *, solver, batching: str, batch_size: int,
     n_starts = len(x0s)
     rows = row_bucket(max(len(p.y) for p in problems))
     if len(problems) == 1:
-        counts = jnp.asarray([n_starts], jnp.int32)
+        counts = jnp.asarray([1, n_starts], jnp.int32)
         problem = to_device(_one(stack(problems, rows)))
         out = _fit_starts(jnp.asarray(padded_starts(x0s)), problem, counts, **settings)
         return jax.tree.map(lambda a: np.asarray(a)[None, :n_starts], out)
@@ -462,7 +451,5 @@ def curvature(thetas, problems: list) -> list:
     width = bucket(n)
     padded = list(problems) + [problems[-1]] * (width - n)
     stacked = to_device(stack(padded, row_bucket(max(len(p.y) for p in problems))))
-    thetas = np.asarray(thetas)
-    thetas = np.concatenate([thetas, np.repeat(thetas[-1:], width - n, axis=0)])
-    out = jax.tree.map(np.asarray, _curvature(jnp.asarray(thetas), stacked))
+    out = jax.tree.map(np.asarray, _curvature(jnp.asarray(pad_repeating(thetas, width)), stacked))
     return [jax.tree.map(lambda a, k=k: a[k], out) for k in range(n)]

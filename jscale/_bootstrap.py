@@ -15,7 +15,6 @@ import numpy as np
 from jscale import _problem, _progress
 from jscale._batch import (
     best_start,
-    bucket,
     fit_in_chunks,
     padded_problem,
     problems_per_call,
@@ -34,7 +33,7 @@ from jscale._fit import (
     fit_list,
 )
 from jscale._laws import Law
-from jscale._numerics import read_only, x64_scope
+from jscale._numerics import bucket, read_only, x64_scope
 from jscale._results import BootstrapResult, FitResult
 from jscale._solve import NONFINITE
 from jscale._uncertainty import distinct_configurations

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import numbers
 import os
@@ -163,11 +164,12 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
                 f"No CSV file at {path!r}; check the path (relative paths start "
                 f"at {os.getcwd()})."
             )
+        with open(path, "rb") as f:
+            raw_bytes = f.read()  # read once: parsed here and hashed for `source`
         try:
-            with open(path, newline="", encoding="utf-8-sig") as f:
-                reader = csv.reader(f)
-                # Truly blank lines come back as []; skip them but keep the file's line numbers.
-                records = [(reader.line_num, row) for row in reader if row]
+            reader = csv.reader(io.StringIO(raw_bytes.decode("utf-8-sig"), newline=""))
+            # Truly blank lines come back as []; skip them but keep the file's line numbers.
+            records = [(reader.line_num, row) for row in reader if row]
         except UnicodeDecodeError as err:
             raise ValueError(
                 f"Could not parse {path}: it is not UTF-8 text (byte {err.start} cannot be decoded); "
@@ -194,9 +196,8 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
             cells = [row[j] for _, row in body]
             raw[field] = _parse_cells(field, name, cells, path, [line for line, _ in body])
         data = _build(raw, derive=True, lines=[line for line, _ in body], source=path)
-        with open(path, "rb") as f:
-            digest = hashlib.sha256(f.read()).hexdigest()
-        origin = {"kind": "csv", "path": os.path.abspath(path), "columns": dict(columns or {}), "sha256": digest}
+        origin = {"kind": "csv", "path": os.path.abspath(path), "columns": dict(columns or {}),
+                  "sha256": hashlib.sha256(raw_bytes).hexdigest()}
         return data.replace(source=json.dumps(origin))
 
     @classmethod

@@ -66,3 +66,9 @@ def bucket(n: int, per_octave: int = 4) -> int:
         if size == 4 * per_octave * step // 2:
             step *= 2
     return size
+
+
+def pad_repeating(a, size: int) -> np.ndarray:
+    """`a` padded along its first axis to `size` by repeating its last entry (NumPy)."""
+    a = np.asarray(a)
+    return np.concatenate([a, np.repeat(a[-1:], size - len(a), axis=0)])
