@@ -123,8 +123,8 @@ def _solve(theta, log_c, fixed, law, cost):
 
     def step(carry):
         z, _, k = carry
-        f = _residual(z, theta, log_c, fixed, law, cost)
-        jac = jax.jacfwd(_residual)(z, theta, log_c, fixed, law, cost)
+        # The residual rides along as the Jacobian's primal: one trace of the residual.
+        jac, f = jax.jacfwd(lambda w: (_residual(w, theta, log_c, fixed, law, cost),) * 2, has_aux=True)(z)
         dz = jnp.linalg.solve(jac, -f)
         big = jnp.max(jnp.abs(dz[:2]))
         dz = dz * jnp.minimum(1.0, _MAX_LOG_STEP / jnp.where(big > 0, big, 1.0))
@@ -157,9 +157,8 @@ def allocation_terms(theta, log_c, fixed, law, cost) -> dict:
     """Log N*, log D*, log L*, log(D*/N*), the local exponents and the convergence flag at one budget."""
     z = optimum(theta, log_c, fixed, law, cost)
     # The implicit function theorem with dF/d log C = (0, 0, -1).
-    jac = jax.jacfwd(_residual)(z, theta, log_c, fixed, law, cost)
+    jac, res = jax.jacfwd(lambda w: (_residual(w, theta, log_c, fixed, law, cost),) * 2, has_aux=True)(z)
     dz_dc = jnp.linalg.solve(jac, jnp.array([0.0, 0.0, 1.0], z.dtype))
-    res = _residual(z, theta, log_c, fixed, law, cost)
     return {
         "n_params": z[0], "n_tokens": z[1], "loss": _log_loss(law, theta, z[0], z[1], fixed),
         "tokens_per_param": z[1] - z[0], "exponent_params": dz_dc[0], "exponent_tokens": dz_dc[1],

@@ -390,7 +390,7 @@ def fit_in_chunks(x0s, problem, per_problem_of, total: int, size: int, *, width:
     for lo in range(0, total, size):
         hi = min(lo + size, total)
         indices = jnp.asarray(np.minimum(np.arange(lo, lo + width), total - 1))
-        counts = jnp.asarray([hi - lo, n_starts], jnp.int32)
+        counts = jnp.asarray(np.array([hi - lo, n_starts], np.int32))
         out = _fit_batched(starts, problem, per_problem_of(indices), counts, **settings)
         parts.append(jax.tree.map(lambda a, n=hi - lo: np.asarray(a)[:n, :n_starts], out))
         if advance is not None:
@@ -409,7 +409,7 @@ def fit_problems(x0s, problems: list, *, solver, batching: str, batch_size: int,
     n_starts = len(x0s)
     rows = row_bucket(max(len(p.y) for p in problems))
     if len(problems) == 1:
-        counts = jnp.asarray([1, n_starts], jnp.int32)
+        counts = jnp.asarray(np.array([1, n_starts], np.int32))
         problem = to_device(_one(stack(problems, rows)))
         out = _fit_starts(jnp.asarray(padded_starts(x0s)), problem, counts, **settings)
         return jax.tree.map(lambda a: np.asarray(a)[None, :n_starts], out)

@@ -358,7 +358,7 @@ def _bootstrap(law, data, *, n_resamples, key, counts, unit, starts, full_fit, t
         # Rows padded to their bucket with weight 0 (unit 0: their weight stays 0 in every resample).
         problem = _problem.to_device(padded_problem(_problem.build(law, objective.loss, data, target=target,
                                                                    residual=residual)))
-        fitted = problem.model(jnp.asarray(full_fit.theta))
+        fitted = _problem.model_at(problem, jnp.asarray(full_fit.theta))
         rows = jnp.asarray(np.concatenate([unit_of_row, np.zeros(len(problem.y) - len(data), unit_of_row.dtype)]))
 
         def resamples(indices):

@@ -13,9 +13,9 @@ import sys
 from pathlib import Path
 
 CACHE_ENV = "JSCALE_CACHE_DIR"
-# Programs that compile faster than this are not worth a file (JAX's default is 1 s, which
-# would leave out most of jscale's small programs).
-_MIN_COMPILE_SECONDS = 0.2
+# Every program gets a file (JAX's default keeps only those compiling in over 1 s): reading
+# one back takes about a tenth of compiling even the smallest, and a default job has dozens.
+_MIN_COMPILE_SECONDS = 0.0
 
 
 def default_cache_dir() -> Path:

@@ -26,6 +26,7 @@ name them from it).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 from typing import ClassVar
 
@@ -200,6 +201,12 @@ class Chinchilla(Law):
         return n, d, e + a_ / n**alpha + b_ / d**beta
 
 
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def predict_at(law: Law, theta, x):
+    """`law.predict(theta, x)` compiled as one program (not one per operation, as eagerly)."""
+    return law.predict(theta, x)
 
 
 def _fix(law: Law, values: dict) -> Law:

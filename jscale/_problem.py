@@ -64,6 +64,16 @@ class Problem(struct.PyTreeNode, kw_only=True):
         return self.replace(floor=objective_floor(self.loss, self.y, self.weight))
 
 
+# One program each rather than a handful of one-operation ones (each compiled on first use).
+_floor = jax.jit(objective_floor, static_argnums=0)
+
+
+@jax.jit
+def model_at(problem: Problem, theta):
+    """`problem.model(theta)`, compiled: the law in residual space at free parameters `theta`."""
+    return problem.model(theta)
+
+
 def check_residual(residual) -> str:
     if residual not in RESIDUALS:
         raise ValueError(f"residual must be 'log' (residuals of log values, the default) or 'raw' (of the values "
@@ -98,7 +108,7 @@ def build(law, loss, data: ScalingData, *, target: str = "loss", residual: str =
     y = np.log(y) if residual == "log" else y
     x = law.inputs(natural_columns(law, data))
     with x64_scope():
-        floor = np.asarray(objective_floor(loss, jnp.asarray(y), jnp.asarray(weight)))
+        floor = np.asarray(_floor(loss, jnp.asarray(y), jnp.asarray(weight)))
     return Problem(x=x, y=y, weight=weight, floor=floor, law=law, loss=loss, residual=residual)
 
 

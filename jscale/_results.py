@@ -16,6 +16,7 @@ from jscale import _diagnostics, _predict, _report
 from jscale import _uncertainty as unc
 from jscale._batch import best_start, counts_of_resample
 from jscale._diagnostics import DataSummary
+from jscale._laws import predict_at
 from jscale._numerics import read_only, x64_scope
 from jscale._solve import NONFINITE, STATUS_NAMES, SUCCESS
 
@@ -121,7 +122,7 @@ class FitResult(struct.PyTreeNode, kw_only=True):
         """
         x = _predict.inputs(self.law, self.data_summary, data, **columns)
         with x64_scope():
-            return np.asarray(self.law.predict(self.theta, x))
+            return np.asarray(predict_at(self.law, self.theta, x))
 
     def diagnostics(self) -> list:
         """What to check about this fit, as `jscale.Diagnostic` records (empty when nothing was

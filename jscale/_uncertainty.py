@@ -18,6 +18,7 @@ rows: prefer the bootstrap for reported intervals.
 
 from __future__ import annotations
 
+import functools
 import statistics
 
 import jax
@@ -46,14 +47,16 @@ def curvature_terms(theta, problem):
     Returns a dict: gradient (P,) and hessian (P, P) of F; score_cov (P, P) = sum_i w_i psi_i^2 J_i J_i^T;
     sum_psi2, sum_dpsi, sum_r2 and sum_w (scalars).
     """
-    hessian = jax.hessian(problem.objective)(theta)
+    grad = jax.grad(problem.objective)
+    # The gradient rides along as the Hessian's primal: one trace of the objective's derivatives.
+    hessian, gradient = jax.jacfwd(lambda t: (grad(t),) * 2, has_aux=True)(theta)
     jac = jax.jacfwd(problem.model)(theta)
     r = problem.residuals(theta)
     w = problem.weight
     loss = problem.loss
     psi = r * loss.irls_weight(r)
     return {
-        "gradient": jax.grad(problem.objective)(theta),
+        "gradient": gradient,
         "hessian": hessian,
         "score_cov": (jac * (w * psi**2)[:, None]).T @ jac,
         "sum_psi2": jnp.sum(w * psi**2),
@@ -92,9 +95,12 @@ def natural_jacobian(law, theta) -> np.ndarray:
     """d natural / d free at `theta` (P,): diagonal (exp(theta) for positive parameters, 1 for
     free ones, the logistic slope for bounded ones), by autodiff."""
     with x64_scope():
-        theta = jnp.asarray(np.asarray(theta, np.float64))
-        slope = jax.jvp(law.to_natural, (theta,), (jnp.ones_like(theta),))[1]
-        return np.diag(np.asarray(slope))
+        return np.diag(np.asarray(_natural_slope(law, jnp.asarray(np.asarray(theta, np.float64)))))
+
+
+@functools.partial(jax.jit, static_argnums=0)
+def _natural_slope(law, theta):
+    return jax.jvp(law.to_natural, (theta,), (jnp.ones_like(theta),))[1]
 
 
 def function_jacobian(law, fn, theta):
