@@ -35,6 +35,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jscale._data import closest
+from jscale._numerics import bucket, pad_repeating
 
 
 def log_sum_exp_offset(offset, *terms):
@@ -204,9 +205,20 @@ class Chinchilla(Law):
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def predict_at(law: Law, theta, x):
-    """`law.predict(theta, x)` compiled as one program (not one per operation, as eagerly)."""
+def _predict_at(law: Law, theta, x):
     return law.predict(theta, x)
+
+
+# Predictions are padded to at least this many rows: a job's curves and data share one program.
+_MIN_PREDICT_ROWS = 256
+
+
+def predict_at(law: Law, theta, x) -> np.ndarray:
+    """`law.predict(theta, x)` (R,) as NumPy, compiled as one program (not one per operation, as
+    eagerly) per bucket of rows. Call inside `x64_scope`."""
+    n = len(next(iter(x.values())))
+    size = max(_MIN_PREDICT_ROWS, bucket(n))
+    return np.asarray(_predict_at(law, theta, {k: pad_repeating(v, size) for k, v in x.items()}))[:n]
 
 
 def _fix(law: Law, values: dict) -> Law:

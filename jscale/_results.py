@@ -122,7 +122,7 @@ class FitResult(struct.PyTreeNode, kw_only=True):
         """
         x = _predict.inputs(self.law, self.data_summary, data, **columns)
         with x64_scope():
-            return np.asarray(predict_at(self.law, self.theta, x))
+            return predict_at(self.law, self.theta, x)
 
     def diagnostics(self) -> list:
         """What to check about this fit, as `jscale.Diagnostic` records (empty when nothing was
