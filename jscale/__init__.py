@@ -24,6 +24,8 @@ from jscale._fit import fit as fit
 from jscale._fit import fit_many as fit_many
 from jscale._io import load as load
 from jscale._io import save as save
+from jscale._isoflop import IsoFLOPResult as IsoFLOPResult
+from jscale._isoflop import isoflop as isoflop
 from jscale._losses import Huber as Huber
 from jscale._losses import Squared as Squared
 from jscale._results import BootstrapResult as BootstrapResult
@@ -47,6 +49,7 @@ from jscale._warnings import IntervalWarning as IntervalWarning
 from jscale._warnings import IrreducibleLossWarning as IrreducibleLossWarning
 from jscale._warnings import RepetitionWarning as RepetitionWarning
 from jscale._warnings import StartsWarning as StartsWarning
+from jscale._warnings import SweepWarning as SweepWarning
 
 __all__ = [
     "Allocation",
@@ -64,6 +67,7 @@ __all__ = [
     "DrawsWarning",
     "ExtrapolationWarning",
     "FitResult",
+    "IsoFLOPResult",
     "Huber",
     "InferenceCost",
     "IntervalWarning",
@@ -76,6 +80,7 @@ __all__ = [
     "ScalingData",
     "Squared",
     "StartsWarning",
+    "SweepWarning",
     "__version__",
     "backtest",
     "bootstrap",
@@ -86,6 +91,7 @@ __all__ = [
     "enable_compilation_cache",
     "fit",
     "fit_many",
+    "isoflop",
     "laws",
     "load",
     "losses",

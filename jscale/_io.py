@@ -20,6 +20,7 @@ from flax import serialization
 
 from jscale import _laws
 from jscale._diagnostics import DataSummary
+from jscale._isoflop import IsoFLOPResult
 from jscale._losses import LOSSES
 from jscale._numerics import read_only
 from jscale._results import BootstrapResult, FitResult
@@ -29,7 +30,7 @@ FORMAT = "jscale-result"
 VERSION = 2
 # The result containers a file can hold, by class name. Their fields are saved as they are
 # declared: pytree fields as arrays (nested results recursively), static fields in `meta`.
-RESULTS = {cls.__name__: cls for cls in (FitResult, BootstrapResult)}
+RESULTS = {cls.__name__: cls for cls in (FitResult, BootstrapResult, IsoFLOPResult)}
 _BUILT_IN = {name: cls for name, cls in _laws.LAWS.items() if name not in ("Custom", "Constrained")}
 
 
@@ -93,6 +94,8 @@ def _encode_static(value):
         return {"__data_summary__": value.to_dict()}
     if all(callable(getattr(value, m, None)) for m in ("rho", "irls_weight", "curvature")):
         return {"__loss__": _loss_spec(value)}
+    if isinstance(value, tuple):  # msgpack knows lists only
+        return {"__tuple__": [_encode_static(v) for v in value]}
     return value
 
 
@@ -104,6 +107,8 @@ def _decode_static(value, law):
             return _loss_from(value["__loss__"])
         if "__data_summary__" in value:
             return DataSummary.from_dict(value["__data_summary__"])
+        if "__tuple__" in value:
+            return tuple(_decode_static(v, law) for v in value["__tuple__"])
     return value
 
 
@@ -160,7 +165,8 @@ def _upgrade_v1(kind: str, static: dict) -> dict:
 
 
 def save(result, path) -> Path:
-    """Saves a `FitResult` or `BootstrapResult` to `path` (msgpack; `.jscale` is a good suffix).
+    """Saves a `FitResult`, `BootstrapResult` or `IsoFLOPResult` to `path` (msgpack; `.jscale` is
+    a good suffix).
 
     The write goes to a temporary file that replaces `path` only when complete.
 
@@ -168,7 +174,8 @@ def save(result, path) -> Path:
         The path written.
     """
     if type(result).__name__ not in RESULTS:
-        raise TypeError(f"save takes a FitResult or a BootstrapResult; got {type(result).__name__}.")
+        raise TypeError(f"save takes a FitResult, a BootstrapResult or an IsoFLOPResult; got "
+                        f"{type(result).__name__}.")
     state, static = _encode(result)
     meta = {"format": FORMAT, "version": VERSION, "jscale": __version__, "kind": type(result).__name__,
             "static": static}

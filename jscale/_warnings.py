@@ -18,6 +18,7 @@ derive from `IntervalWarning`.
 | compute | ComputeWarning | given compute outside 0.8-1.25 times 6ND |
 | repetition | RepetitionWarning | data repeated (D/U > 1) under a law without unique_tokens |
 | extrapolation | ExtrapolationWarning | predictions or allocations outside the fitted data |
+| sweep | SweepWarning | an isoFLOP budget left out (under 3 sizes, or its minimum at the sweep's edge) |
 """
 
 from __future__ import annotations
@@ -79,6 +80,10 @@ class ComputeWarning(DiagnosticWarning):
 
 class RepetitionWarning(DiagnosticWarning):
     """The data repeats tokens (epochs above 1) but the law ignores repetition."""
+
+
+class SweepWarning(DiagnosticWarning):
+    """An isoFLOP budget left out: too few sizes for a parabola, or its minimum at the sweep's edge."""
 
 
 class ExtrapolationWarning(DiagnosticWarning):

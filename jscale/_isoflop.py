@@ -1,0 +1,394 @@
+"""IsoFLOP sweeps: Chinchilla's Approach 2 (Hoffmann et al. 2022, section 3.2).
+
+At each compute budget C a sweep trains several model sizes N (with D tokens, C = 6 N D or the
+data's own compute). Approach 2 fits a parabola of log loss in log N per budget, takes its
+minimum N*(C) (and, from the parabola in log D, D*(C)), and fits the power laws
+N*(C) = G_N C^a and D*(C) = G_D C^b through the minima in log space.
+
+Pitfalls handled here rather than left to the user:
+- a budget whose minimum lies at or beyond the edge of its sweep (the parabola extrapolates, or
+  opens downwards) is excluded from the power laws and named in a `SweepWarning`;
+- a budget with fewer than 3 distinct sizes cannot hold a parabola: excluded and named;
+- the parabola and the power laws are fitted in log space, and the minimum is the parabola's
+  (never the per-budget argmin, which biases N* low);
+- uncertainty: runs are resampled within each budget (all budgets and resamples in one jitted
+  call); every resample refits the parabolas and the power laws, and bands are percentiles over
+  the resamples whose every included budget kept a minimum inside its sweep.
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from jscale._bootstrap import _key_data
+from jscale._data import ScalingData
+from jscale._numerics import read_only, x64_scope
+from jscale._warnings import SweepWarning
+
+# The quantities with a band: per budget, and of the power laws.
+PER_BUDGET = ("n_params", "n_tokens", "loss")
+EXPONENTS = ("a", "b", "a_plus_b", "loss_exponent")
+
+
+def _group(compute: np.ndarray, budgets, rtol: float) -> tuple[np.ndarray, np.ndarray]:
+    """Budget index of every run (-1 for none) and the budgets' compute (G,).
+
+    With `budgets` given, a run belongs to the budget within `rtol` (relative) of its compute;
+    otherwise runs sorted by compute start a new budget when they exceed the first run of the
+    current one by more than `rtol`, and a budget's compute is the median of its runs'.
+    """
+    if budgets is not None:
+        budgets = np.sort(np.atleast_1d(np.asarray(budgets, np.float64)))
+        if budgets.ndim != 1 or not np.all(np.isfinite(budgets) & (budgets > 0)):
+            raise ValueError(f"budgets must be positive finite numbers; got {budgets!r}.")
+        gap = np.abs(np.log(compute)[:, None] - np.log(budgets)[None, :])
+        nearest = np.argmin(gap, axis=1)
+        within = gap[np.arange(len(compute)), nearest] <= np.log1p(rtol)
+        return np.where(within, nearest, -1), budgets
+    order = np.argsort(compute, kind="stable")
+    label = np.empty(len(compute), np.int64)
+    first, g = compute[order[0]], 0
+    for i in order:
+        if compute[i] > first * (1 + rtol):
+            g, first = g + 1, compute[i]
+        label[i] = g
+    return label, np.array([np.median(compute[label == k]) for k in range(g + 1)])
+
+
+# A sweep reaching further than this factor beyond its minimum, or with its minimum in the outer
+# fifth of its range of log N, biases the parabola's vertex (the loss is not a parabola in log N).
+WIDE = 4.0
+OFF_CENTRE = 0.2
+
+
+def _cubic_shift(x, y, star):
+    """Relative change of N* when a cubic in log N replaces the parabola (None with < 4 sizes or no
+    cubic minimum): the size of the bias that the parabola's symmetry causes."""
+    if len(np.unique(x)) < 4:
+        return None
+    a3, a2, a1, _ = np.polyfit(x - star, y, 3)
+    roots = np.roots([3 * a3, 2 * a2, a1])
+    roots = roots[np.isreal(roots)].real
+    minima = roots[6 * a3 * roots + 2 * a2 > 0]
+    if not len(minima):
+        return None
+    return float(np.expm1(minima[np.argmin(np.abs(minima))]))
+
+
+def _shape_notes(budgets, log_n, log_l, w, star, use) -> list[str]:
+    """Warnings (budgets kept) about wide and off-centre sweeps, with the cubic's estimate of the bias."""
+    notes = []
+    for g in np.flatnonzero(use):
+        x, y = log_n[g][w[g] > 0], log_l[g][w[g] > 0]
+        position = (star[g] - x.min()) / (x.max() - x.min())
+        reach = float(np.exp(max(star[g] - x.min(), x.max() - star[g])))
+        found = ([f"wide ({reach:.1f}x beyond its minimum)"] if reach > WIDE else []) + \
+            ([f"off-centre (its minimum at {position:.0%} of its range of log N)"]
+             if min(position, 1 - position) < OFF_CENTRE else [])
+        if found:
+            shift = _cubic_shift(x, y, star[g])
+            notes.append(f"budget {budgets[g]:.3g} FLOP is {' and '.join(found)}: " + (
+                f"its parabola's N* is off by about {-shift:+.1%} (a cubic through its runs puts N* {shift:+.1%} "
+                "from it)"
+                if shift is not None else "its parabola's N* may be biased (too few sizes to estimate by how much)"))
+    return notes
+
+
+def _padded(values: np.ndarray, label: np.ndarray, n_groups: int, width: int) -> np.ndarray:
+    """(G, width) array of each budget's values, padded with its first value (weight 0 there)."""
+    out = np.zeros((n_groups, width))
+    for g in range(n_groups):
+        v = values[label == g]
+        out[g, :len(v)] = v
+        out[g, len(v):] = v[0] if len(v) else 1.0
+    return out
+
+
+def _parabola(x, y, w):
+    """Weighted least squares y = c0 + c1 u + c2 u^2 with u = x - center, for one budget.
+
+    Returns (c0, c1, c2, center). `center` is the weighted mean of x, which keeps the normal
+    equations well conditioned.
+    """
+    center = jnp.sum(w * x) / jnp.sum(w)
+    u = x - center
+    basis = jnp.stack([jnp.ones_like(u), u, u * u], axis=-1)  # (M, 3)
+    gram = (basis * w[:, None]).T @ basis
+    return _solve3(gram, (basis * w[:, None]).T @ y), center
+
+
+def _solve3(m, r):
+    """m^-1 r for a 3 x 3 matrix by its adjugate (NaN or inf where singular): a few fused
+    operations under vmap, where a batched LAPACK call compiles slowly and loops over tiny matrices."""
+    cof = jnp.stack([jnp.cross(m[1], m[2]), jnp.cross(m[2], m[0]), jnp.cross(m[0], m[1])])  # rows: cofactors
+    det = jnp.dot(m[0], cof[0])
+    return (cof.T @ r) / det
+
+
+def _minimum(coef, center, low, high):
+    """(x*, y*, inside): the parabola's vertex and whether it is a minimum strictly inside (low, high)."""
+    c0, c1, c2 = coef[0], coef[1], coef[2]
+    u = -c1 / (2 * c2)
+    x = center + u
+    inside = (c2 > 0) & (x > low) & (x < high) & jnp.isfinite(x)
+    return x, c0 - c1 * c1 / (4 * c2), inside
+
+
+def _line(x, y, w):
+    """Weighted least squares y = intercept + slope x; returns (slope, intercept)."""
+    mx = jnp.sum(w * x) / jnp.sum(w)
+    my = jnp.sum(w * y) / jnp.sum(w)
+    slope = jnp.sum(w * (x - mx) * (y - my)) / jnp.sum(w * (x - mx) ** 2)
+    return slope, my - slope * mx
+
+
+def _sweep(w, log_n, log_d, log_l, log_c, use, real):
+    """One data set (full or resampled): per-budget minima and the power laws through the used ones.
+
+    w, log_n, log_d, log_l, real (the sweep's runs, whose range is the sweep's edge): (G, M);
+    log_c, use: (G,). Returns a dict of arrays.
+    """
+    def one(w, xn, xd, y, real):
+        big = jnp.finfo(xn.dtype).max
+        cn, mn = _parabola(xn, y, w)
+        cd, md = _parabola(xd, y, w)
+        n_star, l_star, in_n = _minimum(cn, mn, jnp.min(jnp.where(real, xn, big)), jnp.max(jnp.where(real, xn, -big)))
+        d_star, _, in_d = _minimum(cd, md, jnp.min(jnp.where(real, xd, big)), jnp.max(jnp.where(real, xd, -big)))
+        return {"log_n": n_star, "log_d": d_star, "log_l": l_star, "inside": in_n & in_d,
+                "coef_n": cn, "center_n": mn, "coef_d": cd, "center_d": md}
+
+    per = jax.vmap(one)(w, log_n, log_d, log_l, real)
+    ok = per["inside"] | ~use
+    weight = jnp.where(use, 1.0, 0.0)
+    safe = lambda v: jnp.where(use, v, 0.0)  # noqa: E731 (unused budgets must not carry NaN into the sums)
+    a, log_gn = _line(log_c, safe(per["log_n"]), weight)
+    b, log_gd = _line(log_c, safe(per["log_d"]), weight)
+    gamma, log_gl = _line(log_c, safe(per["log_l"]), weight)
+    return {**per, "a": a, "log_gn": log_gn, "b": b, "log_gd": log_gd, "loss_exponent": gamma, "log_gl": log_gl,
+            "ok": jnp.all(ok)}
+
+
+@jax.jit
+def _full(w, log_n, log_d, log_l, log_c, use):
+    return _sweep(w, log_n, log_d, log_l, log_c, use, w > 0)
+
+
+@functools.partial(jax.jit, static_argnames=("n_resamples",))
+def _resampled(key_data, w, log_n, log_d, log_l, log_c, use, *, n_resamples):
+    """Every resample at once: each budget's runs drawn with replacement, (B, ...) outputs.
+
+    All picks come from one uniform draw of shape (B, G, M) (one random-number kernel: a vmap of
+    per-resample keys compiles several times slower)."""
+    n_runs = jnp.sum(w > 0, axis=1)  # (G,)
+    width = w.shape[1]
+    u = jax.random.uniform(jax.random.wrap_key_data(key_data), (n_resamples, *w.shape), dtype=w.dtype)
+    picks = jnp.minimum(jnp.floor(u * n_runs[:, None]), n_runs[:, None] - 1)  # (B, G, M), run index in budget
+    used = jnp.arange(width)[None, :] < n_runs[:, None]  # (G, M): slots that draw
+    counts = jnp.sum((picks[..., None] == jnp.arange(width)) & used[None, :, :, None], axis=-2).astype(w.dtype)
+    return jax.vmap(lambda c: _sweep(w * c, log_n, log_d, log_l, log_c, use, w > 0))(counts)
+
+
+class IsoFLOPResult(struct.PyTreeNode, kw_only=True):
+    """Approach 2 of an isoFLOP sweep: per-budget minima and the power laws through them.
+
+    Per budget (G,): `budgets` (compute C, FLOP), `n_runs`, `included` (used by the power laws),
+    `n_params`, `n_tokens`, `loss` (N*, D*, L* of its parabolas; NaN without a minimum), the
+    parabola coefficients in log space (`coef_params`, `center_params`, `coef_tokens`,
+    `center_tokens`: log L = c0 + c1 u + c2 u^2, u = log N - center or log D - center). Power laws:
+    `a` (N* ~ C^a), `b` (D* ~ C^b), `loss_exponent` (L* ~ C^gamma) and their log prefactors.
+    `draws` holds the same per resample, `usable` which resamples count in the bands; `notes`
+    the budgets left out and why.
+    """
+
+    budgets: np.ndarray
+    n_runs: np.ndarray
+    included: np.ndarray
+    n_params: np.ndarray
+    n_tokens: np.ndarray
+    loss: np.ndarray
+    coef_params: np.ndarray
+    center_params: np.ndarray
+    coef_tokens: np.ndarray
+    center_tokens: np.ndarray
+    exponents: dict  # a, b, a_plus_b, loss_exponent (scalars)
+    prefactors: dict  # log G_N, log G_D, log G_L (scalars)
+    draws: dict | None = None  # per-budget (B, G) and exponents / prefactors (B,)
+    usable: np.ndarray | None = None  # (B,)
+    key: np.ndarray | None = None
+    notes: tuple = struct.field(pytree_node=False, default=())
+
+    @property
+    def n_resamples(self) -> int:
+        return 0 if self.usable is None else len(self.usable)
+
+    def interval(self, name: str, level: float = 0.95):
+        """Percentile band over the usable resamples: of an exponent ("a", "b", "a_plus_b",
+        "loss_exponent"), a scalar pair; of a per-budget quantity ("n_params", "n_tokens", "loss"),
+        (G,) arrays."""
+        if self.draws is None:
+            raise ValueError("This result holds no resamples; run jscale.isoflop with n_resamples >= 2.")
+        if name not in EXPONENTS + PER_BUDGET:
+            raise ValueError(f"name must be one of {', '.join(EXPONENTS + PER_BUDGET)}; got {name!r}.")
+        if not 0 < level < 1:
+            raise ValueError(f"level must be in (0, 1); got {level!r}.")
+        values = np.asarray(self.draws[name])[self.usable]
+        if len(values) < 2:
+            raise ValueError("Fewer than 2 usable resamples: no band.")
+        q = 100 * np.array([(1 - level) / 2, (1 + level) / 2])
+        low, high = np.percentile(values, q, axis=0)
+        return low, high
+
+    def predict(self, compute, level: float = 0.95) -> dict:
+        """N*(C), D*(C), L*(C) of the power laws at `compute` (K,), with percentile bands when
+        resampled: a dict of (K,) arrays (n_params, n_tokens, loss and their _low / _high)."""
+        c = np.atleast_1d(np.asarray(compute, np.float64))
+        if not np.all(np.isfinite(c) & (c > 0)):
+            raise ValueError(f"compute must be positive finite numbers; got {compute!r}.")
+        log_c = np.log(c)
+        out = {}
+        for name, slope, pre in (("n_params", "a", "log_gn"), ("n_tokens", "b", "log_gd"),
+                                 ("loss", "loss_exponent", "log_gl")):
+            out[name] = np.exp(self.prefactors[pre] + self.exponents[slope] * log_c)
+            if self.draws is not None and self.usable.sum() >= 2:
+                d = self.draws
+                values = np.exp(np.asarray(d[pre])[self.usable, None] + np.asarray(d[slope])[self.usable, None] * log_c)
+                q = 100 * np.array([(1 - level) / 2, (1 + level) / 2])
+                out[f"{name}_low"], out[f"{name}_high"] = np.percentile(values, q, axis=0)
+        return out
+
+    def summary(self, level: float = 0.95) -> str:
+        banded = self.draws is not None and self.usable.sum() >= 2
+        lines = [f"jscale isoflop (Approach 2): {int(self.included.sum())} of {len(self.budgets)} budgets used"
+                 + (f", {int(self.usable.sum())} of {self.n_resamples} resamples usable" if self.draws is not None
+                    else "")]
+        lines.append(f"  {'compute':>10} {'runs':>5} {'N*':>11} {'D*':>11} {'L*':>8}  used")
+        for k, c in enumerate(self.budgets):
+            lines.append(f"  {c:10.3g} {int(self.n_runs[k]):5d} {self.n_params[k]:11.4g} {self.n_tokens[k]:11.4g} "
+                         f"{self.loss[k]:8.4f}  {'yes' if self.included[k] else 'no'}")
+        for name, label in (("a", "N* ~ C^a"), ("b", "D* ~ C^b"), ("a_plus_b", "a + b (1 under C = 6ND)"),
+                            ("loss_exponent", "L* ~ C^gamma")):
+            band = ""
+            if banded:
+                low, high = self.interval(name, level)
+                band = f"   {100 * level:g}% ({low:.4f}, {high:.4f})"
+            lines.append(f"  {label:<26} {self.exponents[name]:.4f}{band}")
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        """Plain Python summary (JSON-ready apart from NaN): budgets, exponents and notes."""
+        out = {"kind": "isoflop", "approach": 2, "n_resamples": self.n_resamples,
+               "budgets": [{"compute": float(c), "n_runs": int(self.n_runs[k]), "included": bool(self.included[k]),
+                            "n_params": float(self.n_params[k]), "n_tokens": float(self.n_tokens[k]),
+                            "loss": float(self.loss[k])} for k, c in enumerate(self.budgets)],
+               "exponents": {k: float(v) for k, v in self.exponents.items()}, "notes": list(self.notes)}
+        if self.draws is not None and self.usable.sum() >= 2:
+            out["intervals"] = {k: [float(v) for v in self.interval(k)] for k in EXPONENTS}
+        return out
+
+
+def isoflop(data: ScalingData, *, budgets=None, rtol: float = 0.1, n_resamples: int = 1000, key=0,
+            warn: bool = True) -> IsoFLOPResult:
+    """Chinchilla's Approach 2 on an isoFLOP sweep: a parabola of log loss in log N (and in log D)
+    per compute budget, its minimum, and the power laws N*(C) = G_N C^a, D*(C) = G_D C^b and
+    L*(C) = G_L C^gamma through the minima, with bands from resampling runs within each budget.
+
+    Args:
+        data: the sweep's runs (n_params, n_tokens, loss; compute given or C = 6 N D).
+        budgets: the budgets' compute (FLOP); each run joins the one within `rtol` of its compute
+            (runs near none are left out). Default: budgets found from the runs' compute.
+        rtol: relative tolerance on compute within a budget.
+        n_resamples: resamples of runs within each budget (0 for none).
+        key: integer seed or JAX PRNG key of the resamples.
+        warn: warn (`jscale.SweepWarning`) about budgets left out.
+
+    Returns:
+        An `IsoFLOPResult`.
+
+    Example:
+        >>> import jscale  # doctest: +SKIP
+        >>> result = jscale.isoflop(sweep, n_resamples=1000, key=0)  # doctest: +SKIP
+        >>> print(result.summary())  # doctest: +SKIP
+    """
+    if not isinstance(data, ScalingData):
+        raise TypeError(f"data must be a jscale.ScalingData; got {type(data).__name__}.")
+    data.require("n_params", "n_tokens", "loss", who="An isoFLOP sweep")
+    if not (isinstance(rtol, (int, float)) and not isinstance(rtol, bool) and 0 < rtol < 1):
+        raise ValueError(f"rtol must be a number in (0, 1); got {rtol!r}.")
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 0 \
+            or n_resamples == 1:
+        raise ValueError(f"n_resamples must be 0 (none) or an integer of at least 2; got {n_resamples!r}.")
+    n = np.asarray(data.n_params, np.float64)
+    d = np.asarray(data.n_tokens, np.float64)
+    compute = np.asarray(data.compute, np.float64) if data.compute is not None else 6 * n * d
+    label, budget_c = _group(compute, budgets, rtol)
+    n_groups = len(budget_c)
+    n_runs = np.array([np.sum(label == g) for g in range(n_groups)])
+    sizes = np.array([len(np.unique(n[label == g])) for g in range(n_groups)])
+    notes = []
+    few = sizes < 3
+    for g in np.flatnonzero(few):
+        notes.append(f"budget {budget_c[g]:.3g} FLOP has {sizes[g]} distinct model size"
+                     f"{'s' if sizes[g] != 1 else ''}; a parabola needs at least 3: left out")
+    width = max(3, int(n_runs.max()))
+    w = np.stack([np.arange(width) < k for k in n_runs]).astype(np.float64)
+    w[few] = np.where(w[few] > 0, 1.0, 0.0)
+    arrays = [_padded(np.log(v), label, n_groups, width) for v in (n, d, np.asarray(data.loss, np.float64))]
+    # Budgets too small for a parabola get a placeholder well-posed fit (their own runs repeated
+    # along a dummy parabola) so that no NaN reaches the batched sums; they are never used.
+    for g in np.flatnonzero(few):
+        arrays[0][g] = np.linspace(0.0, 1.0, width)
+        arrays[1][g] = np.linspace(0.0, 1.0, width)
+        arrays[2][g] = (arrays[0][g] - 0.5) ** 2
+        w[g] = 1.0
+    log_c = np.log(budget_c)
+    use = ~few
+    with x64_scope():
+        args = [jnp.asarray(a) for a in (w, *arrays, log_c)]
+        full = jax.tree.map(np.asarray, _full(*args, jnp.asarray(use)))
+        edge = use & ~full["inside"]
+        for g in np.flatnonzero(edge):
+            sizes_g = np.exp(arrays[0][g][w[g] > 0])
+            notes.append(f"budget {budget_c[g]:.3g} FLOP has its minimum at or beyond the edge of its sweep (sizes "
+                         f"{sizes_g.min():.3g} to {sizes_g.max():.3g}): the parabola would extrapolate; left out")
+        use = use & ~edge
+        if use.sum() < 2:
+            raise ValueError(
+                f"An isoFLOP fit needs at least 2 budgets with a minimum inside their sweep; {int(use.sum())} of "
+                f"{n_groups} have one ({'; '.join(notes) or 'no budget found'})."
+            )
+        if edge.any():
+            full = jax.tree.map(np.asarray, _full(*args, jnp.asarray(use)))
+        notes += _shape_notes(budget_c, arrays[0], arrays[2], w, full["log_n"], use)
+        draws = usable = key_data = None
+        if n_resamples:
+            key_data = _key_data(key)
+            out = jax.tree.map(np.asarray, _resampled(jnp.asarray(key_data), *args, jnp.asarray(use),
+                                                      n_resamples=int(n_resamples)))
+            usable = out["ok"] & np.isfinite(out["a"]) & np.isfinite(out["b"])
+            draws = {"n_params": np.exp(out["log_n"]), "n_tokens": np.exp(out["log_d"]), "loss": np.exp(out["log_l"]),
+                     "a": out["a"], "b": out["b"], "a_plus_b": out["a"] + out["b"],
+                     "loss_exponent": out["loss_exponent"], "log_gn": out["log_gn"], "log_gd": out["log_gd"],
+                     "log_gl": out["log_gl"]}
+            draws = {k: read_only(v) for k, v in draws.items()}
+    if warn and notes:
+        warnings.warn("isoFLOP sweep: " + "; ".join(notes) + ".", SweepWarning, stacklevel=2)
+    nan = np.where(use, 1.0, np.nan)  # no minimum inside the sweep: none reported
+    return IsoFLOPResult(
+        budgets=read_only(budget_c), n_runs=read_only(n_runs), included=read_only(use),
+        n_params=read_only(np.exp(full["log_n"]) * nan), n_tokens=read_only(np.exp(full["log_d"]) * nan),
+        loss=read_only(np.exp(full["log_l"]) * nan),
+        coef_params=read_only(full["coef_n"]), center_params=read_only(full["center_n"]),
+        coef_tokens=read_only(full["coef_d"]), center_tokens=read_only(full["center_d"]),
+        exponents={"a": float(full["a"]), "b": float(full["b"]), "a_plus_b": float(full["a"] + full["b"]),
+                   "loss_exponent": float(full["loss_exponent"])},
+        prefactors={"log_gn": float(full["log_gn"]), "log_gd": float(full["log_gd"]), "log_gl": float(full["log_gl"])},
+        draws=draws, usable=None if usable is None else read_only(usable),
+        key=None if key_data is None else read_only(key_data), notes=tuple(notes),
+    )

@@ -1,0 +1,127 @@
+"""isoFLOP sweeps (Approach 2) on sweeps simulated from a known law: the truth is known."""
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+
+import jscale
+
+# Chinchilla-like truth: L = E + A / N^alpha + B / D^beta, and its optimum under C = 6ND.
+E, A, B, ALPHA, BETA = 1.69, 406.4, 410.7, 0.34, 0.28
+G = (ALPHA * A / (BETA * B)) ** (1 / (ALPHA + BETA))
+EXPONENT = BETA / (ALPHA + BETA)
+
+
+def n_star(c):
+    return G * (c / 6) ** EXPONENT
+
+
+def sweep(budgets, factor=2.0, n_sizes=7, offset=1.0, loss=None):
+    """Runs at each budget, sizes spread `factor` either side of `offset` times the true N*."""
+    rows = []
+    for c in budgets:
+        for n in offset * n_star(c) * np.geomspace(1 / factor, factor, n_sizes):
+            d = c / (6 * n)
+            rows.append((n, d, E + A / n**ALPHA + B / d**BETA if loss is None else loss(c, n)))
+    n, d, loss_ = map(np.array, zip(*rows))
+    return jscale.ScalingData.from_arrays(n_params=n, n_tokens=d, loss=loss_)
+
+
+BUDGETS = np.geomspace(1e18, 1e21, 5)
+
+
+@pytest.fixture(scope="module")
+def centred():
+    return jscale.isoflop(sweep(BUDGETS), n_resamples=200, key=0)
+
+
+def test_centred_narrow_sweeps_find_the_optimum_far_beyond(centred):
+    assert centred.included.all() and not centred.notes
+    far = 100 * BUDGETS[-1]
+    assert abs(centred.predict(far)["n_params"][0] / n_star(far) - 1) < 0.01
+    assert abs(centred.exponents["a"] - EXPONENT) < 2e-3
+    assert abs(centred.exponents["a_plus_b"] - 1) < 1e-9  # C = 6ND exactly: D* = C / 6N*
+    low, high = centred.interval("a")
+    assert low <= centred.exponents["a"] <= high
+
+
+def test_parabola_minima_equal_the_closed_form():
+    # log L an exact parabola in log N at every budget: the fitted vertex is the closed form.
+    c2, c1 = 0.05, -0.03  # vertex at log N* + 0.3, inside the sweep (log 2 either side)
+
+    def loss(c, n):
+        x = np.log(n) - np.log(n_star(c))
+        return np.exp(1.0 + c1 * x + c2 * x**2 - 0.01 * np.log(c))
+
+    result = jscale.isoflop(sweep(BUDGETS, loss=loss), n_resamples=0)
+    expected = n_star(BUDGETS) * np.exp(-c1 / (2 * c2))
+    np.testing.assert_allclose(result.n_params, expected, rtol=1e-9)
+    np.testing.assert_allclose(result.coef_params[:, 2], c2, rtol=1e-9)
+    np.testing.assert_allclose(result.loss, np.exp(1.0 - c1**2 / (4 * c2) - 0.01 * np.log(BUDGETS)), rtol=1e-9)
+    assert result.draws is None and "resamples" not in result.summary()
+
+
+def test_budget_with_its_minimum_at_the_edge_is_left_out_and_named():
+    edge = sweep(BUDGETS[-1:] * 10, factor=2.0, offset=8.0)  # every size far above the optimum
+    data = sweep(BUDGETS)
+    both = jscale.ScalingData.from_arrays(**{k: np.concatenate([data[k], edge[k]]) for k in ("n_params", "n_tokens",
+                                                                                             "loss")})
+    with pytest.warns(jscale.SweepWarning, match="edge of its sweep"):
+        result = jscale.isoflop(both, n_resamples=0)
+    assert list(result.included) == [True] * 5 + [False] and np.isnan(result.n_params[-1])
+    assert "edge" in result.summary() and abs(result.exponents["a"] - EXPONENT) < 2e-3
+
+
+def test_budget_with_too_few_sizes_is_left_out():
+    data = sweep(BUDGETS)
+    two = sweep([3e21], n_sizes=2)
+    both = jscale.ScalingData.from_arrays(**{k: np.concatenate([data[k], two[k]]) for k in ("n_params", "n_tokens",
+                                                                                            "loss")})
+    with pytest.warns(jscale.SweepWarning, match="2 distinct model sizes"):
+        result = jscale.isoflop(both, n_resamples=0)
+    assert not result.included[-1] and result.included[:-1].all()
+
+
+def test_resamples_are_deterministic_in_their_key(centred):
+    again = jscale.isoflop(sweep(BUDGETS), n_resamples=200, key=0)
+    np.testing.assert_array_equal(again.draws["a"], centred.draws["a"])
+    other = jscale.isoflop(sweep(BUDGETS), n_resamples=200, key=1)
+    assert not np.array_equal(other.draws["a"], centred.draws["a"])
+    assert centred.usable.sum() > 150
+
+
+def test_given_budgets_and_clear_errors():
+    data = sweep(BUDGETS)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        given = jscale.isoflop(data, budgets=BUDGETS, n_resamples=0)
+    np.testing.assert_allclose(given.budgets, BUDGETS) and np.testing.assert_array_equal(given.n_runs, 7)
+    with pytest.raises(ValueError, match="n_resamples"):
+        jscale.isoflop(data, n_resamples=1)
+    with pytest.raises(ValueError, match="at least 2 budgets"):
+        jscale.isoflop(sweep(BUDGETS[:1]), n_resamples=0)
+    with pytest.raises(ValueError, match="rtol"):
+        jscale.isoflop(data, rtol=2.0)
+    assert set(jscale.isoflop(data, n_resamples=0).to_dict()) >= {"budgets", "exponents", "notes"}
+
+
+def test_wide_and_off_centre_sweeps_are_warned_with_their_bias():
+    budgets = BUDGETS[:3]
+    with pytest.warns(jscale.SweepWarning, match="wide") as caught:
+        wide = jscale.isoflop(sweep(budgets, factor=16.0), n_resamples=0)
+    bias = wide.n_params / n_star(budgets) - 1  # the parabola's N* is too high on a 16x sweep
+    assert np.all(bias > 0.03)
+    stated = [float(s) for s in re.findall(r"off by about \+([0-9.]+)%", str(caught[0].message))]
+    assert len(stated) == 3 and np.allclose(np.array(stated) / 100, bias, rtol=0.25)
+    with pytest.warns(jscale.SweepWarning, match="off-centre"):
+        jscale.isoflop(sweep(budgets, factor=4.0, offset=2.5), n_resamples=0)
+
+
+def test_save_and_load_round_trip(centred, tmp_path):
+    path = jscale.save(centred, tmp_path / "sweep.jscale")
+    back = jscale.load(path)
+    assert isinstance(back, jscale.IsoFLOPResult) and back.summary() == centred.summary()
+    np.testing.assert_array_equal(back.draws["a"], centred.draws["a"])
+    np.testing.assert_array_equal(back.predict([1e23])["n_params_low"], centred.predict([1e23])["n_params_low"])
