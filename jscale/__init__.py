@@ -25,7 +25,9 @@ from jscale._fit import fit_many as fit_many
 from jscale._io import load as load
 from jscale._io import save as save
 from jscale._isoflop import IsoFLOPResult as IsoFLOPResult
+from jscale._isoflop import SweepPlan as SweepPlan
 from jscale._isoflop import isoflop as isoflop
+from jscale._isoflop import plan_isoflop as plan_isoflop
 from jscale._losses import Huber as Huber
 from jscale._losses import Squared as Squared
 from jscale._results import BootstrapResult as BootstrapResult
@@ -80,6 +82,7 @@ __all__ = [
     "ScalingData",
     "Squared",
     "StartsWarning",
+    "SweepPlan",
     "SweepWarning",
     "__version__",
     "backtest",
@@ -96,5 +99,6 @@ __all__ = [
     "load",
     "losses",
     "marginal_returns",
+    "plan_isoflop",
     "save",
 ]

@@ -18,6 +18,7 @@ Pitfalls handled here rather than left to the user:
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import warnings
 
@@ -26,10 +27,11 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from jscale._allocation import compute_optimal
 from jscale._bootstrap import _key_data
 from jscale._data import ScalingData
 from jscale._numerics import read_only, x64_scope
-from jscale._warnings import SweepWarning
+from jscale._warnings import DiagnosticWarning, SweepWarning
 
 # The quantities with a band: per budget, and of the power laws.
 PER_BUDGET = ("n_params", "n_tokens", "loss")
@@ -197,7 +199,8 @@ def _resampled(key_data, w, log_n, log_d, log_l, log_c, use, *, n_resamples):
 class IsoFLOPResult(struct.PyTreeNode, kw_only=True):
     """Approach 2 of an isoFLOP sweep: per-budget minima and the power laws through them.
 
-    Per budget (G,): `budgets` (compute C, FLOP), `n_runs`, `included` (used by the power laws),
+    Per run of the data (R,): `budget_index` (its budget, -1 for none). Per budget (G,): `budgets`
+    (compute C, FLOP), `n_runs`, `included` (used by the power laws),
     `n_params`, `n_tokens`, `loss` (N*, D*, L* of its parabolas; NaN without a minimum), the
     parabola coefficients in log space (`coef_params`, `center_params`, `coef_tokens`,
     `center_tokens`: log L = c0 + c1 u + c2 u^2, u = log N - center or log D - center). Power laws:
@@ -207,6 +210,7 @@ class IsoFLOPResult(struct.PyTreeNode, kw_only=True):
     """
 
     budgets: np.ndarray
+    budget_index: np.ndarray  # (R,) the budget of every run of the data, -1 for none
     n_runs: np.ndarray
     included: np.ndarray
     n_params: np.ndarray
@@ -262,7 +266,36 @@ class IsoFLOPResult(struct.PyTreeNode, kw_only=True):
                 out[f"{name}_low"], out[f"{name}_high"] = np.percentile(values, q, axis=0)
         return out
 
-    def summary(self, level: float = 0.95) -> str:
+    def compare(self, approach3, compute, level: float = 0.95) -> list[dict]:
+        """N* and D* of this sweep's power laws (Approach 2) beside those of a law fitted to the
+        same runs (Approach 3: `approach3` a FitResult or BootstrapResult, allocated under
+        C = 6 N D), with their bands, at each `compute`: one dict per budget, with the ratio of
+        the two N*."""
+        c = np.atleast_1d(np.asarray(compute, np.float64))
+        two = self.predict(c, level)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DiagnosticWarning)  # the table says where the data ends
+            three = compute_optimal(approach3, c)
+            bands = {n: three.interval(n, level) for n in ("n_params", "n_tokens")} \
+                if three.draws is not None or three.sd is not None else {}
+        rows = []
+        for k, ck in enumerate(c):
+            row = {"compute": float(ck)}
+            for name in ("n_params", "n_tokens"):
+                row[f"{name}_2"] = float(two[name][k])
+                for side in ("low", "high"):
+                    if f"{name}_{side}" in two:
+                        row[f"{name}_2_{side}"] = float(two[f"{name}_{side}"][k])
+                row[f"{name}_3"] = float(getattr(three, name)[k])
+                if name in bands:
+                    row[f"{name}_3_low"], row[f"{name}_3_high"] = float(bands[name][0][k]), float(bands[name][1][k])
+            row["ratio_n_params"] = row["n_params_2"] / row["n_params_3"]
+            rows.append(row)
+        return rows
+
+    def summary(self, level: float = 0.95, *, approach3=None, compute=None) -> str:
+        """The budgets' minima and the exponents with their bands; given `approach3` (a fit of a
+        law of N and D to the same runs) and `compute`, N* of both approaches side by side."""
         banded = self.draws is not None and self.usable.sum() >= 2
         lines = [f"jscale isoflop (Approach 2): {int(self.included.sum())} of {len(self.budgets)} budgets used"
                  + (f", {int(self.usable.sum())} of {self.n_resamples} resamples usable" if self.draws is not None
@@ -278,6 +311,15 @@ class IsoFLOPResult(struct.PyTreeNode, kw_only=True):
                 low, high = self.interval(name, level)
                 band = f"   {100 * level:g}% ({low:.4f}, {high:.4f})"
             lines.append(f"  {label:<26} {self.exponents[name]:.4f}{band}")
+        if approach3 is not None:
+            if compute is None:
+                raise ValueError("summary(approach3=...) needs compute= (the budgets to compare at).")
+            lines.append(f"  N* at each budget, Approach 2 against Approach 3 ({100 * level:g}% bands):")
+            for r in self.compare(approach3, compute, level):
+                band2 = f" ({r['n_params_2_low']:.3g}, {r['n_params_2_high']:.3g})" if "n_params_2_low" in r else ""
+                band3 = f" ({r['n_params_3_low']:.3g}, {r['n_params_3_high']:.3g})" if "n_params_3_low" in r else ""
+                lines.append(f"    C = {r['compute']:.3g}: {r['n_params_2']:.4g}{band2} against {r['n_params_3']:.4g}"
+                             f"{band3}, ratio {r['ratio_n_params']:.3f}")
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
@@ -381,7 +423,8 @@ def isoflop(data: ScalingData, *, budgets=None, rtol: float = 0.1, n_resamples: 
         warnings.warn("isoFLOP sweep: " + "; ".join(notes) + ".", SweepWarning, stacklevel=2)
     nan = np.where(use, 1.0, np.nan)  # no minimum inside the sweep: none reported
     return IsoFLOPResult(
-        budgets=read_only(budget_c), n_runs=read_only(n_runs), included=read_only(use),
+        budgets=read_only(budget_c), budget_index=read_only(label), n_runs=read_only(n_runs),
+        included=read_only(use),
         n_params=read_only(np.exp(full["log_n"]) * nan), n_tokens=read_only(np.exp(full["log_d"]) * nan),
         loss=read_only(np.exp(full["log_l"]) * nan),
         coef_params=read_only(full["coef_n"]), center_params=read_only(full["center_n"]),
@@ -392,3 +435,85 @@ def isoflop(data: ScalingData, *, budgets=None, rtol: float = 0.1, n_resamples: 
         draws=draws, usable=None if usable is None else read_only(usable),
         key=None if key_data is None else read_only(key_data), notes=tuple(notes),
     )
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepPlan:
+    """The runs of a planned isoFLOP sweep, one row per run: `budget` (the sweep's compute C),
+    `n_params`, `n_tokens` (D = C / 6N) and `compute` (6 N D, equal to the budget), NumPy (R,);
+    `center` (G,) the predicted N* each budget's sizes are centred on."""
+
+    budget: np.ndarray
+    n_params: np.ndarray
+    n_tokens: np.ndarray
+    compute: np.ndarray
+    center: np.ndarray
+
+    @property
+    def total_compute(self) -> float:
+        """FLOP of all the planned runs together."""
+        return float(np.sum(self.compute))
+
+    def rows(self) -> list[dict]:
+        """The runs as dicts (budget, n_params, n_tokens, compute)."""
+        return [{"budget": float(c), "n_params": float(n), "n_tokens": float(d), "compute": float(f)}
+                for c, n, d, f in zip(self.budget, self.n_params, self.n_tokens, self.compute)]
+
+    def summary(self) -> str:
+        lines = [f"isoFLOP sweep plan: {len(np.unique(self.budget))} budgets, {len(self.budget)} runs, "
+                 f"{self.total_compute:.3g} FLOP in all",
+                 f"  {'budget':>10} {'n_params':>11} {'n_tokens':>11} {'D/N':>8}"]
+        lines += [f"  {c:10.3g} {n:11.4g} {d:11.4g} {d / n:8.2f}" for c, n, d in
+                  zip(self.budget, self.n_params, self.n_tokens)]
+        return "\n".join(lines)
+
+
+def plan_isoflop(budgets, result, *, n_sizes: int = 7, width: float = 4.0, params=None) -> SweepPlan:
+    """An isoFLOP sweep centred on the predicted compute-optimal size of each budget.
+
+    At each budget C, `n_sizes` model sizes spaced evenly in log N from N* / `width` to
+    N* `width`, where N* is the compute-optimal size that `result` predicts (`compute_optimal`
+    under C = 6 N D); each run trains on D = C / 6N tokens. Centred sweeps keep Approach 2's
+    parabola symmetric about its minimum; narrow ones (width 2 to 4) keep its bias small, and an
+    odd `n_sizes` puts one run at the predicted optimum.
+
+    Args:
+        budgets: compute budgets C (FLOP).
+        result: a `FitResult`, a `BootstrapResult`, an `IsoFLOPResult` (its power law N*(C)) or a
+            law object with `params=`.
+        n_sizes: model sizes per budget (at least 3).
+        width: factor either side of N* that the sizes reach (more than 1).
+        params: natural parameters when `result` is a law.
+
+    Returns:
+        A `SweepPlan` (its runs, `total_compute`, `summary()`, `rows()`).
+
+    Example:
+        >>> import jscale
+        >>> law = jscale.laws.Chinchilla()
+        >>> epoch = dict(E=1.81686, A=482.00572, B=2085.43420, alpha=0.34781, beta=0.36585)
+        >>> plan = jscale.plan_isoflop([1e19, 1e20], law, params=epoch, n_sizes=5, width=3.0)
+        >>> len(plan.n_params), f"{plan.total_compute:.2g}"
+        (10, '5.5e+20')
+    """
+    budgets = np.atleast_1d(np.asarray(budgets, np.float64))
+    if budgets.ndim != 1 or not budgets.size or not np.all(np.isfinite(budgets) & (budgets > 0)):
+        raise ValueError(f"budgets must be positive finite numbers; got {budgets!r}.")
+    if isinstance(n_sizes, bool) or not isinstance(n_sizes, (int, np.integer)) or n_sizes < 3:
+        raise ValueError(f"n_sizes must be an integer of at least 3 (a parabola needs 3 sizes); got {n_sizes!r}.")
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or not (1 < width < np.inf):
+        raise ValueError(f"width must be a factor above 1 (e.g. 4.0: sizes from N*/4 to 4 N*); got {width!r}.")
+    if isinstance(result, IsoFLOPResult):  # a sweep's own power law N*(C)
+        if params is not None:
+            raise ValueError("params= is for a law object; an IsoFLOPResult carries its own power laws.")
+        center = result.predict(budgets)["n_params"]
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DiagnosticWarning)  # planning beyond the data is the point
+            center = np.asarray(compute_optimal(result, budgets, params=params).n_params)
+    sizes = center[:, None] * np.geomspace(1 / width, width, int(n_sizes))[None, :]
+    budget = np.repeat(budgets, int(n_sizes))
+    n = sizes.ravel()
+    d = budget / (6 * n)
+    return SweepPlan(budget=read_only(budget), n_params=read_only(n), n_tokens=read_only(d),
+                     compute=read_only(6 * n * d), center=read_only(center))

@@ -5,6 +5,8 @@
     jscale allocate results/result.jscale --compute 1e21 1e24 --format csv
     jscale predict results/result.jscale --n-params 7e10 --n-tokens 1.4e12
     jscale plot results/result.jscale --kind corner --out corner.png
+    jscale isoflop sweep.csv --columns N=params,D=tokens,L=loss --out sweep/
+    jscale plan isoflop --budgets 1e19 1e20 1e21 --result results/result.jscale --format csv
     jscale datasets
 
 User errors (a bad file, column or value) print one line on stderr and exit with status 2;
@@ -110,6 +112,38 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--include-outliers", action="store_true",
                    help="bundled --data: keep the rows the source drops")
     g.add_argument("--out", required=True, help="image file, e.g. plot.png (format from the extension)")
+
+    s = sub.add_parser("isoflop", parents=[common],
+                       help="Approach 2 on an isoFLOP sweep: parabola minima per budget, N*(C) and D*(C) power laws")
+    s.add_argument("data", help="a CSV of the sweep's runs (or a bundled dataset name)")
+    s.add_argument("--columns", action="append", default=None, metavar="N=col,D=col,...",
+                   help="CSV header names for the fields N, D, C, L (as for `jscale fit`); may be repeated")
+    s.add_argument("--budgets", type=float, nargs="+", default=None, metavar="FLOP",
+                   help="the sweep's budgets (default: found from the runs' compute within --rtol)")
+    s.add_argument("--rtol", type=float, default=0.1, help="relative tolerance of compute within a budget (0.1)")
+    s.add_argument("--bootstrap", type=int, default=1000, metavar="B",
+                   help="resamples of runs within each budget (0: none; default 1000)")
+    s.add_argument("--seed", type=int, default=0, help="resampling key (default 0)")
+    s.add_argument("--at", type=float, nargs="+", default=None, metavar="FLOP",
+                   help="budgets for the N*(C), D*(C) table (default: powers of ten from a decade below the largest "
+                   "budget to two decades beyond it)")
+    s.add_argument("--law", default=None, type=_law_name, metavar="LAW",
+                   help="also fit this law of N and D (e.g. chinchilla) to the same runs, with --bootstrap "
+                   "resamples, and set its N*(C) (Approach 3) beside the sweep's")
+    s.add_argument("--out", default="jscale-isoflop", help="directory for result.jscale, summary.json and the two "
+                   "plots (default: jscale-isoflop; 'none' writes nothing)")
+
+    q = sub.add_parser("plan", parents=[common], help="plan runs: `jscale plan isoflop` centres a sweep on N*(C)")
+    q.add_argument("kind", choices=["isoflop"], help="what to plan (isoflop: an isoFLOP sweep)")
+    q.add_argument("--budgets", type=float, nargs="+", required=True, metavar="FLOP", help="the sweep's budgets")
+    q.add_argument("--result", default=None, help="a result file of `jscale fit` whose N*(C) centres the sweep")
+    q.add_argument("--law", default="chinchilla", type=_law_name, metavar="LAW",
+                   help="without --result: the law whose --params centre the sweep (default chinchilla)")
+    q.add_argument("--params", default=None, metavar="NAME=VALUE,...",
+                   help="without --result: the law's parameters, e.g. E=1.82,A=482,B=2085,alpha=0.348,beta=0.366")
+    q.add_argument("--n-sizes", type=int, default=7, help="model sizes per budget (default 7)")
+    q.add_argument("--width", type=float, default=4.0, help="factor either side of N* the sizes reach (default 4)")
+    q.add_argument("--format", default="table", choices=["table", "csv", "json"], help="output format")
 
     sub.add_parser("datasets", parents=[common], help="list the bundled datasets")
     return parser
@@ -286,17 +320,22 @@ def _write_outputs(result, data, out: Path, allocation, notes) -> list[str]:
     (out / "summary.json").write_text(json.dumps(_summary(result, allocation, notes), indent=2, allow_nan=False)
                                       + "\n")
     written = ["result.jscale", "summary.json"]
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-    except ImportError:
-        print("jscale: matplotlib is not installed (pip install 'jscale[plot]'); no plots written.", file=sys.stderr)
-    else:
+    if _matplotlib():
         for kind in PLOTS:
             if _plot(result, data, kind, out / f"{kind}.png", skip_unavailable=True):
                 written.append(f"{kind}.png")
     return written
+
+
+def _matplotlib() -> bool:
+    """Whether matplotlib is installed (then set to draw into files); says so on stderr if not."""
+    try:
+        import matplotlib
+    except ImportError:
+        print("jscale: matplotlib is not installed (pip install 'jscale[plot]'); no plots written.", file=sys.stderr)
+        return False
+    matplotlib.use("Agg")
+    return True
 
 
 def _summary(result, allocation, notes) -> dict:
@@ -511,6 +550,93 @@ def _plot_command(args) -> int:
     return 0
 
 
+def _isoflop(args) -> int:
+    """`jscale isoflop`: Approach 2 on a sweep, its table, its N*(C) table, the result and two plots."""
+    import jscale
+    from jscale import _progress
+
+    data, source = _load_data(args.data, _columns(args.columns))
+    if args.bootstrap < 0 or args.bootstrap == 1:
+        raise UserError(f"--bootstrap takes 0 (none) or at least 2 resamples; got {args.bootstrap}.")
+    with warnings.catch_warnings(record=True) as caught, \
+            _progress.status(f"Fitting isoFLOP parabolas ({args.bootstrap} resamples)", not args.quiet):
+        warnings.simplefilter("always", jscale.DiagnosticWarning)
+        result = jscale.isoflop(data, budgets=args.budgets, rtol=args.rtol, n_resamples=args.bootstrap,
+                                key=args.seed)
+    at = args.at if args.at is not None else _default_budgets(float(result.budgets[result.included].max()))
+    approach3 = None
+    if args.law is not None:
+        law = _law(args.law, data)
+        if not _allocating(law):
+            raise UserError(f"--law {args.law} does not trade parameters against tokens; Approach 3 needs a law of "
+                            "n_params and n_tokens (e.g. chinchilla).")
+        with warnings.catch_warnings(record=True) as caught3, \
+                _progress.status(f"Fitting the {law.name} law to the same runs (Approach 3)", not args.quiet):
+            warnings.simplefilter("always", jscale.DiagnosticWarning)
+            approach3 = jscale.fit(law, data)
+            if args.bootstrap:
+                approach3 = jscale.bootstrap(law, data, n_resamples=args.bootstrap, key=args.seed, full_fit=approach3)
+        caught = [*caught, *caught3]
+    print(f"Data: {source}, {len(data)} runs.\n")
+    print(result.summary(approach3=approach3, compute=at))
+    notes = _print_warnings(caught)
+    rows = [{"compute": c, **{k: float(v[0]) for k, v in result.predict([c]).items()}} for c in at]
+    print("\nCompute-optimal allocation from the power laws (Approach 2):")
+    _emit(rows, "table")
+    if args.out.lower() != "none":
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        jscale.save(result, out / "result.jscale")
+        summary = {**result.to_dict(), "data_source": source, "allocation": rows, "warnings": notes}
+        if approach3 is not None:
+            summary["approach3"] = {"law": approach3.law.name, "comparison": result.compare(approach3, at)}
+        (out / "summary.json").write_text(json.dumps(_strict_json(summary), indent=2, allow_nan=False) + "\n")
+        written = ["result.jscale", "summary.json"]
+        if _matplotlib():
+            import matplotlib.pyplot as plt
+
+            import jscale.plot as jplot
+
+            for name, draw in (("parabolas", lambda: jplot.isoflop_parabolas(result, data)),
+                               ("optimum", lambda: jplot.isoflop_optimum(result, approach3=approach3))):
+                figure = draw().figure
+                figure.savefig(out / f"{name}.png", dpi=110, pil_kwargs={"compress_level": 1})
+                plt.close(figure)
+                written.append(f"{name}.png")
+        if not args.quiet:
+            print(f"\nWrote {', '.join(written)} to {args.out}/", file=sys.stderr)
+    return 0
+
+
+def _plan(args) -> int:
+    """`jscale plan isoflop`: the runs of a sweep centred on the predicted N*(C)."""
+    import jscale
+
+    if args.result is not None:
+        centre, params = _saved(args.result), None
+    elif args.params is not None:
+        from jscale._laws import NAMED
+
+        name, _, column = args.law.partition(":")
+        centre = NAMED[name](column=column) if column else NAMED[name]()
+        params = {}
+        for part in args.params.split(","):
+            key, _, value = part.partition("=")
+            try:
+                params[key.strip()] = float(value)
+            except ValueError:
+                raise UserError(f"--params takes NAME=VALUE pairs separated by commas; got {part!r}.") from None
+    else:
+        raise UserError("jscale plan needs the law that predicts N*(C): --result result.jscale, or --law with --params "
+                        "NAME=VALUE,...")
+    plan = jscale.plan_isoflop(args.budgets, centre, params=params, n_sizes=args.n_sizes, width=args.width)
+    if args.format == "table":
+        print(plan.summary())
+    else:
+        _emit(plan.rows(), args.format)
+    return 0
+
+
 def _recorded_data(fit, path: str):
     """The data a result records (its source), reloaded and checked against its fingerprint."""
     import jscale
@@ -550,7 +676,8 @@ def main(argv=None) -> int:
         for name in jscale.datasets.list():
             print(f"{name:<14} {jscale.datasets.info(name).splitlines()[0].split(': ', 1)[-1]}")
         return 0
-    commands = {"fit": _fit, "allocate": _allocate, "predict": _predict, "plot": _plot_command}
+    commands = {"fit": _fit, "allocate": _allocate, "predict": _predict, "plot": _plot_command,
+                "isoflop": _isoflop, "plan": _plan}
     try:
         return commands[args.command](args)
     except (UserError, ValueError, TypeError, FileNotFoundError, jscale.ConvergenceError) as err:

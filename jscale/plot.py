@@ -19,10 +19,11 @@ import warnings
 import numpy as np
 
 from jscale._allocation import compute_optimal
+from jscale._isoflop import IsoFLOPResult
 from jscale._results import BootstrapResult, FitResult
 from jscale._warnings import ExtrapolationWarning, IntervalWarning
 
-__all__ = ["allocation", "corner", "frontier", "isoflop", "residuals"]
+__all__ = ["allocation", "corner", "frontier", "isoflop", "isoflop_optimum", "isoflop_parabolas", "residuals"]
 
 
 def _pyplot():
@@ -127,11 +128,79 @@ def isoflop(result, data, *, ax=None, n_slices: int = 6, rtol: float = 0.1):
     return ax
 
 
+def _sweep_of(result):
+    if not isinstance(result, IsoFLOPResult):
+        raise TypeError(f"expected an IsoFLOPResult (from jscale.isoflop); got {type(result).__name__}.")
+    return result
+
+
+def isoflop_parabolas(result, data, *, ax=None, level: float = 0.95):
+    """An isoFLOP sweep's runs (loss against N, one colour per budget) with each budget's fitted
+    parabola in log N and its minimum N*, with the `level` band of N* over the resamples; budgets
+    left out of the power laws are drawn hollow, without a parabola."""
+    result = _sweep_of(result)
+    if len(result.budget_index) != len(data):
+        raise ValueError(f"data has {len(data)} rows but the sweep was fitted to {len(result.budget_index)}; pass "
+                         "the same data.")
+    ax = _axes(ax)
+    cmap = _pyplot().get_cmap("viridis")
+    banded = result.draws is not None and result.usable.sum() >= 2
+    low, high = result.interval("n_params", level) if banded else (None, None)
+    n, loss = np.asarray(data.n_params), np.asarray(data.loss)
+    for g, c in enumerate(result.budgets):
+        colour = cmap(g / max(len(result.budgets) - 1, 1))
+        mine = result.budget_index == g
+        used = bool(result.included[g])
+        ax.scatter(n[mine], loss[mine], s=16, color=colour if used else "none", edgecolors=colour,
+                   label=f"C = {c:.2g}" + ("" if used else " (left out)"))
+        if not used:
+            continue
+        grid = np.geomspace(n[mine].min(), n[mine].max(), 60)
+        c0, c1, c2 = result.coef_params[g]
+        u = np.log(grid) - result.center_params[g]
+        ax.plot(grid, np.exp(c0 + c1 * u + c2 * u * u), color=colour, linewidth=1)
+        ax.plot([result.n_params[g]], [result.loss[g]], marker="v", color=colour)
+        if banded:
+            ax.plot([low[g], high[g]], [result.loss[g]] * 2, color=colour, linewidth=3, alpha=0.5)
+    ax.set(xscale="log", xlabel="parameters N", ylabel="loss (nats/token)",
+           title="isoFLOP parabolas and their minima" + (f" ({100 * level:g}% bands of N*)" if banded else ""))
+    ax.legend(frameon=False, fontsize="small")
+    return ax
+
+
+def isoflop_optimum(result, *, approach3=None, ax=None, level: float = 0.95, compute=None):
+    """N*(C) of an isoFLOP sweep (Approach 2: the budgets' minima and the power law through them,
+    with its band) and, given `approach3` (a FitResult or BootstrapResult of a law of N and D on
+    the same runs), Approach 3's N*(C) with its band, over `compute` (default: from a third of the
+    smallest budget to 100 times the largest)."""
+    result = _sweep_of(result)
+    ax = _axes(ax)
+    c = np.geomspace(result.budgets.min() / 3, result.budgets.max() * 100, 80) if compute is None else \
+        np.asarray(compute, np.float64)
+    used = np.asarray(result.included)
+    ax.scatter(result.budgets[used], result.n_params[used], color="C0", zorder=3, label="budget minima (Approach 2)")
+    line = result.predict(c, level)
+    ax.plot(c, line["n_params"], color="C0", label=f"N* ~ C^{result.exponents['a']:.3f} (Approach 2)")
+    if "n_params_low" in line:
+        ax.fill_between(c, line["n_params_low"], line["n_params_high"], color="C0", alpha=0.2, linewidth=0)
+    if approach3 is not None:
+        other = _quiet(compute_optimal, approach3, c)
+        ax.plot(c, other.n_params, color="C3", label=f"{_fit_of(approach3)[0].law.name} fit (Approach 3)")
+        if other.draws is not None or other.sd is not None:
+            low, high = other.interval("n_params", level)
+            ax.fill_between(c, low, high, color="C3", alpha=0.2, linewidth=0)
+    ax.set(xscale="log", yscale="log", xlabel="compute budget C (FLOP)", ylabel="compute-optimal parameters N*",
+           title=f"compute-optimal N*(C) ({100 * level:g}% bands)")
+    _mark_extrapolation(ax, float(result.budgets[used].max()))
+    ax.legend(frameon=False, loc="lower right")
+    return ax
+
+
 def _mark_extrapolation(ax, top: float):
     """A dashed line where the fitted data's compute ends; beyond it the curves extrapolate."""
     ax.axvline(top, color="0.4", linestyle="--", linewidth=0.8)
     low, high = np.log10(ax.get_xlim())
-    near_right = (np.log10(top) - low) / (high - low) > 0.7  # no room for the note right of the line
+    near_right = (np.log10(top) - low) / (high - low) > 0.6  # no room for the note right of the line
     ax.annotate("data ends: extrapolation beyond →" if near_right else "data ends: extrapolation →",
                 xy=(top, 1.0), xycoords=("data", "axes fraction"), xytext=(-4 if near_right else 4, -12),
                 textcoords="offset points", ha="right" if near_right else "left", fontsize="small", color="0.3")

@@ -125,3 +125,69 @@ def test_save_and_load_round_trip(centred, tmp_path):
     assert isinstance(back, jscale.IsoFLOPResult) and back.summary() == centred.summary()
     np.testing.assert_array_equal(back.draws["a"], centred.draws["a"])
     np.testing.assert_array_equal(back.predict([1e23])["n_params_low"], centred.predict([1e23])["n_params_low"])
+
+
+def test_planned_sweep_is_centred_and_recovers_the_law():
+    law = jscale.laws.Chinchilla()
+    truth = dict(E=E, A=A, B=B, alpha=ALPHA, beta=BETA)
+    plan = jscale.plan_isoflop(BUDGETS, law, params=truth, n_sizes=5, width=2.0)
+    np.testing.assert_allclose(plan.center, n_star(BUDGETS), rtol=1e-10)
+    np.testing.assert_allclose(plan.compute, plan.budget, rtol=1e-12)
+    assert len(plan.rows()) == 25 and plan.total_compute == pytest.approx(5 * BUDGETS.sum())
+    runs = jscale.ScalingData.from_arrays(n_params=plan.n_params, n_tokens=plan.n_tokens,
+                                          loss=E + A / plan.n_params**ALPHA + B / plan.n_tokens**BETA)
+    assert abs(jscale.isoflop(runs, n_resamples=0).exponents["a"] - EXPONENT) < 2e-3
+    with pytest.raises(ValueError, match="n_sizes"):
+        jscale.plan_isoflop(BUDGETS, law, params=truth, n_sizes=2)
+    with pytest.raises(ValueError, match="width"):
+        jscale.plan_isoflop(BUDGETS, law, params=truth, width=1.0)
+
+
+def test_plots_of_a_sweep(centred, tmp_path):
+    pytest.importorskip("matplotlib")
+    import jscale.plot as jplot
+
+    data = sweep(BUDGETS)
+    ax = jplot.isoflop_parabolas(centred, data)
+    assert len(ax.lines) == 3 * len(BUDGETS)  # parabola, minimum, band of N* per budget
+    ax = jplot.isoflop_optimum(centred)
+    assert ax.get_xscale() == "log" and len(ax.collections) >= 2  # minima and band
+    with pytest.raises(ValueError, match="rows"):
+        jplot.isoflop_parabolas(centred, sweep(BUDGETS[:2]))
+
+
+def test_command_line_sweep_and_plan(tmp_path, capsys):
+    from jscale import cli
+
+    data = sweep(BUDGETS)
+    path = tmp_path / "sweep.csv"
+    path.write_text("size,seen,val\n" + "".join(f"{n!r},{d!r},{v!r}\n" for n, d, v in
+                                              zip(data.n_params.tolist(), data.n_tokens.tolist(), data.loss.tolist())))
+    out = tmp_path / "out"
+    assert cli.main(["isoflop", str(path), "--no-cache", "--quiet", "--columns", "N=size,D=seen,L=val",
+                     "--bootstrap", "200", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "5 of 5 budgets used" in printed and "n_params_low" in printed
+    assert {"result.jscale", "summary.json"} <= {p.name for p in out.iterdir()}
+    assert cli.main(["plan", "isoflop", "--no-cache", "--budgets", "1e22", "--result", str(out / "result.jscale"),
+                     "--n-sizes", "3", "--format", "csv"]) == 0
+    rows = capsys.readouterr().out.strip().splitlines()
+    assert rows[0] == "budget,n_params,n_tokens,compute" and len(rows) == 4
+    assert cli.main(["plan", "isoflop", "--no-cache", "--budgets", "1e22"]) == 2
+    assert "--result" in capsys.readouterr().err
+
+
+def test_approaches_2_and_3_side_by_side(centred):
+    law = jscale.laws.Chinchilla()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        fit = jscale.fit(law, sweep(BUDGETS), starts=law.default_starts()[::50], loss="squared")
+    far = [1e22, 1e23]
+    rows = centred.compare(fit, far)
+    truth = n_star(np.array(far))
+    for row, t in zip(rows, truth):
+        # Noise-free runs of the law itself: Approach 3 recovers N* exactly, Approach 2 within 1%.
+        assert abs(row["n_params_3"] / t - 1) < 1e-6 and abs(row["ratio_n_params"] - 1) < 0.01
+        assert row["n_params_2_low"] <= row["n_params_2"] <= row["n_params_2_high"]
+        assert row["n_params_3_low"] <= row["n_params_3"] <= row["n_params_3_high"]
+    assert "Approach 2 against Approach 3" in centred.summary(approach3=fit, compute=far)
