@@ -115,7 +115,7 @@ def _padded(values: np.ndarray, label: np.ndarray, n_groups: int, width: int) ->
 def _parabola(x, y, w):
     """Weighted least squares y = c0 + c1 u + c2 u^2 with u = x - center, for one budget.
 
-    Returns (c0, c1, c2, center). `center` is the weighted mean of x, which keeps the normal
+    Returns ((c0, c1, c2), center). `center` is the weighted mean of x, which keeps the normal
     equations well conditioned.
     """
     center = jnp.sum(w * x) / jnp.sum(w)
@@ -177,23 +177,23 @@ def _sweep(w, log_n, log_d, log_l, log_c, use, real):
 
 
 @jax.jit
-def _full(w, log_n, log_d, log_l, log_c, use):
-    return _sweep(w, log_n, log_d, log_l, log_c, use, w > 0)
+def _full(w, real, log_n, log_d, log_l, log_c, use):
+    return _sweep(w, log_n, log_d, log_l, log_c, use, real)
 
 
 @functools.partial(jax.jit, static_argnames=("n_resamples",))
-def _resampled(key_data, w, log_n, log_d, log_l, log_c, use, *, n_resamples):
+def _resampled(key_data, w, real, log_n, log_d, log_l, log_c, use, *, n_resamples):
     """Every resample at once: each budget's runs drawn with replacement, (B, ...) outputs.
 
     All picks come from one uniform draw of shape (B, G, M) (one random-number kernel: a vmap of
     per-resample keys compiles several times slower)."""
-    n_runs = jnp.sum(w > 0, axis=1)  # (G,)
+    n_runs = jnp.sum(real, axis=1)  # (G,): a budget's runs fill its first slots
     width = w.shape[1]
     u = jax.random.uniform(jax.random.wrap_key_data(key_data), (n_resamples, *w.shape), dtype=w.dtype)
     picks = jnp.minimum(jnp.floor(u * n_runs[:, None]), n_runs[:, None] - 1)  # (B, G, M), run index in budget
     used = jnp.arange(width)[None, :] < n_runs[:, None]  # (G, M): slots that draw
     counts = jnp.sum((picks[..., None] == jnp.arange(width)) & used[None, :, :, None], axis=-2).astype(w.dtype)
-    return jax.vmap(lambda c: _sweep(w * c, log_n, log_d, log_l, log_c, use, w > 0))(counts)
+    return jax.vmap(lambda c: _sweep(w * c, log_n, log_d, log_l, log_c, use, real))(counts)
 
 
 class IsoFLOPResult(struct.PyTreeNode, kw_only=True):
@@ -314,7 +314,7 @@ class IsoFLOPResult(struct.PyTreeNode, kw_only=True):
         if approach3 is not None:
             if compute is None:
                 raise ValueError("summary(approach3=...) needs compute= (the budgets to compare at).")
-            lines.append(f"  N* at each budget, Approach 2 against Approach 3 ({100 * level:g}% bands):")
+            lines.append(f"  N*(C), Approach 2 against Approach 3 ({100 * level:g}% bands):")
             for r in self.compare(approach3, compute, level):
                 band2 = f" ({r['n_params_2_low']:.3g}, {r['n_params_2_high']:.3g})" if "n_params_2_low" in r else ""
                 band3 = f" ({r['n_params_3_low']:.3g}, {r['n_params_3_high']:.3g})" if "n_params_3_low" in r else ""
@@ -342,7 +342,8 @@ def isoflop(data: ScalingData, *, budgets=None, rtol: float = 0.1, n_resamples: 
     L*(C) = G_L C^gamma through the minima, with bands from resampling runs within each budget.
 
     Args:
-        data: the sweep's runs (n_params, n_tokens, loss; compute given or C = 6 N D).
+        data: the sweep's runs (n_params, n_tokens, loss; compute given or C = 6 N D; row weights,
+            if given, weight the parabolas' least squares).
         budgets: the budgets' compute (FLOP); each run joins the one within `rtol` of its compute
             (runs near none are left out). Default: budgets found from the runs' compute.
         rtol: relative tolerance on compute within a budget.
@@ -378,25 +379,29 @@ def isoflop(data: ScalingData, *, budgets=None, rtol: float = 0.1, n_resamples: 
     for g in np.flatnonzero(few):
         notes.append(f"budget {budget_c[g]:.3g} FLOP has {sizes[g]} distinct model size"
                      f"{'s' if sizes[g] != 1 else ''}; a parabola needs at least 3: left out")
+    outside = int(np.sum(label < 0))
+    if outside:
+        notes.append(f"{outside} run{'s are' if outside > 1 else ' is'} within rtol={rtol:g} of no budget: left out")
     width = max(3, int(n_runs.max()))
-    w = np.stack([np.arange(width) < k for k in n_runs]).astype(np.float64)
-    w[few] = np.where(w[few] > 0, 1.0, 0.0)
+    weight = np.ones(len(n)) if data.weight is None else np.asarray(data.weight, np.float64)
+    real = np.stack([np.arange(width) < k for k in n_runs])
+    w = real * _padded(weight, label, n_groups, width)
     arrays = [_padded(np.log(v), label, n_groups, width) for v in (n, d, np.asarray(data.loss, np.float64))]
-    # Budgets too small for a parabola get a placeholder well-posed fit (their own runs repeated
-    # along a dummy parabola) so that no NaN reaches the batched sums; they are never used.
+    # Budgets too small for a parabola get a placeholder, a well-posed dummy parabola, so that no
+    # NaN reaches the batched sums; they are never used.
     for g in np.flatnonzero(few):
         arrays[0][g] = np.linspace(0.0, 1.0, width)
         arrays[1][g] = np.linspace(0.0, 1.0, width)
         arrays[2][g] = (arrays[0][g] - 0.5) ** 2
-        w[g] = 1.0
+        w[g], real[g] = 1.0, True
     log_c = np.log(budget_c)
     use = ~few
     with x64_scope():
-        args = [jnp.asarray(a) for a in (w, *arrays, log_c)]
+        args = [jnp.asarray(a) for a in (w, real, *arrays, log_c)]
         full = jax.tree.map(np.asarray, _full(*args, jnp.asarray(use)))
         edge = use & ~full["inside"]
         for g in np.flatnonzero(edge):
-            sizes_g = np.exp(arrays[0][g][w[g] > 0])
+            sizes_g = np.exp(arrays[0][g][real[g]])
             notes.append(f"budget {budget_c[g]:.3g} FLOP has its minimum at or beyond the edge of its sweep (sizes "
                          f"{sizes_g.min():.3g} to {sizes_g.max():.3g}): the parabola would extrapolate; left out")
         use = use & ~edge

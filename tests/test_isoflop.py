@@ -191,3 +191,19 @@ def test_approaches_2_and_3_side_by_side(centred):
         assert row["n_params_2_low"] <= row["n_params_2"] <= row["n_params_2_high"]
         assert row["n_params_3_low"] <= row["n_params_3"] <= row["n_params_3_high"]
     assert "Approach 2 against Approach 3" in centred.summary(approach3=fit, compute=far)
+
+
+def test_row_weights_and_runs_near_no_budget():
+    data = sweep(BUDGETS)
+    stray = jscale.ScalingData.from_arrays(
+        n_params=np.append(data.n_params, 1e8), n_tokens=np.append(data.n_tokens, 3e10),  # C = 1.8e19
+        loss=np.append(data.loss, 3.0), weight=np.append(np.ones(len(data)), 1.0))
+    with pytest.warns(jscale.SweepWarning, match="1 run is within rtol=0.1 of no budget"):
+        result = jscale.isoflop(stray, budgets=BUDGETS, n_resamples=0)
+    assert result.budget_index[-1] == -1 and result.n_runs.sum() == len(data)
+    # A run of weight 0 is the same as no run at all.
+    heavy = jscale.ScalingData.from_arrays(n_params=np.append(data.n_params, data.n_params[3]),
+                                           n_tokens=np.append(data.n_tokens, data.n_tokens[3]),
+                                           loss=np.append(data.loss, 9.0), weight=np.append(np.ones(len(data)), 0.0))
+    np.testing.assert_allclose(jscale.isoflop(heavy, n_resamples=0).n_params,
+                               jscale.isoflop(data, n_resamples=0).n_params, rtol=1e-12)
