@@ -20,6 +20,8 @@ from jscale._bootstrap import bootstrap_many as bootstrap_many
 from jscale._cache import default_cache_dir as default_cache_dir
 from jscale._cache import enable_compilation_cache as enable_compilation_cache
 from jscale._data import ScalingData as ScalingData
+from jscale._envelope import EnvelopeResult as EnvelopeResult
+from jscale._envelope import envelope as envelope
 from jscale._fit import fit as fit
 from jscale._fit import fit_many as fit_many
 from jscale._io import load as load
@@ -67,6 +69,7 @@ __all__ = [
     "Diagnostic",
     "DiagnosticWarning",
     "DrawsWarning",
+    "EnvelopeResult",
     "ExtrapolationWarning",
     "FitResult",
     "IsoFLOPResult",
@@ -92,6 +95,7 @@ __all__ = [
     "datasets",
     "default_cache_dir",
     "enable_compilation_cache",
+    "envelope",
     "fit",
     "fit_many",
     "isoflop",

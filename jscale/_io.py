@@ -20,6 +20,7 @@ from flax import serialization
 
 from jscale import _laws
 from jscale._diagnostics import DataSummary
+from jscale._envelope import EnvelopeResult
 from jscale._isoflop import IsoFLOPResult
 from jscale._losses import LOSSES
 from jscale._numerics import read_only
@@ -30,7 +31,7 @@ FORMAT = "jscale-result"
 VERSION = 2
 # The result containers a file can hold, by class name. Their fields are saved as they are
 # declared: pytree fields as arrays (nested results recursively), static fields in `meta`.
-RESULTS = {cls.__name__: cls for cls in (FitResult, BootstrapResult, IsoFLOPResult)}
+RESULTS = {cls.__name__: cls for cls in (FitResult, BootstrapResult, IsoFLOPResult, EnvelopeResult)}
 _BUILT_IN = {name: cls for name, cls in _laws.LAWS.items() if name not in ("Custom", "Constrained")}
 
 
@@ -165,8 +166,8 @@ def _upgrade_v1(kind: str, static: dict) -> dict:
 
 
 def save(result, path) -> Path:
-    """Saves a `FitResult`, `BootstrapResult` or `IsoFLOPResult` to `path` (msgpack; `.jscale` is
-    a good suffix).
+    """Saves a `FitResult`, `BootstrapResult`, `IsoFLOPResult` or `EnvelopeResult` to `path`
+    (msgpack; `.jscale` is a good suffix).
 
     The write goes to a temporary file that replaces `path` only when complete.
 
@@ -174,7 +175,7 @@ def save(result, path) -> Path:
         The path written.
     """
     if type(result).__name__ not in RESULTS:
-        raise TypeError(f"save takes a FitResult, a BootstrapResult or an IsoFLOPResult; got "
+        raise TypeError(f"save takes a FitResult, a BootstrapResult, an IsoFLOPResult or an EnvelopeResult; got "
                         f"{type(result).__name__}.")
     state, static = _encode(result)
     meta = {"format": FORMAT, "version": VERSION, "jscale": __version__, "kind": type(result).__name__,
