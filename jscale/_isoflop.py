@@ -30,6 +30,7 @@ from flax import struct
 from jscale._allocation import compute_optimal
 from jscale._bootstrap import _key_data
 from jscale._data import ScalingData
+from jscale._losses import Squared, resolve_loss
 from jscale._numerics import read_only, x64_scope
 from jscale._warnings import DiagnosticWarning, SweepWarning
 
@@ -112,8 +113,13 @@ def _padded(values: np.ndarray, label: np.ndarray, n_groups: int, width: int) ->
     return out
 
 
-def _parabola(x, y, w):
-    """Weighted least squares y = c0 + c1 u + c2 u^2 with u = x - center, for one budget.
+# Reweighting steps of a robust parabola (a Huber fit settles in far fewer).
+_IRLS_STEPS = 30
+
+
+def _parabola(x, y, w, loss):
+    """y = c0 + c1 u + c2 u^2 with u = x - center, for one budget: weighted least squares, or
+    for a robust loss iteratively reweighted least squares from it (weights w psi(r)/r).
 
     Returns ((c0, c1, c2), center). `center` is the weighted mean of x, which keeps the normal
     equations well conditioned.
@@ -121,8 +127,14 @@ def _parabola(x, y, w):
     center = jnp.sum(w * x) / jnp.sum(w)
     u = x - center
     basis = jnp.stack([jnp.ones_like(u), u, u * u], axis=-1)  # (M, 3)
-    gram = (basis * w[:, None]).T @ basis
-    return _solve3(gram, (basis * w[:, None]).T @ y), center
+
+    def solve(weights):
+        return _solve3((basis * weights[:, None]).T @ basis, (basis * weights[:, None]).T @ y)
+
+    coef = solve(w)
+    if not isinstance(loss, Squared):
+        coef = jax.lax.fori_loop(0, _IRLS_STEPS, lambda _, c: solve(w * loss.irls_weight(y - basis @ c)), coef)
+    return coef, center
 
 
 def _solve3(m, r):
@@ -150,7 +162,7 @@ def _line(x, y, w):
     return slope, my - slope * mx
 
 
-def _sweep(w, log_n, log_d, log_l, log_c, use, real):
+def _sweep(w, log_n, log_d, log_l, log_c, use, real, loss):
     """One data set (full or resampled): per-budget minima and the power laws through the used ones.
 
     w, log_n, log_d, log_l, real (the sweep's runs, whose range is the sweep's edge): (G, M);
@@ -158,8 +170,8 @@ def _sweep(w, log_n, log_d, log_l, log_c, use, real):
     """
     def one(w, xn, xd, y, real):
         big = jnp.finfo(xn.dtype).max
-        cn, mn = _parabola(xn, y, w)
-        cd, md = _parabola(xd, y, w)
+        cn, mn = _parabola(xn, y, w, loss)
+        cd, md = _parabola(xd, y, w, loss)
         n_star, l_star, in_n = _minimum(cn, mn, jnp.min(jnp.where(real, xn, big)), jnp.max(jnp.where(real, xn, -big)))
         d_star, _, in_d = _minimum(cd, md, jnp.min(jnp.where(real, xd, big)), jnp.max(jnp.where(real, xd, -big)))
         return {"log_n": n_star, "log_d": d_star, "log_l": l_star, "inside": in_n & in_d,
@@ -176,13 +188,13 @@ def _sweep(w, log_n, log_d, log_l, log_c, use, real):
             "ok": jnp.all(ok)}
 
 
-@jax.jit
-def _full(w, real, log_n, log_d, log_l, log_c, use):
-    return _sweep(w, log_n, log_d, log_l, log_c, use, real)
+@functools.partial(jax.jit, static_argnames=("loss",))
+def _full(w, real, log_n, log_d, log_l, log_c, use, *, loss):
+    return _sweep(w, log_n, log_d, log_l, log_c, use, real, loss)
 
 
-@functools.partial(jax.jit, static_argnames=("n_resamples",))
-def _resampled(key_data, w, real, log_n, log_d, log_l, log_c, use, *, n_resamples):
+@functools.partial(jax.jit, static_argnames=("n_resamples", "loss"))
+def _resampled(key_data, w, real, log_n, log_d, log_l, log_c, use, *, n_resamples, loss):
     """Every resample at once: each budget's runs drawn with replacement, (B, ...) outputs.
 
     All picks come from one uniform draw of shape (B, G, M) (one random-number kernel: a vmap of
@@ -193,7 +205,7 @@ def _resampled(key_data, w, real, log_n, log_d, log_l, log_c, use, *, n_resample
     picks = jnp.minimum(jnp.floor(u * n_runs[:, None]), n_runs[:, None] - 1)  # (B, G, M), run index in budget
     used = jnp.arange(width)[None, :] < n_runs[:, None]  # (G, M): slots that draw
     counts = jnp.sum((picks[..., None] == jnp.arange(width)) & used[None, :, :, None], axis=-2).astype(w.dtype)
-    return jax.vmap(lambda c: _sweep(w * c, log_n, log_d, log_l, log_c, use, real))(counts)
+    return jax.vmap(lambda c: _sweep(w * c, log_n, log_d, log_l, log_c, use, real, loss))(counts)
 
 
 class IsoFLOPResult(struct.PyTreeNode, kw_only=True):
@@ -335,8 +347,8 @@ class IsoFLOPResult(struct.PyTreeNode, kw_only=True):
         return out
 
 
-def isoflop(data: ScalingData, *, budgets=None, rtol: float = 0.1, n_resamples: int = 1000, key=0,
-            warn: bool = True) -> IsoFLOPResult:
+def isoflop(data: ScalingData, *, budgets=None, rtol: float = 0.1, loss="squared", n_resamples: int = 1000,
+            key=0, warn: bool = True) -> IsoFLOPResult:
     """Chinchilla's Approach 2 on an isoFLOP sweep: a parabola of log loss in log N (and in log D)
     per compute budget, its minimum, and the power laws N*(C) = G_N C^a, D*(C) = G_D C^b and
     L*(C) = G_L C^gamma through the minima, with bands from resampling runs within each budget.
@@ -347,6 +359,9 @@ def isoflop(data: ScalingData, *, budgets=None, rtol: float = 0.1, n_resamples: 
         budgets: the budgets' compute (FLOP); each run joins the one within `rtol` of its compute
             (runs near none are left out). Default: budgets found from the runs' compute.
         rtol: relative tolerance on compute within a budget.
+        loss: of the parabolas' residuals in log loss: "squared" (weighted least squares, the
+            default) or a robust loss, e.g. jscale.Huber(1e-3), fitted by iteratively reweighted
+            least squares (a run far off its budget's curve then moves the minimum less).
         n_resamples: resamples of runs within each budget (0 for none).
         key: integer seed or JAX PRNG key of the resamples.
         warn: warn (`jscale.SweepWarning`) about budgets left out.
@@ -367,6 +382,7 @@ def isoflop(data: ScalingData, *, budgets=None, rtol: float = 0.1, n_resamples: 
     if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 0 \
             or n_resamples == 1:
         raise ValueError(f"n_resamples must be 0 (none) or an integer of at least 2; got {n_resamples!r}.")
+    loss = resolve_loss(loss)
     n = np.asarray(data.n_params, np.float64)
     d = np.asarray(data.n_tokens, np.float64)
     compute = np.asarray(data.compute, np.float64) if data.compute is not None else 6 * n * d
@@ -398,7 +414,7 @@ def isoflop(data: ScalingData, *, budgets=None, rtol: float = 0.1, n_resamples: 
     use = ~few
     with x64_scope():
         args = [jnp.asarray(a) for a in (w, real, *arrays, log_c)]
-        full = jax.tree.map(np.asarray, _full(*args, jnp.asarray(use)))
+        full = jax.tree.map(np.asarray, _full(*args, jnp.asarray(use), loss=loss))
         edge = use & ~full["inside"]
         for g in np.flatnonzero(edge):
             sizes_g = np.exp(arrays[0][g][real[g]])
@@ -411,13 +427,13 @@ def isoflop(data: ScalingData, *, budgets=None, rtol: float = 0.1, n_resamples: 
                 f"{n_groups} have one ({'; '.join(notes) or 'no budget found'})."
             )
         if edge.any():
-            full = jax.tree.map(np.asarray, _full(*args, jnp.asarray(use)))
+            full = jax.tree.map(np.asarray, _full(*args, jnp.asarray(use), loss=loss))
         notes += _shape_notes(budget_c, arrays[0], arrays[2], w, full["log_n"], use)
         draws = usable = key_data = None
         if n_resamples:
             key_data = _key_data(key)
             out = jax.tree.map(np.asarray, _resampled(jnp.asarray(key_data), *args, jnp.asarray(use),
-                                                      n_resamples=int(n_resamples)))
+                                                      n_resamples=int(n_resamples), loss=loss))
             usable = out["ok"] & np.isfinite(out["a"]) & np.isfinite(out["b"])
             draws = {"n_params": np.exp(out["log_n"]), "n_tokens": np.exp(out["log_d"]), "loss": np.exp(out["log_l"]),
                      "a": out["a"], "b": out["b"], "a_plus_b": out["a"] + out["b"],

@@ -207,3 +207,14 @@ def test_row_weights_and_runs_near_no_budget():
                                            loss=np.append(data.loss, 9.0), weight=np.append(np.ones(len(data)), 0.0))
     np.testing.assert_allclose(jscale.isoflop(heavy, n_resamples=0).n_params,
                                jscale.isoflop(data, n_resamples=0).n_params, rtol=1e-12)
+
+
+def test_a_robust_loss_keeps_an_outlying_run_from_moving_the_minimum():
+    data = sweep(BUDGETS)
+    loss = np.array(data.loss)
+    loss[1] *= 1.05  # one run of the first budget 5% off its curve
+    bad = jscale.ScalingData.from_arrays(n_params=data.n_params, n_tokens=data.n_tokens, loss=loss)
+    clean = jscale.isoflop(data, n_resamples=0).n_params[0]
+    squared = jscale.isoflop(bad, n_resamples=0).n_params[0]
+    robust = jscale.isoflop(bad, loss=jscale.Huber(1e-3), n_resamples=0).n_params[0]
+    assert abs(robust / clean - 1) < 0.2 * abs(squared / clean - 1)
