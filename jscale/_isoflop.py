@@ -347,8 +347,8 @@ class IsoFLOPResult(struct.PyTreeNode, kw_only=True):
         return out
 
 
-def isoflop(data: ScalingData, *, budgets=None, rtol: float = 0.1, loss="squared", n_resamples: int = 1000,
-            key=0, warn: bool = True) -> IsoFLOPResult:
+def isoflop(data: ScalingData, *, budgets=None, rtol: float = 0.1, loss="squared", delta=None,
+            n_resamples: int = 1000, key=0, warn: bool = True) -> IsoFLOPResult:
     """Chinchilla's Approach 2 on an isoFLOP sweep: a parabola of log loss in log N (and in log D)
     per compute budget, its minimum, and the power laws N*(C) = G_N C^a, D*(C) = G_D C^b and
     L*(C) = G_L C^gamma through the minima, with bands from resampling runs within each budget.
@@ -362,6 +362,7 @@ def isoflop(data: ScalingData, *, budgets=None, rtol: float = 0.1, loss="squared
         loss: of the parabolas' residuals in log loss: "squared" (weighted least squares, the
             default) or a robust loss, e.g. jscale.Huber(1e-3), fitted by iteratively reweighted
             least squares (a run far off its budget's curve then moves the minimum less).
+        delta: the Huber threshold with loss="huber" (default 1e-3), as for `jscale.fit`.
         n_resamples: resamples of runs within each budget (0 for none).
         key: integer seed or JAX PRNG key of the resamples.
         warn: warn (`jscale.SweepWarning`) about budgets left out.
@@ -382,7 +383,7 @@ def isoflop(data: ScalingData, *, budgets=None, rtol: float = 0.1, loss="squared
     if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 0 \
             or n_resamples == 1:
         raise ValueError(f"n_resamples must be 0 (none) or an integer of at least 2; got {n_resamples!r}.")
-    loss = resolve_loss(loss)
+    loss = resolve_loss(loss, delta)
     n = np.asarray(data.n_params, np.float64)
     d = np.asarray(data.n_tokens, np.float64)
     compute = np.asarray(data.compute, np.float64) if data.compute is not None else 6 * n * d

@@ -121,6 +121,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--budgets", type=float, nargs="+", default=None, metavar="FLOP",
                    help="the sweep's budgets (default: found from the runs' compute within --rtol)")
     s.add_argument("--rtol", type=float, default=0.1, help="relative tolerance of compute within a budget (0.1)")
+    s.add_argument("--loss", default="squared", choices=["squared", "huber"],
+                   help="loss of the parabolas' log-loss residuals: squared (default) or huber (robust to a stray run)")
+    s.add_argument("--delta", type=float, default=None, help="Huber threshold (default 1e-3)")
     s.add_argument("--bootstrap", type=int, default=1000, metavar="B",
                    help="resamples of runs within each budget (0: none; default 1000)")
     s.add_argument("--seed", type=int, default=0, help="resampling key (default 0)")
@@ -562,7 +565,7 @@ def _isoflop(args) -> int:
             _progress.status(f"Fitting isoFLOP parabolas ({args.bootstrap} resamples)", not args.quiet):
         warnings.simplefilter("always", jscale.DiagnosticWarning)
         result = jscale.isoflop(data, budgets=args.budgets, rtol=args.rtol, n_resamples=args.bootstrap,
-                                key=args.seed)
+                                key=args.seed, loss=args.loss, delta=args.delta)
     at = args.at if args.at is not None else _default_budgets(float(result.budgets[result.included].max()))
     approach3 = None
     if args.law is not None:
