@@ -347,6 +347,40 @@ class IsoFLOPResult(struct.PyTreeNode, kw_only=True):
         return out
 
 
+def _budgets(data: ScalingData, budgets, rtol: float):
+    """The runs grouped into budgets and padded to (G, M) arrays: (label (R,), budgets' compute
+    (G,), runs per budget, real (G, M) slots holding a run, weights w (G, M), [log N, log D,
+    log L] (G, M) each, budgets with under 3 sizes (G,), notes on what is left out)."""
+    n = np.asarray(data.n_params, np.float64)
+    d = np.asarray(data.n_tokens, np.float64)
+    compute = np.asarray(data.compute, np.float64) if data.compute is not None else 6 * n * d
+    label, budget_c = _group(compute, budgets, rtol)
+    n_groups = len(budget_c)
+    n_runs = np.array([np.sum(label == g) for g in range(n_groups)])
+    sizes = np.array([len(np.unique(n[label == g])) for g in range(n_groups)])
+    notes = []
+    few = sizes < 3
+    for g in np.flatnonzero(few):
+        notes.append(f"budget {budget_c[g]:.3g} FLOP has {sizes[g]} distinct model size"
+                     f"{'s' if sizes[g] != 1 else ''}; a parabola needs at least 3: left out")
+    outside = int(np.sum(label < 0))
+    if outside:
+        notes.append(f"{outside} run{'s are' if outside > 1 else ' is'} within rtol={rtol:g} of no budget: left out")
+    width = max(3, int(n_runs.max()))
+    weight = np.ones(len(n)) if data.weight is None else np.asarray(data.weight, np.float64)
+    real = np.stack([np.arange(width) < k for k in n_runs])
+    w = real * _padded(weight, label, n_groups, width)
+    arrays = [_padded(np.log(v), label, n_groups, width) for v in (n, d, np.asarray(data.loss, np.float64))]
+    # Budgets too small for a parabola get a placeholder, a well-posed dummy parabola, so that no
+    # NaN reaches the batched sums; they are never used.
+    for g in np.flatnonzero(few):
+        arrays[0][g] = np.linspace(0.0, 1.0, width)
+        arrays[1][g] = np.linspace(0.0, 1.0, width)
+        arrays[2][g] = (arrays[0][g] - 0.5) ** 2
+        w[g], real[g] = 1.0, True
+    return label, budget_c, n_runs, real, w, arrays, few, notes
+
+
 def isoflop(data: ScalingData, *, budgets=None, rtol: float = 0.1, loss="squared", delta=None,
             n_resamples: int = 1000, key=0, warn: bool = True) -> IsoFLOPResult:
     """Chinchilla's Approach 2 on an isoFLOP sweep: a parabola of log loss in log N (and in log D)
@@ -384,33 +418,8 @@ def isoflop(data: ScalingData, *, budgets=None, rtol: float = 0.1, loss="squared
             or n_resamples == 1:
         raise ValueError(f"n_resamples must be 0 (none) or an integer of at least 2; got {n_resamples!r}.")
     loss = resolve_loss(loss, delta)
-    n = np.asarray(data.n_params, np.float64)
-    d = np.asarray(data.n_tokens, np.float64)
-    compute = np.asarray(data.compute, np.float64) if data.compute is not None else 6 * n * d
-    label, budget_c = _group(compute, budgets, rtol)
+    label, budget_c, n_runs, real, w, arrays, few, notes = _budgets(data, budgets, rtol)
     n_groups = len(budget_c)
-    n_runs = np.array([np.sum(label == g) for g in range(n_groups)])
-    sizes = np.array([len(np.unique(n[label == g])) for g in range(n_groups)])
-    notes = []
-    few = sizes < 3
-    for g in np.flatnonzero(few):
-        notes.append(f"budget {budget_c[g]:.3g} FLOP has {sizes[g]} distinct model size"
-                     f"{'s' if sizes[g] != 1 else ''}; a parabola needs at least 3: left out")
-    outside = int(np.sum(label < 0))
-    if outside:
-        notes.append(f"{outside} run{'s are' if outside > 1 else ' is'} within rtol={rtol:g} of no budget: left out")
-    width = max(3, int(n_runs.max()))
-    weight = np.ones(len(n)) if data.weight is None else np.asarray(data.weight, np.float64)
-    real = np.stack([np.arange(width) < k for k in n_runs])
-    w = real * _padded(weight, label, n_groups, width)
-    arrays = [_padded(np.log(v), label, n_groups, width) for v in (n, d, np.asarray(data.loss, np.float64))]
-    # Budgets too small for a parabola get a placeholder, a well-posed dummy parabola, so that no
-    # NaN reaches the batched sums; they are never used.
-    for g in np.flatnonzero(few):
-        arrays[0][g] = np.linspace(0.0, 1.0, width)
-        arrays[1][g] = np.linspace(0.0, 1.0, width)
-        arrays[2][g] = (arrays[0][g] - 0.5) ** 2
-        w[g], real[g] = 1.0, True
     log_c = np.log(budget_c)
     use = ~few
     with x64_scope():

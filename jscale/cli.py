@@ -113,6 +113,13 @@ def _parser() -> argparse.ArgumentParser:
                    help="bundled --data: keep the rows the source drops")
     g.add_argument("--out", required=True, help="image file, e.g. plot.png (format from the extension)")
 
+    _sweep_parsers(sub, common)
+    sub.add_parser("datasets", parents=[common], help="list the bundled datasets")
+    return parser
+
+
+def _sweep_parsers(sub, common) -> None:
+    """The `isoflop` and `plan` subcommands."""
     s = sub.add_parser("isoflop", parents=[common],
                        help="Approach 2 on an isoFLOP sweep: parabola minima per budget, N*(C) and D*(C) power laws")
     s.add_argument("data", help="a CSV of the sweep's runs (or a bundled dataset name)")
@@ -147,9 +154,6 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--n-sizes", type=int, default=7, help="model sizes per budget (default 7)")
     q.add_argument("--width", type=float, default=4.0, help="factor either side of N* the sizes reach (default 4)")
     q.add_argument("--format", default="table", choices=["table", "csv", "json"], help="output format")
-
-    sub.add_parser("datasets", parents=[common], help="list the bundled datasets")
-    return parser
 
 
 def _use_all_cores():
