@@ -21,6 +21,7 @@ from flax import struct
 
 from jscale._bootstrap import _key_data
 from jscale._data import ScalingData
+from jscale._isoflop import _line
 from jscale._numerics import read_only, x64_scope
 
 EXPONENTS = ("a", "b")
@@ -32,13 +33,6 @@ def _curves(log_c, log_l, log_d, grid):
     c, loss, d = log_c[order], log_l[order], log_d[order]
     inside = (grid >= c[0]) & (grid <= c[-1])
     return np.where(inside, np.interp(grid, c, loss), np.inf), np.where(inside, np.interp(grid, c, d), np.nan)
-
-
-def _line(x, y, w):
-    mx = jnp.sum(w * x) / jnp.sum(w)
-    my = jnp.sum(w * y) / jnp.sum(w)
-    slope = jnp.sum(w * (x - mx) * (y - my)) / jnp.sum(w * (x - mx) ** 2)
-    return slope, my - slope * mx
 
 
 def _envelope(present, loss, log_d, log_n, grid):
