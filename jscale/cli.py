@@ -146,7 +146,8 @@ def _sweep_parsers(sub, common) -> None:
     q = sub.add_parser("plan", parents=[common], help="plan runs: `jscale plan isoflop` centres a sweep on N*(C)")
     q.add_argument("kind", choices=["isoflop"], help="what to plan (isoflop: an isoFLOP sweep)")
     q.add_argument("--budgets", type=float, nargs="+", required=True, metavar="FLOP", help="the sweep's budgets")
-    q.add_argument("--result", default=None, help="a result file of `jscale fit` whose N*(C) centres the sweep")
+    q.add_argument("--result", default=None,
+                   help="a result file of `jscale fit` or `jscale isoflop` whose N*(C) centres the sweep")
     q.add_argument("--law", default="chinchilla", type=_law_name, metavar="LAW",
                    help="without --result: the law whose --params centre the sweep (default chinchilla)")
     q.add_argument("--params", default=None, metavar="NAME=VALUE,...",
