@@ -491,7 +491,8 @@ class SweepPlan:
                 for c, n, d, f in zip(self.budget, self.n_params, self.n_tokens, self.compute)]
 
     def summary(self) -> str:
-        lines = [f"isoFLOP sweep plan: {len(np.unique(self.budget))} budgets, {len(self.budget)} runs, "
+        n_budgets = len(np.unique(self.budget))
+        lines = [f"isoFLOP sweep plan: {n_budgets} budget{'s' if n_budgets > 1 else ''}, {len(self.budget)} runs, "
                  f"{self.total_compute:.3g} FLOP in all",
                  f"  {'budget':>10} {'n_params':>11} {'n_tokens':>11} {'D/N':>8}"]
         lines += [f"  {c:10.3g} {n:11.4g} {d:11.4g} {d / n:8.2f}" for c, n, d in
