@@ -29,7 +29,7 @@ from flax import struct
 from jscale._data import closest
 from jscale._diagnostics import extrapolation
 from jscale._laws import Law
-from jscale._numerics import bucket, pad_repeating, read_only, x64_scope
+from jscale._numerics import bucket, jacobian_and_value, pad_repeating, read_only, x64_scope
 from jscale._results import BootstrapResult, FitResult
 from jscale._uncertainty import check_level, normal_quantile
 
@@ -123,8 +123,7 @@ def _solve(theta, log_c, fixed, law, cost):
 
     def step(carry):
         z, _, k = carry
-        # The residual rides along as the Jacobian's primal: one trace of the residual.
-        jac, f = jax.jacfwd(lambda w: (_residual(w, theta, log_c, fixed, law, cost),) * 2, has_aux=True)(z)
+        jac, f = jacobian_and_value(lambda w: _residual(w, theta, log_c, fixed, law, cost), z)
         dz = jnp.linalg.solve(jac, -f)
         big = jnp.max(jnp.abs(dz[:2]))
         dz = dz * jnp.minimum(1.0, _MAX_LOG_STEP / jnp.where(big > 0, big, 1.0))
@@ -157,7 +156,7 @@ def allocation_terms(theta, log_c, fixed, law, cost) -> dict:
     """Log N*, log D*, log L*, log(D*/N*), the local exponents and the convergence flag at one budget."""
     z = optimum(theta, log_c, fixed, law, cost)
     # The implicit function theorem with dF/d log C = (0, 0, -1).
-    jac, res = jax.jacfwd(lambda w: (_residual(w, theta, log_c, fixed, law, cost),) * 2, has_aux=True)(z)
+    jac, res = jacobian_and_value(lambda w: _residual(w, theta, log_c, fixed, law, cost), z)
     dz_dc = jnp.linalg.solve(jac, jnp.array([0.0, 0.0, 1.0], z.dtype))
     return {
         "n_params": z[0], "n_tokens": z[1], "loss": _log_loss(law, theta, z[0], z[1], fixed),

@@ -21,7 +21,7 @@ from flax import struct
 
 from jscale._bootstrap import _key_data
 from jscale._data import ScalingData
-from jscale._isoflop import _line
+from jscale._isoflop import band, check_resamples, fit_line, power_laws
 from jscale._numerics import read_only, x64_scope
 
 EXPONENTS = ("a", "b")
@@ -46,8 +46,8 @@ def _envelope(present, loss, log_d, log_n, grid):
     w = use.astype(grid.dtype)
     star_n = jnp.where(use, log_n[best], 0.0)
     star_d = jnp.where(use, jnp.take_along_axis(log_d, best[None], axis=0)[0], 0.0)
-    a, gn = _line(grid, star_n, w)
-    b, gd = _line(grid, star_d, w)
+    a, gn = fit_line(grid, star_n, w)
+    b, gd = fit_line(grid, star_d, w)
     return {"best": best, "use": use, "a": a, "log_gn": gn, "b": b, "log_gd": gd}
 
 
@@ -97,27 +97,16 @@ class EnvelopeResult(struct.PyTreeNode, kw_only=True):
             raise ValueError("This result holds no resamples; run jscale.envelope with n_resamples >= 2.")
         if name not in EXPONENTS:
             raise ValueError(f"name must be one of {', '.join(EXPONENTS)}; got {name!r}.")
-        if not 0 < level < 1:
-            raise ValueError(f"level must be in (0, 1); got {level!r}.")
         values = np.asarray(self.draws[name])
-        values = values[np.isfinite(values)]
-        return tuple(np.percentile(values, 100 * np.array([(1 - level) / 2, (1 + level) / 2])))
+        return band(values[np.isfinite(values)], level)
 
     def predict(self, compute, level: float = 0.95) -> dict:
         """N*(C) and D*(C) of the power laws at `compute`, with percentile bands when resampled."""
-        c = np.atleast_1d(np.asarray(compute, np.float64))
-        if not np.all(np.isfinite(c) & (c > 0)):
-            raise ValueError(f"compute must be positive finite numbers; got {compute!r}.")
-        out = {}
-        for name, slope, pre in (("n_params", "a", "log_gn"), ("n_tokens", "b", "log_gd")):
-            out[name] = np.exp(self.prefactors[pre] + self.exponents[slope] * np.log(c))
-            if self.draws is not None:
-                ok = np.isfinite(self.draws[slope])
-                values = np.exp(np.asarray(self.draws[pre])[ok, None] + np.asarray(self.draws[slope])[ok, None]
-                                * np.log(c))
-                q = 100 * np.array([(1 - level) / 2, (1 + level) / 2])
-                out[f"{name}_low"], out[f"{name}_high"] = np.percentile(values, q, axis=0)
-        return out
+        # a and b come from one line fit's weights: finite together
+        draws = None if self.draws is None else {k: np.asarray(v)[np.isfinite(self.draws["a"])]
+                                                 for k, v in self.draws.items()}
+        return power_laws(compute, (("n_params", "a", "log_gn"), ("n_tokens", "b", "log_gd")), self.exponents,
+                          self.prefactors, draws, level)
 
     def summary(self, level: float = 0.95) -> str:
         lines = [f"jscale envelope (Approach 1): {self.n_runs} runs, {int(self.used.sum())} of {len(self.compute)} "
@@ -164,13 +153,11 @@ def envelope(data: ScalingData, *, run: str = "group", n_points: int = 200, n_re
         )
     if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)) or n_points < 10:
         raise ValueError(f"n_points must be an integer of at least 10; got {n_points!r}.")
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 0 \
-            or n_resamples == 1:
-        raise ValueError(f"n_resamples must be 0 (none) or an integer of at least 2; got {n_resamples!r}.")
+    n_resamples = check_resamples(n_resamples)
     labels, codes = data.codes(run) if run in data.categorical else np.unique(data[run], return_inverse=True)
     n = np.asarray(data.n_params, np.float64)
     d = np.asarray(data.n_tokens, np.float64)
-    compute = np.asarray(data.compute, np.float64) if data.compute is not None else 6 * n * d
+    compute = np.asarray(data.compute, np.float64)  # given, or derived as 6 N D by ScalingData
     runs = [np.flatnonzero(codes == k) for k in range(len(labels))]
     single = [labels[k] for k, rows in enumerate(runs) if len(rows) < 2 or np.ptp(n[rows]) > 0]
     if single:

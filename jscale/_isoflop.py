@@ -32,6 +32,7 @@ from jscale._bootstrap import _key_data
 from jscale._data import ScalingData
 from jscale._losses import Squared, resolve_loss
 from jscale._numerics import read_only, x64_scope
+from jscale._uncertainty import bootstrap_interval, check_level
 from jscale._warnings import DiagnosticWarning, SweepWarning
 
 # The quantities with a band: per budget, and of the power laws.
@@ -39,7 +40,7 @@ PER_BUDGET = ("n_params", "n_tokens", "loss")
 EXPONENTS = ("a", "b", "a_plus_b", "loss_exponent")
 
 
-def _group(compute: np.ndarray, budgets, rtol: float) -> tuple[np.ndarray, np.ndarray]:
+def group_by_compute(compute: np.ndarray, budgets, rtol: float) -> tuple[np.ndarray, np.ndarray]:
     """Budget index of every run (-1 for none) and the budgets' compute (G,).
 
     With `budgets` given, a run belongs to the budget within `rtol` (relative) of its compute;
@@ -68,6 +69,36 @@ def _group(compute: np.ndarray, budgets, rtol: float) -> tuple[np.ndarray, np.nd
 # fifth of its range of log N, biases the parabola's vertex (the loss is not a parabola in log N).
 WIDE = 4.0
 OFF_CENTRE = 0.2
+
+
+def band(values, level: float):
+    """(low, high): the central `level` percentile band of resampled values (B, ...) over B."""
+    return bootstrap_interval(values, None, None, check_level(level), "percentile")
+
+
+def power_laws(compute, laws, exponents: dict, prefactors: dict, draws: dict | None, level: float) -> dict:
+    """Power laws exp(prefactor + exponent log C) at `compute` (K,), one per (name, exponent,
+    prefactor) of `laws`, with their percentile bands over the rows of `draws` when given: a
+    dict of (K,) arrays (name, name_low, name_high)."""
+    c = np.atleast_1d(np.asarray(compute, np.float64))
+    if not np.all(np.isfinite(c) & (c > 0)):
+        raise ValueError(f"compute must be positive finite numbers; got {compute!r}.")
+    log_c = np.log(c)
+    out = {}
+    for name, slope, pre in laws:
+        out[name] = np.exp(prefactors[pre] + exponents[slope] * log_c)
+        if draws is not None:
+            values = np.exp(np.asarray(draws[pre])[:, None] + np.asarray(draws[slope])[:, None] * log_c)
+            out[f"{name}_low"], out[f"{name}_high"] = band(values, level)
+    return out
+
+
+def check_resamples(n_resamples) -> int:
+    """`n_resamples`, checked: 0 (none) or at least 2."""
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 0 \
+            or n_resamples == 1:
+        raise ValueError(f"n_resamples must be 0 (none) or an integer of at least 2; got {n_resamples!r}.")
+    return int(n_resamples)
 
 
 def _cubic_shift(x, y, star):
@@ -154,7 +185,7 @@ def _minimum(coef, center, low, high):
     return x, c0 - c1 * c1 / (4 * c2), inside
 
 
-def _line(x, y, w):
+def fit_line(x, y, w):
     """Weighted least squares y = intercept + slope x; returns (slope, intercept)."""
     mx = jnp.sum(w * x) / jnp.sum(w)
     my = jnp.sum(w * y) / jnp.sum(w)
@@ -181,9 +212,9 @@ def _sweep(w, log_n, log_d, log_l, log_c, use, real, loss):
     ok = per["inside"] | ~use
     weight = jnp.where(use, 1.0, 0.0)
     safe = lambda v: jnp.where(use, v, 0.0)  # noqa: E731 (unused budgets must not carry NaN into the sums)
-    a, log_gn = _line(log_c, safe(per["log_n"]), weight)
-    b, log_gd = _line(log_c, safe(per["log_d"]), weight)
-    gamma, log_gl = _line(log_c, safe(per["log_l"]), weight)
+    a, log_gn = fit_line(log_c, safe(per["log_n"]), weight)
+    b, log_gd = fit_line(log_c, safe(per["log_d"]), weight)
+    gamma, log_gl = fit_line(log_c, safe(per["log_l"]), weight)
     return {**per, "a": a, "log_gn": log_gn, "b": b, "log_gd": log_gd, "loss_exponent": gamma, "log_gl": log_gl,
             "ok": jnp.all(ok)}
 
@@ -251,32 +282,18 @@ class IsoFLOPResult(struct.PyTreeNode, kw_only=True):
             raise ValueError("This result holds no resamples; run jscale.isoflop with n_resamples >= 2.")
         if name not in EXPONENTS + PER_BUDGET:
             raise ValueError(f"name must be one of {', '.join(EXPONENTS + PER_BUDGET)}; got {name!r}.")
-        if not 0 < level < 1:
-            raise ValueError(f"level must be in (0, 1); got {level!r}.")
         values = np.asarray(self.draws[name])[self.usable]
         if len(values) < 2:
             raise ValueError("Fewer than 2 usable resamples: no band.")
-        q = 100 * np.array([(1 - level) / 2, (1 + level) / 2])
-        low, high = np.percentile(values, q, axis=0)
-        return low, high
+        return band(values, level)
 
     def predict(self, compute, level: float = 0.95) -> dict:
         """N*(C), D*(C), L*(C) of the power laws at `compute` (K,), with percentile bands when
         resampled: a dict of (K,) arrays (n_params, n_tokens, loss and their _low / _high)."""
-        c = np.atleast_1d(np.asarray(compute, np.float64))
-        if not np.all(np.isfinite(c) & (c > 0)):
-            raise ValueError(f"compute must be positive finite numbers; got {compute!r}.")
-        log_c = np.log(c)
-        out = {}
-        for name, slope, pre in (("n_params", "a", "log_gn"), ("n_tokens", "b", "log_gd"),
-                                 ("loss", "loss_exponent", "log_gl")):
-            out[name] = np.exp(self.prefactors[pre] + self.exponents[slope] * log_c)
-            if self.draws is not None and self.usable.sum() >= 2:
-                d = self.draws
-                values = np.exp(np.asarray(d[pre])[self.usable, None] + np.asarray(d[slope])[self.usable, None] * log_c)
-                q = 100 * np.array([(1 - level) / 2, (1 + level) / 2])
-                out[f"{name}_low"], out[f"{name}_high"] = np.percentile(values, q, axis=0)
-        return out
+        usable = self.draws is not None and self.usable.sum() >= 2
+        return power_laws(compute, (("n_params", "a", "log_gn"), ("n_tokens", "b", "log_gd"),
+                                    ("loss", "loss_exponent", "log_gl")), self.exponents, self.prefactors,
+                          {k: np.asarray(v)[self.usable] for k, v in self.draws.items()} if usable else None, level)
 
     def compare(self, approach3, compute, level: float = 0.95) -> list[dict]:
         """N* and D* of this sweep's power laws (Approach 2) beside those of a law fitted to the
@@ -353,8 +370,8 @@ def _budgets(data: ScalingData, budgets, rtol: float):
     log L] (G, M) each, budgets with under 3 sizes (G,), notes on what is left out)."""
     n = np.asarray(data.n_params, np.float64)
     d = np.asarray(data.n_tokens, np.float64)
-    compute = np.asarray(data.compute, np.float64) if data.compute is not None else 6 * n * d
-    label, budget_c = _group(compute, budgets, rtol)
+    compute = np.asarray(data.compute, np.float64)  # given, or derived as 6 N D by ScalingData
+    label, budget_c = group_by_compute(compute, budgets, rtol)
     n_groups = len(budget_c)
     n_runs = np.array([np.sum(label == g) for g in range(n_groups)])
     sizes = np.array([len(np.unique(n[label == g])) for g in range(n_groups)])
@@ -414,9 +431,7 @@ def isoflop(data: ScalingData, *, budgets=None, rtol: float = 0.1, loss="squared
     data.require("n_params", "n_tokens", "loss", who="An isoFLOP sweep")
     if not (isinstance(rtol, (int, float)) and not isinstance(rtol, bool) and 0 < rtol < 1):
         raise ValueError(f"rtol must be a number in (0, 1); got {rtol!r}.")
-    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 0 \
-            or n_resamples == 1:
-        raise ValueError(f"n_resamples must be 0 (none) or an integer of at least 2; got {n_resamples!r}.")
+    n_resamples = check_resamples(n_resamples)
     loss = resolve_loss(loss, delta)
     label, budget_c, n_runs, real, w, arrays, few, notes = _budgets(data, budgets, rtol)
     n_groups = len(budget_c)

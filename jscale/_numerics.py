@@ -72,3 +72,9 @@ def pad_repeating(a, size: int) -> np.ndarray:
     """`a` padded along its first axis to `size` by repeating its last entry (NumPy)."""
     a = np.asarray(a)
     return np.concatenate([a, np.repeat(a[-1:], size - len(a), axis=0)])
+
+
+def jacobian_and_value(fn, x):
+    """(d fn / dx, fn(x)) by forward mode: the value rides along as the Jacobian's primal, so fn
+    is traced once (`jax.jacfwd` of fn, then fn again, would trace it twice)."""
+    return jax.jacfwd(lambda z: (fn(z),) * 2, has_aux=True)(x)

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jscale._data import closest
-from jscale._numerics import x64_scope
+from jscale._numerics import jacobian_and_value, x64_scope
 from jscale._solve import SUCCESS
 
 COVARIANCES = ("sandwich", "hessian")
@@ -47,9 +47,7 @@ def curvature_terms(theta, problem):
     Returns a dict: gradient (P,) and hessian (P, P) of F; score_cov (P, P) = sum_i w_i psi_i^2 J_i J_i^T;
     sum_psi2, sum_dpsi, sum_r2 and sum_w (scalars).
     """
-    grad = jax.grad(problem.objective)
-    # The gradient rides along as the Hessian's primal: one trace of the objective's derivatives.
-    hessian, gradient = jax.jacfwd(lambda t: (grad(t),) * 2, has_aux=True)(theta)
+    hessian, gradient = jacobian_and_value(jax.grad(problem.objective), theta)
     jac = jax.jacfwd(problem.model)(theta)
     r = problem.residuals(theta)
     w = problem.weight

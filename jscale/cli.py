@@ -398,7 +398,6 @@ def _strict_json(value):
 
 
 def _plot(result, data, kind: str, path: Path, skip_unavailable: bool = False) -> bool:
-    import matplotlib.pyplot as plt
     import numpy as np
 
     import jscale
@@ -423,10 +422,17 @@ def _plot(result, data, kind: str, path: Path, skip_unavailable: bool = False) -
             figure = jplot.allocation(jscale.compute_optimal(result, budgets), data_max=top).figure
         else:
             figure = getattr(jplot, kind)(result, data).figure
-    # Light compression: the plots are mostly flat colour, and level 6 takes twice as long to write.
+    _save_figure(figure, path)
+    return True
+
+
+def _save_figure(figure, path) -> None:
+    """Writes a plot and closes it (light compression: the plots are mostly flat colour, and
+    level 6 takes twice as long to write)."""
+    import matplotlib.pyplot as plt
+
     figure.savefig(path, dpi=110, pil_kwargs={"compress_level": 1})
     plt.close(figure)
-    return True
 
 
 def _fitted_compute_max(summary, data) -> float:
@@ -588,7 +594,8 @@ def _isoflop(args) -> int:
     print(f"Data: {source}, {len(data)} runs.\n")
     print(result.summary(approach3=approach3, compute=at))
     notes = _print_warnings(caught)
-    rows = [{"compute": c, **{k: float(v[0]) for k, v in result.predict([c]).items()}} for c in at]
+    predicted = result.predict(at)
+    rows = [{"compute": c, **{k: float(v[i]) for k, v in predicted.items()}} for i, c in enumerate(at)]
     print("\nCompute-optimal allocation from the power laws (Approach 2):")
     _emit(rows, "table")
     if args.out.lower() != "none":
@@ -601,16 +608,11 @@ def _isoflop(args) -> int:
         (out / "summary.json").write_text(json.dumps(_strict_json(summary), indent=2, allow_nan=False) + "\n")
         written = ["result.jscale", "summary.json"]
         if _matplotlib():
-            import matplotlib.pyplot as plt
-
             import jscale.plot as jplot
 
-            for name, draw in (("parabolas", lambda: jplot.isoflop_parabolas(result, data)),
-                               ("optimum", lambda: jplot.isoflop_optimum(result, approach3=approach3))):
-                figure = draw().figure
-                figure.savefig(out / f"{name}.png", dpi=110, pil_kwargs={"compress_level": 1})
-                plt.close(figure)
-                written.append(f"{name}.png")
+            _save_figure(jplot.isoflop_parabolas(result, data).figure, out / "parabolas.png")
+            _save_figure(jplot.isoflop_optimum(result, approach3=approach3).figure, out / "optimum.png")
+            written += ["parabolas.png", "optimum.png"]
         if not args.quiet:
             print(f"\nWrote {', '.join(written)} to {args.out}/", file=sys.stderr)
     return 0

@@ -19,7 +19,7 @@ import warnings
 import numpy as np
 
 from jscale._allocation import compute_optimal
-from jscale._isoflop import IsoFLOPResult
+from jscale._isoflop import IsoFLOPResult, group_by_compute
 from jscale._results import BootstrapResult, FitResult
 from jscale._warnings import ExtrapolationWarning, IntervalWarning
 
@@ -104,19 +104,11 @@ def isoflop(result, data, *, ax=None, n_slices: int = 6, rtol: float = 0.1):
     fit, _ = _fit_of(result)
     ax = _axes(ax)
     compute = _compute(data)
-    order = np.argsort(compute)
-    groups, current = [], [order[0]]
-    for i in order[1:]:
-        if compute[i] <= compute[current[0]] * (1 + rtol):
-            current.append(i)
-        else:
-            groups.append(current)
-            current = [i]
-    groups.append(current)
-    groups = sorted(sorted(groups, key=len, reverse=True)[:n_slices], key=lambda g: compute[g[0]])
+    label, _ = group_by_compute(compute, None, rtol)
+    groups = [np.flatnonzero(label == g) for g in range(label.max() + 1)]
+    groups = sorted(sorted(groups, key=len, reverse=True)[:n_slices], key=lambda g: compute[g].min())
     cmap = _pyplot().get_cmap("viridis")
     for k, g in enumerate(groups):
-        g = np.asarray(g)
         colour = cmap(k / max(len(groups) - 1, 1))
         c = float(np.median(compute[g]))
         n = np.asarray(data.n_params)[g]
