@@ -248,14 +248,6 @@ def _default_budgets(top: float) -> list[float]:
     return [float(f"1e{k}") for k in range(first, int(np.floor(np.log10(top) + 2)) + 1)]
 
 
-def _compute_of(data):
-    import numpy as np
-
-    if data.compute is not None:
-        return np.asarray(data.compute)
-    return 6.0 * np.asarray(data.n_params) * np.asarray(data.n_tokens)
-
-
 def _allocating(law) -> bool:
     return "n_params" in law.columns and "n_tokens" in law.columns and len(law.columns) == 2
 
@@ -293,7 +285,7 @@ def _fit(args) -> int:
         print(saved.summary())
     allocation = None
     if _allocating(law):
-        budgets = args.budgets if args.budgets is not None else _default_budgets(float(max(_compute_of(data))))
+        budgets = args.budgets if args.budgets is not None else _default_budgets(float(max(data.compute)))
         draws = f" x {args.bootstrap} draws" if args.bootstrap else ""
         with warnings.catch_warnings(record=True) as caught, \
                 _progress.status(f"Allocating at {len(budgets)} budgets{draws}", show):
@@ -440,7 +432,7 @@ def _fitted_compute_max(summary, data) -> float:
     import numpy as np
 
     if data is not None:
-        return float(np.max(_compute_of(data)))
+        return float(np.max(data.compute))  # given, or derived as 6 N D by ScalingData
     found = summary.range_of("compute") if summary is not None else None
     if found is None:
         raise UserError("This result does not record its data's compute range; pass the data with --data.")
