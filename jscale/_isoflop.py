@@ -274,6 +274,11 @@ class IsoFLOPResult(struct.PyTreeNode, kw_only=True):
     def n_resamples(self) -> int:
         return 0 if self.usable is None else len(self.usable)
 
+    @property
+    def banded(self) -> bool:
+        """Whether at least 2 resamples are usable, so that there are bands."""
+        return self.draws is not None and self.usable.sum() >= 2
+
     def interval(self, name: str, level: float = 0.95):
         """Percentile band over the usable resamples: of an exponent ("a", "b", "a_plus_b",
         "loss_exponent"), a scalar pair; of a per-budget quantity ("n_params", "n_tokens", "loss"),
@@ -290,10 +295,9 @@ class IsoFLOPResult(struct.PyTreeNode, kw_only=True):
     def predict(self, compute, level: float = 0.95) -> dict:
         """N*(C), D*(C), L*(C) of the power laws at `compute` (K,), with percentile bands when
         resampled: a dict of (K,) arrays (n_params, n_tokens, loss and their _low / _high)."""
-        usable = self.draws is not None and self.usable.sum() >= 2
+        draws = {k: np.asarray(v)[self.usable] for k, v in self.draws.items()} if self.banded else None
         return power_laws(compute, (("n_params", "a", "log_gn"), ("n_tokens", "b", "log_gd"),
-                                    ("loss", "loss_exponent", "log_gl")), self.exponents, self.prefactors,
-                          {k: np.asarray(v)[self.usable] for k, v in self.draws.items()} if usable else None, level)
+                                    ("loss", "loss_exponent", "log_gl")), self.exponents, self.prefactors, draws, level)
 
     def compare(self, approach3, compute, level: float = 0.95) -> list[dict]:
         """N* and D* of this sweep's power laws (Approach 2) beside those of a law fitted to the
@@ -325,7 +329,6 @@ class IsoFLOPResult(struct.PyTreeNode, kw_only=True):
     def summary(self, level: float = 0.95, *, approach3=None, compute=None) -> str:
         """The budgets' minima and the exponents with their bands; given `approach3` (a fit of a
         law of N and D to the same runs) and `compute`, N* of both approaches side by side."""
-        banded = self.draws is not None and self.usable.sum() >= 2
         lines = [f"jscale isoflop (Approach 2): {int(self.included.sum())} of {len(self.budgets)} budgets used"
                  + (f", {int(self.usable.sum())} of {self.n_resamples} resamples usable" if self.draws is not None
                     else "")]
@@ -336,7 +339,7 @@ class IsoFLOPResult(struct.PyTreeNode, kw_only=True):
         for name, label in (("a", "N* ~ C^a"), ("b", "D* ~ C^b"), ("a_plus_b", "a + b (1 under C = 6ND)"),
                             ("loss_exponent", "L* ~ C^gamma")):
             band = ""
-            if banded:
+            if self.banded:
                 low, high = self.interval(name, level)
                 band = f"   {100 * level:g}% ({low:.4f}, {high:.4f})"
             lines.append(f"  {label:<26} {self.exponents[name]:.4f}{band}")
@@ -359,7 +362,7 @@ class IsoFLOPResult(struct.PyTreeNode, kw_only=True):
                             "n_params": float(self.n_params[k]), "n_tokens": float(self.n_tokens[k]),
                             "loss": float(self.loss[k])} for k, c in enumerate(self.budgets)],
                "exponents": {k: float(v) for k, v in self.exponents.items()}, "notes": list(self.notes)}
-        if self.draws is not None and self.usable.sum() >= 2:
+        if self.banded:
             out["intervals"] = {k: [float(v) for v in self.interval(k)] for k in EXPONENTS}
         return out
 

@@ -136,7 +136,7 @@ def isoflop_parabolas(result, data, *, ax=None, level: float = 0.95):
                          "the same data.")
     ax = _axes(ax)
     cmap = _pyplot().get_cmap("viridis")
-    banded = result.draws is not None and result.usable.sum() >= 2
+    banded = result.banded
     low, high = result.interval("n_params", level) if banded else (None, None)
     n, loss = np.asarray(data.n_params), np.asarray(data.loss)
     for g, c in enumerate(result.budgets):
