@@ -1,17 +1,24 @@
 """Saving and loading results: a versioned msgpack file through `flax.serialization`.
 
-The file holds {"meta": ..., "state": ...}: `meta` names the format and its version, the jscale
-version, the kind of result, the law and the loss (rebuilt on load) and the result's static
-settings; `state` holds its arrays (float64 kept). A custom law's function cannot be stored:
-`load(path, law=...)` takes it back, checked against the stored parameter names and columns.
-Saving writes a temporary file beside the target and renames it, so an interrupted save never
-leaves a broken file.
+The file (format version 3) holds {"meta": header, "sha256": ..., "body": bytes}: the header
+names the format, its version, the jscale version and the kind of result; `body` is the msgpack
+of {"meta": ..., "state": ...} and `sha256` its checksum. The inner `meta` adds the law and the
+loss (rebuilt on load) and the result's static settings; `state` holds its arrays (float64
+kept). Versions 1 and 2 (no checksum, the inner dict at the top) still load. A custom law's
+function cannot be stored: `load(path, law=...)` takes it back, checked against the stored
+parameter names, columns and domains. Whatever is read is checked against the rules of its
+container (`check`) before it is returned. Saving writes a temporary file beside the target and
+renames it, so an interrupted save never leaves a broken file.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import hashlib
 import os
+import socket
+import stat
 import tempfile
 from pathlib import Path
 
@@ -19,20 +26,26 @@ import numpy as np
 from flax import serialization
 
 from jscale import _laws
+from jscale._batch import best_start
 from jscale._diagnostics import DataSummary
 from jscale._envelope import EnvelopeResult
 from jscale._isoflop import IsoFLOPResult
 from jscale._losses import LOSSES
 from jscale._numerics import read_only
 from jscale._results import BootstrapResult, FitResult
+from jscale._solve import STATUS_NAMES
 from jscale._version import __version__
 
 FORMAT = "jscale-result"
-VERSION = 2
+VERSION = 3
 # The result containers a file can hold, by class name. Their fields are saved as they are
 # declared: pytree fields as arrays (nested results recursively), static fields in `meta`.
 RESULTS = {cls.__name__: cls for cls in (FitResult, BootstrapResult, IsoFLOPResult, EnvelopeResult)}
 _BUILT_IN = {name: cls for name, cls in _laws.LAWS.items() if name not in ("Custom", "Constrained")}
+
+
+class LawMismatch(ValueError):
+    """The law passed to `load` (or its absence) does not fit the file's custom law."""
 
 
 def _law_spec(law) -> dict:
@@ -43,9 +56,11 @@ def _law_spec(law) -> dict:
     if _BUILT_IN.get(name) is type(law):
         return {"class": name, "fields": {f.name: getattr(law, f.name) for f in dataclasses.fields(law)}}
     # A custom law, or a Law subclass of the user's: its function cannot be stored, so load takes
-    # it back (law=) and checks it against what is stored here.
+    # it back (law=) and checks it against what is stored here, free parametrisation included
+    # (a parameter "positive" is stored as its log, one with domain (0, inf) as itself).
     return {"class": "Custom" if isinstance(law, _laws.Custom) else "Unregistered", "type": name, "name": law.name,
-            "params": list(law.param_names), "columns": list(law.columns), "bounds": [list(b) for b in law.bounds]}
+            "params": list(law.param_names), "columns": list(law.columns), "bounds": [list(b) for b in law.bounds],
+            "free": list(law.free_names)}
 
 
 def _law_from(spec: dict, law):
@@ -55,17 +70,19 @@ def _law_from(spec: dict, law):
                                  tied=tuple((k, v) for k, v in spec["tied"]))
     if spec["class"] in ("Custom", "Unregistered"):
         if law is None:
-            raise ValueError(
+            raise LawMismatch(
                 f"This file holds a result of the custom law {spec['name']!r}, whose function cannot be stored; "
                 "pass the law again: jscale.load(path, law=my_law)."
             )
         stored = (spec.get("type", type(law).__name__), spec["params"], spec["columns"])
         given = (type(law).__name__, list(law.param_names), list(law.columns))
-        bounds = [list(b) for b in law.bounds]
-        if stored != given or ("bounds" in spec and spec["bounds"] != bounds):
-            raise ValueError(
-                f"law= is a {given[0]} with parameters {given[1]}, columns {given[2]} and domains {bounds}; the file's "
-                f"law {spec['name']!r} is a {stored[0]} with {stored[1]}, {stored[2]} and {spec.get('bounds')}."
+        bounds, free = [list(b) for b in law.bounds], list(law.free_names)
+        if (stored != given or ("bounds" in spec and spec["bounds"] != bounds)
+                or ("free" in spec and spec["free"] != free)):
+            raise LawMismatch(
+                f"law= is a {given[0]} with parameters {given[1]}, columns {given[2]} and domains {bounds} (fitted "
+                f"as {free}); the file's law {spec['name']!r} is a {stored[0]} with {stored[1]}, {stored[2]} and "
+                f"{spec.get('bounds')} (fitted as {spec.get('free', '?')}). Pass the law the result was fitted with."
             )
         return law
     if spec["class"] not in _BUILT_IN:
@@ -165,14 +182,210 @@ def _upgrade_v1(kind: str, static: dict) -> dict:
     return {**static, "fit": {"__result__": "FitResult", "static": fit(static["fit"])}}
 
 
+# --- integrity: what a result must satisfy to be loaded ---------------------------------------------
+
+
+class _Invalid(Exception):
+    """A loaded result breaks one of the rules below (turned into a ValueError naming the file)."""
+
+
+def _fail(what: str):
+    raise _Invalid(what)
+
+
+def _array(result, name: str, shape: tuple, kinds: str = "f", *, finite: bool = False):
+    """The field `name` as an array of `shape` (None: any length) and dtype kind in `kinds`."""
+    value = getattr(result, name)
+    arr = np.asarray(value)
+    if arr.dtype.kind not in kinds:
+        _fail(f"{name} has dtype {arr.dtype}, expected {'floats' if kinds == 'f' else 'integers'}")
+    if arr.ndim != len(shape) or any(s is not None and s != a for s, a in zip(shape, arr.shape)):
+        _fail(f"{name} has shape {arr.shape}, expected {tuple('?' if s is None else s for s in shape)}")
+    if finite and not np.all(np.isfinite(arr)):
+        _fail(f"{name} holds NaN or infinite values")
+    return arr
+
+
+def _check_statuses(name: str, arr) -> None:
+    if not np.all(np.isin(arr, list(STATUS_NAMES))):
+        _fail(f"{name} holds status codes outside {sorted(STATUS_NAMES)}")
+
+
+def _check_int(name: str, value, low: int = 0) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        _fail(f"{name} is {value!r}, expected an integer >= {low}")
+
+
+def _check_fit(fit: FitResult) -> None:
+    if not isinstance(fit.law, _laws.Law):
+        _fail("its law is not a jscale law")
+    p = fit.law.n_free
+    _check_int("n_rows", fit.n_rows, 1)
+    _check_int("n_configs", fit.n_configs)
+    if fit.residual not in ("log", "raw") or not isinstance(fit.target, str):
+        _fail(f"residual {fit.residual!r} / target {fit.target!r} are not valid")
+    starts = _array(fit, "starts", (None, p), finite=True)
+    end = _array(fit, "end_params", (None, p))
+    s = end.shape[0]
+    if s < 1 or len(starts) != s:
+        _fail(f"starts ({len(starts)}) and end_params ({s}) differ in length")
+    objectives = _array(fit, "objectives", (s,))
+    _check_statuses("status", _array(fit, "status", (s,), "iu"))
+    if np.any(_array(fit, "n_steps", (s,), "iu") < 0):
+        _fail("n_steps holds negative counts")
+    _check_int("best_index", fit.best_index)
+    if fit.best_index >= s:
+        _fail(f"best_index {fit.best_index} is outside its {s} starts")
+    if not (np.isfinite(objectives[fit.best_index]) and np.all(np.isfinite(end[fit.best_index]))):
+        _fail("the best start's objective or parameters are not finite")
+    if fit.best_index != int(best_start(objectives)):
+        _fail(f"best_index {fit.best_index} is not the start of lowest objective ({int(best_start(objectives))})")
+    if not np.all(np.isfinite(np.asarray(fit.law.to_natural(end[fit.best_index])))):
+        _fail("the best fit's parameters overflow in natural units")
+    if not (np.isfinite(fit.objective_floor) and fit.objective_floor >= 0):
+        _fail(f"objective_floor is {fit.objective_floor!r}")
+    if fit.curvature is not None:
+        if not isinstance(fit.curvature, dict):
+            _fail("curvature is not a table of arrays")
+        for key, value in fit.curvature.items():
+            arr = np.asarray(value)
+            if arr.dtype.kind != "f" or arr.ndim > 2 or any(n != p for n in arr.shape):
+                _fail(f"curvature[{key!r}] has shape {arr.shape}, expected ({p},) or ({p}, {p})")
+
+
+def _check_bootstrap(boot: BootstrapResult) -> None:
+    _check_fit(boot.fit)
+    p = boot.law.n_free
+    _check_int("n_units", boot.n_units, 1)
+    _check_int("n_configs", boot.n_configs)
+    _check_int("basins_checked", boot.basins_checked)
+    if not isinstance(boot.unit, str):
+        _fail("unit is not a name")
+    starts = _array(boot, "starts", (None, p), finite=True)
+    end = _array(boot, "end_params", (None, len(starts), p))
+    b = end.shape[0]
+    if b < 1 or len(starts) < 1:
+        _fail("it holds no resamples or no starts")
+    _array(boot, "objectives", (b, len(starts)))
+    _check_statuses("start_status", _array(boot, "start_status", (b, len(starts)), "iu"))
+    if np.any(_array(boot, "n_steps", (b, len(starts)), "iu") < 0):
+        _fail("n_steps holds negative counts")
+    jack = _array(boot, "jackknife_params", (None, p))
+    _check_statuses("jackknife_status", _array(boot, "jackknife_status", (len(jack),), "iu"))
+    if boot.key is None and boot.counts is None:
+        _fail("it holds neither the key nor the counts its resamples were drawn from")
+    if boot.key is not None:
+        _array(boot, "key", (None,), "u")
+    if boot.counts is not None and np.any(_array(boot, "counts", (b, boot.n_units), "iu") < 0):
+        _fail("counts holds negative multiplicities")
+
+
+def _check_sweep(result) -> None:
+    """IsoFLOPResult and EnvelopeResult: per-point arrays of one length, numbers throughout."""
+    per_point = ("budgets", "n_runs", "included", "n_params", "n_tokens", "loss", "center_params",
+                 "center_tokens") if isinstance(result, IsoFLOPResult) else ("compute", "loss", "n_params",
+                                                                             "n_tokens", "used")
+    k = len(np.atleast_1d(getattr(result, per_point[0])))
+    for name in per_point:
+        _array(result, name, (k,), "fiub")
+    if isinstance(result, IsoFLOPResult):
+        _array(result, "coef_params", (k, 3))
+        _array(result, "coef_tokens", (k, 3))
+        index = _array(result, "budget_index", (None,), "iu")
+        if np.any((index < -1) | (index >= k)):
+            _fail("budget_index points outside its budgets")
+    for name in ("exponents", "prefactors"):
+        table = getattr(result, name)
+        if not isinstance(table, dict) or any(np.asarray(v).dtype.kind != "f" or np.ndim(v) != 0
+                                              for v in table.values()):
+            _fail(f"{name} is not a table of numbers")
+    if result.draws is not None:
+        if not isinstance(result.draws, dict) or not result.draws:
+            _fail("draws is not a table of arrays")
+        lengths = {np.shape(v)[0] if np.ndim(v) else -1 for v in result.draws.values()}
+        if len(lengths) != 1 or -1 in lengths or any(np.asarray(v).dtype.kind not in "fb"
+                                                     for v in result.draws.values()):
+            _fail("draws hold arrays of different numbers of resamples")
+
+
+def check(result) -> None:
+    """Raises `_Invalid` where a result breaks the rules its container promises (indices in range,
+    shapes that fit the law, valid statuses, finite best fit)."""
+    if isinstance(result, BootstrapResult):
+        _check_bootstrap(result)
+    elif isinstance(result, FitResult):
+        _check_fit(result)
+    else:
+        _check_sweep(result)
+
+
+# --- files --------------------------------------------------------------------------------------------
+
+# Files larger than this are refused by `load` unless `max_bytes=` says otherwise (a bootstrap of
+# 4,000 resamples x 4,500 starts of a 5-parameter law is about 1 GB).
+MAX_BYTES = 2 << 30
+_TMP_TAG = ".jscale-tmp-"
+
+
+def _host_tag() -> str:
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True
+    return True
+
+
+def _remove_stale_temporaries(path: Path) -> None:
+    """Temporary files of earlier saves to `path` whose process is gone (killed mid-save)."""
+    prefix = f".{path.name}{_TMP_TAG}{_host_tag()}-"
+    try:
+        entries = list(os.scandir(path.parent))
+    except OSError:
+        return
+    for entry in entries:
+        if not entry.name.startswith(prefix):
+            continue
+        pid = entry.name[len(prefix):].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            with contextlib.suppress(OSError):
+                os.unlink(entry.path)
+
+
+def _target(path: Path) -> tuple[Path, int | None]:
+    """The file a save writes (a symlink's target) and the permissions to keep (None: new file)."""
+    real = Path(os.path.realpath(path))
+    try:
+        st = os.stat(real)
+    except FileNotFoundError:
+        return real, None
+    if stat.S_ISDIR(st.st_mode):
+        raise ValueError(f"Cannot save to {path}: it is a directory; give a file path such as {path}/result.jscale.")
+    if not stat.S_ISREG(st.st_mode):
+        raise ValueError(f"Cannot save to {path}: it is not a regular file (a device, FIFO or socket); jscale "
+                         "saves only to regular files.")
+    return real, stat.S_IMODE(st.st_mode)
+
+
 def save(result, path) -> Path:
     """Saves a `FitResult`, `BootstrapResult`, `IsoFLOPResult` or `EnvelopeResult` to `path`
     (msgpack; `.jscale` is a good suffix).
 
-    The write goes to a temporary file that replaces `path` only when complete.
+    The write goes to a temporary file beside the target that replaces it only when complete,
+    so an interrupted save leaves the old file or the new one, never half of one; temporary
+    files that earlier saves to the same path left behind when killed are removed. Only regular
+    files are written: a directory, device, FIFO or socket at `path` is refused. A symlink is
+    followed: its target is replaced and the link keeps pointing at it. An existing file keeps
+    its permissions; a new one gets the default (0666 less the umask). The file carries a
+    SHA-256 checksum of its content, checked by `load`.
 
     Returns:
-        The path written.
+        The path written (as given).
     """
     if type(result).__name__ not in RESULTS:
         raise TypeError(f"save takes a FitResult, a BootstrapResult, an IsoFLOPResult or an EnvelopeResult; got "
@@ -180,60 +393,122 @@ def save(result, path) -> Path:
     state, static = _encode(result)
     meta = {"format": FORMAT, "version": VERSION, "jscale": __version__, "kind": type(result).__name__,
             "static": static}
-    payload = serialization.msgpack_serialize({"meta": meta, "state": state})
+    body = serialization.msgpack_serialize({"meta": meta, "state": state})
+    header = {"format": FORMAT, "version": VERSION, "jscale": __version__, "kind": meta["kind"]}
+    payload = serialization.msgpack_serialize({"meta": header, "sha256": hashlib.sha256(body).hexdigest(),
+                                               "body": body})
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
+    target, mode = _target(path)
+    _remove_stale_temporaries(target)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}{_TMP_TAG}{_host_tag()}-{os.getpid()}-",
+                               dir=target.parent)
     try:
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes the file private; a saved result is not
+        if mode is None:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask  # mkstemp makes the file private; a saved result is not
+        os.chmod(tmp, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(payload)
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
-        if os.path.exists(tmp):
+        with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
     return path
 
 
-def load(path, *, law=None):
-    """Loads a result saved by `jscale.save`.
-
-    Args:
-        path: the file.
-        law: the law object, needed (and checked) only for results of a custom law.
-
-    Raises:
-        ValueError: the file is not a jscale result, is corrupted or truncated, or comes from a
-            newer format version.
-    """
-    path = Path(path)
+def _read(path: Path, max_bytes: int) -> bytes:
+    """The bytes of a regular file of at most `max_bytes`, opened without blocking (a FIFO)."""
     try:
-        raw = path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as err:
         raise ValueError(f"Cannot read {path}: {err.strerror or err}.") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_size > max_bytes:
+        os.close(fd)
+        if st.st_size > max_bytes and stat.S_ISREG(st.st_mode):
+            raise ValueError(f"{path} is {st.st_size:,} bytes, more than the {max_bytes:,} that load reads; pass "
+                             "max_bytes= if it really is a jscale result.")
+        kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file (a device, FIFO or socket)"
+        raise ValueError(f"Cannot load {path}: it is {kind}.")
+    with os.fdopen(fd, "rb") as fh:
+        raw = fh.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise ValueError(f"{path} grew past {max_bytes:,} bytes while being read.")
+    return raw
+
+
+def _restore(raw: bytes, path: Path):
     try:
-        content = serialization.msgpack_restore(raw)
+        return serialization.msgpack_restore(raw)
     except Exception:  # msgpack raises several types on bad input
         raise ValueError(f"{path} is not a jscale result file (it does not parse as msgpack; truncated or "
                          "another file type?).") from None
+
+
+def load(path, *, law=None, max_bytes: int = MAX_BYTES):
+    """Loads a result saved by `jscale.save`.
+
+    The file's checksum is verified (files of jscale before format version 3 have none) and
+    what was read is checked against the rules its container promises: shapes that fit the
+    law, the best-start index in range and pointing at the lowest objective, valid statuses,
+    a finite best fit, the law's parameter domains as saved.
+
+    Args:
+        path: the file (a regular file; devices, FIFOs and directories are refused unread).
+        law: the law object, needed (and checked) only for results of a custom law.
+        max_bytes: larger files are refused before reading (default 2 GiB).
+
+    Raises:
+        ValueError: the file is not a jscale result, fails its checksum, is corrupted or
+            truncated, holds values its container cannot hold, or comes from a newer format
+            version; the message says which.
+    """
+    path = Path(path)
+    content = _restore(_read(path, int(max_bytes)), path)
     meta = content.get("meta") if isinstance(content, dict) else None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"{path} is not a jscale result file (no jscale header).")
-    if int(meta.get("version", 0)) > VERSION:
+    version = meta.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"{path} is a damaged jscale result file (format version {version!r}).")
+    if version > VERSION:
         raise ValueError(
-            f"{path} was written in format version {meta['version']} by jscale {meta.get('jscale')}; this jscale "
+            f"{path} was written in format version {version} by jscale {meta.get('jscale')}; this jscale "
             f"reads up to version {VERSION}. Upgrade jscale to load it."
         )
+    if version >= 3:
+        body, digest = content.get("body"), content.get("sha256")
+        if not isinstance(body, bytes) or not isinstance(digest, str):
+            raise ValueError(f"{path} is a damaged jscale result file (no checksummed content).")
+        if hashlib.sha256(body).hexdigest() != digest:
+            raise ValueError(f"{path} is a damaged jscale result file: its content does not match its SHA-256 "
+                             "checksum (corrupted on disk or in transfer, or edited).")
+        content = _restore(body, path)
+        inner = content.get("meta") if isinstance(content, dict) else None
+        if not isinstance(inner, dict) or any(inner.get(k) != meta[k] for k in ("format", "version", "kind")):
+            raise ValueError(f"{path} is a damaged jscale result file (its header and content disagree).")
+        meta = inner
     state, static, kind = content.get("state"), meta.get("static"), meta.get("kind")
     if kind not in RESULTS:
         raise ValueError(f"{path} holds an unknown kind of result {kind!r}.")
     try:
-        if int(meta.get("version", 0)) < 2:
+        if version < 2:
             static = _upgrade_v1(kind, static)
-        return _decode(RESULTS[kind], state, static, law)
-    except (KeyError, TypeError) as err:
+        result = _decode(RESULTS[kind], state, static, law)
+        check(result)
+    except _Invalid as err:
+        raise ValueError(f"{path} is a damaged jscale result file: {err}.") from None
+    except LawMismatch:
+        raise  # the law the caller passed (or did not) is at fault, not the file
+    except ValueError as err:
+        raise ValueError(f"{path} is a damaged jscale result file ({err}).") from None
+    except KeyError as err:
         raise ValueError(f"{path} is a damaged jscale result file (missing {err}).") from None
+    except Exception as err:  # noqa: BLE001 - whatever a crafted file makes the decoder trip on
+        raise ValueError(f"{path} is a damaged jscale result file ({type(err).__name__}: "
+                         f"{str(err).splitlines()[0] if str(err) else 'no details'}).") from None
+    return result

@@ -510,6 +510,11 @@ class Kaplan(Law):
         return np.array(list(itertools.product(logs, logs, exps, exps)), dtype=np.float64)
 
 
+# More breaks than any scaling curve shows; the bound keeps a crafted result file from declaring
+# a law of millions of parameters.
+MAX_BREAKS = 32
+
+
 @dataclasses.dataclass(frozen=True)
 class BrokenPowerLaw(Law):
     """Smoothly broken power law (Caballero et al. 2022, arXiv:2210.14891, eq. 1), `n_breaks` breaks:
@@ -531,8 +536,10 @@ class BrokenPowerLaw(Law):
 
     def __post_init__(self):
         _check_column(self, self.column)
-        if isinstance(self.n_breaks, bool) or not isinstance(self.n_breaks, int) or self.n_breaks < 1:
-            raise ValueError(f"BrokenPowerLaw: n_breaks must be a positive integer; got {self.n_breaks!r}.")
+        if (isinstance(self.n_breaks, bool) or not isinstance(self.n_breaks, int)
+                or not 1 <= self.n_breaks <= MAX_BREAKS):
+            raise ValueError(f"BrokenPowerLaw: n_breaks must be an integer from 1 to {MAX_BREAKS}; got "
+                             f"{self.n_breaks!r}.")
 
     @property
     def name(self) -> str:

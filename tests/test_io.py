@@ -68,8 +68,13 @@ def test_custom_law_round_trip(tmp_path):
     # The same names with another domain would read stored values in the wrong space.
     moved = jscale.laws.custom(power, {"E": "positive", "A": "positive", "alpha": "free"}, columns=("compute",),
                                name="power")
-    with pytest.raises(ValueError, match=r"domains .*\[-inf, inf\]\]; the file's law 'power'"):
+    with pytest.raises(ValueError, match=r"domains .*\[-inf, inf\]\] \(fitted .*; the file's law 'power'"):
         jscale.load(path, law=moved)
+    # Same bounds, another parametrisation: "positive" is fitted as its log, (0, inf) as itself.
+    relog = jscale.laws.custom(power, {"E": "positive", "A": jscale.laws.Param((0.0, np.inf)),
+                                       "alpha": jscale.laws.Param((0.0, 1.0))}, columns=("compute",), name="power")
+    with pytest.raises(ValueError, match=r"fitted as \['log_E', 'A', 'logit_alpha'\]"):
+        jscale.load(path, law=relog)
 
 
 def test_bad_files(results, tmp_path):
