@@ -52,6 +52,7 @@ from jscale._warnings import ExtrapolationWarning as ExtrapolationWarning
 from jscale._warnings import IntervalWarning as IntervalWarning
 from jscale._warnings import IrreducibleLossWarning as IrreducibleLossWarning
 from jscale._warnings import RepetitionWarning as RepetitionWarning
+from jscale._warnings import ResamplesWarning as ResamplesWarning
 from jscale._warnings import StartsWarning as StartsWarning
 from jscale._warnings import SweepWarning as SweepWarning
 
@@ -69,6 +70,7 @@ __all__ = [
     "Diagnostic",
     "DiagnosticWarning",
     "DrawsWarning",
+    "ResamplesWarning",
     "EnvelopeResult",
     "ExtrapolationWarning",
     "FitResult",

@@ -19,6 +19,7 @@ the test of this solver, not a shortcut.
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Any
 
 import jax
@@ -26,12 +27,14 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from jscale._batch import memory_budget
 from jscale._data import closest
 from jscale._diagnostics import extrapolation
 from jscale._laws import Law
 from jscale._numerics import bucket, jacobian_and_value, pad_repeating, read_only, x64_scope
 from jscale._results import BootstrapResult, FitResult
 from jscale._uncertainty import check_level, normal_quantile
+from jscale._warnings import ConvergenceWarning
 
 ALLOCATION_COLUMNS = ("n_params", "n_tokens")
 # Tokens-per-parameter ratios (log D/N) scanned for a start: 1e-5 to 1e8.
@@ -205,11 +208,26 @@ def _source(result, params):
         missing = [n for n in result.param_names if n not in params]
         if missing:
             raise ValueError(f"params lacks {', '.join(missing)} of the {result.name} law.")
+        _check_params(result, params)
         theta = result.to_free([float(params[n]) for n in result.param_names])
         return result, np.asarray(theta, np.float64), None, None, None
     raise TypeError(
         f"expected a FitResult, a BootstrapResult or a law with params=; got {type(result).__name__}."
     )
+
+
+def _check_params(law: Law, params) -> None:
+    """Natural parameters given by hand: numbers inside the law's domains (a zero, negative or NaN
+    parameter would give a plausible-looking but meaningless optimum)."""
+    for name, (low, high), positive in zip(law.param_names, law.bounds, law.positive):
+        try:
+            value = float(params[name])
+        except (TypeError, ValueError):
+            raise ValueError(f"params[{name!r}] must be a number; got {params[name]!r}.") from None
+        inside = low < value < high if (positive or np.isfinite(low) and np.isfinite(high)) else low <= value <= high
+        if not np.isfinite(value) or not inside:
+            raise ValueError(f"params[{name!r}] is {value!r}; the {law.name} law needs it inside ({low:g}, {high:g}). "
+                             "Pass the fitted values.")
 
 
 def _warn_outside(result, law, what: str, columns: dict) -> None:
@@ -289,12 +307,27 @@ def _evaluate(source, fn, args, positive, signed, cost):
 
     `source` is what `_source` returns for the result: law, estimate, draws, draw mask, covariance.
     """
+    n_points = len(jax.tree.leaves(args)[0])
+    n_draws = 1 if source[2] is None else len(source[2]) + 1
+    width = max(_MIN_POINTS, bucket(min(n_points, max(1, memory_budget() // (_BYTES_PER_SOLVE * n_draws)))))
+    if n_points <= width:
+        return _evaluate_chunk(source, fn, args, positive, signed, cost, width)
+    # More points than one call may hold in memory: calls of `width` points (one program).
+    parts = [_evaluate_chunk(source, fn, jax.tree.map(lambda a, lo=lo: np.asarray(a)[lo:lo + width], args),
+                             positive, signed, cost, width) for lo in range(0, n_points, width)]
+    joined = [None if parts[0][k] is None else {n: np.concatenate([p[k][n] for p in parts], axis=-1)
+                                                for n in parts[0][k]} for k in (0, 1, 3)]
+    return joined[0], joined[1], source[3], joined[2]
+
+
+def _evaluate_chunk(source, fn, args, positive, signed, cost, width):
+    """`_evaluate` on at most `width` points, padded to `width`."""
     law, theta, draws, mask, cov = source
     names = positive + signed
     n_points = len(jax.tree.leaves(args)[0])
     # Points and draws padded to buckets (repeats of the last), so that a table of 6 budgets and
     # a curve of 50 share one compiled program.
-    args = jax.tree.map(lambda a: pad_repeating(np.asarray(a), max(_MIN_POINTS, bucket(n_points))), args)
+    args = jax.tree.map(lambda a: pad_repeating(np.asarray(a), width), args)
     with x64_scope():
         args = jax.tree.map(jnp.asarray, args)
         per_draw = sd = None
@@ -315,10 +348,32 @@ def _evaluate(source, fn, args, positive, signed, cost):
 
 # Allocation points come in buckets of at least this many: solving 64 points costs about what 6 do.
 _MIN_POINTS = 64
+# Memory of one solve (one point, one draw) with its derivatives, measured with room to spare
+# (about 2 KB): points beyond `memory_budget()` are solved in several calls.
+_BYTES_PER_SOLVE = 4096
 
 
 class _Bands:
-    """Intervals shared by `Allocation` and `MarginalReturns` (estimates, per-draw values, sds)."""
+    """Intervals and statuses shared by `Allocation` and `MarginalReturns` (estimates, per-draw
+    values, sds)."""
+
+    @property
+    def status(self) -> np.ndarray:
+        """(K,) outcome of the solve at every point: "success"; "max_steps" (it stopped without
+        meeting its test, the values there are unreliable); "nonfinite" (no finite answer, e.g. a
+        budget whose cost overflows or a cost function returning NaN)."""
+        finite = np.all([np.isfinite(np.asarray(getattr(self, n))) for n in self.QUANTITIES], axis=0)
+        converged = np.ones_like(finite) if self.converged is None else np.asarray(self.converged, bool)
+        return np.where(~finite, "nonfinite", np.where(converged, "success", "max_steps"))
+
+    def _warn_failed(self, what: str, points: np.ndarray) -> None:
+        status = self.status
+        bad = np.flatnonzero(status != "success")
+        if bad.size:
+            shown = ", ".join(f"{points[k]:.3g} ({status[k]})" for k in bad[:5]) + (" ..." if bad.size > 5 else "")
+            warnings.warn(ConvergenceWarning(
+                f"{what}: the solve failed at {bad.size} of {status.size} points: {shown}. Their values are not "
+                "answers (`status` says which; table() marks them)."), stacklevel=3)
 
     def interval(self, name: str, level: float = 0.95, method: str | None = None):
         """95% (or `level`) band of a quantity at every point, (low, high) arrays.
@@ -383,7 +438,8 @@ class Allocation(_Bands, struct.PyTreeNode, kw_only=True):
         n_params, n_tokens, loss: (K,) N*, D* and the predicted loss L* at the optimum.
         tokens_per_param: (K,) D*/N*.
         exponent_params, exponent_tokens: (K,) local exponents d log N*/d log C, d log D*/d log C.
-        converged: (K,) whether the solve met its test at each budget (point estimate).
+        converged: (K,) whether the solve met its test at each budget (point estimate); see
+            `status`, and the `ConvergenceWarning` issued where it did not.
         fixed: name -> (K,) values of the law's other columns held fixed (e.g. unique_tokens).
         draws: name -> (B, K) per-draw values when computed from a bootstrap, else None.
         draw_ok: (B, K) mask of usable draws (fit and solve converged), else None.
@@ -428,6 +484,8 @@ class Allocation(_Bands, struct.PyTreeNode, kw_only=True):
             if banded:
                 (nl, nh), (rl, rh) = bands
                 line += f"   ({nl[k]:.3g}, {nh[k]:.3g})   ({rl[k]:.3g}, {rh[k]:.3g})"
+            if self.status[k] != "success":
+                line += f"   <- {self.status[k]}: not a solution"
             lines.append(line)
         return "\n".join(lines)
 
@@ -513,8 +571,10 @@ def compute_optimal(result, compute, *, cost=None, fixed=None, params=None) -> A
     natural_fixed = {k: read_only(np.exp(v)) for k, v in fixed_logs.items()}
     _warn_outside(result, law, "Compute-optimal allocations",
                   {"n_params": values["n_params"], "n_tokens": values["n_tokens"], **natural_fixed})
-    return Allocation(law=law, cost=cost, compute=read_only(budgets), converged=read_only(est["converged"]),
-                      fixed=natural_fixed, draws=draws, draw_ok=draw_ok, sd=sd, **values)
+    allocation = Allocation(law=law, cost=cost, compute=read_only(budgets), converged=read_only(est["converged"]),
+                            fixed=natural_fixed, draws=draws, draw_ok=draw_ok, sd=sd, **values)
+    allocation._warn_failed("Compute-optimal allocation", budgets)
+    return allocation
 
 
 def marginal_returns(result, *, n_params, n_tokens, cost=None, fixed=None, params=None) -> MarginalReturns:
@@ -539,5 +599,7 @@ def marginal_returns(result, *, n_params, n_tokens, cost=None, fixed=None, param
     values, draws, draw_ok, sd = _bands(est, per_draw, mask, sd, (), "converged")
     _warn_outside(result, law, "Marginal returns", {"n_params": n, "n_tokens": d,
                                                     **{k: np.exp(v) for k, v in fixed_logs.items()}})
-    return MarginalReturns(law=law, cost=cost, n_params=read_only(n), n_tokens=read_only(d), draws=draws,
-                           draw_ok=draw_ok, sd=sd, converged=read_only(est["converged"]), **values)
+    returns = MarginalReturns(law=law, cost=cost, n_params=read_only(n), n_tokens=read_only(d), draws=draws,
+                              draw_ok=draw_ok, sd=sd, converged=read_only(est["converged"]), **values)
+    returns._warn_failed("Marginal returns (points by their N)", n)
+    return returns

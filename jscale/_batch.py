@@ -123,6 +123,24 @@ def problems_per_call(n_starts: int, n_rows: int, n_params: int, *, n_slots: int
     return size
 
 
+def slots_within_budget(n_slots: int, n_rows: int, n_params: int) -> int:
+    """The solver slots (fits stepped at once) one call may hold: at most `n_slots`, and no more
+    than `memory_budget()` allows for the temporaries of a step (about 16 bytes per row and
+    parameter-plus-4 per slot, measured). Raises where two slots would not fit."""
+    per_slot = 16 * row_bucket(n_rows) * (n_params + 4) + 8 * (n_params + 4) ** 2
+    budget = memory_budget()
+    # Two at least: a batch of one compiles to other kernels, whose last bits differ.
+    if 2 * per_slot > budget:
+        raise ValueError(f"A fit of {n_rows:,} rows needs about {_size(2 * per_slot)} at once, more than the "
+                         f"{_size(budget)} memory budget; set {MEMORY_ENV} (bytes) higher, or fit a subset of "
+                         "the rows.")
+    return int(min(n_slots, budget // per_slot))
+
+
+def _size(n_bytes: int) -> str:
+    return f"{n_bytes / 2**30:.3g} GiB" if n_bytes >= 2**30 else f"{n_bytes / 2**20:.3g} MiB"
+
+
 def device_mesh(n_devices: int):
     """A one-axis mesh ("fits") of the first `n_devices` local devices."""
     from jax.sharding import Mesh
@@ -383,6 +401,7 @@ def fit_in_chunks(x0s, problem, per_problem_of, total: int, size: int, *, width:
     progress bar). `settings`: solver, batching, batch_size, mesh.
     """
     n_starts = len(x0s)
+    settings["batch_size"] = slots_within_budget(settings["batch_size"], problem.y.shape[-1], x0s.shape[1])
     starts = jnp.asarray(padded_starts(x0s))
     width = bucket(size) if width is None else width
     size = min(size, width)
@@ -405,9 +424,10 @@ def fit_problems(x0s, problems: list, *, solver, batching: str, batch_size: int,
     the longest, and fitted in as few calls of one shape as memory allows (`problems_per_call`).
     Rows and starts are padded to their buckets. Call inside `x64_scope`.
     """
-    settings = dict(solver=solver, batching=batching, batch_size=batch_size, mesh=mesh)
     n_starts = len(x0s)
     rows = row_bucket(max(len(p.y) for p in problems))
+    batch_size = slots_within_budget(batch_size, rows, x0s.shape[1])
+    settings = dict(solver=solver, batching=batching, batch_size=batch_size, mesh=mesh)
     if len(problems) == 1:
         counts = jnp.asarray(np.array([1, n_starts], np.int32))
         problem = to_device(_one(stack(problems, rows)))

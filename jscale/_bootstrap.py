@@ -43,6 +43,10 @@ UNITS = ("row", "group", "residual")
 # Starts taken from the full-data fit for the default "warm" starts: its optimum plus up to
 # this many minus one other basins it found.
 N_WARM_STARTS = 3
+# A bootstrap needs at least MIN_RESAMPLES draws (one gives no spread at all); below
+# `jscale._diagnostics.FEW_RESAMPLES` its diagnostics say that its intervals are rough.
+MIN_RESAMPLES = 2
+
 
 @functools.partial(jax.jit, static_argnames=("unit", "n_units"))
 def _draw(key_data, indices, problem, unit_of_row, fitted, *, unit, n_units):
@@ -225,7 +229,9 @@ def bootstrap(
     Args:
         law: a law object, e.g. `jscale.laws.Chinchilla()`.
         data: a `ScalingData`; row weights in `data.weight` multiply the resample counts.
-        n_resamples: number of bootstrap resamples B (default 1000, or the rows of `counts`).
+        n_resamples: number of bootstrap resamples B (default 1000, or the rows of `counts`); at
+            least 2, and 1000 or more for intervals to report (below 100, a `ResamplesWarning`
+            says the intervals are rough).
         key: an integer seed or a JAX PRNG key; required unless `counts` is given.
         counts: instead of a key, explicit resamples: a (B, n_units) array of non-negative integer
             multiplicities, one row per resample (e.g. to repeat another tool's draws exactly;
@@ -276,7 +282,7 @@ def _resamples(key, counts, n_resamples, kind, n_units, unit):
     if counts is None:
         if key is None:
             raise TypeError("bootstrap needs key= (an integer seed or a JAX PRNG key), or explicit counts=.")
-        return 1000 if n_resamples is None else check_positive_int("n_resamples", n_resamples), _key_data(key), None
+        return _check_n_resamples(n_resamples), _key_data(key), None
     if key is not None:
         raise ValueError("Pass either key= (random resamples) or counts= (explicit resamples), not both.")
     if kind == "residual":
@@ -284,7 +290,25 @@ def _resamples(key, counts, n_resamples, kind, n_units, unit):
     counts = _check_counts(counts, n_units, unit)
     if n_resamples is not None and n_resamples != len(counts):
         raise ValueError(f"n_resamples={n_resamples!r} but counts has {len(counts)} rows; omit n_resamples.")
+    if len(counts) < MIN_RESAMPLES:
+        raise ValueError(
+            f"counts has {len(counts)} row, one resample, but a bootstrap needs at least {MIN_RESAMPLES} for a "
+            f"standard error or an interval, and 1000 or more are usual; give one row per resample."
+        )
     return len(counts), None, counts
+
+
+def _check_n_resamples(n_resamples):
+    """n_resamples (None: the default, 1000) as a checked int of at least MIN_RESAMPLES."""
+    if n_resamples is None:
+        return 1000
+    n_resamples = check_positive_int("n_resamples", n_resamples)
+    if n_resamples < MIN_RESAMPLES:
+        raise ValueError(
+            f"n_resamples must be at least {MIN_RESAMPLES} (one resample gives no standard error and a zero-width "
+            f"interval), and 1000 or more are usual; got {n_resamples}, so pass e.g. n_resamples=1000."
+        )
+    return n_resamples
 
 
 # With the default warm starts, the full fit's other basins are first fitted on this many
@@ -423,6 +447,7 @@ def bootstrap_many(law: Law, datasets, *, n_resamples: int | None = None, key=No
         raise ValueError("counts= applies to one dataset; bootstrap the datasets one by one to pass explicit counts.")
     if key is None:
         raise TypeError("bootstrap needs key= (an integer seed or a JAX PRNG key).")
+    _check_n_resamples(n_resamples)  # before the full fits
     base = jax.random.wrap_key_data(jnp.asarray(_key_data(key)))
     # The options and their defaults are those of `bootstrap`, read from its signature.
     defaults = {name: p.default for name, p in inspect.signature(bootstrap).parameters.items()

@@ -17,6 +17,8 @@ import io
 import json
 import numbers
 import os
+import re
+import stat
 from collections.abc import Mapping
 from typing import Any
 
@@ -28,6 +30,25 @@ FIELDS = ("n_params", "n_tokens", "compute", "unique_tokens", "loss", "group", "
 # A `columns=` key this close to a standard field (difflib ratio) is taken for a typo of it.
 _TYPO_CUTOFF = 0.88
 _NDC = ("n_params", "n_tokens", "compute")
+
+# Positive weights must lie in [WEIGHT_MIN, WEIGHT_MAX]. Only their ratios move the optimum, but
+# their scale is that of the objective sum_i w_i rho(r_i), its gradient and its curvature, which
+# under- or overflow float64 far from 1: with every weight 1e-300 each start stalls, with subnormal
+# weights (below 2.2e-308) each one "converges" where it began. Within these bounds every term
+# stays far from both ends of float64.
+WEIGHT_MIN, WEIGHT_MAX = 1e-100, 1e100
+# A positive weight below WEIGHT_SPAN times the largest one is lost in the rounding of the
+# objective's sum: its run would be left out silently, so it must be 0 (left out openly) or larger.
+WEIGHT_SPAN = float(np.finfo(np.float64).eps)
+# `from_csv` refuses a file of more than MAX_CSV_BYTES bytes (from its size, before reading) and
+# a line of more than MAX_CSV_LINE bytes (after reading that many: files are read in blocks,
+# never whole, so a file without line breaks costs no more memory than one line).
+MAX_CSV_BYTES = 1 << 30  # 1 GiB
+MAX_CSV_LINE = 1 << 20  # 1 MiB
+_BLOCK = 1 << 16
+_LINE_END = re.compile(rb"\r\n|\r|\n")
+_BOM = b"\xef\xbb\xbf"
+_MAYBE_SKIPPED = frozenset("# \t\r\n\f\v")
 
 # Header names recognised without `columns=`, compared after `.strip().lower()`.
 ALIASES = {
@@ -112,21 +133,28 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
             unique_tokens: U, unique training tokens per run, shape (R,).
             loss: L, final loss in nats/token, shape (R,).
             group: optional labels of any dtype, shape (R,).
-            weight: optional finite weights >= 0, not all zero, shape (R,).
+            weight: optional weights >= 0, not all zero, shape (R,); a run of weight 0 is left
+                out. Every positive weight must lie in [1e-100, 1e100] (`WEIGHT_MIN`,
+                `WEIGHT_MAX`) and be at least float64's epsilon (2.2e-16, `WEIGHT_SPAN`) times
+                the largest: only their ratios matter to the fit, and weights outside these
+                bounds under- or overflow the objective or vanish in its rounding (rescale them,
+                e.g. divide by their mean, or set a weight to 0 to leave its run out).
             **columns: any other columns by name, e.g. `n_experts=...`, `accuracy=...` or
                 `router=[...]`: numeric ones become float64, others are categorical labels.
 
             N, D, C, U and loss must be positive and finite; every column may be absent, but at
-            least one must be given.
+            least one must be given. A numpy masked array is read as its data when nothing is
+            masked; a masked entry (or `numpy.ma.masked` in a list) is refused, as it stands for
+            a missing value.
 
         Returns:
             A ScalingData with R rows.
 
         Raises:
-            ValueError: for a column that is not 1-D or not numeric, mismatched lengths, no
-                rows, NaN or infinite values, zero or negative N, D, C, U or loss (derived
-                columns included), or negative or all-zero weights. The message names the
-                column, the count and the first bad row.
+            ValueError: for a column that is not 1-D or not numeric, masked entries, mismatched
+                lengths, no rows, NaN or infinite values, zero or negative N, D, C, U or loss
+                (derived columns included), or negative, all-zero or out-of-bounds weights (see
+                `weight`). The message names the column, the count and the first bad row.
         """
         raw = dict(n_params=n_params, n_tokens=n_tokens, compute=compute, unique_tokens=unique_tokens, loss=loss,
                    group=group, weight=weight)
@@ -144,44 +172,44 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
         U_unique_tokens; loss: loss, L; group; weight). Every other column is kept under its
         header: as numbers when every cell is a number, else as categorical text labels.
 
+        Blank and whitespace-only lines are skipped, and so are comment lines, whose first
+        non-blank character is '#', before or after the header (a cell that starts with '#'
+        inside a line is data). Line numbers in messages are those of the file, skipped lines
+        included. The file must be a regular file of at most `MAX_CSV_BYTES` (1 GiB) with lines
+        of at most `MAX_CSV_LINE` bytes (1 MiB); it is read in blocks, never whole.
+
         Args:
-            path: the CSV file.
+            path: the CSV file (UTF-8, with or without a byte order mark).
             columns: optional map from column name to header name, e.g.
                 `{"n_params": "Model Size", "lr": "learning_rate"}`; it overrides the aliases
-                for standard fields and names any other column as you like.
+                for standard fields and names any other column as you like. Each header feeds
+                one column.
 
         Returns:
             A ScalingData with one row per data line; error messages give rows and file lines.
 
         Raises:
             FileNotFoundError: if `path` does not exist.
-            ValueError: for an empty file, a ragged line, a cell of a standard column that is not a
-                number, a missing or ambiguous column, or any check of `from_arrays`.
+            PermissionError: if the file cannot be read.
+            ValueError: for a directory, a FIFO, device or other file that is not a regular one
+                (refused from its metadata, never opened), a file or line over the limits, an
+                empty file, a ragged line, a cell of a standard column that is not a number, a
+                missing or ambiguous column, two columns mapped to one header, or any check of
+                `from_arrays`.
         """
         path = os.fspath(path)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(
-                f"No CSV file at {path!r}; check the path (relative paths start "
-                f"at {os.getcwd()})."
-            )
-        with open(path, "rb") as f:
-            raw_bytes = f.read()  # read once: parsed here and hashed for `source`
-        try:
-            reader = csv.reader(io.StringIO(raw_bytes.decode("utf-8-sig"), newline=""))
-            # Truly blank lines come back as []; skip them but keep the file's line numbers.
-            records = [(reader.line_num, row) for row in reader if row]
-        except UnicodeDecodeError as err:
-            raise ValueError(
-                f"Could not parse {path}: it is not UTF-8 text (byte {err.start} cannot be decoded); "
-                f"save it as a UTF-8 CSV."
-            ) from None
-        except csv.Error as err:
-            raise ValueError(f"Could not parse {path} as CSV: {err}.") from None
+        digest = hashlib.sha256()  # of the bytes as read, for `source`
+        with _open_regular(path) as f:
+            records, comments = _records(path, _lines(path, f, digest))
         if not records:
             raise ValueError(
+                f"Could not parse {path}: it has no header row: it holds only blank lines and comments "
+                f"(lines starting with '#'); it needs a header row naming the columns, then one line per run."
+                if comments else
                 f"Could not parse {path}: the file is empty; it needs a header row "
                 f"naming the columns, then one line per run."
             )
+        _check_commented_header(path, records[0], comments)
         header = [h.strip() for h in records[0][1]]
         body = records[1:]
         for line, row in body:
@@ -197,7 +225,7 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
             raw[field] = _parse_cells(field, name, cells, path, [line for line, _ in body])
         data = _build(raw, derive=True, lines=[line for line, _ in body], source=path)
         origin = {"kind": "csv", "path": os.path.abspath(path), "columns": dict(columns or {}),
-                  "sha256": hashlib.sha256(raw_bytes).hexdigest()}
+                  "sha256": digest.hexdigest()}
         return data.replace(source=json.dumps(origin))
 
     @classmethod
@@ -381,13 +409,24 @@ def _resolve_columns(header: list, columns: Mapping | None, source: str) -> dict
             f"columns must be a dict from column name to header name, but got "
             f"{type(columns).__name__}; e.g. columns={{'n_params': 'Model Size'}}."
         )
-    resolved = {}
-    for field, name in columns.items():
-        field = _field_name(field)
+    resolved, keys = {}, {}
+    for key, name in columns.items():
+        field = _field_name(key)
+        if field in keys:
+            raise ValueError(
+                f"columns has keys {keys[field]!r} and {key!r}, which both name the column {field!r}; keep one of them."
+            )
+        keys[field] = key
         if name not in header:
             raise ValueError(
                 f"Column {name!r} (for {field}) is not in {source}{closest(name, header)}; its columns are: "
                 f"{', '.join(map(str, header))}."
+            )
+        other = next((f for f, n in resolved.items() if n == name), None)
+        if other is not None:
+            raise ValueError(
+                f"columns maps both {other!r} and {field!r} to the header {name!r} of {source}; a header feeds one "
+                f"column, so map {field!r} to another header (its columns are: {', '.join(map(str, header))})."
             )
         resolved[field] = name
     taken = set(resolved.values())
@@ -443,6 +482,168 @@ def _parse_cells(field: str, name: str, cells: list, path: str, lines: list):
     )
 
 
+def _kind_of(mode: int) -> str:
+    for test, kind in ((stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return kind
+    return "neither a file nor a directory"
+
+
+def _open_regular(path: str):
+    """`path` opened for binary reading, after checks on its metadata: it exists, is a regular file
+    (a FIFO or device is refused before any open, which could block) and is at most MAX_CSV_BYTES."""
+    try:
+        info = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        raise FileNotFoundError(
+            f"No CSV file at {path!r}; check the path (relative paths start at {os.getcwd()})."
+        ) from None
+    except PermissionError:
+        raise PermissionError(
+            f"Cannot read {path}: permission denied on a folder of its path; make the folders readable "
+            f"(e.g. chmod u+rx) or copy the file somewhere you can read."
+        ) from None
+    except OSError as err:  # e.g. a symbolic link loop or a name too long
+        raise ValueError(f"Cannot read {path}: {err.strerror}; check the path.") from None
+
+    def check(mode: int) -> None:
+        if stat.S_ISDIR(mode):
+            raise ValueError(f"{path!r} is a directory, not a CSV file; pass the path of a file inside it.")
+        if not stat.S_ISREG(mode):
+            raise ValueError(
+                f"{path!r} is not a regular file ({_kind_of(mode)}); from_csv reads a CSV file on disk, so save "
+                f"the data to a file first."
+            )
+
+    check(info.st_mode)
+    if info.st_size > MAX_CSV_BYTES:
+        raise ValueError(
+            f"{path} is {info.st_size} bytes, more than the {MAX_CSV_BYTES} bytes from_csv reads "
+            f"(jscale._data.MAX_CSV_BYTES); keep only the runs and columns to fit, or read it with pandas and "
+            f"pass the frame to ScalingData.from_dataframe."
+        )
+    # O_NONBLOCK: should the path have become a FIFO since the stat, the open returns at once and the
+    # check of the open file below refuses it.
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except PermissionError:
+        raise PermissionError(
+            f"Cannot read {path}: permission denied; make it readable (e.g. chmod u+r {path}) or copy it "
+            f"somewhere you can read."
+        ) from None
+    try:
+        check(os.fstat(fd).st_mode)
+    except ValueError:
+        os.close(fd)
+        raise
+    return os.fdopen(fd, "rb")
+
+
+def _lines(path: str, f, digest):
+    """Yields the text lines of the binary file `f`, each with its line end (\\n, \\r\\n or \\r, as
+    csv expects of a file opened with newline=""), reading blocks and adding them to `digest`.
+
+    A line longer than MAX_CSV_LINE bytes, or a file that grows past MAX_CSV_BYTES, is refused
+    once that much is read: memory stays within about a line and a block. Each block's complete
+    lines are decoded and split at once (per-line work in Python would double the time).
+    """
+    number, offset, size, pending = 0, 0, 0, b""
+    while True:
+        block = f.read(_BLOCK)
+        size += len(block)
+        if size > MAX_CSV_BYTES:
+            raise ValueError(
+                f"{path} holds more than the {MAX_CSV_BYTES} bytes from_csv reads (jscale._data.MAX_CSV_BYTES); "
+                f"keep only the runs and columns to fit, or read it with pandas and use ScalingData.from_dataframe."
+            )
+        digest.update(block)
+        pending += block
+        # Complete lines end at the last line end, except a final "\r", maybe the first half of "\r\n".
+        cut = len(pending) if not block else max(pending.rfind(b"\n"), pending.rfind(b"\r", 0, len(pending) - 1)) + 1
+        done, pending = pending[:cut], pending[cut:]
+        if offset == 0 and done.startswith(_BOM):
+            done, offset = done[len(_BOM):], len(_BOM)
+        if len(pending) > MAX_CSV_LINE:
+            raise _too_long(path, number + done.count(b"\n") + done.count(b"\r") - done.count(b"\r\n") + 1)
+        if len(done) > MAX_CSV_LINE:
+            lengths = [len(line) for line in _LINE_END.split(done)]
+            if max(lengths) > MAX_CSV_LINE:
+                raise _too_long(path, number + 1 + next(i for i, n in enumerate(lengths) if n > MAX_CSV_LINE))
+        try:
+            text = done.decode("utf-8")
+        except UnicodeDecodeError as err:
+            line = number + 1 + len(_LINE_END.findall(done, 0, err.start))
+            raise ValueError(
+                f"Could not parse {path}: it is not UTF-8 text (byte {offset + err.start} cannot be decoded, on line "
+                f"{line}); save it as a UTF-8 CSV."
+            ) from None
+        offset += len(done)
+        for line in io.StringIO(text, newline=""):
+            number += 1
+            yield line
+        if not block:
+            return
+
+
+def _too_long(path: str, line: int) -> ValueError:
+    return ValueError(
+        f"Could not parse {path}: line {line} is longer than {MAX_CSV_LINE} bytes (jscale._data.MAX_CSV_LINE), "
+        f"too long for a run; is it a CSV file with one run per line?"
+    )
+
+
+def _records(path: str, lines) -> tuple[list, list]:
+    """([(file line, cells)] of every CSV record, [(file line, text)] of every comment line), with
+    blank and comment lines (first non-blank character '#') between records skipped."""
+    comments, records = [], []
+    number = first = 0
+    between = True  # not inside a quoted cell that spans lines
+
+    def kept():
+        nonlocal number, first, between
+        for line in lines:
+            number += 1
+            if between:
+                if line[:1] in _MAYBE_SKIPPED:  # a quick test first: most lines start with a value
+                    stripped = line.strip()
+                    if stripped[:1] == "#":
+                        comments.append((number, line.rstrip("\r\n")))
+                    if not stripped or stripped[:1] == "#":
+                        continue
+                first, between = number, False
+            yield line
+
+    try:
+        for row in csv.reader(kept()):
+            records.append((first, row))
+            between = True
+    except csv.Error as err:
+        raise ValueError(f"Could not parse {path} as CSV: {err} (line {number}).") from None
+    return records, comments
+
+
+def _check_commented_header(path: str, header: tuple, comments: list) -> None:
+    """Raises when the header row holds only numbers and the comment line before it looks like a
+    header (as numpy.savetxt writes one: '# N,loss'), which was skipped as a comment."""
+    line, cells = header
+    before = [c for c in comments if c[0] < line]
+    if not before or not cells:
+        return
+    for cell in cells:
+        try:
+            float(cell)
+        except ValueError:
+            return
+    number, text = before[-1]
+    if len(next(csv.reader([text.strip().lstrip("#").strip()]), [])) == len(cells):
+        raise ValueError(
+            f"Could not parse {path}: line {number} ({text!r}) looks like the header, but lines starting with '#' "
+            f"are comments and are skipped, so line {line}, a run, would be read as the header; remove the '#' "
+            f"(numpy.savetxt writes it unless given comments='')."
+        )
+
+
 def weighted_rows(data: ScalingData) -> np.ndarray:
     """(R,) mask of the rows a fit uses: those of positive weight (every row without weights)."""
     return np.ones(len(data), bool) if data.weight is None else np.asarray(data.weight) > 0
@@ -462,6 +663,33 @@ def _plural(count: int, word: str) -> str:
 
 def _show(value) -> str:
     return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def _masked_count(count: int) -> str:
+    return f"{count} masked {'entry' if count == 1 else 'entries'}"
+
+
+def _unmasked(name: str, value):
+    """A column given as a numpy masked array as its data; a masked entry is a missing value, which
+    would otherwise be read as the number under the mask, so it is refused (as `numpy.ma.masked`
+    in a list is, which NumPy would turn into NaN or 0)."""
+    fix = "drop those runs or fill them with real values (e.g. column.filled(value)), then pass the column again"
+    if isinstance(value, np.ma.MaskedArray):
+        bad = np.flatnonzero(np.ma.getmaskarray(value)) if np.ndim(value) == 1 else np.zeros(0, int)
+        if bad.size:
+            raise ValueError(
+                f"Column {name!r} is a masked array with {_masked_count(bad.size)}; the first is at row {bad[0]}. "
+                f"Masked entries are missing values, so {fix}."
+            )
+        return np.ma.getdata(value)
+    if isinstance(value, (list, tuple)):
+        bad = [i for i, v in enumerate(value) if v is np.ma.masked]
+        if bad:
+            raise ValueError(
+                f"Column {name!r} has {_masked_count(len(bad))} (numpy.ma.masked); the first is at row {bad[0]}. "
+                f"Masked entries are missing values, so {fix}."
+            )
+    return value
 
 
 def _read(name: str, value) -> np.ndarray:
@@ -497,6 +725,7 @@ def _to_array(name: str, value) -> tuple[np.ndarray, bool]:
     Standard numeric columns must be numbers (float64); `group` keeps its labels; any other
     column is float64 when every value is a real number, else categorical labels.
     """
+    value = _unmasked(name, value)
     arr = _read(name, value)
     categorical = name == "group"
     if not categorical:
@@ -540,6 +769,25 @@ def _check_values(name: str, arr: np.ndarray, lines, source, note: str = "", *, 
         if not np.any(arr > 0):
             raise ValueError(
                 f"{label} is zero in every row; give at least one run a positive weight."
+            )
+        rescale = ("Only the ratios of weights matter, and weights this far from 1 make the objective "
+                   f"{{}} float64; rescale them (e.g. divide by their mean) so every positive weight lies in "
+                   f"[{WEIGHT_MIN:g}, {WEIGHT_MAX:g}], or set a weight to 0 to leave its run out.")
+        bad = np.flatnonzero((arr > 0) & (arr < WEIGHT_MIN))
+        if bad.size:
+            raise ValueError(f"{label} has {_plural(bad.size, 'positive value')} below {WEIGHT_MIN:g}; the first is "
+                             f"at {where(bad[0])}. " + rescale.format("underflow"))
+        bad = np.flatnonzero(arr > WEIGHT_MAX)
+        if bad.size:
+            raise ValueError(f"{label} has {_plural(bad.size, 'value')} above {WEIGHT_MAX:g}; the first is at "
+                             f"{where(bad[0])}. " + rescale.format("overflow"))
+        largest = arr.max()
+        bad = np.flatnonzero((arr > 0) & (arr < WEIGHT_SPAN * largest))
+        if bad.size:
+            raise ValueError(
+                f"{label} has {_plural(bad.size, 'positive value')} below {WEIGHT_SPAN:.3g} times its largest "
+                f"({_show(largest)}); the first is at {where(bad[0])}. Their runs would change the objective by "
+                f"less than its rounding, so set those weights to 0 to leave the runs out, or raise them."
             )
         return
     bad = np.flatnonzero(arr <= 0)

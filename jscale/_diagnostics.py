@@ -35,6 +35,7 @@ from jscale._warnings import (
     ExtrapolationWarning,
     IrreducibleLossWarning,
     RepetitionWarning,
+    ResamplesWarning,
     StartsWarning,
 )
 
@@ -256,6 +257,19 @@ def diagnose_fit(result) -> list[Diagnostic]:
     return [d for check in FIT_CHECKS for d in check(result)]
 
 
+# Fewer bootstrap resamples than this give rough percentile intervals (their 2.5% and 97.5%
+# quantiles rest on two or three draws each); the diagnostics say so.
+FEW_RESAMPLES = 100
+
+
+def resamples(boot) -> list[Diagnostic]:
+    if boot.n_resamples >= FEW_RESAMPLES:
+        return []
+    message = (f"The bootstrap has only {boot.n_resamples} resamples: its standard errors and percentile intervals "
+               f"are rough; use n_resamples=1000 or more for results to report.")
+    return [Diagnostic("resamples", message, ResamplesWarning, {"n_resamples": boot.n_resamples})]
+
+
 def draws(boot) -> list[Diagnostic]:
     failed = boot.n_resamples - boot.n_converged
     if not failed:
@@ -290,7 +304,7 @@ def diagnose_bootstrap(boot) -> list[Diagnostic]:
     (draws that failed; bounds and correlations among the draws; configurations)."""
     fit = boot.fit
     checks = (convergence, starts, irreducible_loss, compute_ratio, repetition)
-    return ([d for check in checks for d in check(fit)] + draws(boot) + bootstrap_bounds(boot)
+    return ([d for check in checks for d in check(fit)] + resamples(boot) + draws(boot) + bootstrap_bounds(boot)
             + bootstrap_correlations(boot) + configurations(boot))
 
 

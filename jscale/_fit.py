@@ -17,7 +17,7 @@ import numpy as np
 from jscale import _batch, _problem, _progress
 from jscale._data import ScalingData, check_column, weighted_rows
 from jscale._diagnostics import merge, summarize
-from jscale._laws import Constrained, Law
+from jscale._laws import BUILT_IN, Constrained, Law
 from jscale._losses import resolve_loss
 from jscale._numerics import read_only, x64_scope
 from jscale._results import FitResult
@@ -99,6 +99,8 @@ def check_law_and_data(law, data, objective: Objective | None = None) -> None:
         if law.column_space == "log" or c not in data.categorical:
             check_column(data, c, positive=law.column_space == "log", who=who)
     _problem.check_target(data, objective.target, objective.residual)
+    if not isinstance(law.base if isinstance(law, Constrained) else law, BUILT_IN):
+        _problem.check_law_function(law, data, objective.residual)
     used = weighted_rows(data)
     n_used = int(used.sum())
     if n_used < law.n_free:
@@ -151,8 +153,10 @@ def check_execution(solver, batching, batch_size, n_devices, mesh=None) -> Execu
     return Execution(solver, batching, batch_size, mesh if mesh.size > 1 else None)
 
 
-def fit_datasets(law, datasets: list, x0s, objective: Objective, execution: Execution) -> list[FitResult]:
-    """One FitResult per dataset (validated), from one batched run of every start on every dataset."""
+def fit_datasets(law, datasets: list, x0s, objective: Objective, execution: Execution,
+                 notes: tuple = ()) -> list[FitResult]:
+    """One FitResult per dataset (validated), from one batched run of every start on every dataset;
+    `notes` go into every result."""
     target, residual, loss = objective
     problems = [_problem.build(law, loss, d, target=target, residual=residual) for d in datasets]
     with x64_scope():
@@ -168,16 +172,30 @@ def fit_datasets(law, datasets: list, x0s, objective: Objective, execution: Exec
     for k, data in enumerate(datasets):
         if not np.isfinite(out["f"][k]).any():
             where = f"Dataset {k}: n" if len(datasets) > 1 else "N"
-            raise ConvergenceError(f"{where}one of the {x0s.shape[0]} starts reached a finite objective; check the "
-                                   "data and the starts.")
+            raise ConvergenceError(f"{where}one of the {x0s.shape[0]} starts reached a finite objective. "
+                                   + _why_not_finite(law, problems[k], x0s[0]))
         results.append(FitResult(
             law=law, loss=loss, target=target, residual=residual, starts=x0s, end_params=read_only(out["x"][k]),
             objectives=read_only(out["f"][k]), status=read_only(out["status"][k]), n_steps=read_only(out["steps"][k]),
             best_index=int(best[k]), n_rows=len(data), objective_floor=float(problems[k].floor),
             curvature=jax.tree.map(read_only, terms[k]), n_configs=distinct_configurations(law, data),
-            data_summary=summarize(law, data, target), data_source=_source_of(data),
+            data_summary=summarize(law, data, target), data_source=_source_of(data), notes=tuple(notes),
         ))
     return results
+
+
+def _why_not_finite(law, problem, x0) -> str:
+    """Where the law is not finite at the first start, for the error of a fit that found nothing."""
+    with x64_scope():
+        pred = np.asarray(_problem.model_at(problem, jax.numpy.asarray(x0)))
+    natural = ", ".join(f"{n}={v:.3g}" for n, v in zip(law.param_names, np.asarray(law.to_natural(np.asarray(x0)))))
+    bad = ~np.isfinite(pred[: len(problem.y)])
+    if bad.any():
+        return (f"At the first start ({natural}) the law's prediction is NaN or infinite at {int(bad.sum())} of "
+                f"{bad.size} rows (first: row {int(np.argmax(bad))}): check that the law is defined there (no log, "
+                "root or fractional power of a negative number, no division by zero) and that its starts are in range.")
+    return (f"The law is finite at the first start ({natural}) but every fit diverged: check the starts "
+            "(starts=, or the starts of its parameters) and the scale of the data.")
 
 
 def _source_of(data: ScalingData) -> str:
@@ -213,7 +231,8 @@ def fit_list(law, datasets, *, target="loss", residual="log", starts=None, loss=
     execution = check_execution(solver, batching, batch_size, n_devices, mesh)
     x0s = check_starts(law, starts)
     with _progress.status(_describe(x0s, datasets, execution), bool(progress)):
-        results = fit_datasets(law, list(datasets), x0s, objective, execution)
+        notes = (law.starts_note(),) if starts is None and law.starts_note() else ()
+        results = fit_datasets(law, list(datasets), x0s, objective, execution, notes)
     if strict:
         _strict(results)
     return results

@@ -224,6 +224,8 @@ def _check_fit(fit: FitResult) -> None:
     _check_int("n_configs", fit.n_configs)
     if fit.residual not in ("log", "raw") or not isinstance(fit.target, str):
         _fail(f"residual {fit.residual!r} / target {fit.target!r} are not valid")
+    if not isinstance(fit.notes, tuple) or not all(isinstance(n, str) for n in fit.notes):
+        _fail("notes are not a list of texts")
     starts = _array(fit, "starts", (None, p), finite=True)
     end = _array(fit, "end_params", (None, p))
     s = end.shape[0]

@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import itertools
+import math
 from typing import ClassVar
 
 import jax
@@ -110,6 +111,10 @@ class Law:
     def default_starts(self) -> np.ndarray:
         """Default free-space starts, shape (S, P)."""
         raise NotImplementedError
+
+    def starts_note(self) -> str:
+        """What a user should know about the default starts (e.g. that they are a subset), or ""."""
+        return ""
 
     def fix(self, **values) -> Law:
         """This law with parameters held at natural values, e.g. `law.fix(E=1.8)`.
@@ -350,6 +355,9 @@ class Constrained(Law):
 
     def predict(self, theta, x):
         return self.base.predict(self.full(jnp.asarray(theta)), x)
+
+    def starts_note(self) -> str:
+        return self.base.starts_note()
 
     def default_starts(self) -> np.ndarray:
         starts = np.asarray(self.base.default_starts())[:, list(self._kept)]
@@ -665,8 +673,63 @@ class Custom(Law):
         return jnp.exp(out) if self.returns_log else out
 
     def default_starts(self) -> np.ndarray:
-        grid = np.array(list(itertools.product(*(p.start_values() for _, p in self.specs))), dtype=np.float64)
+        """The grid of every parameter's start values; for a grid of more than
+        `MAX_DEFAULT_STARTS` points (3^P passes 4,096 at P = 8), a deterministic Halton subset
+        of it (see `starts_note`)."""
+        values = [p.start_values() for _, p in self.specs]
+        if self._grid_size() <= MAX_DEFAULT_STARTS:
+            grid = np.array(list(itertools.product(*values)), dtype=np.float64)
+        else:
+            grid = _halton_subset(values, MAX_DEFAULT_STARTS)
         return self.to_free(grid)
+
+    def _grid_size(self) -> int:
+        return math.prod(len(p.start_values()) for _, p in self.specs)
+
+    def starts_note(self) -> str:
+        size = self._grid_size()
+        if size <= MAX_DEFAULT_STARTS:
+            return ""
+        return (f"The default starts are {MAX_DEFAULT_STARTS:,} of the {size:,} points of the {self.name} law's grid "
+                "of start values (a Halton subset); pass starts= to fit others.")
+
+
+# Default starts of a custom law: its grid of start values, at most this many points.
+MAX_DEFAULT_STARTS = 4096
+
+
+def _halton_subset(values: list, n: int) -> np.ndarray:
+    """`n` distinct points of the grid product(*values), chosen by a Halton sequence over the
+    grid's index space (deterministic, spread evenly over every parameter's values)."""
+    primes = _primes(len(values))
+    rows, seen = [], set()
+    j = 0
+    while len(rows) < n:
+        j += 1
+        index = tuple(min(int(_radical_inverse(j, b) * len(v)), len(v) - 1) for b, v in zip(primes, values))
+        if index not in seen:
+            seen.add(index)
+            rows.append([v[i] for v, i in zip(values, index)])
+    return np.array(rows, dtype=np.float64)
+
+
+def _radical_inverse(j: int, base: int) -> float:
+    out, scale = 0.0, 1.0 / base
+    while j:
+        j, digit = divmod(j, base)
+        out += digit * scale
+        scale /= base
+    return out
+
+
+def _primes(n: int) -> list:
+    found = []
+    k = 2
+    while len(found) < n:
+        if all(k % p for p in found if p * p <= k):
+            found.append(k)
+        k += 1
+    return found
 
 
 def _check_param_starts(name: str, param: Param) -> None:
@@ -727,6 +790,8 @@ def custom(fn, params: dict, columns, *, name: str = "custom", log: bool = False
 # The one registry of law forms, by class name (saved files and the command line use it).
 LAWS = {cls.__name__: cls for cls in (Chinchilla, DataConstrained, Kaplan, PowerLaw, PurePowerLaw, BrokenPowerLaw,
                                       Constrained, Custom)}
+# The forms written here (a Constrained law is built-in where its base is); others run user code.
+BUILT_IN = (Chinchilla, DataConstrained, Kaplan, PowerLaw, PurePowerLaw, BrokenPowerLaw)
 # Names of the laws of two columns (n_params, n_tokens) that need no settings, for the command line.
 # The laws by their command-line names; the one-column forms take `NAME:COLUMN` there.
 NAMED = {"chinchilla": Chinchilla, "kaplan": Kaplan, "data-constrained": DataConstrained, "power-law": PowerLaw,

@@ -112,6 +112,29 @@ def build(law, loss, data: ScalingData, *, target: str = "loss", residual: str =
     return Problem(x=x, y=y, weight=weight, floor=floor, law=law, loss=loss, residual=residual)
 
 
+def check_law_function(law, data: ScalingData, residual: str) -> None:
+    """A law whose function is the user's (not a built-in form), traced once without computing
+    (`jax.eval_shape`): an error inside it, or an output that is not one
+    number per row, is reported as the law's fault before anything is compiled."""
+    x = law.inputs(natural_columns(law, data))
+    model = law.log_predict if residual == "log" else law.predict
+    n_rows = len(data)
+    try:
+        with x64_scope():
+            out = jax.eval_shape(model, jax.ShapeDtypeStruct((law.n_free,), np.float64),
+                                 {c: jax.ShapeDtypeStruct(np.shape(v), np.asarray(v).dtype) for c, v in x.items()})
+    except Exception as err:  # noqa: BLE001 - whatever the user's function raises
+        first = str(err).strip().splitlines()[0] if str(err).strip() else "no message"
+        raise ValueError(f"The {law.name} law's function fails on {n_rows} rows of the columns "
+                         f"{', '.join(law.columns)} ({type(err).__name__}: {first}). It must map params (name -> "
+                         f"scalar) and inputs (column -> ({n_rows},) array) to ({n_rows},) predictions with "
+                         "jax.numpy.") from None
+    if not hasattr(out, "shape") or tuple(out.shape) != (n_rows,):
+        shape = tuple(out.shape) if hasattr(out, "shape") else type(out).__name__
+        raise ValueError(f"The {law.name} law's function returns shape {shape} for {n_rows} rows; it must return one "
+                         f"prediction per row, shape ({n_rows},) (broadcast scalars against an input column).")
+
+
 def stack(problems: list, size: int | None = None) -> Problem:
     """Problems of one law and loss stacked along a leading axis (NumPy), each padded to `size`
     rows (default: the longest) with rows of weight 0 (copies of its first row, so every input

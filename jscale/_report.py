@@ -21,6 +21,8 @@ def fit_summary(result) -> str:
     ]
     for (name, value), (free, fv) in zip(result.params.items(), result.free_params.items()):
         lines.append(f"  {name:<10} {value:>14.6g} {free:>10} {fv:>14.8g}")
+    if result.notes:
+        lines += ["", "  notes:"] + [f"  - {m}" for m in result.notes]
     return "\n".join(lines)
 
 
@@ -31,12 +33,14 @@ def fit_to_dict(result) -> dict:
         "residual": result.residual, "n_rows": result.n_rows, "params": result.params,
         "free_params": result.free_params, "objective": result.objective, "best_status": result.best_status,
         "n_starts": result.n_starts, "status_counts": result.status_counts(), "n_at_best": result.n_at_best,
+        "notes": list(result.notes),
     }
 
 
 def _notes(boot) -> list[str]:
     """The bootstrap's findings that concern its intervals, as plain messages."""
-    return [d.message for d in boot.diagnostics() if d.kind in ("draws", "bound", "correlation", "configurations")]
+    return [d.message for d in boot.diagnostics() if d.kind in ("resamples", "draws", "bound", "correlation",
+                                                                   "configurations")]
 
 
 def bootstrap_summary(boot, level: float = 0.95, method: str = "percentile") -> str:

@@ -28,9 +28,8 @@ class FitResult(struct.PyTreeNode, kw_only=True):
     """The outcome of `jscale.fit`: one law fitted from S starts to one dataset.
 
     Attributes:
-        law, loss: the law and the loss object, e.g. `Huber(delta=1e-3)` (static).
-        target: the fitted column, e.g. "loss" (static).
-        residual: "log" (residuals of log values) or "raw" (static).
+        law, loss, target, residual: the law, the loss object (e.g. `Huber(delta=1e-3)`), the
+            fitted column (e.g. "loss") and "log" or "raw" residuals (static).
         starts: (S, P) free-space starting points.
         end_params: (S, P) free-space end point of every start.
         objectives: (S,) objective (sum of losses of residuals) at every end point.
@@ -42,8 +41,8 @@ class FitResult(struct.PyTreeNode, kw_only=True):
         curvature: sums at the best start that the curvature covariances use, or None.
         n_configs: distinct configurations of the law's columns in the data (static).
         data_summary: what the diagnostics and predictions need of the fitted data (static).
-        data_source: where the fitted data came from and its fingerprint, as JSON text (static;
-            see `source`).
+        data_source: the fitted data's source and fingerprint, JSON text (static; see `source`).
+        notes: what a reader should know, e.g. that the default starts were a subset (static).
     """
 
     law: Any = struct.field(pytree_node=False)
@@ -62,6 +61,7 @@ class FitResult(struct.PyTreeNode, kw_only=True):
     n_configs: int = struct.field(pytree_node=False, default=0)
     data_summary: DataSummary | None = struct.field(pytree_node=False, default=None)
     data_source: str = struct.field(pytree_node=False, default="")
+    notes: tuple = struct.field(pytree_node=False, default=())
 
     @property
     def source(self) -> dict | None:

@@ -14,6 +14,7 @@ derive from `IntervalWarning`.
 | configurations | ConfigurationsWarning | fewer distinct configurations than twice the parameters |
 | curvature | CurvatureWarning | the Hessian at the optimum is singular: no curvature intervals |
 | draws | DrawsWarning | bootstrap draws whose fit did not converge |
+| resamples | ResamplesWarning | a bootstrap of fewer than 100 resamples |
 | irreducible_loss | IrreducibleLossWarning | the fitted E above the lowest observed loss |
 | compute | ComputeWarning | given compute outside 0.8-1.25 times 6ND |
 | repetition | RepetitionWarning | data repeated (D/U > 1) under a law without unique_tokens |
@@ -68,6 +69,10 @@ class CurvatureWarning(IntervalWarning):
 
 class DrawsWarning(IntervalWarning):
     """Some bootstrap draws did not converge and are left out of the statistics."""
+
+
+class ResamplesWarning(IntervalWarning):
+    """A bootstrap of fewer than 100 resamples: its intervals are rough."""
 
 
 class IrreducibleLossWarning(DiagnosticWarning):

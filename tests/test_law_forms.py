@@ -218,7 +218,7 @@ def test_custom_law_goes_through_fit_bootstrap_allocation_and_save(tmp_path):
 def test_law_constructor_errors():
     with pytest.raises(ValueError, match="column must be the name of a data column"):
         jscale.laws.PowerLaw("")
-    with pytest.raises(ValueError, match="n_breaks must be a positive integer"):
+    with pytest.raises(ValueError, match="n_breaks must be an integer from 1 to 32"):
         jscale.laws.BrokenPowerLaw(0)
     with pytest.raises(ValueError, match="Param domain must be"):
         Param((1.0, 0.0))

@@ -1,0 +1,144 @@
+"""Loud failure and bounded memory (issue 17): allocation solves that fail say so, custom laws
+that cannot work are refused before compiling, and calls stay within the memory budget."""
+
+import warnings
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from helpers import noisy_chinchilla
+
+import jscale
+from jscale import _batch
+from jscale.laws import Param, custom
+
+EPOCH = dict(E=1.81686, A=482.00572, B=2085.43420, alpha=0.34781, beta=0.36585)
+LAW = jscale.laws.Chinchilla()
+
+
+@pytest.mark.parametrize("name, value", [("alpha", np.nan), ("A", 0.0), ("A", -5.0), ("beta", np.inf),
+                                         ("E", "x")])
+def test_allocation_refuses_parameters_outside_the_domain(name, value):
+    # Before: NaN, zero or negative parameters gave a plausible N* (1.29e13 at 1e22 FLOP).
+    with pytest.raises(ValueError, match=rf"params\['{name}'\]"):
+        jscale.compute_optimal(LAW, [1e22], params={**EPOCH, name: value})
+    with pytest.raises(ValueError, match=rf"params\['{name}'\]"):
+        jscale.marginal_returns(LAW, n_params=1e9, n_tokens=2e10, params={**EPOCH, name: value})
+
+
+def test_allocation_reports_failed_solves_per_budget():
+    with pytest.warns(jscale.ConvergenceWarning, match=r"failed at 1 of 2 points: 1e\+308 \(nonfinite\)"):
+        best = jscale.compute_optimal(LAW, [1e22, 1e308], params=EPOCH)
+    assert list(best.status) == ["success", "nonfinite"]
+    table = best.table().splitlines()
+    assert "not a solution" in table[2] and "not a solution" not in table[1]
+    with pytest.warns(jscale.ConvergenceWarning, match="nonfinite"):
+        nan_cost = jscale.compute_optimal(LAW, [1e22], params=EPOCH, cost=lambda n, d: jnp.nan * n * d)
+    assert list(nan_cost.status) == ["nonfinite"]
+
+
+def test_allocation_is_quiet_where_every_solve_succeeds():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        best = jscale.compute_optimal(LAW, np.logspace(19, 26, 8), params=EPOCH)
+        returns = jscale.marginal_returns(LAW, n_params=[1e8, 1e10], n_tokens=[1e9, 2e11], params=EPOCH)
+    assert set(best.status) == {"success"} and set(returns.status) == {"success"}
+
+
+def test_marginal_returns_report_failed_solves():
+    with pytest.warns(jscale.ConvergenceWarning, match="Marginal returns"):
+        returns = jscale.marginal_returns(LAW, n_params=[1e9, 1e9], n_tokens=[2e10, 2e10], params=EPOCH,
+                                          cost=lambda n, d: jnp.where(n * d > 0, jnp.nan, 1.0))
+    assert list(returns.status) == ["nonfinite", "nonfinite"]
+
+
+def test_allocation_splits_points_over_calls_within_the_memory_budget(monkeypatch):
+    budgets = np.logspace(19, 26, 300)
+    whole = jscale.compute_optimal(LAW, budgets, params=EPOCH)
+    # 64 solves of 4 KB per call: 300 budgets take 5 calls of 64 points.
+    monkeypatch.setenv(_batch.MEMORY_ENV, str(64 * 4096))
+    parts = jscale.compute_optimal(LAW, budgets, params=EPOCH)
+    for name in ("n_params", "n_tokens", "loss", "exponent_params"):
+        np.testing.assert_array_equal(getattr(parts, name), getattr(whole, name))
+
+
+def test_fit_slots_stay_within_the_memory_budget(monkeypatch):
+    # Before: a 1e6-row CSV with the default starts asked for 34 GB in one call (256 slots).
+    monkeypatch.setenv(_batch.MEMORY_ENV, str(2 << 30))
+    assert _batch.slots_within_budget(256, 1_000_000, 5) == 14
+    assert _batch.slots_within_budget(256, 240, 5) == 256
+    monkeypatch.setenv(_batch.MEMORY_ENV, str(1 << 20))
+    with pytest.raises(ValueError, match=r"1,000,000 rows needs about 288 MiB at once.*1 MiB memory budget; set "
+                                         r"JSCALE_MEMORY_BUDGET"):
+        _batch.slots_within_budget(256, 1_000_000, 5)
+
+
+def test_a_fit_under_a_small_memory_budget_finds_the_same_optimum(monkeypatch):
+    data = noisy_chinchilla(n=5, sigma=0.01, seed=4)
+    starts = LAW.default_starts()[::300]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        wide = jscale.fit(LAW, data, starts=starts)
+        # 32 rows x 9 x 16 bytes per slot (and 648 for the curvature): 12 KB holds 2 slots, not 256.
+        monkeypatch.setenv(_batch.MEMORY_ENV, str(12 << 10))
+        assert _batch.slots_within_budget(256, len(data), LAW.n_free) == 2
+        narrow = jscale.fit(LAW, data, starts=starts)
+    # Two slots step the same fits in another order of batches: the same optima to rounding.
+    np.testing.assert_allclose(narrow.objectives, wide.objectives, rtol=1e-9)
+    np.testing.assert_allclose(narrow.theta, wide.theta, rtol=0, atol=1e-5)  # starts may tie for the best
+
+
+def _law(fn, n=3):
+    return custom(fn, {"E": "positive", "A": "positive", "alpha": "positive"}, columns=("n_params",))
+
+
+@pytest.mark.parametrize("fn, message", [
+    (lambda p, x: p["E"] + p["A"] * x["n_params"][:, None] ** -p["alpha"], r"returns shape \(25, 1\) for 25 rows"),
+    (lambda p, x: p["E"] + p["Q"] * x["n_params"], r"fails on 25 rows .*KeyError: 'Q'"),
+    (lambda p, x: p["E"] + p["A"] + p["alpha"], r"returns shape \(\) for 25 rows"),
+    (lambda p, x: p["E"] + x["n_tokens"], r"fails on 25 rows .*KeyError: 'n_tokens'"),
+])
+def test_malformed_custom_laws_are_refused_before_compiling(fn, message):
+    # Before: "operands could not be broadcast", "dot_general requires ..." from inside the solver.
+    data = noisy_chinchilla(n=5, sigma=0.01, seed=4)
+    with pytest.raises(ValueError, match=message):
+        jscale.fit(_law(fn), data)
+
+
+def test_a_law_undefined_at_its_starts_says_where():
+    # Before: "none of the starts reached a finite objective; check the data and the starts".
+    data = noisy_chinchilla(n=5, sigma=0.01, seed=4)
+    law = custom(lambda p, x: p["E"] + p["A"] * jnp.log(x["n_params"] * p["s"]),
+                 {"E": "positive", "A": "positive", "s": Param("free", (-1.0, -2.0))}, columns=("n_params",))
+    with pytest.raises(jscale.ConvergenceError, match=r"At the first start \(E=0.1, A=0.1, s=-1\) the law's "
+                                                      r"prediction is NaN or infinite at 25 of 25 rows"):
+        jscale.fit(law, data)
+
+
+def test_default_starts_of_many_parameters_are_a_capped_subset(tmp_path):
+    # Before: 14 parameters gave 3^14 = 4.8 million default starts; 16 ran out of memory.
+    names = [f"c{i}" for i in range(14)]
+    law = custom(lambda p, x: p["E"] + sum(p[n] for n in names) * x["n_params"] ** -0.3,
+                 {"E": "positive", **dict.fromkeys(names, "positive")}, columns=("n_params",), name="wide")
+    starts = law.default_starts()
+    assert starts.shape == (4096, 15) and len(np.unique(starts, axis=0)) == 4096
+    np.testing.assert_array_equal(starts, law.default_starts())  # deterministic
+    # Every parameter takes each of its three values about equally often.
+    for column in starts.T:
+        _, counts = np.unique(column, return_counts=True)
+        assert len(counts) == 3 and counts.min() > 0.3 * 4096
+    assert "4,096 of the 14,348,907 points" in law.starts_note()
+    small = custom(lambda p, x: p["E"] + p["A"] * x["n_params"] ** -p["alpha"],
+                   {"E": "positive", "A": "positive", "alpha": "positive"}, columns=("n_params",))
+    assert small.starts_note() == "" and small.default_starts().shape == (27, 3)
+
+    data = noisy_chinchilla(n=5, sigma=0.01, seed=4)
+    three = [f"c{i}" for i in range(8)]  # 3^9 = 19,683 grid points: the subset and its note
+    wide = custom(lambda p, x: p["E"] + sum(p[n] for n in three) * x["n_params"] ** -0.3,
+                  {"E": "positive", **dict.fromkeys(three, "positive")}, columns=("n_params",), name="wide")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        fit = jscale.fit(wide, data, solver=jscale.RobustGaussNewton(max_steps=2))
+    assert fit.n_starts == 4096 and "Halton subset" in fit.notes[0]
+    assert "Halton subset" in fit.summary() and fit.to_dict()["notes"] == list(fit.notes)
+    assert jscale.load(jscale.save(fit, tmp_path / "wide.jscale"), law=wide).notes == fit.notes
