@@ -337,7 +337,8 @@ def _warm(x0s, problem, resamples, n_resamples, chunk_size, settings):
 def _full_fit(law, data, full_fit, objective, execution) -> FitResult:
     """The full-data fit: the one given (checked against this bootstrap), or a new one."""
     if full_fit is None:
-        return fit_datasets(law, [data], check_starts(law, None), objective, execution)[0]
+        notes = (law.starts_note(),) if law.starts_note() else ()
+        return fit_datasets(law, [data], check_starts(law, None), objective, execution, notes)[0]
     if not isinstance(full_fit, FitResult):
         raise TypeError(f"full_fit must be the FitResult of jscale.fit; got {type(full_fit).__name__}.")
     asked = (law, objective.loss, objective.target, objective.residual)

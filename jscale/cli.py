@@ -9,8 +9,11 @@
     jscale plan isoflop --budgets 1e19 1e20 1e21 --result results/result.jscale --format csv
     jscale datasets
 
-User errors (a bad file, column or value) print one line on stderr and exit with status 2;
-`--strict` makes a fit whose best start did not converge exit with status 3.
+User errors (a bad file, column or value) print one line on stderr and exit with status 2, before
+any fitting; `--strict` makes a fit whose best start did not converge exit with status 3. An
+unexpected error prints one line naming a file that holds its traceback and exits with status 1;
+Ctrl-C exits with status 130 (SIGTERM with 143) at any time. An output folder is written beside
+itself and swapped in whole, so it holds one complete run (this one or the previous one).
 """
 
 from __future__ import annotations
@@ -18,17 +21,36 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
+import shutil
+import signal
 import sys
+import tempfile
+import threading
 import warnings
 from pathlib import Path
 
 PLOTS = ("frontier", "isoflop", "allocation", "residuals", "corner")
 _ALIASES = {"n": "n_params", "d": "n_tokens", "c": "compute", "u": "unique_tokens", "l": "loss"}
+# What `jscale fit` and `jscale isoflop` write in an output folder: a folder holding anything
+# else is not replaced (it may be the user's own).
+_OUTPUT_NAMES = ("result.jscale", "summary.json")
+_MAX_RANGE_POINTS = 1000  # `allocate --range`: every point is a column of B draws, so memory grows with it
+_MAX_SIZES = 1000  # `plan --n-sizes`
+# The signals that end the command at once, their exit statuses and what is said.
+_EXITS = {signal.SIGINT: (130, "interrupted"), signal.SIGTERM: (143, "terminated")}
 
 
 class UserError(Exception):
     """A problem with the user's input: reported on one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line (no usage block) and exit status 2."""
+
+    def error(self, message):
+        self.exit(2, f"jscale: {' '.join(message.split())} (see `{self.prog} --help`).\n")
 
 
 def _law_name(text: str) -> str:
@@ -49,10 +71,10 @@ def _parser() -> argparse.ArgumentParser:
     from jscale._cache import default_cache_dir
     from jscale._version import __version__
 
-    parser = argparse.ArgumentParser(prog="jscale", description="Fit neural scaling laws with JAX.")
+    parser = _Parser(prog="jscale", description="Fit neural scaling laws with JAX.")
     parser.add_argument("--version", action="version", version=f"jscale {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--no-cache", action="store_true",
                         help=f"do not keep compiled programs on disk (default: kept in {default_cache_dir()}, "
                         "or $JSCALE_CACHE_DIR, so later runs skip compilation)")
@@ -60,7 +82,7 @@ def _parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("fit", parents=[common],
                        help="fit a law (with a bootstrap) and write the result, a JSON summary and plots")
-    p.add_argument("data", nargs="?", default="chinchilla",
+    p.add_argument("data", nargs="?", default=None,
                    help="a bundled dataset name (see `jscale datasets`) or a CSV path (default: chinchilla)")
     p.add_argument("--law", default="chinchilla", type=_law_name, metavar="LAW",
                    help="law form: chinchilla (default), kaplan, data-constrained, or a one-column form with its "
@@ -197,12 +219,20 @@ def _columns(specs: list[str] | None) -> dict | None:
     return out
 
 
-def _load_data(name: str, columns=None, include_outliers=False):
+def _load_data(name: str | None, columns=None, include_outliers=False):
+    """The data a bundled name or CSV path names (None: the bundled Chinchilla data, the default);
+    a bare name that is both a bundled dataset and a file here is refused, not guessed."""
     import jscale
 
+    if name is None:
+        name = "chinchilla"
+    elif name in jscale.datasets.list() and os.path.lexists(name) and not os.path.isdir(name):
+        raise UserError(f"'{name}' names both a bundled dataset and a file in this folder; write ./{name} for the "
+                        "file, or rename the file to use the bundled dataset.")
     if name in jscale.datasets.list():
         return jscale.datasets.load(name, include_outliers=include_outliers), f"bundled dataset '{name}'"
     if os.path.exists(name):
+        _regular_file(name, "the data")
         return jscale.ScalingData.from_csv(name, columns=columns), name
     raise UserError(f"'{name}' is neither a bundled dataset ({', '.join(jscale.datasets.list())}) nor an existing "
                     "CSV file.")
@@ -224,10 +254,15 @@ def _law(text: str, data):
     return law
 
 
-def _starts(spec: str, law):
-    import numpy as np
+def _regular_file(path: str, what: str) -> None:
+    """UserError unless `path` is a regular file (reading a FIFO would wait for a writer forever)."""
+    if not os.path.isfile(path):
+        kind = "a folder" if os.path.isdir(path) else "not a regular file (a pipe, socket or device)"
+        raise UserError(f"'{path}', given as {what}, is {kind}; give a file.")
 
-    grid = law.default_starts()
+
+def _start_count(spec: str) -> int | None:
+    """The number of `--starts` (None for 'grid'), or UserError."""
     if spec == "grid":
         return None
     try:
@@ -236,7 +271,54 @@ def _starts(spec: str, law):
         raise UserError(f"--starts must be 'grid' or a positive number; got {spec!r}.") from None
     if count < 1:
         raise UserError(f"--starts must be 'grid' or a positive number; got {spec!r}.")
+    return count
+
+
+def _starts(spec: str, law):
+    import numpy as np
+
+    count = _start_count(spec)
+    if count is None:
+        return None
+    grid = law.default_starts()
     return grid[np.linspace(0, len(grid) - 1, min(count, len(grid))).round().astype(int)]
+
+
+def _check_args(args) -> None:
+    """Every argument that can be checked without the data, checked before any work (a fit takes
+    minutes; a bad --budgets or --out found after it wastes them). UserError on the first bad one."""
+    for name in ("budgets", "compute", "at", "n_params", "n_tokens"):
+        values = getattr(args, name, None)
+        if values is not None:
+            bad = [v for v in values if not (math.isfinite(v) and v > 0)]
+            if bad:
+                raise UserError(f"--{name.replace('_', '-')} takes positive finite numbers; got {bad[0]!r}.")
+    seed = getattr(args, "seed", None)
+    if seed is not None and not 0 <= seed < 2**63:
+        raise UserError(f"--seed takes a whole number from 0 to 2**63 - 1; got {seed}.")
+    bootstrap = getattr(args, "bootstrap", None)
+    if bootstrap is not None and (bootstrap < 0 or bootstrap == 1):
+        raise UserError(f"--bootstrap takes 0 (none) or at least 2 resamples; got {bootstrap}.")
+    if getattr(args, "starts", None) is not None:
+        _start_count(args.starts)
+    if getattr(args, "max_steps", None) is not None and args.max_steps < 1:
+        raise UserError(f"--max-steps takes a positive number of steps; got {args.max_steps}.")
+    for name, low in (("delta", 0.0), ("rtol", 0.0), ("width", 1.0)):
+        value = getattr(args, name, None)
+        if value is not None and not (math.isfinite(value) and value > low):
+            raise UserError(f"--{name} takes a finite number above {low:g}; got {value!r}.")
+    if getattr(args, "n_sizes", None) is not None and not 3 <= args.n_sizes <= _MAX_SIZES:
+        raise UserError(f"--n-sizes takes 3 to {_MAX_SIZES} model sizes per budget; got {args.n_sizes}.")
+    if getattr(args, "range", None) is not None:
+        low, high, num = args.range
+        if not (math.isfinite(low) and math.isfinite(high) and 0 < low < high and num == int(num)
+                and 1 <= num <= _MAX_RANGE_POINTS):
+            raise UserError(f"--range takes LOW HIGH NUM: finite budgets 0 < LOW < HIGH and a whole number of points "
+                            f"1 <= NUM <= {_MAX_RANGE_POINTS}; got {low:g} {high:g} {num:g}.")
+    if args.command in ("fit", "isoflop") and args.out.lower() != "none":
+        _output_folder_path(args.out)
+    if args.command == "plot":
+        _plot_path(args.out)
 
 
 def _default_budgets(top: float) -> list[float]:
@@ -260,8 +342,6 @@ def _fit(args) -> int:
 
     data, source = _load_data(args.data, _columns(args.columns), args.include_outliers)
     law = _law(args.law, data)
-    if args.bootstrap < 0 or args.bootstrap == 1:
-        raise UserError(f"--bootstrap takes 0 (none) or at least 2 resamples; got {args.bootstrap}.")
     solver = None if args.max_steps is None else jscale.RobustGaussNewton(max_steps=args.max_steps)
     show = not args.quiet
     notes = []  # every warning printed, for summary.json
@@ -296,10 +376,13 @@ def _fit(args) -> int:
         print("\n".join("  " + line for line in allocation.table().splitlines()))
         notes += _print_warnings(caught)
     if args.out.lower() != "none":
-        with _progress.status(f"Writing {args.out}/ (result, summary.json, plots)", show):
-            written = _write_outputs(saved, data, Path(args.out), allocation, notes)
+        with _progress.status(f"Writing {args.out}/ (result, summary.json, plots)", show), \
+                _output_folder(args.out) as folder:
+            written = _write_outputs(saved, data, folder, allocation, notes)
         if show:
             print(f"\nWrote {', '.join(written)} to {args.out}/", file=sys.stderr)
+    if allocation is not None and (allocation.status != "success").any():
+        return 3  # rows that are not solutions, marked in the table and summary.json
     return 0 if converged or not args.strict else 3
 
 
@@ -315,7 +398,6 @@ def _print_warnings(caught) -> list[str]:
 def _write_outputs(result, data, out: Path, allocation, notes) -> list[str]:
     import jscale
 
-    out.mkdir(parents=True, exist_ok=True)
     jscale.save(result, out / "result.jscale")
     (out / "summary.json").write_text(json.dumps(_summary(result, allocation, notes), indent=2, allow_nan=False)
                                       + "\n")
@@ -362,6 +444,7 @@ def _summary(result, allocation, notes) -> dict:
                 row[name] = getattr(allocation, name)[k]
                 if name in bands:
                     row[f"{name}_low"], row[f"{name}_high"] = bands[name][0][k], bands[name][1][k]
+            row["status"] = str(allocation.status[k])
             rows.append(row)
         summary["allocation"] = {"cost": "6 N D", "level": 0.95 if banded else None,
                                  "band_method": summary["band_method"] if banded else None, "rows": rows}
@@ -389,7 +472,7 @@ def _strict_json(value):
     return value
 
 
-def _plot(result, data, kind: str, path: Path, skip_unavailable: bool = False) -> bool:
+def _plot(result, data, kind: str, path: Path, skip_unavailable: bool = False, image_format=None) -> bool:
     import numpy as np
 
     import jscale
@@ -414,17 +497,20 @@ def _plot(result, data, kind: str, path: Path, skip_unavailable: bool = False) -
             figure = jplot.allocation(jscale.compute_optimal(result, budgets), data_max=top).figure
         else:
             figure = getattr(jplot, kind)(result, data).figure
-    _save_figure(figure, path)
+    _save_figure(figure, path, image_format)
     return True
 
 
-def _save_figure(figure, path) -> None:
-    """Writes a plot and closes it (light compression: the plots are mostly flat colour, and
-    level 6 takes twice as long to write)."""
+def _save_figure(figure, path, image_format=None) -> None:
+    """Writes a plot and closes it (PNGs lightly compressed: the plots are mostly flat colour, and
+    level 6 takes twice as long to write); `image_format` None: from the name's extension."""
     import matplotlib.pyplot as plt
 
-    figure.savefig(path, dpi=110, pil_kwargs={"compress_level": 1})
-    plt.close(figure)
+    png = (image_format or Path(path).suffix[1:]).lower() == "png"
+    try:
+        figure.savefig(path, dpi=110, format=image_format, **({"pil_kwargs": {"compress_level": 1}} if png else {}))
+    finally:
+        plt.close(figure)
 
 
 def _fitted_compute_max(summary, data) -> float:
@@ -454,12 +540,27 @@ def _printed_warnings():
             print(f"warning: {w.message}", file=sys.stderr)
 
 
-def _saved(path: str):
+def _saved(path: str, command: str | None = None):
+    """The result in a file of `jscale fit` or `jscale isoflop`; any failure to read it (a damaged or
+    crafted file) is the user's error, reported on one line. With `command` (allocate, predict,
+    plot), only a fit of `jscale fit` is taken."""
     import jscale
 
     if not os.path.exists(path):
         raise UserError(f"'{path}' does not exist; write one with `jscale fit --out DIR` (DIR/result.jscale).")
-    return jscale.load(path)
+    _regular_file(path, "a result file")
+    try:
+        result = jscale.load(path)
+    except (UserError, ValueError, OSError):
+        raise
+    except Exception as err:  # noqa: BLE001 - whatever a damaged file makes the reader raise
+        raise UserError(f"'{path}' is not a readable jscale result file ({_described(err)}); write it again with "
+                        "`jscale fit --out DIR`.") from err
+    if command is not None and not isinstance(result, (jscale.FitResult, jscale.BootstrapResult)):
+        raise UserError(f"'{path}' holds a result of type {type(result).__name__}, not a fit of `jscale fit`; "
+                        f"`jscale {command}` reads result.jscale of `jscale fit` (an isoFLOP sweep's N*(C) table is in "
+                        "its summary.json, and `jscale plan isoflop --result` takes it).")
+    return result
 
 
 def _emit(rows: list[dict], fmt: str):
@@ -470,11 +571,11 @@ def _emit(rows: list[dict], fmt: str):
     if fmt == "csv":
         print(",".join(keys))
         for r in rows:
-            print(",".join(repr(float(r[k])) for k in keys))
+            print(",".join(r[k] if isinstance(r[k], str) else repr(float(r[k])) for k in keys))
         return
     print("  ".join(f"{k:>14}" for k in keys))
     for r in rows:
-        print("  ".join(f"{float(r[k]):>14.6g}" for k in keys))
+        print("  ".join(f"{r[k]:>14}" if isinstance(r[k], str) else f"{float(r[k]):>14.6g}" for k in keys))
 
 
 def _allocate(args) -> int:
@@ -482,14 +583,12 @@ def _allocate(args) -> int:
 
     import jscale
 
-    result = _saved(args.result)
+    result = _saved(args.result, "allocate")
     if args.compute is None and args.range is None:
         fit = result.fit if isinstance(result, jscale.BootstrapResult) else result
         budgets = _default_budgets(_fitted_compute_max(fit.data_summary, None))
     elif args.range is not None:
-        low, high, num = args.range
-        if not (low > 0 and high > low and num >= 1):
-            raise UserError("--range takes LOW HIGH NUM with 0 < LOW < HIGH and NUM >= 1.")
+        low, high, num = args.range  # checked by _check_args
         budgets = np.logspace(np.log10(low), np.log10(high), int(num))
     else:
         budgets = args.compute
@@ -504,9 +603,11 @@ def _allocate(args) -> int:
             for name in ("n_params", "n_tokens", "tokens_per_param"):
                 low, high = out.interval(name)
                 row[f"{name}_low"], row[f"{name}_high"] = low[k], high[k]
+        row["status"] = str(out.status[k])
         rows.append(row)
     _emit(rows, args.format)
-    return 0
+    # A row that is not a solution is marked in its status column, and the exit status says so.
+    return 0 if (out.status == "success").all() else 3
 
 
 def _predict(args) -> int:
@@ -514,7 +615,7 @@ def _predict(args) -> int:
 
     import jscale
 
-    result = _saved(args.result)
+    result = _saved(args.result, "predict")
     n, d = np.asarray(args.n_params), np.asarray(args.n_tokens)
     if n.shape != d.shape:
         raise UserError(f"--n-params has {n.size} values but --n-tokens has {d.size}; give as many of each.")
@@ -534,7 +635,7 @@ def _predict(args) -> int:
 def _plot_command(args) -> int:
     import jscale
 
-    result = _saved(args.result)
+    result = _saved(args.result, "plot")
     data = None
     if args.kind in ("frontier", "isoflop", "residuals"):
         fit = result.fit if isinstance(result, jscale.BootstrapResult) else result
@@ -551,7 +652,13 @@ def _plot_command(args) -> int:
         matplotlib.use("Agg")
     except ImportError:
         raise UserError("jscale plot needs matplotlib: pip install 'jscale[plot]'.") from None
-    _plot(result, data, args.kind, Path(args.out))
+    path = _plot_path(args.out)
+    # Drawn beside the file and renamed over it, so the file is never half written.
+    part = path.with_name(f".{path.name}.part-{os.getpid()}")
+    with _staging(part):
+        _plot(result, data, args.kind, part,
+              image_format=path.suffix[1:].lower() or matplotlib.rcParams["savefig.format"])
+        os.replace(part, path)
     print(f"wrote {args.out}")
     return 0
 
@@ -562,8 +669,6 @@ def _isoflop(args) -> int:
     from jscale import _progress
 
     data, source = _load_data(args.data, _columns(args.columns))
-    if args.bootstrap < 0 or args.bootstrap == 1:
-        raise UserError(f"--bootstrap takes 0 (none) or at least 2 resamples; got {args.bootstrap}.")
     with warnings.catch_warnings(record=True) as caught, \
             _progress.status(f"Fitting isoFLOP parabolas ({args.bootstrap} resamples)", not args.quiet):
         warnings.simplefilter("always", jscale.DiagnosticWarning)
@@ -591,20 +696,19 @@ def _isoflop(args) -> int:
     print("\nCompute-optimal allocation from the power laws (Approach 2):")
     _emit(rows, "table")
     if args.out.lower() != "none":
-        out = Path(args.out)
-        out.mkdir(parents=True, exist_ok=True)
-        jscale.save(result, out / "result.jscale")
-        summary = {**result.to_dict(), "data_source": source, "allocation": rows, "warnings": notes}
-        if approach3 is not None:
-            summary["approach3"] = {"law": approach3.law.name, "comparison": result.compare(approach3, at)}
-        (out / "summary.json").write_text(json.dumps(_strict_json(summary), indent=2, allow_nan=False) + "\n")
-        written = ["result.jscale", "summary.json"]
-        if _matplotlib():
-            import jscale.plot as jplot
+        with _output_folder(args.out) as out:
+            jscale.save(result, out / "result.jscale")
+            summary = {**result.to_dict(), "data_source": source, "allocation": rows, "warnings": notes}
+            if approach3 is not None:
+                summary["approach3"] = {"law": approach3.law.name, "comparison": result.compare(approach3, at)}
+            (out / "summary.json").write_text(json.dumps(_strict_json(summary), indent=2, allow_nan=False) + "\n")
+            written = ["result.jscale", "summary.json"]
+            if _matplotlib():
+                import jscale.plot as jplot
 
-            _save_figure(jplot.isoflop_parabolas(result, data).figure, out / "parabolas.png")
-            _save_figure(jplot.isoflop_optimum(result, approach3=approach3).figure, out / "optimum.png")
-            written += ["parabolas.png", "optimum.png"]
+                _save_figure(jplot.isoflop_parabolas(result, data).figure, out / "parabolas.png")
+                _save_figure(jplot.isoflop_optimum(result, approach3=approach3).figure, out / "optimum.png")
+                written += ["parabolas.png", "optimum.png"]
         if not args.quiet:
             print(f"\nWrote {', '.join(written)} to {args.out}/", file=sys.stderr)
     return 0
@@ -661,8 +765,301 @@ def _recorded_data(fit, path: str):
     return data, where
 
 
+def _output_folder_path(text: str) -> Path:
+    """The folder `--out text` names, absolute, if jscale may write it: a new folder whose nearest
+    existing parent is a writable folder, or a folder of an earlier run (or an empty one), which
+    is replaced whole; else UserError."""
+    out = Path(os.path.abspath(text))
+    if out.is_symlink():
+        out = Path(os.path.realpath(out))
+    cwd = Path.cwd()
+    if not out.name or out == cwd or out in cwd.parents:
+        raise UserError(f"--out {text} is the current folder or one above it, which jscale would replace; name a "
+                        "folder of its own, e.g. --out jscale-out.")
+    if out.exists():
+        if not out.is_dir():
+            raise UserError(f"--out {text} exists and is not a folder; choose another --out.")
+        with os.scandir(out) as found:
+            entries = list(found)
+        foreign = [e.name for e in entries if not (e.is_file(follow_symlinks=False)
+                                                   and (e.name in _OUTPUT_NAMES or e.name.endswith(".png")))]
+        if not foreign and entries and not any(e.name in _OUTPUT_NAMES for e in entries):
+            foreign = [entries[0].name]  # only images: perhaps the user's, not an earlier run's
+        if foreign:
+            raise UserError(f"--out {text} is a folder that jscale did not write (it holds '{sorted(foreign)[0]}'), "
+                            "and jscale replaces the whole folder; choose another --out.")
+    parent = out.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UserError(f"--out {text}: {parent} is not a folder; choose another --out.")
+    for folder in (parent, out) if out.exists() else (parent,):
+        if not os.access(folder, os.W_OK | os.X_OK):
+            raise UserError(f"--out {text}: no permission to write in {folder}; choose another --out.")
+    return out
+
+
+def _plot_path(text: str) -> Path:
+    """The image file `jscale plot --out text` names, if it can be written there; else UserError."""
+    path = Path(os.path.abspath(text))
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise UserError(f"--out {text} exists and is not a file (a folder, pipe or device); name an image file, "
+                        "e.g. --out plot.png.")
+    if not path.parent.is_dir():
+        raise UserError(f"--out {text}: the folder {path.parent} does not exist; create it or choose another --out.")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise UserError(f"--out {text}: no permission to write in {path.parent}; choose another --out.")
+    if path.suffix:
+        try:
+            from matplotlib.backend_bases import FigureCanvasBase
+        except ImportError:
+            return path  # said when the plot is drawn
+        if path.suffix[1:].lower() not in FigureCanvasBase.get_supported_filetypes():
+            raise UserError(f"--out {text}: cannot write '{path.suffix}' images; use one of "
+                            f"{', '.join(sorted(FigureCanvasBase.get_supported_filetypes()))}.")
+    return path
+
+
+# What is being written and must not outlive an error or a signal: "part" (a file or folder
+# written beside its final name), and while an output folder is swapped in, "aside" (the
+# previous run, renamed away from "out"). The lock keeps the swap's two renames together.
+_PENDING: dict = {}
+_PENDING_LOCK = threading.RLock()
+_EXITING = threading.Lock()
+
+
+def _remove_stale_parts(out: Path) -> None:
+    """Folders that runs killed without a chance to clean up (SIGKILL, a power cut) left beside
+    `out`: those whose process (named in the folder's name) is gone. A previous run set aside by
+    a swap that was cut between its two renames goes back to `out`."""
+    prefix = f".{out.name}.part-"
+    for entry in sorted(out.parent.iterdir()):
+        pid = entry.name[len(prefix):].split("-", 1)[0] if entry.name.startswith(prefix) else ""
+        if not pid.isdigit() or _process_alive(int(pid)):
+            continue
+        if entry.name.endswith("-previous") and not os.path.lexists(out):
+            os.rename(entry, out)
+        else:
+            _remove(entry)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # e.g. another user's process
+        return True
+    return True
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def _discard_pending() -> None:
+    """Removes the part being written, and puts back a previous run that a cut swap left aside."""
+    locked = _PENDING_LOCK.acquire(timeout=5)
+    try:
+        part, aside, out = _PENDING.get("part"), _PENDING.get("aside"), _PENDING.get("out")
+        if part is not None and os.path.lexists(part):
+            _remove(part)
+        if aside is not None and os.path.lexists(aside):
+            if os.path.lexists(out):
+                _remove(aside)
+            else:
+                os.rename(aside, out)
+        _PENDING.clear()
+    finally:
+        if locked:
+            _PENDING_LOCK.release()
+
+
+@contextlib.contextmanager
+def _staging(part: Path):
+    """Registers `part`, written beside its final name, to be removed if the block fails or a signal
+    ends the command (the block renames it into place when it is complete)."""
+    with _PENDING_LOCK:
+        _PENDING.clear()
+        _PENDING["part"] = part
+    try:
+        yield part
+    finally:
+        _discard_pending()
+
+
+@contextlib.contextmanager
+def _output_folder(text: str):
+    """An empty folder to write the outputs in, beside `--out text`; when the block completes it
+    replaces `--out` whole (the previous run is renamed aside, this one renamed in, then the
+    previous one removed), so the folder holds one complete run, never a mix of two."""
+    out = _output_folder_path(text)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_parts(out)
+    with _staging(Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}.part-{os.getpid()}-"))) as part:
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(part, 0o777 & ~mask)  # mkdtemp's folder is private; the outputs are not
+        yield part
+        _output_folder_path(text)  # nothing else appeared at --out while the command ran
+        aside = None
+        with _PENDING_LOCK:
+            if os.path.lexists(out):
+                aside = part.with_name(f"{part.name}-previous")
+                os.rename(out, aside)
+                _PENDING.update(aside=aside, out=out)
+            os.rename(part, out)
+        if aside is not None:
+            _remove(aside)
+            if os.path.lexists(aside):
+                print(f"jscale: could not remove the previous run, renamed {aside}.", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _exit_on_signals(keep: bool = False):
+    """Ctrl-C (SIGINT) or SIGTERM, at any moment, ends the command at once with status 130 or 143,
+    after removing a half-written output.
+
+    Not through KeyboardInterrupt: raised while XLA compiles on its own threads, it unwinds into
+    an interpreter shutdown that those threads crash (a segmentation fault), and Python runs a
+    signal handler only between the main thread's bytecodes, which can sit in one compilation for
+    seconds. So the signal also wakes a watcher thread (through `signal.set_wakeup_fd`), and
+    whichever runs first ends the process with `os._exit`, skipping the shutdown. The previous
+    handlers come back when the block ends, unless `keep` (the process is about to exit: a signal
+    during its shutdown ends it the same way). Outside the main thread (where handlers cannot be
+    set) nothing changes."""
+    if threading.current_thread() is not threading.main_thread() or sys.platform == "win32":
+        yield  # (Windows: no signal wakes a pipe there; Ctrl-C stays a KeyboardInterrupt)
+        return
+    read, write = os.pipe()
+    os.set_blocking(write, False)
+    wakeup = signal.set_wakeup_fd(write, warn_on_full_buffer=False)
+    watcher = threading.Thread(target=_watch_signals, args=(read,), name="jscale-signals", daemon=True)
+    watcher.start()
+    previous = {}
+    try:
+        for signum in _EXITS:
+            previous[signum] = signal.signal(signum, _on_signal)
+        yield
+    finally:
+        if not keep:
+            _restore_signals(previous, wakeup, watcher, read, write)
+
+
+def _restore_signals(previous, wakeup, watcher, read, write) -> None:
+    signal.set_wakeup_fd(wakeup)
+    for signum, handler in previous.items():
+        signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+    os.write(write, b"\0")  # no signal has number 0: tells the watcher to stop
+    watcher.join()
+    os.close(read)
+    os.close(write)
+
+
+def _watch_signals(read: int) -> None:
+    while True:
+        try:
+            received = os.read(read, 64)
+        except OSError:
+            return
+        for signum in received:
+            if signum == 0:
+                return
+            if signum in _EXITS:
+                _exit_now(signum)
+
+
+def _on_signal(signum, frame):
+    _exit_now(signum)
+
+
+def _exit_now(signum: int) -> None:
+    """Removes a half-written output, says why on stderr and ends the process (128 + signal)."""
+    _EXITING.acquire()  # the second of the handler and the watcher waits here for the first to end it
+    code, word = _EXITS[signum]
+    with contextlib.suppress(Exception):
+        _discard_pending()
+    # In a thread: the main thread may hold a stream's lock (or be inside its write) when the signal comes.
+    flush = threading.Thread(target=lambda: [s.flush() for s in (sys.stdout, sys.stderr) if s is not None],
+                             daemon=True)
+    flush.start()
+    flush.join(1.0)
+    with contextlib.suppress(OSError):
+        # On a terminal: clear a spinner's line and show the cursor it hid.
+        os.write(2, (("\r\x1b[2K\x1b[?25h" if os.isatty(2) else "") + f"jscale: {word}\n").encode())
+    os._exit(code)
+
+
+def _first_line(err: BaseException) -> str:
+    if isinstance(err, OSError) and err.strerror and err.filename is not None:
+        return f"{err.strerror}: '{err.filename}'."
+    lines = str(err).strip().splitlines()
+    return lines[0] if lines else type(err).__name__
+
+
+def _described(err: BaseException) -> str:
+    line = _first_line(err)
+    line = line if len(line) <= 200 else line[:199] + "…"
+    return type(err).__name__ if line == type(err).__name__ else f"{type(err).__name__}: {line}"
+
+
+def _is_user_error(err: Exception) -> bool:
+    """A bad file, value or permission (the user's to fix), as opposed to a fault of jscale."""
+    convergence = getattr(sys.modules.get("jscale._warnings"), "ConvergenceError", UserError)
+    return isinstance(err, (UserError, ValueError, TypeError, OSError, convergence))
+
+
+def _internal_error(err: Exception, argv) -> int:
+    """One line naming the error and a file with its traceback (to attach to a report); status 1."""
+    import platform
+    import shlex
+    import traceback
+
+    try:
+        from jscale._version import __version__ as version
+    except Exception:  # noqa: BLE001 - a broken install is reported all the same
+        version = "(version unknown)"
+    try:
+        fd, path = tempfile.mkstemp(prefix="jscale-traceback-", suffix=".txt")
+        with os.fdopen(fd, "w") as file:
+            file.write(f"jscale {version}, Python {platform.python_version()}, {platform.platform()}\n"
+                       f"command: jscale {shlex.join(sys.argv[1:] if argv is None else map(str, argv))}\n\n")
+            traceback.print_exception(type(err), err, err.__traceback__, file=file)
+        where = f"the traceback is in {path}"
+    except OSError as failure:
+        where = f"its traceback could not be saved ({_first_line(failure)})"
+    print(f"jscale: internal error ({_described(err)}); {where}. Please report it.", file=sys.stderr)
+    return 1
+
+
 def main(argv=None) -> int:
+    """Runs `jscale ARGV...` and returns its exit status: 0, 2 for a user error (one line on
+    stderr), 3 for `--strict` non-convergence, 1 for an internal error, 130 or 143 for a signal."""
+    # Run as the program (no argv), the handlers stay until the process ends.
+    with _exit_on_signals(keep=argv is None):
+        try:
+            return _main(argv)
+        except KeyboardInterrupt:  # only where the handlers are not set (another thread, Windows)
+            print("jscale: interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:  # stdout's reader left (`jscale ... | head`): end quietly, as SIGPIPE would
+            with contextlib.suppress(Exception):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+            return 128 + signal.SIGPIPE
+        except Exception as err:  # noqa: BLE001 - the command's boundary: every error is reported
+            if not _is_user_error(err):
+                return _internal_error(err, argv)
+            print(f"jscale: {_cli_advice(_first_line(err))}", file=sys.stderr)
+            return 2
+
+
+def _main(argv) -> int:
     args = _parser().parse_args(argv)
+    _check_args(args)
     _use_all_cores()
     import jscale
 
@@ -680,12 +1077,7 @@ def main(argv=None) -> int:
         return 0
     commands = {"fit": _fit, "allocate": _allocate, "predict": _predict, "plot": _plot_command,
                 "isoflop": _isoflop, "plan": _plan}
-    try:
-        return commands[args.command](args)
-    except (UserError, ValueError, TypeError, FileNotFoundError, jscale.ConvergenceError) as err:
-        message = str(err).splitlines()[0] if str(err) else type(err).__name__
-        print(f"jscale: {_cli_advice(message)}", file=sys.stderr)
-        return 2
+    return commands[args.command](args)
 
 
 def _cli_advice(message: str) -> str:
