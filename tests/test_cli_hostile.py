@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import jscale
-from jscale import cli
+from jscale import _cli_process, cli
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -398,7 +398,7 @@ def test_folders_of_killed_runs_are_cleaned_up(tmp_path, monkeypatch):
     for folder in (part, previous, live):
         folder.mkdir()
     (previous / "summary.json").write_text("{}")
-    cli._remove_stale_parts(out)
+    _cli_process.remove_stale_parts(out)
     assert not part.exists() and not previous.exists() and live.exists()
     assert (out / "summary.json").read_text() == "{}"
 
