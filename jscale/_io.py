@@ -491,7 +491,7 @@ def load(path, *, law=None, max_bytes: int = MAX_BYTES):
                              "checksum (corrupted on disk or in transfer, or edited).")
         content = _restore(body, path)
         inner = content.get("meta") if isinstance(content, dict) else None
-        if not isinstance(inner, dict) or any(inner.get(k) != meta[k] for k in ("format", "version", "kind")):
+        if not isinstance(inner, dict) or any(inner.get(k) != meta.get(k) for k in ("format", "version", "kind")):
             raise ValueError(f"{path} is a damaged jscale result file (its header and content disagree).")
         meta = inner
     state, static, kind = content.get("state"), meta.get("static"), meta.get("kind")

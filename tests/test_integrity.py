@@ -79,14 +79,14 @@ def _flip_cases(saved, tmp_path, n_cases, seed):
 
 
 def test_flipped_bits_never_load_to_other_numbers(saved, tmp_path):
-    rejected, same = _flip_cases(saved, tmp_path, 200, seed=0)
-    assert rejected + same == 200 and rejected >= 190  # a flip in the header's version text may load
+    rejected, same = _flip_cases(saved, tmp_path, 2000, seed=0)
+    assert rejected + same == 2000 and rejected >= 1900  # a flip in the header's version text may load
 
 
 @pytest.mark.slow
 def test_flipped_bits_never_load_to_other_numbers_many(saved, tmp_path):
-    rejected, same = _flip_cases(saved, tmp_path, 2000, seed=1)
-    assert rejected + same == 2000
+    rejected, same = _flip_cases(saved, tmp_path, 20_000, seed=1)
+    assert rejected + same == 20_000
 
 
 def _parts(raw):
