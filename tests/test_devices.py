@@ -147,7 +147,7 @@ def test_memory_budget_splits_calls_without_changing_results(monkeypatch):
         fit = jscale.fit(LAW, data, starts=starts)
         kw = dict(n_resamples=10, key=1, full_fit=fit, jackknife=False)
         # Room for the solver slots and three resamples per call.
-        budget = 8 * 256 * (240 * 9 + 81) + 3 * 8 * (8 * 240 + 10 * 8)
+        budget = 256 * _batch.slot_bytes(240, 5) + 3 * 8 * (8 * 240 + 10 * 8)
         monkeypatch.setenv("JSCALE_MEMORY_BUDGET", str(budget))
         assert memory_budget() == budget and problems_per_call(10, 240, 5, n_slots=256) == 3
         boot = jscale.bootstrap(LAW, data, **kw)
@@ -156,7 +156,7 @@ def test_memory_budget_splits_calls_without_changing_results(monkeypatch):
         ref = jscale.bootstrap(LAW, data, chunk_size=3, **kw)  # the same calls, asked for explicitly
         # Two datasets per call (of their rows padded to a bucket).
         rows = _batch.row_bucket(len(parts[0]))
-        monkeypatch.setenv("JSCALE_MEMORY_BUDGET", str(8 * 256 * (rows * 9 + 81) + 2 * 8 * (8 * rows + 10 * 8)))
+        monkeypatch.setenv("JSCALE_MEMORY_BUDGET", str(256 * _batch.slot_bytes(rows, 5) + 2 * 8 * (8 * rows + 10 * 8)))
         calls.clear()
         many = jscale.fit_many(LAW, parts, starts=starts)
         assert len(calls) == 2
