@@ -217,15 +217,15 @@ def _source(result, params):
 
 
 def _check_params(law: Law, params) -> None:
-    """Natural parameters given by hand: numbers inside the law's domains (a zero, negative or NaN
-    parameter would give a plausible-looking but meaningless optimum)."""
-    for name, (low, high), positive in zip(law.param_names, law.bounds, law.positive):
+    """Natural parameters given by hand: numbers inside the law's domains (`Law.in_domain`, the
+    rule of `law.fix`; a zero, negative or NaN parameter would give a plausible-looking but
+    meaningless optimum)."""
+    for k, (name, (low, high)) in enumerate(zip(law.param_names, law.bounds)):
         try:
             value = float(params[name])
         except (TypeError, ValueError):
             raise ValueError(f"params[{name!r}] must be a number; got {params[name]!r}.") from None
-        inside = low < value < high if (positive or np.isfinite(low) and np.isfinite(high)) else low <= value <= high
-        if not np.isfinite(value) or not inside:
+        if not law.in_domain(k, value):
             raise ValueError(f"params[{name!r}] is {value!r}; the {law.name} law needs it inside ({low:g}, {high:g}). "
                              "Pass the fitted values.")
 

@@ -31,6 +31,7 @@ from jscale._fit import (
     check_starts,
     fit_datasets,
     fit_list,
+    starts_notes,
 )
 from jscale._laws import Law
 from jscale._numerics import bucket, read_only, x64_scope
@@ -337,8 +338,7 @@ def _warm(x0s, problem, resamples, n_resamples, chunk_size, settings):
 def _full_fit(law, data, full_fit, objective, execution) -> FitResult:
     """The full-data fit: the one given (checked against this bootstrap), or a new one."""
     if full_fit is None:
-        notes = (law.starts_note(),) if law.starts_note() else ()
-        return fit_datasets(law, [data], check_starts(law, None), objective, execution, notes)[0]
+        return fit_datasets(law, [data], check_starts(law, None), objective, execution, starts_notes(law, None))[0]
     if not isinstance(full_fit, FitResult):
         raise TypeError(f"full_fit must be the FitResult of jscale.fit; got {type(full_fit).__name__}.")
     asked = (law, objective.loss, objective.target, objective.residual)

@@ -16,6 +16,8 @@ import tempfile
 import threading
 from pathlib import Path
 
+from jscale._io import abandoned
+
 # What `jscale fit` and `jscale isoflop` write in an output folder: a folder holding anything
 # else is not replaced (it may be the user's own).
 OUTPUT_NAMES = ("result.jscale", "summary.json")
@@ -94,25 +96,11 @@ def remove_stale_parts(out: Path) -> None:
     """Folders that runs killed without a chance to clean up (SIGKILL, a power cut) left beside
     `out`: those whose process (named in the folder's name) is gone. A previous run set aside by
     a swap that was cut between its two renames goes back to `out`."""
-    prefix = f".{out.name}.part-"
-    for entry in sorted(out.parent.iterdir()):
-        pid = entry.name[len(prefix):].split("-", 1)[0] if entry.name.startswith(prefix) else ""
-        if not pid.isdigit() or _process_alive(int(pid)):
-            continue
+    for entry in abandoned(out.parent, f".{out.name}.part-"):
         if entry.name.endswith("-previous") and not os.path.lexists(out):
             os.rename(entry, out)
         else:
             _remove(entry)
-
-
-def _process_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:  # e.g. another user's process
-        return True
-    return True
 
 
 def _remove(path: Path) -> None:

@@ -73,6 +73,12 @@ def check_starts(law: Law, starts) -> np.ndarray:
     return x0s
 
 
+def starts_notes(law: Law, starts) -> tuple:
+    """The law's note on its default starts (e.g. that they are a subset), where they are used."""
+    note = law.starts_note() if starts is None else ""
+    return (note,) if note else ()
+
+
 def check_positive_int(name, value):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
         raise ValueError(f"{name} must be a positive integer; got {value!r}.")
@@ -231,8 +237,7 @@ def fit_list(law, datasets, *, target="loss", residual="log", starts=None, loss=
     execution = check_execution(solver, batching, batch_size, n_devices, mesh)
     x0s = check_starts(law, starts)
     with _progress.status(_describe(x0s, datasets, execution), bool(progress)):
-        notes = (law.starts_note(),) if starts is None and law.starts_note() else ()
-        results = fit_datasets(law, list(datasets), x0s, objective, execution, notes)
+        results = fit_datasets(law, list(datasets), x0s, objective, execution, starts_notes(law, starts))
     if strict:
         _strict(results)
     return results

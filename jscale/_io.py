@@ -338,25 +338,27 @@ def _alive(pid: int) -> bool:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except (PermissionError, OSError):
+    except OSError:  # e.g. another user's process
         return True
     return True
 
 
+def abandoned(folder: Path, prefix: str) -> list[Path]:
+    """What writers killed mid-write (SIGKILL, a power cut) left in `folder`: the entries named
+    `prefix`, a process id and "-..." whose process is gone, sorted by name."""
+    try:
+        names = sorted(os.listdir(folder))
+    except OSError:
+        return []
+    pids = [name[len(prefix):].split("-", 1)[0] if name.startswith(prefix) else "" for name in names]
+    return [Path(folder) / name for name, pid in zip(names, pids) if pid.isdigit() and not _alive(int(pid))]
+
+
 def _remove_stale_temporaries(path: Path) -> None:
     """Temporary files of earlier saves to `path` whose process is gone (killed mid-save)."""
-    prefix = f".{path.name}{_TMP_TAG}{_host_tag()}-"
-    try:
-        entries = list(os.scandir(path.parent))
-    except OSError:
-        return
-    for entry in entries:
-        if not entry.name.startswith(prefix):
-            continue
-        pid = entry.name[len(prefix):].split("-", 1)[0]
-        if pid.isdigit() and not _alive(int(pid)):
-            with contextlib.suppress(OSError):
-                os.unlink(entry.path)
+    for stale in abandoned(path.parent, f".{path.name}{_TMP_TAG}{_host_tag()}-"):
+        with contextlib.suppress(OSError):
+            os.unlink(stale)
 
 
 def _target(path: Path) -> tuple[Path, int | None]:

@@ -116,6 +116,14 @@ class Law:
         """What a user should know about the default starts (e.g. that they are a subset), or ""."""
         return ""
 
+    def in_domain(self, k: int, value: float) -> bool:
+        """Whether `value` is a usable natural value of parameter `k`: finite, above 0 if it is
+        fitted as its log, strictly inside a finite (low, high) it is mapped into (a one-sided
+        bound only warns; see `bounds`)."""
+        low, high = self.bounds[k]
+        return bool(np.isfinite(value) and (not self.positive[k] or value > 0)
+                    and (not self._bounded[k] or low < value < high))
+
     def fix(self, **values) -> Law:
         """This law with parameters held at natural values, e.g. `law.fix(E=1.8)`.
 
@@ -235,13 +243,13 @@ def _fix(law: Law, values: dict) -> Law:
                 f"its free parameters are {', '.join(law.param_names)}."
             )
         k = base.param_names.index(name)
-        low, high = base.bounds[k]
         value = float(value)
-        if not np.isfinite(value) or (base.positive[k] and value <= 0):
+        if not base.in_domain(k, value):
+            if base._bounded[k] and np.isfinite(value):
+                low, high = base.bounds[k]
+                raise ValueError(f"fix: {name} must lie inside its domain ({low:g}, {high:g}); got {value!r}.")
             kind = " positive" if base.positive[k] else ""
             raise ValueError(f"fix: {name} must be a finite{kind} number; got {value!r}.")
-        if base._bounded[k] and not low < value < high:
-            raise ValueError(f"fix: {name} must lie inside its domain ({low:g}, {high:g}); got {value!r}.")
         fixed[name] = value
         # Parameters tied to a fixed one are fixed with it.
         for follower in [f for f, lead in tied.items() if lead == name]:

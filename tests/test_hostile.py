@@ -142,3 +142,17 @@ def test_default_starts_of_many_parameters_are_a_capped_subset(tmp_path):
     assert fit.n_starts == 4096 and "Halton subset" in fit.notes[0]
     assert "Halton subset" in fit.summary() and fit.to_dict()["notes"] == list(fit.notes)
     assert jscale.load(jscale.save(fit, tmp_path / "wide.jscale"), law=wide).notes == fit.notes
+
+
+def test_allocation_takes_the_values_fix_takes():
+    """One rule for hand-given values (`Law.in_domain`): a one-sided bound only warns, so a value
+    beyond it that `fix` accepts (and a fit can reach) is accepted by the allocation too."""
+    law = custom(lambda p, x: p["E"] + p["A"] * x["n_params"] ** -p["alpha"] + p["B"] * x["n_tokens"] ** -p["beta"]
+                 + p["c"] * 0.0,
+                 {"E": "positive", "A": "positive", "B": "positive", "alpha": "positive", "beta": "positive",
+                  "c": Param((0.0, np.inf))}, columns=("n_params", "n_tokens"))
+    law.fix(c=-0.5)
+    best = jscale.compute_optimal(law, [1e22], params={**EPOCH, "c": -0.5})
+    assert list(best.status) == ["success"]
+    with pytest.raises(ValueError, match=r"params\['A'\]"):
+        jscale.compute_optimal(law, [1e22], params={**EPOCH, "c": 0.5, "A": 0.0})
