@@ -19,6 +19,8 @@ from jscale._bootstrap import bootstrap as bootstrap
 from jscale._bootstrap import bootstrap_many as bootstrap_many
 from jscale._cache import default_cache_dir as default_cache_dir
 from jscale._cache import enable_compilation_cache as enable_compilation_cache
+from jscale._compare import Comparison as Comparison
+from jscale._compare import compare as compare
 from jscale._data import ScalingData as ScalingData
 from jscale._envelope import EnvelopeResult as EnvelopeResult
 from jscale._envelope import envelope as envelope
@@ -37,6 +39,9 @@ from jscale._results import FitResult as FitResult
 from jscale._solve import LBFGS as LBFGS
 from jscale._solve import STATUS_NAMES as STATUS
 from jscale._solve import RobustGaussNewton as RobustGaussNewton
+from jscale._twostage import Prediction as Prediction
+from jscale._twostage import TwoStage as TwoStage
+from jscale._twostage import two_stage as two_stage
 from jscale._version import __version__ as __version__
 from jscale._warnings import BoundWarning as BoundWarning
 from jscale._warnings import ComputeWarning as ComputeWarning
@@ -61,6 +66,7 @@ __all__ = [
     "Backtest",
     "BootstrapResult",
     "BoundWarning",
+    "Comparison",
     "ComputeWarning",
     "ConfigurationsWarning",
     "ConvergenceError",
@@ -84,15 +90,18 @@ __all__ = [
     "RepetitionWarning",
     "RobustGaussNewton",
     "STATUS",
+    "Prediction",
     "ScalingData",
     "Squared",
     "StartsWarning",
     "SweepPlan",
     "SweepWarning",
+    "TwoStage",
     "__version__",
     "backtest",
     "bootstrap",
     "bootstrap_many",
+    "compare",
     "compute_optimal",
     "datasets",
     "default_cache_dir",
@@ -107,4 +116,5 @@ __all__ = [
     "marginal_returns",
     "plan_isoflop",
     "save",
+    "two_stage",
 ]

@@ -343,6 +343,43 @@ def counts_of_resample(key_data, index: int, n_units: int) -> np.ndarray:
         return np.asarray(resample_counts(key, index, n_units)).astype(np.int64)
 
 
+@functools.partial(jax.jit, static_argnames=("n_resamples",))
+def _counts_table(key_data, order, first, size, *, n_resamples: int):
+    key = jax.random.wrap_key_data(key_data)
+    n_units = order.shape[0]
+
+    def one(i):
+        if first is None:
+            return resample_counts(key, i, n_units)
+        u = jax.random.uniform(jax.random.fold_in(key, i), (n_units,))
+        picked = order[first + jnp.minimum(jnp.floor(u * size).astype(order.dtype), size - 1)]
+        return jnp.zeros(n_units, jnp.result_type(float)).at[picked].add(1.0)
+
+    return jax.vmap(one)(jnp.arange(n_resamples))
+
+
+def counts_table(key_data, n_resamples: int, n_units: int, strata=None) -> np.ndarray:
+    """Multiplicities (n_resamples, n_units) of every unit in every resample, from raw key data.
+
+    Without `strata`, the draws of `resample_counts` (those of `jscale.bootstrap` with this key).
+    With `strata` (n_units,) labels, each stratum's units are drawn with replacement among
+    themselves, as many as it has: every resample keeps each stratum's size (a stratified
+    bootstrap, e.g. each data set's runs of a shared fit).
+    """
+    order = first = size = None
+    if strata is not None:
+        _, codes = np.unique(np.asarray(strata), return_inverse=True)
+        order = np.argsort(codes, kind="stable")
+        sizes = np.bincount(codes)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        first, size = starts[codes[order]], sizes[codes[order]]
+    with x64_scope():
+        args = [None if a is None else jnp.asarray(a, jnp.int32) for a in (order, first, size)]
+        if args[0] is None:
+            args[0] = jnp.zeros(n_units, jnp.int32)
+        return np.asarray(_counts_table(jnp.asarray(key_data), *args, n_resamples=int(n_resamples)))
+
+
 def resampled_problems(key, indices, problem, *, unit: str, unit_of_row, n_units: int, fitted=None):
     """Per-resample problem fields for the resamples `indices` (B,), as `run_starts(per_problem=)` takes.
 

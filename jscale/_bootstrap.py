@@ -15,13 +15,14 @@ import numpy as np
 from jscale import _problem, _progress
 from jscale._batch import (
     best_start,
+    counts_table,
     fit_in_chunks,
     padded_problem,
     problems_per_call,
     resampled_problems,
     take_best,
 )
-from jscale._data import ScalingData
+from jscale._data import ScalingData, closest
 from jscale._diagnostics import merge
 from jscale._fit import (
     check_execution,
@@ -33,7 +34,7 @@ from jscale._fit import (
     fit_list,
     starts_notes,
 )
-from jscale._laws import Law
+from jscale._laws import Law, Shared
 from jscale._numerics import bucket, read_only, x64_scope
 from jscale._results import BootstrapResult, FitResult
 from jscale._solve import NONFINITE
@@ -179,6 +180,7 @@ def bootstrap(
     key=None,
     counts=None,
     unit: str = "row",
+    strata: str | None = None,
     starts="warm",
     full_fit: FitResult | None = None,
     target: str = "loss",
@@ -238,6 +240,11 @@ def bootstrap(
             multiplicities, one row per resample (e.g. to repeat another tool's draws exactly;
             not for unit="residual").
         unit: "row", "group", "residual" or a column name (see above).
+        strata: a categorical column: units are drawn with replacement within each of its values,
+            so every resample keeps each value's number of units (a stratified bootstrap, e.g.
+            each data set's runs). Default: none, except for a `jscale.laws.Shared` law, whose
+            data sets (its `by` column) are the strata. The resamples are then drawn from the key
+            up front and kept as `counts`.
         starts: "warm", "optimum", "grid" or an (S, P) array (see above).
         full_fit: the `jscale.fit` result of this law on this data, if already computed (else
             it is fitted here from the law's default starts).
@@ -270,7 +277,8 @@ def bootstrap(
     """
     if isinstance(data, (list, tuple)):
         raise TypeError("bootstrap takes one ScalingData; for a list of datasets use jscale.bootstrap_many.")
-    result = _bootstrap(law, data, n_resamples=n_resamples, key=key, counts=counts, unit=unit, starts=starts,
+    result = _bootstrap(law, data, n_resamples=n_resamples, key=key, counts=counts, unit=unit, strata=strata,
+                        starts=starts,
                         full_fit=full_fit, target=target, residual=residual, loss=loss, delta=delta, solver=solver,
                         batching=batching, batch_size=batch_size, n_devices=n_devices, mesh=mesh,
                         chunk_size=chunk_size, progress=progress, jackknife=jackknife)
@@ -355,13 +363,41 @@ def _full_fit(law, data, full_fit, objective, execution) -> FitResult:
     return full_fit
 
 
+def _stratified(strata, law, data, kind, unit_of_row, n_units, key, counts, n_resamples):
+    """(key, counts) with the resamples drawn within strata (`strata` a column, or the `by` column of
+    a shared law when None), or the arguments unchanged when there are no strata."""
+    if strata is None and isinstance(law, Shared):
+        strata = law.by
+    if strata is None:
+        return key, counts
+    if strata not in data.columns:
+        raise ValueError(f"strata must name a data column{closest(str(strata), data.columns)}; the data has "
+                         f"{', '.join(data.columns)}.")
+    if kind == "residual" or counts is not None:
+        raise ValueError("strata= draws units within strata from a key; it does not apply to unit='residual' or "
+                         "to explicit counts=.")
+    if key is None:
+        raise TypeError("bootstrap needs key= (an integer seed or a JAX PRNG key).")
+    _, codes = data.codes(strata)
+    of_unit = np.full(n_units, -1)
+    of_unit[unit_of_row] = codes
+    if np.any(of_unit[unit_of_row] != codes):
+        raise ValueError(f"strata={strata!r}: a unit spans several strata; each group of unit={kind!r} must lie in "
+                         f"one value of {strata!r}.")
+    return None, counts_table(_key_data(key), _check_n_resamples(n_resamples), n_units, of_unit)
+
+
 def _bootstrap(law, data, *, n_resamples, key, counts, unit, starts, full_fit, target, residual, loss, delta,
-               solver, batching, batch_size, n_devices, mesh, chunk_size, progress, jackknife) -> BootstrapResult:
+               solver, batching, batch_size, n_devices, mesh, chunk_size, progress, jackknife,
+               strata=None) -> BootstrapResult:
     """`bootstrap` without its warnings. Long because it runs the three stages of a bootstrap
     (checks, resamples, jackknife) with one set of settings; each stage is a short block."""
     objective = check_objective(target, residual, loss, delta)
     check_law_and_data(law, data, objective)
     kind, unit_of_row, n_units = _units(unit, data)
+    drawn = _stratified(strata, law, data, kind, unit_of_row, n_units, key, counts, n_resamples)
+    if drawn != (key, counts):  # the strata's resamples, drawn from the key: n_resamples is their count
+        key, counts, n_resamples = drawn[0], drawn[1], None
     n_resamples, key_data, counts = _resamples(key, counts, n_resamples, kind, n_units, unit)
     execution = check_execution(solver, batching, batch_size, n_devices, mesh)
     if chunk_size is not None:
@@ -420,7 +456,8 @@ def _bootstrap(law, data, *, n_resamples, key, counts, unit, starts, full_fit, t
     result = BootstrapResult(
         fit=full_fit, unit=unit if kind == "group" else kind, n_units=n_units,
         n_configs=distinct_configurations(law, data),
-        key=None if key_data is None else read_only(key_data), counts=None if counts is None else read_only(counts),
+        key=None if key_data is None else read_only(key_data),
+        counts=None if counts is None else read_only(counts.astype(np.int64)),
         starts=read_only(x0s), end_params=read_only(out["x"]), objectives=read_only(out["f"]),
         start_status=read_only(out["status"]), n_steps=read_only(out["steps"]),
         jackknife_params=read_only(jk["x"]),

@@ -339,6 +339,31 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
         standard = {name: take(getattr(self, name)) for name in FIELDS if getattr(self, name) is not None}
         return self.replace(**standard, extra={k: take(v) for k, v in self.extra.items()})
 
+    @classmethod
+    def concat(cls, datasets: Mapping[str, ScalingData], *, by: str = "dataset") -> ScalingData:
+        """Several data sets as one, each row labelled with its data set's name in the categorical
+        column `by`; the inverse of `split`. Every data set must have the same columns (derived
+        ones, such as C = 6ND, are derived again). E.g. recipes fitted together with some
+        parameters shared: `jscale.laws.shared(law, ScalingData.concat({"a": a, "b": b}), ...)`.
+        """
+        if not isinstance(datasets, Mapping) or len(datasets) < 1:
+            raise TypeError("concat takes a mapping of names to ScalingData, e.g. {'recipe_a': a, 'recipe_b': b}.")
+        parts = list(datasets.items())
+        for name, d in parts:
+            if not isinstance(d, ScalingData):
+                raise TypeError(f"concat: datasets[{name!r}] is a {type(d).__name__}, not a ScalingData.")
+        first = parts[0][1]
+        for name, d in parts[1:]:
+            if d.columns != first.columns or d.derived != first.derived:
+                raise ValueError(f"concat: datasets[{name!r}] has columns {d.columns} but datasets[{parts[0][0]!r}] "
+                                 f"has {first.columns}; give every data set the same columns.")
+        if by in first.columns:
+            raise ValueError(f"concat: the data sets already have a column {by!r}; name the new column with by=.")
+        values = {c: np.concatenate([np.asarray(d[c]) for _, d in parts]) for c in first.columns
+                  if c not in first.derived}
+        labels = np.concatenate([np.full(len(d), str(name), dtype=object) for name, d in parts])
+        return cls.from_arrays(**values, **{by: labels})
+
     def split(self, by: str = "group") -> dict:
         """The rows grouped by the values of a column, label -> ScalingData (labels sorted).
 

@@ -102,8 +102,9 @@ def check_law_and_data(law, data, objective: Objective | None = None) -> None:
     who = f"The {law.name} law"
     data.require(*law.columns, who=who)
     for c in law.columns:
-        if law.column_space == "log" or c not in data.categorical:
-            check_column(data, c, positive=law.column_space == "log", who=who)
+        if c in law.log_columns or c not in data.categorical:
+            check_column(data, c, positive=c in law.log_columns, who=who)
+    law.check_data(data)
     _problem.check_target(data, objective.target, objective.residual)
     if not isinstance(law.base if isinstance(law, Constrained) else law, BUILT_IN):
         _problem.check_law_function(law, data, objective.residual)

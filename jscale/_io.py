@@ -41,7 +41,7 @@ VERSION = 3
 # The result containers a file can hold, by class name. Their fields are saved as they are
 # declared: pytree fields as arrays (nested results recursively), static fields in `meta`.
 RESULTS = {cls.__name__: cls for cls in (FitResult, BootstrapResult, IsoFLOPResult, EnvelopeResult)}
-_BUILT_IN = {name: cls for name, cls in _laws.LAWS.items() if name not in ("Custom", "Constrained")}
+_BUILT_IN = {name: cls for name, cls in _laws.LAWS.items() if name not in ("Custom", "Constrained", "Shared")}
 
 
 class LawMismatch(ValueError):
@@ -52,6 +52,9 @@ def _law_spec(law) -> dict:
     if isinstance(law, _laws.Constrained):
         return {"class": "Constrained", "base": _law_spec(law.base), "fixed": [list(p) for p in law.fixed],
                 "tied": [list(p) for p in law.tied]}
+    if isinstance(law, _laws.Shared):
+        return {"class": "Shared", "base": _law_spec(law.base), "by": law.by, "labels": list(law.labels),
+                "shared": list(law.shared)}
     name = type(law).__name__
     if _BUILT_IN.get(name) is type(law):
         return {"class": name, "fields": {f.name: getattr(law, f.name) for f in dataclasses.fields(law)}}
@@ -68,6 +71,10 @@ def _law_from(spec: dict, law):
         base = _law_from(spec["base"], law.base if isinstance(law, _laws.Constrained) else law)
         return _laws.Constrained(base=base, fixed=tuple((k, float(v)) for k, v in spec["fixed"]),
                                  tied=tuple((k, v) for k, v in spec["tied"]))
+    if spec["class"] == "Shared":
+        base = _law_from(spec["base"], law.base if isinstance(law, _laws.Shared) else law)
+        return _laws.Shared(base=base, by=str(spec["by"]), labels=tuple(str(v) for v in spec["labels"]),
+                            shared=tuple(str(v) for v in spec["shared"]))
     if spec["class"] in ("Custom", "Unregistered"):
         if law is None:
             raise LawMismatch(

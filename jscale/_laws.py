@@ -73,6 +73,15 @@ class Law:
         return {c: columns[c] for c in self.columns}
 
     @property
+    def log_columns(self) -> tuple[str, ...]:
+        """The columns the law reads as logs (they must be positive): all of them for a law whose
+        `column_space` is "log", none otherwise."""
+        return tuple(self.columns) if self.column_space == "log" else ()
+
+    def check_data(self, data) -> None:
+        """Checks of the data that only this law can make (e.g. the labels of `Shared`); none by default."""
+
+    @property
     def bounds(self) -> tuple[tuple[float, float], ...]:
         """Natural-space (low, high) of every parameter (`domain`, or the default from `positive`)."""
         if self.domain:
@@ -328,6 +337,13 @@ class Constrained(Law):
 
     def inputs(self, columns: dict) -> dict:
         return self.base.inputs(columns)
+
+    @property
+    def log_columns(self):
+        return self.base.log_columns
+
+    def check_data(self, data) -> None:
+        self.base.check_data(data)
 
     @property
     def domain(self):
@@ -597,6 +613,231 @@ class BrokenPowerLaw(Law):
 
 
 @dataclasses.dataclass(frozen=True)
+class ExponentialLink(Law):
+    """Err(L) = eps - k exp(-gamma L): a task metric from the loss (Gadre et al. 2024, arXiv:2403.08540, eq. 4).
+
+    A *link* law: it reads the loss (the `column`, default "loss") and predicts a task metric,
+    e.g. the top-1 error averaged over tasks. Fit it with `target=` the metric's column and
+    `residual="raw"` (the metric is bounded); `jscale.two_stage` does that and chains it to a loss
+    law. eps is the metric where the loss is high (about the chance-level error); k and gamma set
+    how fast it falls as the loss falls. All three are positive (fitted as their logs).
+
+    Default starts: eps in {0.5, 0.8, 1}, k in {0.3, 1, 3, 10}, gamma in {0.3, 0.7, 1.5, 3}: 48
+    starts (Gadre et al. start scipy's curve_fit from eps = k = gamma = 1, one of them).
+    """
+
+    column: str = "loss"
+    param_names: ClassVar[tuple[str, ...]] = ("eps", "k", "gamma")
+    positive: ClassVar[tuple[bool, ...]] = (True, True, True)
+    domain: ClassVar[tuple[tuple[float, float], ...]] = ((0.0, float("inf")),) * 3
+    column_space: ClassVar[str] = "natural"
+
+    def __post_init__(self):
+        _check_column(self, self.column)
+
+    @property
+    def name(self) -> str:
+        return f"exponential-link({self.column})"
+
+    @property
+    def columns(self):
+        return (self.column,)
+
+    def predict(self, theta, x):
+        return jnp.exp(theta[0]) - jnp.exp(theta[1] - jnp.exp(theta[2]) * x[self.column])
+
+    def log_predict(self, theta, x):
+        return jnp.log(self.predict(theta, x))
+
+    def default_starts(self) -> np.ndarray:
+        grid = itertools.product([0.5, 0.8, 1.0], [0.3, 1.0, 3.0, 10.0], [0.3, 0.7, 1.5, 3.0])
+        return np.log(np.array(list(grid), dtype=np.float64))
+
+
+@dataclasses.dataclass(frozen=True)
+class SigmoidLink(Law):
+    """m(L) = floor + (ceiling - floor) / (1 + exp(s (L - L0))): a task metric from the loss.
+
+    The link of Llama 3's two-step prediction (Dubey et al. 2024, arXiv:2407.21783, sec. 3.2.1)
+    and of ladder studies (Bhagia et al. 2024, arXiv:2412.04403): the metric goes from `floor` at
+    high loss (chance level: an accuracy of 1/choices, or its error) to `ceiling` at low loss, with
+    its midpoint at loss L0 and slope s > 0. floor and ceiling are free, so the same form fits an
+    accuracy (ceiling > floor) or an error (ceiling < floor). Hold the chance level fixed with
+    `SigmoidLink().fix(floor=0.25)`. Fit with `residual="raw"` and `target=` the metric column, or
+    through `jscale.two_stage`.
+
+    Default starts: floor in {0, 0.25, 0.5, 0.75, 1}, ceiling in {0, 0.25, 0.5, 0.75, 1} (not equal
+    to floor), s in {1, 3, 10}, L0 in {1.5, 2.5, 3.5, 5}: 240 starts.
+    """
+
+    column: str = "loss"
+    param_names: ClassVar[tuple[str, ...]] = ("floor", "ceiling", "s", "L0")
+    positive: ClassVar[tuple[bool, ...]] = (False, False, True, False)
+    column_space: ClassVar[str] = "natural"
+
+    def __post_init__(self):
+        _check_column(self, self.column)
+
+    @property
+    def name(self) -> str:
+        return f"sigmoid-link({self.column})"
+
+    @property
+    def columns(self):
+        return (self.column,)
+
+    def predict(self, theta, x):
+        floor, ceiling, log_s, l0 = (theta[i] for i in range(4))
+        return floor + (ceiling - floor) * jax.nn.sigmoid(-jnp.exp(log_s) * (x[self.column] - l0))
+
+    def log_predict(self, theta, x):
+        return jnp.log(self.predict(theta, x))
+
+    def default_starts(self) -> np.ndarray:
+        levels = [0.0, 0.25, 0.5, 0.75, 1.0]
+        grid = [(f, c, np.log(s), l0) for f, c, s, l0 in itertools.product(levels, levels, [1.0, 3.0, 10.0],
+                                                                           [1.5, 2.5, 3.5, 5.0]) if f != c]
+        return np.array(grid, dtype=np.float64)
+
+
+@dataclasses.dataclass(frozen=True)
+class Shared(Law):
+    """One law over several data sets (or recipes), some parameters shared and the rest per set.
+
+    The data sets are the values of a categorical column `by` (`labels`, sorted as the data's
+    codes are); the parameters named in `shared` take one value for all of them, every other
+    parameter of `base` one value per label, named `name[label]` (e.g. "A[rpj]"). Made by
+    `jscale.laws.shared` (or `jscale.fit_shared`); fit, bootstrap (resampling each set's runs,
+    see `jscale.bootstrap`'s `strata=`) and `fix`/`tie` work on it unchanged. It equals the base
+    law written with per-label parameters over the `by` column, e.g. as a custom law.
+
+    Default starts: the base law's, each start's values copied to every label.
+    """
+
+    base: Law = None
+    by: str = "dataset"
+    labels: tuple = ()
+    shared: tuple = ()
+
+    def __post_init__(self):
+        if not isinstance(self.base, Law):
+            raise TypeError(f"shared: law must be a jscale law; got {type(self.base).__name__}.")
+        unknown = [n for n in self.shared if n not in self.base.param_names]
+        if unknown:
+            raise ValueError(f"shared: the {self.base.name} law has no parameter {unknown[0]!r}"
+                             f"{closest(unknown[0], self.base.param_names)}; its parameters are "
+                             f"{', '.join(self.base.param_names)}.")
+        if len(self.labels) < 2 or len(set(self.labels)) != len(self.labels):
+            raise ValueError(f"shared: labels must name at least two distinct data sets; got {self.labels!r}.")
+        if self.by in self.base.columns:
+            raise ValueError(f"shared: by={self.by!r} is a column the {self.base.name} law reads; name the "
+                             "categorical column that says which data set a run belongs to.")
+
+    @property
+    def name(self) -> str:
+        return f"{self.base.name} by {self.by} (shared: {', '.join(self.shared) or 'none'})"
+
+    @property
+    def _layout(self) -> tuple:
+        """Per base parameter, its index (shared) or the indices per label in this law's vector."""
+        out, k = [], 0
+        for n in self.base.param_names:
+            if n in self.shared:
+                out.append(k)
+                k += 1
+            else:
+                out.append(tuple(range(k, k + len(self.labels))))
+                k += len(self.labels)
+        return tuple(out)
+
+    @property
+    def param_names(self):
+        names = []
+        for n in self.base.param_names:
+            names += [n] if n in self.shared else [f"{n}[{label}]" for label in self.labels]
+        return tuple(names)
+
+    def _expand(self, per_base) -> tuple:
+        return tuple(v for n, v in zip(self.base.param_names, per_base)
+                     for _ in range(1 if n in self.shared else len(self.labels)))
+
+    @property
+    def positive(self):
+        return self._expand(self.base.positive)
+
+    @property
+    def domain(self):
+        return self._expand(self.base.bounds)
+
+    @property
+    def columns(self):
+        return tuple(self.base.columns) + (self.by,)
+
+    @property
+    def column_space(self):
+        return "natural"
+
+    @property
+    def log_columns(self):
+        return self.base.log_columns
+
+    def inputs(self, columns: dict) -> dict:
+        return {**self.base.inputs({c: columns[c] for c in self.base.columns}), self.by: columns[self.by]}
+
+    def check_data(self, data) -> None:
+        if self.by not in data.categorical:
+            raise ValueError(f"The {self.name} law reads {self.by!r} as labels, but the data's {self.by!r} column is "
+                             "numeric; give it as text labels (or use jscale.fit_shared).")
+        levels = [str(v) for v in data.codes(self.by)[0].tolist()]
+        if levels != [str(v) for v in self.labels]:
+            raise ValueError(f"The {self.name} law has labels {list(self.labels)} but the data's {self.by!r} column "
+                             f"has {levels}; make the law from this data (jscale.laws.shared(law, data, ...)).")
+        self.base.check_data(data)
+
+    def member(self, theta, label):
+        """The base law's free vector (P_base,) of one data set (by label or code) from this law's."""
+        k = self.labels.index(label) if not isinstance(label, (int, np.integer)) else int(label)
+        return jnp.stack([theta[i] if isinstance(i, int) else theta[i[k]] for i in self._layout])
+
+    def _by_label(self, fn, theta, x):
+        base_x = {c: x[c] for c in x if c != self.by}
+        rows = jnp.stack([fn(self.member(theta, k), base_x) for k in range(len(self.labels))])
+        return jnp.take_along_axis(rows, x[self.by].astype(jnp.int32)[None, :], axis=0)[0]
+
+    def log_predict(self, theta, x):
+        return self._by_label(self.base.log_predict, jnp.asarray(theta), x)
+
+    def predict(self, theta, x):
+        return self._by_label(self.base.predict, jnp.asarray(theta), x)
+
+    def starts_note(self) -> str:
+        return self.base.starts_note()
+
+    def default_starts(self) -> np.ndarray:
+        base = np.asarray(self.base.default_starts())
+        return np.stack([base[:, i] for i, n in enumerate(self.base.param_names)
+                         for _ in range(1 if n in self.shared else len(self.labels))], axis=1)
+
+
+def shared(law: Law, data, *, by: str = "dataset", shared: tuple = ()) -> Shared:
+    """`law` over the data sets named by the categorical column `by` of `data`, with the
+    parameters in `shared` common to all and the others one per data set (see `Shared`).
+
+    Example:
+        >>> import jscale
+        >>> runs = jscale.ScalingData.from_arrays(n_params=[1e8, 1e9, 1e8, 1e9], n_tokens=[2e9, 2e10, 2e9, 2e10],
+        ...                                       loss=[3.2, 2.7, 3.1, 2.6], recipe=["a", "a", "b", "b"])
+        >>> jscale.laws.shared(jscale.laws.PowerLaw("compute"), runs, by="recipe", shared=("E",)).param_names
+        ('E', 'A[a]', 'A[b]', 'alpha[a]', 'alpha[b]')
+    """
+    if by not in data.columns:
+        raise ValueError(f"shared: the data has no column {by!r}{closest(by, data.columns)}; its columns are "
+                         f"{', '.join(data.columns)}.")
+    shared_names = (shared,) if isinstance(shared, str) else tuple(shared)
+    return Shared(base=law, by=by, labels=tuple(str(v) for v in data.codes(by)[0].tolist()), shared=shared_names)
+
+
+@dataclasses.dataclass(frozen=True)
 class Param:
     """A parameter of a custom law: its domain and its starting values (natural units).
 
@@ -797,9 +1038,9 @@ def custom(fn, params: dict, columns, *, name: str = "custom", log: bool = False
 
 # The one registry of law forms, by class name (saved files and the command line use it).
 LAWS = {cls.__name__: cls for cls in (Chinchilla, DataConstrained, Kaplan, PowerLaw, PurePowerLaw, BrokenPowerLaw,
-                                      Constrained, Custom)}
+                                      ExponentialLink, SigmoidLink, Constrained, Custom, Shared)}
 # The forms written here (a Constrained law is built-in where its base is); others run user code.
-BUILT_IN = (Chinchilla, DataConstrained, Kaplan, PowerLaw, PurePowerLaw, BrokenPowerLaw)
+BUILT_IN = (Chinchilla, DataConstrained, Kaplan, PowerLaw, PurePowerLaw, BrokenPowerLaw, ExponentialLink, SigmoidLink)
 # Names of the laws of two columns (n_params, n_tokens) that need no settings, for the command line.
 # The laws by their command-line names; the one-column forms take `NAME:COLUMN` there.
 NAMED = {"chinchilla": Chinchilla, "kaplan": Kaplan, "data-constrained": DataConstrained, "power-law": PowerLaw,

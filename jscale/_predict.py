@@ -50,8 +50,8 @@ def _keyword_columns(law, summary, columns: dict) -> dict:
 
 def _check_positive(law, values: dict) -> dict:
     """A law that reads logs needs positive, finite columns."""
-    if law.column_space == "log":
-        for c, v in values.items():
+    for c, v in values.items():
+        if c in law.log_columns:
             bad = ~(np.isfinite(v) & (v > 0))
             if bad.any():
                 raise ValueError(f"Column {c!r} must be finite and positive for the {law.name} law; got "

@@ -7,6 +7,7 @@
     jscale plot results/result.jscale --kind corner --out corner.png
     jscale isoflop sweep.csv --columns N=params,D=tokens,L=loss --out sweep/
     jscale plan isoflop --budgets 1e19 1e20 1e21 --result results/result.jscale --format csv
+    jscale compare a/result.jscale b/result.jscale --compute 1e21 1e22 1e23 --plot multiplier.png
     jscale datasets
 
 User errors (a bad file, column or value) print one line on stderr and exit with status 2, before
@@ -42,6 +43,8 @@ PLOTS = ("frontier", "isoflop", "allocation", "residuals", "corner")
 _ALIASES = {"n": "n_params", "d": "n_tokens", "c": "compute", "u": "unique_tokens", "l": "loss"}
 _MAX_RANGE_POINTS = 1000  # `allocate --range`: every point is a column of B draws, so memory grows with it
 _MAX_SIZES = 1000  # `plan --n-sizes`
+_COMPARE_BUDGETS = [float(f"1e{k}") for k in range(20, 26)]  # `compare --compute`: 1e20 ... 1e25
+_COMPARE_PLOT_POINTS = 50  # `compare --plot`: budgets of the multiplier curve
 
 
 class _Parser(argparse.ArgumentParser):
@@ -134,6 +137,7 @@ def _parser() -> argparse.ArgumentParser:
     g.add_argument("--out", required=True, help="image file, e.g. plot.png (format from the extension)")
 
     _sweep_parsers(sub, common)
+    _compare_parser(sub, common)
     sub.add_parser("datasets", parents=[common], help="list the bundled datasets")
     return parser
 
@@ -175,6 +179,26 @@ def _sweep_parsers(sub, common) -> None:
     q.add_argument("--n-sizes", type=int, default=7, help="model sizes per budget (default 7)")
     q.add_argument("--width", type=float, default=4.0, help="factor either side of N* the sizes reach (default 4)")
     q.add_argument("--format", default="table", choices=["table", "csv", "json"], help="output format")
+
+
+def _compare_parser(sub, common) -> None:
+    """The `compare` subcommand."""
+    from jscale._compare import DEFAULT_BETWEEN
+
+    c = sub.add_parser("compare", parents=[common],
+                       help="compare two saved fits (two recipes): the compute multiplier m(C) and the crossover")
+    c.add_argument("a", help="recipe A: a file written by `jscale fit` (result.jscale)")
+    c.add_argument("b", help="recipe B: another file of `jscale fit`, with a bootstrap if A has one (bands from the "
+                   "draws) or without one if A has none (delta-method bands)")
+    c.add_argument("--compute", type=float, nargs="+", default=None, metavar="FLOP",
+                   help="budgets C at which to compare (default: every power of ten from 1e20 to 1e25)")
+    c.add_argument("--between", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
+                   help=f"budgets searched for the crossover (default {DEFAULT_BETWEEN[0]:g} to "
+                   f"{DEFAULT_BETWEEN[1]:g})")
+    c.add_argument("--level", type=float, default=0.95, help="level of the bands (default 0.95)")
+    c.add_argument("--plot", default=None, metavar="PATH",
+                   help=f"also draw m(C) with its band over {_COMPARE_PLOT_POINTS} budgets spanning --compute into "
+                   "this image file, e.g. multiplier.png (format from the extension)")
 
 
 def _use_all_cores():
@@ -307,6 +331,13 @@ def _check_args(args) -> None:
             raise UserError(f"--{name} takes a finite number above {low:g}; got {value!r}.")
     if getattr(args, "n_sizes", None) is not None and not 3 <= args.n_sizes <= _MAX_SIZES:
         raise UserError(f"--n-sizes takes 3 to {_MAX_SIZES} model sizes per budget; got {args.n_sizes}.")
+    if getattr(args, "between", None) is not None:
+        low, high = args.between
+        if not (math.isfinite(low) and math.isfinite(high) and 0 < low < high):
+            raise UserError(f"--between takes LOW HIGH: finite budgets 0 < LOW < HIGH; got {low:g} {high:g}.")
+    level = getattr(args, "level", None)
+    if level is not None and not 0 < level < 1:
+        raise UserError(f"--level takes a number between 0 and 1, e.g. 0.95; got {level!r}.")
     if getattr(args, "range", None) is not None:
         low, high, num = args.range
         if not (math.isfinite(low) and math.isfinite(high) and 0 < low < high and num == int(num)
@@ -317,6 +348,8 @@ def _check_args(args) -> None:
         output_folder_path(args.out)
     if args.command == "plot":
         plot_path(args.out)
+    if args.command == "compare" and args.plot is not None:
+        _compare_plot_path(args.plot)
 
 
 def _default_budgets(top: float) -> list[float]:
@@ -541,7 +574,7 @@ def _printed_warnings():
 def _saved(path: str, command: str | None = None):
     """The result in a file of `jscale fit` or `jscale isoflop`; any failure to read it (a damaged or
     crafted file) is the user's error, reported on one line. With `command` (allocate, predict,
-    plot), only a fit of `jscale fit` is taken."""
+    plot, compare), only a fit of `jscale fit` is taken."""
     import jscale
 
     if not os.path.exists(path):
@@ -659,6 +692,69 @@ def _plot_command(args) -> int:
         os.replace(part, path)
     print(f"wrote {args.out}")
     return 0
+
+
+def _compare_plot_path(text: str) -> Path:
+    """The image file `jscale compare --plot text` names, if it can be written there; else UserError."""
+    try:
+        return plot_path(text)
+    except UserError as err:  # plot_path speaks of `jscale plot --out`
+        raise UserError(str(err).replace("--out", "--plot")) from None
+
+
+def _compare(args) -> int:
+    """`jscale compare`: recipe B against recipe A, the summary and table, and optionally the plot."""
+    import numpy as np
+
+    import jscale
+
+    if args.plot is not None:
+        try:
+            import matplotlib
+        except ImportError:
+            raise UserError("jscale compare --plot needs matplotlib: pip install 'jscale[plot]'.") from None
+        matplotlib.use("Agg")
+    a, b = _saved(args.a, "compare"), _saved(args.b, "compare")
+    booted = [isinstance(r, jscale.BootstrapResult) for r in (a, b)]
+    if booted[0] != booted[1]:
+        with_draws, without = (args.a, args.b) if booted[0] else (args.b, args.a)
+        raise UserError(f"'{with_draws}' holds a bootstrap but '{without}' a fit without one; compare two of one "
+                        "kind: two bootstraps (bands from their draws) or two fits (delta-method bands), e.g. by "
+                        "fitting both with the same --bootstrap.")
+    budgets = args.compute if args.compute is not None else _COMPARE_BUDGETS
+    between = {} if args.between is None else {"between": tuple(args.between)}
+    with _printed_warnings():
+        comparison = jscale.compare(a, b, budgets, **between)
+    print(comparison.summary(args.level))
+    if args.plot is not None:
+        import jscale.plot as jplot
+
+        low, high = min(budgets), max(budgets)
+        if low == high:  # one budget: a decade either side of it
+            low, high = low / 10, high * 10
+        with _printed_warnings():
+            curve = jscale.compare(a, b, np.geomspace(low, high, _COMPARE_PLOT_POINTS), **between)
+        tops = [_recorded_compute_max(r) for r in (a, b)]
+        tops = [t for t in tops if t is not None]
+        path = _compare_plot_path(args.plot)
+        # Drawn beside the file and renamed over it, so the file is never half written.
+        part = path.with_name(f".{path.name}.part-{os.getpid()}")
+        with staging(part):
+            figure = jplot.multiplier(curve, level=args.level, data_max=min(tops) if len(tops) == 2 else None).figure
+            _save_figure(figure, part, path.suffix[1:].lower() or matplotlib.rcParams["savefig.format"])
+            os.replace(part, path)
+        if not args.quiet:
+            print(f"wrote {args.plot}", file=sys.stderr)
+    return 0
+
+
+def _recorded_compute_max(result) -> float | None:
+    """The largest compute of a result's fitted data, if its summary records it."""
+    import jscale
+
+    fit = result.fit if isinstance(result, jscale.BootstrapResult) else result
+    found = fit.data_summary.range_of("compute") if fit.data_summary is not None else None
+    return None if found is None else float(found[1])
 
 
 def _isoflop(args) -> int:
@@ -845,7 +941,7 @@ def _main(argv) -> int:
             print(f"{name:<14} {jscale.datasets.info(name).splitlines()[0].split(': ', 1)[-1]}")
         return 0
     commands = {"fit": _fit, "allocate": _allocate, "predict": _predict, "plot": _plot_command,
-                "isoflop": _isoflop, "plan": _plan}
+                "isoflop": _isoflop, "plan": _plan, "compare": _compare}
     return commands[args.command](args)
 
 

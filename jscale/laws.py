@@ -2,7 +2,9 @@
 
 Every law has `fix(**values)` and `tie(**pairs)` for fixed and tied parameters, e.g.
 `Chinchilla().tie(beta="alpha")` or `DataConstrained().fix(E=1.87, A=520.8, ...)`; `custom`
-makes a law from a plain JAX function.
+makes a law from a plain JAX function. `ExponentialLink` and `SigmoidLink` are link laws from the loss
+to a task metric (see `jscale.two_stage`); `shared` fits one law to several data sets with some
+parameters in common.
 """
 
 from jscale._laws import BrokenPowerLaw as BrokenPowerLaw
@@ -10,12 +12,16 @@ from jscale._laws import Chinchilla as Chinchilla
 from jscale._laws import Constrained as Constrained
 from jscale._laws import Custom as Custom
 from jscale._laws import DataConstrained as DataConstrained
+from jscale._laws import ExponentialLink as ExponentialLink
 from jscale._laws import Kaplan as Kaplan
 from jscale._laws import Law as Law
 from jscale._laws import Param as Param
 from jscale._laws import PowerLaw as PowerLaw
 from jscale._laws import PurePowerLaw as PurePowerLaw
+from jscale._laws import Shared as Shared
+from jscale._laws import SigmoidLink as SigmoidLink
 from jscale._laws import custom as custom
+from jscale._laws import shared as shared
 
 __all__ = [
     "BrokenPowerLaw",
@@ -23,10 +29,14 @@ __all__ = [
     "Constrained",
     "Custom",
     "DataConstrained",
+    "ExponentialLink",
     "Kaplan",
     "Law",
     "Param",
     "PowerLaw",
     "PurePowerLaw",
+    "Shared",
+    "SigmoidLink",
     "custom",
+    "shared",
 ]

@@ -3,7 +3,9 @@
 Every function takes a result (and the data where it plots them), an optional matplotlib `Axes`
 (a new figure when omitted) and returns the `Axes` (the `Figure` for `corner`). Axes are
 logarithmic where the quantity spans decades, labelled with units, and points are coloured by
-compute. Install matplotlib with `pip install "jscale[plot]"`.
+compute. `link` draws a two-stage prediction's link (a task metric against the loss) and
+`multiplier` a comparison of two recipes (`jscale.compare`). Install matplotlib with
+`pip install "jscale[plot]"`.
 
 Example:
     >>> import jscale, jscale.plot  # doctest: +SKIP
@@ -19,11 +21,16 @@ import warnings
 import numpy as np
 
 from jscale._allocation import compute_optimal
+from jscale._compare import Comparison
+from jscale._data import ScalingData
 from jscale._isoflop import IsoFLOPResult, group_by_compute
 from jscale._results import BootstrapResult, FitResult
+from jscale._twostage import Prediction, TwoStage
+from jscale._uncertainty import check_level
 from jscale._warnings import ExtrapolationWarning, IntervalWarning
 
-__all__ = ["allocation", "corner", "frontier", "isoflop", "isoflop_optimum", "isoflop_parabolas", "residuals"]
+__all__ = ["allocation", "corner", "frontier", "isoflop", "isoflop_optimum", "isoflop_parabolas", "link", "multiplier",
+           "residuals"]
 
 
 def _pyplot():
@@ -213,6 +220,129 @@ def allocation(curves, *, ax=None, level: float = 0.95, data_max: float | None =
     if data_max is not None:
         _mark_extrapolation(ax, data_max)
     ax.legend(frameon=False)
+    return ax
+
+
+def link(two, data, *, link_rows=None, prediction=None, ax=None, level: float = 0.95):
+    """A two-stage prediction's link (`jscale.two_stage`): the metric against the loss.
+
+    The runs the link was fitted on (`data.subset(link_rows)`: the loss fit's target column, usually
+    "loss", against the metric), the fitted link m(L) over a loss grid reaching a little beyond
+    them, and its `level` percentile band over the converged draws of the link's joint bootstrap
+    when there is one. A `prediction` (a `jscale.Prediction` of `two.predict` or
+    `two.predict_optimal`) is marked at its predicted (loss, metric), with the `level` bands of
+    both as error bars when it has draws. A dotted line marks the lowest fitted loss: left of it
+    the link extrapolates.
+
+    Args:
+        two: the `TwoStage` result.
+        data: the ScalingData the stages were fitted on (as passed to `jscale.two_stage`).
+        link_rows: the rows of `data` the link was fitted on, a boolean mask or row indices
+            (default: all rows), as passed to `jscale.two_stage`.
+        prediction: a `Prediction` to mark, or None.
+    """
+    if not isinstance(two, TwoStage):
+        raise TypeError(f"link needs a TwoStage (from jscale.two_stage); got {type(two).__name__}.")
+    if not isinstance(data, ScalingData):
+        raise TypeError(f"data must be the ScalingData the stages were fitted on; got {type(data).__name__}.")
+    if prediction is not None and not isinstance(prediction, Prediction):
+        raise TypeError(f"prediction must be a Prediction (from TwoStage.predict or predict_optimal); got "
+                        f"{type(prediction).__name__}.")
+    fit, loss_column, metric = two.link_fit, two.loss_fit.target, two.metric_name
+    others = [c for c in fit.law.columns if c != loss_column]
+    if others:
+        raise ValueError(f"link draws a link of the loss alone; the {fit.law.name} link also reads "
+                         f"{', '.join(others)}.")
+    if prediction is not None and prediction.metric_name != metric:
+        raise ValueError(f"prediction is of {prediction.metric_name!r} but the link predicts {metric!r}; pass a "
+                         "prediction of this TwoStage.")
+    rows = data if link_rows is None else data.subset(link_rows)
+    if len(rows) != fit.n_rows:
+        raise ValueError(f"the link was fitted to {fit.n_rows} rows but the rows of data are {len(rows)}; pass the "
+                         "data and the link_rows= given to jscale.two_stage.")
+    level = check_level(level)
+    ax = _axes(ax)
+    x, y = np.asarray(rows[loss_column], np.float64), np.asarray(rows[metric], np.float64)
+    marked = None if prediction is None else _prediction_bands(prediction, level)
+    # The grid reaches the predicted points (and their loss bands) too: they are usually beyond the runs.
+    span = np.concatenate([x] + ([] if marked is None else [np.asarray(prediction.loss), *marked[0]]))
+    low, high = float(np.nanmin(span)), float(np.nanmax(span))
+    pad = 0.08 * (high - low) if high > low else 0.05 * max(abs(low), 1.0)
+    grid = np.linspace(low - pad, high + pad, 200)
+    ax.scatter(x, y, s=14, color="0.55", edgecolors="none", label=f"runs the link was fitted on ({len(x)})")
+    ax.plot(grid, _quiet(fit.predict, **{loss_column: grid}), color="C0", label=f"{fit.law.name} at the full fit")
+    if two.link_boot is not None:
+        band_low, band_high = _quiet(two.link_boot.predict_interval, **{loss_column: grid}, level=level)
+        ax.fill_between(grid, band_low, band_high, color="C0", alpha=0.2, linewidth=0,
+                        label=f"{100 * level:g}% band ({two.link_boot.n_converged} converged draws)")
+    ax.axvline(float(x.min()), color="0.4", linestyle=":", linewidth=0.8, label="lowest fitted loss")
+    if prediction is not None:
+        loss_band, metric_band = marked
+        ax.scatter(prediction.loss, prediction.metric, marker="D", s=28, color="C3", zorder=3,
+                   label=f"predicted ({len(prediction.loss)} point{'s' if len(prediction.loss) != 1 else ''})")
+        if metric_band is not None:
+            ax.vlines(prediction.loss, metric_band[0], metric_band[1], color="C3", linewidth=1.2, zorder=3)
+            ax.hlines(prediction.metric, loss_band[0], loss_band[1], color="C3", linewidth=1.2, zorder=3)
+    xlabel = "loss (nats/token)" if loss_column == "loss" else loss_column
+    ax.set(xlabel=xlabel, ylabel=metric, title=f"{fit.law.name}: {metric} against {loss_column}"
+           + (f" ({100 * level:g}% bands)" if two.link_boot is not None else ""))
+    ax.legend(frameon=False, fontsize="small")
+    return ax
+
+
+def _prediction_bands(prediction, level):
+    """((low, high) of the loss or the point losses, (low, high) of the metric or None) of a Prediction."""
+    if prediction.draws is None:
+        return (prediction.loss, prediction.loss), None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a point with no usable draw: a NaN band
+        return prediction.interval("loss", level), prediction.interval("metric", level)
+
+
+def multiplier(comparison, *, ax=None, level: float = 0.95, data_max: float | None = None):
+    """The effective compute multiplier m(C) of a `jscale.compare` result against the budget C.
+
+    Log-log axes: m(C) (B's compute for A's compute-optimal loss at C, divided by C; above the line
+    m = 1, A is the better recipe), its `level` band when the comparison has one (bootstrap draws or
+    delta-method sds), and the crossover (a dotted vertical line, with its band) when the two
+    cross. Budgets where m is infinite or 0 (B out of reach within a factor 1e10) are left out.
+
+    A Comparison holds m(C) only at the budgets it was evaluated at, and the curve joins them with
+    straight lines: for a smooth curve, compare at many budgets, e.g.
+    `jscale.compare(a, b, np.geomspace(1e20, 1e25, 50))`. Fewer than 10 budgets are drawn as
+    points. `data_max` (a budget, e.g. the smaller of the two fitted data's largest compute) marks
+    where extrapolation begins.
+    """
+    if not isinstance(comparison, Comparison):
+        raise TypeError(f"multiplier needs a Comparison (from jscale.compare); got {type(comparison).__name__}.")
+    level = check_level(level)
+    ax = _axes(ax)
+    compute = np.asarray(comparison.compute, np.float64)
+    m = np.asarray(comparison.multiplier, np.float64)
+    shown = np.isfinite(m) & (m > 0)
+    ax.plot(compute, np.where(shown, m, np.nan), color="C0", marker="o" if len(compute) < 10 else None,
+            markersize=4, label=f"m(C), {comparison.law_b.name} (B) against {comparison.law_a.name} (A)")
+    banded = comparison.draws is not None or comparison.sd is not None
+    if banded:
+        low, high = (np.asarray(v, np.float64) for v in comparison.interval("multiplier", level))
+        ok = np.isfinite(low) & np.isfinite(high) & (low > 0) & (high > 0)
+        ax.fill_between(compute, np.where(ok, low, 1.0), np.where(ok, high, 1.0), where=ok, color="C0", alpha=0.2,
+                        linewidth=0, label=f"{100 * level:g}% band")
+    ax.axhline(1.0, color="0.3", linewidth=1, label="m = 1: equal loss")
+    crossover = float(comparison.crossover)
+    if np.isfinite(crossover):
+        ax.axvline(crossover, color="C3", linestyle=":", linewidth=1.2, label=f"crossover C = {crossover:.3g}")
+    ax.set(xscale="log", yscale="log", xlabel="compute budget C (FLOP)",
+           ylabel="compute multiplier m(C) (> 1: A is better)",
+           title="effective compute multiplier" + (f" ({100 * level:g}% band)" if banded else ""))
+    if np.isfinite(crossover) and banded:
+        cross_low, cross_high = comparison.interval("crossover", level)
+        if np.isfinite(cross_low) and np.isfinite(cross_high):
+            ax.set_xlim(*ax.get_xlim())  # a wide band of the crossover would squeeze the curve
+            ax.axvspan(cross_low, cross_high, color="C3", alpha=0.1, linewidth=0)
+    if data_max is not None:
+        _mark_extrapolation(ax, float(data_max))
+    ax.legend(frameon=False, fontsize="small")
     return ax
 
 

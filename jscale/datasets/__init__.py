@@ -69,6 +69,30 @@ literals), commit 13701315b163f1c54642b94ad237b2699187c3ee; runs with loss 0 (un
 Published fit (base law fixed to the C4 values, log A, log B, log E, alpha = beta = 6.255414,
 7.3049974, 0.6254804, 0.3526596): R_D* = 15.387756, R_N* = 5.309743, Huber sum 0.0158259.""",
     ),
+    "gadre2024": _Dataset(
+        file="gadre2024.csv",
+        drop_when=None,
+        info="""\
+gadre2024: the over-trained open_lm runs of Gadre et al. 2024 with their C4 loss and downstream
+top-1 errors.
+
+104 runs on three training sets (dataset: c4_original 34, rpj = RedPajama 35, rw_original =
+RefinedWeb 35); model_config (0.011B to 6.9B); n_params (N, with embeddings, 1.06e7 to 6.89e9);
+n_tokens (D = M N, 5.3e7 to 9.2e11); tokens_per_param (M, 5 to 640); loss (C4 eval loss,
+nats/token, 2.38 to 6.12); err_avg_subset17 and err_avg_46 (mean top-1 error over the paper's
+17-task and 46-task splits, not centred on chance); fit_role: loss_and_error_fit (the 5 runs
+per training set of the loss law), error_fit_only (the 1.4B run at M = 20, added for the error
+law), extrapolation_target (the 1.4B runs beyond M = 20 and the 6.9B run), unused.
+
+Source: github.com/mlfoundations/scaling, commit a003c4913793ac2ae7ef87b28ecb562955d026d5,
+exp_data/models/*.json and exp_data/evals/*_heavy.json (data values only). Licence: MIT,
+Copyright (c) 2024 mlfoundations. Cite:
+  Gadre, Smyrnis, Shankar, Gururangan, Wortsman, Shao, Mercat, Fang, Li, Keh, et al. (2024),
+  Language models scale reliably with over-training and on downstream tasks, arXiv:2403.08540.
+Reference (RedPajama; loss law E + A N^-a + B D^-a on the 5 loss_and_error_fit runs, error law
+eps - k exp(-gamma L) on those and the error_fit_only run, both least squares): predicted
+17-task error of the 1.4B M=640 run off by 3.6365%, of the 6.9B M=20 run by 0.0464%.""",
+    ),
 }
 
 
