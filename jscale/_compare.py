@@ -10,7 +10,7 @@ A's loss at C:
 m > 1: B needs more compute than A (A is the better recipe at C), m < 1: B needs less. The
 crossover is the budget where L_A*(C) = L_B*(C) (m = 1), if the two cross in the searched range.
 Both are roots of smooth scalar functions of log compute, found for any law by a scan for a sign
-change then safeguarded Newton steps (vectorised over budgets and draws, under jit), and
+change then Illinois (regula falsi) steps (vectorised over budgets and draws, under jit), and
 differentiated implicitly (a `custom_jvp`: dx = -f_theta dtheta / f_x) for delta-method bands;
 bootstrap bands evaluate them on every pair of draws.
 """
@@ -38,7 +38,7 @@ from jscale._uncertainty import check_level, normal_quantile
 _LOG_M_RANGE = 23.0
 _SCAN_POINTS = 24
 _CROSSOVER_POINTS = 64
-_NEWTON_STEPS = 12
+_REFINE_STEPS = 40
 DEFAULT_BETWEEN = (1e15, 1e28)
 
 
@@ -60,7 +60,7 @@ def log_best_loss(law, cost, theta, log_c, fixed):
 
 def _scan(fn, lo: float, hi: float, n: int):
     """The first bracket [a, b] over a grid of `n` points on [lo, hi] where fn changes sign, fn(a),
-    whether one was found, and whether fn was positive (negative) on the whole grid."""
+    fn(b), whether one was found, and whether fn was positive (negative) on the whole grid."""
     grid = jnp.linspace(lo, hi, n)
     values = jax.vmap(fn)(grid)
     finite = jnp.isfinite(values)
@@ -68,23 +68,29 @@ def _scan(fn, lo: float, hi: float, n: int):
     k = jnp.argmax(change)
     above = jnp.all(jnp.where(finite, values > 0, True))
     below = jnp.all(jnp.where(finite, values < 0, True))
-    return grid[k], grid[k + 1], values[k], jnp.any(change), above & jnp.any(finite), below & jnp.any(finite)
+    return (grid[k], grid[k + 1], values[k], values[k + 1], jnp.any(change), above & jnp.any(finite),
+            below & jnp.any(finite))
 
 
-def _newton_in(fn, a, b, fa):
-    """A root of fn in the bracket [a, b] (fn(a) = fa of the other sign than fn(b)): Newton steps,
-    a bisection wherever a step would leave the bracket (which shrinks at every step)."""
+def _refine(fn, a, b, fa, fb):
+    """A root of fn in the bracket [a, b] (fa, fb of opposite signs) by the Illinois method
+    (regula falsi that halves the value kept at a stale end; superlinear, and no derivative to
+    compile): the bracket shrinks at every step; a non-finite value counts as one of fa's sign."""
 
     def body(_, carry):
-        a, b, fa, x = carry
-        f, d = jax.jvp(fn, (x,), (jnp.ones_like(x),))
-        same = jnp.sign(f) == jnp.sign(fa)
-        a, b, fa = jnp.where(same, x, a), jnp.where(same, b, x), jnp.where(same, f, fa)
-        step = x - f / d
-        inside = jnp.isfinite(step) & (step > jnp.minimum(a, b)) & (step < jnp.maximum(a, b))
-        return a, b, fa, jnp.where(f == 0, x, jnp.where(inside, step, 0.5 * (a + b)))
+        a, b, fa, fb, side = carry
+        x = (a * fb - b * fa) / (fb - fa)
+        x = jnp.where(jnp.isfinite(x) & (x > jnp.minimum(a, b)) & (x < jnp.maximum(a, b)), x, 0.5 * (a + b))
+        f = fn(x)
+        f = jnp.where(jnp.isfinite(f), f, fa)
+        left = jnp.sign(f) == jnp.sign(fa)  # the root is in [x, b]: x replaces a
+        fb = jnp.where(left & (side == 1), 0.5 * fb, fb)  # a moved twice running: halve the stale fb
+        fa = jnp.where(~left & (side == -1), 0.5 * fa, fa)
+        return (jnp.where(left, x, a), jnp.where(left, b, x), jnp.where(left, f, fa), jnp.where(left, fb, f),
+                jnp.where(left, 1, -1))
 
-    return jax.lax.fori_loop(0, _NEWTON_STEPS, body, (a, b, fa, 0.5 * (a + b)))[3]
+    a, b, fa, fb, _ = jax.lax.fori_loop(0, _REFINE_STEPS, body, (a, b, fa, fb, 0))
+    return jnp.where(jnp.abs(fa) < jnp.abs(fb), a, b)
 
 
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1, 2, 3))
@@ -92,8 +98,8 @@ def root(fn, lo: float, hi: float, n: int, args):
     """The first root of x -> fn(x, args) on [lo, hi] from below (NaN if none; +inf where fn > 0
     on the whole range, -inf where fn < 0), differentiable in `args` by the implicit function
     theorem."""
-    a, b, fa, found, above, below = _scan(lambda x: fn(x, args), lo, hi, n)
-    x = _newton_in(lambda x: fn(x, args), a, b, fa)
+    a, b, fa, fb, found, above, below = _scan(lambda x: fn(x, args), lo, hi, n)
+    x = _refine(lambda x: fn(x, args), a, b, fa, fb)
     return jnp.where(found, x, jnp.where(above, jnp.inf, jnp.where(below, -jnp.inf, jnp.nan)))
 
 
@@ -110,20 +116,22 @@ def _terms(theta_a, theta_b, log_c, fixed_a, fixed_b, *, law_a, law_b, cost, bet
     """log m, log L_A*, log L_B* at one budget, and log of the crossover budget (one per call)."""
 
     def gap(s, args):  # log L_B*(C e^s) - log L_A*(C): decreasing in s
-        ta, tb, c = args
-        return log_best_loss(law_b, cost, tb, c + s, fixed_b) - log_best_loss(law_a, cost, ta, c, fixed_a)
+        tb, c, target = args
+        return log_best_loss(law_b, cost, tb, c + s, fixed_b) - target
 
     def difference(c, args):
         ta, tb = args
         return log_best_loss(law_a, cost, ta, c, fixed_a) - log_best_loss(law_b, cost, tb, c, fixed_b)
 
-    # gap > 0 everywhere: B never reaches A's loss in range (log m = inf); < 0 everywhere: m = 0.
-    log_m = root(gap, -_LOG_M_RANGE, _LOG_M_RANGE, _SCAN_POINTS, (theta_a, theta_b, log_c))
+    # A's loss is solved once (its derivatives reach the root through `target`). gap > 0 everywhere:
+    # B never reaches A's loss in range (log m = inf); gap < 0 everywhere: m = 0.
+    loss_a = log_best_loss(law_a, cost, theta_a, log_c, fixed_a)
+    log_m = root(gap, -_LOG_M_RANGE, _LOG_M_RANGE, _SCAN_POINTS, (theta_b, log_c, loss_a))
     crossing = root(difference, float(np.log(between[0])), float(np.log(between[1])), _CROSSOVER_POINTS,
                     (theta_a, theta_b))
     return {
         "multiplier": log_m,
-        "loss_a": log_best_loss(law_a, cost, theta_a, log_c, fixed_a),
+        "loss_a": loss_a,
         "loss_b": log_best_loss(law_b, cost, theta_b, log_c, fixed_b),
         "crossover": jnp.where(jnp.isfinite(crossing), crossing, jnp.nan),
     }
@@ -276,8 +284,10 @@ class Comparison(struct.PyTreeNode, kw_only=True):
                 values = values[np.isfinite(values)]
                 if values.size == 0:
                     return float("nan"), float("nan")
-            q = np.quantile(values, [0.5 - level / 2, 0.5 + level / 2], axis=0, method="linear")
-            return (float(q[0]), float(q[1])) if name == "crossover" else (q[0], q[1])
+            # Order statistics, not interpolation: draws of m can be infinite (B never catches up).
+            q = (np.quantile(values, 0.5 - level / 2, axis=0, method="lower"),
+                 np.quantile(values, 0.5 + level / 2, axis=0, method="higher"))
+            return (float(q[0]), float(q[1])) if name == "crossover" else q
         if self.sd is None:
             raise ValueError("No uncertainty to band: both sides were given as (law, params).")
         half = normal_quantile(0.5 + level / 2) * np.asarray(self.sd[name])
@@ -309,7 +319,8 @@ class Comparison(struct.PyTreeNode, kw_only=True):
             cross = f"The two do not cross between C = {lo:.3g} and {hi:.3g}"
         if self.draws is not None:
             cross += f"; {100 * self.crossover_share:.0f}% of the draws cross there"
-        how = ("paired bootstrap draws" if self.paired else "independent bootstrap draws") if self.draws is not None \
+        how = ("bootstrap draws of the same resamples (paired where both data sets list the same runs in the same "
+               "order)" if self.paired else "independent bootstrap draws") if self.draws is not None \
             else ("the delta method" if self.sd is not None else "given parameters, no bands")
         return (f"Recipe B ({self.law_b.name}) against recipe A ({self.law_a.name}); m(C) = the compute B needs to "
                 f"reach A's compute-optimal loss at C, divided by C (m > 1: A is better). Bands from {how}.\n"

@@ -702,7 +702,7 @@ def _compare_plot_path(text: str) -> Path:
         raise UserError(str(err).replace("--out", "--plot")) from None
 
 
-def _compare(args) -> int:
+def _compare_command(args) -> int:
     """`jscale compare`: recipe B against recipe A, the summary and table, and optionally the plot."""
     import numpy as np
 
@@ -941,7 +941,7 @@ def _main(argv) -> int:
             print(f"{name:<14} {jscale.datasets.info(name).splitlines()[0].split(': ', 1)[-1]}")
         return 0
     commands = {"fit": _fit, "allocate": _allocate, "predict": _predict, "plot": _plot_command,
-                "isoflop": _isoflop, "plan": _plan, "compare": _compare}
+                "isoflop": _isoflop, "plan": _plan, "compare": _compare_command}
     return commands[args.command](args)
 
 

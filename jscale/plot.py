@@ -324,7 +324,10 @@ def multiplier(comparison, *, ax=None, level: float = 0.95, data_max: float | No
             markersize=4, label=f"m(C), {comparison.law_b.name} (B) against {comparison.law_a.name} (A)")
     banded = comparison.draws is not None or comparison.sd is not None
     if banded:
-        low, high = (np.asarray(v, np.float64) for v in comparison.interval("multiplier", level))
+        with warnings.catch_warnings():
+            # Draws where B is out of reach (m = inf) make the quantiles NaN (inf - inf); left out below.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            low, high = (np.asarray(v, np.float64) for v in comparison.interval("multiplier", level))
         ok = np.isfinite(low) & np.isfinite(high) & (low > 0) & (high > 0)
         ax.fill_between(compute, np.where(ok, low, 1.0), np.where(ok, high, 1.0), where=ok, color="C0", alpha=0.2,
                         linewidth=0, label=f"{100 * level:g}% band")
