@@ -23,6 +23,7 @@ from jscale import _predict
 from jscale._batch import counts_table
 from jscale._bootstrap import _bootstrap, _check_n_resamples, _key_data, _units
 from jscale._data import ScalingData, closest
+from jscale._diagnostics import summarize
 from jscale._numerics import bucket, pad_repeating, read_only, x64_scope
 from jscale._results import BootstrapResult, FitResult
 from jscale._uncertainty import check_level
@@ -234,9 +235,16 @@ def _check_stage(which: str, fit, data: ScalingData, mask: np.ndarray) -> Scalin
     if not isinstance(fit, FitResult):
         raise TypeError(f"{which} must be the FitResult of jscale.fit; got {type(fit).__name__}.")
     part = data.subset(mask)
+    rows = which.replace("_fit", "_rows")
     if fit.n_rows != len(part):
         raise ValueError(f"{which} was fitted to {fit.n_rows} rows but its rows of data are {len(part)}; pass the "
-                         f"rows it was fitted on as {which.replace('_fit', '_rows')}= (a mask or row indices).")
+                         f"rows it was fitted on as {rows}= (a mask or row indices).")
+    # The same rows, not just as many: by the data's fingerprint where the fit recorded one, else
+    # by what the fit recorded of its data (ranges of the law's columns, lowest target).
+    recorded = (fit.source or {}).get("fingerprint")
+    if (part.fingerprint() != recorded) if recorded else (fit.data_summary != summarize(fit.law, part, fit.target)):
+        raise ValueError(f"{which} was not fitted on the rows of data given as {rows}= (other runs, or other "
+                         f"values); pass the data and the rows it was fitted on.")
     return part
 
 
