@@ -13,7 +13,7 @@ SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
 def test_list_and_all():
-    assert datasets.list() == ["chinchilla", "datablations"]
+    assert datasets.list() == ["chinchilla", "datablations", "gadre2024"]
     assert datasets.__all__ == ["load", "list", "info"]
 
 
@@ -85,3 +85,19 @@ def test_info():
         "245",
     ):
         assert needle in text
+
+
+def test_gadre2024_rows_roles_and_copy_of_shared():
+    data = datasets.load("gadre2024")
+    assert len(data) == 104 and {"dataset", "fit_role"} <= set(data.categorical)
+    assert sorted(data.split("dataset")) == ["c4_original", "rpj", "rw_original"]
+    roles = np.asarray(data["fit_role"])
+    assert [int(np.sum(roles == r)) for r in ("loss_and_error_fit", "error_fit_only")] == [15, 3]
+    np.testing.assert_array_equal(data.n_tokens, data.n_params * np.asarray(data["tokens_per_param"]))
+    source = SHARED / "gadre2024_downstream" / "gadre2024_downstream_104_models.csv"
+    if not source.exists():
+        pytest.skip("shared/data/gadre2024_downstream is not present")
+    full = ScalingData.from_csv(source, columns={"n_params": "N_params", "n_tokens": "D_tokens",
+                                                 "loss": "loss_c4_val"})
+    for name in ("n_params", "n_tokens", "loss", "err_avg_subset17", "err_avg_46"):
+        np.testing.assert_array_equal(data[name], full[name])

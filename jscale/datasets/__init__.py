@@ -3,7 +3,7 @@
 Example:
     >>> import jscale.datasets
     >>> jscale.datasets.list()
-    ['chinchilla', 'datablations']
+    ['chinchilla', 'datablations', 'gadre2024']
     >>> data = jscale.datasets.load("chinchilla")
     >>> len(data), data.columns
     (240, ('n_params', 'n_tokens', 'compute', 'loss'))
