@@ -34,13 +34,14 @@ from jscale._losses import LOSSES
 from jscale._numerics import read_only
 from jscale._results import BootstrapResult, FitResult
 from jscale._solve import STATUS_NAMES
+from jscale._twostage import TwoStage
 from jscale._version import __version__
 
 FORMAT = "jscale-result"
 VERSION = 3
 # The result containers a file can hold, by class name. Their fields are saved as they are
 # declared: pytree fields as arrays (nested results recursively), static fields in `meta`.
-RESULTS = {cls.__name__: cls for cls in (FitResult, BootstrapResult, IsoFLOPResult, EnvelopeResult)}
+RESULTS = {cls.__name__: cls for cls in (FitResult, BootstrapResult, IsoFLOPResult, EnvelopeResult, TwoStage)}
 _BUILT_IN = {name: cls for name, cls in _laws.LAWS.items() if name not in ("Custom", "Constrained", "Shared")}
 
 
@@ -289,6 +290,26 @@ def _check_bootstrap(boot: BootstrapResult) -> None:
         _fail("counts holds negative multiplicities")
 
 
+def _check_two_stage(result) -> None:
+    """A TwoStage: both fits valid; both bootstraps, or neither, valid and of as many resamples."""
+    for fit in (result.loss_fit, result.link_fit):
+        if not isinstance(fit, FitResult):
+            _fail("a stage's fit is not a fit")
+        _check_fit(fit)
+    boots = (result.loss_boot, result.link_boot)
+    if (boots[0] is None) != (boots[1] is None):
+        _fail("it holds the joint bootstrap of one stage only")
+    if boots[0] is not None:
+        for boot in boots:
+            if not isinstance(boot, BootstrapResult):
+                _fail("a stage's bootstrap is not a bootstrap")
+            _check_bootstrap(boot)
+        if boots[0].n_resamples != boots[1].n_resamples:
+            _fail("its two stages hold different numbers of joint resamples")
+    if not isinstance(result.n_dropped, int) or result.n_dropped < 0:
+        _fail("n_dropped is not a count")
+
+
 def _check_sweep(result) -> None:
     """IsoFLOPResult and EnvelopeResult: per-point arrays of one length, numbers throughout."""
     per_point = ("budgets", "n_runs", "included", "n_params", "n_tokens", "loss", "center_params",
@@ -320,7 +341,9 @@ def _check_sweep(result) -> None:
 def check(result) -> None:
     """Raises `_Invalid` where a result breaks the rules its container promises (indices in range,
     shapes that fit the law, valid statuses, finite best fit)."""
-    if isinstance(result, BootstrapResult):
+    if isinstance(result, TwoStage):
+        _check_two_stage(result)
+    elif isinstance(result, BootstrapResult):
         _check_bootstrap(result)
     elif isinstance(result, FitResult):
         _check_fit(result)
@@ -384,8 +407,8 @@ def _target(path: Path) -> tuple[Path, int | None]:
 
 
 def save(result, path) -> Path:
-    """Saves a `FitResult`, `BootstrapResult`, `IsoFLOPResult` or `EnvelopeResult` to `path`
-    (msgpack; `.jscale` is a good suffix).
+    """Saves a `FitResult`, `BootstrapResult`, `IsoFLOPResult`, `EnvelopeResult` or `TwoStage`
+    to `path` (msgpack; `.jscale` is a good suffix).
 
     The write goes to a temporary file beside the target that replaces it only when complete,
     so an interrupted save leaves the old file or the new one, never half of one; temporary
@@ -399,8 +422,8 @@ def save(result, path) -> Path:
         The path written (as given).
     """
     if type(result).__name__ not in RESULTS:
-        raise TypeError(f"save takes a FitResult, a BootstrapResult, an IsoFLOPResult or an EnvelopeResult; got "
-                        f"{type(result).__name__}.")
+        raise TypeError(f"save takes a FitResult, a BootstrapResult, an IsoFLOPResult, an EnvelopeResult or a "
+                        f"TwoStage; got {type(result).__name__}.")
     state, static = _encode(result)
     meta = {"format": FORMAT, "version": VERSION, "jscale": __version__, "kind": type(result).__name__,
             "static": static}
@@ -470,7 +493,8 @@ def load(path, *, law=None, max_bytes: int = MAX_BYTES):
 
     Args:
         path: the file (a regular file; devices, FIFOs and directories are refused unread).
-        law: the law object, needed (and checked) only for results of a custom law.
+        law: the law object, needed (and checked) only for results of a custom law (of a
+            `TwoStage`, only one of its stages' laws can be custom).
         max_bytes: larger files are refused before reading (default 2 GiB).
 
     Raises:

@@ -402,3 +402,19 @@ def test_two_stage_type_errors(study):
         jscale.two_stage(loss_fit, link_fit, {"n_params": data.n_params})
     with pytest.raises(TypeError, match="FitResult"):
         jscale.two_stage(two.loss_boot, link_fit, data)
+
+
+def test_two_stage_round_trip(study, study_prediction, tmp_path):
+    """A saved TwoStage loads with both fits and the joint draws, and predicts the same; one with a
+    stage's bootstrap missing is refused."""
+    two = study[3]
+    jscale.save(two, tmp_path / "two.jscale")
+    back = jscale.load(tmp_path / "two.jscale")
+    assert isinstance(back, jscale.TwoStage) and back.n_dropped == two.n_dropped
+    np.testing.assert_array_equal(back.link_boot.counts, two.link_boot.counts)
+    again = _quiet(back.predict, **STUDY_POINTS)
+    np.testing.assert_array_equal(again.metric, study_prediction.metric)
+    np.testing.assert_array_equal(again.draws["metric"], study_prediction.draws["metric"])
+    jscale.save(two.replace(link_boot=None), tmp_path / "half.jscale")
+    with pytest.raises(ValueError, match="one stage only"):
+        jscale.load(tmp_path / "half.jscale")
