@@ -470,7 +470,7 @@ def _bootstrap(law, data, *, n_resamples, key, counts, unit, starts, full_fit, t
 
 
 def bootstrap_many(law: Law, datasets, *, n_resamples: int | None = None, key=None, full_fit=None,
-                   **kwargs) -> list[BootstrapResult]:
+                   paired: bool = False, **kwargs) -> list[BootstrapResult]:
     """`jscale.bootstrap` of each of several datasets; a list of BootstrapResults.
 
     The datasets are fitted together (as `jscale.fit_many`), unless `full_fit` gives their fits,
@@ -478,6 +478,13 @@ def bootstrap_many(law: Law, datasets, *, n_resamples: int | None = None, key=No
     `bootstrap(law, datasets[k], key=jax.random.fold_in(key, k))` repeats it alone. (Each
     dataset's resamples form one batched run; the datasets run one after another.) Other
     arguments as in `jscale.bootstrap`, except `counts`. Warns once per kind of finding.
+
+    With `paired=True` (recipes trained on the same configurations), the units are the
+    configurations, the distinct values of the law's columns over all datasets: resample b
+    draws configurations once, and every dataset's runs of a drawn configuration get its
+    multiplicity. Draw b of one dataset then goes with draw b of another (`jscale.compare`
+    reports such bootstraps as paired); the results keep the key and their row counts, with
+    unit "configuration".
     """
     if isinstance(datasets, ScalingData) or not isinstance(datasets, (list, tuple)) or not datasets:
         raise TypeError("bootstrap_many takes a non-empty list of ScalingData; for one dataset use jscale.bootstrap.")
@@ -494,12 +501,41 @@ def bootstrap_many(law: Law, datasets, *, n_resamples: int | None = None, key=No
     if unknown:
         raise TypeError(f"bootstrap_many got unexpected keyword argument {unknown[0]!r}.")
     options = {**defaults, **kwargs}
+    if paired and (options["unit"] != "row" or options["strata"] is not None):
+        raise ValueError("paired=True resamples configurations shared by the datasets; it takes no unit= or strata=.")
     if full_fit is None:
         fitting = ("target", "residual", "loss", "delta", "solver", "batching", "batch_size", "n_devices", "mesh")
         full_fit = fit_list(law, list(datasets), **{k: options[k] for k in fitting})
     if not isinstance(full_fit, (list, tuple)) or len(full_fit) != len(datasets):
         raise ValueError(f"With a list of {len(datasets)} datasets, full_fit must be a list of as many FitResults.")
-    results = [_bootstrap(law, d, n_resamples=n_resamples, key=jax.random.fold_in(base, k), full_fit=f, **options)
-               for k, (d, f) in enumerate(zip(datasets, full_fit))]
+    if paired:
+        results = _paired(law, list(datasets), list(full_fit), _check_n_resamples(n_resamples), _key_data(key),
+                          options)
+    else:
+        results = [_bootstrap(law, d, n_resamples=n_resamples, key=jax.random.fold_in(base, k), full_fit=f, **options)
+                   for k, (d, f) in enumerate(zip(datasets, full_fit))]
     warn_all(merge([r.diagnostics() for r in results]), stacklevel=2)
     return results
+
+
+def _configurations(law: Law, datasets: list) -> list[np.ndarray]:
+    """Per dataset, the index of every row's configuration (its values of the law's columns) among
+    the configurations of all datasets."""
+    keys = [list(zip(*(np.asarray(d[c]).tolist() for c in law.columns))) for d in datasets]
+    index = {k: i for i, k in enumerate(sorted(set().union(*map(set, keys)), key=repr))}
+    return [np.array([index[k] for k in rows], np.int64) for rows in keys]
+
+
+def _paired(law: Law, datasets: list, fits: list, n_resamples: int, key_data, options: dict) -> list:
+    """Bootstraps of several datasets whose resamples draw shared configurations (`paired=True`)."""
+    of_row = _configurations(law, datasets)
+    n_units = int(max(int(o.max()) for o in of_row) + 1)
+    counts = counts_table(key_data, n_resamples, n_units)
+    per_set = [counts[:, o] for o in of_row]
+    empty = [k for k, c in enumerate(per_set) if np.any(c.sum(axis=1) == 0)]
+    if empty:
+        raise ValueError(f"paired=True: some resamples draw none of dataset {empty[0]}'s configurations; the datasets "
+                         "must share most of their configurations (and have several each) to be paired.")
+    results = [_bootstrap(law, d, **{**options, "n_resamples": None, "key": None, "counts": c, "full_fit": f})
+               for d, c, f in zip(datasets, per_set, fits)]
+    return [r.replace(key=read_only(np.asarray(key_data)), unit="configuration") for r in results]

@@ -214,13 +214,15 @@ def _reads_compute(law: Law) -> bool:
 
 
 def _paired(a, b) -> bool:
-    """Whether two bootstraps drew the same resamples (one result, or equal keys or counts over
-    as many units): their draws are then paired by index."""
+    """Whether two bootstraps drew the same resamples (one result; `bootstrap_many(paired=True)`;
+    or equal keys or counts over as many units): their draws are then paired by index."""
     if a is b:
         return True
     if not (isinstance(a, BootstrapResult) and isinstance(b, BootstrapResult)):
         return False
-    if a.key is not None and b.key is not None:
+    if a.unit == b.unit == "configuration":  # bootstrap_many(paired=True): configurations drawn together
+        return np.array_equal(a.key, b.key)
+    if a.key is not None and b.key is not None and a.counts is None and b.counts is None:
         return a.n_units == b.n_units and a.unit == b.unit and np.array_equal(a.key, b.key)
     return a.counts is not None and b.counts is not None and np.array_equal(a.counts, b.counts)
 
@@ -319,8 +321,8 @@ class Comparison(struct.PyTreeNode, kw_only=True):
             cross = f"The two do not cross between C = {lo:.3g} and {hi:.3g}"
         if self.draws is not None:
             cross += f"; {100 * self.crossover_share:.0f}% of the draws cross there"
-        how = ("bootstrap draws of the same resamples (paired where both data sets list the same runs in the same "
-               "order)" if self.paired else "independent bootstrap draws") if self.draws is not None \
+        how = ("paired bootstrap draws (the same resamples)" if self.paired else "independent bootstrap draws") \
+            if self.draws is not None \
             else ("the delta method" if self.sd is not None else "given parameters, no bands")
         return (f"Recipe B ({self.law_b.name}) against recipe A ({self.law_a.name}); m(C) = the compute B needs to "
                 f"reach A's compute-optimal loss at C, divided by C (m > 1: A is better). Bands from {how}.\n"
@@ -406,11 +408,12 @@ def compare(a, b, compute, *, cost=None, fixed=None, between=DEFAULT_BETWEEN) ->
     Args:
         a, b: recipes A and B, each a `FitResult`, a `BootstrapResult`, a `(law, params)` pair
             (no bands), or `(result, label)` for one data set of a fit of a shared law
-            (`jscale.fit_shared`). Both bootstraps, or both fits: bands from the bootstrap draws,
-            paired by index (paired resamples when both were drawn with the same key over the
-            same units, e.g. `unit=` a column naming each configuration, or both sides come from
-            one shared fit), or from the delta method with implicit derivatives (cross terms
-            included when one shared fit gives both).
+            (`jscale.laws.shared`). Both bootstraps, or both fits: bands from the bootstrap
+            draws, draw b with draw b (*paired* resamples, which draw the same configurations
+            for both recipes, from `jscale.bootstrap_many([a, b], paired=True)`, from one
+            shared fit's bootstrap, or from the same key over the same units in the same
+            order), or from the delta method with implicit derivatives (cross terms included
+            when one shared fit gives both).
         compute: budget(s) C, a number or a 1-D array, in the units of `cost`.
         cost: cost(n_params, n_tokens) -> compute (default 6ND), as in `jscale.compute_optimal`.
         fixed: values of the laws' other columns, held fixed (e.g. {"unique_tokens": U}).

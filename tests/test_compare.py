@@ -312,6 +312,26 @@ def test_bootstraps_paired_only_with_the_same_key(boots):
     assert paired.to_dict()["paired"] is True and unpaired.to_dict()["paired"] is False
 
 
+def test_bootstrap_many_paired_draws_configurations_together(fits):
+    """paired=True: one draw of the configurations shared by both datasets per resample, whatever
+    the row order (B's rows reversed here); compare reports the pair as paired."""
+    data_a, data_b, fit_a, fit_b = fits
+    reverse = np.arange(len(data_b))[::-1]
+    flipped = data_b.subset(reverse)
+    options = dict(key=7, n_resamples=8, paired=True, full_fit=[fit_a, fit_b], starts="optimum", jackknife=False)
+    boot_a, boot_b = quiet(jscale.bootstrap_many, LAW, [data_a, flipped], **options)
+    assert boot_a.unit == boot_b.unit == "configuration"
+    # A configuration's multiplicity is the same in both datasets, in every resample.
+    of_a = {(n, d): k for k, (n, d) in enumerate(zip(data_a.n_params, data_a.n_tokens))}
+    rows_a = [of_a[(n, d)] for n, d in zip(flipped.n_params, flipped.n_tokens)]
+    np.testing.assert_array_equal(boot_b.counts, boot_a.counts[:, rows_a])
+    assert quiet(jscale.compare, boot_a, boot_b, BUDGETS).paired
+    again = quiet(jscale.bootstrap_many, LAW, [data_a, flipped], **options)
+    np.testing.assert_array_equal(again[1].free_draws, boot_b.free_draws)
+    with pytest.raises(ValueError, match="no unit="):
+        jscale.bootstrap_many(LAW, [data_a, data_b], key=7, paired=True, unit="n_params")
+
+
 def test_fit_against_bootstrap_raises(fits, boots):
     with pytest.raises(ValueError, match="two bootstraps"):
         jscale.compare(fits[2], boots[1], BUDGETS)
