@@ -22,6 +22,8 @@ from jscale._cache import enable_compilation_cache as enable_compilation_cache
 from jscale._compare import Comparison as Comparison
 from jscale._compare import compare as compare
 from jscale._data import ScalingData as ScalingData
+from jscale._design import RunPlan as RunPlan
+from jscale._design import suggest_runs as suggest_runs
 from jscale._envelope import EnvelopeResult as EnvelopeResult
 from jscale._envelope import envelope as envelope
 from jscale._fit import fit as fit
@@ -90,6 +92,7 @@ __all__ = [
     "Prediction",
     "RepetitionWarning",
     "RobustGaussNewton",
+    "RunPlan",
     "STATUS",
     "ScalingData",
     "Squared",
@@ -116,5 +119,6 @@ __all__ = [
     "marginal_returns",
     "plan_isoflop",
     "save",
+    "suggest_runs",
     "two_stage",
 ]

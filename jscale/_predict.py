@@ -64,7 +64,10 @@ def natural(law, summary, data=None, **columns) -> dict:
     if data is not None and columns:
         raise ValueError("Pass either a ScalingData or keyword columns to predict, not both.")
     if data is None:
-        return _check_positive(law, _keyword_columns(law, summary, columns))
+        out = _keyword_columns(law, summary, columns)
+        if not len(next(iter(out.values()))):
+            raise ValueError(f"predict got empty columns; pass at least one point ({', '.join(law.columns)}).")
+        return _check_positive(law, out)
     if not isinstance(data, ScalingData):
         raise TypeError(
             "predict takes a ScalingData or keyword columns (e.g. n_params=..., n_tokens=...); got "
