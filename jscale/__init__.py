@@ -23,6 +23,8 @@ from jscale._compare import Comparison as Comparison
 from jscale._compare import compare as compare
 from jscale._data import ScalingData as ScalingData
 from jscale._design import RunPlan as RunPlan
+from jscale._design import SampleSize as SampleSize
+from jscale._design import runs_needed as runs_needed
 from jscale._design import suggest_runs as suggest_runs
 from jscale._envelope import EnvelopeResult as EnvelopeResult
 from jscale._envelope import envelope as envelope
@@ -93,6 +95,7 @@ __all__ = [
     "RepetitionWarning",
     "RobustGaussNewton",
     "RunPlan",
+    "SampleSize",
     "STATUS",
     "ScalingData",
     "Squared",
@@ -118,6 +121,7 @@ __all__ = [
     "losses",
     "marginal_returns",
     "plan_isoflop",
+    "runs_needed",
     "save",
     "suggest_runs",
     "two_stage",

@@ -8,7 +8,7 @@ comes from
 
 * the bootstrap draws (the empirical covariance of the values on every converged draw), or
 * the curvature (Laplace): C = G S G^T with G the Jacobian of the values by autodiff (through
-  the implicit derivatives of the optimum) and S the fit's sandwich covariance, plus the
+  the implicit derivatives of the optimum) and S the fit's curvature covariance, plus the
   covariance of the values between the plausible basins the starts ended in (end points whose
   objective is within the 95% likelihood-ratio bound of the best, weighted by their likelihood
   ratio), so that disagreement between minima is part of the variance.
@@ -19,6 +19,12 @@ C - C[:, k] C[k, :] / (C[k, k] + s^2), exactly the posterior covariance of a lin
 model (Laplace) or the Gaussian approximation of the draws. The planner picks, one run at a
 time, the candidate of largest reduction per unit cost that still fits the budget and has been
 picked fewer than `max_repeats` times, and conditions on it.
+
+The conditioning treats a new run as adding information J J^T / noise, with the fit's effective
+noise mean(psi^2) / mean(psi')^2. For least squares this is exactly the refit's covariance (a
+test checks it); for a robust (Huber) fit it is the expected information of a run, while the
+fit's own covariance rests on the rows that happened to fall inside delta, so absolute figures
+(e.g. `runs_needed`) are approximate there; the ranking of candidates is what the greedy uses.
 """
 
 from __future__ import annotations
@@ -272,12 +278,63 @@ def _covariance(result, fit: FitResult, target, x, k: int, static: dict, covaria
         return estimate, jac @ free_cov @ jac.T + extra, "curvature (Laplace)", n_basins
 
 
+def _target(result, quantity, compute, n_params, n_tokens, cost, who: str):
+    """Checked (fit, law, cost, target, point): target is log C for a quantity at a budget (point
+    None), or the law's inputs at the point (n_params, n_tokens) of the loss."""
+    if not isinstance(result, (FitResult, BootstrapResult)):
+        raise TypeError(f"{who} takes a FitResult or a BootstrapResult; got {type(result).__name__}.")
+    fit = result.fit if isinstance(result, BootstrapResult) else result
+    law = fit.law
+    cost = _check_law(law, cost)
+    if any(c not in ALLOCATION_COLUMNS for c in law.columns):
+        raise ValueError(f"{who} plans runs of n_params and n_tokens; the {law.name} law also reads "
+                         f"{', '.join(c for c in law.columns if c not in ALLOCATION_COLUMNS)}.")
+    if quantity not in QUANTITIES:
+        raise ValueError(f"quantity must be one of {', '.join(QUANTITIES)}; got {quantity!r}"
+                         f"{closest(str(quantity), QUANTITIES)}.")
+    at_compute = compute is not None
+    if at_compute == (n_params is not None or n_tokens is not None):
+        raise ValueError("Give the target as compute= (N*, D*, D*/N* or L* there) or as n_params= and n_tokens= "
+                         "(the loss at that point), not both or neither.")
+    if not at_compute and (quantity != "loss" or n_params is None or n_tokens is None):
+        raise ValueError("With n_params= and n_tokens=, the quantity is the loss there: pass quantity='loss' and both.")
+    if at_compute:
+        return fit, law, cost, np.log(_positive_array("compute", compute)[:1])[0], None
+    point = (float(_positive_array("n_params", n_params)[0]), float(_positive_array("n_tokens", n_tokens)[0]))
+    return fit, law, cost, law.inputs({"n_params": np.array([point[0]]), "n_tokens": np.array([point[1]])}), point
+
+
+def effective_noise(fit: FitResult) -> float:
+    """The variance of one run's contribution to the fit, mean(psi^2) / mean(psi')^2 over the rows
+    (M-estimation's efficiency: the residual variance for squared loss; for a Huber fit larger,
+    as its covariance is), so that a new run carries as much information as a fitted one did."""
+    terms = fit.curvature
+    n = float(terms["sum_w"])
+    return (float(terms["sum_psi2"]) / max(n - fit.law.n_free, 1.0)) / (float(terms["sum_dpsi"]) / n) ** 2
+
+
+def _check_noise(fit: FitResult, noise) -> float:
+    noise = effective_noise(fit) if noise is None else float(noise)
+    if not (np.isfinite(noise) and noise > 0):
+        raise ValueError(f"noise must be a positive variance; got {noise!r}.")
+    return noise
+
+
+def _joint(result, fit, quantity, target, point, candidates: dict, cost, covariance):
+    """(estimate of q, joint covariance of (log q, the candidates), its source, plausible basins)."""
+    law = fit.law
+    k = len(candidates["n_params"])
+    x = law.inputs({c: pad_repeating(v, max(64, bucket(k))) for c, v in candidates.items()})
+    static = dict(law=law, cost=cost, quantity=quantity, residual=fit.residual, at_compute=point is None)
+    return _covariance(result, fit, target, x, k, static, covariance)
+
+
 # --- the public function ---------------------------------------------------------------------------------
 
 
 def suggest_runs(result, *, quantity: str = "n_params", compute=None, n_params=None, n_tokens=None,
                  candidates=None, budgets=None, budget: float, n: int = 8, cost=None, max_repeats: int = 2,
-                 noise: float | None = None, covariance: str = "sandwich") -> RunPlan:
+                 noise: float | None = None, covariance: str = "hessian") -> RunPlan:
     """Which runs to train next: a batch chosen greedily by the expected reduction of a quantity's
     variance per unit cost (see the module docstring of `jscale._design`).
 
@@ -300,9 +357,15 @@ def suggest_runs(result, *, quantity: str = "n_params", compute=None, n_params=N
             a run and of the target allocation.
         max_repeats: at most this many runs at one candidate (keeps the design from collapsing
             onto one or two points).
-        noise: variance of a new run's residual (in the fit's residual space); default the fit's
-            residual variance.
-        covariance: the curvature covariance of a FitResult, "sandwich" (default) or "hessian".
+        noise: the variance a new run adds, in the fit's residual space; default the fit's
+            effective noise, mean(psi^2) / mean(psi')^2 over its rows (the residual variance for
+            squared loss; larger for a Huber fit, whose covariance is larger too), so that a new
+            run informs the fit as much as a fitted one did.
+        covariance: the curvature covariance of a FitResult: "hessian" (default), whose scale is
+            the effective noise times the inverse information, so that conditioning on a new run
+            (information J J^T / noise) is consistent with it; "sandwich" is robust to
+            heteroscedastic residuals but not additive in runs (with a Huber fit it can make a
+            replicate of the data look worth several).
 
     Returns:
         A `RunPlan`: the runs in order (`n_params`, `n_tokens`, `cost_of_runs`, `reduction`,
@@ -315,23 +378,7 @@ def suggest_runs(result, *, quantity: str = "n_params", compute=None, n_params=N
         >>> boot = jscale.bootstrap(jscale.laws.Chinchilla(), data, key=0)  # doctest: +SKIP
         >>> plan = jscale.suggest_runs(boot, compute=1e24, budget=1e21, n=8)  # doctest: +SKIP
     """
-    if not isinstance(result, (FitResult, BootstrapResult)):
-        raise TypeError(f"suggest_runs takes a FitResult or a BootstrapResult; got {type(result).__name__}.")
-    fit = result.fit if isinstance(result, BootstrapResult) else result
-    law = fit.law
-    cost = _check_law(law, cost)
-    if any(c not in ALLOCATION_COLUMNS for c in law.columns):
-        raise ValueError(f"suggest_runs plans runs of n_params and n_tokens; the {law.name} law also reads "
-                         f"{', '.join(c for c in law.columns if c not in ALLOCATION_COLUMNS)}.")
-    if quantity not in QUANTITIES:
-        raise ValueError(f"quantity must be one of {', '.join(QUANTITIES)}; got {quantity!r}"
-                         f"{closest(str(quantity), QUANTITIES)}.")
-    at_compute = compute is not None
-    if at_compute == (n_params is not None or n_tokens is not None):
-        raise ValueError("Give the target as compute= (N*, D*, D*/N* or L* there) or as n_params= and n_tokens= "
-                         "(the loss at that point), not both or neither.")
-    if not at_compute and (quantity != "loss" or n_params is None or n_tokens is None):
-        raise ValueError("With n_params= and n_tokens=, the quantity is the loss there: pass quantity='loss' and both.")
+    fit, law, cost, target, point = _target(result, quantity, compute, n_params, n_tokens, cost, "suggest_runs")
     budget = float(_positive_array("budget", budget)[0])
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive integer; got {n!r}.")
@@ -343,23 +390,11 @@ def suggest_runs(result, *, quantity: str = "n_params", compute=None, n_params=N
     elif budgets is not None:
         raise ValueError("Pass candidates= or budgets= (to generate candidates), not both.")
     candidates = _check_candidates(candidates)
-    noise = fit.residual_variance if noise is None else float(noise)
-    if not (np.isfinite(noise) and noise > 0):
-        raise ValueError(f"noise must be a positive variance; got {noise!r}.")
-
-    if at_compute:
-        target = np.log(_positive_array("compute", compute)[:1])[0]
-        point = None
-    else:
-        point = (float(_positive_array("n_params", n_params)[0]), float(_positive_array("n_tokens", n_tokens)[0]))
-        target = law.inputs({"n_params": np.array([point[0]]), "n_tokens": np.array([point[1]])})
-    k = len(candidates["n_params"])
-    width = max(64, bucket(k))
-    x = law.inputs({c: pad_repeating(v, width) for c, v in candidates.items()})
-    static = dict(law=law, cost=cost, quantity=quantity, residual=fit.residual, at_compute=at_compute)
-    estimate, cov, source, n_basins = _covariance(result, fit, target, x, k, static, covariance)
+    noise = _check_noise(fit, noise)
+    estimate, cov, source, n_basins = _joint(result, fit, quantity, target, point, candidates, cost, covariance)
     costs = np.asarray(cost(candidates["n_params"], candidates["n_tokens"]), np.float64)
     picks, removed, left = greedy(cov, noise, costs, budget=budget, n=n, max_repeats=max_repeats)
+    at_compute = point is None
     return RunPlan(law=law, cost=cost, quantity=quantity, compute=float(np.exp(target)) if at_compute else None,
                    point=point, source=source, n_basins=int(n_basins), budget=budget, estimate=estimate,
                    sd_before=float(np.sqrt(max(cov[0, 0], 0.0))),
@@ -367,3 +402,116 @@ def suggest_runs(result, *, quantity: str = "n_params", compute=None, n_params=N
                    n_params=read_only(candidates["n_params"][picks]), n_tokens=read_only(candidates["n_tokens"][picks]),
                    cost_of_runs=read_only(costs[picks]), reduction=read_only(removed),
                    cumulative_cost=read_only(np.cumsum(costs[picks])))
+
+
+class SampleSize(struct.PyTreeNode, kw_only=True):
+    """How many replicates of a design a target interval width needs (`jscale.runs_needed`).
+
+    Attributes:
+        quantity, compute, point: the target, as in `RunPlan` (static).
+        level, width: the interval's level and the relative width asked for, (high - low) / q
+            (static).
+        estimate: the quantity's current estimate.
+        sd_now, sd_target: sd of log q now and the one the width asks for.
+        sd_limit: the sd left with infinitely many replicates of the design (what it cannot
+            pin down: a design far from the target, or disagreement between basins).
+        replicates: replicates of the whole design needed (0: the width is already met; inf: the
+            design cannot reach it).
+        runs_per_replicate, cost_per_replicate: the design's size and cost.
+    """
+
+    quantity: str = struct.field(pytree_node=False)
+    compute: float | None = struct.field(pytree_node=False)
+    point: tuple | None = struct.field(pytree_node=False)
+    level: float = struct.field(pytree_node=False)
+    width: float = struct.field(pytree_node=False)
+    estimate: float
+    sd_now: float
+    sd_target: float
+    sd_limit: float
+    replicates: float
+    runs_per_replicate: int = struct.field(pytree_node=False)
+    cost_per_replicate: float
+
+    @property
+    def n_runs(self) -> float:
+        """Runs needed in all (replicates times the design's runs)."""
+        return self.replicates * self.runs_per_replicate
+
+    @property
+    def total_cost(self) -> float:
+        return self.replicates * self.cost_per_replicate
+
+    def summary(self) -> str:
+        what = (f"{self.quantity} at C = {self.compute:.3g}" if self.compute is not None else
+                f"the loss at N = {self.point[0]:.3g}, D = {self.point[1]:.3g}")
+        now = 2 * np.sinh(normal_quantile(0.5 + self.level / 2) * self.sd_now)
+        head = (f"{100 * self.level:g}% interval of {what} ({self.estimate:.4g}): relative width {now:.3g} now, "
+                f"{self.width:.3g} asked.")
+        if not np.isfinite(self.replicates):
+            limit = 2 * np.sinh(normal_quantile(0.5 + self.level / 2) * self.sd_limit)
+            return (f"{head} This design cannot get there: with unlimited replicates the width stays above "
+                    f"{limit:.3g}; add runs nearer the target.")
+        return (f"{head} Needs {self.replicates:,.0f} more replicate(s) of the {self.runs_per_replicate}-run design: "
+                f"{self.n_runs:,.0f} runs costing {self.total_cost:.3g}.")
+
+
+def _variance_after(cov, noise: float, m: float) -> float:
+    """Variance of log q after m replicates of every candidate (each observed with noise / m)."""
+    if m == 0:
+        return float(cov[0, 0])
+    lam, vec = np.linalg.eigh(cov[1:, 1:])
+    proj = vec.T @ cov[0, 1:]
+    return float(cov[0, 0] - np.sum(proj ** 2 / (np.maximum(lam, 0.0) + noise / m)))
+
+
+def runs_needed(result, *, width: float, design, quantity: str = "n_params", compute=None, n_params=None,
+                n_tokens=None, level: float = 0.95, cost=None, noise: float | None = None,
+                covariance: str = "hessian") -> SampleSize:
+    """How many replicates of a design of runs bring the `level` interval of a quantity to a
+    relative width (high - low) / q of `width` (in the spirit of Besiroglu et al. 2024,
+    arXiv:2404.10102, on the runs Hoffmann et al.'s intervals would need).
+
+    Every replicate runs each of the design's configurations once more; with m replicates each
+    configuration's mean is observed with variance noise / m, and the variance of log q follows by
+    Gaussian conditioning on the joint covariance of `jscale.suggest_runs` (from the bootstrap
+    draws, or the curvature with basin disagreement). The smallest integer m that meets the
+    width is found by bisection; m is infinite where even unlimited replicates cannot (the
+    part of the variance the design does not inform, `sd_limit`).
+
+    Args:
+        result: a `FitResult` or `BootstrapResult` (the study so far).
+        width: the relative width asked for, e.g. 0.1 for an interval of about +-5%.
+        design: the runs of one replicate, a ScalingData or {"n_params": ..., "n_tokens": ...}
+            (e.g. the data fitted, to ask how many repeats of the whole study are needed).
+        quantity, compute, n_params, n_tokens, cost, noise, covariance: as in `suggest_runs`.
+        level: the interval's level (default 0.95).
+
+    Returns:
+        A `SampleSize` (replicates, n_runs, total_cost, sd_now, sd_target, sd_limit; `summary()`).
+    """
+    fit, _, cost, target, point = _target(result, quantity, compute, n_params, n_tokens, cost, "runs_needed")
+    level = check_level(level)
+    width = float(_positive_array("width", width)[0])
+    design = _check_candidates(design)
+    noise = _check_noise(fit, noise)
+    estimate, cov, _, _ = _joint(result, fit, quantity, target, point, design, cost, covariance)
+    sd_target = float(np.arcsinh(width / 2) / normal_quantile(0.5 + level / 2))
+    limit = max(_variance_after(cov, 0.0, 1.0), 0.0)  # noise 0: as with infinitely many replicates
+    if cov[0, 0] <= sd_target ** 2:
+        replicates = 0.0
+    elif limit >= sd_target ** 2 * (1 - 1e-12):
+        replicates = float("inf")
+    else:
+        low, high = 0, 1
+        while _variance_after(cov, noise, high) > sd_target ** 2:
+            low, high = high, high * 2
+        while high - low > 1:
+            mid = (low + high) // 2
+            low, high = (mid, high) if _variance_after(cov, noise, mid) > sd_target ** 2 else (low, mid)
+        replicates = float(high)
+    costs = np.asarray(cost(design["n_params"], design["n_tokens"]), np.float64)
+    return SampleSize(quantity=quantity, compute=float(np.exp(target)) if point is None else None, point=point,
+                      level=level, width=width, estimate=estimate, sd_now=float(np.sqrt(max(cov[0, 0], 0.0))),
+                      sd_target=sd_target, sd_limit=float(np.sqrt(limit)), replicates=replicates,
+                      runs_per_replicate=len(costs), cost_per_replicate=float(costs.sum()))

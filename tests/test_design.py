@@ -146,3 +146,22 @@ def test_errors(linear_study):
         jscale.suggest_runs(fit, quantity="loss", **POINT, candidates=CANDIDATES, budget=1e21, n=0)
     with pytest.raises(TypeError, match="FitResult or a BootstrapResult"):
         jscale.suggest_runs(laws.Chinchilla(), compute=1e24, budget=1e21)
+
+
+def test_runs_needed_replicating_the_study(linear_study):
+    """Replicating the fitted design m times divides the (Hessian, squared-loss) variance by 1 + m:
+    a width whose variance is between var/3 and var/4 needs exactly 3 replicates."""
+    data, fit = linear_study
+    now = jscale.runs_needed(fit, width=10.0, design=data, quantity="loss", **POINT, covariance="hessian")
+    assert now.replicates == 0
+    z = 1.959963984540054
+    width = 2 * np.sinh(z * now.sd_now / np.sqrt(3.9))
+    need = jscale.runs_needed(fit, width=width, design=data, quantity="loss", **POINT, covariance="hessian")
+    assert need.replicates == 3 and need.n_runs == 3 * len(data)
+    assert need.total_cost == pytest.approx(3 * float(np.sum(6 * data.n_params * data.n_tokens)))
+    # One configuration far from the point cannot pin its loss down: the variance along the
+    # other directions remains.
+    one = {"n_params": [1e7], "n_tokens": [1e8]}
+    never = jscale.runs_needed(fit, width=width, design=one, quantity="loss", **POINT, covariance="hessian")
+    assert never.replicates == float("inf") and never.sd_limit > need.sd_target
+    assert "cannot get there" in never.summary()
