@@ -165,3 +165,22 @@ def test_runs_needed_replicating_the_study(linear_study):
     never = jscale.runs_needed(fit, width=width, design=one, quantity="loss", **POINT, covariance="hessian")
     assert never.replicates == float("inf") and never.sd_limit > need.sd_target
     assert "cannot get there" in never.summary()
+
+
+def test_disagreeing_basins_add_their_spread(linear_study):
+    """A second minimum as good as the best (here planted: another start ends elsewhere at the
+    same objective) adds the spread of the target between the two to the curvature variance."""
+    data, fit = linear_study
+    other = fit.theta + np.array([0.05, -0.004, 0.002])
+    ends = np.array(fit.end_params, copy=True)
+    objectives = np.array(fit.objectives, copy=True)
+    status = np.array(fit.status, copy=True)
+    second = (fit.best_index + 1) % len(ends)
+    ends[second], objectives[second], status[second] = other, fit.objective, 0
+    planted = fit.replace(end_params=ends, objectives=objectives, status=status)
+    options = dict(quantity="loss", **POINT, candidates=CANDIDATES, budget=1e30, n=1, covariance="hessian")
+    one, two = jscale.suggest_runs(fit, **options), jscale.suggest_runs(planted, **options)
+    assert one.n_basins == 1 and two.n_basins == 2
+    # Equal weights: the spread is the variance of the two values of log L, (difference / 2)^2.
+    values = [float(np.log(r.predict(**POINT)[0])) for r in (fit, fit.replace(best_index=second, end_params=ends))]
+    assert two.sd_before ** 2 == pytest.approx(one.sd_before ** 2 + ((values[0] - values[1]) / 2) ** 2, rel=1e-6)
