@@ -30,6 +30,7 @@ fit's own covariance rests on the rows that happened to fall inside delta, so ab
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Any
 
 import jax
@@ -43,6 +44,7 @@ from jscale._numerics import bucket, pad_repeating, read_only, x64_scope
 from jscale._results import BootstrapResult, FitResult
 from jscale._solve import SUCCESS
 from jscale._uncertainty import check_level, normal_quantile
+from jscale._warnings import ExtrapolationWarning
 
 QUANTITIES = ("n_params", "n_tokens", "tokens_per_param", "loss")
 # Candidates generated per budget along its iso-cost curve: tokens per parameter from 1/8 to 8
@@ -188,7 +190,9 @@ def iso_cost_candidates(result, budgets, cost) -> dict:
     from jscale._allocation import compute_optimal  # a function of the public layer, used as one
 
     budgets = _positive_array("budgets", budgets)
-    alloc = compute_optimal(result.fit if isinstance(result, BootstrapResult) else result, budgets, cost=cost)
+    with warnings.catch_warnings():  # where the candidates lie is the planner's business, not a finding
+        warnings.simplefilter("ignore", ExtrapolationWarning)
+        alloc = compute_optimal(result.fit if isinstance(result, BootstrapResult) else result, budgets, cost=cost)
     n, d = [], []
     for c, n_star, ratio in zip(budgets, alloc.n_params, alloc.tokens_per_param):
         for r in ratio * np.geomspace(1 / _RATIO_SPAN, _RATIO_SPAN, _PER_BUDGET):

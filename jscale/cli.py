@@ -7,6 +7,7 @@
     jscale plot results/result.jscale --kind corner --out corner.png
     jscale isoflop sweep.csv --columns N=params,D=tokens,L=loss --out sweep/
     jscale plan isoflop --budgets 1e19 1e20 1e21 --result results/result.jscale --format csv
+    jscale plan next runs.csv --target n_params --compute 1e24 --budget 1e21 --n 8 --out next-runs.csv
     jscale compare a/result.jscale b/result.jscale --compute 1e21 1e22 1e23 --plot multiplier.png
     jscale datasets
 
@@ -68,6 +69,19 @@ def _law_name(text: str) -> str:
                                      f"{', '.join(sorted(NAMED))}")
 
 
+def _common_options(cache_dir, below: bool = False) -> _Parser:
+    """The options every command takes. `below`: for the kinds of `jscale plan`, which take them
+    too (`jscale plan next --quiet`): left unset when absent, since argparse copies everything a
+    subcommand's parser sets over what `jscale plan --quiet next` set before it."""
+    unset = {"default": argparse.SUPPRESS} if below else {}
+    common = _Parser(add_help=False)
+    common.add_argument("--no-cache", action="store_true", **unset,
+                        help=f"do not keep compiled programs on disk (default: kept in {cache_dir}, "
+                        "or $JSCALE_CACHE_DIR, so later runs skip compilation)")
+    common.add_argument("--quiet", action="store_true", **unset, help="print only the results, no progress")
+    return common
+
+
 def _parser() -> argparse.ArgumentParser:
     from jscale._cache import default_cache_dir
     from jscale._version import __version__
@@ -75,11 +89,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="jscale", description="Fit neural scaling laws with JAX.")
     parser.add_argument("--version", action="version", version=f"jscale {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
-    common = _Parser(add_help=False)
-    common.add_argument("--no-cache", action="store_true",
-                        help=f"do not keep compiled programs on disk (default: kept in {default_cache_dir()}, "
-                        "or $JSCALE_CACHE_DIR, so later runs skip compilation)")
-    common.add_argument("--quiet", action="store_true", help="print only the results, no progress")
+    common = _common_options(default_cache_dir())
 
     p = sub.add_parser("fit", parents=[common],
                        help="fit a law (with a bootstrap) and write the result, a JSON summary and plots")
@@ -144,6 +154,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _sweep_parsers(sub, common) -> None:
     """The `isoflop` and `plan` subcommands."""
+    from jscale._cache import default_cache_dir
+
     s = sub.add_parser("isoflop", parents=[common],
                        help="Approach 2 on an isoFLOP sweep: parabola minima per budget, N*(C) and D*(C) power laws")
     s.add_argument("data", help="a CSV of the sweep's runs (or a bundled dataset name)")
@@ -167,18 +179,67 @@ def _sweep_parsers(sub, common) -> None:
     s.add_argument("--out", default="jscale-isoflop", help="directory for result.jscale, summary.json and the two "
                    "plots (default: jscale-isoflop; 'none' writes nothing)")
 
-    q = sub.add_parser("plan", parents=[common], help="plan runs: `jscale plan isoflop` centres a sweep on N*(C)")
-    q.add_argument("kind", choices=["isoflop"], help="what to plan (isoflop: an isoFLOP sweep)")
-    q.add_argument("--budgets", type=float, nargs="+", required=True, metavar="FLOP", help="the sweep's budgets")
-    q.add_argument("--result", default=None,
+    q = sub.add_parser("plan", parents=[common],
+                       help="plan runs: `jscale plan isoflop` centres a sweep on N*(C); `jscale plan next` picks the "
+                       "runs that pin down N*, D*, D*/N* or a loss most per unit cost")
+    kinds = q.add_subparsers(dest="kind", required=True, metavar="KIND",
+                             help="what to plan: isoflop (an isoFLOP sweep) or next (the next runs of a study)")
+    below = [_common_options(default_cache_dir(), below=True)]
+    i = kinds.add_parser("isoflop", parents=below, help="an isoFLOP sweep centred on the predicted N*(C)")
+    i.add_argument("--budgets", type=float, nargs="+", required=True, metavar="FLOP", help="the sweep's budgets")
+    i.add_argument("--result", default=None,
                    help="a result file of `jscale fit` or `jscale isoflop` whose N*(C) centres the sweep")
-    q.add_argument("--law", default="chinchilla", type=_law_name, metavar="LAW",
+    i.add_argument("--law", default="chinchilla", type=_law_name, metavar="LAW",
                    help="without --result: the law whose --params centre the sweep (default chinchilla)")
-    q.add_argument("--params", default=None, metavar="NAME=VALUE,...",
+    i.add_argument("--params", default=None, metavar="NAME=VALUE,...",
                    help="without --result: the law's parameters, e.g. E=1.82,A=482,B=2085,alpha=0.348,beta=0.366")
-    q.add_argument("--n-sizes", type=int, default=7, help="model sizes per budget (default 7)")
-    q.add_argument("--width", type=float, default=4.0, help="factor either side of N* the sizes reach (default 4)")
-    q.add_argument("--format", default="table", choices=["table", "csv", "json"], help="output format")
+    i.add_argument("--n-sizes", type=int, default=7, help="model sizes per budget (default 7)")
+    i.add_argument("--width", type=float, default=4.0, help="factor either side of N* the sizes reach (default 4)")
+    i.add_argument("--format", default="table", choices=["table", "csv", "json"], help="output format")
+    _plan_next_parser(kinds, below)
+
+
+def _plan_next_parser(kinds, below) -> None:
+    """`jscale plan next`: fit and bootstrap the runs so far, then `jscale.suggest_runs`."""
+    from jscale._design import QUANTITIES
+
+    n = kinds.add_parser("next", parents=below,
+                         help="the next runs of a study: fit the runs so far, then pick, one at a time, the run "
+                         "that shrinks the uncertainty of --target most per unit cost, within --budget")
+    n.add_argument("data", help="the runs so far: a CSV path or a bundled dataset name (as for `jscale fit`)")
+    n.add_argument("--columns", action="append", default=None, metavar="N=col,D=col,...",
+                   help="CSV header names for the fields N, D, C, L (as for `jscale fit`); may be repeated")
+    n.add_argument("--include-outliers", action="store_true", help="bundled data: keep the rows the source drops")
+    n.add_argument("--law", default="chinchilla", type=_law_name, metavar="LAW",
+                   help="the law fitted to the runs, one of n_params and n_tokens: chinchilla (default) or kaplan")
+    n.add_argument("--starts", default="grid", help="'grid' (the law's default starts) or a number of them")
+    n.add_argument("--loss", default="huber", choices=["huber", "squared"],
+                   help="loss of the fit's residuals (default huber)")
+    n.add_argument("--delta", type=float, default=None, help="Huber threshold (default 1e-3)")
+    n.add_argument("--resamples", type=int, default=200, metavar="B",
+                   help="bootstrap resamples whose draws give the uncertainty (default 200; 0: the fit's curvature "
+                   "instead, quicker)")
+    n.add_argument("--seed", type=int, default=0, help="bootstrap key (default 0)")
+    n.add_argument("--target", dest="quantity", default="n_params", choices=QUANTITIES,
+                   help="the quantity the runs should pin down (jscale.suggest_runs' quantity): N* (n_params, "
+                   "default), D* (n_tokens), D*/N* (tokens_per_param) or L* (loss) at --compute; or, with --at, the "
+                   "loss at that point (not a column as in `jscale fit --target`: the fit is of the loss column)")
+    n.add_argument("--compute", type=float, default=None, metavar="C",
+                   help="the target budget in FLOP (C = 6 N D) at which --target is wanted, e.g. 1e24")
+    n.add_argument("--at", type=float, nargs=2, default=None, metavar=("N", "D"),
+                   help="instead of --compute, with --target loss: the model size and tokens whose loss is wanted")
+    n.add_argument("--budget", type=float, required=True, metavar="FLOP",
+                   help="the total cost (6 N D summed) the proposed runs may spend")
+    n.add_argument("--n", type=int, default=8, help="at most this many runs (default 8)")
+    n.add_argument("--budgets", type=float, nargs="+", default=None, metavar="FLOP",
+                   help="budgets of the candidate runs, 13 along each one's iso-cost curve around the fitted optimum "
+                   "(default: six from --budget/64 to --budget/2)")
+    n.add_argument("--max-repeats", type=int, default=2, metavar="K",
+                   help="at most this many runs at one candidate (default 2)")
+    n.add_argument("--level", type=float, default=0.95, help="level of the printed intervals (default 0.95)")
+    n.add_argument("--out", default=None, metavar="FILE",
+                   help="also write the runs to this CSV file (columns n_params, n_tokens, compute, "
+                   "variance_removed, cumulative_cost)")
 
 
 def _compare_parser(sub, common) -> None:
@@ -260,13 +321,15 @@ def _load_data(name: str | None, columns=None, include_outliers=False):
                     "CSV file.")
 
 
-def _law(text: str, data):
+def _law(text: str, data=None):
     """The law of `--law NAME` or `--law NAME:COLUMN` (one-column forms; their default column
-    otherwise)."""
+    otherwise); with `data`, UserError unless it holds the law's columns."""
     from jscale._laws import NAMED
 
     name, _, column = text.partition(":")
     law = NAMED[name](column=column) if column else NAMED[name]()
+    if data is None:
+        return law
     missing = [c for c in law.columns if c not in data.columns]
     if missing:
         raise UserError(f"The {name} law reads {', '.join(law.columns)} but the data has no {missing[0]} column; "
@@ -309,12 +372,14 @@ def _starts(spec: str, law):
 def _check_args(args) -> None:
     """Every argument that can be checked without the data, checked before any work (a fit takes
     minutes; a bad --budgets or --out found after it wastes them). UserError on the first bad one."""
-    for name in ("budgets", "compute", "at", "n_params", "n_tokens"):
+    for name in ("budgets", "compute", "at", "n_params", "n_tokens", "budget"):
         values = getattr(args, name, None)
         if values is not None:
-            bad = [v for v in values if not (math.isfinite(v) and v > 0)]
+            one = not isinstance(values, list)
+            bad = [v for v in ([values] if one else values) if not (math.isfinite(v) and v > 0)]
             if bad:
-                raise UserError(f"--{name.replace('_', '-')} takes positive finite numbers; got {bad[0]!r}.")
+                what = "a positive finite number" if one else "positive finite numbers"
+                raise UserError(f"--{name.replace('_', '-')} takes {what}; got {bad[0]!r}.")
     seed = getattr(args, "seed", None)
     if seed is not None and not 0 <= seed < 2**63:
         raise UserError(f"--seed takes a whole number from 0 to 2**63 - 1; got {seed}.")
@@ -350,6 +415,59 @@ def _check_args(args) -> None:
         plot_path(args.out)
     if args.command == "compare" and args.plot is not None:
         _compare_plot_path(args.plot)
+    if args.command == "plan" and args.kind == "next":
+        _check_plan_next(args)
+
+
+def _check_plan_next(args) -> None:
+    """The arguments of `jscale plan next` that the generic checks leave: the target, the counts,
+    the law's columns, the candidates against --budget and --out."""
+    if args.compute is None and args.at is None:
+        raise UserError("jscale plan next needs a target: --compute C (N*, D*, D*/N* or L* at budget C), or --at N D "
+                        "with --target loss (the loss at that point).")
+    if args.compute is not None and args.at is not None:
+        raise UserError("--compute and --at name two targets; give one: --compute C, or --at N D with --target loss.")
+    if args.at is not None and args.quantity != "loss":
+        raise UserError(f"--at N D is a point whose loss the runs pin down; add --target loss (got --target "
+                        f"{args.quantity}), or give --compute C for {args.quantity} at a budget.")
+    if args.resamples < 0 or args.resamples in (1, 2):
+        raise UserError(f"--resamples takes 0 (the fit's curvature) or at least 3 resamples; got {args.resamples}.")
+    for name, value in (("n", args.n), ("max-repeats", args.max_repeats)):
+        if value < 1:
+            raise UserError(f"--{name} takes a positive whole number; got {value}.")
+    if args.budgets is not None and min(args.budgets) > args.budget:
+        # A candidate costs its budget exactly (it lies on that budget's iso-cost curve).
+        raise UserError(f"Every --budgets value is above --budget {args.budget:g}, so no candidate run fits in it; "
+                        f"give candidate budgets of at most {args.budget:g}.")
+    law = _law(args.law)
+    if not _allocating(law):
+        raise UserError(f"--law {args.law} reads {', '.join(law.columns)}; jscale plan next proposes runs of "
+                        "n_params and n_tokens and needs a law of those two alone (chinchilla or kaplan).")
+    if args.out is not None:
+        _out_file_path(args.out)
+
+
+def _out_file_path(text: str) -> Path:
+    """The file `--out text` names, if it can be written there (it is replaced whole); else UserError."""
+    path = Path(os.path.abspath(text))
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise UserError(f"--out {text} exists and is not a file (a folder, pipe or device); name a file, e.g. "
+                        "--out next-runs.csv.")
+    if not path.parent.is_dir():
+        raise UserError(f"--out {text}: the folder {path.parent} does not exist; create it or choose another --out.")
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise UserError(f"--out {text}: no permission to write in {path.parent}; choose another --out.")
+    return path
+
+
+@contextlib.contextmanager
+def _replaced(path: Path):
+    """A file to write beside `path` (yielded), renamed over it when the block completes: `path` is
+    never half written, and an error or a signal leaves no part behind."""
+    part = path.with_name(f".{path.name}.part-{os.getpid()}")
+    with staging(part):
+        yield part
+        os.replace(part, path)
 
 
 def _default_budgets(top: float) -> list[float]:
@@ -809,9 +927,12 @@ def _isoflop(args) -> int:
 
 
 def _plan(args) -> int:
-    """`jscale plan isoflop`: the runs of a sweep centred on the predicted N*(C)."""
+    """`jscale plan isoflop`: the runs of a sweep centred on the predicted N*(C) (and `jscale plan
+    next`, by `_plan_next`)."""
     import jscale
 
+    if args.kind == "next":
+        return _plan_next(args)
     if args.result is not None:
         centre, params = _saved(args.result), None
     elif args.params is not None:
@@ -834,6 +955,49 @@ def _plan(args) -> int:
         print(plan.summary())
     else:
         _emit(plan.rows(), args.format)
+    return 0
+
+
+def _plan_next(args) -> int:
+    """`jscale plan next`: fit (and bootstrap) the runs so far, then the runs `jscale.suggest_runs`
+    proposes within --budget, printed and optionally written to a CSV file."""
+    import csv
+
+    import jscale
+    from jscale import _progress
+
+    data, source = _load_data(args.data, _columns(args.columns), args.include_outliers)
+    law = _law(args.law, data)
+    show = not args.quiet
+    settings = dict(loss=args.loss, delta=args.delta)
+    target = ({"compute": args.compute} if args.compute is not None else
+              {"n_params": args.at[0], "n_tokens": args.at[1]})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", jscale.DiagnosticWarning)
+        fit = jscale.fit(law, data, starts=_starts(args.starts, law), progress=show, **settings)
+        result = fit
+        if args.resamples:
+            # No jackknife: the design reads the draws only, not BCa intervals.
+            result = jscale.bootstrap(law, data, n_resamples=args.resamples, key=args.seed, full_fit=fit,
+                                      jackknife=False, progress=show, **settings)
+        with _progress.status(f"Choosing up to {args.n} runs", show):
+            plan = jscale.suggest_runs(result, quantity=args.quantity, **target, budgets=args.budgets,
+                                       budget=args.budget, n=args.n, max_repeats=args.max_repeats)
+    uncertainty = f"{args.resamples} resamples" if args.resamples else "the fit's curvature"
+    print(f"Data: {source}, {len(data)} runs; the {law.name} law from {fit.n_starts} starts, uncertainty from "
+          f"{uncertainty}.\n")
+    print(plan.summary(args.level))
+    _print_warnings(list({str(w.message): w for w in caught}.values()))  # each finding once
+    if args.out is not None:
+        path = _out_file_path(args.out)
+        with _replaced(path) as part:
+            with open(part, "w", newline="") as file:
+                writer = csv.writer(file)
+                writer.writerow(["n_params", "n_tokens", "compute", "variance_removed", "cumulative_cost"])
+                for row in zip(plan.n_params, plan.n_tokens, plan.cost_of_runs, plan.reduction, plan.cumulative_cost):
+                    writer.writerow([repr(float(v)) for v in row])
+        if show:
+            print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
 
