@@ -63,23 +63,30 @@ def output_folder_path(text: str) -> Path:
     return out
 
 
-def plot_path(text: str) -> Path:
-    """The image file `jscale plot --out text` names, if it can be written there; else UserError."""
+def file_path(text: str, flag: str = "--out", example: str = "an image file, e.g. --out plot.png") -> Path:
+    """The file `flag text` names, if it can be written there (it is replaced whole); else UserError
+    (`example` completes "name ...")."""
     path = Path(os.path.abspath(text))
     if os.path.exists(path) and not os.path.isfile(path):
-        raise UserError(f"--out {text} exists and is not a file (a folder, pipe or device); name an image file, "
-                        "e.g. --out plot.png.")
+        raise UserError(f"{flag} {text} exists and is not a file (a folder, pipe or device); name {example}.")
     if not path.parent.is_dir():
-        raise UserError(f"--out {text}: the folder {path.parent} does not exist; create it or choose another --out.")
+        raise UserError(f"{flag} {text}: the folder {path.parent} does not exist; create it or choose another {flag}.")
     if not os.access(path.parent, os.W_OK | os.X_OK):
-        raise UserError(f"--out {text}: no permission to write in {path.parent}; choose another --out.")
+        raise UserError(f"{flag} {text}: no permission to write in {path.parent}; choose another {flag}.")
+    return path
+
+
+def plot_path(text: str, flag: str = "--out") -> Path:
+    """The image file `flag text` names (`jscale plot --out`, `jscale compare --plot`), if it can be
+    written there in a format matplotlib writes; else UserError."""
+    path = file_path(text, flag, f"an image file, e.g. {flag} plot.png")
     if path.suffix:
         try:
             from matplotlib.backend_bases import FigureCanvasBase
         except ImportError:
             return path  # said when the plot is drawn
         if path.suffix[1:].lower() not in FigureCanvasBase.get_supported_filetypes():
-            raise UserError(f"--out {text}: cannot write '{path.suffix}' images; use one of "
+            raise UserError(f"{flag} {text}: cannot write '{path.suffix}' images; use one of "
                             f"{', '.join(sorted(FigureCanvasBase.get_supported_filetypes()))}.")
     return path
 

@@ -34,6 +34,7 @@ from pathlib import Path
 from jscale._cli_process import (
     UserError,
     exit_on_signals,
+    file_path,
     output_folder,
     output_folder_path,
     plot_path,
@@ -448,16 +449,8 @@ def _check_plan_next(args) -> None:
 
 
 def _out_file_path(text: str) -> Path:
-    """The file `--out text` names, if it can be written there (it is replaced whole); else UserError."""
-    path = Path(os.path.abspath(text))
-    if os.path.exists(path) and not os.path.isfile(path):
-        raise UserError(f"--out {text} exists and is not a file (a folder, pipe or device); name a file, e.g. "
-                        "--out next-runs.csv.")
-    if not path.parent.is_dir():
-        raise UserError(f"--out {text}: the folder {path.parent} does not exist; create it or choose another --out.")
-    if not os.access(path.parent, os.W_OK | os.X_OK):
-        raise UserError(f"--out {text}: no permission to write in {path.parent}; choose another --out.")
-    return path
+    """The file `jscale plan next --out text` names, if it can be written there; else UserError."""
+    return file_path(text, "--out", "a file, e.g. --out next-runs.csv")
 
 
 @contextlib.contextmanager
@@ -814,10 +807,7 @@ def _plot_command(args) -> int:
 
 def _compare_plot_path(text: str) -> Path:
     """The image file `jscale compare --plot text` names, if it can be written there; else UserError."""
-    try:
-        return plot_path(text)
-    except UserError as err:  # plot_path speaks of `jscale plot --out`
-        raise UserError(str(err).replace("--out", "--plot")) from None
+    return plot_path(text, "--plot")
 
 
 def _compare_command(args) -> int:
