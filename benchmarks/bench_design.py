@@ -30,7 +30,9 @@ Designs (every one centred on the *true* N* of its budgets, a best case for fixe
 * Variants (extra rows; the designed ones share the pilot's noise draws with "designed"):
   - designed-rep: no cap on repeats (max_repeats=10000): the greedy may return to its best candidates.
   - designed-curv: the variance from the fit's curvature (a FitResult) instead of the bootstrap.
-  - designed-small-rep: a pilot of 1e18 and 1e19 x 5 sizes only (4% of T), no cap on repeats.
+  - designed-small: a pilot of 1e18 and 1e19 x 5 sizes only (10 runs, 4% of T), then the same 3
+    batches with max_repeats=2: the "small pilot" of the issue, and the default run.
+  - designed-small-rep: the small pilot, no cap on repeats.
   - designed-top: candidates only at 1e19, 3.2e19 and 1e20 (no run cheaper than 1e19).
   - designed-1batch: one batch of all that is left after the pilot (no refit in between).
   - oracle: the same pilot, then the c-optimal allocation of what is left, computed from the truth
@@ -95,12 +97,15 @@ DESIGNS = {
     "designed-rep": dict(kind="designed", source="bootstrap", max_repeats=NO_CAP, budgets=GRID_BUDGETS, batches=3),
     "designed-top": dict(kind="designed", source="bootstrap", max_repeats=2, budgets=GRID_BUDGETS[2:], batches=3),
     "designed-1batch": dict(kind="designed", source="bootstrap", max_repeats=2, budgets=GRID_BUDGETS, batches=1),
+    "designed-small": dict(kind="designed", source="bootstrap", max_repeats=2, budgets=GRID_BUDGETS, batches=3,
+                           pilot=PILOT_SMALL),
     "designed-small-rep": dict(kind="designed", source="bootstrap", max_repeats=NO_CAP, budgets=GRID_BUDGETS,
                                batches=3, pilot=PILOT_SMALL),
     "oracle": dict(kind="oracle"),
     "grid-w8": dict(kind="grid", width=8.0),
 }
 NOISES = ("gaussian", "t3")
+DEFAULT_DESIGNS = "grid,designed,designed-small"
 
 
 def wilson(hits: int, n: int) -> tuple[float, float]:
@@ -420,8 +425,8 @@ def main(argv=None):
     parser.add_argument("--resamples", type=int, default=None, help="bootstrap resamples per fit (default 200; 100 "
                                                                     "with --quick)")
     parser.add_argument("--quick", action="store_true", help="4 studies, 100 resamples, print only")
-    parser.add_argument("--designs", default="grid,designed", help="comma-separated designs: "
-                                                                   + ", ".join(DESIGNS) + " (default grid,designed)")
+    parser.add_argument("--designs", default=DEFAULT_DESIGNS, help="comma-separated designs: "
+                                                                   + ", ".join(DESIGNS) + f" (default {DEFAULT_DESIGNS})")
     parser.add_argument("--noise", default="gaussian,t3", help="comma-separated noises: gaussian, t3 (default both)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-append", action="store_true", help="print only; do not append to RESULTS.md")
@@ -474,14 +479,15 @@ def main(argv=None):
         command = "python benchmarks/bench_design.py" + (
             f" --studies {studies}" if studies != 50 else "") + (
             f" --resamples {resamples}" if resamples != 200 else "") + (
-            f" --designs {','.join(designs)}" if designs != ["grid", "designed"] else "") + (
+            f" --designs {','.join(designs)}" if ",".join(designs) != DEFAULT_DESIGNS else "") + (
             f" --noise {','.join(noises)}" if noises != list(NOISES) else "") + (
             f" --seed {args.seed}" if args.seed else "")
         note = (f"{studies} simulated studies per cell; truth Chinchilla (E 1.82, A 482, B 2085, alpha 0.348, beta "
                 f"0.366), log-loss noise s = {SIGMA} (the Huber fit's residual sd on the bundled Chinchilla data), "
                 "Gaussian or Student t3 scaled to sd s. Target N* at C = 1e22 (100x the largest training budget), "
                 f"true N* {N_TRUE:.4g}. grid: 5 isoFLOP budgets 1e18-1e20 x 9 sizes N*/4-4N* (true N*), T = "
-                f"{TOTAL:.4g} FLOP. designed: pilot 1e18, 1e19, 1e20 x 5 sizes (42% of T), then 3 batches of "
+                f"{TOTAL:.4g} FLOP. designed: pilot 1e18, 1e19, 1e20 x 5 sizes (42% of T); designed-small: pilot 1e18, "
+                "1e19 x 5 sizes (4% of T); then 3 batches of "
                 f"jscale.suggest_runs(bootstrap of {resamples} resamples, quantity='n_params', compute=1e22, "
                 "budgets = the grid's 5, max_repeats 2) each followed by a refit, the last using what is left. "
                 "Error = log10 N*_hat - log10 N*_true from jscale.compute_optimal of a jscale.fit (4,500 starts) on "
