@@ -425,8 +425,8 @@ def main(argv=None):
     parser.add_argument("--resamples", type=int, default=None, help="bootstrap resamples per fit (default 200; 100 "
                                                                     "with --quick)")
     parser.add_argument("--quick", action="store_true", help="4 studies, 100 resamples, print only")
-    parser.add_argument("--designs", default=DEFAULT_DESIGNS, help="comma-separated designs: "
-                                                                   + ", ".join(DESIGNS) + f" (default {DEFAULT_DESIGNS})")
+    parser.add_argument("--designs", default=DEFAULT_DESIGNS,
+                        help=f"comma-separated designs: {', '.join(DESIGNS)} (default {DEFAULT_DESIGNS})")
     parser.add_argument("--noise", default="gaussian,t3", help="comma-separated noises: gaussian, t3 (default both)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-append", action="store_true", help="print only; do not append to RESULTS.md")
