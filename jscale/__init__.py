@@ -30,6 +30,8 @@ from jscale._envelope import EnvelopeResult as EnvelopeResult
 from jscale._envelope import envelope as envelope
 from jscale._fit import fit as fit
 from jscale._fit import fit_many as fit_many
+from jscale._forms import Ensemble as Ensemble
+from jscale._forms import Mixture as Mixture
 from jscale._io import load as load
 from jscale._io import save as save
 from jscale._isoflop import IsoFLOPResult as IsoFLOPResult
@@ -58,6 +60,7 @@ from jscale._warnings import Diagnostic as Diagnostic
 from jscale._warnings import DiagnosticWarning as DiagnosticWarning
 from jscale._warnings import DrawsWarning as DrawsWarning
 from jscale._warnings import ExtrapolationWarning as ExtrapolationWarning
+from jscale._warnings import FormWarning as FormWarning
 from jscale._warnings import IntervalWarning as IntervalWarning
 from jscale._warnings import IrreducibleLossWarning as IrreducibleLossWarning
 from jscale._warnings import RepetitionWarning as RepetitionWarning
@@ -81,9 +84,11 @@ __all__ = [
     "DiagnosticWarning",
     "DrawsWarning",
     "ResamplesWarning",
+    "Ensemble",
     "EnvelopeResult",
     "ExtrapolationWarning",
     "FitResult",
+    "FormWarning",
     "IsoFLOPResult",
     "Huber",
     "InferenceCost",
@@ -91,6 +96,7 @@ __all__ = [
     "IrreducibleLossWarning",
     "LBFGS",
     "MarginalReturns",
+    "Mixture",
     "Prediction",
     "RepetitionWarning",
     "RobustGaussNewton",

@@ -7,12 +7,14 @@ import functools
 import inspect
 import numbers
 import sys
+import warnings
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jscale import _problem, _progress
+from jscale._backtest import residual_test, split, trend_test
 from jscale._batch import (
     best_start,
     counts_table,
@@ -30,10 +32,12 @@ from jscale._fit import (
     check_objective,
     check_positive_int,
     check_starts,
+    fit,
     fit_datasets,
     fit_list,
     starts_notes,
 )
+from jscale._forms import Ensemble, check_laws, form_weights, held_errors
 from jscale._laws import Law, Shared
 from jscale._numerics import bucket, read_only, x64_scope
 from jscale._results import BootstrapResult, FitResult
@@ -195,8 +199,13 @@ def bootstrap(
     chunk_size: int | None = None,
     progress: bool | None = None,
     jackknife: bool = True,
+    **forms,
 ) -> BootstrapResult:
     """Refits a law to `n_resamples` bootstrap resamples of the data, all in batched jitted calls.
+
+    Given a list of laws (candidate forms), bootstraps each on the same resamples and returns an
+    `Ensemble` whose bands mix the forms by their skill on the held-out largest runs (see
+    `bootstrap_forms` for its extra keywords: by, holdout, cutoff, names, full_fits).
 
     Resamples are weights (multiplicities), so every resample has the data's shape and all of
     them, times every start, run through the batching layer together (in chunks of
@@ -277,6 +286,17 @@ def bootstrap(
     """
     if isinstance(data, (list, tuple)):
         raise TypeError("bootstrap takes one ScalingData; for a list of datasets use jscale.bootstrap_many.")
+    if isinstance(law, (list, tuple)):
+        if counts is not None or strata is not None or starts != "warm" or full_fit is not None:
+            raise ValueError("bootstrap of several forms draws its resamples from key= with warm starts; it takes "
+                             "full_fits=[...] (one per form), not counts, strata, starts or full_fit.")
+        return bootstrap_forms(law, data, key=key, n_resamples=n_resamples, unit=unit, target=target,
+                               residual=residual, loss=loss, delta=delta, jackknife=jackknife, solver=solver,
+                               batching=batching, batch_size=batch_size, n_devices=n_devices, mesh=mesh,
+                               chunk_size=chunk_size, progress=progress, **forms)
+    if forms:
+        raise TypeError(f"bootstrap got unexpected keyword {next(iter(forms))!r}; by, holdout, cutoff, names and "
+                        "full_fits apply to a list of laws (several forms).")
     result = _bootstrap(law, data, n_resamples=n_resamples, key=key, counts=counts, unit=unit, strata=strata,
                         starts=starts,
                         full_fit=full_fit, target=target, residual=residual, loss=loss, delta=delta, solver=solver,
@@ -539,3 +559,88 @@ def _paired(law: Law, datasets: list, fits: list, n_resamples: int, key_data, op
     results = [_bootstrap(law, d, **{**options, "n_resamples": None, "key": None, "counts": c, "full_fit": f})
                for d, c, f in zip(datasets, per_set, fits)]
     return [r.replace(key=read_only(np.asarray(key_data)), unit="configuration") for r in results]
+
+
+def bootstrap_forms(laws, data: ScalingData, *, key, n_resamples=None, by: str = "compute", holdout: float = 0.25,
+                    cutoff=None, names=None, full_fits=None, unit: str = "row", target: str = "loss",
+                    residual: str = "log", loss="huber", delta=None, jackknife: bool = True, **execution) -> Ensemble:
+    """Several candidate forms of a law, bootstrapped together and mixed by their extrapolation skill
+    (`jscale.bootstrap` given a list of laws; see `jscale._forms` for the weights).
+
+    Returns an `Ensemble`: `members` (each form's `BootstrapResult`; the first is the bootstrap of
+    the first law alone with this key), the weights per resample and their bands, `predict` and
+    `compute_optimal` as `Mixture`s of the forms' draws, `summary()`. Warns with a `FormWarning`
+    for every form that fails its held-out or residual test (`jscale.backtest`'s `TrendTest`s).
+
+    Long because it runs the three stages for every form (fits, bootstraps, held-out scores); each
+    is a short block.
+
+    Args:
+        laws: two or more law objects (one gives today's bootstrap and weight 1).
+        data: a `ScalingData` with every law's columns and `by`.
+        key, n_resamples, unit, target, residual, loss, delta, jackknife: as in `jscale.bootstrap`
+            (unit "row", "group" or a column; not "residual"). Every form sees the same resamples.
+        by, holdout, cutoff: the split that scores the forms, as in `jscale.backtest`: runs with
+            `by` >= cutoff (default: the top `holdout` share of its distinct values) are held out.
+        names: a name per form for the tables (default: the laws' names).
+        full_fits: optional list of each form's `jscale.fit` on `data` (else fitted here from the
+            law's default starts); the training fits start from its starts and basins.
+        **execution: solver, batching, batch_size, n_devices, mesh, chunk_size, progress.
+    """
+    laws, names = check_laws(laws, names)
+    objective = check_objective(target, residual, loss, delta)
+    for law in laws:
+        check_law_and_data(law, data, objective)
+    held, cutoff = split(data, by, holdout, cutoff, max(laws, key=lambda law: law.n_free), who="bootstrap")
+    if full_fits is not None and len(full_fits) != len(laws):
+        raise ValueError(f"full_fits must give one fit per law: {len(laws)} laws, {len(full_fits)} fits.")
+    kind, unit_of_row, n_units = _units(unit, data)
+    if kind == "residual":
+        raise ValueError("Several forms are scored on the same resampled runs; unit='residual' does not apply.")
+    if key is None:
+        raise TypeError("bootstrap of several forms needs key= (an integer seed or a JAX PRNG key).")
+    n_resamples = _check_n_resamples(n_resamples)
+    counts = counts_table(_key_data(key), n_resamples, n_units)
+    options = dict(target=target, residual=residual, loss=loss, delta=delta)
+    fit_options = {k: v for k, v in execution.items() if k in ("solver", "batching", "batch_size", "n_devices", "mesh")}
+    row_weight = np.ones(len(data)) if data.weight is None else np.asarray(data.weight, np.float64)
+    train_data = data.replace(weight=np.where(held, 0.0, row_weight))
+    row_counts = counts[:, unit_of_row] * row_weight[None]
+    n_held = row_counts[:, held].sum(axis=1)
+    members, held_out, scores, point_scores, trends, residuals = [], [], [], [], [], []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the ensemble's diagnostics() gathers what matters
+        for k, law in enumerate(laws):
+            full = full_fits[k] if full_fits is not None else fit(law, data, **options, **fit_options)
+            member = _bootstrap(law, data, key=key, counts=None, n_resamples=n_resamples, unit=unit, starts="warm",
+                                full_fit=full, jackknife=jackknife, **options, **_execution(execution))
+            starts = np.vstack([warm_starts(full), full.starts])
+            train_fit = fit(law, train_data, starts=starts, **options, **fit_options)
+            train = _bootstrap(law, train_data, key=None, counts=counts, n_resamples=None, unit=unit, starts="warm",
+                               full_fit=train_fit, jackknife=False, **options, **_execution(execution))
+            errors = held_errors(train, data, held, train.free_draws)
+            w = row_counts[:, held]
+            score = np.where(n_held > 0, (w * errors**2).sum(axis=1) / np.where(n_held > 0, n_held, 1.0),
+                             np.mean(errors**2, axis=1))
+            scores.append(np.where(train.converged, score, np.nan))
+            point_scores.append(float(np.mean(held_errors(train, data, held, np.asarray(train_fit.theta)[None])**2)))
+            decades = np.log10(np.asarray(data[by])[held] / np.max(np.asarray(data[by])[~held]))
+            trends.append(trend_test(train_fit, data.subset(held), decades))
+            residuals.append(residual_test(full, data))
+            members.append(member)
+            held_out.append(train)
+    scores = np.stack(scores, axis=1)
+    point_scores = np.asarray(point_scores)
+    weights = form_weights(scores, np.where(n_held > 0, n_held, held.sum()))
+    point_weights = form_weights(point_scores[None], np.array([float(held.sum())]))[0]
+    ensemble = Ensemble(forms=names, members=tuple(members), held_out=tuple(held_out), by=by, cutoff=cutoff,
+                        held=held, scores=scores, weights=weights, point_scores=point_scores,
+                        point_weights=point_weights, trends=tuple(trends), residuals=tuple(residuals))
+    warn_all(ensemble.diagnostics(), stacklevel=3)
+    return ensemble
+
+
+def _execution(execution: dict) -> dict:
+    out = {k: execution.get(k) for k in ("solver", "batching", "batch_size", "n_devices", "mesh", "chunk_size",
+                                         "progress")}
+    return out

@@ -19,6 +19,7 @@ derive from `IntervalWarning`.
 | compute | ComputeWarning | given compute outside 0.8-1.25 times 6ND |
 | repetition | RepetitionWarning | data repeated (D/U > 1) under a law without unique_tokens |
 | extrapolation | ExtrapolationWarning | predictions or allocations outside the fitted data |
+| form | FormWarning | a backtest's held-out errors beyond what the fit's uncertainty allows |
 | sweep | SweepWarning | an isoFLOP budget left out (under 3 sizes, or its minimum at the sweep's edge) |
 """
 
@@ -93,6 +94,11 @@ class SweepWarning(DiagnosticWarning):
 
 class ExtrapolationWarning(DiagnosticWarning):
     """A prediction or allocation lies outside the range of the fitted data."""
+
+
+class FormWarning(IntervalWarning):
+    """A law fitted to the smaller runs mispredicts the larger ones by more than its uncertainty
+    allows (the trend test of `jscale.backtest`): its form may be wrong beyond the data."""
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,333 @@
+"""Several candidate forms of a law, one answer: a mixture of the forms' bootstrap draws.
+
+Every interval of a single law assumes its form is right. `jscale.bootstrap` given a list of
+laws fits every candidate form to the same data and the same resamples, scores each form on every
+resample by how well it extrapolates, and mixes the forms' draws by those scores, so the bands
+carry the disagreement between forms.
+
+Scoring (per resample b): each form is refitted to the runs below a cutoff of `by` (the
+backtest's split: the largest runs are held out) with resample b's multiplicities, and predicts
+the held-out runs, each counted as often as resample b drew it. With S_kb the mean squared error
+(residual space) of form k on them and n_b the held-out runs drawn, form k's weight is
+
+    w_kb = S_kb^(-n_b/2) / sum_j S_jb^(-n_b/2),
+
+the Gaussian likelihood of the held-out runs with the error variance profiled out (Akaike-type
+weights from out-of-sample skill, pseudo-BMA of Yao et al. 2018, with the weights resampled by the
+bootstrap rather than by a Bayesian bootstrap). Draw b of form k's full-data bootstrap carries mass
+w_kb in the mixture; quantiles of the mixture are the form-robust bands. The point weights are
+those of the fits to all the training runs, without resampling.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+
+import numpy as np
+
+from jscale import _predict
+from jscale._allocation import compute_optimal
+from jscale._data import ScalingData
+from jscale._laws import Law
+from jscale._results import BootstrapResult
+from jscale._uncertainty import check_level, model_on_draws
+from jscale._warnings import Diagnostic, ExtrapolationWarning, FormWarning
+
+
+def weighted_quantile(values, mass, q) -> np.ndarray:
+    """Quantiles `q` of `values` (n, ...) with non-negative `mass` (n,), interpolated as numpy's
+    default ("linear") method is: with equal masses the two agree exactly."""
+    values = np.asarray(values, np.float64)
+    order = np.argsort(values, axis=0)
+    v = np.take_along_axis(values, order, axis=0)
+    m = np.asarray(mass, np.float64)[order] if values.ndim == 1 else np.asarray(mass, np.float64)[order]
+    cum = np.cumsum(m, axis=0)
+    # Position of the i-th sorted value: (S_i - m_i) / (S_n - m_n), i.e. (i - 1)/(n - 1) for equal masses.
+    pos = (cum - m) / (cum[-1:] - m[-1:])
+    out = []
+    for p in np.atleast_1d(q):
+        flat_pos, flat_v = pos.reshape(len(pos), -1), v.reshape(len(v), -1)
+        out.append(np.array([np.interp(p, flat_pos[:, j], flat_v[:, j]) for j in range(flat_v.shape[1])])
+                   .reshape(values.shape[1:]))
+    return np.stack(out)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Mixture:
+    """A quantity under several forms: each form's estimate and draws, and their mixture.
+
+    Attributes:
+        name: what the quantity is (e.g. "loss", "n_params").
+        forms: the forms' names, (K,).
+        by_form: (K, ...) each form's estimate (its full-data fit).
+        point_weights: (K,) the forms' weights from the training fits.
+        estimate: (...) the weighted mean of the forms' estimates (in log space for positive
+            quantities) by `point_weights`.
+        draws: (K, B, ...) every form's bootstrap draws (NaN where a draw failed).
+        mass: (K, B, ...) each draw's mass in the mixture (zero where it failed); sums to 1.
+        positive: whether the quantity is positive (then `form_share` is in log space).
+        log_bands: whether the bands' quantiles interpolate in log space (as a bootstrap's
+            `predict_interval` does for log residuals) or in natural units (as an allocation's
+            `interval` does), so that one form's bands are exactly those of its bootstrap.
+    """
+
+    name: str
+    forms: tuple
+    by_form: np.ndarray
+    point_weights: np.ndarray
+    estimate: np.ndarray
+    draws: np.ndarray
+    mass: np.ndarray
+    positive: bool
+    log_bands: bool = True
+
+    def _space(self, x):
+        return np.log(x) if self.positive else x
+
+    def interval(self, level: float = 0.95, form: str | None = None):
+        """The mixture's `level` band (low, high), or that of one form's draws with `form=`."""
+        level = check_level(level)
+        q = [(1 - level) / 2, (1 + level) / 2]
+        log = self.positive and self.log_bands
+        draws, mass = (np.log(self.draws) if log else self.draws), self.mass
+        if form is not None:
+            k = self._index(form)
+            draws, mass = draws[k:k + 1], np.where(self.mass[k:k + 1] > 0, 1.0, 0.0)
+        flat_d = draws.reshape((-1,) + draws.shape[2:])
+        flat_m = mass.reshape((-1,) + mass.shape[2:])
+        ends = self._quantile(flat_d, flat_m, q)
+        ends = np.exp(ends) if log else ends
+        return (float(ends[0]), float(ends[1])) if ends[0].ndim == 0 else (ends[0], ends[1])
+
+    @staticmethod
+    def _quantile(draws, mass, q):
+        if draws.ndim == 1:
+            keep = mass > 0
+            return weighted_quantile(draws[keep], mass[keep], q)
+        cols = draws.reshape(len(draws), -1)
+        masses = mass.reshape(len(mass), -1)
+        out = [Mixture._quantile(cols[:, j], masses[:, j], q) for j in range(cols.shape[1])]
+        return np.stack(out, axis=-1).reshape((len(q),) + draws.shape[1:])
+
+    def _index(self, form: str) -> int:
+        if form not in self.forms:
+            raise ValueError(f"form must be one of {', '.join(map(repr, self.forms))}; got {form!r}.")
+        return self.forms.index(form)
+
+    @property
+    def form_weights(self) -> np.ndarray:
+        """(K, ...) each form's share of the mixture's mass."""
+        return self.mass.sum(axis=1)
+
+    @property
+    def form_share(self) -> np.ndarray:
+        """(...) the share of the mixture's variance (in log space for positive quantities) that is
+        the spread between the forms' means: 0 when the forms agree, 1 when each form is certain
+        and only their disagreement is left (the law of total variance)."""
+        d = np.where(self.mass > 0, self._space(np.where(self.mass > 0, self.draws, 1.0)), 0.0)
+        w = self.form_weights
+        safe = np.where(w > 0, w, 1.0)
+        means = (self.mass * d).sum(axis=1) / safe
+        within = (self.mass * (d - means[:, None]) ** 2).sum(axis=1)
+        grand = (w * means).sum(axis=0)
+        between = (w * (means - grand) ** 2).sum(axis=0)
+        total = within.sum(axis=0) + between
+        return np.where(total > 0, between / np.where(total > 0, total, 1.0), 0.0)
+
+    def __repr__(self) -> str:
+        shape = np.shape(self.estimate)
+        return (f"Mixture({self.name}, {len(self.forms)} forms x {self.draws.shape[1]} draws"
+                + (f", {shape[0]} points" if shape else "") + ")")
+
+    def table(self, level: float = 0.95) -> str:
+        """Per form: weight, estimate and band; then the mixture's, with the share from the forms
+        (a scalar quantity, or the first point of an array one)."""
+        def first(x):
+            return float(np.ravel(x)[0])
+
+        lines = [f"{self.name}: {'form':<24} {'weight':>7} {'estimate':>11}   {100 * level:g}% band"]
+        for k, form in enumerate(self.forms):
+            lo, hi = self.interval(level, form=form)
+            lines.append(f"{'':<{len(self.name) + 1}} {form:<24} {first(self.form_weights[k]):>7.3f} "
+                         f"{first(self.by_form[k]):>11.5g}   ({first(lo):.5g}, {first(hi):.5g})")
+        lo, hi = self.interval(level)
+        lines.append(f"{'':<{len(self.name) + 1}} {'mixture':<24} {1:>7.3f} {first(self.estimate):>11.5g}   "
+                     f"({first(lo):.5g}, {first(hi):.5g}); {first(self.form_share):.0%} of its variance from "
+                     "the forms' disagreement")
+        return "\n".join(lines)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Ensemble:
+    """Several forms of a law fitted and bootstrapped on the same data and resamples, weighted
+    by their skill on the held-out largest runs (see the module docstring).
+
+    Attributes:
+        forms: the forms' names, (K,).
+        members: (K,) each form's full-data `BootstrapResult` (the first is today's
+            `jscale.bootstrap` of the first law, same key, same draws).
+        held_out: (K,) each form's `BootstrapResult` on the training runs only (held-out runs
+            at weight 0), the same resamples.
+        by, cutoff: runs with `by` >= cutoff were held out for scoring.
+        held: (R,) mask of the held-out runs.
+        scores: (B, K) mean squared held-out error of every form on every resample.
+        weights: (B, K) the forms' weights on every resample (rows sum to 1; NaN rows where no
+            form's training draw converged).
+        point_scores, point_weights: (K,) the same for the training fits without resampling.
+        trends: (K,) each form's held-out `TrendTest` (its training fit), or None.
+        residuals: (K,) each form's residual `TrendTest` (its full-data fit), or None.
+    """
+
+    forms: tuple
+    members: tuple
+    held_out: tuple
+    by: str
+    cutoff: float
+    held: np.ndarray
+    scores: np.ndarray
+    weights: np.ndarray
+    point_scores: np.ndarray
+    point_weights: np.ndarray
+    trends: tuple
+    residuals: tuple
+
+    n_resamples = property(lambda self: self.members[0].n_resamples)
+
+    def weight_interval(self, level: float = 0.95) -> np.ndarray:
+        """(K, 2) percentile band of every form's weight over the resamples."""
+        level = check_level(level)
+        ok = np.all(np.isfinite(self.weights), axis=1)
+        return np.quantile(self.weights[ok], [(1 - level) / 2, (1 + level) / 2], axis=0).T
+
+    def _mixture(self, name, by_form, draws, ok, positive, log_bands=True) -> Mixture:
+        """A `Mixture` from (K, ...) estimates, (K, B, ...) draws and (K, B, ...) usable masks."""
+        w = np.nan_to_num(self.weights.T, nan=0.0)  # (K, B)
+        w = w.reshape(w.shape + (1,) * (draws.ndim - 2))
+        mass = np.where(ok, w, 0.0)
+        total = mass.sum(axis=(0, 1))
+        if np.any(total <= 0):
+            raise ValueError(f"No usable draw of {name} under any form; its band is undefined.")
+        mass = mass / total
+        space = np.log(by_form) if positive else by_form
+        pw = self.point_weights.reshape((-1,) + (1,) * (by_form.ndim - 1))
+        estimate = (pw * space).sum(axis=0)
+        return Mixture(name=name, forms=self.forms, by_form=by_form, point_weights=self.point_weights,
+                       estimate=np.exp(estimate) if positive else estimate, draws=np.where(ok, draws, np.nan),
+                       mass=mass, positive=positive, log_bands=log_bands)
+
+    def predict(self, data=None, **columns) -> Mixture:
+        """The fitted column (the loss) at new points under every form and their mixture: a
+        `Mixture` of (R,) values (`estimate`, `interval(level)`, `form_share`, `table()`)."""
+        by_form, draws, ok = [], [], []
+        for boot in self.members:
+            law, result = boot.law, boot.fit
+            x = _predict.inputs(law, result.data_summary, data, stacklevel=2, **columns)
+            log = result.residual == "log"
+            values = model_on_draws(law.log_predict if log else law.predict, x)
+            by_form.append(values(np.asarray(result.theta)[None])[0])
+            draws.append(values(np.asarray(boot.free_draws)))
+            ok.append(np.broadcast_to(boot.converged[:, None], draws[-1].shape))
+        by_form, draws = np.stack(by_form), np.stack(draws)
+        log = self.members[0].fit.residual == "log"
+        if log:
+            by_form, draws = np.exp(by_form), np.exp(draws)
+        return self._mixture(self.members[0].fit.target, by_form, draws, np.stack(ok), positive=log)
+
+    def predict_interval(self, data=None, *, level: float = 0.95, **columns):
+        """The mixture's band (low, high) of the prediction, (R,) each: `predict(...).interval(level)`."""
+        return self.predict(data, **columns).interval(level)
+
+    def compute_optimal(self, compute, *, quantity: str = "n_params", cost=None, fixed=None) -> Mixture:
+        """A compute-optimal quantity ("n_params", "n_tokens", "loss" or "tokens_per_param") at
+        budget(s) `compute` under every form (`jscale.compute_optimal` of each member) and their
+        mixture, a `Mixture` of (C,) values. Every form must be a law of n_params and n_tokens."""
+        positive = ("n_params", "n_tokens", "loss", "tokens_per_param")
+        if quantity not in positive:
+            raise ValueError(f"quantity must be one of {', '.join(positive)}; got {quantity!r}.")
+        by_form, draws, ok = [], [], []
+        for k, boot in enumerate(self.members):
+            with warnings.catch_warnings():
+                if k:  # the first form's warnings say it (extrapolation, failed solves); once is enough
+                    warnings.simplefilter("ignore", ExtrapolationWarning)
+                allocation = compute_optimal(boot, compute, cost=cost, fixed=fixed)
+            by_form.append(np.asarray(getattr(allocation, quantity)))
+            draws.append(np.asarray(allocation.draws[quantity]))
+            ok.append(np.asarray(allocation.draw_ok))
+        return self._mixture(quantity, np.stack(by_form), np.stack(draws), np.stack(ok), positive=True,
+                             log_bands=False)
+
+    def diagnostics(self) -> list:
+        """A `FormWarning` for every form whose held-out or residual test fires (`bootstrap` warned
+        with them), and the members' own diagnostics."""
+        found = []
+        for form, tests in zip(self.forms, zip(self.trends, self.residuals)):
+            fired = [t for t in tests if t is not None and t.fires]
+            if fired:
+                found.append(Diagnostic("form", f"The {form} form fails its form test{'s' if len(fired) > 1 else ''}: "
+                                        + "; ".join(f"{t.kind}: {t}" for t in fired)
+                                        + ". Its bands alone would be too narrow beyond the data.", FormWarning,
+                                        {t.kind: t.p_value for t in fired}))
+        for boot in self.members:
+            found.extend(boot.diagnostics())
+        return found
+
+    def summary(self, level: float = 0.95) -> str:
+        """The forms, their weights (point and resampled band), held-out scores and form tests."""
+        band = self.weight_interval(level)
+        held = int(self.held.sum())
+        mean = np.nanmean(self.weights, axis=0)
+        lines = [f"{len(self.forms)} forms, {self.n_resamples} resamples; weights from {held} held-out runs with "
+                 f"{self.by} >= {self.cutoff:.3g} (fitted on the {len(self.held) - held} below). Point weight: "
+                 "from the training fits; resampled: mean and band over the resamples (the mixture's):",
+                 f"  {'form':<24} {'point':>6} {'resampled':>9} {f'{100 * level:g}% band':>15} {'held-out rmse':>14}"
+                 "  form tests (p < 0.025 fires)"]
+        for k, form in enumerate(self.forms):
+            tests = [t for t in (self.trends[k], self.residuals[k]) if t is not None]
+            flags = ", ".join(f"{t.kind} p={t.p_value:.2g}{' FIRES' if t.fires else ''}" for t in tests) or "-"
+            lines.append(f"  {form:<24} {self.point_weights[k]:>6.3f} {mean[k]:>9.3f} ({band[k, 0]:>5.3f}, "
+                         f"{band[k, 1]:>5.3f}) {np.sqrt(self.point_scores[k]):>14.4%}  {flags}")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        weights = ", ".join(f"{f}={w:.3f}" for f, w in zip(self.forms, self.point_weights))
+        return f"Ensemble({len(self.forms)} forms, {self.n_resamples} resamples; weights {weights})"
+
+
+def form_weights(scores: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """(B, K) weights from (B, K) mean squared errors and (B,) held-out counts; NaN rows where no
+    form has a finite score."""
+    log_lik = -0.5 * n[:, None] * np.log(np.where(np.isfinite(scores) & (scores > 0), scores, np.nan))
+    log_lik = np.where(np.isnan(log_lik), -np.inf, log_lik)
+    top = log_lik.max(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore"):
+        w = np.exp(log_lik - top)
+        return w / w.sum(axis=1, keepdims=True)
+
+
+def held_errors(boot: BootstrapResult, data: ScalingData, held: np.ndarray, free) -> np.ndarray:
+    """(n, H) held-out errors (residual space) of the law at free parameters (n, P)."""
+    law, result = boot.law, boot.fit
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExtrapolationWarning)
+        x = _predict.inputs(law, result.data_summary, data.subset(held))
+    log = result.residual == "log"
+    predicted = model_on_draws(law.log_predict if log else law.predict, x)(np.asarray(free))
+    observed = np.asarray(data.subset(held)[result.target], np.float64)
+    return (np.log(observed) if log else observed)[None] - predicted
+
+
+def check_laws(laws, names) -> tuple:
+    laws = tuple(laws)
+    if not laws or not all(isinstance(law, Law) for law in laws):
+        raise TypeError("bootstrap takes a law or a list of law objects, e.g. [jscale.laws.Chinchilla(), "
+                        "jscale.laws.Kaplan()]; got " + ", ".join(type(x).__name__ for x in laws[:3]) + ".")
+    names = tuple(law.name for law in laws) if names is None else tuple(map(str, names))
+    if len(names) != len(laws):
+        raise ValueError(f"names must give one name per law: {len(laws)} laws, {len(names)} names.")
+    if len(set(names)) != len(names):
+        raise ValueError(f"The forms need distinct names; got {', '.join(names)}. Pass names=[...].")
+    return laws, names
+
+
+__all__ = ["Ensemble", "Mixture"]

@@ -1,0 +1,177 @@
+"""Several forms, one answer: `jscale.bootstrap` of a list of laws, the `Mixture` of their draws,
+and the form tests of `jscale.backtest` (the held-out trend and the residual trend)."""
+
+import warnings
+
+import numpy as np
+import pytest
+from helpers import SYNTHETIC_PARAMS, chinchilla_free, chinchilla_loss
+
+import jscale
+from jscale._forms import form_weights, weighted_quantile
+
+LAW = jscale.laws.Chinchilla()
+WRONG = jscale.laws.Chinchilla().fix(E=1.2)  # the truth has E = 1.7
+STARTS = np.vstack([LAW.default_starts()[::113], chinchilla_free(SYNTHETIC_PARAMS)])
+N_GRID = np.logspace(7, 10, 8)
+D_GRID = np.logspace(8, 11, 8)
+
+
+def simulated(seed: int, interaction: float = 0.0, sigma: float = 0.01) -> jscale.ScalingData:
+    """An 8 x 8 grid of runs from SYNTHETIC_PARAMS plus G/(N D)^0.25, the term `interaction` of the
+    loss at the grid's median run, with log-normal noise `sigma`."""
+    n, d = (a.ravel() for a in np.meshgrid(N_GRID, D_GRID, indexing="ij"))
+    loss = chinchilla_loss(SYNTHETIC_PARAMS, n, d)
+    g = interaction * np.median(loss * (n * d) ** 0.25)
+    noise = np.exp(sigma * np.random.default_rng(seed).standard_normal(len(n)))
+    return jscale.ScalingData.from_arrays(n_params=n, n_tokens=d, loss=(loss + g / (n * d) ** 0.25) * noise)
+
+
+def quiet(fn, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        return fn(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return simulated(0)
+
+
+@pytest.fixture(scope="module")
+def fits(data):
+    return [quiet(jscale.fit, law, data, starts=STARTS if law is LAW else WRONG_STARTS) for law in (LAW, WRONG)]
+
+
+WRONG_STARTS = np.delete(STARTS, 0, axis=1)
+
+
+@pytest.fixture(scope="module")
+def pair(data, fits):
+    return quiet(jscale.bootstrap, [LAW, WRONG], data, key=7, n_resamples=24, full_fits=fits, jackknife=False)
+
+
+def test_weighted_quantile_is_numpys_with_equal_masses():
+    x = np.random.default_rng(0).standard_normal((37, 3))
+    np.testing.assert_allclose(weighted_quantile(x[:, 0], np.ones(37), [0.025, 0.5, 0.975]),
+                               np.quantile(x[:, 0], [0.025, 0.5, 0.975]), rtol=0, atol=1e-15)
+    # a point mass on half of the values leaves the quantiles of that half
+    mass = np.r_[np.ones(18), np.zeros(19)]
+    keep = mass > 0
+    np.testing.assert_allclose(weighted_quantile(x[keep, 1], mass[keep], [0.1, 0.9]),
+                               np.quantile(x[:18, 1], [0.1, 0.9]), atol=1e-15)
+
+
+def test_weights_are_the_profiled_gaussian_likelihood():
+    scores = np.array([[1.0, 2.0], [4.0, 1.0], [np.nan, 1.0], [np.nan, np.nan]])
+    w = form_weights(scores, np.array([2.0, 4.0, 3.0, 3.0]))
+    np.testing.assert_allclose(w[0], [2 / 3, 1 / 3])  # S^(-n/2): 1 against 1/2
+    np.testing.assert_allclose(w[1], [1 / 17, 16 / 17])  # 4^-2 against 1
+    np.testing.assert_allclose(w[2], [0.0, 1.0])
+    assert np.all(np.isnan(w[3]))
+
+
+def test_one_form_is_todays_bootstrap(data, fits):
+    one = quiet(jscale.bootstrap, [LAW], data, key=3, n_resamples=24, full_fits=fits[:1])
+    today = quiet(jscale.bootstrap, LAW, data, key=3, n_resamples=24, full_fit=fits[0])
+    np.testing.assert_array_equal(one.members[0].free_draws, today.free_draws)
+    np.testing.assert_array_equal(one.members[0].jackknife_params, today.jackknife_params)
+    assert np.all(one.weights == 1.0) and one.point_weights.tolist() == [1.0]
+    points = dict(n_params=[3e10, 1e11], n_tokens=[6e11, 2e12])
+    mixed = quiet(one.predict, **points)
+    np.testing.assert_allclose(mixed.interval(0.9), quiet(today.predict_interval, level=0.9, **points), rtol=1e-13)
+    np.testing.assert_allclose(mixed.estimate, quiet(fits[0].predict, **points), rtol=1e-13)
+    np.testing.assert_allclose(mixed.form_share, 0.0, atol=1e-15)
+    n_star = quiet(one.compute_optimal, [1e22, 1e23])
+    np.testing.assert_allclose(n_star.interval(), quiet(jscale.compute_optimal, today, [1e22, 1e23]).interval(
+        "n_params"), rtol=1e-12)
+
+
+def test_weights_sum_to_one_and_follow_the_key(data, fits, pair):
+    assert pair.weights.shape == (24, 2) and pair.scores.shape == (24, 2)
+    np.testing.assert_allclose(np.nansum(pair.weights, axis=1), 1.0)
+    np.testing.assert_allclose(pair.point_weights.sum(), 1.0)
+    again = quiet(jscale.bootstrap, [LAW, WRONG], data, key=7, n_resamples=24, full_fits=fits, jackknife=False)
+    np.testing.assert_array_equal(again.weights, pair.weights)
+    other = quiet(jscale.bootstrap, [LAW, WRONG], data, key=8, n_resamples=24, full_fits=fits, jackknife=False)
+    assert not np.array_equal(other.scores, pair.scores)
+    # with E held far from the truth, the second form extrapolates worse and loses the held-out runs
+    assert pair.point_scores[0] < pair.point_scores[1] and pair.point_weights[0] > 0.5
+    assert pair.members[0].n_resamples == pair.held_out[1].n_resamples == 24
+    assert np.all(pair.held_out[0].fit.free_params != pair.members[0].fit.free_params)
+
+
+def test_mixture_bands_and_form_share(pair):
+    mixed = quiet(pair.predict, n_params=[1e11], n_tokens=[3e12])
+    lo, hi = mixed.interval()
+    per_form = [mixed.interval(form=f) for f in pair.forms]
+    # the mixture's band lies within the union of the forms' bands, and its mass follows the weights
+    assert min(b[0][0] for b in per_form) - 1e-12 <= lo[0] < hi[0] <= max(b[1][0] for b in per_form) + 1e-12
+    np.testing.assert_allclose(mixed.form_weights.sum(axis=0), 1.0)
+    np.testing.assert_allclose(mixed.form_weights[:, 0], np.nanmean(pair.weights, axis=0), atol=0.05)
+    assert 0 <= mixed.form_share[0] <= 1
+    assert "mixture" in mixed.table() and "chinchilla" in pair.summary()
+    with pytest.raises(ValueError, match="form must be one of"):
+        mixed.interval(form="kaplan")
+
+
+def test_identical_forms_share_their_weight_and_agree(data, fits):
+    twins = quiet(jscale.bootstrap, [LAW, LAW], data, key=1, n_resamples=8, names=["a", "b"],
+                  full_fits=[fits[0], fits[0]], jackknife=False)
+    np.testing.assert_allclose(twins.weights, 0.5)
+    mixed = quiet(twins.predict, n_params=[1e11], n_tokens=[3e12])
+    np.testing.assert_allclose(mixed.form_share, 0.0, atol=1e-12)
+    # equal masses on both copies: the quantiles of the pooled draws
+    pooled = np.log(mixed.draws[:, :, 0].ravel())
+    np.testing.assert_allclose(np.ravel(mixed.interval()), np.exp(np.quantile(pooled, [0.025, 0.975])), rtol=1e-12)
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(names=["a"]), ValueError, "one name per law"),
+    (dict(names=["a", "a"]), ValueError, "distinct names"),
+    (dict(key=None), TypeError, "needs key="),
+    (dict(counts=np.ones((2, 64))), ValueError, "not counts, strata, starts or full_fit"),
+    (dict(unit="residual"), ValueError, "unit='residual' does not apply"),
+    (dict(by="n_param"), ValueError, "did you mean 'n_params'"),
+])
+def test_bad_arguments(data, kwargs, error, match):
+    args = dict(key=0, n_resamples=4) | kwargs
+    with pytest.raises(error, match=match):
+        jscale.bootstrap([LAW, WRONG], data, **args)
+
+
+def test_form_keywords_need_a_list(data):
+    with pytest.raises(TypeError, match="apply to a list of laws"):
+        jscale.bootstrap(LAW, data, key=0, n_resamples=4, holdout=0.3)
+    with pytest.raises(TypeError, match="a law or a list of law objects"):
+        jscale.bootstrap([LAW, "kaplan"], data, key=0, n_resamples=4)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_form_tests_stay_quiet_on_the_right_form(seed):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bt = jscale.backtest(LAW, simulated(seed), starts=STARTS)
+    assert not bt.trend.fires and not bt.residuals.fires
+    assert not any(w.category is jscale.FormWarning for w in caught)
+    assert bt.trend.dof == 2 and bt.residuals.dof == 3 and 0 < bt.trend.p_value <= 1
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_form_tests_fire_on_a_missing_interaction(seed):
+    """A 10% interaction term, 1% noise, 49 training runs: the residual test sees it (the fit's E
+    goes to its bound, so the held-out test, which needs the fit's covariance, may not run)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        bt = jscale.backtest(LAW, simulated(seed, interaction=0.10), starts=STARTS)
+    assert bt.residuals.fires and bt.residuals.p_value < 1e-6
+    found = [w for w in caught if w.category is jscale.FormWarning]
+    assert len(found) == 1 and "Its form may be wrong beyond the data" in str(found[0].message)
+    assert "Residual test" in bt.summary() and bt.to_dict()["residuals"]["kind"] == "residuals"
+
+
+def test_exact_data_has_no_form_test():
+    n, d = (a.ravel() for a in np.meshgrid(N_GRID, D_GRID, indexing="ij"))
+    exact = jscale.ScalingData.from_arrays(n_params=n, n_tokens=d, loss=chinchilla_loss(SYNTHETIC_PARAMS, n, d))
+    bt = quiet(jscale.backtest, LAW, exact, starts=STARTS, loss="squared")
+    assert bt.trend is None and bt.residuals is None and bt.diagnostics() == []
