@@ -103,7 +103,10 @@ def residual_test(result: FitResult, data: ScalingData) -> TrendTest | None:
     """The "residuals" `TrendTest` of a fit on the data it was fitted to, or None where the law
     reads no log columns or the data has too few runs for the regression."""
     data = data.subset(weighted_rows(data))
-    columns = [np.log(np.asarray(data[c], np.float64)) for c in result.law.log_columns]
+    # The law's columns that are positive numbers, as logs (for a custom law too, which reads
+    # natural values): scaling laws bend in log space.
+    numeric = [np.asarray(data[c], np.float64) for c in result.law.columns if c not in data.categorical]
+    columns = [np.log(c) for c in numeric if np.all(c > 0)]
     columns = [(c - c.mean()) / c.std() for c in columns if np.std(c) > 0]
     if not columns:
         return None
@@ -132,12 +135,28 @@ def residual_test(result: FitResult, data: ScalingData) -> TrendTest | None:
                      dof=q, p_value=p, fires=p < TREND_P)
 
 
+def _free_covariance(result: FitResult) -> np.ndarray | None:
+    """The fit's sandwich covariance; where its Hessian is singular (e.g. a parameter at a bound,
+    which moves no prediction), the same with the Hessian's pseudo-inverse; None without terms."""
+    free = result.free_covariance("sandwich")
+    if np.all(np.isfinite(free)):
+        return free
+    terms = result.curvature
+    if terms is None or not np.all(np.isfinite(np.asarray(terms["hessian"]))):
+        return None
+    h = np.asarray(terms["hessian"], np.float64)
+    h_inv = np.linalg.pinv(0.5 * (h + h.T), rcond=1e-10, hermitian=True)
+    n, p = float(terms["sum_w"]), h.shape[0]
+    cov = h_inv @ np.asarray(terms["score_cov"], np.float64) @ h_inv * (n / max(n - p, 1.0))
+    return 0.5 * (cov + cov.T)
+
+
 def trend_test(result: FitResult, test: ScalingData, decades: np.ndarray) -> TrendTest | None:
     """The `TrendTest` of a training fit on held-out runs, or None where the fit has no usable
     curvature covariance (a singular Hessian) or no held-out run has positive weight."""
     keep = weighted_rows(test)
-    free = result.free_covariance("sandwich")
-    if not keep.any() or not np.all(np.isfinite(free)):
+    free = _free_covariance(result)
+    if not keep.any() or free is None:
         return None
     test, decades = test.subset(keep), np.asarray(decades, np.float64)[keep]
     value, jac, observed = _model(result, test)

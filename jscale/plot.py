@@ -4,7 +4,8 @@ Every function takes a result (and the data where it plots them), an optional ma
 (a new figure when omitted) and returns the `Axes` (the `Figure` for `corner`). Axes are
 logarithmic where the quantity spans decades, labelled with units, and points are coloured by
 compute. `link` draws a two-stage prediction's link (a task metric against the loss) and
-`multiplier` a comparison of two recipes (`jscale.compare`). Install matplotlib with
+`multiplier` a comparison of two recipes (`jscale.compare`); `forms` the candidate forms of an
+`Ensemble` side by side beyond the data. Install matplotlib with
 `pip install "jscale[plot]"`.
 
 Example:
@@ -23,6 +24,7 @@ import numpy as np
 from jscale._allocation import compute_optimal
 from jscale._compare import Comparison
 from jscale._data import ScalingData
+from jscale._forms import Ensemble
 from jscale._isoflop import IsoFLOPResult, group_by_compute
 from jscale._results import BootstrapResult, FitResult
 from jscale._twostage import Prediction, TwoStage
@@ -220,6 +222,46 @@ def allocation(curves, *, ax=None, level: float = 0.95, data_max: float | None =
     if data_max is not None:
         _mark_extrapolation(ax, data_max)
     ax.legend(frameon=False)
+    return ax
+
+
+def forms(ensemble, *, compute=None, quantity: str = "n_params", ax=None, level: float = 0.95, cost=None):
+    """The candidate forms of an `Ensemble` (`jscale.bootstrap([law, ...], data, key=...)`) side by
+    side: each form's compute-optimal `quantity` ("n_params", "n_tokens", "loss" or
+    "tokens_per_param") against the budget with its own band (dashed edges), and the mixture's
+    band (shaded), from the fitted data into extrapolation. Default budgets: 30 from a tenth of the
+    data's largest compute to 1,000 times it. The legend gives each form's weight."""
+    if not isinstance(ensemble, Ensemble):
+        raise TypeError(f"forms needs an Ensemble (jscale.bootstrap of a list of laws); got "
+                        f"{type(ensemble).__name__}.")
+    level = check_level(level)
+    span = ensemble.members[0].fit.data_summary.range_of("compute")
+    top = None if span is None else float(span[1])
+    if compute is None:
+        if top is None:
+            raise ValueError("forms: the fitted data has no compute range; pass compute=[...] budgets.")
+        compute = np.geomspace(top / 10, top * 1e3, 30)
+    compute = np.asarray(compute, np.float64)
+    ax = _axes(ax)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExtrapolationWarning)  # beyond the data is the point here
+        mixed = ensemble.compute_optimal(compute, quantity=quantity, cost=cost)
+    for k, form in enumerate(mixed.forms):
+        colour = f"C{k}"
+        low, high = mixed.interval(level, form=form)
+        ax.plot(compute, mixed.by_form[k], color=colour,
+                label=f"{form} (weight {float(np.mean(mixed.form_weights[k])):.2f})")
+        ax.plot(compute, low, color=colour, linestyle="--", linewidth=0.8)
+        ax.plot(compute, high, color=colour, linestyle="--", linewidth=0.8)
+    low, high = mixed.interval(level)
+    ax.fill_between(compute, low, high, color="0.5", alpha=0.25, linewidth=0,
+                    label=f"mixture, {100 * level:g}% band")
+    labels = {"n_params": "parameters N*", "n_tokens": "tokens D*", "loss": "loss L*", "tokens_per_param": "D*/N*"}
+    ax.set(xscale="log", yscale="log", xlabel="compute budget C (FLOP)", ylabel=f"compute-optimal {labels[quantity]}",
+           title=f"candidate forms and their mixture ({100 * level:g}% bands)")
+    if top is not None:
+        _mark_extrapolation(ax, top)
+    ax.legend(frameon=False, fontsize="small")
     return ax
 
 

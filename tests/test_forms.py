@@ -159,12 +159,12 @@ def test_form_tests_stay_quiet_on_the_right_form(seed):
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_form_tests_fire_on_a_missing_interaction(seed):
-    """A 10% interaction term, 1% noise, 49 training runs: the residual test sees it (the fit's E
-    goes to its bound, so the held-out test, which needs the fit's covariance, may not run)."""
+    """A 10% interaction term, 1% noise, 49 training runs: both tests see it (the fit's E goes to
+    its bound, and the held-out test then uses the pseudo-inverse of the singular Hessian)."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         bt = jscale.backtest(LAW, simulated(seed, interaction=0.10), starts=STARTS)
-    assert bt.residuals.fires and bt.residuals.p_value < 1e-6
+    assert bt.residuals.fires and bt.residuals.p_value < 1e-6 and bt.trend.fires
     found = [w for w in caught if w.category is jscale.FormWarning]
     assert len(found) == 1 and "Its form may be wrong beyond the data" in str(found[0].message)
     assert "Residual test" in bt.summary() and bt.to_dict()["residuals"]["kind"] == "residuals"
@@ -175,3 +175,36 @@ def test_exact_data_has_no_form_test():
     exact = jscale.ScalingData.from_arrays(n_params=n, n_tokens=d, loss=chinchilla_loss(SYNTHETIC_PARAMS, n, d))
     bt = quiet(jscale.backtest, LAW, exact, starts=STARTS, loss="squared")
     assert bt.trend is None and bt.residuals is None and bt.diagnostics() == []
+
+
+def test_plot_forms_side_by_side(pair, tmp_path):
+    pytest.importorskip("matplotlib")
+    import jscale.plot
+
+    ax = jscale.plot.forms(pair, compute=np.geomspace(1e20, 1e24, 6))
+    assert len(ax.lines) == 3 * 2 + 1  # each form's curve and band edges, and the data's edge
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(label.startswith("chinchilla (weight") for label in labels) and "mixture, 95% band" in labels
+    ax.figure.savefig(tmp_path / "forms.png")
+    with pytest.raises(TypeError, match="needs an Ensemble"):
+        jscale.plot.forms(pair.members[0])
+
+
+def _chinchilla(p, x):
+    return p["E"] + p["A"] * x["n_params"] ** -p["alpha"] + p["B"] * x["n_tokens"] ** -p["beta"]
+
+
+def test_residual_test_of_a_custom_law_is_the_built_in_ones():
+    """The residual test reads a custom law's positive columns as logs and absorbs the range of its
+    Jacobian, which a reparametrisation does not change: the same statistic as the built-in law."""
+    from jscale._backtest import residual_test
+
+    custom = jscale.laws.custom(_chinchilla, {k: "positive" for k in ("E", "A", "B", "alpha", "beta")},
+                                columns=("n_params", "n_tokens"))
+    data = simulated(4, interaction=0.03)
+    built_in = quiet(jscale.fit, LAW, data, starts=STARTS, loss="squared")
+    params = np.asarray(LAW.to_natural(built_in.theta))
+    mine = quiet(jscale.fit, custom, data, starts=np.log(params)[None], loss="squared")
+    a, b = residual_test(built_in, data), residual_test(mine, data)
+    assert a.dof == b.dof == 3
+    np.testing.assert_allclose(b.statistic, a.statistic, rtol=1e-5)

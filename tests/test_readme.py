@@ -21,7 +21,8 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 # Blocks that fit Hoffmann's full 4,500-start grid, draw thousands of resamples or solve many
 # allocations (10-35 s each), found by what they call.
 SLOW = ("jscale.fit(jscale.laws.Chinchilla(), data)", "jscale.fit(law, data)", "compute_optimal(result",
-        "jscale.backtest(", "gadre2024", "suggest_runs(")
+        "jscale.backtest(", "gadre2024", "suggest_runs(",
+        "jscale.bootstrap([")
 
 
 def blocks() -> list[str]:
