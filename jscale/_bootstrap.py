@@ -37,7 +37,7 @@ from jscale._fit import (
     fit_list,
     starts_notes,
 )
-from jscale._forms import Ensemble, check_laws, form_weights, held_errors
+from jscale._forms import Ensemble, check_laws, form_weights, held_errors, prediction_spread, predictive_scores
 from jscale._laws import Law, Shared
 from jscale._numerics import bucket, read_only, x64_scope
 from jscale._results import BootstrapResult, FitResult
@@ -606,8 +606,7 @@ def bootstrap_forms(laws, data: ScalingData, *, key, n_resamples=None, by: str =
     row_weight = np.ones(len(data)) if data.weight is None else np.asarray(data.weight, np.float64)
     train_data = data.replace(weight=np.where(held, 0.0, row_weight))
     row_counts = counts[:, unit_of_row] * row_weight[None]
-    n_held = row_counts[:, held].sum(axis=1)
-    members, held_out, scores, point_scores, trends, residuals = [], [], [], [], [], []
+    members, held_out, scores, point_scores, rmse, trends, residuals = [], [], [], [], [], [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the ensemble's diagnostics() gathers what matters
         for k, law in enumerate(laws):
@@ -619,11 +618,12 @@ def bootstrap_forms(laws, data: ScalingData, *, key, n_resamples=None, by: str =
             train = _bootstrap(law, train_data, key=None, counts=counts, n_resamples=None, unit=unit, starts="warm",
                                full_fit=train_fit, jackknife=False, **options, **_execution(execution))
             errors = held_errors(train, data, held, train.free_draws)
-            w = row_counts[:, held]
-            score = np.where(n_held > 0, (w * errors**2).sum(axis=1) / np.where(n_held > 0, n_held, 1.0),
-                             np.mean(errors**2, axis=1))
-            scores.append(np.where(train.converged, score, np.nan))
-            point_scores.append(float(np.mean(held_errors(train, data, held, np.asarray(train_fit.theta)[None])**2)))
+            s2, spread = train_fit.residual_variance, prediction_spread(errors, train.converged)
+            scores.append(predictive_scores(errors, train.converged, row_counts[:, held], s2, law.n_free, spread))
+            point = held_errors(train, data, held, np.asarray(train_fit.theta)[None])  # every held-out run once
+            point_scores.append(float(predictive_scores(point, np.ones(1, bool), np.ones_like(point), s2, law.n_free,
+                                                        spread)[0]))
+            rmse.append(float(np.sqrt(np.mean(point**2))))
             decades = np.log10(np.asarray(data[by])[held] / np.max(np.asarray(data[by])[~held]))
             trends.append(trend_test(train_fit, data.subset(held), decades))
             residuals.append(residual_test(full, data))
@@ -631,11 +631,12 @@ def bootstrap_forms(laws, data: ScalingData, *, key, n_resamples=None, by: str =
             held_out.append(train)
     scores = np.stack(scores, axis=1)
     point_scores = np.asarray(point_scores)
-    weights = form_weights(scores, np.where(n_held > 0, n_held, held.sum()))
-    point_weights = form_weights(point_scores[None], np.array([float(held.sum())]))[0]
+    weights = form_weights(scores)
+    point_weights = form_weights(point_scores[None])[0]
     ensemble = Ensemble(forms=names, members=tuple(members), held_out=tuple(held_out), by=by, cutoff=cutoff,
                         held=held, scores=scores, weights=weights, point_scores=point_scores,
-                        point_weights=point_weights, trends=tuple(trends), residuals=tuple(residuals))
+                        point_weights=point_weights, held_rmse=np.asarray(rmse), trends=tuple(trends),
+                        residuals=tuple(residuals))
     warn_all(ensemble.diagnostics(), stacklevel=3)
     return ensemble
 

@@ -8,7 +8,7 @@ import pytest
 from helpers import SYNTHETIC_PARAMS, chinchilla_free, chinchilla_loss
 
 import jscale
-from jscale._forms import form_weights, weighted_quantile
+from jscale._forms import form_weights, prediction_spread, predictive_scores, weighted_quantile
 
 LAW = jscale.laws.Chinchilla()
 WRONG = jscale.laws.Chinchilla().fix(E=1.2)  # the truth has E = 1.7
@@ -62,13 +62,24 @@ def test_weighted_quantile_is_numpys_with_equal_masses():
                                np.quantile(x[:18, 1], [0.1, 0.9]), atol=1e-15)
 
 
-def test_weights_are_the_profiled_gaussian_likelihood():
-    scores = np.array([[1.0, 2.0], [4.0, 1.0], [np.nan, 1.0], [np.nan, np.nan]])
-    w = form_weights(scores, np.array([2.0, 4.0, 3.0, 3.0]))
-    np.testing.assert_allclose(w[0], [2 / 3, 1 / 3])  # S^(-n/2): 1 against 1/2
-    np.testing.assert_allclose(w[1], [1 / 17, 16 / 17])  # 4^-2 against 1
-    np.testing.assert_allclose(w[2], [0.0, 1.0])
-    assert np.all(np.isnan(w[3]))
+def test_weights_are_the_normalised_scores():
+    w = form_weights(np.array([[0.0, np.log(2.0)], [np.nan, 1.0], [-np.inf, np.nan]]))
+    np.testing.assert_allclose(w[0], [1 / 3, 2 / 3])
+    np.testing.assert_allclose(w[1], [0.0, 1.0])
+    assert np.all(np.isnan(w[2]))
+
+
+def test_score_is_the_gaussian_predictive_density_with_an_occam_factor():
+    errors = np.array([[0.01, -0.02], [0.03, 0.0]])
+    counts = np.array([[1.0, 2.0], [0.0, 1.0]])
+    spread = np.array([1e-4, 4e-4])
+    got = predictive_scores(errors, np.array([True, False]), counts, 1e-4, 3, spread)
+    var = 1e-4 + spread
+    density = -0.5 * np.log(2 * np.pi * var) - errors[0] ** 2 / (2 * var)
+    np.testing.assert_allclose(got[0], density[0] + 2 * density[1] - 1.5 * np.log(2))
+    assert got[1] == -np.inf
+    np.testing.assert_allclose(prediction_spread(np.array([[0.0, 1.0], [2.0, 1.0], [9.0, 9.0]]),
+                                                 np.array([True, True, False])), [1.0, 0.0])
 
 
 def test_one_form_is_todays_bootstrap(data, fits):
@@ -96,7 +107,8 @@ def test_weights_sum_to_one_and_follow_the_key(data, fits, pair):
     other = quiet(jscale.bootstrap, [LAW, WRONG], data, key=8, n_resamples=24, full_fits=fits, jackknife=False)
     assert not np.array_equal(other.scores, pair.scores)
     # with E held far from the truth, the second form extrapolates worse and loses the held-out runs
-    assert pair.point_scores[0] < pair.point_scores[1] and pair.point_weights[0] > 0.5
+    assert pair.point_scores[0] > pair.point_scores[1] and pair.point_weights[0] > 0.5
+    assert pair.held_rmse[0] < pair.held_rmse[1]
     assert pair.members[0].n_resamples == pair.held_out[1].n_resamples == 24
     assert np.all(pair.held_out[0].fit.free_params != pair.members[0].fit.free_params)
 
