@@ -42,21 +42,14 @@ from jscale._warnings import Diagnostic, ExtrapolationWarning, FormWarning
 
 
 def weighted_quantile(values, mass, q) -> np.ndarray:
-    """Quantiles `q` of `values` (n, ...) with non-negative `mass` (n,), interpolated as numpy's
-    default ("linear") method is: with equal masses the two agree exactly."""
-    values = np.asarray(values, np.float64)
-    order = np.argsort(values, axis=0)
-    v = np.take_along_axis(values, order, axis=0)
-    m = np.asarray(mass, np.float64)[order] if values.ndim == 1 else np.asarray(mass, np.float64)[order]
-    cum = np.cumsum(m, axis=0)
+    """Quantiles `q` of `values` (n,) with positive `mass` (n,), interpolated as numpy's default
+    ("linear") method is: with equal masses the two agree exactly."""
+    order = np.argsort(values)
+    v, m = np.asarray(values, np.float64)[order], np.asarray(mass, np.float64)[order]
+    cum = np.cumsum(m)
     # Position of the i-th sorted value: (S_i - m_i) / (S_n - m_n), i.e. (i - 1)/(n - 1) for equal masses.
-    pos = (cum - m) / (cum[-1:] - m[-1:])
-    out = []
-    for p in np.atleast_1d(q):
-        flat_pos, flat_v = pos.reshape(len(pos), -1), v.reshape(len(v), -1)
-        out.append(np.array([np.interp(p, flat_pos[:, j], flat_v[:, j]) for j in range(flat_v.shape[1])])
-                   .reshape(values.shape[1:]))
-    return np.stack(out)
+    pos = (cum - m) / (cum[-1] - m[-1]) if len(v) > 1 else np.zeros(1)
+    return np.interp(np.atleast_1d(q), pos, v)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
