@@ -360,7 +360,11 @@ def suggest_runs(result, *, quantity: str = "n_params", compute=None, n_params=N
         cost: cost(n_params, n_tokens) (default 6ND), as in `jscale.compute_optimal`; the cost of
             a run and of the target allocation.
         max_repeats: at most this many runs at one candidate (keeps the design from collapsing
-            onto one or two points).
+            onto one or two points, which could not check the law's form). The most efficient
+            designs repeat a few candidates: in simulated studies (benchmarks/bench_design.py,
+            README) three uncapped batches after a small pilot halved the error of log10 N* of an
+            isoFLOP grid at equal compute, and capped at 2 per batch cut it by a third; raise it
+            when one call plans a large share of a study.
         noise: the variance a new run adds, in the fit's residual space; default the fit's
             effective noise, mean(psi^2) / mean(psi')^2 over its rows (the residual variance for
             squared loss; larger for a Huber fit, whose covariance is larger too), so that a new
