@@ -92,6 +92,9 @@ def check_objective(target, residual, loss, delta) -> Objective:
 def check_law_and_data(law, data, objective: Objective | None = None) -> None:
     """Eager checks shared by fit and bootstrap: types, the law's columns and the target, enough rows."""
     objective = objective or Objective("loss", "log", None)
+    if isinstance(law, (list, tuple)) and law and all(isinstance(x, Law) for x in law):
+        raise TypeError("This takes one law; to weigh several candidate forms against each other, bootstrap them "
+                        "together: jscale.bootstrap([law, other, ...], data, key=0).")
     if not isinstance(law, Law):
         raise TypeError(f"law must be a jscale law object such as jscale.laws.Chinchilla(); got {type(law).__name__}.")
     if not isinstance(data, ScalingData):

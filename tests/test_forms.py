@@ -220,3 +220,8 @@ def test_residual_test_of_a_custom_law_is_the_built_in_ones():
     a, b = residual_test(built_in, data), residual_test(mine, data)
     assert a.dof == b.dof == 3
     np.testing.assert_allclose(b.statistic, a.statistic, rtol=1e-5)
+
+
+def test_fit_of_several_forms_points_to_bootstrap(data):
+    with pytest.raises(TypeError, match=r"jscale.bootstrap\(\[law, other, ...\], data, key=0\)"):
+        jscale.fit([LAW, WRONG], data)
