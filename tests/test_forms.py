@@ -83,10 +83,9 @@ def test_score_is_the_gaussian_predictive_density_with_an_occam_factor():
 
 
 def test_one_form_is_todays_bootstrap(data, fits):
-    one = quiet(jscale.bootstrap, [LAW], data, key=3, n_resamples=24, full_fits=fits[:1])
-    today = quiet(jscale.bootstrap, LAW, data, key=3, n_resamples=24, full_fit=fits[0])
+    one = quiet(jscale.bootstrap, [LAW], data, key=3, n_resamples=24, full_fits=fits[:1], jackknife=False)
+    today = quiet(jscale.bootstrap, LAW, data, key=3, n_resamples=24, full_fit=fits[0], jackknife=False)
     np.testing.assert_array_equal(one.members[0].free_draws, today.free_draws)
-    np.testing.assert_array_equal(one.members[0].jackknife_params, today.jackknife_params)
     assert np.all(one.weights == 1.0) and one.point_weights.tolist() == [1.0]
     points = dict(n_params=[3e10, 1e11], n_tokens=[6e11, 2e12])
     mixed = quiet(one.predict, **points)
