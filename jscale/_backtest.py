@@ -151,18 +151,23 @@ def _free_covariance(result: FitResult) -> np.ndarray | None:
     return 0.5 * (cov + cov.T)
 
 
-def trend_test(result: FitResult, test: ScalingData, decades: np.ndarray) -> TrendTest | None:
+def trend_test(result: FitResult, test: ScalingData, decades: np.ndarray, spread=None) -> TrendTest | None:
     """The `TrendTest` of a training fit on held-out runs, or None where the fit has no usable
-    curvature covariance (a singular Hessian) or no held-out run has positive weight."""
+    curvature covariance (a singular Hessian) or no held-out run has positive weight.
+
+    `spread`: instead of the curvature, the (T, T) covariance of the predictions at the held-out
+    runs over a bootstrap of the training fit (what `jscale.bootstrap` of several forms passes;
+    the sandwich covariance of a Huber fit understates it, see benchmarks/bench_forms.py)."""
     keep = weighted_rows(test)
-    free = _free_covariance(result)
-    if not keep.any() or free is None:
+    free = _free_covariance(result) if spread is None else None
+    if not keep.any() or (spread is None and free is None):
         return None
     test, decades = test.subset(keep), np.asarray(decades, np.float64)[keep]
     value, jac, observed = _model(result, test)
     if _at_rounding(result, observed):
         return None
-    cov = jac @ free @ jac.T + result.residual_variance * np.eye(len(value))
+    spread = jac @ free @ jac.T if spread is None else np.asarray(spread, np.float64)[np.ix_(keep, keep)]
+    cov = spread + result.residual_variance * np.eye(len(value))
     design = np.stack([np.ones_like(decades), decades], axis=1)
     if np.ptp(decades) <= 1e-9 * max(1.0, np.max(np.abs(decades))):
         design = design[:, :1]

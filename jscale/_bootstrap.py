@@ -625,7 +625,9 @@ def bootstrap_forms(laws, data: ScalingData, *, key, n_resamples=None, by: str =
                                                         spread)[0]))
             rmse.append(float(np.sqrt(np.mean(point**2))))
             decades = np.log10(np.asarray(data[by])[held] / np.max(np.asarray(data[by])[~held]))
-            trends.append(trend_test(train_fit, data.subset(held), decades))
+            usable = errors[train.converged]
+            draws_cov = np.cov(usable, rowvar=False) if len(usable) > 2 else None
+            trends.append(trend_test(train_fit, data.subset(held), decades, spread=draws_cov))
             residuals.append(residual_test(full, data))
             members.append(member)
             held_out.append(train)
