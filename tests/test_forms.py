@@ -224,3 +224,16 @@ def test_residual_test_of_a_custom_law_is_the_built_in_ones():
 def test_fit_of_several_forms_points_to_bootstrap(data):
     with pytest.raises(TypeError, match=r"jscale.bootstrap\(\[law, other, ...\], data, key=0\)"):
         jscale.fit([LAW, WRONG], data)
+
+
+def test_ensemble_held_out_test_uses_its_training_draws(data, pair):
+    from jscale._backtest import trend_test
+    from jscale._forms import held_errors
+
+    train = pair.held_out[0]
+    errors = held_errors(train, data, pair.held, train.free_draws)[train.converged]
+    compute = np.asarray(data["compute"])
+    decades = np.log10(compute[pair.held] / compute[~pair.held].max())
+    expected = trend_test(train.fit, data.subset(pair.held), decades, spread=np.cov(errors, rowvar=False))
+    assert pair.trends[0] == expected
+    assert trend_test(train.fit, data.subset(pair.held), decades).statistic != expected.statistic
