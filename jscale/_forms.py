@@ -93,7 +93,8 @@ class Mixture:
         draws, mass = (np.log(self.draws) if log else self.draws), self.mass
         if form is not None:
             k = self._index(form)
-            draws, mass = draws[k:k + 1], np.where(self.mass[k:k + 1] > 0, 1.0, 0.0)
+            # every usable draw of the form, whatever its weight in the mixture (which may be 0)
+            draws, mass = draws[k:k + 1], np.isfinite(self.draws[k:k + 1]).astype(np.float64)
         flat_d = draws.reshape((-1,) + draws.shape[2:])
         flat_m = mass.reshape((-1,) + mass.shape[2:])
         ends = self._quantile(flat_d, flat_m, q)

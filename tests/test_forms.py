@@ -237,3 +237,14 @@ def test_ensemble_held_out_test_uses_its_training_draws(data, pair):
     expected = trend_test(train.fit, data.subset(pair.held), decades, spread=np.cov(errors, rowvar=False))
     assert pair.trends[0] == expected
     assert trend_test(train.fit, data.subset(pair.held), decades).statistic != expected.statistic
+
+
+def test_a_form_of_zero_weight_keeps_its_own_band(pair):
+    import dataclasses
+
+    first_only = dataclasses.replace(pair, weights=np.tile([1.0, 0.0], (pair.n_resamples, 1)))
+    mixed = quiet(first_only.predict, n_params=[1e11], n_tokens=[3e12])
+    np.testing.assert_allclose(mixed.interval(), mixed.interval(form=pair.forms[0]), rtol=1e-13)
+    low, high = mixed.interval(form=pair.forms[1])
+    assert np.all(np.isfinite(low)) and np.all(high > low)
+    np.testing.assert_allclose(mixed.form_weights[:, 0], [1.0, 0.0])
