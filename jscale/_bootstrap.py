@@ -606,6 +606,8 @@ def bootstrap_forms(laws, data: ScalingData, *, key, n_resamples=None, by: str =
     row_weight = np.ones(len(data)) if data.weight is None else np.asarray(data.weight, np.float64)
     train_data = data.replace(weight=np.where(held, 0.0, row_weight))
     row_counts = counts[:, unit_of_row] * row_weight[None]
+    values = np.asarray(data[by])
+    decades = np.log10(values[held] / np.max(values[~held]))  # of the held-out runs beyond the training runs
     members, held_out, scores, point_scores, rmse, trends, residuals = [], [], [], [], [], [], []
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the ensemble's diagnostics() gathers what matters
@@ -624,7 +626,6 @@ def bootstrap_forms(laws, data: ScalingData, *, key, n_resamples=None, by: str =
             point_scores.append(float(predictive_scores(point, np.ones(1, bool), np.ones_like(point), s2, law.n_free,
                                                         spread)[0]))
             rmse.append(float(np.sqrt(np.mean(point**2))))
-            decades = np.log10(np.asarray(data[by])[held] / np.max(np.asarray(data[by])[~held]))
             usable = errors[train.converged]
             draws_cov = np.cov(usable, rowvar=False) if len(usable) > 2 else None
             trends.append(trend_test(train_fit, data.subset(held), decades, spread=draws_cov))
