@@ -16,6 +16,7 @@ from jscale._fit import check_law_and_data, check_objective, fit
 from jscale._laws import Law
 from jscale._numerics import x64_scope
 from jscale._results import FitResult
+from jscale._uncertainty import free_covariance
 from jscale._warnings import Diagnostic, ExtrapolationWarning, FormWarning
 
 SCALE_COLUMNS = ("compute", "n_params", "n_tokens", "unique_tokens")
@@ -141,14 +142,7 @@ def _free_covariance(result: FitResult) -> np.ndarray | None:
     free = result.free_covariance("sandwich")
     if np.all(np.isfinite(free)):
         return free
-    terms = result.curvature
-    if terms is None or not np.all(np.isfinite(np.asarray(terms["hessian"]))):
-        return None
-    h = np.asarray(terms["hessian"], np.float64)
-    h_inv = np.linalg.pinv(0.5 * (h + h.T), rcond=1e-10, hermitian=True)
-    n, p = float(terms["sum_w"]), h.shape[0]
-    cov = h_inv @ np.asarray(terms["score_cov"], np.float64) @ h_inv * (n / max(n - p, 1.0))
-    return 0.5 * (cov + cov.T)
+    return None if result.curvature is None else free_covariance(result.curvature, "sandwich", pseudo_inverse=True)
 
 
 def trend_test(result: FitResult, test: ScalingData, decades: np.ndarray, spread=None) -> TrendTest | None:

@@ -64,8 +64,10 @@ def curvature_terms(theta, problem):
     }
 
 
-def free_covariance(terms: dict, covariance: str) -> np.ndarray | None:
-    """Covariance (P, P) of the free parameters, or None where the Hessian is not positive definite."""
+def free_covariance(terms: dict, covariance: str, *, pseudo_inverse: bool = False) -> np.ndarray | None:
+    """Covariance (P, P) of the free parameters, or None where the Hessian is not positive definite
+    (with `pseudo_inverse`, only where it is not finite: a singular one is pseudo-inverted, e.g. for
+    a parameter at a bound, whose direction moves no prediction)."""
     h = np.asarray(terms["hessian"], np.float64)
     p = h.shape[0]
     n = float(terms["sum_w"])
@@ -77,9 +79,14 @@ def free_covariance(terms: dict, covariance: str) -> np.ndarray | None:
             f"observations; it must exceed the {p} parameters. Scale the weights so that they sum to the number of "
             "runs."
         )
-    if not np.all(np.isfinite(eig)) or eig.min() <= 1e-12 * abs(eig).max():
+    if not np.all(np.isfinite(eig)):
         return None
-    h_inv = np.linalg.inv(h)
+    if eig.min() <= 1e-12 * abs(eig).max():
+        if not pseudo_inverse:
+            return None
+        h_inv = np.linalg.pinv(h, rcond=1e-10, hermitian=True)
+    else:
+        h_inv = np.linalg.inv(h)
     if covariance == "sandwich":
         cov = h_inv @ np.asarray(terms["score_cov"]) @ h_inv * (n / (n - p))
     elif covariance == "hessian":
