@@ -427,7 +427,11 @@ def corner(boot, *, params=None, fig=None, bins: int = 40):
         raise TypeError(f"corner needs a BootstrapResult; got {type(boot).__name__}.")
     law = boot.law
     names = list(law.param_names if params is None else params)
-    draws = {n: np.asarray(boot.draws[n])[boot.converged] for n in names}
+    # Converged draws with every shown parameter finite (a draw can overflow, e.g. A = exp(800),
+    # far outside the data); histograms need finite values.
+    keep = boot.converged & np.all([np.isfinite(np.asarray(boot.draws[n])) for n in names], axis=0)
+    draws = {n: np.asarray(boot.draws[n])[keep] for n in names}
+    left_out = int(boot.converged.sum() - keep.sum())
     positive = dict(zip(law.param_names, law.positive))
     plt = _pyplot()
     k = len(names)
@@ -453,7 +457,8 @@ def corner(boot, *, params=None, fig=None, bins: int = 40):
             if i == k - 1:
                 ax.set_xlabel(f"log10 {xj}" if positive[xj] else xj)
             ax.tick_params(labelsize="x-small")
-    fig.suptitle(f"{law.name}: {len(next(iter(draws.values())))} bootstrap draws")
+    fig.suptitle(f"{law.name}: {int(keep.sum())} bootstrap draws"
+                 + (f" ({left_out} with an infinite parameter left out)" if left_out else ""))
     return fig
 
 

@@ -63,3 +63,15 @@ def test_plot_on_given_axes_and_errors(fitted):
         jplot.corner(fit)
     with pytest.raises(TypeError, match="expected a FitResult or a BootstrapResult"):
         jplot.residuals("fit", data)
+
+
+def test_corner_leaves_out_draws_with_an_infinite_parameter(fitted):
+    """A draw can overflow (A = exp(800) far outside the data): the corner plot drops it and says so."""
+    _, _, boot = fitted
+    free = np.array(boot.end_params)
+    free[0, :, 1] = 800.0  # log A of every start of resample 0: A = inf
+    broken = boot.replace(end_params=free)
+    assert np.isinf(broken.draws["A"][0]) and broken.converged[0]
+    figure = jplot.corner(broken, params=["E", "A"])
+    assert "(1 with an infinite parameter left out)" in figure._suptitle.get_text()
+    jplot._pyplot().close(figure)
