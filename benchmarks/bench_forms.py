@@ -54,7 +54,9 @@ share, and the misses (low: the band lay below the truth; high: above it); the m
 (high - low) / truth of each band and the ratio robust / default of the medians; the median share
 of the mixture's variance from the forms' disagreement (`Mixture.form_share`). Per cell: the mean
 point weights of the forms (`ens.point_weights`) and the mean of their resampled weights
-(`np.nanmean(ens.weights, axis=0)`); the share of studies in which the form diagnostic fired for
+(`np.nanmean(ens.weights, axis=0)`); the median over the studies of each flexible form's point
+score less the Chinchilla form's (`ens.point_scores`: how far the held-out runs tell the forms
+apart; about -(2/2) log 60 = -4.1, the Occam factor of two more parameters, where they cannot); the share of studies in which the form diagnostic fired for
 the Chinchilla form (`ens.trends[0]` held-out or `ens.residuals[0]` residuals `.fires`; either,
 and each separately), and for the other two forms (either); the studies that raised a
 `jscale.FormWarning`; the lowest share of converged draws of each form over the studies (the
@@ -89,6 +91,7 @@ from bench_chinchilla_grid import append_results, commit  # same folder
 from bench_downstream import wilson as _wilson  # same folder
 
 import jscale
+from jscale._backtest import TREND_P
 from jscale.laws import Param, custom
 
 EPOCH = dict(E=1.82, A=482.0, B=2085.0, alpha=0.348, beta=0.366)
@@ -215,6 +218,7 @@ def study(truth: Truth, configs, rng, key: int, n_resamples: int) -> dict:
         robust=np.array([[*np.ravel(r_lo), *np.ravel(m_lo)], [*np.ravel(r_hi), *np.ravel(m_hi)]], np.float64),
         form_share=np.array([*np.ravel(loss_mix.form_share), *np.ravel(n_mix.form_share)], np.float64),
         point_weights=np.asarray(ens.point_weights, np.float64),
+        score_gap=np.asarray(ens.point_scores[1:] - ens.point_scores[0], np.float64),
         weights=np.nanmean(np.asarray(ens.weights, np.float64), axis=0),
         held_fires=bool(trend is not None and trend.fires), resid_fires=bool(resid is not None and resid.fires),
         form_fires=np.array([any(t is not None and t.fires for t in tests)
@@ -277,13 +281,13 @@ def tables(cells) -> tuple[str, list]:
             "(Wilson 95%) | misses low / high | default width / truth | robust width / truth | width ratio robust / "
             "default | form share of variance (median) |", "|" + "---|" * 12]
     per_cell = ["| cell | truth term | studies | point weights C / I / B | resampled weights C / I / B | Chinchilla "
-                "diagnostic fires: either (held-out / residuals) | I / B fire | FormWarning studies | lowest converged "
+                "diagnostic fires: either (held-out / residuals) | I / B fire | point score I - C / B - C (median) | FormWarning studies | lowest converged "
                 "share C / I / B | full fits not at success C / I / B | failed | warnings (studies) | s per study "
-                "(median) |", "|" + "---|" * 13]
+                "(median) |", "|" + "---|" * 14]
     goals = {"coverage": [], "width": [], "fires": [], "quiet": []}
     for cell in cells:
         if not cell.results:
-            per_cell.append(f"| {cell.name} | {cell.truth.describe()} | 0 | - | - | - | - | - | - | - | "
+            per_cell.append(f"| {cell.name} | {cell.truth.describe()} | 0 | - | - | - | - | - | - | - | - | "
                             f"{len(cell.failures)} | {cell.warnings_text()} | - |")
             continue
         share = np.median(cell.stack("form_share"), axis=0)
@@ -307,7 +311,8 @@ def tables(cells) -> tuple[str, list]:
             f"{fmt(f'{w:.2f}' for w in cell.stack('point_weights').mean(axis=0))} | "
             f"{fmt(f'{w:.2f}' for w in np.nanmean(cell.stack('weights'), axis=0))} | "
             f"{share_text(int(either.sum()), n)} ({100 * held.mean():.0f}% / {100 * resid.mean():.0f}%) | "
-            f"{100 * form_fires[1]:.0f}% / {100 * form_fires[2]:.0f}% | {cell.form_warned} | "
+            f"{100 * form_fires[1]:.0f}% / {100 * form_fires[2]:.0f}% | "
+            f"{fmt(f'{g:.1f}' for g in np.median(cell.stack('score_gap'), axis=0))} | {cell.form_warned} | "
             f"{fmt(f'{c:.2f}' for c in cell.stack('converged').min(axis=0))} | "
             f"{fmt(str(int(u)) for u in (~cell.stack('fit_converged')).sum(axis=0))} | {len(cell.failures)} | "
             f"{cell.warnings_text()} | {np.median(cell.seconds):.1f} |")
@@ -408,7 +413,7 @@ def main(argv=None):
                 "(ens.predict, ens.compute_optimal). Quantities: loss at (7e10, 1.4e12) and (3e11, 6e12), N* at "
                 "1e24 FLOP (6ND; truth by compute_optimal for the plain truth, else a grid + Brent search along "
                 "6ND = 1e24). Width = (high - low) / truth, median over studies. Diagnostic = the Chinchilla form's "
-                "held-out or residual TrendTest fires (p < 0.025 each). Noise rng (seed, cell index, study). See "
+                f"held-out or residual TrendTest fires (p < {TREND_P} each). Noise rng (seed, cell index, study). See "
                 "the docstring of benchmarks/bench_forms.py for the starts and the rest.")
         append_results("Form-robust intervals: a mixture of forms against the default bands (known truth)", command,
                        measured, note, table)

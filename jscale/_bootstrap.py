@@ -626,8 +626,7 @@ def bootstrap_forms(laws, data: ScalingData, *, key, n_resamples=None, by: str =
             point_scores.append(float(predictive_scores(point, np.ones(1, bool), np.ones_like(point), s2, law.n_free,
                                                         spread)[0]))
             rmse.append(float(np.sqrt(np.mean(point**2))))
-            usable = errors[train.converged]
-            draws_cov = np.cov(usable, rowvar=False) if len(usable) > 2 else None
+            draws_cov = spread if train.converged.sum() > 2 else None
             trends.append(trend_test(train_fit, data.subset(held), decades, spread=draws_cov))
             residuals.append(residual_test(full, data))
             members.append(member)

@@ -8,22 +8,29 @@ carry the disagreement between forms.
 Scoring (per resample b): each form is refitted to the runs below a cutoff of `by` (the
 backtest's split: the largest runs are held out) with resample b's multiplicities, and predicts
 the held-out runs, each counted as often as resample b drew it (c_bi times). Form k's score is
-the log predictive density of those runs plus an Occam factor:
+the joint log predictive density of those runs plus an Occam factor:
 
-    score_kb = sum_i c_bi log N(e_kbi; 0, s_k^2 + v_ki) - (P_k / 2) log H,
+    score_kb = log N(e_kb; 0, V_k + s_k^2 diag(1 / c_b)) + copies - (P_k / 2) log H,
 
-e_kbi the error of draw b at held-out run i (residual space), s_k^2 the residual variance of the
-form's training fit, v_ki the variance of its training draws' predictions at run i (how vague the
-form is there), P_k its parameters and H the held-out runs (BIC's penalty). Its weight is
+e_kb the errors of draw b at the held-out runs it drew (residual space), s_k^2 the residual
+variance of the form's training fit, V_k the covariance of its training draws' predictions at the
+held-out runs (how vague the form is there, and how its errors move together: one extrapolation
+error shifts every held-out run), "copies" the terms of the runs drawn more than once (see
+`predictive_scores`), P_k its parameters and H the held-out runs (BIC's penalty). Its weight is
 w_kb = exp(score_kb) / sum_j exp(score_jb): out-of-sample skill, as in pseudo-BMA (Yao et al.
 2018), with the weights resampled by the bootstrap, and with vagueness and parameters counted
 against a form, so that a flexible form that only matches a simpler one does not widen the bands.
 Draw b of form k's full-data bootstrap carries mass w_kb in the mixture; quantiles of the mixture
 are the form-robust bands. The point weights are those of the training fits, without resampling.
-The scoring replaced the profiled Gaussian likelihood S^(-n/2) of the held-out mean squared error,
-which in `python benchmarks/bench_forms.py --quick` (4 studies, at 4322418) gave the two flexible
-forms two thirds of the weight where the plain Chinchilla form was right, and bands of N* 11 times
-as wide as the default's.
+The joint density replaced a product of per-run densities N(e_kbi; 0, s_k^2 + v_ki), which
+counted one shared extrapolation error once per held-out run: weights near 0 or 1 that flipped
+between resamples, so that a vague form kept a fifth of the mass where the plain form was right
+and the bands of N*(1e24) were 2.5 times as wide as the default's (`python
+benchmarks/bench_forms.py --studies 30`, at 888dcc7; the joint density: 1.2 times). That in turn
+replaced the profiled Gaussian likelihood S^(-n/2) of the held-out mean squared error, which in
+`python benchmarks/bench_forms.py --quick` (4 studies, at 4322418) gave the two flexible forms two
+thirds of the weight where the plain Chinchilla form was right, and bands of N* 11 times as wide
+as the default's.
 """
 
 from __future__ import annotations
@@ -288,7 +295,7 @@ class Ensemble:
                  f"{self.by} >= {self.cutoff:.3g} (fitted on the {len(self.held) - held} below). Point weight: "
                  "from the training fits; resampled: mean and band over the resamples (the mixture's):",
                  f"  {'form':<24} {'point':>6} {'resampled':>9} {f'{100 * level:g}% band':>15} {'held-out rmse':>14}"
-                 "  form tests (p < 0.025 fires)"]
+                 "  form tests (p < 0.0125 fires)"]
         for k, form in enumerate(self.forms):
             tests = [t for t in (self.trends[k], self.residuals[k]) if t is not None]
             flags = ", ".join(f"{t.kind} p={t.p_value:.2g}{' FIRES' if t.fires else ''}" for t in tests) or "-"
@@ -312,19 +319,35 @@ def form_weights(scores: np.ndarray) -> np.ndarray:
 
 
 def prediction_spread(errors, ok) -> np.ndarray:
-    """(H,) variance of a form's training draws' predictions at the held-out runs (0 with < 2 draws)."""
-    return np.var(errors[ok], axis=0) if ok.sum() > 1 else np.zeros(errors.shape[1])
+    """(H, H) covariance of a form's training draws' predictions at the held-out runs (zeros with
+    fewer than 3 usable draws)."""
+    if ok.sum() < 3:
+        return np.zeros((errors.shape[1],) * 2)
+    return np.atleast_2d(np.cov(errors[ok], rowvar=False))
 
 
 def predictive_scores(errors, ok, counts, residual_variance: float, n_free: int, spread) -> np.ndarray:
     """(B,) scores of one form (module docstring): `errors` (B, H) at the held-out runs, `ok` (B,)
     the usable rows, `counts` (B, H) how often each resample drew each held-out run, the
-    `residual_variance` of its training fit, `n_free` its parameters and the (H,) `spread` of its
-    training draws' predictions."""
-    var = residual_variance + spread
-    log_density = -0.5 * np.log(2 * np.pi * var) - errors**2 / (2 * var)
-    score = (counts * log_density).sum(axis=1) - 0.5 * n_free * np.log(errors.shape[1])
-    return np.where(ok, score, -np.inf)
+    `residual_variance` s^2 of its training fit, `n_free` its parameters and the (H, H) `spread`
+    V of its training draws' predictions.
+
+    Resample b's held-out runs (those with c_i > 0) are scored jointly: a run drawn c_i times
+    counts as c_i observations with noise s^2 each around a common mean, and the means are
+    N(e_b, V) across runs, so the log density is log N(e; 0, V + s^2 diag(1/c)) plus
+    sum_i [-(c_i - 1)/2 log(2 pi s^2) - (1/2) log c_i] (exact for integer counts)."""
+    # a floor of (1e-6)^2 on the noise (far below any real run's) keeps exact data well posed
+    residual_variance = max(float(residual_variance), 1e-12)
+    scores = np.full(len(errors), -np.inf)
+    for b in np.flatnonzero(ok):
+        seen = counts[b] > 0
+        c = counts[b, seen]
+        chol = np.linalg.cholesky(spread[np.ix_(seen, seen)] + np.diag(residual_variance / c))
+        z = np.linalg.solve(chol, errors[b, seen])
+        joint = -0.5 * z @ z - np.log(np.diag(chol)).sum() - 0.5 * len(c) * np.log(2 * np.pi)
+        copies = -0.5 * ((c - 1) * np.log(2 * np.pi * residual_variance) + np.log(c)).sum()
+        scores[b] = joint + copies
+    return scores - 0.5 * n_free * np.log(errors.shape[1])
 
 
 def held_errors(boot: BootstrapResult, data: ScalingData, held: np.ndarray, free) -> np.ndarray:

@@ -69,17 +69,29 @@ def test_weights_are_the_normalised_scores():
     assert np.all(np.isnan(w[2]))
 
 
-def test_score_is_the_gaussian_predictive_density_with_an_occam_factor():
-    errors = np.array([[0.01, -0.02], [0.03, 0.0]])
-    counts = np.array([[1.0, 2.0], [0.0, 1.0]])
-    spread = np.array([1e-4, 4e-4])
-    got = predictive_scores(errors, np.array([True, False]), counts, 1e-4, 3, spread)
-    var = 1e-4 + spread
-    density = -0.5 * np.log(2 * np.pi * var) - errors[0] ** 2 / (2 * var)
-    np.testing.assert_allclose(got[0], density[0] + 2 * density[1] - 1.5 * np.log(2))
+def gaussian_log_density(x, cov):
+    sign, logdet = np.linalg.slogdet(2 * np.pi * cov)
+    return -0.5 * (logdet + x @ np.linalg.solve(cov, x))
+
+
+def test_score_is_the_joint_gaussian_predictive_density_with_an_occam_factor():
+    """A run drawn twice is two observations, each with its own noise, around one mean; the
+    means share the spread of the form's predictions. Scored against the 3-variate density of
+    the copies directly."""
+    errors = np.array([[0.01, -0.02, 0.005], [0.03, 0.0, 0.01], [0.02, 0.01, 0.0]])
+    counts = np.array([[1.0, 2.0, 0.0], [0.0, 1.0, 1.0], [1.0, 1.0, 1.0]])
+    spread = np.array([[1e-4, 5e-5, 2e-5], [5e-5, 4e-4, 1e-5], [2e-5, 1e-5, 2e-4]])
+    s2 = 1e-4
+    got = predictive_scores(errors, np.array([True, False, True]), counts, s2, 3, spread)
+    copies = np.array([0, 1, 1])  # resample 0: run 0 once, run 1 twice
+    direct = gaussian_log_density(errors[0, copies], spread[np.ix_(copies, copies)] + s2 * np.eye(3))
+    np.testing.assert_allclose(got[0], direct - 1.5 * np.log(3), rtol=1e-12)
     assert got[1] == -np.inf
-    np.testing.assert_allclose(prediction_spread(np.array([[0.0, 1.0], [2.0, 1.0], [9.0, 9.0]]),
-                                                 np.array([True, True, False])), [1.0, 0.0])
+    np.testing.assert_allclose(got[2], gaussian_log_density(errors[2], spread + s2 * np.eye(3)) - 1.5 * np.log(3),
+                               rtol=1e-12)
+    draws = np.array([[0.0, 1.0], [2.0, 1.0], [1.0, 4.0], [9.0, 9.0]])
+    np.testing.assert_allclose(prediction_spread(draws, np.array([True, True, True, False])),
+                               np.cov(draws[:3], rowvar=False))
 
 
 def test_one_form_is_todays_bootstrap(data, fits):
