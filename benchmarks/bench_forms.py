@@ -56,7 +56,8 @@ of the mixture's variance from the forms' disagreement (`Mixture.form_share`). P
 point weights of the forms (`ens.point_weights`) and the mean of their resampled weights
 (`np.nanmean(ens.weights, axis=0)`); the median over the studies of each flexible form's point
 score less the Chinchilla form's (`ens.point_scores`: how far the held-out runs tell the forms
-apart; about -(2/2) log 60 = -4.1, the Occam factor of two more parameters, where they cannot); the share of studies in which the form diagnostic fired for
+apart; about -(2/2) log 60 = -4.1, the Occam factor of two more parameters, where they cannot);
+the share of studies in which the form diagnostic fired for
 the Chinchilla form (`ens.trends[0]` held-out or `ens.residuals[0]` residuals `.fires`; either,
 and each separately), and for the other two forms (either); the studies that raised a
 `jscale.FormWarning`; the lowest share of converged draws of each form over the studies (the
@@ -281,7 +282,8 @@ def tables(cells) -> tuple[str, list]:
             "(Wilson 95%) | misses low / high | default width / truth | robust width / truth | width ratio robust / "
             "default | form share of variance (median) |", "|" + "---|" * 12]
     per_cell = ["| cell | truth term | studies | point weights C / I / B | resampled weights C / I / B | Chinchilla "
-                "diagnostic fires: either (held-out / residuals) | I / B fire | point score I - C / B - C (median) | FormWarning studies | lowest converged "
+                "diagnostic fires: either (held-out / residuals) | I / B fire | point score I - C / B - C (median) | "
+                "FormWarning studies | lowest converged "
                 "share C / I / B | full fits not at success C / I / B | failed | warnings (studies) | s per study "
                 "(median) |", "|" + "---|" * 14]
     goals = {"coverage": [], "width": [], "fires": [], "quiet": []}
