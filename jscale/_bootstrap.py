@@ -37,7 +37,15 @@ from jscale._fit import (
     fit_list,
     starts_notes,
 )
-from jscale._forms import Ensemble, check_laws, form_weights, held_errors, prediction_spread, predictive_scores
+from jscale._forms import (
+    Ensemble,
+    check_laws,
+    check_prior,
+    form_weights,
+    held_errors,
+    prediction_spread,
+    predictive_scores,
+)
 from jscale._laws import Law, Shared
 from jscale._numerics import bucket, read_only, x64_scope
 from jscale._results import BootstrapResult, FitResult
@@ -205,7 +213,7 @@ def bootstrap(
 
     Given a list of laws (candidate forms), bootstraps each on the same resamples and returns an
     `Ensemble` whose bands mix the forms by their skill on the held-out largest runs (see
-    `bootstrap_forms` for its extra keywords: by, holdout, cutoff, names, full_fits).
+    `bootstrap_forms` for its extra keywords: by, holdout, cutoff, names, full_fits, prior).
 
     Resamples are weights (multiplicities), so every resample has the data's shape and all of
     them, times every start, run through the batching layer together (in chunks of
@@ -295,8 +303,8 @@ def bootstrap(
                                batching=batching, batch_size=batch_size, n_devices=n_devices, mesh=mesh,
                                chunk_size=chunk_size, progress=progress, **forms)
     if forms:
-        raise TypeError(f"bootstrap got unexpected keyword {next(iter(forms))!r}; by, holdout, cutoff, names and "
-                        "full_fits apply to a list of laws (several forms).")
+        raise TypeError(f"bootstrap got unexpected keyword {next(iter(forms))!r}; by, holdout, cutoff, names, "
+                        "full_fits and prior apply to a list of laws (several forms).")
     result = _bootstrap(law, data, n_resamples=n_resamples, key=key, counts=counts, unit=unit, strata=strata,
                         starts=starts,
                         full_fit=full_fit, target=target, residual=residual, loss=loss, delta=delta, solver=solver,
@@ -562,7 +570,7 @@ def _paired(law: Law, datasets: list, fits: list, n_resamples: int, key_data, op
 
 
 def bootstrap_forms(laws, data: ScalingData, *, key, n_resamples=None, by: str = "compute", holdout: float = 0.25,
-                    cutoff=None, names=None, full_fits=None, unit: str = "row", target: str = "loss",
+                    cutoff=None, names=None, full_fits=None, prior=None, unit: str = "row", target: str = "loss",
                     residual: str = "log", loss="huber", delta=None, jackknife: bool = True, **execution) -> Ensemble:
     """Several candidate forms of a law, bootstrapped together and mixed by their extrapolation skill
     (`jscale.bootstrap` given a list of laws; see `jscale._forms` for the weights).
@@ -585,9 +593,14 @@ def bootstrap_forms(laws, data: ScalingData, *, key, n_resamples=None, by: str =
         names: a name per form for the tables (default: the laws' names).
         full_fits: optional list of each form's `jscale.fit` on `data` (else fitted here from the
             law's default starts); the training fits start from its starts and basins.
+        prior: optional prior probability of each form (K positive numbers, normalised here;
+            default equal). A form's weight on every resample is prior_k exp(score_k), normalised:
+            where the held-out runs cannot tell the forms apart, the weights follow the prior and
+            the Occam factor, so a form held plausible for reasons outside the data keeps its share.
         **execution: solver, batching, batch_size, n_devices, mesh, chunk_size, progress.
     """
     laws, names = check_laws(laws, names)
+    log_prior = check_prior(prior, len(laws))
     objective = check_objective(target, residual, loss, delta)
     for law in laws:
         check_law_and_data(law, data, objective)
@@ -631,8 +644,8 @@ def bootstrap_forms(laws, data: ScalingData, *, key, n_resamples=None, by: str =
             residuals.append(residual_test(full, data))
             members.append(member)
             held_out.append(train)
-    scores = np.stack(scores, axis=1)
-    point_scores = np.asarray(point_scores)
+    scores = np.stack(scores, axis=1) + log_prior
+    point_scores = np.asarray(point_scores) + log_prior
     weights = form_weights(scores)
     point_weights = form_weights(point_scores[None])[0]
     ensemble = Ensemble(forms=names, members=tuple(members), held_out=tuple(held_out), by=by, cutoff=cutoff,

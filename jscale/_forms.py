@@ -20,6 +20,7 @@ error shifts every held-out run), "copies" the terms of the runs drawn more than
 w_kb = exp(score_kb) / sum_j exp(score_jb): out-of-sample skill, as in pseudo-BMA (Yao et al.
 2018), with the weights resampled by the bootstrap, and with vagueness and parameters counted
 against a form, so that a flexible form that only matches a simpler one does not widen the bands.
+With `prior=`, each score also gets the log prior probability of its form (default: equal).
 Draw b of form k's full-data bootstrap carries mass w_kb in the mixture; quantiles of the mixture
 are the form-robust bands. The point weights are those of the training fits, without resampling.
 The joint density replaced a product of per-run densities N(e_kbi; 0, s_k^2 + v_ki), which
@@ -180,7 +181,8 @@ class Ensemble:
         by, cutoff: runs with `by` >= cutoff were held out for scoring.
         held: (R,) mask of the held-out runs.
         scores: (B, K) score of every form on every resample (log predictive density of the
-            held-out runs plus the Occam factor; -inf where its training draw did not converge).
+            held-out runs plus the Occam factor and the log prior; -inf where its training draw
+            did not converge).
         weights: (B, K) the forms' weights on every resample (rows sum to 1; NaN rows where no
             form's training draw converged).
         point_scores, point_weights: (K,) the same for the training fits without resampling.
@@ -360,6 +362,20 @@ def held_errors(boot: BootstrapResult, data: ScalingData, held: np.ndarray, free
     predicted = model_on_draws(law.log_predict if log else law.predict, x)(np.asarray(free))
     observed = np.asarray(data.subset(held)[result.target], np.float64)
     return (np.log(observed) if log else observed)[None] - predicted
+
+
+def check_prior(prior, n_forms: int) -> np.ndarray:
+    """(K,) log prior probabilities of the forms: 0 for equal priors (None), else the log of the
+    normalised `prior` (K positive finite numbers)."""
+    if prior is None:
+        return np.zeros(n_forms)
+    try:
+        p = np.asarray(prior, np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"prior must be a list of {n_forms} positive numbers, one per form; got {prior!r}.") from None
+    if p.shape != (n_forms,) or not np.all(np.isfinite(p)) or np.any(p <= 0):
+        raise ValueError(f"prior must give {n_forms} positive finite numbers, one per form; got {prior!r}.")
+    return np.log(p / p.sum())
 
 
 def check_laws(laws, names) -> tuple:

@@ -147,6 +147,11 @@ def test_identical_forms_share_their_weight_and_agree(data, fits):
     # equal masses on both copies: the quantiles of the pooled draws
     pooled = np.log(mixed.draws[:, :, 0].ravel())
     np.testing.assert_allclose(np.ravel(mixed.interval()), np.exp(np.quantile(pooled, [0.025, 0.975])), rtol=1e-12)
+    # where the data cannot tell the forms apart, the weights are the prior
+    leaning = quiet(jscale.bootstrap, [LAW, LAW], data, key=1, n_resamples=8, names=["a", "b"],
+                    full_fits=[fits[0], fits[0]], jackknife=False, prior=[3, 1])
+    np.testing.assert_allclose(leaning.weights, [[0.75, 0.25]] * 8, rtol=1e-12)
+    np.testing.assert_allclose(leaning.point_weights, [0.75, 0.25], rtol=1e-12)
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
@@ -156,6 +161,9 @@ def test_identical_forms_share_their_weight_and_agree(data, fits):
     (dict(counts=np.ones((2, 64))), ValueError, "not counts, strata, starts or full_fit"),
     (dict(unit="residual"), ValueError, "unit='residual' does not apply"),
     (dict(by="n_param"), ValueError, "did you mean 'n_params'"),
+    (dict(prior=[1.0]), ValueError, "prior must give 2 positive finite numbers"),
+    (dict(prior=[1.0, 0.0]), ValueError, "prior must give 2 positive finite numbers"),
+    (dict(prior="ab"), TypeError, "prior must be a list of 2 positive numbers"),
 ])
 def test_bad_arguments(data, kwargs, error, match):
     args = dict(key=0, n_resamples=4) | kwargs
