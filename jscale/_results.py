@@ -258,9 +258,17 @@ class BootstrapResult(struct.PyTreeNode, kw_only=True):
 
     @property
     def cov(self) -> np.ndarray:
-        """(P, P) covariance of the natural parameters over the converged draws."""
+        """(P, P) covariance of the natural parameters over the converged draws. A parameter with
+        an infinite draw (e.g. A = exp(log A) overflowing where the data cannot bound it) has
+        variance inf and covariances NaN."""
         nat = np.asarray(self.law.to_natural(np.asarray(self.free_draws[self.converged])))
-        return np.cov(nat, rowvar=False) if len(nat) > 1 else np.full((self.law.n_free,) * 2, np.nan)
+        if len(nat) < 2:
+            return np.full((self.law.n_free,) * 2, np.nan)
+        unbounded = ~np.all(np.isfinite(nat), axis=0)
+        cov = np.cov(np.where(unbounded, 0.0, nat), rowvar=False)
+        cov[unbounded, :] = cov[:, unbounded] = np.nan
+        cov[unbounded, unbounded] = np.inf
+        return cov
 
     se = property(lambda self: dict(zip(self.law.param_names, map(float, np.sqrt(np.diag(self.cov))))),
                   doc="Bootstrap standard error of every natural parameter, name -> value.")

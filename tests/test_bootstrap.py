@@ -288,6 +288,19 @@ def test_statistics_use_converged_draws_and_are_read_only(small):
     # 7 or 8 draws converge (one may stall within rounding of its optimum); the summary says which.
     assert boot.n_converged >= 7 and boot.se["E"] == pytest.approx(np.std(boot.draws["E"][boot.converged], ddof=1))
     assert "alpha" in text and "95% percentile interval" in text and f"{boot.n_converged} of 8" in text
+
+
+def test_a_parameter_with_an_infinite_draw_has_infinite_variance(small):
+    _, _, boot = small
+    free = np.array(boot.end_params)
+    free[:, :, 1] = np.where(np.arange(8)[:, None] == int(np.argmax(boot.converged)), 800.0, free[:, :, 1])
+    broken = boot.replace(end_params=free)  # one converged draw with log A = 800: A = inf
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no numpy noise
+        cov, se = broken.cov, broken.se
+    assert se["A"] == np.inf and np.isnan(cov[1, 0]) and np.isnan(cov[0, 1])
+    keep = [0, 2, 3, 4]
+    np.testing.assert_allclose(cov[np.ix_(keep, keep)], boot.cov[np.ix_(keep, keep)], rtol=1e-12)
     assert "BootstrapResult(chinchilla" in repr(boot)
 
 
