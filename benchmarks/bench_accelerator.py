@@ -16,11 +16,10 @@ objective must match the accelerator's to 1e-9 relative.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 
 import numpy as np
-from bench_chinchilla_grid import append_results, commit  # same folder
+from bench_chinchilla_grid import append_results, command_line, commit  # same folder
 
 
 def main(argv=None):
@@ -83,7 +82,7 @@ def main(argv=None):
     )
     print(table)
     if not args.no_append:
-        command = "python benchmarks/bench_accelerator.py" + (" " + " ".join(argv or sys.argv[1:])).rstrip()
+        command = command_line("bench_accelerator.py", argv)
         append_results(f"Hoffmann grid x {args.resamples:,} bootstrap resamples ({devices[0].platform})", command,
                        measured, f"Fresh process: full fit plus bootstrap, compilation included (imports "
                        f"{import_time:.1f} s apart).", table)

@@ -38,6 +38,7 @@ import time
 import numpy as np
 from bench_chinchilla_grid import (  # same folder
     append_results,
+    command_line,
     commit,
     load_problem,
     scipy_objectives,
@@ -211,8 +212,7 @@ def main(argv=None):
     print()
     print(stats)
     if not args.no_append:
-        command = "python benchmarks/bench_bootstrap.py" + (
-            f" --scipy-resamples {args.scipy_resamples}" if args.scipy_resamples != N_RESAMPLES else "")
+        command = command_line("bench_bootstrap.py", argv)
         append_results("Chinchilla bootstrap, Epoch's procedure (4,000 row resamples, 240 rows)", command, measured,
                        f"jscale time: median of {args.repeats} warm calls (compile reported apart); scipy time "
                        "scaled to 4,000 resamples where fewer were run.",

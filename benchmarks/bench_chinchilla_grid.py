@@ -25,6 +25,7 @@ import datetime
 import json
 import os
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -191,6 +192,11 @@ def _peak_per_core() -> tuple[float, str]:
     return mhz * 1e6 * 16, f"{mhz / 1000:.2f} GHz x 2 FMA x 4 doubles x 2 = {mhz * 16 / 1000:.1f} GFLOP/s"
 
 
+def command_line(script: str, argv=None) -> str:
+    """The command that ran a benchmark, as typed (`argv`, or the process's arguments), for RESULTS.md."""
+    return shlex.join(["python", f"benchmarks/{script}", *(sys.argv[1:] if argv is None else argv)])
+
+
 def append_results(title: str, command: str, measured: str, note: str, body: str) -> None:
     """Appends a block to RESULTS.md: title and time, command, commit, machine, versions, a note, the tables."""
     stamp = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
@@ -265,9 +271,7 @@ def main(argv=None):
     table = "\n".join(lines) + f"\n\nfp64 peak per core: {_peak_per_core()[1]}."
     print(table)
     if not args.no_append:
-        command = "python benchmarks/bench_chinchilla_grid.py" + (
-            f" --scipy-starts {args.scipy_starts}" if args.scipy_starts else ""
-        ) + (" --skip-fd" if args.skip_fd else "") + (" --skip-lbfgs" if args.skip_lbfgs else "")
+        command = command_line("bench_chinchilla_grid.py", argv)
         append_results("Chinchilla grid fit (4,500 starts, 240 rows)", command, measured,
                        f"jscale time: median of {args.repeats} warm calls, faster of two passes (before and after "
                        "scipy); compile time reported apart.", table)

@@ -68,7 +68,7 @@ import time
 import warnings
 
 import numpy as np
-from bench_chinchilla_grid import append_results, commit  # same folder
+from bench_chinchilla_grid import append_results, command_line, commit  # same folder
 from bench_downstream import wilson as _wilson  # same folder
 
 import jscale
@@ -476,12 +476,7 @@ def main(argv=None):
     table += f"\n\nTotal time {total:.0f} s (the first study of each cell includes compilation)."
     print(table)
     if not (args.no_append or args.quick):
-        command = "python benchmarks/bench_design.py" + (
-            f" --studies {studies}" if studies != 50 else "") + (
-            f" --resamples {resamples}" if resamples != 200 else "") + (
-            f" --designs {','.join(designs)}" if ",".join(designs) != DEFAULT_DESIGNS else "") + (
-            f" --noise {','.join(noises)}" if noises != list(NOISES) else "") + (
-            f" --seed {args.seed}" if args.seed else "")
+        command = command_line("bench_design.py", argv)
         note = (f"{studies} simulated studies per cell; truth Chinchilla (E 1.82, A 482, B 2085, alpha 0.348, beta "
                 f"0.366), log-loss noise s = {SIGMA} (the Huber fit's residual sd on the bundled Chinchilla data), "
                 "Gaussian or Student t3 scaled to sd s. Target N* at C = 1e22 (100x the largest training budget), "

@@ -50,7 +50,7 @@ import time
 import warnings
 
 import numpy as np
-from bench_chinchilla_grid import append_results, commit  # same folder
+from bench_chinchilla_grid import append_results, command_line, commit  # same folder
 
 import jscale
 
@@ -271,12 +271,7 @@ def main(argv=None):
     table += f"\n\nTotal time {total:.0f} s (first study of each cell includes compilation)."
     print(table)
     if not (args.no_append or args.quick):
-        command = "python benchmarks/bench_downstream.py" + (
-            f" --studies {studies}" if studies != 100 else "") + (
-            f" --resamples {resamples}" if resamples != 1000 else "") + (
-            f" --cells {','.join(cells)}" if len(cells) != 4 else "") + (
-            " --metric-from true" if args.metric_from == "true" else "") + (
-            f" --seed {args.seed}" if args.seed else "")
+        command = command_line("bench_downstream.py", argv)
         note = (f"{studies} simulated studies per cell, {resamples} row resamples each; 28 runs (7 sizes 1e7-1e9 "
                 "x 10, 20, 40, 80 tokens/param) from Chinchilla (E 1.82, A 482, B 2085, alpha 0.348, beta 0.366), "
                 f"loss noise exp(N(0, {SIGMA_LOSS}^2)); metric = link({args.metric_from} loss) + "

@@ -88,7 +88,7 @@ import warnings
 import jax
 import jax.numpy as jnp
 import numpy as np
-from bench_chinchilla_grid import append_results, commit  # same folder
+from bench_chinchilla_grid import append_results, command_line, commit  # same folder
 from bench_downstream import wilson as _wilson  # same folder
 
 import jscale
@@ -397,11 +397,7 @@ def main(argv=None):
     table += f"\n\nTotal time {total:.0f} s (the first study of each cell includes compilation)."
     print(table)
     if not (args.no_append or args.quick):
-        command = "python benchmarks/bench_forms.py" + (
-            f" --studies {studies}" if studies != DEFAULT_STUDIES else "") + (
-            f" --resamples {resamples}" if resamples != DEFAULT_RESAMPLES else "") + (
-            f" --cells {','.join(names)}" if names != list(CELLS) else "") + (
-            f" --seed {args.seed}" if args.seed else "")
+        command = command_line("bench_forms.py", argv)
         gs = ", ".join(f"{c.name} G = {c.truth.g:.4g}" for c in cells if c.truth.kind == "interaction")
         note = (f"{studies} simulated studies per cell, {resamples} row resamples each, on the 240 (N, D) of the "
                 "bundled Chinchilla data. Truth: Chinchilla (E 1.82, A 482, B 2085, alpha 0.348, beta 0.366) plus, "

@@ -30,14 +30,13 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import sys
 import time
 
 if __name__ == "__main__":  # one JAX CPU device per core, before JAX starts
     os.environ.setdefault("JAX_NUM_CPU_DEVICES", str(os.cpu_count()))
 
 import numpy as np
-from bench_chinchilla_grid import append_results, commit  # same folder
+from bench_chinchilla_grid import append_results, command_line, commit  # same folder
 
 # Float64 peak (non-tensor-core) of GPUs, TFLOP/s, from NVIDIA's datasheets.
 GPU_PEAK_TFLOPS = {"H100 80GB HBM3": 34.0, "H100 PCIe": 25.6, "H100": 34.0, "H200": 34.0, "A100": 9.7, "L4": 0.49}
@@ -188,7 +187,7 @@ def main(argv=None):
             f"{flops_step:,.0f} FLOPs (XLA cost analysis). Peak: {peak_note}. Time: median of {args.repeats} warm "
             f"calls below 10^5 fits, one call from there.")
     if not args.no_append:
-        command = "python benchmarks/bench_scaling.py" + (" " + " ".join(argv or sys.argv[1:])).rstrip()
+        command = command_line("bench_scaling.py", argv)
         append_results(f"Scaling: fits/s and FLOP/s from 1 to {max_fits:,} fits ({backend})", command, measured,
                        note, table)
 

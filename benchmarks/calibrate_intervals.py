@@ -27,7 +27,7 @@ import time
 import warnings
 
 import numpy as np
-from bench_chinchilla_grid import append_results, commit  # same folder
+from bench_chinchilla_grid import append_results, command_line, commit  # same folder
 
 TRUTH = dict(E=1.81686, A=482.00572, B=2085.43420, alpha=0.34781, beta=0.36585)
 METHODS = ("percentile", "bca", "basic", "sandwich", "hessian")
@@ -98,9 +98,7 @@ def main(argv=None):
         blocks.append("\n".join(lines))
         print(blocks[-1], flush=True)
     if not args.no_append:
-        command = "python benchmarks/calibrate_intervals.py" + (
-            f" --datasets {args.datasets}" if args.datasets != 200 else "") + (
-            f" --resamples {args.resamples}" if args.resamples != 1000 else "")
+        command = command_line("calibrate_intervals.py", argv)
         append_results("Interval calibration (Chinchilla design, known truth)", command, measured,
                        f"{args.resamples} row resamples per data set; a = beta/(alpha + beta).", "\n\n".join(blocks))
 
