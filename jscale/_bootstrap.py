@@ -651,7 +651,7 @@ def bootstrap_forms(laws, data: ScalingData, *, key, n_resamples=None, by: str =
     ensemble = Ensemble(forms=names, members=tuple(members), held_out=tuple(held_out), by=by, cutoff=cutoff,
                         held=held, scores=scores, weights=weights, point_scores=point_scores,
                         point_weights=point_weights, held_rmse=np.asarray(rmse), trends=tuple(trends),
-                        residuals=tuple(residuals))
+                        residuals=tuple(residuals), prior=np.exp(log_prior))
     warn_all(ensemble.diagnostics(), stacklevel=3)
     return ensemble
 

@@ -189,6 +189,7 @@ class Ensemble:
         held_rmse: (K,) root mean squared held-out error of each form's training fit.
         trends: (K,) each form's held-out `TrendTest` (its training fit), or None.
         residuals: (K,) each form's residual `TrendTest` (its full-data fit), or None.
+        prior: (K,) the forms' prior probabilities (equal unless `prior=` was given).
     """
 
     forms: tuple
@@ -204,6 +205,7 @@ class Ensemble:
     held_rmse: np.ndarray
     trends: tuple
     residuals: tuple
+    prior: np.ndarray
 
     n_resamples = property(lambda self: self.members[0].n_resamples)
 
@@ -295,7 +297,9 @@ class Ensemble:
         mean = np.nanmean(self.weights, axis=0)
         lines = [f"{len(self.forms)} forms, {self.n_resamples} resamples; weights from {held} held-out runs with "
                  f"{self.by} >= {self.cutoff:.3g} (fitted on the {len(self.held) - held} below). Point weight: "
-                 "from the training fits; resampled: mean and band over the resamples (the mixture's):",
+                 "from the training fits; resampled: mean and band over the resamples (the mixture's)"
+                 + ("" if np.ptp(self.prior) == 0 else "; prior " + ", ".join(f"{p:.3g}" for p in self.prior))
+                 + ":",
                  f"  {'form':<24} {'point':>6} {'resampled':>9} {f'{100 * level:g}% band':>15} {'held-out rmse':>14}"
                  "  form tests (p < 0.0125 fires)"]
         for k, form in enumerate(self.forms):

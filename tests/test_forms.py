@@ -152,6 +152,7 @@ def test_identical_forms_share_their_weight_and_agree(data, fits):
                     full_fits=[fits[0], fits[0]], jackknife=False, prior=[3, 1])
     np.testing.assert_allclose(leaning.weights, [[0.75, 0.25]] * 8, rtol=1e-12)
     np.testing.assert_allclose(leaning.point_weights, [0.75, 0.25], rtol=1e-12)
+    assert "prior 0.75, 0.25" in leaning.summary() and "prior" not in twins.summary()
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
