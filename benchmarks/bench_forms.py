@@ -3,6 +3,8 @@
     python benchmarks/bench_forms.py                     # 100 studies per cell, all five cells, appends to RESULTS.md
     python benchmarks/bench_forms.py --quick             # 4 studies, 100 resamples, prints only
     python benchmarks/bench_forms.py --studies 20 --cells interaction-0,break-N --no-append
+    python benchmarks/bench_forms.py --studies 30 --cells interaction-0,break-N --prior 1,1,30
+                                                         # a prior leaning 30:1 towards the break form
 
 Every simulated study observes the 240 configurations (n_params, n_tokens) of the bundled Chinchilla
 data (`jscale.datasets.load("chinchilla")`: N 5.7e7 to 1.6e10, D 8.2e8 to 3.2e11, 6ND 1.4e18 to
@@ -56,7 +58,8 @@ of the mixture's variance from the forms' disagreement (`Mixture.form_share`). P
 point weights of the forms (`ens.point_weights`) and the mean of their resampled weights
 (`np.nanmean(ens.weights, axis=0)`); the median over the studies of each flexible form's point
 score less the Chinchilla form's (`ens.point_scores`: how far the held-out runs tell the forms
-apart; about -(2/2) log 60 = -4.1, the Occam factor of two more parameters, where they cannot);
+apart; about -(2/2) log 60 = -4.1, the Occam factor of two more parameters, where they cannot;
+with --prior, the log prior ratio is included);
 the share of studies in which the form diagnostic fired for
 the Chinchilla form (`ens.trends[0]` held-out or `ens.residuals[0]` residuals `.fires`; either,
 and each separately), and for the other two forms (either); the studies that raised a
@@ -199,11 +202,11 @@ def optimal_n(loss, compute: float) -> float:
 
 
 # --- one study ----------------------------------------------------------------------------------------
-def study(truth: Truth, configs, rng, key: int, n_resamples: int) -> dict:
+def study(truth: Truth, configs, rng, key: int, n_resamples: int, prior=None) -> dict:
     n, d = configs
     observed = truth.loss(n, d) * np.exp(SIGMA * rng.normal(size=n.size))
     data = jscale.ScalingData.from_arrays(n_params=n, n_tokens=d, loss=observed)
-    ens = jscale.bootstrap(list(FORMS), data, key=key, n_resamples=n_resamples)
+    ens = jscale.bootstrap(list(FORMS), data, key=key, n_resamples=n_resamples, prior=prior)
     point_n = [p[0] for p in POINTS]
     point_d = [p[1] for p in POINTS]
     default = ens.members[0]
@@ -239,13 +242,13 @@ class Cell:
         self.form_warned = 0
         self.seconds = []
 
-    def run(self, s: int, seed: int, n_resamples: int):
+    def run(self, s: int, seed: int, n_resamples: int, prior=None):
         rng = np.random.default_rng([seed, self.index, s])
         start = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")  # recorded, not shown; counted below
             try:
-                self.results[s] = study(self.truth, self.configs, rng, 10_000 * seed + s, n_resamples)
+                self.results[s] = study(self.truth, self.configs, rng, 10_000 * seed + s, n_resamples, prior)
             except (ValueError, RuntimeError, FloatingPointError) as err:  # ConvergenceError is a RuntimeError
                 self.failures.append(f"study {s}: {type(err).__name__}: {str(err)[:160]}")
         kinds = {w.category.__name__ for w in caught}
@@ -353,6 +356,8 @@ def main(argv=None):
     parser.add_argument("--cells", default=",".join(CELLS),
                         help=f"comma-separated cells: {', '.join(CELLS)} (default all five)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--prior", default=None, help="prior probabilities of the three forms C,I,B (e.g. 1,1,30; "
+                                                      "default equal): jscale.bootstrap(..., prior=...)")
     parser.add_argument("--no-append", action="store_true", help="print only; do not append to RESULTS.md")
     args = parser.parse_args(argv)
     studies = args.studies if args.studies is not None else (4 if args.quick else DEFAULT_STUDIES)
@@ -361,6 +366,14 @@ def main(argv=None):
     unknown = [c for c in names if c not in CELLS]
     if unknown:
         parser.error(f"unknown cell {unknown[0]!r}; choose from {', '.join(CELLS)}")
+    prior = None
+    if args.prior is not None:
+        try:
+            prior = [float(p) for p in args.prior.split(",")]
+        except ValueError:
+            parser.error(f"--prior takes three numbers, e.g. 1,1,30; got {args.prior!r}")
+        if len(prior) != len(FORMS) or min(prior) <= 0:
+            parser.error(f"--prior takes {len(FORMS)} positive numbers (C, I, B), e.g. 1,1,30; got {args.prior!r}")
     measured = commit()  # read before the run: the tree may change while it runs
 
     chinchilla = jscale.datasets.load("chinchilla")
@@ -377,7 +390,7 @@ def main(argv=None):
     t_all = time.perf_counter()
     for s in range(studies):
         for cell in cells:
-            cell.run(s, args.seed, resamples)
+            cell.run(s, args.seed, resamples, prior)
             if s == 0 or (s + 1) % 10 == 0 or args.quick:
                 r = cell.results.get(s)
                 text = "failed" if r is None else (
@@ -405,7 +418,8 @@ def main(argv=None):
                 f"({gs or 'none run'}), or, in break-N, A/N^alpha replaced by A/N^alpha (1 + N/1e9)^(-0.1); observed "
                 f"loss = truth x exp({SIGMA} z), z ~ N(0, 1). Each study: jscale.bootstrap([Chinchilla(), "
                 "chinchilla+interaction (+ G/(N D)^gamma, G, gamma free), chinchilla+break-N (x (1 + N/N_b)^(-d), "
-                "d in (-0.5, 0.5), log10 N_b in (7, 12) free)], data, key=study, n_resamples=R) (forms scored on the "
+                "d in (-0.5, 0.5), log10 N_b in (7, 12) free)], data, key=study, n_resamples=R"
+                + (f", prior={prior}" if prior else "") + ") (forms scored on the "
                 "top quarter of the distinct 6ND values); default bands: 95% percentile bands of ens.members[0] "
                 "(= jscale.bootstrap(Chinchilla(), ...) with the same key); form-robust: the mixture's 95% bands "
                 "(ens.predict, ens.compute_optimal). Quantities: loss at (7e10, 1.4e12) and (3e11, 6e12), N* at "
