@@ -27,7 +27,8 @@ The joint density replaced a product of per-run densities N(e_kbi; 0, s_k^2 + v_
 counted one shared extrapolation error once per held-out run: weights near 0 or 1 that flipped
 between resamples, so that a vague form kept a fifth of the mass where the plain form was right
 and the bands of N*(1e24) were 2.5 times as wide as the default's (`python
-benchmarks/bench_forms.py --studies 30`, at 888dcc7; the joint density: 1.2 times). That in turn
+benchmarks/bench_forms.py --studies 30`, at 888dcc7; the joint density: 1.20 times, 100 studies,
+at 32e9d52). That in turn
 replaced the profiled Gaussian likelihood S^(-n/2) of the held-out mean squared error, which in
 `python benchmarks/bench_forms.py --quick` (4 studies, at 4322418) gave the two flexible forms two
 thirds of the weight where the plain Chinchilla form was right, and bands of N* 11 times as wide
