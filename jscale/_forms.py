@@ -28,11 +28,10 @@ counted one shared extrapolation error once per held-out run: weights near 0 or 
 between resamples, so that a vague form kept a fifth of the mass where the plain form was right
 and the bands of N*(1e24) were 2.5 times as wide as the default's (`python
 benchmarks/bench_forms.py --studies 30`, at 888dcc7; the joint density: 1.20 times, 100 studies,
-at 32e9d52). That in turn
-replaced the profiled Gaussian likelihood S^(-n/2) of the held-out mean squared error, which in
-`python benchmarks/bench_forms.py --quick` (4 studies, at 4322418) gave the two flexible forms two
-thirds of the weight where the plain Chinchilla form was right, and bands of N* 11 times as wide
-as the default's.
+at 32e9d52). That in turn replaced the profiled Gaussian likelihood S^(-n/2) of the held-out mean
+squared error, which in `python benchmarks/bench_forms.py --quick` (4 studies, at 4322418) gave
+the two flexible forms two thirds of the weight where the plain Chinchilla form was right, and
+bands of N* 11 times as wide as the default's.
 """
 
 from __future__ import annotations
