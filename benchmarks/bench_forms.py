@@ -1,6 +1,6 @@
 """Calibration of form-robust intervals: a mixture of candidate forms against the default bands, known truth.
 
-    python benchmarks/bench_forms.py                     # 100 studies per cell, all five cells, appends to RESULTS.md
+    python benchmarks/bench_forms.py                     # 100 studies per cell, all six cells, appends to RESULTS.md
     python benchmarks/bench_forms.py --quick             # 4 studies, 100 resamples, prints only
     python benchmarks/bench_forms.py --studies 20 --cells interaction-0,break-N --no-append
     python benchmarks/bench_forms.py --studies 30 --cells interaction-0,break-N --prior 1,1,30
@@ -23,6 +23,11 @@ Cells (the misspecification of the truth):
   N_b = 1e9 and d = 0.1: the local exponent of the N term, alpha + d N/(N + N_b), runs from alpha
   well below 1e9 parameters to alpha + 0.1 well above (alpha + 0.05 at 1e9). About a third of the
   bundled runs lie above 1e9 parameters.
+* offset-N: parameters the law counts but the data do not (embedding parameters left out of N, as
+  Kaplan et al. 2020 did and Pearce & Song 2024 found behind the Kaplan-Chinchilla disagreement):
+  A/N^alpha replaced by A/(N + N_e)^alpha, with N_e such that the median share |L - L_plain| / L
+  over the runs is 1% (N_e solved by brentq; printed). Its effect is largest at the smallest
+  runs and fades beyond the data, where N >> N_e.
 
 Each study: simulate, then `ens = jscale.bootstrap([Chinchilla(), INTERACTION, BREAK_N], data,
 key=study, n_resamples=R)` (R = 200 by default): every form fitted (4,500 Hoffmann starts for
@@ -77,7 +82,7 @@ interaction-0 in at least 95% of its studies.
 Warnings (jscale's diagnostics and numpy's RuntimeWarning) are recorded, not shown, inside the
 loop and counted per kind (studies that raised each kind at least once); a study that raised is
 counted apart and left out. Study s of cell k draws its noise from
-`np.random.default_rng([seed, k, s])` (k the cell's index in the list of all five cells, so a
+`np.random.default_rng([seed, k, s])` (k the cell's index in the list of all six cells, so a
 cell's draws do not depend on --cells) and bootstraps with key 10,000 seed + s.
 """
 
@@ -108,7 +113,7 @@ C_STAR = 1e24
 QUANTITIES = ("loss at (7e10, 1.4e12)", "loss at (3e11, 6e12)", "N* at 1e24")
 CELLS = {"interaction-0": ("interaction", 0.0), "interaction-0.25": ("interaction", 0.0025),
          "interaction-1": ("interaction", 0.01), "interaction-2.5": ("interaction", 0.025),
-         "break-N": ("break", None)}
+         "break-N": ("break", None), "offset-N": ("offset", 0.01)}
 DEFAULT_STUDIES, DEFAULT_RESAMPLES = 100, 200
 LN10 = float(np.log(10.0))
 
@@ -160,7 +165,14 @@ class Truth:
         self.name = name
         self.kind, share = CELLS[name]
         self.g = 0.0
+        self.n_e = 0.0
         n, d = configs
+        if self.kind == "offset":
+            def offset_share(log_ne):
+                self.n_e = float(np.exp(log_ne))
+                return np.median(np.abs(self.loss(n, d) - base_loss(n, d)) / self.loss(n, d)) - share
+
+            self.n_e = float(np.exp(brentq(offset_share, 0.0, 40.0, xtol=1e-12)))
         if self.kind == "interaction" and share > 0:
             def median_share(log_g):
                 term = np.exp(log_g) / (n * d) ** GAMMA_TRUE
@@ -178,12 +190,16 @@ class Truth:
     def loss(self, n, d):
         if self.kind == "interaction":
             return base_loss(n, d) + self.g / (n * d) ** GAMMA_TRUE
+        if self.kind == "offset":
+            return EPOCH["E"] + EPOCH["A"] / (n + self.n_e) ** EPOCH["alpha"] + EPOCH["B"] / d ** EPOCH["beta"]
         return (EPOCH["E"] + EPOCH["A"] / n ** EPOCH["alpha"] * (1 + n / N_BREAK) ** -D_BREAK
                 + EPOCH["B"] / d ** EPOCH["beta"])
 
     def describe(self) -> str:
         if self.kind == "interaction":
             return f"G = {self.g:.4g}" if self.g else "G = 0"
+        if self.kind == "offset":
+            return f"N_e = {self.n_e:.4g}"
         return f"N_b = {N_BREAK:.0e}, d = {D_BREAK}"
 
 
@@ -354,7 +370,7 @@ def main(argv=None):
                                                                     f"{DEFAULT_RESAMPLES}; 100 with --quick)")
     parser.add_argument("--quick", action="store_true", help="4 studies, 100 resamples, print only")
     parser.add_argument("--cells", default=",".join(CELLS),
-                        help=f"comma-separated cells: {', '.join(CELLS)} (default all five)")
+                        help=f"comma-separated cells: {', '.join(CELLS)} (default all six)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--prior", default=None, help="prior probabilities of the three forms C,I,B (e.g. 1,1,30; "
                                                       "default equal): jscale.bootstrap(..., prior=...)")
@@ -412,11 +428,13 @@ def main(argv=None):
     if not (args.no_append or args.quick):
         command = command_line("bench_forms.py", argv)
         gs = ", ".join(f"{c.name} G = {c.truth.g:.4g}" for c in cells if c.truth.kind == "interaction")
+        offset = "; ".join(f"N_e = {c.truth.n_e:.4g}" for c in cells if c.truth.kind == "offset") or "not run"
         note = (f"{studies} simulated studies per cell, {resamples} row resamples each, on the 240 (N, D) of the "
                 "bundled Chinchilla data. Truth: Chinchilla (E 1.82, A 482, B 2085, alpha 0.348, beta 0.366) plus, "
                 "in interaction-x, G/(N D)^0.25 with G such that the median over the runs of term / true loss is x% "
-                f"({gs or 'none run'}), or, in break-N, A/N^alpha replaced by A/N^alpha (1 + N/1e9)^(-0.1); observed "
-                f"loss = truth x exp({SIGMA} z), z ~ N(0, 1). Each study: jscale.bootstrap([Chinchilla(), "
+                f"({gs or 'none run'}), or, in break-N, A/N^alpha replaced by A/N^alpha (1 + N/1e9)^(-0.1), or, in "
+                f"offset-N, by A/(N + N_e)^alpha, median share 1% ({offset}); observed loss = truth x exp({SIGMA} z), "
+                "z ~ N(0, 1). Each study: jscale.bootstrap([Chinchilla(), "
                 "chinchilla+interaction (+ G/(N D)^gamma, G, gamma free), chinchilla+break-N (x (1 + N/N_b)^(-d), "
                 "d in (-0.5, 0.5), log10 N_b in (7, 12) free)], data, key=study, n_resamples=R"
                 + (f", prior={prior}" if prior else "") + ") (forms scored on the "
