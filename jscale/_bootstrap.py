@@ -578,7 +578,8 @@ def bootstrap_forms(laws, data: ScalingData, *, key, n_resamples=None, by: str =
     Returns an `Ensemble`: `members` (each form's `BootstrapResult`; the first is the bootstrap of
     the first law alone with this key), the weights per resample and their bands, `predict` and
     `compute_optimal` as `Mixture`s of the forms' draws, `summary()`. Warns with a `FormWarning`
-    for every form that fails its held-out or residual test (`jscale.backtest`'s `TrendTest`s).
+    for every form of weight 5% or more that fails its held-out or residual test (`jscale.backtest`'s
+    `TrendTest`s; `Ensemble.diagnostics`).
 
     Long because it runs the three stages for every form (fits, bootstraps, held-out scores); each
     is a short block.

@@ -43,12 +43,16 @@ import numpy as np
 
 from jscale import _predict
 from jscale._allocation import compute_optimal
+from jscale._backtest import TREND_P
 from jscale._data import ScalingData
 from jscale._laws import Law
 from jscale._results import BootstrapResult
 from jscale._uncertainty import check_level, model_on_draws
 from jscale._warnings import Diagnostic, ExtrapolationWarning, FormWarning
 
+# A form whose weight (point, or mean over the resamples) is below this does not move the mixture:
+# its failed form tests are shown in `Ensemble.summary()` but raise no `FormWarning`.
+MATERIAL_WEIGHT = 0.05
 
 def weighted_quantile(values, mass, q) -> np.ndarray:
     """Quantiles `q` of `values` (n,) with positive `mass` (n,), interpolated as numpy's default
@@ -276,15 +280,20 @@ class Ensemble:
                              log_bands=False)
 
     def diagnostics(self) -> list:
-        """A `FormWarning` for every form whose held-out or residual test fires (`bootstrap` warned
-        with them), and the members' own diagnostics."""
+        """A `FormWarning` for every form that carries weight (point or mean resampled weight at least
+        `MATERIAL_WEIGHT`) and fails its held-out or residual test (`bootstrap` warned with them), and
+        the members' own diagnostics. A form of negligible weight does not move the mixture, so its
+        failed tests are only shown in `summary()`."""
         found = []
-        for form, tests in zip(self.forms, zip(self.trends, self.residuals)):
+        mean = np.nanmean(self.weights, axis=0) if np.any(np.isfinite(self.weights)) else self.point_weights
+        for k, (form, tests) in enumerate(zip(self.forms, zip(self.trends, self.residuals))):
             fired = [t for t in tests if t is not None and t.fires]
-            if fired:
-                found.append(Diagnostic("form", f"The {form} form fails its form test{'s' if len(fired) > 1 else ''}: "
-                                        + "; ".join(f"{t.kind}: {t}" for t in fired)
-                                        + ". Its bands alone would be too narrow beyond the data.", FormWarning,
+            weight = max(self.point_weights[k], mean[k])
+            if fired and weight >= MATERIAL_WEIGHT:
+                tests = "; ".join(f"{t.kind}: {t}" for t in fired)
+                found.append(Diagnostic("form", f"The {form} form (weight {weight:.2f}) fails its form "
+                                        f"test{'s' if len(fired) > 1 else ''}: {tests}. Its bands alone would be "
+                                        "too narrow beyond the data.", FormWarning,
                                         {t.kind: t.p_value for t in fired}))
         for boot in self.members:
             found.extend(boot.diagnostics())
@@ -301,7 +310,7 @@ class Ensemble:
                  + ("" if np.ptp(self.prior) == 0 else "; prior " + ", ".join(f"{p:.3g}" for p in self.prior))
                  + ":",
                  f"  {'form':<24} {'point':>6} {'resampled':>9} {f'{100 * level:g}% band':>15} {'held-out rmse':>14}"
-                 "  form tests (p < 0.0125 fires)"]
+                 f"  form tests (p < {TREND_P:g} fires)"]
         for k, form in enumerate(self.forms):
             tests = [t for t in (self.trends[k], self.residuals[k]) if t is not None]
             flags = ", ".join(f"{t.kind} p={t.p_value:.2g}{' FIRES' if t.fires else ''}" for t in tests) or "-"

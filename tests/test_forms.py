@@ -260,6 +260,24 @@ def test_ensemble_held_out_test_uses_its_training_draws(data, pair):
     assert trend_test(train.fit, data.subset(pair.held), decades).statistic != expected.statistic
 
 
+def test_only_forms_that_carry_weight_raise_a_form_warning(pair):
+    import dataclasses
+
+    from jscale._backtest import TrendTest
+    from jscale._forms import MATERIAL_WEIGHT
+
+    failed = TrendTest("residuals", (0.02,), 30.0, 3, 1e-6, True)
+    both_fail = dataclasses.replace(pair, residuals=(failed, failed), trends=(None, None))
+    for w in (0.0, MATERIAL_WEIGHT / 2, MATERIAL_WEIGHT, 0.5):
+        weighted = dataclasses.replace(both_fail, weights=np.tile([1 - w, w], (pair.n_resamples, 1)),
+                                       point_weights=np.array([1 - w, w]))
+        named = [d.message for d in weighted.diagnostics() if d.category is jscale.FormWarning]
+        assert named[0].startswith(f"The {pair.forms[0]} form (weight ") and "fails its form test" in named[0]
+        assert abs(float(named[0].split("(weight ")[1].split(")")[0]) - (1 - w)) <= 0.005 + 1e-12
+        assert len(named) == (2 if w >= MATERIAL_WEIGHT else 1)
+        assert weighted.summary().count("FIRES") == 2  # the summary shows every failed test
+
+
 def test_a_form_of_zero_weight_keeps_its_own_band(pair):
     import dataclasses
 
