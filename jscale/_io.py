@@ -26,9 +26,11 @@ import numpy as np
 from flax import serialization
 
 from jscale import _laws
+from jscale._backtest import TrendTest
 from jscale._batch import best_start
 from jscale._diagnostics import DataSummary
 from jscale._envelope import EnvelopeResult
+from jscale._forms import Ensemble
 from jscale._isoflop import IsoFLOPResult
 from jscale._losses import LOSSES
 from jscale._numerics import read_only
@@ -174,6 +176,53 @@ def _decode(cls, state: dict, static: dict, law):
         else:
             kwargs[f.name] = read_only(state[f.name])
     return cls(**kwargs)
+
+
+# An Ensemble of several forms: its members and training bootstraps are saved as nested results,
+# one per form (each with its own law); its form tests as plain tables.
+_ENSEMBLE_ARRAYS = ("held", "scores", "weights", "point_scores", "point_weights", "held_rmse", "prior")
+
+
+def _encode_test(test):
+    return None if test is None else {"kind": test.kind, "effect": [float(e) for e in test.effect],
+                                      "statistic": float(test.statistic), "dof": int(test.dof),
+                                      "p_value": float(test.p_value), "fires": bool(test.fires)}
+
+
+def _decode_test(spec):
+    if spec is None:
+        return None
+    return TrendTest(kind=str(spec["kind"]), effect=tuple(float(e) for e in spec["effect"]),
+                     statistic=float(spec["statistic"]), dof=int(spec["dof"]), p_value=float(spec["p_value"]),
+                     fires=bool(spec["fires"]))
+
+
+def _encode_ensemble(ens: Ensemble) -> tuple[dict, dict]:
+    state = {name: np.asarray(getattr(ens, name)) for name in _ENSEMBLE_ARRAYS}
+    static = {"forms": list(ens.forms), "by": ens.by, "cutoff": float(ens.cutoff),
+              "trends": [_encode_test(t) for t in ens.trends], "residuals": [_encode_test(t) for t in ens.residuals]}
+    for group in ("members", "held_out"):
+        encoded = [_encode(boot) for boot in getattr(ens, group)]
+        state[group] = {str(k): s for k, (s, _) in enumerate(encoded)}
+        static[group] = [nested for _, nested in encoded]
+    return state, static
+
+
+def _decode_ensemble(state: dict, static: dict, law) -> Ensemble:
+    forms = [str(f) for f in static["forms"]]
+    if law is None:
+        laws = [None] * len(forms)
+    elif isinstance(law, (list, tuple)) and len(law) == len(forms):
+        laws = list(law)
+    else:
+        raise LawMismatch(f"This file holds {len(forms)} forms ({', '.join(forms)}); pass law= as a list of "
+                          f"{len(forms)} entries, the law of each custom form and None for the built-in ones.")
+    groups = {group: tuple(_decode(BootstrapResult, state[group][str(k)], static[group][k], laws[k])
+                           for k in range(len(forms))) for group in ("members", "held_out")}
+    return Ensemble(forms=tuple(forms), by=str(static["by"]), cutoff=float(static["cutoff"]),
+                    trends=tuple(_decode_test(t) for t in static["trends"]),
+                    residuals=tuple(_decode_test(t) for t in static["residuals"]), **groups,
+                    **{name: read_only(np.asarray(state[name])) for name in _ENSEMBLE_ARRAYS})
 
 
 def _upgrade_v1(kind: str, static: dict) -> dict:
@@ -338,10 +387,37 @@ def _check_sweep(result) -> None:
             _fail("draws hold arrays of different numbers of resamples")
 
 
+def _check_ensemble(ens: Ensemble) -> None:
+    """An Ensemble: K valid bootstraps of one number of resamples (full data and training runs),
+    (B, K) scores and weights, (K,) point scores, weights, errors and priors, K form tests each."""
+    k = len(ens.forms)
+    if k < 1 or len(set(ens.forms)) != k or len(ens.members) != k or len(ens.held_out) != k:
+        _fail("its forms, members and training bootstraps differ in number (or the forms' names repeat)")
+    for boot in ens.members + ens.held_out:
+        _check_bootstrap(boot)
+    b = ens.members[0].n_resamples
+    if any(boot.n_resamples != b for boot in ens.members + ens.held_out):
+        _fail("its forms hold different numbers of resamples")
+    _array(ens, "held", (ens.members[0].fit.n_rows,), "b")
+    for name in ("scores", "weights"):
+        _array(ens, name, (b, k))
+    for name in ("point_scores", "point_weights", "held_rmse"):
+        _array(ens, name, (k,))
+    prior = _array(ens, "prior", (k,), finite=True)
+    if np.any(prior <= 0):
+        _fail("prior holds a probability that is not positive")
+    if len(ens.trends) != k or len(ens.residuals) != k:
+        _fail("it holds a number of form tests other than one per form")
+    if not isinstance(ens.by, str) or not np.isfinite(ens.cutoff):
+        _fail(f"by {ens.by!r} / cutoff {ens.cutoff!r} are not valid")
+
+
 def check(result) -> None:
     """Raises `_Invalid` where a result breaks the rules its container promises (indices in range,
     shapes that fit the law, valid statuses, finite best fit)."""
-    if isinstance(result, TwoStage):
+    if isinstance(result, Ensemble):
+        _check_ensemble(result)
+    elif isinstance(result, TwoStage):
         _check_two_stage(result)
     elif isinstance(result, BootstrapResult):
         _check_bootstrap(result)
@@ -407,8 +483,8 @@ def _target(path: Path) -> tuple[Path, int | None]:
 
 
 def save(result, path) -> Path:
-    """Saves a `FitResult`, `BootstrapResult`, `IsoFLOPResult`, `EnvelopeResult` or `TwoStage`
-    to `path` (msgpack; `.jscale` is a good suffix).
+    """Saves a `FitResult`, `BootstrapResult`, `IsoFLOPResult`, `EnvelopeResult`, `TwoStage` or
+    `Ensemble` (`jscale.bootstrap` of several forms) to `path` (msgpack; `.jscale` is a good suffix).
 
     The write goes to a temporary file beside the target that replaces it only when complete,
     so an interrupted save leaves the old file or the new one, never half of one; temporary
@@ -421,10 +497,11 @@ def save(result, path) -> Path:
     Returns:
         The path written (as given).
     """
-    if type(result).__name__ not in RESULTS:
-        raise TypeError(f"save takes a FitResult, a BootstrapResult, an IsoFLOPResult, an EnvelopeResult or a "
-                        f"TwoStage; got {type(result).__name__}.")
-    state, static = _encode(result)
+    ensemble = isinstance(result, Ensemble)
+    if type(result).__name__ not in RESULTS and not ensemble:
+        raise TypeError(f"save takes a FitResult, a BootstrapResult, an IsoFLOPResult, an EnvelopeResult, a "
+                        f"TwoStage or an Ensemble; got {type(result).__name__}.")
+    state, static = _encode_ensemble(result) if ensemble else _encode(result)
     meta = {"format": FORMAT, "version": VERSION, "jscale": __version__, "kind": type(result).__name__,
             "static": static}
     body = serialization.msgpack_serialize({"meta": meta, "state": state})
@@ -494,7 +571,8 @@ def load(path, *, law=None, max_bytes: int = MAX_BYTES):
     Args:
         path: the file (a regular file; devices, FIFOs and directories are refused unread).
         law: the law object, needed (and checked) only for results of a custom law (of a
-            `TwoStage`, only one of its stages' laws can be custom).
+            `TwoStage`, only one of its stages' laws can be custom). For an `Ensemble` of custom
+            forms, a list with an entry per form: its law, or None for a built-in one.
         max_bytes: larger files are refused before reading (default 2 GiB).
 
     Raises:
@@ -528,12 +606,15 @@ def load(path, *, law=None, max_bytes: int = MAX_BYTES):
             raise ValueError(f"{path} is a damaged jscale result file (its header and content disagree).")
         meta = inner
     state, static, kind = content.get("state"), meta.get("static"), meta.get("kind")
-    if kind not in RESULTS:
+    if kind not in RESULTS and kind != "Ensemble":
         raise ValueError(f"{path} holds an unknown kind of result {kind!r}.")
     try:
         if version < 2:
             static = _upgrade_v1(kind, static)
-        result = _decode(RESULTS[kind], state, static, law)
+        if kind == "Ensemble":
+            result = _decode_ensemble(state, static, law)
+        else:
+            result = _decode(RESULTS[kind], state, static, law)
         check(result)
     except _Invalid as err:
         raise ValueError(f"{path} is a damaged jscale result file: {err}.") from None

@@ -287,3 +287,40 @@ def test_a_form_of_zero_weight_keeps_its_own_band(pair):
     low, high = mixed.interval(form=pair.forms[1])
     assert np.all(np.isfinite(low)) and np.all(high > low)
     np.testing.assert_allclose(mixed.form_weights[:, 0], [1.0, 0.0])
+
+
+def test_an_ensemble_saves_and_loads(data, fits, pair, tmp_path):
+    import dataclasses
+
+    from jscale._io import LawMismatch, _check_ensemble, _Invalid
+
+    back = jscale.load(jscale.save(pair, tmp_path / "forms.jscale"))
+    assert back.forms == pair.forms and back.by == pair.by and back.cutoff == pair.cutoff
+    for name in ("held", "scores", "weights", "point_scores", "point_weights", "held_rmse", "prior"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(pair, name))
+    assert back.trends == pair.trends and back.residuals == pair.residuals
+    for mine, theirs in zip(back.members + back.held_out, pair.members + pair.held_out):
+        np.testing.assert_array_equal(mine.free_draws, theirs.free_draws)
+    assert back.summary() == pair.summary()
+    points = dict(n_params=[1e11], n_tokens=[3e12])
+    np.testing.assert_array_equal(quiet(back.predict, **points).interval(), quiet(pair.predict, **points).interval())
+
+    # a custom form: its law comes back with law=[...], one entry per form
+    custom = jscale.laws.custom(_chinchilla, {k: "positive" for k in ("E", "A", "B", "alpha", "beta")},
+                                columns=("n_params", "n_tokens"), name="mine")
+    start = np.log(np.asarray(LAW.to_natural(fits[0].theta)))[None]
+    mine = quiet(jscale.fit, custom, data, starts=start)
+    ens = quiet(jscale.bootstrap, [LAW, custom], data, key=2, n_resamples=4, full_fits=[fits[0], mine],
+                jackknife=False)
+    path = jscale.save(ens, tmp_path / "custom.jscale")
+    with pytest.raises(LawMismatch, match="custom law 'mine'"):
+        jscale.load(path)
+    with pytest.raises(LawMismatch, match="pass law= as a list of 2 entries"):
+        jscale.load(path, law=custom)
+    again = jscale.load(path, law=[None, custom])
+    np.testing.assert_array_equal(again.weights, ens.weights)
+    assert again.members[1].law is custom
+    with pytest.raises(_Invalid, match="weights has shape"):
+        _check_ensemble(dataclasses.replace(pair, weights=pair.weights[:3]))
+    with pytest.raises(_Invalid, match="prior holds"):
+        _check_ensemble(dataclasses.replace(pair, prior=np.array([1.0, 0.0])))

@@ -96,7 +96,7 @@ def test_bad_files(results, tmp_path):
         jscale.load(tmp_path / "newer.jscale")
     with pytest.raises(ValueError, match="Cannot read"):
         jscale.load(tmp_path / "missing.jscale")
-    with pytest.raises(TypeError, match="save takes a FitResult, .* or a TwoStage"):
+    with pytest.raises(TypeError, match="save takes a FitResult, .* a TwoStage or an Ensemble"):
         jscale.save({"a": 1}, tmp_path / "x.jscale")
 
 
