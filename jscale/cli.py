@@ -96,9 +96,11 @@ def _parser() -> argparse.ArgumentParser:
                        help="fit a law (with a bootstrap) and write the result, a JSON summary and plots")
     p.add_argument("data", nargs="?", default=None,
                    help="a bundled dataset name (see `jscale datasets`) or a CSV path (default: chinchilla)")
-    p.add_argument("--law", default="chinchilla", type=_law_name, metavar="LAW",
+    p.add_argument("--law", action="append", default=None, type=_law_name, metavar="LAW",
                    help="law form: chinchilla (default), kaplan, data-constrained, or a one-column form with its "
-                   "column: power-law:compute, pure-power-law:n_params, broken-power-law:n_tokens")
+                   "column: power-law:compute, pure-power-law:n_params, broken-power-law:n_tokens. Given twice or "
+                   "more (--law chinchilla --law kaplan): the forms are bootstrapped together and weighed by their "
+                   "skill on the held-out largest runs, and the bands carry their disagreement (forms.jscale)")
     p.add_argument("--columns", action="append", default=None, metavar="N=col,D=col,...",
                    help="CSV header names for the fields N, D, C, U, L (or n_params=..., loss=..., or any column a "
                    "law reads); may be repeated")
@@ -483,7 +485,10 @@ def _fit(args) -> int:
     from jscale import _progress
 
     data, source = _load_data(args.data, _columns(args.columns), args.include_outliers)
-    law = _law(args.law, data)
+    names = args.law or ["chinchilla"]
+    if len(names) > 1:
+        return _fit_forms(args, data, source, names)
+    law = _law(names[0], data)
     solver = None if args.max_steps is None else jscale.RobustGaussNewton(max_steps=args.max_steps)
     show = not args.quiet
     notes = []  # every warning printed, for summary.json
@@ -528,10 +533,95 @@ def _fit(args) -> int:
     return 0 if converged or not args.strict else 3
 
 
+def _fit_forms(args, data, source, names) -> int:
+    """`jscale fit --law A --law B ...`: every form fitted, bootstrapped on the same resamples and
+    weighed by its held-out skill (`jscale.bootstrap` of a list of laws); the forms' summary, the
+    mixture's allocation with the share of each band from the forms' disagreement, and in --out
+    forms.jscale, summary.json and forms.png."""
+    import numpy as np
+
+    import jscale
+    from jscale import _progress
+
+    if len(set(names)) != len(names):
+        raise UserError(f"--law names a form twice ({', '.join(names)}); give each form once.")
+    if not args.bootstrap:
+        raise UserError("Several forms are weighed on bootstrap resamples; --bootstrap 0 does not apply (the "
+                        "default, 1000, or 200 for a quicker look).")
+    laws = [_law(name, data) for name in names]
+    solver = None if args.max_steps is None else jscale.RobustGaussNewton(max_steps=args.max_steps)
+    options = dict(target=args.target, residual=args.residual, loss=args.loss, delta=args.delta, solver=solver)
+    show = not args.quiet
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", jscale.DiagnosticWarning)
+        fits = [jscale.fit(law, data, starts=_starts(args.starts, law), progress=show, **options) for law in laws]
+        forms = jscale.bootstrap(laws, data, key=args.seed, n_resamples=args.bootstrap, full_fits=fits,
+                                 progress=show, **options)
+    converged = not any(issubclass(w.category, jscale.ConvergenceWarning) for w in caught)
+    print(f"Data: {source}, {len(data)} rows; forms {', '.join(names)}.\n")
+    print(forms.summary())
+    notes = _print_warnings([w for w in caught if issubclass(w.category, (jscale.FormWarning,
+                                                                         jscale.ConvergenceWarning))])
+    rows = None
+    if all(_allocating(law) for law in laws):
+        budgets = args.budgets if args.budgets is not None else _default_budgets(float(max(data.compute)))
+        with warnings.catch_warnings(record=True) as caught, \
+                _progress.status(f"Allocating at {len(budgets)} budgets x {len(laws)} forms", show):
+            warnings.simplefilter("ignore", jscale.IntervalWarning)
+            warnings.simplefilter("always", jscale.ExtrapolationWarning)
+            mixed = {q: forms.compute_optimal(budgets, quantity=q) for q in ("n_params", "n_tokens", "loss")}
+        rows = _forms_table(budgets, mixed)
+        notes += _print_warnings(caught)
+    if args.out.lower() != "none":
+        with _progress.status(f"Writing {args.out}/ (forms.jscale, summary.json, forms.png)", show), \
+                output_folder(args.out) as folder:
+            jscale.save(forms, folder / "forms.jscale")
+            summary = {"jscale_version": jscale.__version__, "data_source": source, "forms": list(forms.forms),
+                       "point_weights": forms.point_weights,
+                       "weights_mean": [float(w) for w in np.nanmean(forms.weights, axis=0)],
+                       "weights_band": forms.weight_interval(), "held_out_rmse": forms.held_rmse,
+                       "summary": forms.summary(), "allocation": rows, "warnings": list(dict.fromkeys(notes))}
+            (folder / "summary.json").write_text(json.dumps(_strict_json(summary), indent=2, allow_nan=False) + "\n")
+            written = ["forms.jscale", "summary.json"]
+            if rows is not None and _matplotlib():
+                import jscale.plot as jplot
+
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", jscale.IntervalWarning)
+                    _save_figure(jplot.forms(forms).figure, folder / "forms.png")
+                written.append("forms.png")
+        if show:
+            print(f"\nWrote {', '.join(written)} to {args.out}/", file=sys.stderr)
+    return 0 if converged or not args.strict else 3
+
+
+def _forms_table(budgets, mixed: dict) -> list[dict]:
+    """Prints the mixture's compute-optimal N*, D*, L* with 95% bands per budget and the share of
+    N*'s band from the forms' disagreement; returns the rows for summary.json."""
+    bands = {q: m.interval(0.95) for q, m in mixed.items()}
+    print("\nCompute-optimal allocation (C = 6 N D), the forms' mixture with 95% bands:")
+    print(f"  {'C (FLOP)':>10} {'N*':>10} {'(band)':>23} {'D*':>10} {'(band)':>23} {'L*':>8} {'(band)':>17} "
+          f"{'from forms':>10}")
+    rows = []
+    for k, c in enumerate(budgets):
+        row = {"compute": float(c)}
+        for q, m in mixed.items():
+            row[q] = float(m.estimate[k])
+            row[f"{q}_low"], row[f"{q}_high"] = float(bands[q][0][k]), float(bands[q][1][k])
+        row["n_params_form_share"] = float(mixed["n_params"].form_share[k])
+        rows.append(row)
+        print(f"  {c:>10.3g} {row['n_params']:>10.4g} ({row['n_params_low']:>10.4g}, {row['n_params_high']:>10.4g}) "
+              f"{row['n_tokens']:>10.4g} ({row['n_tokens_low']:>10.4g}, {row['n_tokens_high']:>10.4g}) "
+              f"{row['loss']:>8.4f} ({row['loss_low']:>7.4f}, {row['loss_high']:>7.4f}) "
+              f"{row['n_params_form_share']:>10.0%}")
+    print("  'from forms': the share of N*'s variance that is the forms' disagreement.")
+    return rows
+
+
 def _print_warnings(caught) -> list[str]:
     import jscale
 
-    lines = [str(w.message) for w in caught if issubclass(w.category, jscale.DiagnosticWarning)]
+    lines = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, jscale.DiagnosticWarning)))
     for line in lines:
         print(f"warning: {line}", file=sys.stderr)
     return lines
@@ -698,6 +788,9 @@ def _saved(path: str, command: str | None = None):
     except Exception as err:  # noqa: BLE001 - whatever a damaged file makes the reader raise
         raise UserError(f"'{path}' is not a readable jscale result file ({_described(err)}); write it again with "
                         "`jscale fit --out DIR`.") from err
+    if command is not None and isinstance(result, jscale.Ensemble):
+        raise UserError(f"'{path}' holds several forms (`jscale fit --law A --law B`), not one fit; its allocation "
+                        "table is in its summary.json, and jscale.load in Python gives its predictions and bands.")
     if command is not None and not isinstance(result, (jscale.FitResult, jscale.BootstrapResult)):
         raise UserError(f"'{path}' holds a result of type {type(result).__name__}, not a fit of `jscale fit`; "
                         f"`jscale {command}` reads result.jscale of `jscale fit` (an isoFLOP sweep's N*(C) table is in "

@@ -83,6 +83,33 @@ def test_allocate_predict_and_plot_commands(saved, capsys, tmp_path):
     assert png.stat().st_size > 10_000
 
 
+def test_fit_of_several_forms(capsys, tmp_path, saved):
+    """`jscale fit --law chinchilla --law kaplan`: the forms' summary, the mixture's allocation with
+    the share from the forms, forms.jscale (an Ensemble) and summary.json; the allocate command
+    says what the file holds; a form named twice and --bootstrap 0 are refused."""
+    import json
+
+    import jscale
+
+    out = tmp_path / "forms"
+    assert main(["fit", "--law", "chinchilla", "--law", "kaplan", "--starts", "10", "--bootstrap", "4", "--budgets",
+                 "1e22", "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "forms chinchilla, kaplan" in printed and "form tests" in printed and "from forms" in printed
+    forms = jscale.load(out / "forms.jscale")
+    assert isinstance(forms, jscale.Ensemble) and forms.forms == ("chinchilla", "kaplan")
+    summary = json.loads((out / "summary.json").read_text())
+    row = summary["allocation"][0]
+    assert row["compute"] == 1e22 and row["n_params_low"] <= row["n_params_high"]
+    np.testing.assert_allclose(summary["point_weights"], forms.point_weights)
+    assert main(["allocate", str(out / "forms.jscale")]) == 2
+    assert "holds several forms" in capsys.readouterr().err
+    for argv, message in ((["--law", "kaplan", "--law", "kaplan"], "names a form twice"),
+                          (["--law", "chinchilla", "--law", "kaplan", "--bootstrap", "0"], "--bootstrap 0 does not")):
+        assert main(["fit", *argv, "--out", "none"]) == 2
+        assert message in capsys.readouterr().err
+
+
 def test_bad_input_is_one_line_on_stderr(tmp_path, capsys, saved):
     cases = [
         (["fit", "no-such-dataset"], "'no-such-dataset' is neither a bundled dataset"),
