@@ -53,6 +53,7 @@ from jscale._warnings import Diagnostic, ExtrapolationWarning, FormWarning
 # A form whose weight (point, or mean over the resamples) is below this does not move the mixture:
 # its failed form tests are shown in `Ensemble.summary()` but raise no `FormWarning`.
 MATERIAL_WEIGHT = 0.05
+ALLOCATED = ("n_params", "n_tokens", "loss", "tokens_per_param")  # what Ensemble.allocations mixes
 
 def weighted_quantile(values, mass, q) -> np.ndarray:
     """Quantiles `q` of `values` (n,) with positive `mass` (n,), interpolated as numpy's default
@@ -264,20 +265,24 @@ class Ensemble:
         """A compute-optimal quantity ("n_params", "n_tokens", "loss" or "tokens_per_param") at
         budget(s) `compute` under every form (`jscale.compute_optimal` of each member) and their
         mixture, a `Mixture` of (C,) values. Every form must be a law of n_params and n_tokens."""
-        positive = ("n_params", "n_tokens", "loss", "tokens_per_param")
-        if quantity not in positive:
-            raise ValueError(f"quantity must be one of {', '.join(positive)}; got {quantity!r}.")
-        by_form, draws, ok = [], [], []
+        return self.allocations(compute, (quantity,), cost=cost, fixed=fixed)[quantity]
+
+    def allocations(self, compute, quantities=ALLOCATED, *, cost=None, fixed=None) -> dict:
+        """{quantity: `Mixture`} for several compute-optimal quantities at once (each form's
+        allocation solved once); see `compute_optimal`."""
+        bad = [q for q in quantities if q not in ALLOCATED]
+        if bad or not quantities:
+            raise ValueError(f"quantity must be one of {', '.join(ALLOCATED)}; got {bad[0] if bad else quantities!r}.")
+        allocations = []
         for k, boot in enumerate(self.members):
             with warnings.catch_warnings():
                 if k:  # the first form's warnings say it (extrapolation, failed solves); once is enough
                     warnings.simplefilter("ignore", ExtrapolationWarning)
-                allocation = compute_optimal(boot, compute, cost=cost, fixed=fixed)
-            by_form.append(np.asarray(getattr(allocation, quantity)))
-            draws.append(np.asarray(allocation.draws[quantity]))
-            ok.append(np.asarray(allocation.draw_ok))
-        return self._mixture(quantity, np.stack(by_form), np.stack(draws), np.stack(ok), positive=True,
-                             log_bands=False)
+                allocations.append(compute_optimal(boot, compute, cost=cost, fixed=fixed))
+        ok = np.stack([np.asarray(a.draw_ok) for a in allocations])
+        return {q: self._mixture(q, np.stack([np.asarray(getattr(a, q)) for a in allocations]),
+                                 np.stack([np.asarray(a.draws[q]) for a in allocations]), ok, positive=True,
+                                 log_bands=False) for q in quantities}
 
     def diagnostics(self) -> list:
         """A `FormWarning` for every form that carries weight (point or mean resampled weight at least

@@ -555,8 +555,9 @@ def _fit_forms(args, data, source, names) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", jscale.DiagnosticWarning)
         fits = [jscale.fit(law, data, starts=_starts(args.starts, law), progress=show, **options) for law in laws]
+        # jackknife=False: the mixture's bands are percentile bands, which do not use it
         forms = jscale.bootstrap(laws, data, key=args.seed, n_resamples=args.bootstrap, full_fits=fits,
-                                 progress=show, **options)
+                                 jackknife=False, progress=show, **options)
     converged = not any(issubclass(w.category, jscale.ConvergenceWarning) for w in caught)
     print(f"Data: {source}, {len(data)} rows; forms {', '.join(names)}.\n")
     print(forms.summary())
@@ -569,7 +570,7 @@ def _fit_forms(args, data, source, names) -> int:
                 _progress.status(f"Allocating at {len(budgets)} budgets x {len(laws)} forms", show):
             warnings.simplefilter("ignore", jscale.IntervalWarning)
             warnings.simplefilter("always", jscale.ExtrapolationWarning)
-            mixed = {q: forms.compute_optimal(budgets, quantity=q) for q in ("n_params", "n_tokens", "loss")}
+            mixed = forms.allocations(budgets, ("n_params", "n_tokens", "loss"))
         rows = _forms_table(budgets, mixed)
         notes += _print_warnings(caught)
     if args.out.lower() != "none":
