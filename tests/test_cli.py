@@ -83,10 +83,18 @@ def test_allocate_predict_and_plot_commands(saved, capsys, tmp_path):
     assert png.stat().st_size > 10_000
 
 
-def test_fit_of_several_forms(capsys, tmp_path, saved):
+def test_several_forms_refuse_a_repeated_form_and_no_bootstrap(capsys):
+    for argv, message in ((["--law", "kaplan", "--law", "kaplan"], "names a form twice"),
+                          (["--law", "chinchilla", "--law", "kaplan", "--bootstrap", "0"], "--bootstrap 0 does not")):
+        assert main(["fit", *argv, "--out", "none"]) == 2
+        assert message in capsys.readouterr().err
+
+
+@pytest.mark.slow  # ~17 s, all compilation; Ensemble's pieces are tested in test_forms.py
+def test_fit_of_several_forms(capsys, tmp_path):
     """`jscale fit --law chinchilla --law kaplan`: the forms' summary, the mixture's allocation with
     the share from the forms, forms.jscale (an Ensemble) and summary.json; the allocate command
-    says what the file holds; a form named twice and --bootstrap 0 are refused."""
+    says what the file holds."""
     import json
 
     import jscale
@@ -104,10 +112,6 @@ def test_fit_of_several_forms(capsys, tmp_path, saved):
     np.testing.assert_allclose(summary["point_weights"], forms.point_weights)
     assert main(["allocate", str(out / "forms.jscale")]) == 2
     assert "holds several forms" in capsys.readouterr().err
-    for argv, message in ((["--law", "kaplan", "--law", "kaplan"], "names a form twice"),
-                          (["--law", "chinchilla", "--law", "kaplan", "--bootstrap", "0"], "--bootstrap 0 does not")):
-        assert main(["fit", *argv, "--out", "none"]) == 2
-        assert message in capsys.readouterr().err
 
 
 def test_bad_input_is_one_line_on_stderr(tmp_path, capsys, saved):

@@ -107,6 +107,11 @@ def test_one_form_is_todays_bootstrap(data, fits):
     n_star = quiet(one.compute_optimal, [1e22, 1e23])
     np.testing.assert_allclose(n_star.interval(), quiet(jscale.compute_optimal, today, [1e22, 1e23]).interval(
         "n_params"), rtol=1e-12)
+    both = quiet(one.allocations, [1e22, 1e23], ("n_params", "loss"))
+    np.testing.assert_array_equal(both["n_params"].interval(), n_star.interval())
+    assert set(both) == {"n_params", "loss"} and both["loss"].name == "loss"
+    with pytest.raises(ValueError, match="quantity must be one of"):
+        one.allocations([1e22], ("params",))
 
 
 def test_weights_sum_to_one_and_follow_the_key(data, fits, pair):
