@@ -169,8 +169,8 @@ class Truth:
         n, d = configs
         if self.kind == "offset":
             def offset_share(log_ne):
-                self.n_e = float(np.exp(log_ne))
-                return np.median(np.abs(self.loss(n, d) - base_loss(n, d)) / self.loss(n, d)) - share
+                shifted = base_loss(n + np.exp(log_ne), d)  # the plain law at N + N_e
+                return np.median(np.abs(shifted - base_loss(n, d)) / shifted) - share
 
             self.n_e = float(np.exp(brentq(offset_share, 0.0, 40.0, xtol=1e-12)))
         if self.kind == "interaction" and share > 0:
@@ -191,7 +191,7 @@ class Truth:
         if self.kind == "interaction":
             return base_loss(n, d) + self.g / (n * d) ** GAMMA_TRUE
         if self.kind == "offset":
-            return EPOCH["E"] + EPOCH["A"] / (n + self.n_e) ** EPOCH["alpha"] + EPOCH["B"] / d ** EPOCH["beta"]
+            return base_loss(n + self.n_e, d)
         return (EPOCH["E"] + EPOCH["A"] / n ** EPOCH["alpha"] * (1 + n / N_BREAK) ** -D_BREAK
                 + EPOCH["B"] / d ** EPOCH["beta"])
 

@@ -55,6 +55,7 @@ from jscale._warnings import Diagnostic, ExtrapolationWarning, FormWarning
 MATERIAL_WEIGHT = 0.05
 ALLOCATED = ("n_params", "n_tokens", "loss", "tokens_per_param")  # what Ensemble.allocations mixes
 
+
 def weighted_quantile(values, mass, q) -> np.ndarray:
     """Quantiles `q` of `values` (n,) with positive `mass` (n,), interpolated as numpy's default
     ("linear") method is: with equal masses the two agree exactly."""
@@ -214,6 +215,13 @@ class Ensemble:
 
     n_resamples = property(lambda self: self.members[0].n_resamples)
 
+    @property
+    def mean_weights(self) -> np.ndarray:
+        """(K,) each form's weight averaged over the resamples (rows where no form converged left
+        out; the point weights if there are none)."""
+        ok = np.all(np.isfinite(self.weights), axis=1)
+        return self.weights[ok].mean(axis=0) if ok.any() else self.point_weights
+
     def weight_interval(self, level: float = 0.95) -> np.ndarray:
         """(K, 2) percentile band of every form's weight over the resamples."""
         level = check_level(level)
@@ -290,10 +298,9 @@ class Ensemble:
         the members' own diagnostics. A form of negligible weight does not move the mixture, so its
         failed tests are only shown in `summary()`."""
         found = []
-        mean = np.nanmean(self.weights, axis=0) if np.any(np.isfinite(self.weights)) else self.point_weights
         for k, (form, tests) in enumerate(zip(self.forms, zip(self.trends, self.residuals))):
             fired = [t for t in tests if t is not None and t.fires]
-            weight = max(self.point_weights[k], mean[k])
+            weight = max(self.point_weights[k], self.mean_weights[k])
             if fired and weight >= MATERIAL_WEIGHT:
                 tests = "; ".join(f"{t.kind}: {t}" for t in fired)
                 found.append(Diagnostic("form", f"The {form} form (weight {weight:.2f}) fails its form "
@@ -308,7 +315,7 @@ class Ensemble:
         """The forms, their weights (point and resampled band), held-out scores and form tests."""
         band = self.weight_interval(level)
         held = int(self.held.sum())
-        mean = np.nanmean(self.weights, axis=0)
+        mean = self.mean_weights
         lines = [f"{len(self.forms)} forms, {self.n_resamples} resamples; weights from {held} held-out runs with "
                  f"{self.by} >= {self.cutoff:.3g} (fitted on the {len(self.held) - held} below). Point weight: "
                  "from the training fits; resampled: mean and band over the resamples (the mixture's)"

@@ -538,8 +538,6 @@ def _fit_forms(args, data, source, names) -> int:
     weighed by its held-out skill (`jscale.bootstrap` of a list of laws); the forms' summary, the
     mixture's allocation with the share of each band from the forms' disagreement, and in --out
     forms.jscale, summary.json and forms.png."""
-    import numpy as np
-
     import jscale
     from jscale import _progress
 
@@ -579,7 +577,7 @@ def _fit_forms(args, data, source, names) -> int:
             jscale.save(forms, folder / "forms.jscale")
             summary = {"jscale_version": jscale.__version__, "data_source": source, "forms": list(forms.forms),
                        "point_weights": forms.point_weights,
-                       "weights_mean": [float(w) for w in np.nanmean(forms.weights, axis=0)],
+                       "weights_mean": forms.mean_weights,
                        "weights_band": forms.weight_interval(), "held_out_rmse": forms.held_rmse,
                        "summary": forms.summary(), "allocation": rows, "warnings": list(dict.fromkeys(notes))}
             (folder / "summary.json").write_text(json.dumps(_strict_json(summary), indent=2, allow_nan=False) + "\n")

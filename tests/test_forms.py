@@ -118,6 +118,7 @@ def test_weights_sum_to_one_and_follow_the_key(data, fits, pair):
     assert pair.weights.shape == (24, 2) and pair.scores.shape == (24, 2)
     np.testing.assert_allclose(np.nansum(pair.weights, axis=1), 1.0)
     np.testing.assert_allclose(pair.point_weights.sum(), 1.0)
+    np.testing.assert_allclose(pair.mean_weights, np.nanmean(pair.weights, axis=0), rtol=1e-14)
     again = quiet(jscale.bootstrap, [LAW, WRONG], data, key=7, n_resamples=24, full_fits=fits, jackknife=False)
     np.testing.assert_array_equal(again.weights, pair.weights)
     other = quiet(jscale.bootstrap, [LAW, WRONG], data, key=8, n_resamples=24, full_fits=fits, jackknife=False)
