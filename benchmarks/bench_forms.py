@@ -5,6 +5,8 @@
     python benchmarks/bench_forms.py --studies 20 --cells interaction-0,break-N --no-append
     python benchmarks/bench_forms.py --studies 30 --cells interaction-0,break-N --prior 1,1,30
                                                          # a prior leaning 30:1 towards the break form
+    python benchmarks/bench_forms.py --studies 30 --cells interaction-0,interaction-2.5 --holdout 0.5 --no-append
+                                                         # forms scored on the top half of 6ND, not the top quarter
 
 Every simulated study observes the 240 configurations (n_params, n_tokens) of the bundled Chinchilla
 data (`jscale.datasets.load("chinchilla")`: N 5.7e7 to 1.6e10, D 8.2e8 to 3.2e11, 6ND 1.4e18 to
@@ -218,11 +220,11 @@ def optimal_n(loss, compute: float) -> float:
 
 
 # --- one study ----------------------------------------------------------------------------------------
-def study(truth: Truth, configs, rng, key: int, n_resamples: int, prior=None) -> dict:
+def study(truth: Truth, configs, rng, key: int, n_resamples: int, **scoring) -> dict:
     n, d = configs
     observed = truth.loss(n, d) * np.exp(SIGMA * rng.normal(size=n.size))
     data = jscale.ScalingData.from_arrays(n_params=n, n_tokens=d, loss=observed)
-    ens = jscale.bootstrap(list(FORMS), data, key=key, n_resamples=n_resamples, prior=prior)
+    ens = jscale.bootstrap(list(FORMS), data, key=key, n_resamples=n_resamples, **scoring)
     point_n = [p[0] for p in POINTS]
     point_d = [p[1] for p in POINTS]
     default = ens.members[0]
@@ -258,13 +260,13 @@ class Cell:
         self.form_warned = 0
         self.seconds = []
 
-    def run(self, s: int, seed: int, n_resamples: int, prior=None):
+    def run(self, s: int, seed: int, n_resamples: int, **scoring):
         rng = np.random.default_rng([seed, self.index, s])
         start = time.perf_counter()
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")  # recorded, not shown; counted below
             try:
-                self.results[s] = study(self.truth, self.configs, rng, 10_000 * seed + s, n_resamples, prior)
+                self.results[s] = study(self.truth, self.configs, rng, 10_000 * seed + s, n_resamples, **scoring)
             except (ValueError, RuntimeError, FloatingPointError) as err:  # ConvergenceError is a RuntimeError
                 self.failures.append(f"study {s}: {type(err).__name__}: {str(err)[:160]}")
         kinds = {w.category.__name__ for w in caught}
@@ -374,6 +376,9 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--prior", default=None, help="prior probabilities of the three forms C,I,B (e.g. 1,1,30; "
                                                       "default equal): jscale.bootstrap(..., prior=...)")
+    parser.add_argument("--holdout", type=float, default=0.25,
+                        help="share of the distinct 6ND values held out to score the forms (default 0.25): "
+                             "jscale.bootstrap(..., holdout=...)")
     parser.add_argument("--no-append", action="store_true", help="print only; do not append to RESULTS.md")
     args = parser.parse_args(argv)
     studies = args.studies if args.studies is not None else (4 if args.quick else DEFAULT_STUDIES)
@@ -390,6 +395,9 @@ def main(argv=None):
             parser.error(f"--prior takes three numbers, e.g. 1,1,30; got {args.prior!r}")
         if len(prior) != len(FORMS) or min(prior) <= 0:
             parser.error(f"--prior takes {len(FORMS)} positive numbers (C, I, B), e.g. 1,1,30; got {args.prior!r}")
+    if not 0 < args.holdout < 1:
+        parser.error(f"--holdout takes a share in (0, 1); got {args.holdout}")
+    scoring = dict(prior=prior, holdout=args.holdout)
     measured = commit()  # read before the run: the tree may change while it runs
 
     chinchilla = jscale.datasets.load("chinchilla")
@@ -406,7 +414,7 @@ def main(argv=None):
     t_all = time.perf_counter()
     for s in range(studies):
         for cell in cells:
-            cell.run(s, args.seed, resamples, prior)
+            cell.run(s, args.seed, resamples, **scoring)
             if s == 0 or (s + 1) % 10 == 0 or args.quick:
                 r = cell.results.get(s)
                 text = "failed" if r is None else (
@@ -437,8 +445,9 @@ def main(argv=None):
                 "z ~ N(0, 1). Each study: jscale.bootstrap([Chinchilla(), "
                 "chinchilla+interaction (+ G/(N D)^gamma, G, gamma free), chinchilla+break-N (x (1 + N/N_b)^(-d), "
                 "d in (-0.5, 0.5), log10 N_b in (7, 12) free)], data, key=study, n_resamples=R"
-                + (f", prior={prior}" if prior else "") + ") (forms scored on the "
-                "top quarter of the distinct 6ND values); default bands: 95% percentile bands of ens.members[0] "
+                + (f", prior={prior}" if prior else "") + (f", holdout={args.holdout}" if args.holdout != 0.25 else "")
+                + f") (forms scored on the top {args.holdout:.0%} of the distinct 6ND values); default bands: 95% "
+                "percentile bands of ens.members[0] "
                 "(= jscale.bootstrap(Chinchilla(), ...) with the same key); form-robust: the mixture's 95% bands "
                 "(ens.predict, ens.compute_optimal). Quantities: loss at (7e10, 1.4e12) and (3e11, 6e12), N* at "
                 "1e24 FLOP (6ND; truth by compute_optimal for the plain truth, else a grid + Brent search along "

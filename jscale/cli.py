@@ -478,6 +478,18 @@ def _allocating(law) -> bool:
     return "n_params" in law.columns and "n_tokens" in law.columns and len(law.columns) == 2
 
 
+def _fit_budgets(args, data) -> list[float]:
+    """`--budgets`, or the default budgets around the data's largest compute."""
+    return args.budgets if args.budgets is not None else _default_budgets(float(max(data.compute)))
+
+
+def _solver(args):
+    """The solver `--max-steps` asks for, or None for the default."""
+    import jscale
+
+    return None if args.max_steps is None else jscale.RobustGaussNewton(max_steps=args.max_steps)
+
+
 def _fit(args) -> int:
     """Long because it is the default job's script: fit, bootstrap, allocation, outputs, each a
     short block that reports what it is doing."""
@@ -489,7 +501,7 @@ def _fit(args) -> int:
     if len(names) > 1:
         return _fit_forms(args, data, source, names)
     law = _law(names[0], data)
-    solver = None if args.max_steps is None else jscale.RobustGaussNewton(max_steps=args.max_steps)
+    solver = _solver(args)
     show = not args.quiet
     notes = []  # every warning printed, for summary.json
     with warnings.catch_warnings(record=True) as caught:
@@ -512,7 +524,7 @@ def _fit(args) -> int:
         print(saved.summary())
     allocation = None
     if _allocating(law):
-        budgets = args.budgets if args.budgets is not None else _default_budgets(float(max(data.compute)))
+        budgets = _fit_budgets(args, data)
         draws = f" x {args.bootstrap} draws" if args.bootstrap else ""
         with warnings.catch_warnings(record=True) as caught, \
                 _progress.status(f"Allocating at {len(budgets)} budgets{draws}", show):
@@ -547,8 +559,7 @@ def _fit_forms(args, data, source, names) -> int:
         raise UserError("Several forms are weighed on bootstrap resamples; --bootstrap 0 does not apply (the "
                         "default, 1000, or 200 for a quicker look).")
     laws = [_law(name, data) for name in names]
-    solver = None if args.max_steps is None else jscale.RobustGaussNewton(max_steps=args.max_steps)
-    options = dict(target=args.target, residual=args.residual, loss=args.loss, delta=args.delta, solver=solver)
+    options = dict(target=args.target, residual=args.residual, loss=args.loss, delta=args.delta, solver=_solver(args))
     show = not args.quiet
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", jscale.DiagnosticWarning)
@@ -563,7 +574,7 @@ def _fit_forms(args, data, source, names) -> int:
                                                                          jscale.ConvergenceWarning))])
     rows = None
     if all(_allocating(law) for law in laws):
-        budgets = args.budgets if args.budgets is not None else _default_budgets(float(max(data.compute)))
+        budgets = _fit_budgets(args, data)
         with warnings.catch_warnings(record=True) as caught, \
                 _progress.status(f"Allocating at {len(budgets)} budgets x {len(laws)} forms", show):
             warnings.simplefilter("ignore", jscale.IntervalWarning)
