@@ -7,7 +7,6 @@ import numbers
 import warnings
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jscale import _predict
@@ -16,7 +15,7 @@ from jscale._fit import check_law_and_data, check_objective, fit
 from jscale._laws import Law
 from jscale._numerics import x64_scope
 from jscale._results import FitResult
-from jscale._uncertainty import free_covariance
+from jscale._uncertainty import free_covariance, model_value_and_jacobian
 from jscale._warnings import Diagnostic, ExtrapolationWarning, FormWarning
 
 SCALE_COLUMNS = ("compute", "n_params", "n_tokens", "unique_tokens")
@@ -92,10 +91,7 @@ def _model(result: FitResult, data: ScalingData):
     values in residual space."""
     x = result.law.inputs(_predict.natural(result.law, result.data_summary, data))
     log = result.residual == "log"
-    model = (lambda t: result.law.log_predict(t, x)) if log else (lambda t: result.law.predict(t, x))
-    with x64_scope():
-        theta = jnp.asarray(result.theta, jnp.float64)
-        value, jac = np.asarray(model(theta)), np.asarray(jax.jacfwd(model)(theta))
+    value, jac = model_value_and_jacobian(result.law.log_predict if log else result.law.predict, result.theta, x)
     observed = np.asarray(data[result.target], np.float64)
     return value, jac, (np.log(observed) if log else observed)
 

@@ -149,6 +149,21 @@ def _on_draws(thetas_a, thetas_b, log_cs, fixed_a, fixed_b, **static):
     return jax.vmap(lambda a, b: _all_budgets(a, b, log_cs, fixed_a, fixed_b, **static))(thetas_a, thetas_b)
 
 
+_CHUNK = 32  # parameter pairs per call of `_on_draws`: one program per pair of laws, whatever the draws
+
+
+def _over_draws(thetas_a, thetas_b, args, static) -> dict:
+    """`_on_draws` on (n, P) parameter pairs in calls of `_CHUNK` pairs (the last padded with
+    repeats), so that a fit and bootstraps of any size share one compiled program (it takes
+    seconds to compile: a root search per budget). NumPy, (n, ...) each."""
+    n = len(thetas_a)
+    size = -(-n // _CHUNK) * _CHUNK
+    ta, tb = pad_repeating(thetas_a, size), pad_repeating(thetas_b, size)
+    parts = [_on_draws(jnp.asarray(ta[i:i + _CHUNK]), jnp.asarray(tb[i:i + _CHUNK]), *args, **static)
+             for i in range(0, size, _CHUNK)]
+    return {k: np.concatenate([np.asarray(p[k]) for p in parts])[:n] for k in parts[0]}
+
+
 @functools.partial(jax.jit, static_argnames=_STATIC)
 def _jacobians(theta_a, theta_b, log_cs, fixed_a, fixed_b, **static):
     return jax.jacfwd(lambda a, b: _all_budgets(a, b, log_cs, fixed_a, fixed_b, **static), argnums=(0, 1))(
@@ -456,16 +471,13 @@ def compare(a, b, compute, *, cost=None, fixed=None, between=DEFAULT_BETWEEN) ->
             ta, tb, ok = _draw_pairs(side_a, side_b)
             thetas_a = np.concatenate([ta, theta_a[None]])
             thetas_b = np.concatenate([tb, theta_b[None]])
-            size = bucket(len(thetas_a))
-            out = _on_draws(jnp.asarray(pad_repeating(thetas_a, size)), jnp.asarray(pad_repeating(thetas_b, size)),
-                            *args, **static)
-            out = {k: np.exp(np.asarray(v)[:len(thetas_a), :budgets.size]) for k, v in out.items()}
+            out = {k: np.exp(v[:, :budgets.size]) for k, v in _over_draws(thetas_a, thetas_b, args, static).items()}
             est = {k: v[-1] for k, v in out.items()}
             draws = {k: read_only(v[:-1, 0] if k == "crossover" else v[:-1]) for k, v in out.items()}
             draw_ok = read_only(ok)
         else:
-            out = _on_draws(jnp.asarray(theta_a[None]), jnp.asarray(theta_b[None]), *args, **static)
-            est = {k: np.exp(np.asarray(v)[0, :budgets.size]) for k, v in out.items()}
+            out = _over_draws(theta_a[None], theta_b[None], args, static)
+            est = {k: np.exp(v[0, :budgets.size]) for k, v in out.items()}
             if side_a.cov is not None:
                 jac = _jacobians(jnp.asarray(theta_a), jnp.asarray(theta_b), *args, **static)
                 jac = tuple({k: np.asarray(v[i])[:budgets.size] for k, v in jac.items()} for i in (0, 1))

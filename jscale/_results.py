@@ -154,10 +154,9 @@ class FitResult(struct.PyTreeNode, kw_only=True):
         """Interval (R,) of the prediction by the delta method (in log space for log residuals);
         with `observation=True` it also spans a new run's spread around the law."""
         x = _predict.inputs(self.law, self.data_summary, data, **columns)
-        problem_model = (lambda t: self.law.log_predict(t, x)) if self.residual == "log" else \
-            (lambda t: self.law.predict(t, x))
+        model = self.law.log_predict if self.residual == "log" else self.law.predict
         extra = self.residual_variance if observation else 0.0
-        return unc.model_interval(problem_model, self.theta, self.free_covariance(covariance), level, extra,
+        return unc.model_interval(model, x, self.theta, self.free_covariance(covariance), level, extra,
                                   exponentiate=self.residual == "log")
 
     @property

@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jscale._data import closest
-from jscale._numerics import jacobian_and_value, x64_scope
+from jscale._numerics import bucket, jacobian_and_value, pad_repeating, x64_scope
 from jscale._solve import SUCCESS
 
 COVARIANCES = ("sandwich", "hessian")
@@ -311,14 +311,40 @@ def wald_interval(law, theta, free, name_or_function, level: float, log: bool = 
     return _shaped(low), _shaped(high)
 
 
-def model_interval(problem_model, theta, free, level: float, extra_variance=0.0, exponentiate: bool = True):
-    """Delta-method interval of a model's values (R,): `problem_model(theta) -> (R,)` in residual
-    space; exponentiated for log residuals."""
-    z = normal_quantile(0.5 + check_level(level) / 2)
+# --- a law's model at many points, compiled as one program per bucket of rows and draws ---------------
+# (run eagerly, every operation of the law would compile on its own for every new shape)
+
+
+def _padded_rows(x: dict) -> tuple[dict, int]:
+    """The points `x` (name -> (R,)) padded to `bucket(R)` rows by repeats, and R."""
+    n = len(next(iter(x.values())))
+    return {k: pad_repeating(v, bucket(n)) for k, v in x.items()}, n
+
+
+@functools.partial(jax.jit, static_argnames=("model",))
+def _model_draws(free, x, *, model):
+    return jax.vmap(lambda t: model(t, x))(free)
+
+
+@functools.partial(jax.jit, static_argnames=("model",))
+def _model_jacobian(theta, x, *, model):
+    return jacobian_and_value(lambda t: model(t, x), theta)
+
+
+def model_value_and_jacobian(model, theta, x) -> tuple[np.ndarray, np.ndarray]:
+    """`model(theta, x)` (R,) and its Jacobian (R, P) in theta: `model` a law's `log_predict` or
+    `predict` (hashable: one program per law and bucket of rows)."""
+    padded, n = _padded_rows(x)
     with x64_scope():
-        theta = jnp.asarray(theta, jnp.float64)
-        value = np.asarray(problem_model(theta))
-        jac = np.asarray(jax.jacfwd(problem_model)(theta))
+        jac, value = _model_jacobian(jnp.asarray(theta, jnp.float64), jax.tree.map(jnp.asarray, padded), model=model)
+    return np.asarray(value)[:n], np.asarray(jac)[:n]
+
+
+def model_interval(model, x, theta, free, level: float, extra_variance=0.0, exponentiate: bool = True):
+    """Delta-method interval of a model's values (R,) at the points `x`: `model(theta, x) -> (R,)`
+    in residual space (a law's `log_predict` or `predict`); exponentiated for log residuals."""
+    z = normal_quantile(0.5 + check_level(level) / 2)
+    value, jac = model_value_and_jacobian(model, theta, x)
     half = z * np.sqrt(np.einsum("rp,pq,rq->r", jac, free, jac) + extra_variance)
     low, high = value - half, value + half
     return (np.exp(low), np.exp(high)) if exponentiate else (low, high)
@@ -370,10 +396,17 @@ def draws_of_param(boot, name: str):
 
 
 def model_on_draws(model, x):
-    """values(free (n, P)) -> (n, R): `model(theta, x)` (a law's log_predict or predict) on every draw."""
+    """values(free (n, P)) -> (n, R): `model(theta, x)` (a law's log_predict or predict) on every draw,
+    one program per law and bucket of draws and rows."""
+    padded, n_rows = _padded_rows(x)
+
     def values(free):
+        free = np.asarray(free, np.float64)
+        if not len(free):
+            return np.zeros((0, n_rows))
         with x64_scope():
-            x_dev = jax.tree.map(jnp.asarray, x)
-            return np.asarray(jax.vmap(lambda t: model(t, x_dev))(jnp.asarray(free, jnp.float64)))
+            out = _model_draws(jnp.asarray(pad_repeating(free, bucket(len(free)))),
+                               jax.tree.map(jnp.asarray, padded), model=model)
+        return np.asarray(out)[:len(free), :n_rows]
 
     return values
