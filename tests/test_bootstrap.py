@@ -275,6 +275,31 @@ def test_prediction_interval(well_conditioned):
     assert (high[1] - low[1]) / pred[1] > (high[0] - low[0]) / pred[0]
 
 
+def test_predictions_on_draws_are_one_program_per_bucket(well_conditioned):
+    """The law on every draw and point is one compiled program per bucket of draws and points
+    (9 and 10 points share one), with the values of the law evaluated draw by draw."""
+    from jscale import _uncertainty
+    from jscale._numerics import x64_scope
+
+    _, fit, boot = well_conditioned
+    n = np.geomspace(1e8, 1e11, 10)
+    x = LAW.inputs({"n_params": n, "n_tokens": 20 * n})
+    free = boot.free_draws[boot.converged][:5]
+    values = _uncertainty.model_on_draws(LAW.log_predict, x)
+    with x64_scope():  # float64, as every fit
+        direct = np.stack([np.asarray(LAW.log_predict(t, x)) for t in free])
+        at_fit = np.asarray(LAW.log_predict(fit.theta, x))
+    np.testing.assert_allclose(values(free), direct, rtol=1e-13)
+    programs = _uncertainty._model_draws._cache_size()
+    nine = _uncertainty.model_on_draws(LAW.log_predict, {k: v[:9] for k, v in x.items()})(free)
+    np.testing.assert_allclose(nine, direct[:, :9], rtol=1e-13)
+    assert _uncertainty._model_draws._cache_size() == programs
+    assert values(free[:0]).shape == (0, 10)
+    value, jac = _uncertainty.model_value_and_jacobian(LAW.log_predict, fit.theta, x)
+    np.testing.assert_allclose(value, at_fit, rtol=1e-13)
+    assert jac.shape == (10, LAW.n_free)
+
+
 def test_statistics_use_converged_draws_and_are_read_only(small):
     _, _, boot = small
     assert boot.n_resamples == 8 and boot.n_starts == 1 and boot.status.shape == (8,)

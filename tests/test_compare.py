@@ -301,6 +301,26 @@ def test_bootstraps_give_bands_from_draws(fits, boots):
                                rtol=1e-12)
 
 
+def test_a_fit_and_bootstraps_of_any_size_share_one_program(fits, boots, monkeypatch):
+    """Every call evaluates the same number of parameter pairs (one compiled program per pair of
+    laws); 25 pairs (24 draws and the estimate) take one call, padded."""
+    from jscale import _compare
+
+    widths = []
+    evaluate = _compare._on_draws
+
+    def counted(thetas_a, *args, **kwargs):
+        widths.append(thetas_a.shape[0])
+        return evaluate(thetas_a, *args, **kwargs)
+
+    monkeypatch.setattr(_compare, "_on_draws", counted)
+    from_fits = quiet(jscale.compare, fits[2], fits[3], BUDGETS)
+    from_boots = quiet(jscale.compare, boots[0], boots[1], BUDGETS)
+    assert widths == [_compare._CHUNK, _compare._CHUNK]
+    np.testing.assert_allclose(from_boots.multiplier, from_fits.multiplier, rtol=1e-12)
+    assert from_boots.draws["multiplier"].shape == (24, BUDGETS.size)
+
+
 def test_bootstraps_paired_only_with_the_same_key(boots):
     boot_a, boot_b, boot_b_other = boots
     paired = quiet(jscale.compare, boot_a, boot_b, BUDGETS)
