@@ -297,10 +297,10 @@ class Ensemble:
         `MATERIAL_WEIGHT`) and fails its held-out or residual test (`bootstrap` warned with them), and
         the members' own diagnostics. A form of negligible weight does not move the mixture, so its
         failed tests are only shown in `summary()`."""
-        found = []
+        found, mean = [], self.mean_weights
         for k, (form, tests) in enumerate(zip(self.forms, zip(self.trends, self.residuals))):
             fired = [t for t in tests if t is not None and t.fires]
-            weight = max(self.point_weights[k], self.mean_weights[k])
+            weight = max(self.point_weights[k], mean[k])
             if fired and weight >= MATERIAL_WEIGHT:
                 tests = "; ".join(f"{t.kind}: {t}" for t in fired)
                 found.append(Diagnostic("form", f"The {form} form (weight {weight:.2f}) fails its form "

@@ -235,12 +235,19 @@ def _predict_at(law: Law, theta, x):
 _MIN_PREDICT_ROWS = 256
 
 
+def padded_points(x: dict) -> tuple[dict, int]:
+    """The points `x` (name -> (R,)) padded by repeats to the bucket of rows a prediction program
+    is compiled for (at least `_MIN_PREDICT_ROWS`), and R."""
+    n = len(next(iter(x.values())))
+    size = max(_MIN_PREDICT_ROWS, bucket(n))
+    return {k: pad_repeating(v, size) for k, v in x.items()}, n
+
+
 def predict_at(law: Law, theta, x) -> np.ndarray:
     """`law.predict(theta, x)` (R,) as NumPy, compiled as one program (not one per operation, as
     eagerly) per bucket of rows. Call inside `x64_scope`."""
-    n = len(next(iter(x.values())))
-    size = max(_MIN_PREDICT_ROWS, bucket(n))
-    return np.asarray(_predict_at(law, theta, {k: pad_repeating(v, size) for k, v in x.items()}))[:n]
+    padded, n = padded_points(x)
+    return np.asarray(_predict_at(law, theta, padded))[:n]
 
 
 def _fix(law: Law, values: dict) -> Law:

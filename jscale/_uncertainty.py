@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jscale._data import closest
+from jscale._laws import padded_points
 from jscale._numerics import bucket, jacobian_and_value, pad_repeating, x64_scope
 from jscale._solve import SUCCESS
 
@@ -312,13 +313,8 @@ def wald_interval(law, theta, free, name_or_function, level: float, log: bool = 
 
 
 # --- a law's model at many points, compiled as one program per bucket of rows and draws ---------------
-# (run eagerly, every operation of the law would compile on its own for every new shape)
-
-
-def _padded_rows(x: dict) -> tuple[dict, int]:
-    """The points `x` (name -> (R,)) padded to `bucket(R)` rows by repeats, and R."""
-    n = len(next(iter(x.values())))
-    return {k: pad_repeating(v, bucket(n)) for k, v in x.items()}, n
+# (run eagerly, every operation of the law would compile on its own for every new shape; rows are
+# padded as `predict_at` pads them)
 
 
 @functools.partial(jax.jit, static_argnames=("model",))
@@ -334,7 +330,7 @@ def _model_jacobian(theta, x, *, model):
 def model_value_and_jacobian(model, theta, x) -> tuple[np.ndarray, np.ndarray]:
     """`model(theta, x)` (R,) and its Jacobian (R, P) in theta: `model` a law's `log_predict` or
     `predict` (hashable: one program per law and bucket of rows)."""
-    padded, n = _padded_rows(x)
+    padded, n = padded_points(x)
     with x64_scope():
         jac, value = _model_jacobian(jnp.asarray(theta, jnp.float64), jax.tree.map(jnp.asarray, padded), model=model)
     return np.asarray(value)[:n], np.asarray(jac)[:n]
@@ -398,7 +394,7 @@ def draws_of_param(boot, name: str):
 def model_on_draws(model, x):
     """values(free (n, P)) -> (n, R): `model(theta, x)` (a law's log_predict or predict) on every draw,
     one program per law and bucket of draws and rows."""
-    padded, n_rows = _padded_rows(x)
+    padded, n_rows = padded_points(x)
 
     def values(free):
         free = np.asarray(free, np.float64)
