@@ -94,7 +94,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import dataclasses
 import time
 import warnings
 
@@ -106,7 +105,6 @@ from bench_downstream import wilson as _wilson  # same folder
 
 import jscale
 from jscale._backtest import TREND_P
-from jscale._forms import form_weights
 from jscale.laws import Param, custom
 
 EPOCH = dict(E=1.82, A=482.0, B=2085.0, alpha=0.348, beta=0.366)
@@ -224,23 +222,11 @@ def optimal_n(loss, compute: float) -> float:
 
 
 # --- one study ----------------------------------------------------------------------------------------
-def trend_charged(ens):
-    """`ens` re-weighted with each form's residual-test evidence charged at AIC's price: score_k -
-    max(0, chi2_k / 2 - dof_k), on every resample and at the point (--score held-out+trend; a rule
-    under study here, not jscale's)."""
-    charge = np.array([0.0 if t is None else max(0.0, t.statistic / 2 - t.dof) for t in ens.residuals])
-    scores, point = ens.scores - charge, ens.point_scores - charge
-    return dataclasses.replace(ens, scores=scores, point_scores=point, weights=form_weights(scores),
-                               point_weights=form_weights(point[None])[0])
-
-
-def study(truth: Truth, configs, rng, key: int, n_resamples: int, score: str = "held-out", **scoring) -> dict:
+def study(truth: Truth, configs, rng, key: int, n_resamples: int, **scoring) -> dict:
     n, d = configs
     observed = truth.loss(n, d) * np.exp(SIGMA * rng.normal(size=n.size))
     data = jscale.ScalingData.from_arrays(n_params=n, n_tokens=d, loss=observed)
     ens = jscale.bootstrap(list(FORMS), data, key=key, n_resamples=n_resamples, **scoring)
-    if score == "held-out+trend":
-        ens = trend_charged(ens)
     point_n = [p[0] for p in POINTS]
     point_d = [p[1] for p in POINTS]
     default = ens.members[0]
@@ -396,8 +382,8 @@ def main(argv=None):
                         help="share of the distinct 6ND values held out to score the forms (default 0.25): "
                              "jscale.bootstrap(..., holdout=...)")
     parser.add_argument("--score", choices=("held-out", "held-out+trend"), default="held-out",
-                        help="held-out: jscale's weights (default); held-out+trend: each form's score also "
-                             "charged max(0, chi2/2 - dof) of its residual test (a rule under study)")
+                        help="jscale.bootstrap(..., score=...): held-out (default) or held-out+trend (each "
+                             "form's scores also charged max(0, chi2/2 - dof) of its residual test)")
     parser.add_argument("--no-append", action="store_true", help="print only; do not append to RESULTS.md")
     args = parser.parse_args(argv)
     studies = args.studies if args.studies is not None else (4 if args.quick else DEFAULT_STUDIES)
@@ -465,7 +451,7 @@ def main(argv=None):
                 "chinchilla+interaction (+ G/(N D)^gamma, G, gamma free), chinchilla+break-N (x (1 + N/N_b)^(-d), "
                 "d in (-0.5, 0.5), log10 N_b in (7, 12) free)], data, key=study, n_resamples=R"
                 + (f", prior={prior}" if prior else "") + (f", holdout={args.holdout}" if args.holdout != 0.25 else "")
-                + ("; then each form's score charged max(0, chi2/2 - dof) of its residual test"
+                + (f", score={args.score!r}: each form's scores charged max(0, chi2/2 - dof) of its residual test"
                    if args.score != "held-out" else "")
                 + f") (forms scored on the top {args.holdout:.0%} of the distinct 6ND values); default bands: 95% "
                 "percentile bands of ens.members[0] "

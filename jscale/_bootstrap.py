@@ -41,10 +41,12 @@ from jscale._forms import (
     Ensemble,
     check_laws,
     check_prior,
+    check_score,
     form_weights,
     held_errors,
     prediction_spread,
     predictive_scores,
+    trend_charges,
 )
 from jscale._laws import Law, Shared
 from jscale._numerics import bucket, read_only, x64_scope
@@ -213,7 +215,7 @@ def bootstrap(
 
     Given a list of laws (candidate forms), bootstraps each on the same resamples and returns an
     `Ensemble` whose bands mix the forms by their skill on the held-out largest runs (see
-    `bootstrap_forms` for its extra keywords: by, holdout, cutoff, names, full_fits, prior).
+    `bootstrap_forms` for its extra keywords: by, holdout, cutoff, names, full_fits, prior, score).
 
     Resamples are weights (multiplicities), so every resample has the data's shape and all of
     them, times every start, run through the batching layer together (in chunks of
@@ -304,7 +306,7 @@ def bootstrap(
                                chunk_size=chunk_size, progress=progress, **forms)
     if forms:
         raise TypeError(f"bootstrap got unexpected keyword {next(iter(forms))!r}; by, holdout, cutoff, names, "
-                        "full_fits and prior apply to a list of laws (several forms).")
+                        "full_fits, prior and score apply to a list of laws (several forms).")
     result = _bootstrap(law, data, n_resamples=n_resamples, key=key, counts=counts, unit=unit, strata=strata,
                         starts=starts,
                         full_fit=full_fit, target=target, residual=residual, loss=loss, delta=delta, solver=solver,
@@ -570,7 +572,8 @@ def _paired(law: Law, datasets: list, fits: list, n_resamples: int, key_data, op
 
 
 def bootstrap_forms(laws, data: ScalingData, *, key, n_resamples=None, by: str = "compute", holdout: float = 0.25,
-                    cutoff=None, names=None, full_fits=None, prior=None, unit: str = "row", target: str = "loss",
+                    cutoff=None, names=None, full_fits=None, prior=None, score: str = "held-out", unit: str = "row",
+                    target: str = "loss",
                     residual: str = "log", loss="huber", delta=None, jackknife: bool = True, **execution) -> Ensemble:
     """Several candidate forms of a law, bootstrapped together and mixed by their extrapolation skill
     (`jscale.bootstrap` given a list of laws; see `jscale._forms` for the weights).
@@ -598,10 +601,14 @@ def bootstrap_forms(laws, data: ScalingData, *, key, n_resamples=None, by: str =
             default equal). A form's weight on every resample is prior_k exp(score_k), normalised:
             where the held-out runs cannot tell the forms apart, the weights follow the prior and
             the Occam factor, so a form held plausible for reasons outside the data keeps its share.
+        score: "held-out" (default: the forms' skill on the held-out runs) or "held-out+trend"
+            (each form's scores also charged max(0, chi2/2 - dof) of its residual test, the
+            evidence of a trend its fit leaves in all the runs; `jscale._forms`).
         **execution: solver, batching, batch_size, n_devices, mesh, chunk_size, progress.
     """
     laws, names = check_laws(laws, names)
     log_prior = check_prior(prior, len(laws))
+    score = check_score(score)
     objective = check_objective(target, residual, loss, delta)
     for law in laws:
         check_law_and_data(law, data, objective)
@@ -645,14 +652,15 @@ def bootstrap_forms(laws, data: ScalingData, *, key, n_resamples=None, by: str =
             residuals.append(residual_test(full, data))
             members.append(member)
             held_out.append(train)
-    scores = np.stack(scores, axis=1) + log_prior
-    point_scores = np.asarray(point_scores) + log_prior
+    charges = trend_charges(residuals) if score == "held-out+trend" else np.zeros(len(laws))
+    scores = np.stack(scores, axis=1) + log_prior - charges
+    point_scores = np.asarray(point_scores) + log_prior - charges
     weights = form_weights(scores)
     point_weights = form_weights(point_scores[None])[0]
     ensemble = Ensemble(forms=names, members=tuple(members), held_out=tuple(held_out), by=by, cutoff=cutoff,
                         held=held, scores=scores, weights=weights, point_scores=point_scores,
                         point_weights=point_weights, held_rmse=np.asarray(rmse), trends=tuple(trends),
-                        residuals=tuple(residuals), prior=np.exp(log_prior))
+                        residuals=tuple(residuals), prior=np.exp(log_prior), score=score, charges=charges)
     warn_all(ensemble.diagnostics(), stacklevel=3)
     return ensemble
 

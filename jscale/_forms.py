@@ -21,6 +21,12 @@ w_kb = exp(score_kb) / sum_j exp(score_jb): out-of-sample skill, as in pseudo-BM
 2018), with the weights resampled by the bootstrap, and with vagueness and parameters counted
 against a form, so that a flexible form that only matches a simpler one does not widen the bands.
 With `prior=`, each score also gets the log prior probability of its form (default: equal).
+With `score="held-out+trend"`, each form's scores are also charged the evidence of a smooth trend
+its full-data fit leaves in the residuals (its "residuals" `TrendTest`, statistic chi2_k on dof_k
+degrees of freedom), at AIC's price: score_kb - max(0, chi2_k / 2 - dof_k). The held-out runs alone
+are few and close to the training edge; a trend in all the runs' residuals is the in-sample sign
+that a form misses what the held-out runs only begin to show. A right form's chi2 is about its dof,
+so the charge is mostly zero there (see `trend_charges`).
 Draw b of form k's full-data bootstrap carries mass w_kb in the mixture; quantiles of the mixture
 are the form-robust bands. The point weights are those of the training fits, without resampling.
 The joint density replaced a product of per-run densities N(e_kbi; 0, s_k^2 + v_ki), which
@@ -54,6 +60,7 @@ from jscale._warnings import Diagnostic, ExtrapolationWarning, FormWarning
 # its failed form tests are shown in `Ensemble.summary()` but raise no `FormWarning`.
 MATERIAL_WEIGHT = 0.05
 ALLOCATED = ("n_params", "n_tokens", "loss", "tokens_per_param")  # what Ensemble.allocations mixes
+SCORES = ("held-out", "held-out+trend")  # what `score=` may be (module docstring)
 
 
 def weighted_quantile(values, mass, q) -> np.ndarray:
@@ -187,8 +194,8 @@ class Ensemble:
         by, cutoff: runs with `by` >= cutoff were held out for scoring.
         held: (R,) mask of the held-out runs.
         scores: (B, K) score of every form on every resample (log predictive density of the
-            held-out runs plus the Occam factor and the log prior; -inf where its training draw
-            did not converge).
+            held-out runs plus the Occam factor and the log prior, less the form's charge; -inf
+            where its training draw did not converge).
         weights: (B, K) the forms' weights on every resample (rows sum to 1; NaN rows where no
             form's training draw converged).
         point_scores, point_weights: (K,) the same for the training fits without resampling.
@@ -196,6 +203,10 @@ class Ensemble:
         trends: (K,) each form's held-out `TrendTest` (its training fit), or None.
         residuals: (K,) each form's residual `TrendTest` (its full-data fit), or None.
         prior: (K,) the forms' prior probabilities (equal unless `prior=` was given).
+        score: how the forms were scored, one of `SCORES`: "held-out", or "held-out+trend"
+            (held-out skill less a charge for a trend left in the residuals).
+        charges: (K,) what was taken from each form's scores (`trend_charges` of `residuals`
+            under "held-out+trend", else zeros).
     """
 
     forms: tuple
@@ -212,6 +223,8 @@ class Ensemble:
     trends: tuple
     residuals: tuple
     prior: np.ndarray
+    score: str
+    charges: np.ndarray
 
     n_resamples = property(lambda self: self.members[0].n_resamples)
 
@@ -320,14 +333,16 @@ class Ensemble:
                  f"{self.by} >= {self.cutoff:.3g} (fitted on the {len(self.held) - held} below). Point weight: "
                  "from the training fits; resampled: mean and band over the resamples (the mixture's)"
                  + ("" if np.ptp(self.prior) == 0 else "; prior " + ", ".join(f"{p:.3g}" for p in self.prior))
-                 + ":",
+                 + ("; scores charged max(0, chi2/2 - dof) of the residual test" if self.score == "held-out+trend"
+                    else "") + ":",
                  f"  {'form':<24} {'point':>6} {'resampled':>9} {f'{100 * level:g}% band':>15} {'held-out rmse':>14}"
                  f"  form tests (p < {TREND_P:g} fires)"]
         for k, form in enumerate(self.forms):
             tests = [t for t in (self.trends[k], self.residuals[k]) if t is not None]
             flags = ", ".join(f"{t.kind} p={t.p_value:.2g}{' FIRES' if t.fires else ''}" for t in tests) or "-"
+            charge = f"; charge {self.charges[k]:.3g}" if self.score == "held-out+trend" else ""
             lines.append(f"  {form:<24} {self.point_weights[k]:>6.3f} {mean[k]:>9.3f} ({band[k, 0]:>5.3f}, "
-                         f"{band[k, 1]:>5.3f}) {self.held_rmse[k]:>14.4%}  {flags}")
+                         f"{band[k, 1]:>5.3f}) {self.held_rmse[k]:>14.4%}  {flags}{charge}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -343,6 +358,21 @@ def form_weights(scores: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
         w = np.exp(scores - top)
         return w / w.sum(axis=1, keepdims=True)
+
+
+def trend_charges(residuals) -> np.ndarray:
+    """(K,) each form's charge under `score="held-out+trend"`: max(0, chi2 / 2 - dof) of its
+    "residuals" `TrendTest` (0 where there is none). chi2 / 2 is the log likelihood ratio of the
+    residual trend, dof its extra parameters: AIC's price, so a trend must be worth more than its
+    parameters to cost the form anything. A right form's chi2 exceeds 2 dof in about a tenth of data
+    sets (11% for dof 3), and then mostly by little: the charge exceeds 1 in 4% (chi2 > 8, dof 3)."""
+    return np.array([0.0 if t is None else max(0.0, t.statistic / 2 - t.dof) for t in residuals], np.float64)
+
+
+def check_score(score) -> str:
+    if score not in SCORES:
+        raise ValueError(f"score must be one of {', '.join(map(repr, SCORES))}; got {score!r}.")
+    return score
 
 
 def prediction_spread(errors, ok) -> np.ndarray:

@@ -30,7 +30,7 @@ from jscale._backtest import TrendTest
 from jscale._batch import best_start
 from jscale._diagnostics import DataSummary
 from jscale._envelope import EnvelopeResult
-from jscale._forms import Ensemble
+from jscale._forms import SCORES, Ensemble
 from jscale._isoflop import IsoFLOPResult
 from jscale._losses import LOSSES
 from jscale._numerics import read_only
@@ -180,7 +180,7 @@ def _decode(cls, state: dict, static: dict, law):
 
 # An Ensemble of several forms: its members and training bootstraps are saved as nested results,
 # one per form (each with its own law); its form tests as plain tables.
-_ENSEMBLE_ARRAYS = ("held", "scores", "weights", "point_scores", "point_weights", "held_rmse", "prior")
+_ENSEMBLE_ARRAYS = ("held", "scores", "weights", "point_scores", "point_weights", "held_rmse", "prior", "charges")
 
 
 def _encode_test(test):
@@ -199,7 +199,7 @@ def _decode_test(spec):
 
 def _encode_ensemble(ens: Ensemble) -> tuple[dict, dict]:
     state = {name: np.asarray(getattr(ens, name)) for name in _ENSEMBLE_ARRAYS}
-    static = {"forms": list(ens.forms), "by": ens.by, "cutoff": float(ens.cutoff),
+    static = {"forms": list(ens.forms), "by": ens.by, "cutoff": float(ens.cutoff), "score": ens.score,
               "trends": [_encode_test(t) for t in ens.trends], "residuals": [_encode_test(t) for t in ens.residuals]}
     for group in ("members", "held_out"):
         encoded = [_encode(boot) for boot in getattr(ens, group)]
@@ -219,7 +219,10 @@ def _decode_ensemble(state: dict, static: dict, law) -> Ensemble:
                           f"{len(forms)} entries, the law of each custom form and None for the built-in ones.")
     groups = {group: tuple(_decode(BootstrapResult, state[group][str(k)], static[group][k], laws[k])
                            for k in range(len(forms))) for group in ("members", "held_out")}
+    # files written before score= existed (up to commit b3521d5) scored by the held-out runs alone
+    state = {"charges": np.zeros(len(forms)), **state}
     return Ensemble(forms=tuple(forms), by=str(static["by"]), cutoff=float(static["cutoff"]),
+                    score=str(static.get("score", "held-out")),
                     trends=tuple(_decode_test(t) for t in static["trends"]),
                     residuals=tuple(_decode_test(t) for t in static["residuals"]), **groups,
                     **{name: read_only(np.asarray(state[name])) for name in _ENSEMBLE_ARRAYS})
@@ -406,6 +409,11 @@ def _check_ensemble(ens: Ensemble) -> None:
     prior = _array(ens, "prior", (k,), finite=True)
     if np.any(prior <= 0):
         _fail("prior holds a probability that is not positive")
+    if ens.score not in SCORES:
+        _fail(f"score {ens.score!r} is not one of {', '.join(SCORES)}")
+    charges = _array(ens, "charges", (k,), finite=True)
+    if np.any(charges < 0) or (ens.score == "held-out" and np.any(charges != 0)):
+        _fail("charges hold a negative charge, or a charge under score 'held-out'")
     if len(ens.trends) != k or len(ens.residuals) != k:
         _fail("it holds a number of form tests other than one per form")
     if not isinstance(ens.by, str) or not np.isfinite(ens.cutoff):

@@ -8,7 +8,7 @@ import pytest
 from helpers import SYNTHETIC_PARAMS, chinchilla_free, chinchilla_loss
 
 import jscale
-from jscale._forms import form_weights, prediction_spread, predictive_scores, weighted_quantile
+from jscale._forms import form_weights, prediction_spread, predictive_scores, trend_charges, weighted_quantile
 
 LAW = jscale.laws.Chinchilla()
 WRONG = jscale.laws.Chinchilla().fix(E=1.2)  # the truth has E = 1.7
@@ -171,11 +171,32 @@ def test_identical_forms_share_their_weight_and_agree(data, fits):
     (dict(prior=[1.0]), ValueError, "prior must give 2 positive finite numbers"),
     (dict(prior=[1.0, 0.0]), ValueError, "prior must give 2 positive finite numbers"),
     (dict(prior="ab"), TypeError, "prior must be a list of 2 positive numbers"),
+    (dict(score="trend"), ValueError, "score must be one of 'held-out', 'held-out\\+trend'"),
 ])
 def test_bad_arguments(data, kwargs, error, match):
     args = dict(key=0, n_resamples=4) | kwargs
     with pytest.raises(error, match=match):
         jscale.bootstrap([LAW, WRONG], data, **args)
+
+
+def test_trend_score_charges_the_residual_evidence(data, fits, pair):
+    """score="held-out+trend": the same resamples and held-out scores, each form's less max(0,
+    chi2/2 - dof) of its residual test; the form that misses E is charged far more than the right one."""
+    charged = quiet(jscale.bootstrap, [LAW, WRONG], data, key=7, n_resamples=24, full_fits=fits, jackknife=False,
+                    score="held-out+trend")
+    tests = pair.residuals
+    expected = [max(0.0, t.statistic / 2 - t.dof) for t in tests]
+    assert expected[0] < 0.5 and expected[1] > 10
+    np.testing.assert_array_equal(trend_charges(tests), expected)
+    np.testing.assert_array_equal(charged.charges, expected)
+    np.testing.assert_array_equal(pair.charges, [0.0, 0.0])
+    assert pair.score == "held-out" and charged.score == "held-out+trend"
+    np.testing.assert_allclose(charged.scores, pair.scores - expected, rtol=1e-12)
+    np.testing.assert_allclose(charged.point_scores, pair.point_scores - expected, rtol=1e-12)
+    np.testing.assert_array_equal(charged.weights, form_weights(charged.scores))
+    assert charged.point_weights[1] < pair.point_weights[1]
+    assert "charged max(0, chi2/2 - dof)" in charged.summary() and "charge" not in pair.summary()
+    assert trend_charges([None]).tolist() == [0.0]
 
 
 def test_form_keywords_need_a_list(data):
@@ -302,8 +323,9 @@ def test_an_ensemble_saves_and_loads(data, fits, pair, tmp_path):
 
     back = jscale.load(jscale.save(pair, tmp_path / "forms.jscale"))
     assert back.forms == pair.forms and back.by == pair.by and back.cutoff == pair.cutoff
-    for name in ("held", "scores", "weights", "point_scores", "point_weights", "held_rmse", "prior"):
+    for name in ("held", "scores", "weights", "point_scores", "point_weights", "held_rmse", "prior", "charges"):
         np.testing.assert_array_equal(getattr(back, name), getattr(pair, name))
+    assert back.score == pair.score
     assert back.trends == pair.trends and back.residuals == pair.residuals
     for mine, theirs in zip(back.members + back.held_out, pair.members + pair.held_out):
         np.testing.assert_array_equal(mine.free_draws, theirs.free_draws)
@@ -330,3 +352,15 @@ def test_an_ensemble_saves_and_loads(data, fits, pair, tmp_path):
         _check_ensemble(dataclasses.replace(pair, weights=pair.weights[:3]))
     with pytest.raises(_Invalid, match="prior holds"):
         _check_ensemble(dataclasses.replace(pair, prior=np.array([1.0, 0.0])))
+    with pytest.raises(_Invalid, match="charge under score 'held-out'"):
+        _check_ensemble(dataclasses.replace(pair, charges=np.array([0.0, 1.0])))
+    with pytest.raises(_Invalid, match="score 'trend' is not one of"):
+        _check_ensemble(dataclasses.replace(pair, score="trend"))
+    # a file written before score= existed: no charges, no score; read as the held-out score
+    from jscale._io import _decode_ensemble, _encode_ensemble
+
+    state, static = _encode_ensemble(pair)
+    del state["charges"], static["score"]
+    old = _decode_ensemble(state, static, None)
+    assert old.score == "held-out" and old.charges.tolist() == [0.0, 0.0]
+    _check_ensemble(old)
