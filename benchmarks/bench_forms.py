@@ -7,8 +7,8 @@
                                                          # a prior leaning 30:1 towards the break form
     python benchmarks/bench_forms.py --studies 30 --cells interaction-0,interaction-2.5 --holdout 0.5 --no-append
                                                          # forms scored on the top half of 6ND, not the top quarter
-    python benchmarks/bench_forms.py --studies 50 --cells interaction-0,interaction-2.5 --score held-out+trend
-                                                         # residual-test evidence charged in the scores
+    python benchmarks/bench_forms.py --studies 50 --cells interaction-0,interaction-2.5 --score held-out
+                                                         # held-out skill alone, no residual-test charge
 
 Every simulated study observes the 240 configurations (n_params, n_tokens) of the bundled Chinchilla
 data (`jscale.datasets.load("chinchilla")`: N 5.7e7 to 1.6e10, D 8.2e8 to 3.2e11, 6ND 1.4e18 to
@@ -36,9 +36,11 @@ Cells (the misspecification of the truth):
 Each study: simulate, then `ens = jscale.bootstrap([Chinchilla(), INTERACTION, BREAK_N], data,
 key=study, n_resamples=R)` (R = 200 by default): every form fitted (4,500 Hoffmann starts for
 Chinchilla, 48 starts for each custom form), bootstrapped on the same row resamples, and scored on
-the held-out largest runs (the top quarter of the distinct 6ND values, fitted on the rest; see
-`jscale._forms`). `ens.members[0]` is exactly `jscale.bootstrap(Chinchilla(), data, key=study,
-n_resamples=R)`, so the default bands come from it. The candidate forms are generic, not the
+the held-out largest runs (the top quarter of the distinct 6ND values, fitted on the rest), each
+form's scores charged max(0, chi2/2 - dof) of its residual test (jscale's default score,
+"held-out+trend"; `--score held-out` leaves the charge out; see `jscale._forms`).
+`ens.members[0]` is exactly `jscale.bootstrap(Chinchilla(), data, key=study, n_resamples=R)`,
+so the default bands come from it. The candidate forms are generic, not the
 truth's:
 
 * chinchilla: `jscale.laws.Chinchilla()`.
@@ -68,7 +70,7 @@ point weights of the forms (`ens.point_weights`) and the mean of their resampled
 (`np.nanmean(ens.weights, axis=0)`); the median over the studies of each flexible form's point
 score less the Chinchilla form's (`ens.point_scores`: how far the held-out runs tell the forms
 apart; about -(2/2) log 60 = -4.1, the Occam factor of two more parameters, where they cannot;
-with --prior, the log prior ratio is included);
+with --prior, the log prior ratio is included, and the residual-test charges are);
 the share of studies in which the form diagnostic fired for
 the Chinchilla form (`ens.trends[0]` held-out or `ens.residuals[0]` residuals `.fires`; either,
 and each separately), and for the other two forms (either); the studies that raised a
@@ -381,9 +383,10 @@ def main(argv=None):
     parser.add_argument("--holdout", type=float, default=0.25,
                         help="share of the distinct 6ND values held out to score the forms (default 0.25): "
                              "jscale.bootstrap(..., holdout=...)")
-    parser.add_argument("--score", choices=("held-out", "held-out+trend"), default="held-out",
-                        help="jscale.bootstrap(..., score=...): held-out (default) or held-out+trend (each "
-                             "form's scores also charged max(0, chi2/2 - dof) of its residual test)")
+    parser.add_argument("--score", choices=("held-out+trend", "held-out"), default="held-out+trend",
+                        help="jscale.bootstrap(..., score=...): held-out+trend (jscale's default: held-out skill, "
+                             "each form's scores charged max(0, chi2/2 - dof) of its residual test) or held-out "
+                             "(the skill alone; jscale's rule before 707e16b)")
     parser.add_argument("--no-append", action="store_true", help="print only; do not append to RESULTS.md")
     args = parser.parse_args(argv)
     studies = args.studies if args.studies is not None else (4 if args.quick else DEFAULT_STUDIES)
@@ -451,8 +454,8 @@ def main(argv=None):
                 "chinchilla+interaction (+ G/(N D)^gamma, G, gamma free), chinchilla+break-N (x (1 + N/N_b)^(-d), "
                 "d in (-0.5, 0.5), log10 N_b in (7, 12) free)], data, key=study, n_resamples=R"
                 + (f", prior={prior}" if prior else "") + (f", holdout={args.holdout}" if args.holdout != 0.25 else "")
-                + (f", score={args.score!r}: each form's scores charged max(0, chi2/2 - dof) of its residual test"
-                   if args.score != "held-out" else "")
+                + (f", score={args.score!r}" + (": each form's scores charged max(0, chi2/2 - dof) of its residual "
+                                                 "test" if args.score == "held-out+trend" else ""))
                 + f") (forms scored on the top {args.holdout:.0%} of the distinct 6ND values); default bands: 95% "
                 "percentile bands of ens.members[0] "
                 "(= jscale.bootstrap(Chinchilla(), ...) with the same key); form-robust: the mixture's 95% bands "

@@ -572,9 +572,9 @@ def _paired(law: Law, datasets: list, fits: list, n_resamples: int, key_data, op
 
 
 def bootstrap_forms(laws, data: ScalingData, *, key, n_resamples=None, by: str = "compute", holdout: float = 0.25,
-                    cutoff=None, names=None, full_fits=None, prior=None, score: str = "held-out", unit: str = "row",
-                    target: str = "loss",
-                    residual: str = "log", loss="huber", delta=None, jackknife: bool = True, **execution) -> Ensemble:
+                    cutoff=None, names=None, full_fits=None, prior=None, score: str = "held-out+trend",
+                    unit: str = "row", target: str = "loss", residual: str = "log", loss="huber", delta=None,
+                    jackknife: bool = True, **execution) -> Ensemble:
     """Several candidate forms of a law, bootstrapped together and mixed by their extrapolation skill
     (`jscale.bootstrap` given a list of laws; see `jscale._forms` for the weights).
 
@@ -601,9 +601,9 @@ def bootstrap_forms(laws, data: ScalingData, *, key, n_resamples=None, by: str =
             default equal). A form's weight on every resample is prior_k exp(score_k), normalised:
             where the held-out runs cannot tell the forms apart, the weights follow the prior and
             the Occam factor, so a form held plausible for reasons outside the data keeps its share.
-        score: "held-out" (default: the forms' skill on the held-out runs) or "held-out+trend"
-            (each form's scores also charged max(0, chi2/2 - dof) of its residual test, the
-            evidence of a trend its fit leaves in all the runs; `jscale._forms`).
+        score: "held-out+trend" (default: the forms' skill on the held-out runs, each form's
+            scores charged max(0, chi2/2 - dof) of its residual test, the evidence of a trend its
+            fit leaves in all the runs; `jscale._forms`) or "held-out" (the skill alone).
         **execution: solver, batching, batch_size, n_devices, mesh, chunk_size, progress.
     """
     laws, names = check_laws(laws, names)

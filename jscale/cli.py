@@ -590,7 +590,8 @@ def _fit_forms(args, data, source, names) -> int:
                        "point_weights": forms.point_weights,
                        "weights_mean": forms.mean_weights,
                        "weights_band": forms.weight_interval(), "held_out_rmse": forms.held_rmse,
-                       "summary": forms.summary(), "allocation": rows, "warnings": list(dict.fromkeys(notes))}
+                       "score": forms.score, "charges": forms.charges, "summary": forms.summary(),
+                       "allocation": rows, "warnings": list(dict.fromkeys(notes))}
             (folder / "summary.json").write_text(json.dumps(_strict_json(summary), indent=2, allow_nan=False) + "\n")
             written = ["forms.jscale", "summary.json"]
             if rows is not None and _matplotlib():

@@ -110,6 +110,8 @@ def test_fit_of_several_forms(capsys, tmp_path):
     row = summary["allocation"][0]
     assert row["compute"] == 1e22 and row["n_params_low"] <= row["n_params_high"]
     np.testing.assert_allclose(summary["point_weights"], forms.point_weights)
+    assert summary["score"] == "held-out+trend" and np.all(np.asarray(summary["charges"]) >= 0)
+    np.testing.assert_allclose(summary["charges"], forms.charges)
     assert main(["allocate", str(out / "forms.jscale")]) == 2
     assert "holds several forms" in capsys.readouterr().err
 

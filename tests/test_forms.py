@@ -171,7 +171,7 @@ def test_identical_forms_share_their_weight_and_agree(data, fits):
     (dict(prior=[1.0]), ValueError, "prior must give 2 positive finite numbers"),
     (dict(prior=[1.0, 0.0]), ValueError, "prior must give 2 positive finite numbers"),
     (dict(prior="ab"), TypeError, "prior must be a list of 2 positive numbers"),
-    (dict(score="trend"), ValueError, "score must be one of 'held-out', 'held-out\\+trend'"),
+    (dict(score="trend"), ValueError, "score must be one of 'held-out\\+trend', 'held-out'"),
 ])
 def test_bad_arguments(data, kwargs, error, match):
     args = dict(key=0, n_resamples=4) | kwargs
@@ -180,10 +180,12 @@ def test_bad_arguments(data, kwargs, error, match):
 
 
 def test_trend_score_charges_the_residual_evidence(data, fits, pair):
-    """score="held-out+trend": the same resamples and held-out scores, each form's less max(0,
-    chi2/2 - dof) of its residual test; the form that misses E is charged far more than the right one."""
-    charged = quiet(jscale.bootstrap, [LAW, WRONG], data, key=7, n_resamples=24, full_fits=fits, jackknife=False,
-                    score="held-out+trend")
+    """score="held-out+trend" (the default): the held-out scores of the same resamples, each form's
+    less max(0, chi2/2 - dof) of its residual test; the form that misses E is charged far more than
+    the right one."""
+    charged = pair
+    pair = quiet(jscale.bootstrap, [LAW, WRONG], data, key=7, n_resamples=24, full_fits=fits, jackknife=False,
+                 score="held-out")
     tests = pair.residuals
     expected = [max(0.0, t.statistic / 2 - t.dof) for t in tests]
     assert expected[0] < 0.5 and expected[1] > 10
@@ -352,8 +354,11 @@ def test_an_ensemble_saves_and_loads(data, fits, pair, tmp_path):
         _check_ensemble(dataclasses.replace(pair, weights=pair.weights[:3]))
     with pytest.raises(_Invalid, match="prior holds"):
         _check_ensemble(dataclasses.replace(pair, prior=np.array([1.0, 0.0])))
+    assert pair.score == "held-out+trend" and pair.charges[1] > 0
     with pytest.raises(_Invalid, match="charge under score 'held-out'"):
-        _check_ensemble(dataclasses.replace(pair, charges=np.array([0.0, 1.0])))
+        _check_ensemble(dataclasses.replace(pair, score="held-out"))
+    with pytest.raises(_Invalid, match="negative charge"):
+        _check_ensemble(dataclasses.replace(pair, charges=np.array([0.0, -1.0])))
     with pytest.raises(_Invalid, match="score 'trend' is not one of"):
         _check_ensemble(dataclasses.replace(pair, score="trend"))
     # a file written before score= existed: no charges, no score; read as the held-out score
