@@ -24,8 +24,8 @@ With `prior=`, each score also gets the log prior probability of its form (defau
 By default (`score="held-out+trend"`) each form's scores are also charged the evidence of a smooth
 trend its full-data fit leaves in the residuals (its "residuals" `TrendTest`, statistic chi2_k on
 dof_k degrees of freedom), at AIC's price: score_kb - max(0, chi2_k / 2 - dof_k). The held-out runs
-alone are few and close to the training edge; a trend in all the runs' residuals is the in-sample
-sign that a form misses what the held-out runs only begin to show. A right form's chi2 is about
+lie just past the training edge, where a missing term has barely begun to show; a trend in all the
+runs' residuals is the in-sample sign that a form misses it. A right form's chi2 is about
 its dof, so the charge is mostly zero there (see `trend_charges`). `score="held-out"` leaves it
 out. In `python benchmarks/bench_forms.py` (100 studies per cell) the charge left the right-form
 cell as it was (coverage 96 / 97 / 97%, width 1.14 / 1.16 / 1.19 times the default's) and
