@@ -107,6 +107,7 @@ from bench_downstream import wilson as _wilson  # same folder
 
 import jscale
 from jscale._backtest import TREND_P
+from jscale._forms import SCORES
 from jscale.laws import Param, custom
 
 EPOCH = dict(E=1.82, A=482.0, B=2085.0, alpha=0.348, beta=0.366)
@@ -383,7 +384,7 @@ def main(argv=None):
     parser.add_argument("--holdout", type=float, default=0.25,
                         help="share of the distinct 6ND values held out to score the forms (default 0.25): "
                              "jscale.bootstrap(..., holdout=...)")
-    parser.add_argument("--score", choices=("held-out+trend", "held-out"), default="held-out+trend",
+    parser.add_argument("--score", choices=SCORES, default=SCORES[0],
                         help="jscale.bootstrap(..., score=...): held-out+trend (jscale's default: held-out skill, "
                              "each form's scores charged max(0, chi2/2 - dof) of its residual test) or held-out "
                              "(the skill alone; jscale's rule before 707e16b)")

@@ -184,20 +184,20 @@ def test_trend_score_charges_the_residual_evidence(data, fits, pair):
     less max(0, chi2/2 - dof) of its residual test; the form that misses E is charged far more than
     the right one."""
     charged = pair
-    pair = quiet(jscale.bootstrap, [LAW, WRONG], data, key=7, n_resamples=24, full_fits=fits, jackknife=False,
-                 score="held-out")
-    tests = pair.residuals
+    plain = quiet(jscale.bootstrap, [LAW, WRONG], data, key=7, n_resamples=24, full_fits=fits, jackknife=False,
+                  score="held-out")
+    tests = plain.residuals
     expected = [max(0.0, t.statistic / 2 - t.dof) for t in tests]
     assert expected[0] < 0.5 and expected[1] > 10
     np.testing.assert_array_equal(trend_charges(tests), expected)
     np.testing.assert_array_equal(charged.charges, expected)
-    np.testing.assert_array_equal(pair.charges, [0.0, 0.0])
-    assert pair.score == "held-out" and charged.score == "held-out+trend"
-    np.testing.assert_allclose(charged.scores, pair.scores - expected, rtol=1e-12)
-    np.testing.assert_allclose(charged.point_scores, pair.point_scores - expected, rtol=1e-12)
+    np.testing.assert_array_equal(plain.charges, [0.0, 0.0])
+    assert plain.score == "held-out" and charged.score == "held-out+trend"
+    np.testing.assert_allclose(charged.scores, plain.scores - expected, rtol=1e-12)
+    np.testing.assert_allclose(charged.point_scores, plain.point_scores - expected, rtol=1e-12)
     np.testing.assert_array_equal(charged.weights, form_weights(charged.scores))
-    assert charged.point_weights[1] < pair.point_weights[1]
-    assert "charged max(0, chi2/2 - dof)" in charged.summary() and "charge" not in pair.summary()
+    assert charged.point_weights[1] < plain.point_weights[1]
+    assert "charged max(0, chi2/2 - dof)" in charged.summary() and "charge" not in plain.summary()
     assert trend_charges([None]).tolist() == [0.0]
 
 
