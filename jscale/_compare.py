@@ -25,8 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jscale._allocation import ALLOCATION_COLUMNS, _check_fixed, _log_loss, _positive_array, _source, optimum
-from jscale._allocation import _check_law as _check_allocation_law
+from jscale._allocation import ALLOCATION_COLUMNS, best_log_loss, check_cost, check_fixed, positive_array
+from jscale._estimate import estimate_of
 from jscale._data import closest
 from jscale._laws import Law, Shared
 from jscale._numerics import bucket, pad_repeating, read_only, x64_scope
@@ -52,8 +52,7 @@ def _reads_allocation(law: Law) -> bool:
 def log_best_loss(law, cost, theta, log_c, fixed):
     """log L*(C): the compute-optimal loss for a law of parameters and tokens, else the law at C."""
     if _reads_allocation(law):
-        z = optimum(theta, log_c, fixed, law, cost)
-        return _log_loss(law, theta, z[0], z[1], fixed)
+        return best_log_loss(theta, log_c, fixed, law, cost)
     values = {"compute": jnp.exp(log_c)[None], **{k: jnp.exp(v)[None] for k, v in fixed.items()}}
     return law.log_predict(theta, law.inputs(values))[0]
 
@@ -191,14 +190,14 @@ def _side(which: str, value) -> _Side:
     """A side from a FitResult, a BootstrapResult, (law, params), or (shared result, label)."""
     label = None
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], Law):
-        law, theta, draws, mask, cov = _source(value[0], dict(value[1]))
+        law, theta, draws, mask, cov = estimate_of(value[0], dict(value[1]))[:5]
         origin = None
     elif isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], (FitResult, BootstrapResult)):
         value, label = value
-        law, theta, draws, mask, cov = _source(value, None)
+        law, theta, draws, mask, cov = estimate_of(value, None)[:5]
         origin = value
     elif isinstance(value, (FitResult, BootstrapResult)):
-        law, theta, draws, mask, cov = _source(value, None)
+        law, theta, draws, mask, cov = estimate_of(value, None)[:5]
         origin = value
     else:
         raise TypeError(f"{which} must be a FitResult, a BootstrapResult, a (law, params) pair or a (result of a "
@@ -219,7 +218,7 @@ def _side(which: str, value) -> _Side:
     elif label is not None:
         raise ValueError(f"{which}: a label picks a data set of a shared fit; the {law.name} law is not shared.")
     if not _reads_compute(law):
-        _check_allocation_law(law, None)
+        check_cost(law, None)
     return _Side(law=law, theta=np.asarray(theta), draws=None if draws is None else np.asarray(draws),
                  mask=None if mask is None else np.asarray(mask), cov=cov, select=select, origin=origin)
 
@@ -379,12 +378,12 @@ def _fixed_for(law: Law, fixed, n: int) -> dict:
     fixed = dict(fixed or {})
     if _reads_allocation(law):
         others = [c for c in law.columns if c not in ALLOCATION_COLUMNS]
-        return _check_fixed(law, {k: v for k, v in fixed.items() if k in others}, n)
+        return check_fixed(law, {k: v for k, v in fixed.items() if k in others}, n)
     others = [c for c in law.columns if c != "compute"]
     missing = [c for c in others if c not in fixed]
     if missing:
         raise ValueError(f"The {law.name} law also reads {', '.join(missing)}; pass its value(s) as fixed={{...}}.")
-    return {c: np.log(np.broadcast_to(_positive_array(f"fixed {c}", fixed[c]), (n,))) for c in others}
+    return {c: np.log(np.broadcast_to(positive_array(f"fixed {c}", fixed[c]), (n,))) for c in others}
 
 
 def _draw_pairs(a: _Side, b: _Side):
@@ -453,9 +452,9 @@ def compare(a, b, compute, *, cost=None, fixed=None, between=DEFAULT_BETWEEN) ->
     if kinds[0] != kinds[1]:
         raise ValueError("Compare two bootstraps (bands from draws) or two fits (delta-method bands), not one of "
                          "each: bootstrap both recipes, or pass both FitResults.")
-    cost = _check_allocation_law(side_a.law, cost) if _reads_allocation(side_a.law) else \
-        (_check_allocation_law(side_b.law, cost) if _reads_allocation(side_b.law) else cost)
-    budgets = _positive_array("compute", compute)
+    cost = check_cost(side_a.law, cost) if _reads_allocation(side_a.law) else \
+        (check_cost(side_b.law, cost) if _reads_allocation(side_b.law) else cost)
+    budgets = positive_array("compute", compute)
     between = _check_between(between)
     fixed_a, fixed_b = _fixed_for(side_a.law, fixed, budgets.size), _fixed_for(side_b.law, fixed, budgets.size)
     static = dict(law_a=side_a.law, law_b=side_b.law, cost=cost, between=between)

@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jscale._allocation import ALLOCATION_COLUMNS, _check_law, _positive_array, allocation_terms
+from jscale._allocation import ALLOCATION_COLUMNS, allocation_terms, check_cost, positive_array
 from jscale._data import ScalingData, closest
 from jscale._numerics import bucket, pad_repeating, read_only, x64_scope
 from jscale._results import BootstrapResult, FitResult
@@ -189,7 +189,7 @@ def iso_cost_candidates(result, budgets, cost) -> dict:
     the fitted compute-optimal ratio there, `_PER_BUDGET` per budget."""
     from jscale._allocation import compute_optimal  # a function of the public layer, used as one
 
-    budgets = _positive_array("budgets", budgets)
+    budgets = positive_array("budgets", budgets)
     with warnings.catch_warnings():  # where the candidates lie is the planner's business, not a finding
         warnings.simplefilter("ignore", ExtrapolationWarning)
         alloc = compute_optimal(result.fit if isinstance(result, BootstrapResult) else result, budgets, cost=cost)
@@ -222,7 +222,7 @@ def _check_candidates(candidates) -> dict:
         candidates = {c: candidates[c] for c in ALLOCATION_COLUMNS}
     if not isinstance(candidates, dict) or set(candidates) != set(ALLOCATION_COLUMNS):
         raise ValueError("candidates must be a ScalingData or a dict with exactly n_params and n_tokens arrays.")
-    n, d = (_positive_array(f"candidates[{c!r}]", candidates[c]) for c in ALLOCATION_COLUMNS)
+    n, d = (positive_array(f"candidates[{c!r}]", candidates[c]) for c in ALLOCATION_COLUMNS)
     try:
         n, d = np.broadcast_arrays(n, d)
     except ValueError:
@@ -289,7 +289,7 @@ def _target(result, quantity, compute, n_params, n_tokens, cost, who: str):
         raise TypeError(f"{who} takes a FitResult or a BootstrapResult; got {type(result).__name__}.")
     fit = result.fit if isinstance(result, BootstrapResult) else result
     law = fit.law
-    cost = _check_law(law, cost)
+    cost = check_cost(law, cost)
     if any(c not in ALLOCATION_COLUMNS for c in law.columns):
         raise ValueError(f"{who} plans runs of n_params and n_tokens; the {law.name} law also reads "
                          f"{', '.join(c for c in law.columns if c not in ALLOCATION_COLUMNS)}.")
@@ -303,8 +303,8 @@ def _target(result, quantity, compute, n_params, n_tokens, cost, who: str):
     if not at_compute and (quantity != "loss" or n_params is None or n_tokens is None):
         raise ValueError("With n_params= and n_tokens=, the quantity is the loss there: pass quantity='loss' and both.")
     if at_compute:
-        return fit, law, cost, np.log(_positive_array("compute", compute)[:1])[0], None
-    point = (float(_positive_array("n_params", n_params)[0]), float(_positive_array("n_tokens", n_tokens)[0]))
+        return fit, law, cost, np.log(positive_array("compute", compute)[:1])[0], None
+    point = (float(positive_array("n_params", n_params)[0]), float(positive_array("n_tokens", n_tokens)[0]))
     return fit, law, cost, law.inputs({"n_params": np.array([point[0]]), "n_tokens": np.array([point[1]])}), point
 
 
@@ -387,7 +387,7 @@ def suggest_runs(result, *, quantity: str = "n_params", compute=None, n_params=N
         >>> plan = jscale.suggest_runs(boot, compute=1e24, budget=1e21, n=8)  # doctest: +SKIP
     """
     fit, law, cost, target, point = _target(result, quantity, compute, n_params, n_tokens, cost, "suggest_runs")
-    budget = float(_positive_array("budget", budget)[0])
+    budget = float(positive_array("budget", budget)[0])
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
         raise ValueError(f"n must be a positive integer; got {n!r}.")
     if isinstance(max_repeats, bool) or not isinstance(max_repeats, int) or max_repeats < 1:
@@ -500,7 +500,7 @@ def runs_needed(result, *, width: float, design, quantity: str = "n_params", com
     """
     fit, _, cost, target, point = _target(result, quantity, compute, n_params, n_tokens, cost, "runs_needed")
     level = check_level(level)
-    width = float(_positive_array("width", width)[0])
+    width = float(positive_array("width", width)[0])
     design = _check_candidates(design)
     noise = _check_noise(fit, noise)
     estimate, cov, _, _ = _joint(result, fit, quantity, target, point, design, cost, covariance)

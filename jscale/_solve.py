@@ -22,8 +22,12 @@ import optax
 
 from jscale._numerics import eps, pairwise_sum
 
-RUNNING, SUCCESS, MAX_STEPS, STALLED, NONFINITE = -1, 0, 1, 2, 3
-STATUS_NAMES = {SUCCESS: "success", MAX_STEPS: "max_steps", STALLED: "stalled", NONFINITE: "nonfinite"}
+from jscale._status import STATUS_NAMES as STATUS_NAMES
+from jscale._status import Status
+
+# Plain ints inside jit (the codes of `jscale.solvers.Status`); RUNNING marks a fit still in flight.
+RUNNING = -1
+SUCCESS, MAX_STEPS, STALLED, NONFINITE = (int(s) for s in Status)
 
 _FRESH, _IRLS, _GAUSS_NEWTON = 0, 1, 2
 

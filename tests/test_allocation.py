@@ -10,7 +10,7 @@ import pytest
 from helpers import quiet
 
 import jscale
-from jscale._allocation import optimum
+from jscale._allocation import best_allocation
 from jscale._laws import log_sum_exp_offset
 from jscale._numerics import x64_scope
 
@@ -67,7 +67,7 @@ def test_implicit_derivatives_match_finite_differences_of_the_solved_optimum():
 
         @jax.jit
         def log_n(t):
-            return optimum(t, log_c, {}, LAW, cost)[0]
+            return best_allocation(t, log_c, {}, LAW, cost)[0]
 
         implicit = np.asarray(jax.jacfwd(log_n)(theta))
         h = 1e-6
