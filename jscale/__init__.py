@@ -8,6 +8,7 @@ under `jit`.
 from jscale import datasets as datasets
 from jscale import laws as laws
 from jscale import losses as losses
+from jscale import solvers as solvers
 from jscale._allocation import Allocation as Allocation
 from jscale._allocation import InferenceCost as InferenceCost
 from jscale._allocation import MarginalReturns as MarginalReturns
@@ -28,10 +29,12 @@ from jscale._design import runs_needed as runs_needed
 from jscale._design import suggest_runs as suggest_runs
 from jscale._envelope import EnvelopeResult as EnvelopeResult
 from jscale._envelope import envelope as envelope
+from jscale._estimate import Estimate as Estimate
 from jscale._fit import fit as fit
 from jscale._fit import fit_many as fit_many
 from jscale._forms import Ensemble as Ensemble
 from jscale._forms import Mixture as Mixture
+from jscale._interval import Interval as Interval
 from jscale._io import load as load
 from jscale._io import save as save
 from jscale._isoflop import IsoFLOPResult as IsoFLOPResult
@@ -40,6 +43,8 @@ from jscale._isoflop import isoflop as isoflop
 from jscale._isoflop import plan_isoflop as plan_isoflop
 from jscale._losses import Huber as Huber
 from jscale._losses import Squared as Squared
+from jscale._optimize import Optimum as Optimum
+from jscale._optimize import optimum as optimum
 from jscale._results import BootstrapResult as BootstrapResult
 from jscale._results import FitResult as FitResult
 from jscale._solve import LBFGS as LBFGS
@@ -85,6 +90,7 @@ __all__ = [
     "DrawsWarning",
     "ResamplesWarning",
     "Ensemble",
+    "Estimate",
     "EnvelopeResult",
     "ExtrapolationWarning",
     "FitResult",
@@ -92,11 +98,13 @@ __all__ = [
     "IsoFLOPResult",
     "Huber",
     "InferenceCost",
+    "Interval",
     "IntervalWarning",
     "IrreducibleLossWarning",
     "LBFGS",
     "MarginalReturns",
     "Mixture",
+    "Optimum",
     "Prediction",
     "RepetitionWarning",
     "RobustGaussNewton",
@@ -126,9 +134,11 @@ __all__ = [
     "load",
     "losses",
     "marginal_returns",
+    "optimum",
     "plan_isoflop",
     "runs_needed",
     "save",
+    "solvers",
     "suggest_runs",
     "two_stage",
 ]

@@ -162,7 +162,7 @@ class FrontierTerms:
 # --- checks --------------------------------------------------------------------------------------------
 
 
-def _warn_outside(result, law, what: str, columns: dict) -> None:
+def warn_outside(result, law, what: str, columns: dict) -> None:
     """`ExtrapolationWarning` for points (the law's columns) outside a fitted result's data."""
     fit = result.fit if isinstance(result, BootstrapResult) else result
     if isinstance(fit, FitResult):
@@ -346,7 +346,7 @@ def compute_optimal(result, compute, *, cost=None, fixed=None, params=None) -> A
                                  Allocation.QUANTITIES)
     values, draws, draw_ok, sd = to_bands(estimate, est, per_draw, sd, Allocation.POSITIVE, "status")
     natural_fixed = {k: read_only(np.exp(v)) for k, v in fixed_logs.items()}
-    _warn_outside(result, law, "Compute-optimal allocations",
+    warn_outside(result, law, "Compute-optimal allocations",
                   {"n_params": values["n_params"], "n_tokens": values["n_tokens"], **natural_fixed})
     allocation = Allocation(law=law, cost=cost, compute=read_only(budgets), solve_status=read_only(est["status"]),
                             fixed=natural_fixed, draws=draws, draw_ok=draw_ok, sd=sd, **values)
@@ -374,7 +374,7 @@ def marginal_returns(result, *, n_params, n_tokens, cost=None, fixed=None, param
     est, per_draw, sd = evaluate(estimate, FrontierTerms(law, cost), (np.log(n), np.log(d), fixed_logs),
                                  MarginalReturns.QUANTITIES)
     values, draws, draw_ok, sd = to_bands(estimate, est, per_draw, sd, (), "status")
-    _warn_outside(result, law, "Marginal returns", {"n_params": n, "n_tokens": d,
+    warn_outside(result, law, "Marginal returns", {"n_params": n, "n_tokens": d,
                                                     **{k: np.exp(v) for k, v in fixed_logs.items()}})
     returns = MarginalReturns(law=law, cost=cost, n_params=read_only(n), n_tokens=read_only(d), draws=draws,
                               draw_ok=draw_ok, sd=sd, solve_status=read_only(est["status"]), **values)

@@ -26,8 +26,8 @@ import numpy as np
 from flax import struct
 
 from jscale._allocation import ALLOCATION_COLUMNS, best_log_loss, check_cost, check_fixed, positive_array
-from jscale._estimate import estimate_of
 from jscale._data import closest
+from jscale._estimate import estimate_of
 from jscale._laws import Law, Shared
 from jscale._numerics import bucket, pad_repeating, read_only, x64_scope
 from jscale._results import BootstrapResult, FitResult

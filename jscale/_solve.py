@@ -21,7 +21,6 @@ import jax.numpy as jnp
 import optax
 
 from jscale._numerics import eps, pairwise_sum
-
 from jscale._status import STATUS_NAMES as STATUS_NAMES
 from jscale._status import Status
 
