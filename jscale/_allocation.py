@@ -98,15 +98,11 @@ class AllocationProblem:
         return (_log_cost(self.cost, w[0], w[1]) - args["log_c"])[None]
 
 
-_NO_BOUND = np.array([-np.inf, np.inf])
-
-
 def best_allocation(theta, log_c, fixed, law, cost):
     """(log N*, log D*, multiplier) at budget log C, differentiable implicitly in theta, log C and
     the fixed columns. The starts are the 6ND points of a scan of tokens-per-parameter ratios."""
     starts = jnp.stack([(log_c - jnp.log(6.0) - _LOG_RATIOS) / 2, (log_c - jnp.log(6.0) + _LOG_RATIOS) / 2], axis=1)
-    lower, upper = (jnp.full(2, b, jnp.result_type(float)) for b in _NO_BOUND)
-    return solve(AllocationProblem(law, cost), theta, {"log_c": log_c, "fixed": fixed}, starts, lower, upper)
+    return solve(AllocationProblem(law, cost), theta, {"log_c": log_c, "fixed": fixed}, starts, None, None)
 
 
 def best_log_loss(theta, log_c, fixed, law, cost):
@@ -116,8 +112,7 @@ def best_log_loss(theta, log_c, fixed, law, cost):
 
 
 def _status_at(theta, log_c, fixed, law, cost, z):
-    lower, upper = (jnp.full(2, b, z.dtype) for b in _NO_BOUND)
-    return status(AllocationProblem(law, cost), z, theta, {"log_c": log_c, "fixed": fixed}, lower, upper)
+    return status(AllocationProblem(law, cost), z, theta, {"log_c": log_c, "fixed": fixed}, None, None)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -236,6 +231,8 @@ class Allocation(Bands, struct.PyTreeNode, kw_only=True):
 
     QUANTITIES = ("n_params", "n_tokens", "loss", "tokens_per_param", "exponent_params", "exponent_tokens")
     POSITIVE = ("n_params", "n_tokens", "loss", "tokens_per_param")
+    WHAT = "compute-optimal allocation"
+    __repr__ = Bands.__repr__  # not the dataclass repr, which prints every array
 
     law: Any = struct.field(pytree_node=False)
     cost: Any = struct.field(pytree_node=False)
@@ -258,6 +255,9 @@ class Allocation(Bands, struct.PyTreeNode, kw_only=True):
         if "unique_tokens" not in self.fixed:
             raise ValueError("epochs needs the unique-token budget: pass fixed={'unique_tokens': U}.")
         return self.n_tokens / self.fixed["unique_tokens"]
+
+    def points(self) -> dict:
+        return {"compute": self.compute, **self.fixed}
 
     def table(self, level: float = 0.95) -> str:
         """A readable table: budget, N*, D*, D*/N*, L* (with bands when there is uncertainty)."""
@@ -292,6 +292,8 @@ class MarginalReturns(Bands, struct.PyTreeNode, kw_only=True):
 
     QUANTITIES = ("d_log_params", "d_log_tokens", "d_log_compute")
     POSITIVE = ()
+    WHAT = "marginal returns"
+    __repr__ = Bands.__repr__  # not the dataclass repr, which prints every array
 
     law: Any = struct.field(pytree_node=False)
     cost: Any = struct.field(pytree_node=False)
@@ -301,6 +303,9 @@ class MarginalReturns(Bands, struct.PyTreeNode, kw_only=True):
     d_log_tokens: np.ndarray
     d_log_compute: np.ndarray
     solve_status: np.ndarray
+
+    def points(self) -> dict:
+        return {"n_params": self.n_params, "n_tokens": self.n_tokens}
     draws: dict | None = None
     draw_ok: np.ndarray | None = None
     sd: dict | None = None

@@ -18,6 +18,7 @@ import numpy as np
 from jscale._batch import memory_budget
 from jscale._data import closest
 from jscale._interval import Interval
+from jscale._json import strict_json
 from jscale._numerics import bucket, pad_repeating, read_only, x64_scope
 from jscale._status import Status
 from jscale._uncertainty import check_level, normal_quantile
@@ -103,9 +104,71 @@ def to_bands(estimate, est, per_draw, sd, positive, ok_name):
 
 
 class Bands:
-    """Intervals and statuses of K solved points, for containers with fields `draws` (name ->
-    (B, K) or None), `draw_ok` ((B, K) or None), `sd` (name -> (K,) or None) and `solve_status`
-    ((K,) `Status` codes of the point estimate), and class attributes QUANTITIES and POSITIVE."""
+    """Intervals, statuses and reports of K solved points, for containers with fields `law`,
+    `draws` (name -> (B, K) or None), `draw_ok` ((B, K) or None), `sd` (name -> (K,) or None)
+    and `solve_status` ((K,) `Status` codes of the point estimate), class attributes QUANTITIES
+    and POSITIVE, and `points()`: the inputs that define the K points."""
+
+    WHAT = "values"
+
+    def points(self) -> dict:
+        """name -> (K,) the inputs that define the points (budgets, sizes, fixed columns)."""
+        raise NotImplementedError
+
+    @property
+    def uncertainty(self) -> str:
+        """Where the bands come from: "B bootstrap draws", "delta method" or "none"."""
+        if self.draws is not None:
+            return f"{np.asarray(self.draw_ok).shape[0]} bootstrap draws"
+        return "delta method" if self.sd is not None else "none"
+
+    def table(self, level: float = 0.95) -> str:
+        """One row per point: its inputs, every quantity, and the band of each where there is one."""
+        banded = self.draws is not None or self.sd is not None
+        points = self.points()
+        bands = {n: self.interval(n, level) for n in self.quantities} if banded else {}
+        head = [*points, *self.quantities]
+        lines = ["  ".join(f"{h:>14}" for h in head) + (f"   ({100 * level:g}% bands below)" if banded else "")]
+        status = self.status
+        for k in range(status.size):
+            cells = [np.asarray(v)[k] for v in points.values()] + [self.value_of(n)[k] for n in self.quantities]
+            line = "  ".join(f"{v:>14.6g}" for v in cells)
+            if status[k] != "success":
+                line += f"   <- {status[k]}: not a solution"
+            lines.append(line)
+            if banded:  # the bands on a line of their own, under their quantities
+                cells = [""] * len(points) + [f"{bands[n].low[k]:.4g}..{bands[n].high[k]:.4g}" for n in self.quantities]
+                lines.append("  ".join(f"{c:>14}" for c in cells))
+        return "\n".join(lines)
+
+    def summary(self, level: float = 0.95) -> str:
+        """A readable report: what was solved, from what, how many points converged, and the table."""
+        status = self.status
+        head = (f"jscale {type(self).__name__}: {self.WHAT} of the {self.law.name} law at {status.size} point"
+                f"{'s' if status.size != 1 else ''}; uncertainty: {self.uncertainty}; "
+                f"{int(np.sum(status == 'success'))} of {status.size} solves converged")
+        return head + "\n" + self.table(level)
+
+    def to_dict(self, level: float = 0.95) -> dict:
+        """Strict-JSON-ready data: the points, every quantity with its band (where there is
+        uncertainty), the statuses and where the bands come from."""
+        level = check_level(level)
+        banded = self.draws is not None or self.sd is not None
+        quantities = {}
+        for n in self.quantities:
+            entry = {"estimate": self.value_of(n)}
+            if banded:
+                low, high = self.interval(n, level)
+                entry.update(low=low, high=high)
+            quantities[n] = entry
+        return strict_json({"kind": type(self).__name__, "law": self.law.name, "points": self.points(),
+                            "quantities": quantities, "level": level if banded else None,
+                            "uncertainty": self.uncertainty, "status": self.status.tolist()})
+
+    def __repr__(self) -> str:
+        status = self.status
+        return (f"{type(self).__name__}({self.law.name} law, {status.size} point{'s' if status.size != 1 else ''}, "
+                f"uncertainty: {self.uncertainty}, {int(np.sum(status == 'success'))} converged)")
 
     def value_of(self, name: str) -> np.ndarray:
         """(K,) point estimate of a quantity."""

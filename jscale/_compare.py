@@ -28,6 +28,7 @@ from flax import struct
 from jscale._allocation import ALLOCATION_COLUMNS, best_log_loss, check_cost, check_fixed, positive_array
 from jscale._data import closest
 from jscale._estimate import estimate_of
+from jscale._interval import Interval
 from jscale._laws import Law, Shared
 from jscale._numerics import bucket, pad_repeating, read_only, x64_scope
 from jscale._results import BootstrapResult, FitResult
@@ -299,16 +300,16 @@ class Comparison(struct.PyTreeNode, kw_only=True):
             if name == "crossover":
                 values = values[np.isfinite(values)]
                 if values.size == 0:
-                    return float("nan"), float("nan")
+                    return Interval(float("nan"), float("nan"))
             # Order statistics, not interpolation: draws of m can be infinite (B never catches up).
             q = (np.quantile(values, 0.5 - level / 2, axis=0, method="lower"),
                  np.quantile(values, 0.5 + level / 2, axis=0, method="higher"))
-            return (float(q[0]), float(q[1])) if name == "crossover" else q
+            return Interval(float(q[0]), float(q[1])) if name == "crossover" else Interval(*q)
         if self.sd is None:
             raise ValueError("No uncertainty to band: both sides were given as (law, params).")
         half = normal_quantile(0.5 + level / 2) * np.asarray(self.sd[name])
         low, high = estimate * np.exp(-half), estimate * np.exp(half)
-        return (float(low), float(high)) if name == "crossover" else (low, high)
+        return Interval(float(low), float(high)) if name == "crossover" else Interval(low, high)
 
     def table(self, level: float = 0.95) -> str:
         """The multiplier at every budget, with its band and both recipes' losses."""

@@ -40,6 +40,7 @@ from flax import struct
 
 from jscale._allocation import ALLOCATION_COLUMNS, allocation_terms, check_cost, positive_array
 from jscale._data import ScalingData, closest
+from jscale._interval import Interval
 from jscale._numerics import bucket, pad_repeating, read_only, x64_scope
 from jscale._results import BootstrapResult, FitResult
 from jscale._solve import SUCCESS
@@ -123,7 +124,7 @@ class RunPlan(struct.PyTreeNode, kw_only=True):
         predicted sd of its log."""
         z = normal_quantile(0.5 + check_level(level) / 2)
         sd = self.sd_after if after else self.sd_before
-        return self.estimate * np.exp(-z * sd), self.estimate * np.exp(z * sd)
+        return Interval(self.estimate * np.exp(-z * sd), self.estimate * np.exp(z * sd))
 
     def table(self) -> str:
         """One line per proposed run: N, D, its cost, the variance it removes and the cost so far."""

@@ -56,6 +56,7 @@ from jscale import _predict
 from jscale._allocation import compute_optimal
 from jscale._backtest import TREND_P
 from jscale._data import ScalingData
+from jscale._interval import Interval
 from jscale._laws import Law
 from jscale._results import BootstrapResult
 from jscale._uncertainty import check_level, model_on_draws
@@ -125,7 +126,7 @@ class Mixture:
         flat_m = mass.reshape((-1,) + mass.shape[2:])
         ends = self._quantile(flat_d, flat_m, q)
         ends = np.exp(ends) if log else ends
-        return (float(ends[0]), float(ends[1])) if ends[0].ndim == 0 else (ends[0], ends[1])
+        return Interval(float(ends[0]), float(ends[1])) if ends[0].ndim == 0 else Interval(ends[0], ends[1])
 
     @staticmethod
     def _quantile(draws, mass, q):

@@ -30,6 +30,7 @@ from flax import struct
 from jscale._allocation import compute_optimal
 from jscale._bootstrap import _key_data
 from jscale._data import ScalingData
+from jscale._interval import Interval
 from jscale._losses import Squared, resolve_loss
 from jscale._numerics import read_only, x64_scope
 from jscale._uncertainty import bootstrap_interval, check_level
@@ -73,7 +74,7 @@ OFF_CENTRE = 0.2
 
 def band(values, level: float):
     """(low, high): the central `level` percentile band of resampled values (B, ...) over B."""
-    return bootstrap_interval(values, None, None, check_level(level), "percentile")
+    return Interval(*bootstrap_interval(values, None, None, check_level(level), "percentile"))
 
 
 def power_laws(compute, laws, exponents: dict, prefactors: dict, draws: dict | None, level: float) -> dict:

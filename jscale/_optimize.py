@@ -140,6 +140,12 @@ class Optimum(Bands, struct.PyTreeNode, kw_only=True):
     draw_ok: np.ndarray | None = None
     sd: dict | None = None
 
+    WHAT = "optimum"
+    __repr__ = Bands.__repr__  # not the dataclass repr, which prints every array
+
+    def points(self) -> dict:
+        return {**self.fixed, **({"target": self.target} if self.target is not None else {})}
+
     @property
     def quantities(self) -> tuple:
         names = (*self.over, "value") + (("cost",) if self.total_cost is not None else ())
@@ -157,6 +163,11 @@ class Optimum(Bands, struct.PyTreeNode, kw_only=True):
         if name.startswith("exponent_"):
             return np.asarray(self.exponents[name[len("exponent_"):]])
         return np.asarray(getattr(self, name))
+
+    def to_dict(self, level: float = 0.95) -> dict:
+        """`Bands.to_dict` with the mode, the optimised columns and where a bound holds them."""
+        return {**super().to_dict(level), "mode": self.mode, "over": list(self.over),
+                "at_bound": {c: np.asarray(v).tolist() for c, v in self.at_bound.items()}}
 
     def __getitem__(self, column: str) -> np.ndarray:
         """x* of an optimised column, e.g. `best["learning_rate"]`."""
@@ -323,7 +334,8 @@ def optimum(result, over, *, fixed=None, bounds=None, cost=None, budget=None, re
     over = _check_over(law, over)
     summary = estimate.fit.data_summary if estimate.fit is not None else None
     if (budget is not None or reach is not None) and cost is None:
-        raise ValueError("budget= and reach= constrain a cost: pass cost= too (e.g. cost=lambda n_params, n_tokens: 6 * n_params * n_tokens).")
+        raise ValueError("budget= and reach= constrain a cost: pass cost= too (e.g. "
+                         "cost=lambda n_params, n_tokens: 6 * n_params * n_tokens).")
     if budget is not None and reach is not None:
         raise ValueError("Pass budget= (the law's minimum at a cost) or reach= (the least cost to reach a value), "
                          "not both.")
@@ -346,8 +358,10 @@ def optimum(result, over, *, fixed=None, bounds=None, cost=None, budget=None, re
     fixed_values = {c: np.broadcast_to(v, (n,)) for c, v in fixed_values.items()}
     log_target = np.zeros(n) if target is None else np.log(np.broadcast_to(target, (n,)))
     problem = LawProblem(law, over, cost, mode, -1.0 if maximize else 1.0)
+    bounded = np.isfinite(lower).any() or np.isfinite(upper).any()  # else no active set to settle
     args = (fixed_values, log_target, np.broadcast_to(starts, (n, *starts.shape)),
-            np.broadcast_to(lower, (n, len(over))), np.broadcast_to(upper, (n, len(over))))
+            np.broadcast_to(lower, (n, len(over))) if bounded else None,
+            np.broadcast_to(upper, (n, len(over))) if bounded else None)
     names = (*over, "value") + (("cost",) if cost is not None else ()) + \
         (tuple(f"exponent_{c}" for c in over) if mode != "free" else ())
     est, per_draw, sd = evaluate(estimate, OptimumTerms(problem), args, names)

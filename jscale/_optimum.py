@@ -71,17 +71,31 @@ def residual(problem, z, theta, args, pinned, bound):
     return head
 
 
+def _min_norm(jac, g):
+    """The least-norm v with jac v = g (jac (k, m) of full row rank): jac^T (jac jac^T)^-1 g; a
+    division for one constraint (a LAPACK call per lane costs more than the whole step on CPU)."""
+    if jac.shape[0] == 1:
+        return jac[0] * (g[0] / (jac[0] @ jac[0]))
+    return jac.T @ jnp.linalg.solve(jac @ jac.T, g)
+
+
 def _project(problem, w, theta, args, lower, upper):
     """w moved onto g = 0 by minimum-norm Gauss-Newton steps, then clipped into the box."""
     if problem.n_constraints:
 
-        def body(_, v):
+        def step(carry):
+            v, _, k = carry
             jac, g = jacobian_and_value(lambda u: problem.constraint(u, theta, args), v)
-            dv = -jac.T @ jnp.linalg.solve(jac @ jac.T, g)
-            return jnp.where(jnp.all(jnp.isfinite(dv)), v + dv, v)
+            dv = -_min_norm(jac, g)
+            ok = jnp.all(jnp.isfinite(dv))
+            return jnp.where(ok, v + dv, v), jnp.where(ok, jnp.max(jnp.abs(dv)), 0.0), k + 1
 
-        w = jax.lax.fori_loop(0, _PROJECT_STEPS, body, w)
-    return jnp.clip(w, lower, upper)
+        def running(carry):
+            v, size, k = carry
+            return (k < _PROJECT_STEPS) & (size > 1e-14 * (1 + jnp.max(jnp.abs(v))))
+
+        w = jax.lax.while_loop(running, step, (w, jnp.asarray(jnp.inf, w.dtype), 0))[0]
+    return w if lower is None else jnp.clip(w, lower, upper)
 
 
 def _start(problem, theta, args, starts, lower, upper):
@@ -97,7 +111,7 @@ def _start(problem, theta, args, starts, lower, upper):
         return w0
     df = jax.grad(lambda w: problem.objective(w, theta, args))(w0)
     jac = jax.jacfwd(lambda w: problem.constraint(w, theta, args))(w0)
-    lam0 = -jnp.linalg.solve(jac @ jac.T, jac @ df)
+    lam0 = -(jac @ df) / (jac[0] @ jac[0]) if problem.n_constraints == 1 else -jnp.linalg.solve(jac @ jac.T, jac @ df)
     return jnp.concatenate([w0, lam0])
 
 
@@ -123,6 +137,8 @@ def _newton(problem, z, theta, args, pinned, bound):
 def pins(problem, z, lower, upper):
     """(pinned, bound): the variables sitting exactly on a bound (the solver puts them there)."""
     w = z[:problem.n_vars]
+    if lower is None:
+        return jnp.zeros(w.shape, bool), jnp.zeros_like(w)
     at_low, at_high = w == lower, w == upper
     return at_low | at_high, jnp.where(at_low, lower, jnp.where(at_high, upper, 0.0))
 
@@ -131,6 +147,8 @@ def _solve(problem, theta, args, starts, lower, upper):
     m = problem.n_vars
     z = _start(problem, theta, args, starts, lower, upper)
     pinned, bound = pins(problem, z, lower, upper)
+    if lower is None:  # no bounds: no active set to settle
+        return _newton(problem, z, theta, args, pinned, bound)
 
     def round_(carry):
         z, pinned, bound, _, r = carry
@@ -155,8 +173,9 @@ def _solve(problem, theta, args, starts, lower, upper):
 @functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
 def solve(problem, theta, args, starts, lower, upper):
     """z* = (w*, lam*) (m + k,) of `problem` at parameters `theta` (P,) and arguments `args`, from
-    candidate starts (S, m) in the box [lower, upper] (m,); differentiable implicitly in theta
-    and args (not in the starts or the bounds)."""
+    candidate starts (S, m) in the box [lower, upper] (m,) (both None for no bounds: one Newton
+    solve, no active set); differentiable implicitly in theta and args (not in the starts or the
+    bounds)."""
     return _solve(problem, theta, args, starts, lower, upper)
 
 

@@ -24,6 +24,7 @@ from jscale._batch import counts_table
 from jscale._bootstrap import _bootstrap, _check_n_resamples, _key_data, _units
 from jscale._data import ScalingData, closest
 from jscale._diagnostics import summarize
+from jscale._interval import Interval
 from jscale._numerics import bucket, pad_repeating, read_only, x64_scope
 from jscale._results import BootstrapResult, FitResult
 from jscale._uncertainty import check_level
@@ -70,7 +71,7 @@ class Prediction(struct.PyTreeNode, kw_only=True):
             raise ValueError("No bands: this two-stage result has no bootstrap; pass key= to jscale.two_stage.")
         values = np.where(self.draw_ok, self.draws[name], np.nan)
         q = np.nanquantile(values, [0.5 - level / 2, 0.5 + level / 2], axis=0)
-        return q[0], q[1]
+        return Interval(q[0], q[1])
 
     def table(self, level: float = 0.95) -> str:
         """The points, the predicted loss and metric, and their bands."""

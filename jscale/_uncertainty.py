@@ -26,6 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jscale._data import closest
+from jscale._interval import Interval
 from jscale._laws import padded_points
 from jscale._numerics import bucket, jacobian_and_value, pad_repeating, x64_scope
 from jscale._solve import SUCCESS
@@ -295,8 +296,8 @@ def wald_interval(law, theta, free, name_or_function, level: float, log: bool = 
         low, high = theta.copy(), theta.copy()
         low[k], high[k] = theta[k] - half, theta[k] + half
         if is_free_name(law, name_or_function):
-            return float(low[k]), float(high[k])
-        return float(law.to_natural(low)[k]), float(law.to_natural(high)[k])
+            return Interval(float(low[k]), float(high[k]))
+        return Interval(float(law.to_natural(low)[k]), float(law.to_natural(high)[k]))
     if not callable(name_or_function):
         raise TypeError(f"interval takes a parameter name or a function of the parameters; got {name_or_function!r}.")
     fn = name_or_function
@@ -309,7 +310,7 @@ def wald_interval(law, theta, free, name_or_function, level: float, log: bool = 
     low, high = value - half, value + half
     if log:
         low, high = np.exp(low), np.exp(high)
-    return _shaped(low), _shaped(high)
+    return Interval(_shaped(low), _shaped(high))
 
 
 # --- a law's model at many points, compiled as one program per bucket of rows and draws ---------------
@@ -379,8 +380,8 @@ def draws_interval(boot, values, level: float, method: str, transform=None):
     if transform is not None:
         low, high = transform(low), transform(high)
     if not shape:
-        return float(low[0]), float(high[0])
-    return low.reshape(shape), high.reshape(shape)
+        return Interval(float(low[0]), float(high[0]))
+    return Interval(low.reshape(shape), high.reshape(shape))
 
 
 def draws_of_param(boot, name: str):

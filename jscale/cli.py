@@ -40,6 +40,7 @@ from jscale._cli_process import (
     plot_path,
     staging,
 )
+from jscale._json import strict_json
 
 PLOTS = ("frontier", "isoflop", "allocation", "residuals", "corner")
 _ALIASES = {"n": "n_params", "d": "n_tokens", "c": "compute", "u": "unique_tokens", "l": "loss"}
@@ -592,7 +593,7 @@ def _fit_forms(args, data, source, names) -> int:
                        "weights_band": forms.weight_interval(), "held_out_rmse": forms.held_rmse,
                        "score": forms.score, "charges": forms.charges, "summary": forms.summary(),
                        "allocation": rows, "warnings": list(dict.fromkeys(notes))}
-            (folder / "summary.json").write_text(json.dumps(_strict_json(summary), indent=2, allow_nan=False) + "\n")
+            (folder / "summary.json").write_text(json.dumps(strict_json(summary), indent=2, allow_nan=False) + "\n")
             written = ["forms.jscale", "summary.json"]
             if rows is not None and _matplotlib():
                 import jscale.plot as jplot
@@ -691,28 +692,7 @@ def _summary(result, allocation, notes) -> dict:
             rows.append(row)
         summary["allocation"] = {"cost": "6 N D", "level": 0.95 if banded else None,
                                  "band_method": summary["band_method"] if banded else None, "rows": rows}
-    return _strict_json(summary)
-
-
-def _strict_json(value):
-    """`value` with NumPy numbers as Python ones and NaN or infinite floats as None."""
-    import math
-
-    import numpy as np
-
-    if isinstance(value, dict):
-        return {str(k): _strict_json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_strict_json(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _strict_json(value.tolist())
-    if isinstance(value, (bool, np.bool_)):
-        return bool(value)
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    return value
+    return strict_json(summary)
 
 
 def _plot(result, data, kind: str, path: Path, skip_unavailable: bool = False, image_format=None) -> bool:
@@ -1007,7 +987,7 @@ def _isoflop(args) -> int:
             summary = {**result.to_dict(), "data_source": source, "allocation": rows, "warnings": notes}
             if approach3 is not None:
                 summary["approach3"] = {"law": approach3.law.name, "comparison": result.compare(approach3, at)}
-            (out / "summary.json").write_text(json.dumps(_strict_json(summary), indent=2, allow_nan=False) + "\n")
+            (out / "summary.json").write_text(json.dumps(strict_json(summary), indent=2, allow_nan=False) + "\n")
             written = ["result.jscale", "summary.json"]
             if _matplotlib():
                 import jscale.plot as jplot
