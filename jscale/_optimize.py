@@ -181,7 +181,7 @@ class Optimum(Bands, struct.PyTreeNode, kw_only=True):
         uncertainty) and the law's value there."""
         banded = self.draws is not None or self.sd is not None
         head = [*self.fixed] + (["target"] if self.target is not None else [])
-        lines = [" ".join(f"{h:>12}" for h in [*head, *self.over, "value"] + (["cost"] if self.total_cost is not None
+        lines = [" ".join(f"{h:>14}" for h in [*head, *self.over, "value"] + (["cost"] if self.total_cost is not None
                                                                              else []))
                  + (f"   {100 * level:g}% band of " + ", ".join(self.over) if banded else "")]
         bands = [self.interval(c, level) for c in self.over] if banded else []
@@ -190,7 +190,7 @@ class Optimum(Bands, struct.PyTreeNode, kw_only=True):
             cells = [self.fixed[c][k] for c in self.fixed] + ([self.target[k]] if self.target is not None else [])
             cells += [self.inputs[c][k] for c in self.over] + [self.value[k]]
             cells += [self.total_cost[k]] if self.total_cost is not None else []
-            line = " ".join(f"{v:>12.5g}" for v in cells)
+            line = " ".join(f"{v:>14.6g}" for v in cells)
             if banded:
                 line += "   " + "  ".join(f"({b.low[k]:.4g}, {b.high[k]:.4g})" for b in bands)
             flags = [c for c in self.over if self.at_bound[c][k]]

@@ -70,6 +70,13 @@ def test_no_import_cycle():
 def test_leaf_modules_import_no_jscale_module():
     graph = _graph()
     assert graph["jscale._warnings"] == set() and graph["jscale._numerics"] == set()
+    for leaf in ("jscale._status", "jscale._interval", "jscale._json"):
+        assert graph[leaf] == set(), leaf
+
+
+def test_the_optimum_kernel_knows_no_law_data_or_result():
+    """`_optimum` solves any problem object: it imports only the leaves it needs."""
+    assert _graph()["jscale._optimum"] <= {"jscale._numerics", "jscale._status"}
 
 
 def _class_lines(path: Path, name: str) -> int:
