@@ -148,8 +148,12 @@ class FrontierTerms:
         law, cost = self.law, self.cost
         grad = jax.grad(lambda w: jnp.exp(_log_loss(law, theta, w[0], w[1], fixed)))(jnp.stack([log_n, log_d]))
         log_c = _log_cost(cost, log_n, log_d)
-        z = best_allocation(theta, log_c, fixed, law, cost)
-        slope = jax.grad(lambda c: jnp.exp(best_log_loss(theta, c, fixed, law, cost)))(log_c)
+
+        def best_loss(c):  # L*(c), with the optimum as aux: one solve for the slope and the status
+            z = best_allocation(theta, c, fixed, law, cost)
+            return jnp.exp(_log_loss(law, theta, z[0], z[1], fixed)), z
+
+        slope, z = jax.grad(best_loss, has_aux=True)(log_c)
         return {"d_log_params": grad[0], "d_log_tokens": grad[1], "d_log_compute": slope,
                 "status": _status_at(theta, log_c, fixed, law, cost, z)}
 
@@ -303,12 +307,12 @@ class MarginalReturns(Bands, struct.PyTreeNode, kw_only=True):
     d_log_tokens: np.ndarray
     d_log_compute: np.ndarray
     solve_status: np.ndarray
-
-    def points(self) -> dict:
-        return {"n_params": self.n_params, "n_tokens": self.n_tokens}
     draws: dict | None = None
     draw_ok: np.ndarray | None = None
     sd: dict | None = None
+
+    def points(self) -> dict:
+        return {"n_params": self.n_params, "n_tokens": self.n_tokens}
 
 
 def compute_optimal(result, compute, *, cost=None, fixed=None, params=None) -> Allocation:

@@ -23,6 +23,7 @@ from jscale._data import closest
 from jscale._estimate import estimate_of
 from jscale._numerics import read_only
 from jscale._optimum import pins, solve, status
+from jscale._predict import codes_for
 
 # Starting grid: at most this many points over the search box (per column: 64 for one column,
 # 16 for two, 6 for three).
@@ -82,15 +83,17 @@ class OptimumTerms:
     def __call__(self, theta, fixed, log_target, starts, lower, upper):
         p = self.problem
         args = {"fixed": fixed, "log_target": log_target}
-        z = solve(p, theta, args, starts, lower, upper)
+        if p.mode == "free":
+            z = solve(p, theta, args, starts, lower, upper)
+        else:  # one solve: the optimum rides along as the primal of its derivative in the target
+            z, dz = jax.jvp(lambda t: solve(p, theta, {"fixed": fixed, "log_target": t}, starts, lower, upper),
+                            (log_target,), (jnp.ones_like(log_target),))
         out = {c: z[i] for i, c in enumerate(p.over)}
         w = z[:p.n_vars]
         out["value"] = p.log_value(w, theta, args)
         if p.cost is not None:
             out["cost"] = p.log_cost(w)
         if p.mode != "free":
-            dz = jax.jvp(lambda t: solve(p, theta, {"fixed": fixed, "log_target": t}, starts, lower, upper),
-                         (log_target,), (jnp.ones_like(log_target),))[1]
             out.update({f"exponent_{c}": dz[i] for i, c in enumerate(p.over)})
         pinned, _ = pins(p, z, lower, upper)
         out["status"] = status(p, z, theta, args, lower, upper)
@@ -231,13 +234,7 @@ def _check_fixed(law, over, fixed, summary) -> tuple[dict, int]:
     for c in others:
         labels = summary.levels_of(c) if summary is not None else None
         if labels is not None:
-            index = {label: k for k, label in enumerate(labels)}
-            values = np.atleast_1d(np.asarray(fixed[c], dtype=object)).tolist()
-            bad = [v for v in values if v not in index]
-            if bad:
-                raise ValueError(f"fixed {c} has label {bad[0]!r}, which the fitted data did not have; its labels are "
-                                 f"{', '.join(map(repr, labels))}.")
-            out[c] = np.asarray([index[v] for v in values], np.int32)
+            out[c] = codes_for(c, np.atleast_1d(np.asarray(fixed[c], dtype=object)), labels)
         else:
             out[c] = np.atleast_1d(np.asarray(fixed[c], np.float64))
             if out[c].ndim != 1 or not np.all(np.isfinite(out[c])):

@@ -9,7 +9,7 @@ from jscale._diagnostics import extrapolation
 from jscale._problem import natural_columns
 
 
-def _codes_for(column: str, values, labels) -> np.ndarray:
+def codes_for(column: str, values, labels) -> np.ndarray:
     """int32 codes of categorical `values` among the fitted `labels`, or ValueError naming an unknown one."""
     index = {label: k for k, label in enumerate(labels)}
     codes = []
@@ -35,7 +35,7 @@ def _keyword_columns(law, summary, columns: dict) -> dict:
     for c, v in columns.items():
         labels = summary.levels_of(c) if summary is not None else None
         if labels is not None:
-            out[c] = _codes_for(c, np.atleast_1d(np.asarray(v)), labels)
+            out[c] = codes_for(c, np.atleast_1d(np.asarray(v)), labels)
             continue
         arr = np.atleast_1d(np.asarray(v, dtype=np.float64))
         if arr.ndim != 1:
@@ -78,7 +78,7 @@ def natural(law, summary, data=None, **columns) -> dict:
     for c in law.columns:
         labels = summary.levels_of(c) if summary is not None else None
         if labels is not None:
-            out[c] = _codes_for(c, data[c], labels)
+            out[c] = codes_for(c, data[c], labels)
     return _check_positive(law, out)
 
 
