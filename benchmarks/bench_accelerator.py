@@ -37,7 +37,7 @@ def main(argv=None):
     import jax
 
     import jscale
-    from jscale._batch import default_batch_size
+    from jscale.engine._batch import default_batch_size
 
     warnings.simplefilter("ignore")
     law, data = jscale.laws.Chinchilla(), jscale.datasets.load("chinchilla")

@@ -6,7 +6,7 @@
 A batched `while_loop` runs until its slowest member stops. This measures how much that costs
 for `method="vmap"` (one batch of all starts), `method="map"` (`lax.map` over chunks, vmap inside
 each), and `method="refill"` (slots handed to the next start as fits finish, tail compacted),
-over chunk/slot counts, and so justifies the defaults in `jscale/_batch.py`.
+over chunk/slot counts, and so justifies the defaults in `jscale/engine/_batch.py`.
 """
 
 from __future__ import annotations

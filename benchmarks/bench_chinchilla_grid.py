@@ -119,8 +119,8 @@ def run_jscale_child(repeats: int, solver: str) -> dict:
     if solver != "lbfgs":  # FLOPs of the run: XLA's count for one step of one fit x the steps taken
         from bench_scaling import step_flops
 
-        from jscale import _problem
-        from jscale._losses import resolve_loss
+        from jscale.engine import _problem
+        from jscale.losses._losses import resolve_loss
 
         problem = _problem.to_device(_problem.build(law, resolve_loss("huber", None), data))
         flops = step_flops(law, result.loss, problem, jscale.RobustGaussNewton()) * float(np.sum(result.n_steps))

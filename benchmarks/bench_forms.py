@@ -33,12 +33,12 @@ Cells (the misspecification of the truth):
   over the runs is 1% (N_e solved by brentq; printed). Its effect is largest at the smallest
   runs and fades beyond the data, where N >> N_e.
 
-Each study: simulate, then `ens = jscale.bootstrap([Chinchilla(), INTERACTION, BREAK_N], data,
+Each study: simulate, then `ens = jscale.bootstrap_forms([Chinchilla(), INTERACTION, BREAK_N], data,
 key=study, n_resamples=R)` (R = 200 by default): every form fitted (4,500 Hoffmann starts for
 Chinchilla, 48 starts for each custom form), bootstrapped on the same row resamples, and scored on
 the held-out largest runs (the top quarter of the distinct 6ND values, fitted on the rest), each
 form's scores charged max(0, chi2/2 - dof) of its residual test (jscale's default score,
-"held-out+trend"; `--score held-out` leaves the charge out; see `jscale._forms`).
+"held-out+trend"; `--score held-out` leaves the charge out; see `jscale.selection._forms`).
 `ens.members[0]` is exactly `jscale.bootstrap(Chinchilla(), data, key=study, n_resamples=R)`,
 so the default bands come from it. The candidate forms are generic, not the
 truth's:
@@ -106,9 +106,9 @@ from bench_chinchilla_grid import append_results, command_line, commit  # same f
 from bench_downstream import wilson as _wilson  # same folder
 
 import jscale
-from jscale._backtest import TREND_P
-from jscale._forms import SCORES
 from jscale.laws import Param, custom
+from jscale.selection._backtest import TREND_P
+from jscale.selection._forms import SCORES
 
 EPOCH = dict(E=1.82, A=482.0, B=2085.0, alpha=0.348, beta=0.366)
 SIGMA = 0.0075  # sd of the log residuals of the Huber fit to the bundled Chinchilla data
@@ -451,7 +451,7 @@ def main(argv=None):
                 "in interaction-x, G/(N D)^0.25 with G such that the median over the runs of term / true loss is x% "
                 f"({gs or 'none run'}), or, in break-N, A/N^alpha replaced by A/N^alpha (1 + N/1e9)^(-0.1), or, in "
                 f"offset-N, by A/(N + N_e)^alpha, median share 1% ({offset}); observed loss = truth x exp({SIGMA} z), "
-                "z ~ N(0, 1). Each study: jscale.bootstrap([Chinchilla(), "
+                "z ~ N(0, 1). Each study: jscale.bootstrap_forms([Chinchilla(), "
                 "chinchilla+interaction (+ G/(N D)^gamma, G, gamma free), chinchilla+break-N (x (1 + N/N_b)^(-d), "
                 "d in (-0.5, 0.5), log10 N_b in (7, 12) free)], data, key=study, n_resamples=R"
                 + (f", prior={prior}" if prior else "") + (f", holdout={args.holdout}" if args.holdout != 0.25 else "")

@@ -97,7 +97,7 @@ def save_and_load(folder: Path) -> tuple[float, float, int]:
 _BIG = """
 import json, resource, time, warnings
 import numpy as np, jscale
-from jscale import _batch
+from jscale.engine import _batch
 rng = np.random.default_rng(0)
 R = {rows}
 n = 10 ** rng.uniform(7, 10, R); d = 10 ** rng.uniform(9, 12, R)

@@ -10,7 +10,7 @@ and timed as the best of 7 rounds of 20 calls:
 * the prediction alone (log L-hat: two exponentials and a logarithm per row);
 * the objective (prediction, residuals, Huber losses, the fixed-order row sum);
 * objective and gradient (forward-mode Jacobian, J^T psi);
-* objective, gradient and the curvature matrix J^T diag(k) J (`jscale._solve.evaluate`);
+* objective, gradient and the curvature matrix J^T diag(k) J (`jscale.engine._solve.evaluate`);
 * the whole step (evaluation, damping update, 5 x 5 Cholesky solve, model decrease, status).
 
 The grid fit runs about 1,400 such steps at full width plus a tail in which the slots empty.
@@ -40,9 +40,9 @@ def main(argv=None):
     import numpy as np
 
     import jscale
-    from jscale import _problem, _solve
-    from jscale._losses import resolve_loss
-    from jscale._numerics import pairwise_sum, x64_scope
+    from jscale.base._numerics import pairwise_sum, x64_scope
+    from jscale.engine import _problem, _solve
+    from jscale.losses._losses import resolve_loss
 
     law = jscale.laws.Chinchilla()
     problem = _problem.build(law, resolve_loss("huber", None), jscale.datasets.load("chinchilla"))

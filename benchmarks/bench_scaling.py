@@ -70,7 +70,7 @@ def step_flops(law, loss, problem, solver, width=256) -> float:
     import jax
     import jax.numpy as jnp
 
-    from jscale._numerics import x64_scope
+    from jscale.base._numerics import x64_scope
 
     with x64_scope():
         x0 = jnp.zeros((width, law.n_free))
@@ -110,11 +110,11 @@ def main(argv=None):
         os.environ["JSCALE_MEMORY_BUDGET"] = str(int(args.memory_budget))
 
     import jscale
-    from jscale import _batch
-    from jscale._batch import default_batch_size, memory_budget, problems_per_call
-    from jscale._losses import resolve_loss
-    from jscale._numerics import x64_scope
-    from jscale._problem import build, to_device
+    from jscale.base._numerics import x64_scope
+    from jscale.engine import _batch
+    from jscale.engine._batch import default_batch_size, memory_budget, problems_per_call
+    from jscale.engine._problem import build, to_device
+    from jscale.losses._losses import resolve_loss
 
     warnings.simplefilter("ignore")
     measured = commit()

@@ -21,15 +21,15 @@ import warnings
 
 import numpy as np
 
-from jscale._allocation import compute_optimal
-from jscale._compare import Comparison
-from jscale._data import ScalingData
-from jscale._forms import Ensemble
-from jscale._isoflop import IsoFLOPResult, group_by_compute
-from jscale._results import BootstrapResult, FitResult
-from jscale._twostage import Prediction, TwoStage
-from jscale._uncertainty import check_level
-from jscale._warnings import ExtrapolationWarning, IntervalWarning
+from jscale.base._warnings import ExtrapolationWarning, IntervalWarning
+from jscale.data._data import ScalingData
+from jscale.decisions._allocation import compute_optimal
+from jscale.decisions._compare import Comparison
+from jscale.decisions._twostage import Prediction, TwoStage
+from jscale.inference._results import BootstrapResult, FitResult
+from jscale.inference._uncertainty import check_level
+from jscale.selection._forms import Ensemble
+from jscale.sweeps._isoflop import IsoFLOPResult, group_by_compute
 
 __all__ = ["allocation", "corner", "frontier", "isoflop", "isoflop_optimum", "isoflop_parabolas", "link", "multiplier",
            "residuals"]
@@ -226,13 +226,13 @@ def allocation(curves, *, ax=None, level: float = 0.95, data_max: float | None =
 
 
 def forms(ensemble, *, compute=None, quantity: str = "n_params", ax=None, level: float = 0.95, cost=None):
-    """The candidate forms of an `Ensemble` (`jscale.bootstrap([law, ...], data, key=...)`) side by
+    """The candidate forms of an `Ensemble` (`jscale.bootstrap_forms([law, ...], data, key=...)`) side by
     side: each form's compute-optimal `quantity` ("n_params", "n_tokens", "loss" or
     "tokens_per_param") against the budget with its own band (dashed edges), and the mixture's
     band (shaded), from the fitted data into extrapolation. Default budgets: 30 from a tenth of the
     data's largest compute to 1,000 times it. The legend gives each form's weight."""
     if not isinstance(ensemble, Ensemble):
-        raise TypeError(f"forms needs an Ensemble (jscale.bootstrap of a list of laws); got "
+        raise TypeError(f"forms needs an Ensemble (jscale.bootstrap_forms); got "
                         f"{type(ensemble).__name__}.")
     level = check_level(level)
     span = ensemble.members[0].fit.data_summary.range_of("compute")

@@ -57,7 +57,7 @@ def synthetic_chinchilla(params: dict | None = None, n: int = 8) -> jscale.Scali
 
 def problem_of(law, data, loss=None, **kwargs):
     """The kernel's `Problem` of `data` as JAX arrays (call inside `x64_scope`)."""
-    from jscale._problem import build, to_device
+    from jscale.engine._problem import build, to_device
 
     return to_device(build(law, loss or jscale.losses.Huber(), data, **kwargs))
 

@@ -10,9 +10,9 @@ import pytest
 from helpers import quiet
 
 import jscale
-from jscale._allocation import best_allocation
-from jscale._laws import log_sum_exp_offset
-from jscale._numerics import x64_scope
+from jscale.base._numerics import x64_scope
+from jscale.decisions._allocation import best_allocation
+from jscale.laws._laws import log_sum_exp_offset
 
 LAW = jscale.laws.Chinchilla()
 # Besiroglu et al. 2024, Table 1 (SOURCES.md section 1).

@@ -2,7 +2,7 @@
 fit per start give the same per-start results.
 
 The batched methods agree bit for bit: every sum of the kernel whose rounding XLA would choose
-from the batch width is written in a fixed order (`jscale._numerics.pairwise_sum`), so a fit
+from the batch width is written in a fixed order (`jscale.base._numerics.pairwise_sum`), so a fit
 ends the same whichever fits share its batch (tests/test_devices.py relies on it across devices).
 
 Against an unbatched fit they do not agree bit for bit: a batch of one compiles the small matrix
@@ -35,10 +35,10 @@ from helpers import (
 )
 
 import jscale
-from jscale._batch import bucket, default_batch_size
-from jscale._losses import resolve_loss
-from jscale._numerics import x64_scope
-from jscale._solve import STALLED, SUCCESS, solve_one
+from jscale.base._numerics import x64_scope
+from jscale.engine._batch import bucket, default_batch_size
+from jscale.engine._solve import STALLED, SUCCESS, solve_one
+from jscale.losses._losses import resolve_loss
 
 LAW = jscale.laws.Chinchilla()
 

@@ -16,8 +16,8 @@ from helpers import (
 )
 
 import jscale
-from jscale import _bootstrap
-from jscale._uncertainty import bootstrap_interval
+from jscale.fitting import _bootstrap
+from jscale.inference._uncertainty import bootstrap_interval
 
 LAW = jscale.laws.Chinchilla()
 
@@ -94,11 +94,11 @@ def test_group_resampling_keeps_groups_whole():
     grouped = jscale.ScalingData.from_arrays(
         n_params=data.n_params, n_tokens=data.n_tokens, loss=data.loss, group=np.repeat(list("abcdef"), 6)
     )
-    kind, unit_of_row, n_units = _bootstrap._units("group", grouped)
+    kind, unit_of_row, n_units = _bootstrap.resample_units("group", grouped)
     assert kind == "group" and n_units == 6
     problem = problem_of(LAW, grouped)
     weights = np.asarray(_bootstrap._draw(
-        jnp.asarray(_bootstrap._key_data(0)), jnp.arange(50), problem, jnp.asarray(unit_of_row), None,
+        jnp.asarray(_bootstrap.as_key_data(0)), jnp.arange(50), problem, jnp.asarray(unit_of_row), None,
         unit="weights", n_units=n_units,
     )["weight"])
     assert weights.shape == (50, 36)
@@ -106,8 +106,8 @@ def test_group_resampling_keeps_groups_whole():
     assert np.all(per_group == per_group[:, :, :1])  # every row of a group has its group's count
     np.testing.assert_array_equal(per_group[:, :, 0].sum(axis=1), 6)  # 6 groups drawn per resample
     # Grouping by a column is the same as a group label holding that column.
-    assert _bootstrap._units("n_params", data)[2] == 6
-    np.testing.assert_array_equal(_bootstrap._units("n_params", data)[1], unit_of_row)
+    assert _bootstrap.resample_units("n_params", data)[2] == 6
+    np.testing.assert_array_equal(_bootstrap.resample_units("n_params", data)[1], unit_of_row)
 
 
 def test_group_bootstrap_end_to_end(small):
@@ -202,9 +202,9 @@ def test_other_basins_run_everywhere_when_one_ends_lower(grid_fit, monkeypatch):
 def test_one_compile_per_shape(small):
     data, fit, _ = small
     quiet(jscale.bootstrap, LAW, data, n_resamples=8, key=2, starts="optimum", full_fit=fit)
-    before = jscale._batch.TRACES["batched"]
+    before = jscale.engine._batch.TRACES["batched"]
     quiet(jscale.bootstrap, LAW, data, n_resamples=8, key=3, starts="optimum", full_fit=fit)
-    assert jscale._batch.TRACES["batched"] == before
+    assert jscale.engine._batch.TRACES["batched"] == before
 
 
 # --- intervals -------------------------------------------------------------------------------------
@@ -278,8 +278,8 @@ def test_prediction_interval(well_conditioned):
 def test_predictions_on_draws_are_one_program_per_bucket(well_conditioned):
     """The law on every draw and point is one compiled program per bucket of draws and points
     (9 and 10 points share one), with the values of the law evaluated draw by draw."""
-    from jscale import _uncertainty
-    from jscale._numerics import x64_scope
+    from jscale.base._numerics import x64_scope
+    from jscale.inference import _uncertainty
 
     _, fit, boot = well_conditioned
     n = np.geomspace(1e8, 1e11, 10)
@@ -360,7 +360,7 @@ def test_warns_about_strong_correlation(grid_fit):
 
 
 def test_warns_about_a_parameter_at_its_bound():
-    from jscale._uncertainty import bound_messages
+    from jscale.inference._uncertainty import bound_messages
 
     messages = bound_messages(LAW, [1e-9, 400.0, 1500.0, 0.3, 0.3])
     assert len(messages) == 1 and messages[0].startswith("E = 1e-09 is at its bound")
@@ -448,5 +448,5 @@ def test_prediction_interval_for_a_bounded_law_and_no_jackknife():
 
 
 def test_large_integer_seeds_do_not_collide():
-    assert not np.array_equal(_bootstrap._key_data(1), _bootstrap._key_data(2**32 + 1))
-    np.testing.assert_array_equal(_bootstrap._key_data(np.int64(7)), _bootstrap._key_data(7))
+    assert not np.array_equal(_bootstrap.as_key_data(1), _bootstrap.as_key_data(2**32 + 1))
+    np.testing.assert_array_equal(_bootstrap.as_key_data(np.int64(7)), _bootstrap.as_key_data(7))

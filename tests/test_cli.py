@@ -165,7 +165,7 @@ def test_version_and_help_on_every_argument(capsys):
             assert arg.help, (action.prog, arg.dest)
     fit_help = parser._subparsers._group_actions[0].choices["fit"].format_help()
     assert str(jscale.default_cache_dir()).replace(" ", "") in "".join(fit_help.split())
-    for name in jscale._laws.NAMED:
+    for name in jscale.laws._laws.NAMED:
         assert name in "".join(fit_help.split())
 
 

@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 import jscale
-from jscale import _cli_process, cli
+from jscale import cli
+from jscale.cli import _process as _cli_process
 
 ROOT = Path(__file__).resolve().parents[1]
 

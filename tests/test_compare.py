@@ -304,8 +304,7 @@ def test_bootstraps_give_bands_from_draws(fits, boots):
 def test_a_fit_and_bootstraps_of_any_size_share_one_program(fits, boots, monkeypatch):
     """Every call evaluates the same number of parameter pairs (one compiled program per pair of
     laws); 25 pairs (24 draws and the estimate) take one call, padded."""
-    from jscale import _compare
-
+    from jscale.decisions import _compare
     widths = []
     evaluate = _compare._on_draws
 

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from jscale._data import ScalingData
+from jscale.data._data import ScalingData
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from jscale import datasets
-from jscale._data import ScalingData
+from jscale.data._data import ScalingData
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -1,7 +1,7 @@
 """Many devices and many hosts: results do not depend on how the fits are split.
 
 Every fit's trajectory is independent of the batch width it runs at (the kernel's sums are
-written in a fixed order, see `jscale._numerics.pairwise_sum`), so splitting fits over 8
+written in a fixed order, see `jscale.base._numerics.pairwise_sum`), so splitting fits over 8
 devices, chunking a bootstrap differently or spreading it over two processes gives the same
 bits as one device.
 """
@@ -134,8 +134,8 @@ def test_mesh_argument_is_checked():
 
 
 def test_memory_budget_splits_calls_without_changing_results(monkeypatch):
-    from jscale import _batch
-    from jscale._batch import memory_budget, problems_per_call
+    from jscale.engine import _batch
+    from jscale.engine._batch import memory_budget, problems_per_call
 
     data = jscale.datasets.load("chinchilla")
     starts = LAW.default_starts()[::450]
@@ -179,7 +179,7 @@ def _counting(fn, calls):
 
 @pytest.mark.parametrize("value", ["lots", "-5", "0"])
 def test_memory_budget_variable_is_checked(monkeypatch, value):
-    from jscale._batch import memory_budget
+    from jscale.engine._batch import memory_budget
 
     monkeypatch.setenv("JSCALE_MEMORY_BUDGET", value)
     with pytest.raises(ValueError, match="JSCALE_MEMORY_BUDGET must be a"):

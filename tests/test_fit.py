@@ -25,7 +25,7 @@ from helpers import (
 )
 
 import jscale
-import jscale._fit
+import jscale.fitting._fit
 
 LAW = jscale.laws.Chinchilla()
 
@@ -173,7 +173,7 @@ def test_one_trace_per_batch_shape():
     data = synthetic_chinchilla(n=3)
     other = synthetic_chinchilla(dict(E=2.0, A=300.0, B=900.0, alpha=0.3, beta=0.3), n=3)
     starts = subset_starts()[:3]
-    traces = jscale._batch.TRACES
+    traces = jscale.engine._batch.TRACES
 
     def fit(d, s):
         with warnings.catch_warnings():
@@ -201,7 +201,7 @@ def test_one_trace_per_batch_shape():
 def test_31_and_32_rows_share_one_program():
     solver = jscale.RobustGaussNewton(max_steps=62)  # a setting no other test uses
     data = jscale.datasets.load("chinchilla")
-    traces = jscale._batch.TRACES
+    traces = jscale.engine._batch.TRACES
     before = traces["fit"]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", jscale.DiagnosticWarning)
@@ -230,7 +230,7 @@ def no_fitting(monkeypatch):
         calls.append(1)
         raise AssertionError("fit reached the jitted computation")
 
-    monkeypatch.setattr(jscale._batch, "_fit_starts", spy)
+    monkeypatch.setattr(jscale.engine._batch, "_fit_starts", spy)
     yield
     assert not calls
 
@@ -311,7 +311,7 @@ def test_max_steps_warns(two_step_fit):
     assert two_step_fit.best_status == "max_steps"
     assert two_step_fit.n_converged == 0
     assert np.all(two_step_fit.n_steps <= 2)
-    assert np.all(np.isin(two_step_fit.status, [jscale._solve.MAX_STEPS, jscale._solve.NONFINITE]))
+    assert np.all(np.isin(two_step_fit.status, [jscale.engine._solve.MAX_STEPS, jscale.engine._solve.NONFINITE]))
 
 
 def test_max_steps_strict_raises(two_step_fit):

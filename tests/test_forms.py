@@ -1,4 +1,4 @@
-"""Several forms, one answer: `jscale.bootstrap` of a list of laws, the `Mixture` of their draws,
+"""Several forms, one answer: `jscale.bootstrap_forms` of a list of laws, the `Mixture` of their draws,
 and the form tests of `jscale.backtest` (the held-out trend and the residual trend)."""
 
 import warnings
@@ -8,7 +8,7 @@ import pytest
 from helpers import SYNTHETIC_PARAMS, chinchilla_free, chinchilla_loss
 
 import jscale
-from jscale._forms import form_weights, prediction_spread, predictive_scores, trend_charges, weighted_quantile
+from jscale.selection._forms import form_weights, prediction_spread, predictive_scores, trend_charges, weighted_quantile
 
 LAW = jscale.laws.Chinchilla()
 WRONG = jscale.laws.Chinchilla().fix(E=1.2)  # the truth has E = 1.7
@@ -48,7 +48,7 @@ WRONG_STARTS = np.delete(STARTS, 0, axis=1)
 
 @pytest.fixture(scope="module")
 def pair(data, fits):
-    return quiet(jscale.bootstrap, [LAW, WRONG], data, key=7, n_resamples=24, full_fits=fits, jackknife=False)
+    return quiet(jscale.bootstrap_forms, [LAW, WRONG], data, key=7, n_resamples=24, full_fits=fits, jackknife=False)
 
 
 def test_weighted_quantile_is_numpys_with_equal_masses():
@@ -95,7 +95,7 @@ def test_score_is_the_joint_gaussian_predictive_density_with_an_occam_factor():
 
 
 def test_one_form_is_todays_bootstrap(data, fits):
-    one = quiet(jscale.bootstrap, [LAW], data, key=3, n_resamples=24, full_fits=fits[:1], jackknife=False)
+    one = quiet(jscale.bootstrap_forms, [LAW], data, key=3, n_resamples=24, full_fits=fits[:1], jackknife=False)
     today = quiet(jscale.bootstrap, LAW, data, key=3, n_resamples=24, full_fit=fits[0], jackknife=False)
     np.testing.assert_array_equal(one.members[0].free_draws, today.free_draws)
     assert np.all(one.weights == 1.0) and one.point_weights.tolist() == [1.0]
@@ -119,9 +119,9 @@ def test_weights_sum_to_one_and_follow_the_key(data, fits, pair):
     np.testing.assert_allclose(np.nansum(pair.weights, axis=1), 1.0)
     np.testing.assert_allclose(pair.point_weights.sum(), 1.0)
     np.testing.assert_allclose(pair.mean_weights, np.nanmean(pair.weights, axis=0), rtol=1e-14)
-    again = quiet(jscale.bootstrap, [LAW, WRONG], data, key=7, n_resamples=24, full_fits=fits, jackknife=False)
+    again = quiet(jscale.bootstrap_forms, [LAW, WRONG], data, key=7, n_resamples=24, full_fits=fits, jackknife=False)
     np.testing.assert_array_equal(again.weights, pair.weights)
-    other = quiet(jscale.bootstrap, [LAW, WRONG], data, key=8, n_resamples=24, full_fits=fits, jackknife=False)
+    other = quiet(jscale.bootstrap_forms, [LAW, WRONG], data, key=8, n_resamples=24, full_fits=fits, jackknife=False)
     assert not np.array_equal(other.scores, pair.scores)
     # with E held far from the truth, the second form extrapolates worse and loses the held-out runs
     assert pair.point_scores[0] > pair.point_scores[1] and pair.point_weights[0] > 0.5
@@ -145,7 +145,7 @@ def test_mixture_bands_and_form_share(pair):
 
 
 def test_identical_forms_share_their_weight_and_agree(data, fits):
-    twins = quiet(jscale.bootstrap, [LAW, LAW], data, key=1, n_resamples=8, names=["a", "b"],
+    twins = quiet(jscale.bootstrap_forms, [LAW, LAW], data, key=1, n_resamples=8, names=["a", "b"],
                   full_fits=[fits[0], fits[0]], jackknife=False)
     np.testing.assert_allclose(twins.weights, 0.5)
     mixed = quiet(twins.predict, n_params=[1e11], n_tokens=[3e12])
@@ -154,7 +154,7 @@ def test_identical_forms_share_their_weight_and_agree(data, fits):
     pooled = np.log(mixed.draws[:, :, 0].ravel())
     np.testing.assert_allclose(np.ravel(mixed.interval()), np.exp(np.quantile(pooled, [0.025, 0.975])), rtol=1e-12)
     # where the data cannot tell the forms apart, the weights are the prior
-    leaning = quiet(jscale.bootstrap, [LAW, LAW], data, key=1, n_resamples=8, names=["a", "b"],
+    leaning = quiet(jscale.bootstrap_forms, [LAW, LAW], data, key=1, n_resamples=8, names=["a", "b"],
                     full_fits=[fits[0], fits[0]], jackknife=False, prior=[3, 1])
     np.testing.assert_allclose(leaning.weights, [[0.75, 0.25]] * 8, rtol=1e-12)
     np.testing.assert_allclose(leaning.point_weights, [0.75, 0.25], rtol=1e-12)
@@ -165,7 +165,7 @@ def test_identical_forms_share_their_weight_and_agree(data, fits):
     (dict(names=["a"]), ValueError, "one name per law"),
     (dict(names=["a", "a"]), ValueError, "distinct names"),
     (dict(key=None), TypeError, "needs key="),
-    (dict(counts=np.ones((2, 64))), ValueError, "not counts, strata, starts or full_fit"),
+    (dict(counts=np.ones((2, 64))), TypeError, "unexpected keyword .counts.; besides its own it takes"),
     (dict(unit="residual"), ValueError, "unit='residual' does not apply"),
     (dict(by="n_param"), ValueError, "did you mean 'n_params'"),
     (dict(prior=[1.0]), ValueError, "prior must give 2 positive finite numbers"),
@@ -176,7 +176,7 @@ def test_identical_forms_share_their_weight_and_agree(data, fits):
 def test_bad_arguments(data, kwargs, error, match):
     args = dict(key=0, n_resamples=4) | kwargs
     with pytest.raises(error, match=match):
-        jscale.bootstrap([LAW, WRONG], data, **args)
+        jscale.bootstrap_forms([LAW, WRONG], data, **args)
 
 
 def test_trend_score_charges_the_residual_evidence(data, fits, pair):
@@ -184,7 +184,7 @@ def test_trend_score_charges_the_residual_evidence(data, fits, pair):
     less max(0, chi2/2 - dof) of its residual test; the form that misses E is charged far more than
     the right one."""
     charged = pair
-    plain = quiet(jscale.bootstrap, [LAW, WRONG], data, key=7, n_resamples=24, full_fits=fits, jackknife=False,
+    plain = quiet(jscale.bootstrap_forms, [LAW, WRONG], data, key=7, n_resamples=24, full_fits=fits, jackknife=False,
                   score="held-out")
     tests = plain.residuals
     expected = [max(0.0, t.statistic / 2 - t.dof) for t in tests]
@@ -201,11 +201,15 @@ def test_trend_score_charges_the_residual_evidence(data, fits, pair):
     assert trend_charges([None]).tolist() == [0.0]
 
 
-def test_form_keywords_need_a_list(data):
-    with pytest.raises(TypeError, match="apply to a list of laws"):
+def test_several_forms_have_their_own_verb(data):
+    with pytest.raises(TypeError, match="unexpected keyword argument 'holdout'"):
         jscale.bootstrap(LAW, data, key=0, n_resamples=4, holdout=0.3)
+    with pytest.raises(TypeError, match="their own verb: jscale.bootstrap_forms"):
+        jscale.bootstrap([LAW, WRONG], data, key=0, n_resamples=4)
+    with pytest.raises(TypeError, match="unexpected keyword 'starts'"):
+        jscale.bootstrap_forms([LAW, WRONG], data, key=0, n_resamples=4, starts="grid")
     with pytest.raises(TypeError, match="a law or a list of law objects"):
-        jscale.bootstrap([LAW, "kaplan"], data, key=0, n_resamples=4)
+        jscale.bootstrap_forms([LAW, "kaplan"], data, key=0, n_resamples=4)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -258,7 +262,7 @@ def _chinchilla(p, x):
 def test_residual_test_of_a_custom_law_is_the_built_in_ones():
     """The residual test reads a custom law's positive columns as logs and absorbs the range of its
     Jacobian, which a reparametrisation does not change: the same statistic as the built-in law."""
-    from jscale._backtest import residual_test
+    from jscale.selection._backtest import residual_test
 
     custom = jscale.laws.custom(_chinchilla, {k: "positive" for k in ("E", "A", "B", "alpha", "beta")},
                                 columns=("n_params", "n_tokens"))
@@ -272,13 +276,13 @@ def test_residual_test_of_a_custom_law_is_the_built_in_ones():
 
 
 def test_fit_of_several_forms_points_to_bootstrap(data):
-    with pytest.raises(TypeError, match=r"jscale.bootstrap\(\[law, other, ...\], data, key=0\)"):
+    with pytest.raises(TypeError, match=r"jscale.bootstrap_forms\(\[law, other, ...\], data, key=0\)"):
         jscale.fit([LAW, WRONG], data)
 
 
 def test_ensemble_held_out_test_uses_its_training_draws(data, pair):
-    from jscale._backtest import trend_test
-    from jscale._forms import held_errors
+    from jscale.selection._backtest import trend_test
+    from jscale.selection._forms import held_errors
 
     train = pair.held_out[0]
     errors = held_errors(train, data, pair.held, train.free_draws)[train.converged]
@@ -292,8 +296,8 @@ def test_ensemble_held_out_test_uses_its_training_draws(data, pair):
 def test_only_forms_that_carry_weight_raise_a_form_warning(pair):
     import dataclasses
 
-    from jscale._backtest import TrendTest
-    from jscale._forms import MATERIAL_WEIGHT
+    from jscale.selection._backtest import TrendTest
+    from jscale.selection._forms import MATERIAL_WEIGHT
 
     failed = TrendTest("residuals", (0.02,), 30.0, 3, 1e-6, True)
     both_fail = dataclasses.replace(pair, residuals=(failed, failed), trends=(None, None))
@@ -321,7 +325,7 @@ def test_a_form_of_zero_weight_keeps_its_own_band(pair):
 def test_an_ensemble_saves_and_loads(data, fits, pair, tmp_path):
     import dataclasses
 
-    from jscale._io import LawMismatch, _check_ensemble, _Invalid
+    from jscale.io._io import LawMismatch, _check_ensemble, _Invalid
 
     back = jscale.load(jscale.save(pair, tmp_path / "forms.jscale"))
     assert back.forms == pair.forms and back.by == pair.by and back.cutoff == pair.cutoff
@@ -340,7 +344,7 @@ def test_an_ensemble_saves_and_loads(data, fits, pair, tmp_path):
                                 columns=("n_params", "n_tokens"), name="mine")
     start = np.log(np.asarray(LAW.to_natural(fits[0].theta)))[None]
     mine = quiet(jscale.fit, custom, data, starts=start)
-    ens = quiet(jscale.bootstrap, [LAW, custom], data, key=2, n_resamples=4, full_fits=[fits[0], mine],
+    ens = quiet(jscale.bootstrap_forms, [LAW, custom], data, key=2, n_resamples=4, full_fits=[fits[0], mine],
                 jackknife=False)
     path = jscale.save(ens, tmp_path / "custom.jscale")
     with pytest.raises(LawMismatch, match="custom law 'mine'"):
@@ -362,7 +366,7 @@ def test_an_ensemble_saves_and_loads(data, fits, pair, tmp_path):
     with pytest.raises(_Invalid, match="score 'trend' is not one of"):
         _check_ensemble(dataclasses.replace(pair, score="trend"))
     # a file written before score= existed: no charges, no score; read as the held-out score
-    from jscale._io import _decode_ensemble, _encode_ensemble
+    from jscale.io._io import _decode_ensemble, _encode_ensemble
 
     state, static = _encode_ensemble(pair)
     del state["charges"], static["score"]

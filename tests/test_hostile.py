@@ -9,7 +9,7 @@ import pytest
 from helpers import noisy_chinchilla
 
 import jscale
-from jscale import _batch
+from jscale.engine import _batch
 from jscale.laws import Param, custom
 
 EPOCH = dict(E=1.81686, A=482.00572, B=2085.43420, alpha=0.34781, beta=0.36585)

@@ -13,8 +13,9 @@ import pytest
 from helpers import noisy_chinchilla, subset_starts
 
 import jscale
-from jscale import _data, _diagnostics
-from jscale._data import ScalingData
+from jscale.data import _data
+from jscale.data._data import ScalingData
+from jscale.inference import _diagnostics
 
 LAW = jscale.laws.Chinchilla()
 
@@ -163,13 +164,13 @@ def test_csv_size_and_line_length_limits(tmp_path, monkeypatch):
     big.write_bytes(b"N,loss\n" + b"1" * 2000)
     opened = _guard_opens(monkeypatch, big, refuse=False)
     with pytest.raises(ValueError, match=r"big\.csv is 2007 bytes, more than the 1000 bytes from_csv reads "
-                                         r"\(jscale\._data\.MAX_CSV_BYTES\)"):
+                                         r"\(jscale\.data\._data\.MAX_CSV_BYTES\)"):
         ScalingData.from_csv(big)
     assert not opened  # refused from its size alone
     long = tmp_path / "long.csv"
     long.write_bytes(b"N,loss\n1e8,3.0\n" + b"9" * 500)  # one line, no newline, over the line limit
     with pytest.raises(ValueError, match=r"Could not parse .*long\.csv: line 3 is longer than 100 bytes "
-                                         r"\(jscale\._data\.MAX_CSV_LINE\)"):
+                                         r"\(jscale\.data\._data\.MAX_CSV_LINE\)"):
         ScalingData.from_csv(long)
     ok = tmp_path / "ok.csv"
     ok.write_bytes(b"N,loss\r1e8,3.0\r2e8,2.9\r")  # old Mac line ends, under both limits

@@ -17,7 +17,7 @@ from flax import serialization
 from helpers import noisy_chinchilla
 
 import jscale
-from jscale import _io
+from jscale.io import _io
 
 
 @pytest.fixture(scope="module")
@@ -309,7 +309,7 @@ def test_save_killed_mid_write_leaves_old_file_and_next_save_cleans_up(saved, tm
     path = tmp_path / "fit.jscale"
     path.write_bytes(raw)
     script = (
-        "import os, sys, jscale, jscale._io as io\n"
+        "import os, sys, jscale, jscale.io._io as io\n"
         "real = os.fsync\n"
         "def stop(fd):\n"
         "    os.kill(os.getpid(), 9)\n"

@@ -8,7 +8,7 @@ import pytest
 from helpers import noisy_chinchilla
 
 import jscale
-from jscale import _io
+from jscale.io import _io
 
 
 @pytest.fixture(scope="module")

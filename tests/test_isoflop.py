@@ -158,7 +158,6 @@ def test_plots_of_a_sweep(centred, tmp_path):
 
 def test_command_line_sweep_and_plan(tmp_path, capsys):
     from jscale import cli
-
     data = sweep(BUDGETS)
     path = tmp_path / "sweep.csv"
     path.write_text("size,seen,val\n" + "".join(f"{n!r},{d!r},{v!r}\n" for n, d, v in

@@ -12,9 +12,9 @@ from helpers import (
 )
 
 import jscale
-from jscale._losses import Huber
-from jscale._numerics import x64_scope
-from jscale._problem import Problem
+from jscale.base._numerics import x64_scope
+from jscale.engine._problem import Problem
+from jscale.losses._losses import Huber
 
 DC = jscale.laws.DataConstrained()
 # The C4 base law of Muennighoff et al. (SOURCES.md section 2): log A, log B, log E, alpha = beta.

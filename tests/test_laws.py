@@ -11,9 +11,9 @@ import pytest
 from helpers import chinchilla_loss, problem_of, synthetic_chinchilla
 
 import jscale
-from jscale._laws import Law, log_sum_exp_offset
-from jscale._numerics import x64_scope
-from jscale._solve import evaluate
+from jscale.base._numerics import x64_scope
+from jscale.engine._solve import evaluate
+from jscale.laws._laws import Law, log_sum_exp_offset
 
 LAW = jscale.laws.Chinchilla()
 

@@ -1,7 +1,9 @@
-"""The shape of the package: no import cycles, small units, one warning hierarchy, derived saving.
+"""The shape of the package: rooms that import only downwards, small units, one warning hierarchy.
 
 These are the structural promises of ../shared/STYLE.md made checkable: the import graph of
-`jscale` (every import, lazy ones included) has no cycle; the result containers stay small and
+`jscale` (every import, lazy ones included) has no cycle; each room (subpackage) imports only the
+rooms the table below allows, and never another room's private names; the command line uses
+only public names; the result containers stay small and
 no function grows past about 80 lines without saying why; every diagnostic of every entry point
 is a `DiagnosticWarning` and is said once per call, never on property access; a new container
 field with a default is saved and loaded without touching `_io`.
@@ -18,7 +20,7 @@ from flax import struct
 from helpers import noisy_chinchilla, subset_starts
 
 import jscale
-from jscale import _io
+from jscale.io import _io
 
 PACKAGE = Path(jscale.__file__).parent
 LAW = jscale.laws.Chinchilla()
@@ -36,7 +38,7 @@ def _imports(path: Path) -> set:
         if isinstance(node, ast.Import):
             found |= {a.name for a in node.names if a.name.startswith("jscale")}
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("jscale"):
-            for a in node.names:  # `from jscale import _fit` imports the module jscale._fit
+            for a in node.names:  # `from jscale import _fit` imports the module jscale.fitting._fit
                 sub = f"{node.module}.{a.name}"
                 found.add(sub if (PACKAGE.parent / (sub.replace(".", "/") + ".py")).exists() else node.module)
     return found
@@ -47,9 +49,90 @@ def _graph() -> dict:
     return {name: {m for m in _imports(p) if m in modules and m != name} for name, p in modules.items()}
 
 
+# The rooms, and the rooms each may import (besides itself). A room may use rooms below it, never
+# one above or beside it: the table is the layering, read from the bottom up.
+ALLOWED = {
+    "base": set(),
+    "data": {"base"},
+    "losses": {"base"},
+    "laws": {"base", "data"},
+    "datasets": {"base", "data"},
+    "engine": {"base", "data", "losses", "laws"},
+    "inference": {"base", "data", "losses", "laws", "engine"},
+    "fitting": {"base", "data", "losses", "laws", "engine", "inference"},
+    "decisions": {"base", "data", "losses", "laws", "engine", "inference", "fitting"},
+    "selection": {"base", "data", "losses", "laws", "engine", "inference", "fitting", "decisions"},
+    "sweeps": {"base", "data", "losses", "laws", "engine", "inference", "fitting", "decisions"},
+    "io": {"base", "data", "losses", "laws", "engine", "inference", "fitting", "decisions", "selection", "sweeps"},
+    "plot": {"base", "data", "losses", "laws", "engine", "inference", "fitting", "decisions", "selection", "sweeps"},
+}
+# Public faces: the top-level namespace and its public modules. `cli` sits on top of them all and
+# uses only what a user could (public names), plus the jscale-agnostic leaves of `base`.
+FACES = {"jscale", "jscale.laws", "jscale.losses", "jscale.solvers", "jscale.warnings", "jscale.results",
+         "jscale.datasets", "jscale.plot", "jscale.cli"}
+
+
+def _room(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] in ALLOWED else module
+
+
+def test_every_module_lives_in_a_room_or_is_a_public_face():
+    stray = [m for m in _graph() if _room(m) not in ALLOWED and m not in FACES | {"jscale.__main__"}
+             and not m.startswith("jscale.cli.")]
+    assert not stray, f"modules outside the rooms: {stray}"
+
+
+def test_rooms_import_only_the_rooms_below_them():
+    wrong = []
+    for module, imported in _graph().items():
+        room = _room(module)
+        if room not in ALLOWED:
+            continue
+        wrong += [f"{module} -> {t}" for t in imported if _room(t) != room and _room(t) not in ALLOWED[room]]
+    assert not wrong, "imports against the room table:\n" + "\n".join(sorted(wrong))
+
+
+def _private_crossings(path: Path, module: str) -> list:
+    """`from jscale.<room>.<module> import _name`, or `alias._name`, reaching into another room."""
+    room, found, aliases = _room(module), [], {}
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("jscale"):
+            for a in node.names:
+                sub = f"{node.module}.{a.name}"
+                is_module = (PACKAGE.parent / (sub.replace(".", "/") + ".py")).exists()
+                target = sub if is_module else node.module
+                if _room(target) == room:
+                    continue
+                if is_module:
+                    aliases[a.asname or a.name] = target
+                elif a.name.startswith("_") and a.name != "__version__":
+                    found.append(f"{module} imports {node.module}.{a.name}")
+    for node in ast.walk(tree):
+        if (isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases
+                and node.attr.startswith("_")):
+            found.append(f"{module} uses {aliases[node.value.id]}.{node.attr}")
+    return found
+
+
+def test_no_room_reaches_for_another_rooms_private_names():
+    found = [f for path in PACKAGE.rglob("*.py") for f in _private_crossings(path, _module_name(path))]
+    assert not found, "\n".join(sorted(found))
+
+
+def test_the_command_line_uses_only_public_names():
+    """What the command line needs, a user can reach too: no private module of a room (the
+    jscale-agnostic leaves of `base`, such as JSON, progress lines and the version, excepted)."""
+    graph = _graph()
+    for face in ("jscale.cli", "jscale.cli._process"):
+        inner = [m for m in graph[face] if m not in FACES and _room(m) != "base" and not m.startswith("jscale.cli")]
+        assert not inner, f"{face} imports private modules {sorted(inner)}"
+
+
 def test_no_import_cycle():
     graph = _graph()
-    assert "jscale._fit" in graph and "jscale._batch" in graph["jscale._fit"]
+    assert "jscale.fitting._fit" in graph and "jscale.engine._batch" in graph["jscale.fitting._fit"]
     state = {}
 
     def visit(node, stack):
@@ -69,14 +152,14 @@ def test_no_import_cycle():
 
 def test_leaf_modules_import_no_jscale_module():
     graph = _graph()
-    assert graph["jscale._warnings"] == set() and graph["jscale._numerics"] == set()
-    for leaf in ("jscale._status", "jscale._interval", "jscale._json"):
+    assert graph["jscale.base._warnings"] == set() and graph["jscale.base._numerics"] == set()
+    for leaf in ("jscale.base._status", "jscale.base._interval", "jscale.base._json"):
         assert graph[leaf] == set(), leaf
 
 
 def test_the_optimum_kernel_knows_no_law_data_or_result():
     """`_optimum` solves any problem object: it imports only the leaves it needs."""
-    assert _graph()["jscale._optimum"] <= {"jscale._numerics", "jscale._status"}
+    assert _graph()["jscale.engine._optimum"] <= {"jscale.base._numerics", "jscale.base._status"}
 
 
 def _class_lines(path: Path, name: str) -> int:
@@ -85,7 +168,7 @@ def _class_lines(path: Path, name: str) -> int:
 
 
 def test_result_containers_are_small():
-    results = PACKAGE / "_results.py"
+    results = PACKAGE / "inference" / "_results.py"
     assert _class_lines(results, "FitResult") <= 155
     assert _class_lines(results, "BootstrapResult") <= 155
 

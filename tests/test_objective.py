@@ -10,8 +10,8 @@ import pytest
 from helpers import problem_of, synthetic_chinchilla
 
 import jscale
-from jscale._losses import Huber, Squared, resolve_loss
-from jscale._numerics import x64_scope
+from jscale.base._numerics import x64_scope
+from jscale.losses._losses import Huber, Squared, resolve_loss
 
 R = np.array([-1.0, -0.2, -2e-3, -1e-3, -5e-4, -1e-9, 0.0, 1e-9, 5e-4, 1e-3, 2e-3, 0.2, 1.0, 30.0])
 

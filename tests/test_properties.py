@@ -286,7 +286,6 @@ def test_load_rejects_damaged_files(fitted, saved, data, tmp_path_factory):
 
 def run_cli(argv) -> tuple[int, str]:
     from jscale import cli
-
     err = io.StringIO()
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err), warnings.catch_warnings():
         warnings.simplefilter("ignore")

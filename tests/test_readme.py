@@ -22,7 +22,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 # allocations (10-35 s each), found by what they call.
 SLOW = ("jscale.fit(jscale.laws.Chinchilla(), data)", "jscale.fit(law, data)", "compute_optimal(result",
         "jscale.backtest(", "gadre2024", "suggest_runs(",
-        "jscale.bootstrap([")
+        "jscale.bootstrap_forms([")
 
 
 def blocks() -> list[str]:

@@ -9,7 +9,7 @@ import pytest
 from helpers import noisy_chinchilla, quiet, subset_starts
 
 import jscale
-from jscale._uncertainty import normal_quantile
+from jscale.inference._uncertainty import normal_quantile
 
 LAW = jscale.laws.Chinchilla()
 Z95 = normal_quantile(0.975)

@@ -110,14 +110,13 @@ def test_float32_and_integers_are_promoted_to_float64(dtype):
 def test_constrained_law_may_hold_a_column_fixed():
     # With the token term's parameters fixed, a constant n_tokens is no longer an error.
     law = jscale.laws.Chinchilla().fix(B=400.0, beta=0.3)
-    from jscale._fit import check_law_and_data
+    from jscale.fitting._fit import check_law_and_data
 
     check_law_and_data(law, arrays(n_tokens=[2e10] * 6))
 
 
 def test_cli_suggests_the_closest_law(capsys):
     from jscale import cli
-
     with pytest.raises(SystemExit) as exc:
         cli.main(["fit", "--law", "chinchila"])
     assert exc.value.code == 2

@@ -18,7 +18,8 @@ import json
 
 import numpy as np
 
-from jscale._data import ScalingData, closest
+from jscale.base._text import closest
+from jscale.data._data import ScalingData
 
 __all__ = ["load", "list", "info"]
 

@@ -1,0 +1,1 @@
+"""Data: `ScalingData`, its loaders and its checks."""

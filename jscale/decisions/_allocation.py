@@ -1,0 +1,391 @@
+"""Differentiating the fitted law: compute-optimal allocation and marginal returns, with bands.
+
+Compute-optimal allocation minimises the predicted loss L(N, D) subject to cost(N, D) = C.
+In log space, u = log N and v = log D, it is a problem of jscale's one optimum solver
+(`jscale.engine._optimum`: `AllocationProblem`, minimise l = log L subject to g = log cost - log C = 0),
+started from a scan of tokens-per-parameter ratios along the constraint and solved for every
+budget (batched with `vmap`, under `jit`) by Newton steps on the Lagrange conditions.
+Derivatives of the optimum with respect to the law's parameters and to log C come from the
+implicit function theorem there, not from the iterations. They give the local exponents
+d log N*/d log C, d log D*/d log C and delta-method intervals.
+
+The closed form for Chinchilla under C = 6ND (`jscale.laws.Chinchilla.compute_optimal`) is
+the test of this solver, not a shortcut.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from jscale.base._numerics import read_only
+from jscale.engine._optimum import solve, status
+from jscale.inference._bands import Bands, evaluate, to_bands
+from jscale.inference._diagnostics import extrapolation
+from jscale.inference._estimate import estimate_of
+from jscale.inference._results import BootstrapResult, FitResult
+from jscale.laws._laws import Law
+
+ALLOCATION_COLUMNS = ("n_params", "n_tokens")
+# Tokens-per-parameter ratios (log D/N) scanned for a start: 1e-5 to 1e8.
+_LOG_RATIOS = np.linspace(np.log(1e-5), np.log(1e8), 40)
+
+
+def chinchilla_cost(n_params, n_tokens):
+    """Training FLOP C = 6 N D (Kaplan et al. 2020; Hoffmann et al. 2022)."""
+    return 6.0 * n_params * n_tokens
+
+
+class InferenceCost:
+    """Training plus inference FLOP, 6 N D + 2 N D_inference (after Sardana et al. 2023).
+
+    Args:
+        inference_tokens: tokens served over the model's life.
+    """
+
+    def __init__(self, inference_tokens: float):
+        self.inference_tokens = float(inference_tokens)
+        if not self.inference_tokens >= 0:
+            raise ValueError(f"inference_tokens must be a number >= 0; got {inference_tokens!r}.")
+
+    def __call__(self, n_params, n_tokens):
+        return 6.0 * n_params * n_tokens + 2.0 * n_params * self.inference_tokens
+
+    def __eq__(self, other):
+        return isinstance(other, InferenceCost) and other.inference_tokens == self.inference_tokens
+
+    def __hash__(self):
+        return hash(("InferenceCost", self.inference_tokens))
+
+    def __repr__(self):
+        return f"InferenceCost(inference_tokens={self.inference_tokens:g})"
+
+
+# --- the optimum (one budget, one parameter vector) -------------------------------------------------
+
+
+def _log_loss(law, theta, u, v, fixed):
+    """log L at u = log N, v = log D (`fixed`: logs of the other columns), in the law's input space."""
+    logs = {"n_params": u, "n_tokens": v, **fixed}
+    if law.column_space == "log":
+        return law.log_predict(theta, logs)
+    return law.log_predict(theta, law.inputs({k: jnp.exp(w) for k, w in logs.items()}))
+
+
+def _log_cost(cost, u, v):
+    return jnp.log(cost(jnp.exp(u), jnp.exp(v)))
+
+
+@dataclasses.dataclass(frozen=True)
+class AllocationProblem:
+    """min log L(N, D) subject to log cost(N, D) = log C, in w = (log N, log D) (a problem of
+    `jscale.engine._optimum.solve`); args = {"log_c": log C, "fixed": logs of the other columns}."""
+
+    law: Any
+    cost: Any
+    n_vars: ClassVar[int] = 2
+    n_constraints: ClassVar[int] = 1
+
+    def objective(self, w, theta, args):
+        return _log_loss(self.law, theta, w[0], w[1], args["fixed"])
+
+    def constraint(self, w, theta, args):
+        return (_log_cost(self.cost, w[0], w[1]) - args["log_c"])[None]
+
+
+def best_allocation(theta, log_c, fixed, law, cost):
+    """(log N*, log D*, multiplier) at budget log C, differentiable implicitly in theta, log C and
+    the fixed columns. The starts are the 6ND points of a scan of tokens-per-parameter ratios."""
+    starts = jnp.stack([(log_c - jnp.log(6.0) - _LOG_RATIOS) / 2, (log_c - jnp.log(6.0) + _LOG_RATIOS) / 2], axis=1)
+    return solve(AllocationProblem(law, cost), theta, {"log_c": log_c, "fixed": fixed}, starts, None, None)
+
+
+def best_log_loss(theta, log_c, fixed, law, cost):
+    """log L*(C): the law's log loss at the compute-optimal allocation of budget log C."""
+    z = best_allocation(theta, log_c, fixed, law, cost)
+    return _log_loss(law, theta, z[0], z[1], fixed)
+
+
+def _status_at(theta, log_c, fixed, law, cost, z):
+    return status(AllocationProblem(law, cost), z, theta, {"log_c": log_c, "fixed": fixed}, None, None)
+
+
+@dataclasses.dataclass(frozen=True)
+class AllocationTerms:
+    """Log N*, log D*, log L*, log(D*/N*), the local exponents and the solve's status at one budget."""
+
+    law: Any
+    cost: Any
+
+    def __call__(self, theta, log_c, fixed):
+        law, cost = self.law, self.cost
+        z, dz_dc = jax.jvp(lambda c: best_allocation(theta, c, fixed, law, cost), (log_c,), (jnp.ones_like(log_c),))
+        return {
+            "n_params": z[0], "n_tokens": z[1], "loss": _log_loss(law, theta, z[0], z[1], fixed),
+            "tokens_per_param": z[1] - z[0], "exponent_params": dz_dc[0], "exponent_tokens": dz_dc[1],
+            "status": _status_at(theta, log_c, fixed, law, cost, z),
+        }
+
+
+def allocation_terms(theta, log_c, fixed, law, cost) -> dict:
+    """`AllocationTerms(law, cost)(theta, log_c, fixed)`."""
+    return AllocationTerms(law, cost)(theta, log_c, fixed)
+
+
+@dataclasses.dataclass(frozen=True)
+class FrontierTerms:
+    """Marginal returns at (N, D): dL/dlog N, dL/dlog D, and dL*/dlog C on the frontier at C = cost(N, D)."""
+
+    law: Any
+    cost: Any
+
+    def __call__(self, theta, log_n, log_d, fixed):
+        law, cost = self.law, self.cost
+        grad = jax.grad(lambda w: jnp.exp(_log_loss(law, theta, w[0], w[1], fixed)))(jnp.stack([log_n, log_d]))
+        log_c = _log_cost(cost, log_n, log_d)
+
+        def best_loss(c):  # L*(c), with the optimum as aux: one solve for the slope and the status
+            z = best_allocation(theta, c, fixed, law, cost)
+            return jnp.exp(_log_loss(law, theta, z[0], z[1], fixed)), z
+
+        slope, z = jax.grad(best_loss, has_aux=True)(log_c)
+        return {"d_log_params": grad[0], "d_log_tokens": grad[1], "d_log_compute": slope,
+                "status": _status_at(theta, log_c, fixed, law, cost, z)}
+
+
+# --- checks --------------------------------------------------------------------------------------------
+
+
+def warn_outside(result, law, what: str, columns: dict) -> None:
+    """`ExtrapolationWarning` for points (the law's columns) outside a fitted result's data."""
+    fit = result.fit if isinstance(result, BootstrapResult) else result
+    if isinstance(fit, FitResult):
+        found = extrapolation(fit.data_summary, law, {c: columns[c] for c in law.columns if c in columns}, what)
+        if found is not None:
+            found.warn(stacklevel=3)
+
+
+def check_cost(law: Law, cost):
+    missing = [c for c in ALLOCATION_COLUMNS if c not in law.columns]
+    if missing:
+        raise ValueError(
+            f"The {law.name} law does not read {', '.join(missing)}: allocation trades parameters against tokens "
+            f"and needs a law of both (this one reads {', '.join(law.columns)})."
+        )
+    cost = chinchilla_cost if cost is None else cost
+    if not callable(cost):
+        raise TypeError(
+            f"cost must be a function cost(n_params, n_tokens) -> FLOP written with jax.numpy; got {cost!r}."
+        )
+    return cost
+
+
+def check_fixed(law: Law, fixed, n: int) -> dict:
+    """Logs of the law's other columns, held fixed (e.g. unique_tokens), broadcast to (n,)."""
+    fixed = dict(fixed or {})
+    others = [c for c in law.columns if c not in ALLOCATION_COLUMNS]
+    missing = [c for c in others if c not in fixed]
+    if missing:
+        raise ValueError(f"The {law.name} law also reads {', '.join(missing)}; pass its value(s) as fixed={{...}}.")
+    unknown = [c for c in fixed if c not in others]
+    if unknown:
+        raise ValueError(f"fixed names {', '.join(unknown)}, which the {law.name} law does not hold fixed here.")
+    out = {}
+    for name, value in fixed.items():
+        arr = np.broadcast_to(np.asarray(value, np.float64), (n,))
+        if not np.all(np.isfinite(arr) & (arr > 0)):
+            raise ValueError(f"fixed {name} must be finite and positive; got {value!r}.")
+        out[name] = np.log(arr)
+    return out
+
+
+def positive_array(name: str, value) -> np.ndarray:
+    arr = np.atleast_1d(np.asarray(value, np.float64))
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a number or a 1-D array of numbers; got shape {arr.shape}.")
+    bad = ~(np.isfinite(arr) & (arr > 0))
+    if bad.any():
+        raise ValueError(f"{name} must be finite and positive; entry {int(np.argmax(bad))} is {arr[bad][0]!r}.")
+    return arr
+
+
+class Allocation(Bands, struct.PyTreeNode, kw_only=True):
+    """Compute-optimal allocation at K budgets (`jscale.compute_optimal`).
+
+    Attributes:
+        law, cost: the law and the cost function (static).
+        compute: (K,) budgets C (cost units, FLOP for the default C = 6ND).
+        n_params, n_tokens, loss: (K,) N*, D* and the predicted loss L* at the optimum.
+        tokens_per_param: (K,) D*/N*.
+        exponent_params, exponent_tokens: (K,) local exponents d log N*/d log C, d log D*/d log C.
+        solve_status: (K,) `jscale.solvers.Status` code of the solve at each budget (point
+            estimate); `converged` and `status` read it, and a `ConvergenceWarning` is issued
+            where it failed.
+        fixed: name -> (K,) values of the law's other columns held fixed (e.g. unique_tokens).
+        draws: name -> (B, K) per-draw values when computed from a bootstrap, else None.
+        draw_ok: (B, K) mask of usable draws (fit and solve converged), else None.
+        sd: name -> (K,) delta-method standard deviations (of the log for positive
+            quantities) when computed from a FitResult, else None.
+    """
+
+    QUANTITIES = ("n_params", "n_tokens", "loss", "tokens_per_param", "exponent_params", "exponent_tokens")
+    POSITIVE = ("n_params", "n_tokens", "loss", "tokens_per_param")
+    WHAT = "compute-optimal allocation"
+    __repr__ = Bands.__repr__  # not the dataclass repr, which prints every array
+
+    law: Any = struct.field(pytree_node=False)
+    cost: Any = struct.field(pytree_node=False)
+    compute: np.ndarray
+    n_params: np.ndarray
+    n_tokens: np.ndarray
+    loss: np.ndarray
+    tokens_per_param: np.ndarray
+    exponent_params: np.ndarray
+    exponent_tokens: np.ndarray
+    solve_status: np.ndarray
+    fixed: dict = struct.field(default_factory=dict)
+    draws: dict | None = None
+    draw_ok: np.ndarray | None = None
+    sd: dict | None = None
+
+    @property
+    def epochs(self) -> np.ndarray:
+        """(K,) passes over the unique data, D*/U (needs fixed unique_tokens)."""
+        if "unique_tokens" not in self.fixed:
+            raise ValueError("epochs needs the unique-token budget: pass fixed={'unique_tokens': U}.")
+        return self.n_tokens / self.fixed["unique_tokens"]
+
+    def points(self) -> dict:
+        return {"compute": self.compute, **self.fixed}
+
+    def table(self, level: float = 0.95) -> str:
+        """A readable table: budget, N*, D*, D*/N*, L* (with bands when there is uncertainty)."""
+        banded = self.draws is not None or self.sd is not None
+        lines = [f"{'compute':>10} {'params N*':>11} {'tokens D*':>11} {'D*/N*':>8} {'loss L*':>8}"
+                 + (f"   {100 * level:g}% band of N*        {100 * level:g}% band of D*/N*" if banded else "")]
+        bands = [self.interval(n, level) for n in ("n_params", "tokens_per_param")] if banded else None
+        for k, c in enumerate(self.compute):
+            line = (f"{c:>10.3g} {self.n_params[k]:>11.4g} {self.n_tokens[k]:>11.4g} "
+                    f"{self.tokens_per_param[k]:>8.2f} {self.loss[k]:>8.4f}")
+            if banded:
+                (nl, nh), (rl, rh) = bands
+                line += f"   ({nl[k]:.3g}, {nh[k]:.3g})   ({rl[k]:.3g}, {rh[k]:.3g})"
+            if self.status[k] != "success":
+                line += f"   <- {self.status[k]}: not a solution"
+            lines.append(line)
+        return "\n".join(lines)
+
+
+class MarginalReturns(Bands, struct.PyTreeNode, kw_only=True):
+    """Marginal returns of the fitted law at K points (`jscale.marginal_returns`).
+
+    Attributes:
+        law, cost: static.
+        n_params, n_tokens: (K,) the points.
+        d_log_params: (K,) dL/d log N at (N, D): loss change per e-fold of parameters (negative).
+        d_log_tokens: (K,) dL/d log D.
+        d_log_compute: (K,) dL*/d log C along the compute-optimal frontier at C = cost(N, D).
+        solve_status: (K,) `Status` code of the frontier solve at each point (`converged`).
+        draws, draw_ok, sd: as in `Allocation`.
+    """
+
+    QUANTITIES = ("d_log_params", "d_log_tokens", "d_log_compute")
+    POSITIVE = ()
+    WHAT = "marginal returns"
+    __repr__ = Bands.__repr__  # not the dataclass repr, which prints every array
+
+    law: Any = struct.field(pytree_node=False)
+    cost: Any = struct.field(pytree_node=False)
+    n_params: np.ndarray
+    n_tokens: np.ndarray
+    d_log_params: np.ndarray
+    d_log_tokens: np.ndarray
+    d_log_compute: np.ndarray
+    solve_status: np.ndarray
+    draws: dict | None = None
+    draw_ok: np.ndarray | None = None
+    sd: dict | None = None
+
+    def points(self) -> dict:
+        return {"n_params": self.n_params, "n_tokens": self.n_tokens}
+
+
+def compute_optimal(result, compute, *, cost=None, fixed=None, params=None) -> Allocation:
+    """The allocation (N*, D*) minimising the fitted law's loss at each compute budget.
+
+    Solves min L(N, D) subject to cost(N, D) = C numerically in log space (Lagrange conditions,
+    Newton steps, all budgets batched under jit), for any law of `n_params` and `n_tokens` and
+    any differentiable cost. Local exponents and delta-method bands use implicit derivatives of
+    the optimum (see the module docstring).
+
+    Args:
+        result: a `FitResult` (bands by the delta method), a `BootstrapResult` (bands over the
+            draws) or a law object with `params=` (no bands).
+        compute: budget(s) C, scalar or 1-D array, in the units of `cost`.
+        cost: cost(n_params, n_tokens) -> compute, written with jax.numpy; default 6 N D. E.g.
+            `jscale.InferenceCost(2e12)` for training plus inference, 6ND + 2N D_inference.
+            (A new function object compiles anew: define it once and reuse it.)
+        fixed: values of the law's other columns, held fixed (e.g. {"unique_tokens": U} for a
+            data-constrained law), scalars or arrays matching `compute`.
+        params: natural parameters when `result` is a law.
+
+    Returns:
+        An `Allocation` (n_params, n_tokens, loss, tokens_per_param, exponent_params,
+        exponent_tokens over budgets; `interval(name)` for bands; `table()`).
+
+    Example:
+        >>> import jscale
+        >>> law = jscale.laws.Chinchilla()
+        >>> epoch = dict(E=1.81686, A=482.00572, B=2085.43420, alpha=0.34781, beta=0.36585)
+        >>> best = jscale.compute_optimal(law, [5.76e23], params=epoch)
+        >>> round(float(best.tokens_per_param[0]), 1), round(float(best.exponent_params[0]), 4)
+        (18.3, 0.5126)
+    """
+    estimate = estimate_of(result, params)
+    law = estimate.law
+    cost = check_cost(law, cost)
+    budgets = positive_array("compute", compute)
+    fixed_logs = check_fixed(law, fixed, budgets.size)
+    est, per_draw, sd = evaluate(estimate, AllocationTerms(law, cost), (np.log(budgets), fixed_logs),
+                                 Allocation.QUANTITIES)
+    values, draws, draw_ok, sd = to_bands(estimate, est, per_draw, sd, Allocation.POSITIVE, "status")
+    natural_fixed = {k: read_only(np.exp(v)) for k, v in fixed_logs.items()}
+    warn_outside(result, law, "Compute-optimal allocations",
+                  {"n_params": values["n_params"], "n_tokens": values["n_tokens"], **natural_fixed})
+    allocation = Allocation(law=law, cost=cost, compute=read_only(budgets), solve_status=read_only(est["status"]),
+                            fixed=natural_fixed, draws=draws, draw_ok=draw_ok, sd=sd, **values)
+    allocation._warn_failed("Compute-optimal allocation", budgets)
+    return allocation
+
+
+def marginal_returns(result, *, n_params, n_tokens, cost=None, fixed=None, params=None) -> MarginalReturns:
+    """Derivatives of the predicted loss at (N, D): per e-fold of N, of D, and of C on the frontier.
+
+    dL/d log N and dL/d log D by autodiff at each point; dL*/d log C is the slope of the
+    compute-optimal loss at the point's budget C = cost(N, D) (via the implicit derivative of the
+    optimum). Arguments as in `compute_optimal`; `n_params` and `n_tokens` broadcast together.
+    """
+    estimate = estimate_of(result, params)
+    law = estimate.law
+    cost = check_cost(law, cost)
+    n = positive_array("n_params", n_params)
+    d = positive_array("n_tokens", n_tokens)
+    try:
+        n, d = np.broadcast_arrays(n, d)
+    except ValueError:
+        raise ValueError(f"n_params ({n.size}) and n_tokens ({d.size}) must have the same length.") from None
+    fixed_logs = check_fixed(law, fixed, n.size)
+    est, per_draw, sd = evaluate(estimate, FrontierTerms(law, cost), (np.log(n), np.log(d), fixed_logs),
+                                 MarginalReturns.QUANTITIES)
+    values, draws, draw_ok, sd = to_bands(estimate, est, per_draw, sd, (), "status")
+    warn_outside(result, law, "Marginal returns", {"n_params": n, "n_tokens": d,
+                                                    **{k: np.exp(v) for k, v in fixed_logs.items()}})
+    returns = MarginalReturns(law=law, cost=cost, n_params=read_only(n), n_tokens=read_only(d), draws=draws,
+                              draw_ok=draw_ok, sd=sd, solve_status=read_only(est["status"]), **values)
+    returns._warn_failed("Marginal returns (points by their N)", n)
+    return returns

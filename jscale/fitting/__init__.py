@@ -1,0 +1,1 @@
+"""The fitting verbs: `fit`, `fit_many`, `bootstrap`, `bootstrap_many`."""

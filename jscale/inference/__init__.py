@@ -1,0 +1,1 @@
+"""Inference: result containers, bands, intervals, covariances, diagnostics and reports."""

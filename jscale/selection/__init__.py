@@ -1,0 +1,1 @@
+"""Model selection: backtests and several forms weighted by held-out skill."""

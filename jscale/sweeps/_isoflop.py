@@ -1,0 +1,570 @@
+"""IsoFLOP sweeps: Chinchilla's Approach 2 (Hoffmann et al. 2022, section 3.2).
+
+At each compute budget C a sweep trains several model sizes N (with D tokens, C = 6 N D or the
+data's own compute). Approach 2 fits a parabola of log loss in log N per budget, takes its
+minimum N*(C) (and, from the parabola in log D, D*(C)), and fits the power laws
+N*(C) = G_N C^a and D*(C) = G_D C^b through the minima in log space.
+
+Pitfalls handled here rather than left to the user:
+- a budget whose minimum lies at or beyond the edge of its sweep (the parabola extrapolates, or
+  opens downwards) is excluded from the power laws and named in a `SweepWarning`;
+- a budget with fewer than 3 distinct sizes cannot hold a parabola: excluded and named;
+- the parabola and the power laws are fitted in log space, and the minimum is the parabola's
+  (never the per-budget argmin, which biases N* low);
+- uncertainty: runs are resampled within each budget (all budgets and resamples in one jitted
+  call); every resample refits the parabolas and the power laws, and bands are percentiles over
+  the resamples whose every included budget kept a minimum inside its sweep.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from flax import struct
+
+from jscale.base._interval import Interval
+from jscale.base._numerics import read_only, x64_scope
+from jscale.base._warnings import DiagnosticWarning, SweepWarning
+from jscale.data._data import ScalingData
+from jscale.decisions._allocation import compute_optimal
+from jscale.fitting._bootstrap import as_key_data
+from jscale.inference._uncertainty import bootstrap_interval, check_level
+from jscale.losses._losses import Squared, resolve_loss
+
+# The quantities with a band: per budget, and of the power laws.
+PER_BUDGET = ("n_params", "n_tokens", "loss")
+EXPONENTS = ("a", "b", "a_plus_b", "loss_exponent")
+
+
+def group_by_compute(compute: np.ndarray, budgets, rtol: float) -> tuple[np.ndarray, np.ndarray]:
+    """Budget index of every run (-1 for none) and the budgets' compute (G,).
+
+    With `budgets` given, a run belongs to the budget within `rtol` (relative) of its compute;
+    otherwise runs sorted by compute start a new budget when they exceed the first run of the
+    current one by more than `rtol`, and a budget's compute is the median of its runs'.
+    """
+    if budgets is not None:
+        budgets = np.sort(np.atleast_1d(np.asarray(budgets, np.float64)))
+        if budgets.ndim != 1 or not np.all(np.isfinite(budgets) & (budgets > 0)):
+            raise ValueError(f"budgets must be positive finite numbers; got {budgets!r}.")
+        gap = np.abs(np.log(compute)[:, None] - np.log(budgets)[None, :])
+        nearest = np.argmin(gap, axis=1)
+        within = gap[np.arange(len(compute)), nearest] <= np.log1p(rtol)
+        return np.where(within, nearest, -1), budgets
+    order = np.argsort(compute, kind="stable")
+    label = np.empty(len(compute), np.int64)
+    first, g = compute[order[0]], 0
+    for i in order:
+        if compute[i] > first * (1 + rtol):
+            g, first = g + 1, compute[i]
+        label[i] = g
+    return label, np.array([np.median(compute[label == k]) for k in range(g + 1)])
+
+
+# A sweep reaching further than this factor beyond its minimum, or with its minimum in the outer
+# fifth of its range of log N, biases the parabola's vertex (the loss is not a parabola in log N).
+WIDE = 4.0
+OFF_CENTRE = 0.2
+
+
+def band(values, level: float):
+    """(low, high): the central `level` percentile band of resampled values (B, ...) over B."""
+    return Interval(*bootstrap_interval(values, None, None, check_level(level), "percentile"))
+
+
+def power_laws(compute, laws, exponents: dict, prefactors: dict, draws: dict | None, level: float) -> dict:
+    """Power laws exp(prefactor + exponent log C) at `compute` (K,), one per (name, exponent,
+    prefactor) of `laws`, with their percentile bands over the rows of `draws` when given: a
+    dict of (K,) arrays (name, name_low, name_high)."""
+    c = np.atleast_1d(np.asarray(compute, np.float64))
+    if not np.all(np.isfinite(c) & (c > 0)):
+        raise ValueError(f"compute must be positive finite numbers; got {compute!r}.")
+    log_c = np.log(c)
+    out = {}
+    for name, slope, pre in laws:
+        out[name] = np.exp(prefactors[pre] + exponents[slope] * log_c)
+        if draws is not None:
+            values = np.exp(np.asarray(draws[pre])[:, None] + np.asarray(draws[slope])[:, None] * log_c)
+            out[f"{name}_low"], out[f"{name}_high"] = band(values, level)
+    return out
+
+
+def check_resamples(n_resamples) -> int:
+    """`n_resamples`, checked: 0 (none) or at least 2."""
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 0 \
+            or n_resamples == 1:
+        raise ValueError(f"n_resamples must be 0 (none) or an integer of at least 2; got {n_resamples!r}.")
+    return int(n_resamples)
+
+
+def _cubic_shift(x, y, star):
+    """Relative change of N* when a cubic in log N replaces the parabola (None with < 4 sizes or no
+    cubic minimum): the size of the bias that the parabola's symmetry causes."""
+    if len(np.unique(x)) < 4:
+        return None
+    a3, a2, a1, _ = np.polyfit(x - star, y, 3)
+    roots = np.roots([3 * a3, 2 * a2, a1])
+    roots = roots[np.isreal(roots)].real
+    minima = roots[6 * a3 * roots + 2 * a2 > 0]
+    if not len(minima):
+        return None
+    return float(np.expm1(minima[np.argmin(np.abs(minima))]))
+
+
+def _shape_notes(budgets, log_n, log_l, w, star, use) -> list[str]:
+    """Warnings (budgets kept) about wide and off-centre sweeps, with the cubic's estimate of the bias."""
+    notes = []
+    for g in np.flatnonzero(use):
+        x, y = log_n[g][w[g] > 0], log_l[g][w[g] > 0]
+        position = (star[g] - x.min()) / (x.max() - x.min())
+        reach = float(np.exp(max(star[g] - x.min(), x.max() - star[g])))
+        found = ([f"wide ({reach:.1f}x beyond its minimum)"] if reach > WIDE else []) + \
+            ([f"off-centre (its minimum at {position:.0%} of its range of log N)"]
+             if min(position, 1 - position) < OFF_CENTRE else [])
+        if found:
+            shift = _cubic_shift(x, y, star[g])
+            notes.append(f"budget {budgets[g]:.3g} FLOP is {' and '.join(found)}: " + (
+                f"its parabola's N* is off by about {-shift:+.1%} (a cubic through its runs puts N* {shift:+.1%} "
+                "from it)"
+                if shift is not None else "its parabola's N* may be biased (too few sizes to estimate by how much)"))
+    return notes
+
+
+def _padded(values: np.ndarray, label: np.ndarray, n_groups: int, width: int) -> np.ndarray:
+    """(G, width) array of each budget's values, padded with its first value (weight 0 there)."""
+    out = np.zeros((n_groups, width))
+    for g in range(n_groups):
+        v = values[label == g]
+        out[g, :len(v)] = v
+        out[g, len(v):] = v[0] if len(v) else 1.0
+    return out
+
+
+# Reweighting steps of a robust parabola (a Huber fit settles in far fewer).
+_IRLS_STEPS = 30
+
+
+def _parabola(x, y, w, loss):
+    """y = c0 + c1 u + c2 u^2 with u = x - center, for one budget: weighted least squares, or
+    for a robust loss iteratively reweighted least squares from it (weights w psi(r)/r).
+
+    Returns ((c0, c1, c2), center). `center` is the weighted mean of x, which keeps the normal
+    equations well conditioned.
+    """
+    center = jnp.sum(w * x) / jnp.sum(w)
+    u = x - center
+    basis = jnp.stack([jnp.ones_like(u), u, u * u], axis=-1)  # (M, 3)
+
+    def solve(weights):
+        return _solve3((basis * weights[:, None]).T @ basis, (basis * weights[:, None]).T @ y)
+
+    coef = solve(w)
+    if not isinstance(loss, Squared):
+        coef = jax.lax.fori_loop(0, _IRLS_STEPS, lambda _, c: solve(w * loss.irls_weight(y - basis @ c)), coef)
+    return coef, center
+
+
+def _solve3(m, r):
+    """m^-1 r for a 3 x 3 matrix by its adjugate (NaN or inf where singular): a few fused
+    operations under vmap, where a batched LAPACK call compiles slowly and loops over tiny matrices."""
+    cof = jnp.stack([jnp.cross(m[1], m[2]), jnp.cross(m[2], m[0]), jnp.cross(m[0], m[1])])  # rows: cofactors
+    det = jnp.dot(m[0], cof[0])
+    return (cof.T @ r) / det
+
+
+def _minimum(coef, center, low, high):
+    """(x*, y*, inside): the parabola's vertex and whether it is a minimum strictly inside (low, high)."""
+    c0, c1, c2 = coef[0], coef[1], coef[2]
+    u = -c1 / (2 * c2)
+    x = center + u
+    inside = (c2 > 0) & (x > low) & (x < high) & jnp.isfinite(x)
+    return x, c0 - c1 * c1 / (4 * c2), inside
+
+
+def fit_line(x, y, w):
+    """Weighted least squares y = intercept + slope x; returns (slope, intercept)."""
+    mx = jnp.sum(w * x) / jnp.sum(w)
+    my = jnp.sum(w * y) / jnp.sum(w)
+    slope = jnp.sum(w * (x - mx) * (y - my)) / jnp.sum(w * (x - mx) ** 2)
+    return slope, my - slope * mx
+
+
+def _sweep(w, log_n, log_d, log_l, log_c, use, real, loss):
+    """One data set (full or resampled): per-budget minima and the power laws through the used ones.
+
+    w, log_n, log_d, log_l, real (the sweep's runs, whose range is the sweep's edge): (G, M);
+    log_c, use: (G,). Returns a dict of arrays.
+    """
+    def one(w, xn, xd, y, real):
+        big = jnp.finfo(xn.dtype).max
+        cn, mn = _parabola(xn, y, w, loss)
+        cd, md = _parabola(xd, y, w, loss)
+        n_star, l_star, in_n = _minimum(cn, mn, jnp.min(jnp.where(real, xn, big)), jnp.max(jnp.where(real, xn, -big)))
+        d_star, _, in_d = _minimum(cd, md, jnp.min(jnp.where(real, xd, big)), jnp.max(jnp.where(real, xd, -big)))
+        return {"log_n": n_star, "log_d": d_star, "log_l": l_star, "inside": in_n & in_d,
+                "coef_n": cn, "center_n": mn, "coef_d": cd, "center_d": md}
+
+    per = jax.vmap(one)(w, log_n, log_d, log_l, real)
+    ok = per["inside"] | ~use
+    weight = jnp.where(use, 1.0, 0.0)
+    safe = lambda v: jnp.where(use, v, 0.0)  # noqa: E731 (unused budgets must not carry NaN into the sums)
+    a, log_gn = fit_line(log_c, safe(per["log_n"]), weight)
+    b, log_gd = fit_line(log_c, safe(per["log_d"]), weight)
+    gamma, log_gl = fit_line(log_c, safe(per["log_l"]), weight)
+    return {**per, "a": a, "log_gn": log_gn, "b": b, "log_gd": log_gd, "loss_exponent": gamma, "log_gl": log_gl,
+            "ok": jnp.all(ok)}
+
+
+@functools.partial(jax.jit, static_argnames=("loss",))
+def _full(w, real, log_n, log_d, log_l, log_c, use, *, loss):
+    return _sweep(w, log_n, log_d, log_l, log_c, use, real, loss)
+
+
+@functools.partial(jax.jit, static_argnames=("n_resamples", "loss"))
+def _resampled(key_data, w, real, log_n, log_d, log_l, log_c, use, *, n_resamples, loss):
+    """Every resample at once: each budget's runs drawn with replacement, (B, ...) outputs.
+
+    All picks come from one uniform draw of shape (B, G, M) (one random-number kernel: a vmap of
+    per-resample keys compiles several times slower)."""
+    n_runs = jnp.sum(real, axis=1)  # (G,): a budget's runs fill its first slots
+    width = w.shape[1]
+    u = jax.random.uniform(jax.random.wrap_key_data(key_data), (n_resamples, *w.shape), dtype=w.dtype)
+    picks = jnp.minimum(jnp.floor(u * n_runs[:, None]), n_runs[:, None] - 1)  # (B, G, M), run index in budget
+    used = jnp.arange(width)[None, :] < n_runs[:, None]  # (G, M): slots that draw
+    counts = jnp.sum((picks[..., None] == jnp.arange(width)) & used[None, :, :, None], axis=-2).astype(w.dtype)
+    return jax.vmap(lambda c: _sweep(w * c, log_n, log_d, log_l, log_c, use, real, loss))(counts)
+
+
+class IsoFLOPResult(struct.PyTreeNode, kw_only=True):
+    """Approach 2 of an isoFLOP sweep: per-budget minima and the power laws through them.
+
+    Per run of the data (R,): `budget_index` (its budget, -1 for none). Per budget (G,): `budgets`
+    (compute C, FLOP), `n_runs`, `included` (used by the power laws),
+    `n_params`, `n_tokens`, `loss` (N*, D*, L* of its parabolas; NaN without a minimum), the
+    parabola coefficients in log space (`coef_params`, `center_params`, `coef_tokens`,
+    `center_tokens`: log L = c0 + c1 u + c2 u^2, u = log N - center or log D - center). Power laws:
+    `a` (N* ~ C^a), `b` (D* ~ C^b), `loss_exponent` (L* ~ C^gamma) and their log prefactors.
+    `draws` holds the same per resample, `usable` which resamples count in the bands; `notes`
+    the budgets left out and why.
+    """
+
+    budgets: np.ndarray
+    budget_index: np.ndarray  # (R,) the budget of every run of the data, -1 for none
+    n_runs: np.ndarray
+    included: np.ndarray
+    n_params: np.ndarray
+    n_tokens: np.ndarray
+    loss: np.ndarray
+    coef_params: np.ndarray
+    center_params: np.ndarray
+    coef_tokens: np.ndarray
+    center_tokens: np.ndarray
+    exponents: dict  # a, b, a_plus_b, loss_exponent (scalars)
+    prefactors: dict  # log G_N, log G_D, log G_L (scalars)
+    draws: dict | None = None  # per-budget (B, G) and exponents / prefactors (B,)
+    usable: np.ndarray | None = None  # (B,)
+    key: np.ndarray | None = None
+    notes: tuple = struct.field(pytree_node=False, default=())
+
+    @property
+    def n_resamples(self) -> int:
+        return 0 if self.usable is None else len(self.usable)
+
+    @property
+    def banded(self) -> bool:
+        """Whether at least 2 resamples are usable, so that there are bands."""
+        return self.draws is not None and self.usable.sum() >= 2
+
+    def interval(self, name: str, level: float = 0.95):
+        """Percentile band over the usable resamples: of an exponent ("a", "b", "a_plus_b",
+        "loss_exponent"), a scalar pair; of a per-budget quantity ("n_params", "n_tokens", "loss"),
+        (G,) arrays."""
+        if self.draws is None:
+            raise ValueError("This result holds no resamples; run jscale.isoflop with n_resamples >= 2.")
+        if name not in EXPONENTS + PER_BUDGET:
+            raise ValueError(f"name must be one of {', '.join(EXPONENTS + PER_BUDGET)}; got {name!r}.")
+        values = np.asarray(self.draws[name])[self.usable]
+        if len(values) < 2:
+            raise ValueError("Fewer than 2 usable resamples: no band.")
+        return band(values, level)
+
+    def predict(self, compute, level: float = 0.95) -> dict:
+        """N*(C), D*(C), L*(C) of the power laws at `compute` (K,), with percentile bands when
+        resampled: a dict of (K,) arrays (n_params, n_tokens, loss and their _low / _high)."""
+        draws = {k: np.asarray(v)[self.usable] for k, v in self.draws.items()} if self.banded else None
+        return power_laws(compute, (("n_params", "a", "log_gn"), ("n_tokens", "b", "log_gd"),
+                                    ("loss", "loss_exponent", "log_gl")), self.exponents, self.prefactors, draws, level)
+
+    def compare(self, approach3, compute, level: float = 0.95) -> list[dict]:
+        """N* and D* of this sweep's power laws (Approach 2) beside those of a law fitted to the
+        same runs (Approach 3: `approach3` a FitResult or BootstrapResult, allocated under
+        C = 6 N D), with their bands, at each `compute`: one dict per budget, with the ratio of
+        the two N*."""
+        c = np.atleast_1d(np.asarray(compute, np.float64))
+        two = self.predict(c, level)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DiagnosticWarning)  # the table says where the data ends
+            three = compute_optimal(approach3, c)
+            bands = {n: three.interval(n, level) for n in ("n_params", "n_tokens")} \
+                if three.draws is not None or three.sd is not None else {}
+        rows = []
+        for k, ck in enumerate(c):
+            row = {"compute": float(ck)}
+            for name in ("n_params", "n_tokens"):
+                row[f"{name}_2"] = float(two[name][k])
+                for side in ("low", "high"):
+                    if f"{name}_{side}" in two:
+                        row[f"{name}_2_{side}"] = float(two[f"{name}_{side}"][k])
+                row[f"{name}_3"] = float(getattr(three, name)[k])
+                if name in bands:
+                    row[f"{name}_3_low"], row[f"{name}_3_high"] = float(bands[name][0][k]), float(bands[name][1][k])
+            row["ratio_n_params"] = row["n_params_2"] / row["n_params_3"]
+            rows.append(row)
+        return rows
+
+    def summary(self, level: float = 0.95, *, approach3=None, compute=None) -> str:
+        """The budgets' minima and the exponents with their bands; given `approach3` (a fit of a
+        law of N and D to the same runs) and `compute`, N* of both approaches side by side."""
+        lines = [f"jscale isoflop (Approach 2): {int(self.included.sum())} of {len(self.budgets)} budgets used"
+                 + (f", {int(self.usable.sum())} of {self.n_resamples} resamples usable" if self.draws is not None
+                    else "")]
+        lines.append(f"  {'compute':>10} {'runs':>5} {'N*':>11} {'D*':>11} {'L*':>8}  used")
+        for k, c in enumerate(self.budgets):
+            lines.append(f"  {c:10.3g} {int(self.n_runs[k]):5d} {self.n_params[k]:11.4g} {self.n_tokens[k]:11.4g} "
+                         f"{self.loss[k]:8.4f}  {'yes' if self.included[k] else 'no'}")
+        for name, label in (("a", "N* ~ C^a"), ("b", "D* ~ C^b"), ("a_plus_b", "a + b (1 under C = 6ND)"),
+                            ("loss_exponent", "L* ~ C^gamma")):
+            band = ""
+            if self.banded:
+                low, high = self.interval(name, level)
+                band = f"   {100 * level:g}% ({low:.4f}, {high:.4f})"
+            lines.append(f"  {label:<26} {self.exponents[name]:.4f}{band}")
+        if approach3 is not None:
+            if compute is None:
+                raise ValueError("summary(approach3=...) needs compute= (the budgets to compare at).")
+            lines.append(f"  N*(C), Approach 2 against Approach 3 ({100 * level:g}% bands):")
+            for r in self.compare(approach3, compute, level):
+                band2 = f" ({r['n_params_2_low']:.3g}, {r['n_params_2_high']:.3g})" if "n_params_2_low" in r else ""
+                band3 = f" ({r['n_params_3_low']:.3g}, {r['n_params_3_high']:.3g})" if "n_params_3_low" in r else ""
+                lines.append(f"    C = {r['compute']:.3g}: {r['n_params_2']:.4g}{band2} against {r['n_params_3']:.4g}"
+                             f"{band3}, ratio {r['ratio_n_params']:.3f}")
+        lines += [f"  note: {n}" for n in self.notes]
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict:
+        """Plain Python summary (JSON-ready apart from NaN): budgets, exponents and notes."""
+        out = {"kind": "isoflop", "approach": 2, "n_resamples": self.n_resamples,
+               "budgets": [{"compute": float(c), "n_runs": int(self.n_runs[k]), "included": bool(self.included[k]),
+                            "n_params": float(self.n_params[k]), "n_tokens": float(self.n_tokens[k]),
+                            "loss": float(self.loss[k])} for k, c in enumerate(self.budgets)],
+               "exponents": {k: float(v) for k, v in self.exponents.items()}, "notes": list(self.notes)}
+        if self.banded:
+            out["intervals"] = {k: [float(v) for v in self.interval(k)] for k in EXPONENTS}
+        return out
+
+
+def _budgets(data: ScalingData, budgets, rtol: float):
+    """The runs grouped into budgets and padded to (G, M) arrays: (label (R,), budgets' compute
+    (G,), runs per budget, real (G, M) slots holding a run, weights w (G, M), [log N, log D,
+    log L] (G, M) each, budgets with under 3 sizes (G,), notes on what is left out)."""
+    n = np.asarray(data.n_params, np.float64)
+    d = np.asarray(data.n_tokens, np.float64)
+    compute = np.asarray(data.compute, np.float64)  # given, or derived as 6 N D by ScalingData
+    label, budget_c = group_by_compute(compute, budgets, rtol)
+    n_groups = len(budget_c)
+    n_runs = np.array([np.sum(label == g) for g in range(n_groups)])
+    sizes = np.array([len(np.unique(n[label == g])) for g in range(n_groups)])
+    notes = []
+    few = sizes < 3
+    for g in np.flatnonzero(few):
+        notes.append(f"budget {budget_c[g]:.3g} FLOP has {sizes[g]} distinct model size"
+                     f"{'s' if sizes[g] != 1 else ''}; a parabola needs at least 3: left out")
+    outside = int(np.sum(label < 0))
+    if outside:
+        notes.append(f"{outside} run{'s are' if outside > 1 else ' is'} within rtol={rtol:g} of no budget: left out")
+    width = max(3, int(n_runs.max()))
+    weight = np.ones(len(n)) if data.weight is None else np.asarray(data.weight, np.float64)
+    real = np.stack([np.arange(width) < k for k in n_runs])
+    w = real * _padded(weight, label, n_groups, width)
+    arrays = [_padded(np.log(v), label, n_groups, width) for v in (n, d, np.asarray(data.loss, np.float64))]
+    # Budgets too small for a parabola get a placeholder, a well-posed dummy parabola, so that no
+    # NaN reaches the batched sums; they are never used.
+    for g in np.flatnonzero(few):
+        arrays[0][g] = np.linspace(0.0, 1.0, width)
+        arrays[1][g] = np.linspace(0.0, 1.0, width)
+        arrays[2][g] = (arrays[0][g] - 0.5) ** 2
+        w[g], real[g] = 1.0, True
+    return label, budget_c, n_runs, real, w, arrays, few, notes
+
+
+def isoflop(data: ScalingData, *, budgets=None, rtol: float = 0.1, loss="squared", delta=None,
+            n_resamples: int = 1000, key=0, warn: bool = True) -> IsoFLOPResult:
+    """Chinchilla's Approach 2 on an isoFLOP sweep: a parabola of log loss in log N (and in log D)
+    per compute budget, its minimum, and the power laws N*(C) = G_N C^a, D*(C) = G_D C^b and
+    L*(C) = G_L C^gamma through the minima, with bands from resampling runs within each budget.
+
+    Args:
+        data: the sweep's runs (n_params, n_tokens, loss; compute given or C = 6 N D; row weights,
+            if given, weight the parabolas' least squares).
+        budgets: the budgets' compute (FLOP); each run joins the one within `rtol` of its compute
+            (runs near none are left out). Default: budgets found from the runs' compute.
+        rtol: relative tolerance on compute within a budget.
+        loss: of the parabolas' residuals in log loss: "squared" (weighted least squares, the
+            default) or a robust loss, e.g. jscale.Huber(1e-3), fitted by iteratively reweighted
+            least squares (a run far off its budget's curve then moves the minimum less).
+        delta: the Huber threshold with loss="huber" (default 1e-3), as for `jscale.fit`.
+        n_resamples: resamples of runs within each budget (0 for none).
+        key: integer seed or JAX PRNG key of the resamples.
+        warn: warn (`jscale.SweepWarning`) about budgets left out.
+
+    Returns:
+        An `IsoFLOPResult`.
+
+    Example:
+        >>> import jscale  # doctest: +SKIP
+        >>> result = jscale.isoflop(sweep, n_resamples=1000, key=0)  # doctest: +SKIP
+        >>> print(result.summary())  # doctest: +SKIP
+    """
+    if not isinstance(data, ScalingData):
+        raise TypeError(f"data must be a jscale.ScalingData; got {type(data).__name__}.")
+    data.require("n_params", "n_tokens", "loss", who="An isoFLOP sweep")
+    if not (isinstance(rtol, (int, float)) and not isinstance(rtol, bool) and 0 < rtol < 1):
+        raise ValueError(f"rtol must be a number in (0, 1); got {rtol!r}.")
+    n_resamples = check_resamples(n_resamples)
+    loss = resolve_loss(loss, delta)
+    label, budget_c, n_runs, real, w, arrays, few, notes = _budgets(data, budgets, rtol)
+    n_groups = len(budget_c)
+    log_c = np.log(budget_c)
+    use = ~few
+    with x64_scope():
+        args = [jnp.asarray(a) for a in (w, real, *arrays, log_c)]
+        full = jax.tree.map(np.asarray, _full(*args, jnp.asarray(use), loss=loss))
+        edge = use & ~full["inside"]
+        for g in np.flatnonzero(edge):
+            sizes_g = np.exp(arrays[0][g][real[g]])
+            notes.append(f"budget {budget_c[g]:.3g} FLOP has its minimum at or beyond the edge of its sweep (sizes "
+                         f"{sizes_g.min():.3g} to {sizes_g.max():.3g}): the parabola would extrapolate; left out")
+        use = use & ~edge
+        if use.sum() < 2:
+            raise ValueError(
+                f"An isoFLOP fit needs at least 2 budgets with a minimum inside their sweep; {int(use.sum())} of "
+                f"{n_groups} have one ({'; '.join(notes) or 'no budget found'})."
+            )
+        if edge.any():
+            full = jax.tree.map(np.asarray, _full(*args, jnp.asarray(use), loss=loss))
+        notes += _shape_notes(budget_c, arrays[0], arrays[2], w, full["log_n"], use)
+        draws = usable = key_data = None
+        if n_resamples:
+            key_data = as_key_data(key)
+            out = jax.tree.map(np.asarray, _resampled(jnp.asarray(key_data), *args, jnp.asarray(use),
+                                                      n_resamples=int(n_resamples), loss=loss))
+            usable = out["ok"] & np.isfinite(out["a"]) & np.isfinite(out["b"])
+            draws = {"n_params": np.exp(out["log_n"]), "n_tokens": np.exp(out["log_d"]), "loss": np.exp(out["log_l"]),
+                     "a": out["a"], "b": out["b"], "a_plus_b": out["a"] + out["b"],
+                     "loss_exponent": out["loss_exponent"], "log_gn": out["log_gn"], "log_gd": out["log_gd"],
+                     "log_gl": out["log_gl"]}
+            draws = {k: read_only(v) for k, v in draws.items()}
+    if warn and notes:
+        warnings.warn("isoFLOP sweep: " + "; ".join(notes) + ".", SweepWarning, stacklevel=2)
+    nan = np.where(use, 1.0, np.nan)  # no minimum inside the sweep: none reported
+    return IsoFLOPResult(
+        budgets=read_only(budget_c), budget_index=read_only(label), n_runs=read_only(n_runs),
+        included=read_only(use),
+        n_params=read_only(np.exp(full["log_n"]) * nan), n_tokens=read_only(np.exp(full["log_d"]) * nan),
+        loss=read_only(np.exp(full["log_l"]) * nan),
+        coef_params=read_only(full["coef_n"]), center_params=read_only(full["center_n"]),
+        coef_tokens=read_only(full["coef_d"]), center_tokens=read_only(full["center_d"]),
+        exponents={"a": float(full["a"]), "b": float(full["b"]), "a_plus_b": float(full["a"] + full["b"]),
+                   "loss_exponent": float(full["loss_exponent"])},
+        prefactors={"log_gn": float(full["log_gn"]), "log_gd": float(full["log_gd"]), "log_gl": float(full["log_gl"])},
+        draws=draws, usable=None if usable is None else read_only(usable),
+        key=None if key_data is None else read_only(key_data), notes=tuple(notes),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepPlan:
+    """The runs of a planned isoFLOP sweep, one row per run: `budget` (the sweep's compute C),
+    `n_params`, `n_tokens` (D = C / 6N) and `compute` (6 N D, equal to the budget), NumPy (R,);
+    `center` (G,) the predicted N* each budget's sizes are centred on."""
+
+    budget: np.ndarray
+    n_params: np.ndarray
+    n_tokens: np.ndarray
+    compute: np.ndarray
+    center: np.ndarray
+
+    @property
+    def total_compute(self) -> float:
+        """FLOP of all the planned runs together."""
+        return float(np.sum(self.compute))
+
+    def rows(self) -> list[dict]:
+        """The runs as dicts (budget, n_params, n_tokens, compute)."""
+        return [{"budget": float(c), "n_params": float(n), "n_tokens": float(d), "compute": float(f)}
+                for c, n, d, f in zip(self.budget, self.n_params, self.n_tokens, self.compute)]
+
+    def summary(self) -> str:
+        n_budgets = len(np.unique(self.budget))
+        lines = [f"isoFLOP sweep plan: {n_budgets} budget{'s' if n_budgets > 1 else ''}, {len(self.budget)} runs, "
+                 f"{self.total_compute:.3g} FLOP in all",
+                 f"  {'budget':>10} {'n_params':>11} {'n_tokens':>11} {'D/N':>8}"]
+        lines += [f"  {c:10.3g} {n:11.4g} {d:11.4g} {d / n:8.2f}" for c, n, d in
+                  zip(self.budget, self.n_params, self.n_tokens)]
+        return "\n".join(lines)
+
+
+def plan_isoflop(budgets, result, *, n_sizes: int = 7, width: float = 4.0, params=None) -> SweepPlan:
+    """An isoFLOP sweep centred on the predicted compute-optimal size of each budget.
+
+    At each budget C, `n_sizes` model sizes spaced evenly in log N from N* / `width` to
+    N* `width`, where N* is the compute-optimal size that `result` predicts (`compute_optimal`
+    under C = 6 N D); each run trains on D = C / 6N tokens. Centred sweeps keep Approach 2's
+    parabola symmetric about its minimum; narrow ones (width 2 to 4) keep its bias small, and an
+    odd `n_sizes` puts one run at the predicted optimum.
+
+    Args:
+        budgets: compute budgets C (FLOP).
+        result: a `FitResult`, a `BootstrapResult`, an `IsoFLOPResult` (its power law N*(C)) or a
+            law object with `params=`.
+        n_sizes: model sizes per budget (at least 3).
+        width: factor either side of N* that the sizes reach (more than 1).
+        params: natural parameters when `result` is a law.
+
+    Returns:
+        A `SweepPlan` (its runs, `total_compute`, `summary()`, `rows()`).
+
+    Example:
+        >>> import jscale
+        >>> law = jscale.laws.Chinchilla()
+        >>> epoch = dict(E=1.81686, A=482.00572, B=2085.43420, alpha=0.34781, beta=0.36585)
+        >>> plan = jscale.plan_isoflop([1e19, 1e20], law, params=epoch, n_sizes=5, width=3.0)
+        >>> len(plan.n_params), f"{plan.total_compute:.2g}"
+        (10, '5.5e+20')
+    """
+    budgets = np.atleast_1d(np.asarray(budgets, np.float64))
+    if budgets.ndim != 1 or not budgets.size or not np.all(np.isfinite(budgets) & (budgets > 0)):
+        raise ValueError(f"budgets must be positive finite numbers; got {budgets!r}.")
+    if isinstance(n_sizes, bool) or not isinstance(n_sizes, (int, np.integer)) or n_sizes < 3:
+        raise ValueError(f"n_sizes must be an integer of at least 3 (a parabola needs 3 sizes); got {n_sizes!r}.")
+    if isinstance(width, bool) or not isinstance(width, (int, float)) or not (1 < width < np.inf):
+        raise ValueError(f"width must be a factor above 1 (e.g. 4.0: sizes from N*/4 to 4 N*); got {width!r}.")
+    if isinstance(result, IsoFLOPResult):  # a sweep's own power law N*(C)
+        if params is not None:
+            raise ValueError("params= is for a law object; an IsoFLOPResult carries its own power laws.")
+        center = result.predict(budgets)["n_params"]
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DiagnosticWarning)  # planning beyond the data is the point
+            center = np.asarray(compute_optimal(result, budgets, params=params).n_params)
+    sizes = center[:, None] * np.geomspace(1 / width, width, int(n_sizes))[None, :]
+    budget = np.repeat(budgets, int(n_sizes))
+    n = sizes.ravel()
+    d = budget / (6 * n)
+    return SweepPlan(budget=read_only(budget), n_params=read_only(n), n_tokens=read_only(d),
+                     compute=read_only(6 * n * d), center=read_only(center))
