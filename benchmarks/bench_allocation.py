@@ -36,7 +36,7 @@ def main(argv=None):
     data = jscale.datasets.load("chinchilla")
     fit = jscale.fit(law, data)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.IntervalWarning)
+        warnings.simplefilter("ignore", jscale.warnings.IntervalWarning)
         boot = jscale.bootstrap(law, data, n_resamples=args.draws, key=0, starts="optimum", full_fit=fit,
                                 jackknife=False)
     budgets = np.logspace(18, 28, args.budgets)

@@ -110,7 +110,7 @@ def run_jscale_child(config: str, repeats: int) -> dict:
 
     def once():
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", jscale.IntervalWarning)
+            warnings.simplefilter("ignore", jscale.warnings.IntervalWarning)
             return jscale.bootstrap(law, data, **{"n_resamples": N_RESAMPLES, "key": 42, "full_fit": full_fit,
                                                   "progress": False, **kwargs})
 

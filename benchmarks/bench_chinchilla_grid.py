@@ -12,7 +12,7 @@ residuals, with:
 * jscale (`jscale.fit`, default solver) on 1 CPU device, and on as many CPU devices as there
   are cores (`JAX_NUM_CPU_DEVICES`), each in a fresh subprocess so that compile time is measured
   apart;
-* jscale with `solver=jscale.LBFGS()` (optax L-BFGS, zoom line search) on 1 device, one warm call.
+* jscale with `solver=jscale.solvers.LBFGS()` (optax L-BFGS, zoom line search) on 1 device, one warm call.
 
 jscale's time is the median of `--repeats` warm calls; compile time is the first call minus a
 warm one. Ratios are fits per second against scipy measured in this same run.
@@ -100,7 +100,7 @@ def run_jscale_child(repeats: int, solver: str) -> dict:
 
     data = jscale.datasets.load("chinchilla")
     law = jscale.laws.Chinchilla()
-    kwargs = {"solver": jscale.LBFGS()} if solver == "lbfgs" else {}
+    kwargs = {"solver": jscale.solvers.LBFGS()} if solver == "lbfgs" else {}
     backend_compile = []  # XLA's own compile time (tracing and lowering apart)
     jax.monitoring.register_event_duration_secs_listener(
         lambda event, seconds, **kw: backend_compile.append(seconds)
@@ -123,7 +123,8 @@ def run_jscale_child(repeats: int, solver: str) -> dict:
         from jscale.losses._losses import resolve_loss
 
         problem = _problem.to_device(_problem.build(law, resolve_loss("huber", None), data))
-        flops = step_flops(law, result.loss, problem, jscale.RobustGaussNewton()) * float(np.sum(result.n_steps))
+        solver = jscale.solvers.RobustGaussNewton()
+        flops = step_flops(law, result.loss, problem, solver) * float(np.sum(result.n_steps))
     return {
         "seconds": seconds, "min_seconds": float(min(times)), "compile_seconds": first - seconds,
         "xla_compile_seconds": xla_seconds, "flops": flops,
@@ -246,7 +247,7 @@ def main(argv=None):
         rows[f"jscale.fit, {n} CPU device{'s' if n > 1 else ''}"] = best
     if not args.skip_lbfgs:
         print("jscale with optax L-BFGS ...", flush=True)
-        rows["jscale.fit, solver=jscale.LBFGS() (optax L-BFGS), 1 CPU device"] = run_jscale(1, 1, "lbfgs")
+        rows["jscale.fit, solver=jscale.solvers.LBFGS() (optax L-BFGS), 1 CPU device"] = run_jscale(1, 1, "lbfgs")
 
     fd = rows.get("scipy L-BFGS-B, finite differences (Epoch)", {}).get("fits_per_s", float("nan"))
     an = rows["scipy L-BFGS-B, analytic gradient"]["fits_per_s"]

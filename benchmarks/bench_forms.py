@@ -74,7 +74,7 @@ with --prior, the log prior ratio is included, and the residual-test charges are
 the share of studies in which the form diagnostic fired for
 the Chinchilla form (`ens.trends[0]` held-out or `ens.residuals[0]` residuals `.fires`; either,
 and each separately), and for the other two forms (either); the studies that raised a
-`jscale.FormWarning`; the lowest share of converged draws of each form over the studies (the
+`jscale.warnings.FormWarning`; the lowest share of converged draws of each form over the studies (the
 full-data `members`); the studies whose full-data fit of a form ended with a status other than
 success (`FitResult.best_status`); failed studies and seconds per study (median; the first study of a cell
 includes compilation).
@@ -277,7 +277,7 @@ class Cell:
         kinds = {w.category.__name__ for w in caught}
         for kind in kinds:
             self.kinds[kind] += 1
-        self.form_warned += any(issubclass(w.category, jscale.FormWarning) for w in caught)
+        self.form_warned += any(issubclass(w.category, jscale.warnings.FormWarning) for w in caught)
         self.seconds.append(time.perf_counter() - start)
 
     def stack(self, name):

@@ -33,9 +33,9 @@ HERE = Path(__file__).resolve().parent
 
 
 def _numbers(result) -> list:
-    fit = result.fit if isinstance(result, jscale.BootstrapResult) else result
+    fit = result.fit if isinstance(result, jscale.results.BootstrapResult) else result
     out = [fit.end_params, fit.objectives, fit.status, fit.n_steps, fit.starts, [fit.best_index, fit.n_rows]]
-    if isinstance(result, jscale.BootstrapResult):
+    if isinstance(result, jscale.results.BootstrapResult):
         out += [result.end_params, result.objectives, result.start_status, result.jackknife_params]
     return [np.asarray(a) for a in out]
 
@@ -48,7 +48,7 @@ def _small_results():
     data = jscale.ScalingData.from_arrays(n_params=n, n_tokens=d, loss=loss)
     law = jscale.laws.Chinchilla()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
         fit = jscale.fit(law, data, starts=law.default_starts()[::150])
         boot = jscale.bootstrap(law, data, n_resamples=100, key=2, full_fit=fit, starts="optimum")
     return fit, boot
@@ -80,7 +80,7 @@ def flipped_files(n_cases: int, folder: Path) -> tuple[dict, float]:
 
 def save_and_load(folder: Path) -> tuple[float, float, int]:
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
         fit = jscale.fit(jscale.laws.Chinchilla(), jscale.datasets.load("chinchilla"))
     path = folder / "fit.jscale"
     saves, loads = [], []
@@ -107,7 +107,7 @@ law = jscale.laws.Chinchilla()
 t = time.time()
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")
-    jscale.fit(law, data, starts=law.default_starts()[:{starts}], solver=jscale.RobustGaussNewton(max_steps=3))
+    jscale.fit(law, data, starts=law.default_starts()[:{starts}], solver=jscale.solvers.RobustGaussNewton(max_steps=3))
 print(json.dumps(dict(budget=_batch.memory_budget(), slots=_batch.slots_within_budget(256, R, 5),
                       seconds=time.time() - t, peak=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)))
 """

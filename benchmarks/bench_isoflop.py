@@ -57,7 +57,7 @@ def errors(width, offset, n_studies, seed):
     datasets = [study(width, offset, rng, center) for _ in range(n_studies)]
     two, left_out = [], 0
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
         for data in datasets:
             try:
                 sweep = jscale.isoflop(data, n_resamples=0)
@@ -89,7 +89,7 @@ def speed(repeats: int) -> float:
     data = jscale.ScalingData.from_arrays(n_params=n, n_tokens=c / (6 * n),
                                           loss=loss(n, c / (6 * n)) * np.exp(SIGMA * rng.normal(size=n.size)))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
         jscale.isoflop(data, n_resamples=1000, key=0)
         times = []
         for k in range(repeats):

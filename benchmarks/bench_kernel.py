@@ -47,7 +47,7 @@ def main(argv=None):
     law = jscale.laws.Chinchilla()
     problem = _problem.build(law, resolve_loss("huber", None), jscale.datasets.load("chinchilla"))
     starts = np.asarray(law.default_starts())[:WIDTH]
-    solver = jscale.RobustGaussNewton()
+    solver = jscale.solvers.RobustGaussNewton()
 
     def prediction(p, t):
         return p.model(t)

@@ -108,7 +108,7 @@ def main(argv=None):
     parser.add_argument("--no-append", action="store_true", help="print only; do not append to RESULTS.md")
     args = parser.parse_args(argv)
     measured = commit()
-    warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+    warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
     body = "\n".join(gadre() + [""] + clark() + [""] + kyo())
     print(body)
     if not args.no_append:

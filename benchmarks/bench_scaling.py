@@ -127,7 +127,7 @@ def main(argv=None):
     full = jscale.fit(law, data)
     with x64_scope():
         problem = to_device(build(law, loss, data))
-    flops_step = step_flops(law, loss, problem, jscale.RobustGaussNewton())
+    flops_step = step_flops(law, loss, problem, jscale.solvers.RobustGaussNewton())
     peak, peak_note = peak_flops(devices, args.peak_gflops)
     batch = default_batch_size(backend)
 

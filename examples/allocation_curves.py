@@ -25,7 +25,7 @@ def main(n_resamples: int = 4000, every: int = 1, out: str | None = FIGURE):
     law = jscale.laws.Chinchilla()
     fit = jscale.fit(law, data, starts=law.default_starts()[::every])
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.IntervalWarning)
+        warnings.simplefilter("ignore", jscale.warnings.IntervalWarning)
         boot = jscale.bootstrap(law, data, n_resamples=n_resamples, key=0, starts="optimum", full_fit=fit)
     print(jscale.compute_optimal(boot, TABLE_BUDGETS).table())
 

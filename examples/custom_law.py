@@ -34,7 +34,7 @@ def main(n_resamples: int = 1000):
     fit = jscale.fit(LAW, data)  # the grid of every parameter's starts: 2 x 2 x 2 x 2 x 2 = 32
     print(fit.summary())
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.IntervalWarning)
+        warnings.simplefilter("ignore", jscale.warnings.IntervalWarning)
         boot = jscale.bootstrap(LAW, data, n_resamples=n_resamples, key=0, full_fit=fit, starts="optimum")
         print()
         print(boot.summary())

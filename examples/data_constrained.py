@@ -30,7 +30,7 @@ def main(n_resamples: int = 1000):
           f"R_N* = {at_published.params['R_N']:.3f}, "
           f"Huber sum {at_published.objective:.10f} (a local minimum; the best above is {fit.objective:.10f})")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.IntervalWarning)
+        warnings.simplefilter("ignore", jscale.warnings.IntervalWarning)
         boot = jscale.bootstrap(law, data, n_resamples=n_resamples, key=0, full_fit=fit)
     print()
     print(boot.summary())

@@ -57,7 +57,7 @@ def recipes(runs) -> None:
 if __name__ == "__main__":
     data = jscale.datasets.load("gadre2024")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
         gadre(data)
         bands(data)
         recipes(data)

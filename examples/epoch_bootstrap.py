@@ -37,7 +37,7 @@ def main(n_resamples: int = 4000, every: int = 1):
     law = jscale.laws.Chinchilla()
     fit = jscale.fit(law, data, starts=law.default_starts()[::every])
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.IntervalWarning)  # A-alpha, B-beta: see README
+        warnings.simplefilter("ignore", jscale.warnings.IntervalWarning)  # A-alpha, B-beta: see README
         boot = jscale.bootstrap(law, data, n_resamples=n_resamples, key=42, starts="optimum", full_fit=fit)
         print(boot.summary())
         print()

@@ -51,7 +51,7 @@ def main(path=DEFAULT):
     }
     scores = {}
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.ConvergenceWarning)
+        warnings.simplefilter("ignore", jscale.warnings.ConvergenceWarning)
         for label, law in laws.items():
             results = jscale.fit_many(law, train)  # every curve in one call
             scores[label] = [

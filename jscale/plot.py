@@ -271,7 +271,7 @@ def link(two, data, *, link_rows=None, prediction=None, ax=None, level: float = 
     The runs the link was fitted on (`data.subset(link_rows)`: the loss fit's target column, usually
     "loss", against the metric), the fitted link m(L) over a loss grid reaching a little beyond
     them, and its `level` percentile band over the converged draws of the link's joint bootstrap
-    when there is one. A `prediction` (a `jscale.Prediction` of `two.predict` or
+    when there is one. A `prediction` (a `jscale.results.Prediction` of `two.predict` or
     `two.predict_optimal`) is marked at its predicted (loss, metric), with the `level` bands of
     both as error bars when it has draws. A dotted line marks the lowest fitted loss: left of it
     the link extrapolates.

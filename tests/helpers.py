@@ -112,19 +112,19 @@ def subset_starts(law=None) -> np.ndarray:
 
 
 @functools.cache
-def chinchilla_grid_fit() -> jscale.FitResult:
+def chinchilla_grid_fit() -> jscale.results.FitResult:
     """The published replication: Chinchilla on the 240 kept runs from all 4,500 grid starts.
 
     Cached, so the ~5 s fit runs once per test session whichever module asks first. A
     `ConvergenceWarning` is an error here: the best start must converge.
     """
     with warnings.catch_warnings():
-        warnings.simplefilter("error", jscale.ConvergenceWarning)
+        warnings.simplefilter("error", jscale.warnings.ConvergenceWarning)
         return jscale.fit(jscale.laws.Chinchilla(), jscale.datasets.load("chinchilla"))
 
 
 @functools.cache
-def synthetic_fit(loss: str = "huber", which: str = "synthetic") -> jscale.FitResult:
+def synthetic_fit(loss: str = "huber", which: str = "synthetic") -> jscale.results.FitResult:
     """A fit of `synthetic_chinchilla` (`which`: "synthetic" or "hoffmann" truth) from the subset.
 
     Cached and shared by the fit, batch and results tests (one compilation per loss).
@@ -132,7 +132,7 @@ def synthetic_fit(loss: str = "huber", which: str = "synthetic") -> jscale.FitRe
     params = SYNTHETIC_PARAMS if which == "synthetic" else HOFFMANN_PARAMS
     data = synthetic_chinchilla(params)
     with warnings.catch_warnings():
-        warnings.simplefilter("error", jscale.ConvergenceWarning)
+        warnings.simplefilter("error", jscale.warnings.ConvergenceWarning)
         return jscale.fit(jscale.laws.Chinchilla(), data, starts=subset_starts(), loss=loss)
 
 
@@ -178,7 +178,7 @@ def run_on_cpu_devices(code: str, n_devices: int) -> None:
 
 
 def quiet(fn, *args, **kwargs):
-    """fn(*args, **kwargs) with jscale.IntervalWarning silenced (tests that expect the warning say so)."""
+    """fn(*args, **kwargs) with jscale.warnings.IntervalWarning silenced (tests that expect the warning say so)."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.IntervalWarning)
+        warnings.simplefilter("ignore", jscale.warnings.IntervalWarning)
         return fn(*args, **kwargs)

@@ -71,7 +71,7 @@ def _single_fits(data, loss, starts):
     loss = resolve_loss(loss, None)
     with x64_scope():
         problem = problem_of(LAW, data, loss)
-        two = jax.jit(jax.vmap(lambda x0: solve_one(jscale.RobustGaussNewton(), problem, x0)))
+        two = jax.jit(jax.vmap(lambda x0: solve_one(jscale.solvers.RobustGaussNewton(), problem, x0)))
         states = [jax.tree.map(lambda a: np.asarray(a)[0], two(jnp.asarray([x0, x0]))) for x0 in starts]
     return dict(
         x=np.stack([s.x for s in states]),
@@ -99,7 +99,7 @@ class _Problem:
         if name not in self._fits:
             with warnings.catch_warnings():
                 # The best start converges; an error here means it did not under this method.
-                warnings.simplefilter("error", jscale.ConvergenceWarning)
+                warnings.simplefilter("error", jscale.warnings.ConvergenceWarning)
                 self._fits[name] = jscale.fit(LAW, self.data, starts=self.starts, loss=self.loss, **METHODS[name])
         return self._fits[name]
 

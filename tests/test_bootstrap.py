@@ -337,7 +337,7 @@ def test_warns_when_too_few_configurations():
     base = noisy_chinchilla(n=3, sigma=0.01, seed=0)  # 9 configurations < 2 x 5 parameters
     data = base.subset(np.tile(np.arange(9), 3))
     fit = jscale.fit(LAW, data, starts=subset_starts(), loss="squared")
-    with pytest.warns(jscale.IntervalWarning, match="9 distinct configurations"):
+    with pytest.warns(jscale.warnings.IntervalWarning, match="9 distinct configurations"):
         jscale.bootstrap(LAW, data, n_resamples=4, key=0, starts="optimum", full_fit=fit, loss="squared",
                          jackknife=False)
     assert [d.kind for d in fit.diagnostics()].count("configurations") == 1
@@ -348,15 +348,15 @@ def test_warns_when_too_few_configurations():
 
 def test_warns_when_draws_do_not_converge(small):
     data, fit, _ = small
-    with pytest.warns(jscale.IntervalWarning, match="did not converge"):
+    with pytest.warns(jscale.warnings.IntervalWarning, match="did not converge"):
         boot = jscale.bootstrap(LAW, data, n_resamples=8, key=0, starts=subset_starts()[:2], full_fit=fit,
-                                solver=jscale.RobustGaussNewton(max_steps=2), jackknife=False)
+                                solver=jscale.solvers.RobustGaussNewton(max_steps=2), jackknife=False)
     assert boot.n_converged < 8
 
 
 def test_warns_about_strong_correlation(grid_fit):
     (found,) = [d for d in grid_fit.diagnostics() if d.kind == "correlation"]
-    assert issubclass(found.category, jscale.IntervalWarning) and "A and alpha (+0.99" in found.message
+    assert issubclass(found.category, jscale.warnings.IntervalWarning) and "A and alpha (+0.99" in found.message
 
 
 def test_warns_about_a_parameter_at_its_bound():

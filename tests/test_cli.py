@@ -40,7 +40,7 @@ def test_fit_writes_result_summary_and_plots(saved):
     summary = json.loads((saved / "summary.json").read_text())
     assert summary["kind"] == "bootstrap" and summary["n_resamples"] == 60
     assert abs(summary["fit"]["params"]["alpha"] - 0.3473) < 1e-3
-    assert isinstance(jscale.load(saved / "result.jscale"), jscale.BootstrapResult)
+    assert isinstance(jscale.load(saved / "result.jscale"), jscale.results.BootstrapResult)
 
 
 def test_fit_prints_summary_and_allocation(capsys, tmp_path):
@@ -105,7 +105,7 @@ def test_fit_of_several_forms(capsys, tmp_path):
     printed = capsys.readouterr().out
     assert "forms chinchilla, kaplan" in printed and "form tests" in printed and "from forms" in printed
     forms = jscale.load(out / "forms.jscale")
-    assert isinstance(forms, jscale.Ensemble) and forms.forms == ("chinchilla", "kaplan")
+    assert isinstance(forms, jscale.results.Ensemble) and forms.forms == ("chinchilla", "kaplan")
     summary = json.loads((out / "summary.json").read_text())
     row = summary["allocation"][0]
     assert row["compute"] == 1e22 and row["n_params_low"] <= row["n_params_high"]

@@ -26,7 +26,7 @@ def _runs(E, A, alpha, seed):
 @pytest.fixture(scope="module")
 def fits():
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.DiagnosticWarning)  # A and alpha correlate, as they do
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)  # A and alpha correlate, as they do
         return {k: jscale.fit(LAW, _runs(**v), loss="squared", starts=LAW.default_starts()[::10])
                 for k, v in RECIPES.items()}
 
@@ -78,7 +78,7 @@ def test_compare_plot_writes_a_png(files, tmp_path, capsys):
 
 def test_compare_user_errors_exit_2_on_one_line(files, fits, tmp_path, capsys):
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.DiagnosticWarning)  # 8 resamples: only its kind matters here
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)  # 8 resamples: only its kind matters here
         boot = jscale.bootstrap(LAW, _runs(**RECIPES["b"]), n_resamples=8, key=0, full_fit=fits["b"],
                                 loss="squared", starts="warm", jackknife=False)
     booted = str(jscale.save(boot, tmp_path / "boot.jscale"))

@@ -193,7 +193,7 @@ def test_output_folder_is_replaced_whole(quick_run, tmp_path, capsys):
     assert main(["fit", str(runs), *QUICK_FIT, "--out", str(out)]) == 0
     # The earlier run's plots are gone, not left beside the new result.
     assert sorted(p.name for p in out.iterdir()) == ["residuals.png", "result.jscale", "summary.json"]
-    assert isinstance(jscale.load(out / "result.jscale"), jscale.FitResult)
+    assert isinstance(jscale.load(out / "result.jscale"), jscale.results.FitResult)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["keep.txt", "out"]
     assert oct(out.stat().st_mode & 0o777) == oct(0o777 & ~_umask())  # not mkdtemp's private mode
     # An empty folder is taken; a new nested one is created.
@@ -288,7 +288,7 @@ def test_damaged_result_files_are_one_line(quick_run, tmp_path, capsys, monkeypa
         err = one_line(capsys)
         assert "is not a readable jscale result file" in err and type(error).__name__ in err, err
     # A result of `jscale isoflop` is not a fit: allocate, predict and plot say so (they failed inside before).
-    monkeypatch.setattr(jscale, "load", lambda path: object.__new__(jscale.IsoFLOPResult))
+    monkeypatch.setattr(jscale, "load", lambda path: object.__new__(jscale.results.IsoFLOPResult))
     for command in commands[:3]:
         assert main([arg.format(good / "result.jscale") for arg in command]) == 2
         assert "holds a result of type IsoFLOPResult, not a fit of `jscale fit`" in one_line(capsys)
@@ -414,7 +414,7 @@ def test_allocate_marks_rows_that_are_not_solutions(tmp_path, capsys):
 
     law = jscale.laws.Chinchilla()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
         fit = jscale.fit(law, noisy_chinchilla(n=5, sigma=0.01, seed=4), starts=law.default_starts()[::300])
     path = jscale.save(fit, tmp_path / "fit.jscale")
     assert cli.main(["allocate", "--no-cache", str(path), "--compute", "1e21", "1e308", "--format", "csv"]) == 3

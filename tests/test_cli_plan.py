@@ -39,7 +39,7 @@ def _library_fit(path):
     law = jscale.laws.Chinchilla()
     data = jscale.ScalingData.from_csv(path, columns=cli._columns([COLUMNS]))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
         return law, data, jscale.fit(law, data, starts=cli._starts(STARTS, law))
 
 
@@ -103,7 +103,7 @@ def test_plan_next_out_writes_the_same_runs(issue_command, runs):
     # The same runs as the library's, from the same fit and bootstrap (--seed 0, 16 resamples).
     law, data, fit = _library_fit(runs)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
         boot = jscale.bootstrap(law, data, n_resamples=16, key=0, full_fit=fit, jackknife=False)
         plan = jscale.suggest_runs(boot, quantity="n_params", compute=1e24, budget=BUDGET, n=8)
     np.testing.assert_allclose(written, np.column_stack([plan.n_params, plan.n_tokens, plan.cost_of_runs,
@@ -125,7 +125,7 @@ def test_plan_next_curvature_loss_at_a_point(runs, tmp_path, capsys):
     _, written = _written_runs(out)
     _, _, fit = _library_fit(runs)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
         plan = jscale.suggest_runs(fit, quantity="loss", n_params=7e10, n_tokens=1.4e12, budgets=[1e19, 1e20],
                                    budget=2e20, n=5, max_repeats=1)
     assert 1 <= len(plan.n_params) <= 5 and plan.cumulative_cost[-1] <= 2e20

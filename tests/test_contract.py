@@ -23,7 +23,7 @@ def _noisy_fit():
     loss = (EPOCH["E"] + EPOCH["A"] * n ** -EPOCH["alpha"] + EPOCH["B"] * d ** -EPOCH["beta"]) \
         * np.exp(rng.normal(0, 0.01, n.size))
     data = jscale.ScalingData.from_arrays(n_params=n, n_tokens=d, loss=loss)
-    with pytest.warns(jscale.DiagnosticWarning):
+    with pytest.warns(jscale.warnings.DiagnosticWarning):
         return jscale.fit(LAW, data, starts=LAW.to_free([[EPOCH[k] for k in LAW.param_names]]))
 
 
@@ -65,7 +65,7 @@ KEPT = {"Allocation": _allocation, "MarginalReturns": _marginal, "Optimum": _opt
 @pytest.mark.parametrize("make", [pytest.param(v) if callable(v) else v for v in KEPT.values()], ids=list(KEPT))
 def test_result_keeps_the_contract(fitted, make):
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.ExtrapolationWarning)  # not what this test is about
+        warnings.simplefilter("ignore", jscale.warnings.ExtrapolationWarning)  # not what this test is about
         result = make(fitted)
     assert isinstance(result.summary(), str) and isinstance(result.summary(level=0.9), str)
     data = result.to_dict(level=0.9)
@@ -96,7 +96,7 @@ NOT_YET = ["FitResult", "BootstrapResult", "IsoFLOPResult", "EnvelopeResult", "P
 def test_the_rest_do_not_share_the_whole_contract_yet(name):
     """Fails when a type gains summary(level=), to_dict(level=) and a short repr, this
     test passes and fails the run until the type moves to KEPT with a real instance."""
-    cls = getattr(jscale, name)
+    cls = getattr(jscale.results, name)
     keeps = all(callable(getattr(cls, m, None)) for m in ("summary", "to_dict", "table", "interval")) and all(
         "level" in inspect.signature(getattr(cls, m)).parameters for m in ("summary", "to_dict"))
     if not keeps:

@@ -14,7 +14,7 @@ from jscale import laws
 @contextlib.contextmanager
 def _quiet():
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
         yield
 
 
@@ -50,7 +50,7 @@ def _refit_variance(data, fit, added):
     n = np.concatenate([data.n_params, CANDIDATES["n_params"][idx]])
     d = np.concatenate([data.n_tokens, CANDIDATES["n_tokens"][idx]])
     with warnings.catch_warnings():  # the candidates lie beyond the data on purpose
-        warnings.simplefilter("ignore", jscale.ExtrapolationWarning)
+        warnings.simplefilter("ignore", jscale.warnings.ExtrapolationWarning)
         new = fit.predict(**{c: v[idx] for c, v in CANDIDATES.items()}) if idx.size else []
     y = np.concatenate([data.loss, new])
     more = jscale.ScalingData.from_arrays(n_params=n, n_tokens=d, loss=y)

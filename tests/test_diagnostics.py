@@ -14,6 +14,7 @@ import pytest
 from helpers import quiet
 
 import jscale
+from jscale import warnings as W
 
 X = np.logspace(-1, 1, 20)
 NOISE = np.exp(0.01 * np.random.default_rng(0).standard_normal(20))
@@ -30,7 +31,7 @@ def fit_recorded(data, law=LAW, **kwargs):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = jscale.fit(law, data, **kwargs)
-    return result, [w for w in caught if issubclass(w.category, jscale.DiagnosticWarning)]
+    return result, [w for w in caught if issubclass(w.category, W.DiagnosticWarning)]
 
 
 @pytest.fixture(scope="module")
@@ -46,14 +47,14 @@ def test_clean_curve_has_no_findings(clean):
 
 
 def test_every_kind_has_its_own_class():
-    classes = [jscale.ConvergenceWarning, jscale.StartsWarning, jscale.BoundWarning, jscale.CorrelationWarning,
-               jscale.ConfigurationsWarning, jscale.IrreducibleLossWarning, jscale.ComputeWarning,
-               jscale.RepetitionWarning, jscale.ExtrapolationWarning]
+    classes = [W.ConvergenceWarning, W.StartsWarning, W.BoundWarning, W.CorrelationWarning,
+               W.ConfigurationsWarning, W.IrreducibleLossWarning, W.ComputeWarning,
+               W.RepetitionWarning, W.ExtrapolationWarning]
     assert len(set(classes)) == len(classes)
-    assert all(issubclass(c, jscale.DiagnosticWarning) for c in classes)
+    assert all(issubclass(c, W.DiagnosticWarning) for c in classes)
     # The interval kinds stay IntervalWarnings, so older filters keep working.
-    assert all(issubclass(c, jscale.IntervalWarning)
-               for c in (jscale.BoundWarning, jscale.CorrelationWarning, jscale.ConfigurationsWarning))
+    assert all(issubclass(c, W.IntervalWarning)
+               for c in (W.BoundWarning, W.CorrelationWarning, W.ConfigurationsWarning))
 
 
 def kinds(result):
@@ -61,15 +62,15 @@ def kinds(result):
 
 
 def test_stopped_early_reports_the_gradient_norm():
-    result, caught = fit_recorded(curve(), solver=jscale.RobustGaussNewton(max_steps=2))
+    result, caught = fit_recorded(curve(), solver=jscale.solvers.RobustGaussNewton(max_steps=2))
     (found,) = [d for d in result.diagnostics() if d.kind == "convergence"]
-    assert found.category is jscale.ConvergenceWarning
+    assert found.category is W.ConvergenceWarning
     assert found.values["gradient_norm"] > 0
     assert f"gradient norm of the objective there is {found.values['gradient_norm']:.3g}" in found.message
     assert "status 'max_steps' after 2 objective evaluations" in found.message
-    assert jscale.ConvergenceWarning in [w.category for w in caught]
-    with pytest.raises(jscale.ConvergenceError, match="gradient norm"):
-        jscale.fit(LAW, curve(), solver=jscale.RobustGaussNewton(max_steps=2), strict=True)
+    assert W.ConvergenceWarning in [w.category for w in caught]
+    with pytest.raises(W.ConvergenceError, match="gradient norm"):
+        jscale.fit(LAW, curve(), solver=jscale.solvers.RobustGaussNewton(max_steps=2), strict=True)
 
 
 def test_a_stall_at_the_converged_optimum_is_not_a_convergence_problem(clean):
@@ -95,9 +96,9 @@ def test_huge_free_values_give_infinite_natural_ones_without_numpy_warnings():
 def test_few_starts_at_best(clean):
     good = clean[0].end_params[clean[0].best_index]
     result, caught = fit_recorded(curve(), starts=[good, good + 5, good - 5],
-                                  solver=jscale.RobustGaussNewton(max_steps=3))
+                                  solver=jscale.solvers.RobustGaussNewton(max_steps=3))
     assert "starts" in kinds(result)
-    message = [str(w.message) for w in caught if w.category is jscale.StartsWarning]
+    message = [str(w.message) for w in caught if w.category is W.StartsWarning]
     assert message and message[0].startswith("Only 1 of 3 starts reached the best objective")
     # One start alone cannot disagree with itself.
     assert "starts" not in kinds(jscale.fit(LAW, curve(), starts=[good + 0.1]))
@@ -107,7 +108,7 @@ def test_parameter_at_a_bound():
     # Loss flat in x far from 1: the fit sends A to 0.
     result, caught = fit_recorded(curve(x=X * 1e9))
     assert "bound" in kinds(result)
-    assert any(w.category is jscale.BoundWarning and "is at its bound (0.0, inf)" in str(w.message) for w in caught)
+    assert any(w.category is W.BoundWarning and "is at its bound (0.0, inf)" in str(w.message) for w in caught)
 
 
 def test_strong_correlation():
@@ -116,7 +117,7 @@ def test_strong_correlation():
     result, caught = fit_recorded(curve(x=x, loss=(1.0 + 2.0 * (x / 1e9) ** -0.5) * NOISE))
     (found,) = [d for d in result.diagnostics() if d.kind == "correlation"]
     assert abs(found.values["corr"][1, 2]) > 0.99
-    assert any(w.category is jscale.CorrelationWarning and "A and alpha (" in str(w.message) for w in caught)
+    assert any(w.category is W.CorrelationWarning and "A and alpha (" in str(w.message) for w in caught)
 
 
 def test_few_configurations():
@@ -132,7 +133,7 @@ def test_irreducible_loss_above_the_lowest_observed():
     result, caught = fit_recorded(curve(loss=loss))
     (found,) = [d for d in result.diagnostics() if d.kind == "irreducible_loss"]
     assert found.values["min_loss"] == 0.9 and found.values["E"] > 0.9
-    assert any(w.category is jscale.IrreducibleLossWarning and "above the lowest observed loss 0.9:" in str(w.message)
+    assert any(w.category is W.IrreducibleLossWarning and "above the lowest observed loss 0.9:" in str(w.message)
                for w in caught)
 
 
@@ -154,27 +155,27 @@ def test_repetition_under_a_law_that_ignores_it():
 def test_prediction_outside_the_fitted_range(clean):
     result = clean[0]
     with warnings.catch_warnings():
-        warnings.simplefilter("error", jscale.ExtrapolationWarning)
+        warnings.simplefilter("error", W.ExtrapolationWarning)
         result.predict(n_params=X)  # the fitted points themselves
         result.predict_interval(n_params=[0.5, 5.0])
-    with pytest.warns(jscale.ExtrapolationWarning,
+    with pytest.warns(W.ExtrapolationWarning,
                       match=r"at 1 of 2 points .* n_params up to 2.00 decades beyond its fitted range 0.1-10"):
         result.predict(n_params=[1.0, 1000.0])
-    with pytest.warns(jscale.ExtrapolationWarning, match="up to 1.00 decades"):
+    with pytest.warns(W.ExtrapolationWarning, match="up to 1.00 decades"):
         result.predict_interval(n_params=[0.01])
 
 
 def test_allocation_outside_the_fitted_range_reports_decades_of_compute(grid_fit):
     # Chinchilla's 240 runs: 6ND from 1.4e18 to 1.3e22 FLOP.
     with warnings.catch_warnings():
-        warnings.simplefilter("error", jscale.ExtrapolationWarning)
-        warnings.simplefilter("ignore", jscale.IntervalWarning)
+        warnings.simplefilter("error", W.ExtrapolationWarning)
+        warnings.simplefilter("ignore", W.IntervalWarning)
         jscale.compute_optimal(grid_fit, [1e20, 1e21])
         jscale.marginal_returns(grid_fit, n_params=[1e9], n_tokens=[2e10])
-    with pytest.warns(jscale.ExtrapolationWarning, match=r"Compute-optimal allocations at 1 of 2 points .*"
+    with pytest.warns(W.ExtrapolationWarning, match=r"Compute-optimal allocations at 1 of 2 points .*"
                                                          r"compute up to 1.89 decades beyond its fitted range"):
         quiet(jscale.compute_optimal, grid_fit, [1e21, 1e24])
-    with pytest.warns(jscale.ExtrapolationWarning, match="Marginal returns at 1 of 1 points"):
+    with pytest.warns(W.ExtrapolationWarning, match="Marginal returns at 1 of 1 points"):
         quiet(jscale.marginal_returns, grid_fit, n_params=[1e12], n_tokens=[2e10])
 
 
@@ -190,18 +191,18 @@ def test_list_fits_warn_once_per_kind():
         warnings.simplefilter("always")
         results = jscale.fit_many(LAW, [curve(), flat, flat])
     assert [kinds(r) for r in results][0] == []
-    categories = [w.category for w in caught if issubclass(w.category, jscale.DiagnosticWarning)]
+    categories = [w.category for w in caught if issubclass(w.category, W.DiagnosticWarning)]
     assert len(categories) == len(set(categories)) > 0
     assert all("Dataset 1 (and 1 more of the 3 datasets: 2)" in str(w.message) for w in caught
-               if issubclass(w.category, jscale.DiagnosticWarning))
+               if issubclass(w.category, W.DiagnosticWarning))
 
 
 def test_diagnostics_survive_save_and_load(tmp_path):
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        warnings.simplefilter("ignore", W.DiagnosticWarning)
         result = jscale.fit(LAW, curve(n_tokens=X * 20, unique_tokens=X * 5))
     loaded = jscale.load(jscale.save(result, tmp_path / "r.jscale"))
     assert loaded.data_summary == result.data_summary
     assert kinds(loaded) == ["repetition"]
-    with pytest.warns(jscale.ExtrapolationWarning):
+    with pytest.warns(W.ExtrapolationWarning):
         loaded.predict(n_params=[100.0])

@@ -24,7 +24,7 @@ METRIC = "err_avg_subset17"
 def _quiet(fn, *args, **kwargs):
     """fn(*args, **kwargs) with jscale's diagnostics silenced (tiny fits warn by design)."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
         return fn(*args, **kwargs)
 
 
@@ -410,7 +410,7 @@ def test_two_stage_round_trip(study, study_prediction, tmp_path):
     two = study[3]
     jscale.save(two, tmp_path / "two.jscale")
     back = jscale.load(tmp_path / "two.jscale")
-    assert isinstance(back, jscale.TwoStage) and back.n_dropped == two.n_dropped
+    assert isinstance(back, jscale.results.TwoStage) and back.n_dropped == two.n_dropped
     np.testing.assert_array_equal(back.link_boot.counts, two.link_boot.counts)
     again = _quiet(back.predict, **STUDY_POINTS)
     np.testing.assert_array_equal(again.metric, study_prediction.metric)

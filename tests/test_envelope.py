@@ -40,7 +40,7 @@ def test_resamples_are_deterministic_and_results_round_trip(result, tmp_path):
     again = jscale.envelope(curves(), n_resamples=100, key=0)
     np.testing.assert_array_equal(again.draws["a"], result.draws["a"])
     back = jscale.load(jscale.save(result, tmp_path / "envelope.jscale"))
-    assert isinstance(back, jscale.EnvelopeResult) and back.summary() == result.summary()
+    assert isinstance(back, jscale.results.EnvelopeResult) and back.summary() == result.summary()
 
 
 def test_refused_without_runs_of_several_checkpoints():

@@ -57,7 +57,7 @@ def test_grid_fit_converges_and_keeps_every_start(grid_fit):
     assert grid_fit.end_params.shape == (4500, 5)
     assert grid_fit.objectives.shape == grid_fit.status.shape == grid_fit.n_steps.shape == (4500,)
     assert grid_fit.best_index == int(np.nanargmin(grid_fit.objectives))
-    assert np.all(grid_fit.n_steps >= 1) and np.all(grid_fit.n_steps <= jscale.RobustGaussNewton().max_steps)
+    assert np.all(grid_fit.n_steps >= 1) and np.all(grid_fit.n_steps <= jscale.solvers.RobustGaussNewton().max_steps)
 
 
 def test_grid_fit_is_float64(grid_fit):
@@ -169,7 +169,7 @@ def test_import_does_not_enable_x64():
 
 def test_one_trace_per_batch_shape():
     # A solver setting no other test uses, so the jit cache starts empty for this configuration.
-    solver = jscale.RobustGaussNewton(max_steps=61)
+    solver = jscale.solvers.RobustGaussNewton(max_steps=61)
     data = synthetic_chinchilla(n=3)
     other = synthetic_chinchilla(dict(E=2.0, A=300.0, B=900.0, alpha=0.3, beta=0.3), n=3)
     starts = subset_starts()[:3]
@@ -177,7 +177,7 @@ def test_one_trace_per_batch_shape():
 
     def fit(d, s):
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", jscale.ConvergenceWarning)
+            warnings.simplefilter("ignore", jscale.warnings.ConvergenceWarning)
             return jscale.fit(LAW, d, starts=s, solver=solver)
 
     before = traces["fit"]
@@ -199,12 +199,12 @@ def test_one_trace_per_batch_shape():
 
 
 def test_31_and_32_rows_share_one_program():
-    solver = jscale.RobustGaussNewton(max_steps=62)  # a setting no other test uses
+    solver = jscale.solvers.RobustGaussNewton(max_steps=62)  # a setting no other test uses
     data = jscale.datasets.load("chinchilla")
     traces = jscale.engine._batch.TRACES
     before = traces["fit"]
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
         fits = [jscale.fit(LAW, data.subset(np.arange(n)), starts=subset_starts()[:5], solver=solver)
                 for n in (31, 32)]
     assert traces["fit"] == before + 1
@@ -212,7 +212,7 @@ def test_31_and_32_rows_share_one_program():
     # beside a weight-0 32nd.
     weights = np.r_[np.ones(31), 0.0]
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
         zero = jscale.fit(LAW, data.subset(np.arange(32)).replace(weight=weights), starts=subset_starts()[:5],
                           solver=solver)
     np.testing.assert_array_equal(fits[0].objectives, zero.objectives)
@@ -258,7 +258,7 @@ INVALID = [
      r"loss must be 'huber', 'squared', 'asymmetric' or a loss object such as jscale.losses.Huber\(delta\)"
      r".*got 'bogus'"),
     (dict(loss="squared", delta=0.1), ValueError, r"delta applies to the 'huber' and 'asymmetric' losses"),
-    (dict(loss=jscale.Huber(), delta=0.1), ValueError, r"Pass delta only with a loss name"),
+    (dict(loss=jscale.losses.Huber(), delta=0.1), ValueError, r"Pass delta only with a loss name"),
     (dict(residual="linear"), ValueError, r"residual must be 'log' .* or 'raw' .*; got 'linear'"),
     (dict(target="accuracy"), ValueError, r"no column 'accuracy' to fit; its columns are n_params, n_tokens, "),
     (dict(target=3), TypeError, r"target must be the name of a data column"),
@@ -285,7 +285,7 @@ def test_fit_rejects_invalid_arguments(no_fitting, overrides, error, match):
 
 def test_huber_with_negative_delta_is_rejected_before_fit():
     with pytest.raises(ValueError, match=r"Huber delta must be a positive finite number; got -1"):
-        jscale.fit(LAW, SYN, starts=STARTS, loss=jscale.Huber(delta=-1))
+        jscale.fit(LAW, SYN, starts=STARTS, loss=jscale.losses.Huber(delta=-1))
 
 
 def test_nan_loss_stops_at_scaling_data(no_fitting):
@@ -301,8 +301,8 @@ def test_nan_loss_stops_at_scaling_data(no_fitting):
 
 @pytest.fixture(scope="module")
 def two_step_fit():
-    solver = jscale.RobustGaussNewton(max_steps=2)
-    with pytest.warns(jscale.ConvergenceWarning, match=r"best of 40 starts ended with status 'max_steps'"):
+    solver = jscale.solvers.RobustGaussNewton(max_steps=2)
+    with pytest.warns(jscale.warnings.ConvergenceWarning, match=r"best of 40 starts ended with status 'max_steps'"):
         result = jscale.fit(LAW, synthetic_chinchilla(), starts=subset_starts(), solver=solver)
     return result
 
@@ -315,16 +315,16 @@ def test_max_steps_warns(two_step_fit):
 
 
 def test_max_steps_strict_raises(two_step_fit):
-    solver = jscale.RobustGaussNewton(max_steps=2)
+    solver = jscale.solvers.RobustGaussNewton(max_steps=2)
     with warnings.catch_warnings():
-        warnings.simplefilter("error", jscale.ConvergenceWarning)
-        with pytest.raises(jscale.ConvergenceError, match=r"status 'max_steps'.*0 starts converged"):
+        warnings.simplefilter("error", jscale.warnings.ConvergenceWarning)
+        with pytest.raises(jscale.warnings.ConvergenceError, match=r"status 'max_steps'.*0 starts converged"):
             jscale.fit(LAW, synthetic_chinchilla(), starts=subset_starts(), solver=solver, strict=True)
 
 
 def test_converged_fit_does_not_warn():
     with warnings.catch_warnings():
-        warnings.simplefilter("error", jscale.ConvergenceWarning)
+        warnings.simplefilter("error", jscale.warnings.ConvergenceWarning)
         result = jscale.fit(LAW, synthetic_chinchilla(), starts=subset_starts(), loss="squared", strict=True)
     assert result.best_status == "success"
 
@@ -332,7 +332,7 @@ def test_converged_fit_does_not_warn():
 def test_no_finite_start_raises():
     # exp(800) overflows: every start's first evaluation is non-finite.
     starts = np.array([[0.0, 800.0, 0.0, 0.0, 0.0], [0.0, 0.0, 800.0, 0.0, 0.0]])
-    with pytest.raises(jscale.ConvergenceError, match=r"None of the 2 starts reached a finite objective"):
+    with pytest.raises(jscale.warnings.ConvergenceError, match=r"None of the 2 starts reached a finite objective"):
         jscale.fit(LAW, SYN, starts=starts)
 
 
@@ -352,11 +352,11 @@ def test_no_finite_start_raises():
 )
 def test_solver_rejects_invalid_settings(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        jscale.RobustGaussNewton(**kwargs)
+        jscale.solvers.RobustGaussNewton(**kwargs)
 
 
 def test_solver_accepts_numpy_integers():
-    assert jscale.RobustGaussNewton(max_steps=np.int64(5)).max_steps == 5
+    assert jscale.solvers.RobustGaussNewton(max_steps=np.int64(5)).max_steps == 5
 
 
 @pytest.mark.parametrize(
@@ -369,14 +369,14 @@ def test_solver_accepts_numpy_integers():
 )
 def test_lbfgs_rejects_invalid_settings(kwargs, match):
     with pytest.raises(ValueError, match=match):
-        jscale.LBFGS(**kwargs)
+        jscale.solvers.LBFGS(**kwargs)
 
 
 def test_lbfgs_solver_reaches_the_optimum(grid_fit, chinchilla):
     # optax L-BFGS from a few grid starts plus one near the optimum: it must end on the same
     # optimum as the default solver (to the L-BFGS stopping tolerance) and report statuses.
     starts = np.vstack([LAW.default_starts()[::500], grid_fit.end_params[grid_fit.best_index] + 0.01])
-    result = jscale.fit(LAW, chinchilla, starts=starts, solver=jscale.LBFGS())
+    result = jscale.fit(LAW, chinchilla, starts=starts, solver=jscale.solvers.LBFGS())
     assert result.objective == pytest.approx(grid_fit.objective, rel=1e-7)
     assert result.objective >= grid_fit.objective * (1 - 1e-12)
     assert set(np.unique(result.status)) <= {0, 1, 2, 3}
@@ -400,7 +400,7 @@ def test_custom_law_over_a_numeric_and_a_categorical_column():
     result = quiet(jscale.fit, law, data, target="err", residual="raw", loss="squared", batching="vmap")
     assert result.params == pytest.approx(truth, rel=1e-8)
     assert result.data_summary.levels == (("mixture", ("code", "web")),)
-    with pytest.warns(jscale.ExtrapolationWarning, match="steps up to 1.00 decades"):
+    with pytest.warns(jscale.warnings.ExtrapolationWarning, match="steps up to 1.00 decades"):
         predicted = result.predict(steps=[1e6, 1e6], mixture=["web", "code"])
     np.testing.assert_allclose(predicted, [1.6 + 5.0 * 1e6**-0.4, 0.9 + 5.0 * 1e6**-0.4], rtol=1e-10)
     with pytest.raises(ValueError, match=r"label 'math', which the fitted data did not have; its labels are 'code'"):

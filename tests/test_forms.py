@@ -29,7 +29,7 @@ def simulated(seed: int, interaction: float = 0.0, sigma: float = 0.01) -> jscal
 
 def quiet(fn, *args, **kwargs):
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
         return fn(*args, **kwargs)
 
 
@@ -218,7 +218,7 @@ def test_form_tests_stay_quiet_on_the_right_form(seed):
         warnings.simplefilter("always")
         bt = jscale.backtest(LAW, simulated(seed), starts=STARTS)
     assert not bt.trend.fires and not bt.residuals.fires
-    assert not any(w.category is jscale.FormWarning for w in caught)
+    assert not any(w.category is jscale.warnings.FormWarning for w in caught)
     assert bt.trend.dof == 2 and bt.residuals.dof == 3 and 0 < bt.trend.p_value <= 1
 
 
@@ -230,7 +230,7 @@ def test_form_tests_fire_on_a_missing_interaction(seed):
         warnings.simplefilter("always")
         bt = jscale.backtest(LAW, simulated(seed, interaction=0.10), starts=STARTS)
     assert bt.residuals.fires and bt.residuals.p_value < 1e-6 and bt.trend.fires
-    found = [w for w in caught if w.category is jscale.FormWarning]
+    found = [w for w in caught if w.category is jscale.warnings.FormWarning]
     assert len(found) == 1 and "Its form may be wrong beyond the data" in str(found[0].message)
     assert "Residual test" in bt.summary() and bt.to_dict()["residuals"]["kind"] == "residuals"
 
@@ -304,7 +304,7 @@ def test_only_forms_that_carry_weight_raise_a_form_warning(pair):
     for w in (0.0, MATERIAL_WEIGHT / 2, MATERIAL_WEIGHT, 0.5):
         weighted = dataclasses.replace(both_fail, weights=np.tile([1 - w, w], (pair.n_resamples, 1)),
                                        point_weights=np.array([1 - w, w]))
-        named = [d.message for d in weighted.diagnostics() if d.category is jscale.FormWarning]
+        named = [d.message for d in weighted.diagnostics() if d.category is jscale.warnings.FormWarning]
         assert named[0].startswith(f"The {pair.forms[0]} form (weight ") and "fails its form test" in named[0]
         assert abs(float(named[0].split("(weight ")[1].split(")")[0]) - (1 - w)) <= 0.005 + 1e-12
         assert len(named) == (2 if w >= MATERIAL_WEIGHT else 1)

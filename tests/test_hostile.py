@@ -27,12 +27,12 @@ def test_allocation_refuses_parameters_outside_the_domain(name, value):
 
 
 def test_allocation_reports_failed_solves_per_budget():
-    with pytest.warns(jscale.ConvergenceWarning, match=r"failed at 1 of 2 points: 1e\+308 \(nonfinite\)"):
+    with pytest.warns(jscale.warnings.ConvergenceWarning, match=r"failed at 1 of 2 points: 1e\+308 \(nonfinite\)"):
         best = jscale.compute_optimal(LAW, [1e22, 1e308], params=EPOCH)
     assert list(best.status) == ["success", "nonfinite"]
     table = best.table().splitlines()
     assert "not a solution" in table[2] and "not a solution" not in table[1]
-    with pytest.warns(jscale.ConvergenceWarning, match="nonfinite"):
+    with pytest.warns(jscale.warnings.ConvergenceWarning, match="nonfinite"):
         nan_cost = jscale.compute_optimal(LAW, [1e22], params=EPOCH, cost=lambda n, d: jnp.nan * n * d)
     assert list(nan_cost.status) == ["nonfinite"]
 
@@ -46,7 +46,7 @@ def test_allocation_is_quiet_where_every_solve_succeeds():
 
 
 def test_marginal_returns_report_failed_solves():
-    with pytest.warns(jscale.ConvergenceWarning, match="Marginal returns"):
+    with pytest.warns(jscale.warnings.ConvergenceWarning, match="Marginal returns"):
         returns = jscale.marginal_returns(LAW, n_params=[1e9, 1e9], n_tokens=[2e10, 2e10], params=EPOCH,
                                           cost=lambda n, d: jnp.where(n * d > 0, jnp.nan, 1.0))
     assert list(returns.status) == ["nonfinite", "nonfinite"]
@@ -77,7 +77,7 @@ def test_a_fit_under_a_small_memory_budget_finds_the_same_optimum(monkeypatch):
     data = noisy_chinchilla(n=5, sigma=0.01, seed=4)
     starts = LAW.default_starts()[::300]
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
         wide = jscale.fit(LAW, data, starts=starts)
         # 32 rows x 9 x 16 bytes per slot (and 648 for the curvature): 12 KB holds 2 slots, not 256.
         monkeypatch.setenv(_batch.MEMORY_ENV, str(12 << 10))
@@ -110,7 +110,7 @@ def test_a_law_undefined_at_its_starts_says_where():
     data = noisy_chinchilla(n=5, sigma=0.01, seed=4)
     law = custom(lambda p, x: p["E"] + p["A"] * jnp.log(x["n_params"] * p["s"]),
                  {"E": "positive", "A": "positive", "s": Param("free", (-1.0, -2.0))}, columns=("n_params",))
-    with pytest.raises(jscale.ConvergenceError, match=r"At the first start \(E=0.1, A=0.1, s=-1\) the law's "
+    with pytest.raises(jscale.warnings.ConvergenceError, match=r"At the first start \(E=0.1, A=0.1, s=-1\) the law's "
                                                       r"prediction is NaN or infinite at 25 of 25 rows"):
         jscale.fit(law, data)
 
@@ -137,8 +137,8 @@ def test_default_starts_of_many_parameters_are_a_capped_subset(tmp_path):
     wide = custom(lambda p, x: p["E"] + sum(p[n] for n in three) * x["n_params"] ** -0.3,
                   {"E": "positive", **dict.fromkeys(three, "positive")}, columns=("n_params",), name="wide")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
-        fit = jscale.fit(wide, data, solver=jscale.RobustGaussNewton(max_steps=2))
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
+        fit = jscale.fit(wide, data, solver=jscale.solvers.RobustGaussNewton(max_steps=2))
     assert fit.n_starts == 4096 and "Halton subset" in fit.notes[0]
     assert "Halton subset" in fit.summary() and fit.to_dict()["notes"] == list(fit.notes)
     assert jscale.load(jscale.save(fit, tmp_path / "wide.jscale"), law=wide).notes == fit.notes

@@ -199,14 +199,14 @@ def test_bootstrap_needs_two_resamples_and_warns_below_a_few():
         with pytest.raises(ValueError, match=r"at least 2 .* 1000 or more are usual"):
             jscale.bootstrap(LAW, data, **bad)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
         fit = jscale.fit(LAW, data, starts=subset_starts()[:3])
     few = _diagnostics.FEW_RESAMPLES - 1
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         boot = jscale.bootstrap(LAW, data, n_resamples=few, key=0, full_fit=fit, starts="optimum", jackknife=False)
-    rough = [str(w.message) for w in caught if w.category is jscale.ResamplesWarning]
+    rough = [str(w.message) for w in caught if w.category is jscale.warnings.ResamplesWarning]
     assert len(rough) == 1 and f"only {few} resamples: its standard errors and percentile intervals are rough" \
         in rough[0]
     assert any("only 99 resamples" in line for line in boot.summary().splitlines())
-    assert issubclass(jscale.ResamplesWarning, jscale.IntervalWarning)
+    assert issubclass(jscale.warnings.ResamplesWarning, jscale.warnings.IntervalWarning)

@@ -26,7 +26,7 @@ def saved(tmp_path_factory):
     data = noisy_chinchilla(n=5, sigma=0.01, seed=3)
     law = jscale.laws.Chinchilla()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
         fit = jscale.fit(law, data, starts=law.default_starts()[::150])
         boot = jscale.bootstrap(law, data, n_resamples=6, key=2, full_fit=fit, starts="optimum")
     folder = tmp_path_factory.mktemp("saved")
@@ -36,12 +36,12 @@ def saved(tmp_path_factory):
 
 def _numbers(result) -> dict:
     """Every number a user reads off a result."""
-    fit = result.fit if isinstance(result, jscale.BootstrapResult) else result
+    fit = result.fit if isinstance(result, jscale.results.BootstrapResult) else result
     out = {"params": np.array(list(fit.params.values())), "best": np.array([fit.best_index]),
            "objectives": np.asarray(fit.objectives), "end": np.asarray(fit.end_params),
            "status": np.asarray(fit.status), "steps": np.asarray(fit.n_steps), "starts": np.asarray(fit.starts),
            "floor": np.array([fit.objective_floor]), "rows": np.array([fit.n_rows])}
-    if isinstance(result, jscale.BootstrapResult):
+    if isinstance(result, jscale.results.BootstrapResult):
         out.update(draws=np.asarray(result.free_draws), bstatus=np.asarray(result.status),
                    all=np.asarray(result.end_params), jack=np.asarray(result.jackknife_params),
                    counts=result.resample_counts(0))

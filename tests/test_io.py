@@ -17,7 +17,7 @@ def results():
     law = jscale.laws.Chinchilla().tie(beta="alpha")
     fit = jscale.fit(law, data, starts=law.default_starts()[::20])
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.IntervalWarning)
+        warnings.simplefilter("ignore", jscale.warnings.IntervalWarning)
         boot = jscale.bootstrap(law, data, n_resamples=8, key=1, full_fit=fit, starts="optimum")
     return data, fit, boot
 
@@ -119,7 +119,7 @@ def test_every_law_and_loss_round_trips(law, loss, tmp_path):
     """Every built-in law (with its settings), a constrained and a custom law, with every loss."""
     rng = np.random.default_rng(0)
     starts = rng.normal(size=(3, law.n_free))
-    fit = jscale.FitResult(law=law, loss=loss, target="accuracy", residual="raw", starts=starts,
+    fit = jscale.results.FitResult(law=law, loss=loss, target="accuracy", residual="raw", starts=starts,
                            end_params=starts + 0.1, objectives=np.array([3.0, 1.0, 2.0]), status=np.zeros(3, np.int32),
                            n_steps=np.ones(3, np.int32), best_index=1, n_rows=12)
     base = law.base if isinstance(law, jscale.laws.Constrained) else law
@@ -134,7 +134,7 @@ def test_reads_files_of_format_version_1():
     """A bootstrap saved by jscale 0.1.0 (commit fc53583; Chinchilla with beta tied to alpha, 16
     rows, 4 resamples), whose layout was hand-written field lists: it loads as it was."""
     boot = jscale.load(Path(__file__).parent / "data" / "format_v1_bootstrap.jscale")
-    assert isinstance(boot, jscale.BootstrapResult) and boot.n_resamples == 4
+    assert isinstance(boot, jscale.results.BootstrapResult) and boot.n_resamples == 4
     assert boot.law == jscale.laws.Chinchilla().tie(beta="alpha") and boot.loss == jscale.losses.Huber(1e-3)
     assert (boot.fit.target, boot.fit.residual) == ("loss", "log")  # the defaults, for fields it lacked
     assert boot.fit.params == pytest.approx(dict(E=1.6629062759185156, A=233.72837731119043, B=1663.6451039736617,

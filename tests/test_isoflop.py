@@ -68,7 +68,7 @@ def test_budget_with_its_minimum_at_the_edge_is_left_out_and_named():
     data = sweep(BUDGETS)
     both = jscale.ScalingData.from_arrays(**{k: np.concatenate([data[k], edge[k]]) for k in ("n_params", "n_tokens",
                                                                                              "loss")})
-    with pytest.warns(jscale.SweepWarning, match="edge of its sweep"):
+    with pytest.warns(jscale.warnings.SweepWarning, match="edge of its sweep"):
         result = jscale.isoflop(both, n_resamples=0)
     assert list(result.included) == [True] * 5 + [False] and np.isnan(result.n_params[-1])
     assert "edge" in result.summary() and abs(result.exponents["a"] - EXPONENT) < 2e-3
@@ -79,7 +79,7 @@ def test_budget_with_too_few_sizes_is_left_out():
     two = sweep([3e21], n_sizes=2)
     both = jscale.ScalingData.from_arrays(**{k: np.concatenate([data[k], two[k]]) for k in ("n_params", "n_tokens",
                                                                                             "loss")})
-    with pytest.warns(jscale.SweepWarning, match="2 distinct model sizes"):
+    with pytest.warns(jscale.warnings.SweepWarning, match="2 distinct model sizes"):
         result = jscale.isoflop(both, n_resamples=0)
     assert not result.included[-1] and result.included[:-1].all()
 
@@ -109,20 +109,20 @@ def test_given_budgets_and_clear_errors():
 
 def test_wide_and_off_centre_sweeps_are_warned_with_their_bias():
     budgets = BUDGETS[:3]
-    with pytest.warns(jscale.SweepWarning, match="wide") as caught:
+    with pytest.warns(jscale.warnings.SweepWarning, match="wide") as caught:
         wide = jscale.isoflop(sweep(budgets, factor=16.0), n_resamples=0)
     bias = wide.n_params / n_star(budgets) - 1  # the parabola's N* is too high on a 16x sweep
     assert np.all(bias > 0.03)
     stated = [float(s) for s in re.findall(r"off by about \+([0-9.]+)%", str(caught[0].message))]
     assert len(stated) == 3 and np.allclose(np.array(stated) / 100, bias, rtol=0.25)
-    with pytest.warns(jscale.SweepWarning, match="off-centre"):
+    with pytest.warns(jscale.warnings.SweepWarning, match="off-centre"):
         jscale.isoflop(sweep(budgets, factor=4.0, offset=2.5), n_resamples=0)
 
 
 def test_save_and_load_round_trip(centred, tmp_path):
     path = jscale.save(centred, tmp_path / "sweep.jscale")
     back = jscale.load(path)
-    assert isinstance(back, jscale.IsoFLOPResult) and back.summary() == centred.summary()
+    assert isinstance(back, jscale.results.IsoFLOPResult) and back.summary() == centred.summary()
     np.testing.assert_array_equal(back.draws["a"], centred.draws["a"])
     np.testing.assert_array_equal(back.predict([1e23])["n_params_low"], centred.predict([1e23])["n_params_low"])
 
@@ -179,7 +179,7 @@ def test_command_line_sweep_and_plan(tmp_path, capsys):
 def test_approaches_2_and_3_side_by_side(centred):
     law = jscale.laws.Chinchilla()
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
         fit = jscale.fit(law, sweep(BUDGETS), starts=law.default_starts()[::50], loss="squared")
     far = [1e22, 1e23]
     rows = centred.compare(fit, far)
@@ -197,7 +197,7 @@ def test_row_weights_and_runs_near_no_budget():
     stray = jscale.ScalingData.from_arrays(
         n_params=np.append(data.n_params, 1e8), n_tokens=np.append(data.n_tokens, 3e10),  # C = 1.8e19
         loss=np.append(data.loss, 3.0), weight=np.append(np.ones(len(data)), 1.0))
-    with pytest.warns(jscale.SweepWarning, match="1 run is within rtol=0.1 of no budget"):
+    with pytest.warns(jscale.warnings.SweepWarning, match="1 run is within rtol=0.1 of no budget"):
         result = jscale.isoflop(stray, budgets=BUDGETS, n_resamples=0)
     assert result.budget_index[-1] == -1 and result.n_runs.sum() == len(data)
     # A run of weight 0 is the same as no run at all.
@@ -215,5 +215,5 @@ def test_a_robust_loss_keeps_an_outlying_run_from_moving_the_minimum():
     bad = jscale.ScalingData.from_arrays(n_params=data.n_params, n_tokens=data.n_tokens, loss=loss)
     clean = jscale.isoflop(data, n_resamples=0).n_params[0]
     squared = jscale.isoflop(bad, n_resamples=0).n_params[0]
-    robust = jscale.isoflop(bad, loss=jscale.Huber(1e-3), n_resamples=0).n_params[0]
+    robust = jscale.isoflop(bad, loss=jscale.losses.Huber(1e-3), n_resamples=0).n_params[0]
     assert abs(robust / clean - 1) < 0.2 * abs(squared / clean - 1)

@@ -193,7 +193,7 @@ def test_law_gradient_matches_finite_differences(case):
 
 
 @pytest.mark.slow  # ~9 s; custom laws also run in test_io and test_law_recovers_exact_synthetic_parameters
-@pytest.mark.filterwarnings("ignore::jscale.IntervalWarning")
+@pytest.mark.filterwarnings("ignore::jscale.warnings.IntervalWarning")
 def test_custom_law_goes_through_fit_bootstrap_allocation_and_save(tmp_path):
     def chinchilla_like(p, x):  # a user's law, written in a few lines
         return p["E"] + p["A"] / x["n_params"] ** p["alpha"] + p["B"] / x["n_tokens"] ** p["beta"]

@@ -125,7 +125,7 @@ def test_base_law_is_abstract():
         Law().default_starts()
 
 
-@pytest.mark.parametrize("loss", [jscale.Huber(1e-3), jscale.Huber(0.05), jscale.Squared()])
+@pytest.mark.parametrize("loss", [jscale.losses.Huber(1e-3), jscale.losses.Huber(0.05), jscale.losses.Squared()])
 @pytest.mark.parametrize("point", ["away", "optimum"])
 def test_evaluate_gradient_matches_finite_differences(loss, point):
     data = synthetic_chinchilla(n=6)
@@ -151,5 +151,5 @@ def test_evaluate_gradient_matches_finite_differences(loss, point):
     for m in (h, h_newton):
         np.testing.assert_allclose(m, m.T, rtol=1e-12, atol=1e-15)
         assert np.linalg.eigvalsh(m).min() >= -1e-10 * np.abs(m).max()
-    if isinstance(loss, jscale.Squared):
+    if isinstance(loss, jscale.losses.Squared):
         np.testing.assert_allclose(h, h_newton, rtol=1e-14)

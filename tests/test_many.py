@@ -23,8 +23,8 @@ def _curves(n_curves=20):
 
 
 @pytest.mark.slow  # ~14 s: the separate fits compile per length
-@pytest.mark.filterwarnings("ignore::jscale.ConvergenceWarning")  # a few curves stall at a kink
-@pytest.mark.filterwarnings("ignore::jscale.IntervalWarning")
+@pytest.mark.filterwarnings("ignore::jscale.warnings.ConvergenceWarning")  # a few curves stall at a kink
+@pytest.mark.filterwarnings("ignore::jscale.warnings.IntervalWarning")
 def test_twenty_datasets_in_one_call_equal_separate_fits():
     curves = _curves()
     together = jscale.fit_many(POWER, curves)
@@ -68,7 +68,7 @@ def test_many_errors():
 
 
 @pytest.mark.slow  # ~9 s
-@pytest.mark.filterwarnings("ignore::jscale.IntervalWarning")
+@pytest.mark.filterwarnings("ignore::jscale.warnings.IntervalWarning")
 def test_bootstrap_of_a_list_repeats_each_dataset_alone():
     import jax
 
@@ -82,8 +82,8 @@ def test_bootstrap_of_a_list_repeats_each_dataset_alone():
     np.testing.assert_allclose(boots[1].free_draws, alone.free_draws, rtol=1e-7, atol=1e-10)
 
 
-@pytest.mark.filterwarnings("ignore::jscale.ConvergenceWarning")
-@pytest.mark.filterwarnings("ignore::jscale.IntervalWarning")
+@pytest.mark.filterwarnings("ignore::jscale.warnings.ConvergenceWarning")
+@pytest.mark.filterwarnings("ignore::jscale.warnings.IntervalWarning")
 @pytest.mark.slow  # ~12 s (three compilations); the default run fits lists in test_devices.py (same bits on
 # 1 and 8 devices, and in one call or in chunks)
 def test_four_datasets_in_one_call_equal_separate_fits():

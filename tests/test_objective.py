@@ -133,7 +133,7 @@ def test_losses_are_frozen_and_hashable():
     assert hash(Squared()) == hash(Squared())
     with pytest.raises(dataclasses.FrozenInstanceError):
         Huber().delta = 1.0
-    assert jscale.Huber is Huber and jscale.Squared is Squared
+    assert jscale.losses.Huber is Huber and jscale.losses.Squared is Squared
 
 
 def test_asymmetric_weights_over_prediction():

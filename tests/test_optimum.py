@@ -93,7 +93,7 @@ def test_the_learning_rate_optimum_of_a_known_law():
 
 def test_delta_band_of_the_optimal_learning_rate_matches_finite_differences(lr_fit):
     n = np.array([3e7, 1e10])
-    with pytest.warns(jscale.ExtrapolationWarning):  # 1e10 is beyond the fitted 1e7-1e9
+    with pytest.warns(jscale.warnings.ExtrapolationWarning):  # 1e10 is beyond the fitted 1e7-1e9
         best = jscale.optimum(lr_fit, "learning_rate", fixed={"n_params": n})
     np.testing.assert_allclose(best["learning_rate"], lr_star(lr_fit.params, n), rtol=1e-8)
     # Finite differences of the solved optimum over the free parameters, through the covariance.

@@ -16,7 +16,7 @@ import jscale.plot as jplot  # noqa: E402
 def fitted(grid_fit):
     data = jscale.datasets.load("chinchilla")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.IntervalWarning)
+        warnings.simplefilter("ignore", jscale.warnings.IntervalWarning)
         boot = jscale.bootstrap(jscale.laws.Chinchilla(), data, n_resamples=100, key=0, full_fit=grid_fit,
                                 starts="optimum", jackknife=False)
     return data, grid_fit, boot
@@ -37,7 +37,7 @@ def test_plot_renders_without_warnings(fitted, kind, tmp_path):
         elif kind == "isoflop":
             figure = jplot.isoflop(fit, data).figure
         elif kind == "allocation":
-            with pytest.warns(jscale.ExtrapolationWarning):  # the budgets go beyond the data, as asked
+            with pytest.warns(jscale.warnings.ExtrapolationWarning):  # the budgets go beyond the data, as asked
                 curves = jscale.compute_optimal(boot, np.logspace(19, 25, 20))
             figure = jplot.allocation(curves).figure
         elif kind == "residuals":

@@ -42,7 +42,7 @@ def stages():
     data = jscale.ScalingData.from_arrays(n_params=runs.n_params, n_tokens=runs.n_tokens, loss=loss, err=err)
     link_rows = np.argsort(np.asarray(data.compute))[:12]
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
         loss_fit = jscale.fit(POWER, data, loss="squared", starts=POWER.default_starts()[::10])
         link_fit = jscale.fit(LINK, data.subset(link_rows), target="err", residual="raw",
                               starts=LINK.default_starts()[::4])
@@ -53,14 +53,14 @@ def stages():
 def joint(stages):
     data, link_rows, loss_fit, link_fit = stages
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
         return jscale.two_stage(loss_fit, link_fit, data, link_rows=link_rows, key=0, n_resamples=24)
 
 
 def test_link_without_bootstrap_draws_runs_and_curve_only(stages, tmp_path):
     data, link_rows, loss_fit, link_fit = stages
     two = jscale.two_stage(loss_fit, link_fit, data, link_rows=link_rows)
-    with pytest.warns(jscale.ExtrapolationWarning):
+    with pytest.warns(jscale.warnings.ExtrapolationWarning):
         prediction = two.predict(compute=[1e23])
     ax = jplot.link(two, data, link_rows=link_rows, prediction=prediction)
     runs, predicted = _of(ax, PathCollection)
@@ -78,7 +78,7 @@ def test_link_without_bootstrap_draws_runs_and_curve_only(stages, tmp_path):
 
 def test_link_with_joint_bootstrap_draws_the_band_and_error_bars(stages, joint, tmp_path):
     data, link_rows, _, _ = stages
-    with pytest.warns(jscale.ExtrapolationWarning):
+    with pytest.warns(jscale.warnings.ExtrapolationWarning):
         prediction = joint.predict(compute=[3e21, 1e23])
     fig, ax = plt.subplots()
     assert jplot.link(joint, data, link_rows=link_rows, prediction=prediction, ax=ax, level=0.9) is ax
@@ -151,7 +151,7 @@ def test_multiplier_band_from_the_delta_method(tmp_path):
     compute = np.geomspace(1e18, 1e22, 12)
     fits = []
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
         for params, seed in ((A, 0), (B, 1)):
             noise = np.random.default_rng(seed).normal(0.0, 0.005, compute.size)
             loss = (params["E"] + params["A"] * compute ** -params["alpha"]) * np.exp(noise)

@@ -49,7 +49,7 @@ CLEAN_ERRORS = (ValueError, TypeError)
 
 def assert_clean_error(err: BaseException) -> None:
     """A clean error: the documented type and a message in words."""
-    assert isinstance(err, CLEAN_ERRORS + (jscale.ConvergenceError,)), repr(err)
+    assert isinstance(err, CLEAN_ERRORS + (jscale.warnings.ConvergenceError,)), repr(err)
     message = str(err)
     assert len(message.split()) >= 4, message  # a sentence, not a bare value
     assert "Traceback" not in message
@@ -130,14 +130,14 @@ def test_from_csv_accepts_or_rejects_cleanly(data, tmp_path_factory):
 
 POWER = jscale.laws.PowerLaw(column="n_params")
 CHINCHILLA = jscale.laws.Chinchilla()
-SOLVER = jscale.RobustGaussNewton(max_steps=60)
+SOLVER = jscale.solvers.RobustGaussNewton(max_steps=60)
 
 
-def assert_finite_fit(result: jscale.FitResult) -> None:
+def assert_finite_fit(result: jscale.results.FitResult) -> None:
     assert np.isfinite(result.objective)
     assert np.all(np.isfinite(result.end_params[result.best_index]))
-    assert set(np.unique(result.status)) <= set(jscale.STATUS)
-    assert result.best_status in jscale.STATUS.values()
+    assert set(np.unique(result.status)) <= {int(s) for s in jscale.solvers.Status}
+    assert result.best_status in {s.label for s in jscale.solvers.Status}
     free = np.asarray(result.end_params[result.best_index])
     assert np.all(np.isfinite(result.law.to_natural(free))), result.params
 
@@ -189,7 +189,7 @@ def test_fit_gives_a_finite_result_or_a_clean_error(case):
         prediction = result.predict(data)
         assert prediction.shape == (len(data),) and np.all(np.isfinite(prediction))
         for d in result.diagnostics():
-            assert isinstance(d.message, str) and issubclass(d.category, jscale.DiagnosticWarning)
+            assert isinstance(d.message, str) and issubclass(d.category, jscale.warnings.DiagnosticWarning)
 
 
 @pytest.fixture(scope="module")
@@ -248,7 +248,7 @@ def test_bootstrap_gives_finite_draws_or_a_clean_error(fitted, data):
                                 progress=False, jackknife=False)
         ok = boot.converged
         assert np.all(np.isfinite(boot.free_draws[ok]))
-        assert set(np.unique(boot.status)) <= set(jscale.STATUS)
+        assert set(np.unique(boot.status)) <= {int(s) for s in jscale.solvers.Status}
 
 
 # --- files and the command line ------------------------------------------------------------------------
@@ -280,7 +280,7 @@ def test_load_rejects_damaged_files(fitted, saved, data, tmp_path_factory):
     with rejected_or_returned():
         result = jscale.load(path)
         # A flipped byte inside a number can still load: then it must be a usable result.
-        assert isinstance(result, jscale.FitResult)
+        assert isinstance(result, jscale.results.FitResult)
         assert result.end_params.shape == fitted.end_params.shape
 
 

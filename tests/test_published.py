@@ -83,7 +83,7 @@ def test_gadre_heldout_relative_errors_to_four_digits(gadre):
     fits, sets = gadre
     rpj = sets["rpj"]
     test = rpj.subset(np.asarray(rpj["fit_role"]) == "extrapolation_target")
-    with pytest.warns(jscale.ExtrapolationWarning):
+    with pytest.warns(jscale.warnings.ExtrapolationWarning):
         predicted = fits["rpj"].predict(test)
     relative = np.abs(predicted - test["loss_c4_val"]) / test["loss_c4_val"] * 100
     order = np.argsort(test["n_params"])  # 1.4B at M=640, then 6.9B at M=20

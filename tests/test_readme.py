@@ -46,7 +46,7 @@ def namespace(tmp_path_factory):
     folder = tmp_path_factory.mktemp("readme")
     law, data = jscale.laws.Chinchilla(), jscale.datasets.load("chinchilla")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
         result = jscale.fit(law, data, starts=law.default_starts()[::50])
         boot = jscale.bootstrap(law, data, n_resamples=40, key=0, full_fit=result)
     rows = "".join(f"{n!r},{d!r},{loss!r}\n" for n, d, loss in zip(data.n_params.tolist(), data.n_tokens.tolist(),
@@ -82,5 +82,5 @@ def test_readme_block_runs(code, namespace, monkeypatch):
         pytest.skip("pandas is not installed")
     monkeypatch.chdir(namespace["folder"])
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
         exec(compile(code, str(README), "exec"), dict(namespace))

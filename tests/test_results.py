@@ -35,7 +35,7 @@ def test_result_is_immutable(grid_fit):
             getattr(grid_fit, name)[0] = 0
     moved = grid_fit.replace(best_index=1)
     assert moved.best_index == 1 and grid_fit.best_index != 1
-    assert isinstance(grid_fit, jscale.FitResult)
+    assert isinstance(grid_fit, jscale.results.FitResult)
 
 
 def test_result_is_a_pytree_with_static_settings(grid_fit):
@@ -43,7 +43,7 @@ def test_result_is_a_pytree_with_static_settings(grid_fit):
     # starts, end_params, objectives, status, n_steps and the seven curvature terms (gradient included)
     assert len(leaves) == 12
     rebuilt = jax.tree.unflatten(treedef, leaves)
-    assert rebuilt.law == LAW and rebuilt.loss == jscale.Huber(1e-3)
+    assert rebuilt.law == LAW and rebuilt.loss == jscale.losses.Huber(1e-3)
     assert rebuilt.best_index == grid_fit.best_index and rebuilt.n_rows == 240
     assert rebuilt.params == grid_fit.params
 
@@ -138,7 +138,10 @@ def test_status_bookkeeping(grid_fit):
     assert set(counts) == {"success", "max_steps", "stalled", "nonfinite"}
     assert sum(counts.values()) == grid_fit.n_starts == 4500
     assert counts["success"] == grid_fit.n_converged == int(np.sum(grid_fit.status == 0))
-    assert jscale.STATUS == {0: "success", 1: "max_steps", 2: "stalled", 3: "nonfinite"}
+    labels = {0: "success", 1: "max_steps", 2: "stalled", 3: "nonfinite"}
+    assert {int(s): s.label for s in jscale.solvers.Status} == labels
+    with pytest.warns(DeprecationWarning, match="jscale.STATUS moved to jscale.solvers.Status"):
+        assert jscale.STATUS == {0: "success", 1: "max_steps", 2: "stalled", 3: "nonfinite"}
 
 
 def test_at_best_on_grid_fit(grid_fit):

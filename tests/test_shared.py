@@ -27,7 +27,7 @@ def _recipe(params, seed):
 def _quiet():
     """Silences the diagnostics of small simulated fits (few configurations and the like)."""
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
         yield
 
 

@@ -90,10 +90,10 @@ def test_singular_hessian_warns_and_gives_nan():
     # With delta far below the noise only the few rows the fit interpolates are inside the
     # quadratic zone, fewer than the parameters: the curvature is singular.
     data = noisy_chinchilla(n=6, sigma=0.01, seed=4)
-    with pytest.warns(jscale.CurvatureWarning, match="not positive definite"):
+    with pytest.warns(jscale.warnings.CurvatureWarning, match="not positive definite"):
         result = jscale.fit(LAW, data, starts=subset_starts(), delta=1e-9)
     assert float(result.curvature["sum_dpsi"]) < LAW.n_free
-    assert issubclass(jscale.CurvatureWarning, jscale.IntervalWarning)
+    assert issubclass(jscale.warnings.CurvatureWarning, jscale.warnings.IntervalWarning)
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # said once, by fit; not again on each covariance
         cov = result.covariance()

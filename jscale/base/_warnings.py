@@ -1,7 +1,7 @@
 """Every warning and error class of jscale, and the `Diagnostic` record (a leaf module).
 
 Every diagnostic, from every entry point, is a `DiagnosticWarning`, so one filter silences all
-of them: `warnings.simplefilter("ignore", jscale.DiagnosticWarning)`. Each kind has its own
+of them: `warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)`. Each kind has its own
 class, so one kind can be filtered and the others kept. The kinds that concern intervals also
 derive from `IntervalWarning`.
 

@@ -224,7 +224,7 @@ def _plan_next_parser(kinds, below) -> None:
                    help="bootstrap resamples whose draws give the uncertainty (default 200; 0: the fit's curvature "
                    "instead, quicker)")
     n.add_argument("--seed", type=int, default=0, help="bootstrap key (default 0)")
-    n.add_argument("--target", dest="quantity", default="n_params", choices=jscale.RunPlan.TARGETS,
+    n.add_argument("--target", dest="quantity", default="n_params", choices=jscale.results.RunPlan.TARGETS,
                    help="the quantity the runs should pin down (jscale.suggest_runs' quantity): N* (n_params, "
                    "default), D* (n_tokens), D*/N* (tokens_per_param) or L* (loss) at --compute; or, with --at, the "
                    "loss at that point (not a column as in `jscale fit --target`: the fit is of the loss column)")
@@ -490,7 +490,7 @@ def _solver(args):
     """The solver `--max-steps` asks for, or None for the default."""
     import jscale
 
-    return None if args.max_steps is None else jscale.RobustGaussNewton(max_steps=args.max_steps)
+    return None if args.max_steps is None else jscale.solvers.RobustGaussNewton(max_steps=args.max_steps)
 
 
 def _fit(args) -> int:
@@ -507,10 +507,10 @@ def _fit(args) -> int:
     show = not args.quiet
     notes = []  # every warning printed, for summary.json
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", jscale.DiagnosticWarning)
+        warnings.simplefilter("always", jscale.warnings.DiagnosticWarning)
         result = jscale.fit(law, data, target=args.target, residual=args.residual, starts=_starts(args.starts, law),
                             loss=args.loss, delta=args.delta, solver=solver, progress=show)
-    converged = not any(issubclass(w.category, jscale.ConvergenceWarning) for w in caught)
+    converged = not any(issubclass(w.category, jscale.warnings.ConvergenceWarning) for w in caught)
     print(f"Data: {source}, {len(data)} rows; {result.n_starts} starts.\n")
     print(result.summary())
     notes += _print_warnings(caught)
@@ -518,7 +518,7 @@ def _fit(args) -> int:
     if args.bootstrap:
         # The fit's findings are printed above and the bootstrap's notes are in its summary.
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", jscale.DiagnosticWarning)
+            warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
             saved = jscale.bootstrap(law, data, n_resamples=args.bootstrap, key=args.seed, full_fit=result,
                                      target=args.target, residual=args.residual, loss=args.loss, delta=args.delta,
                                      solver=solver, progress=show)
@@ -530,8 +530,8 @@ def _fit(args) -> int:
         draws = f" x {args.bootstrap} draws" if args.bootstrap else ""
         with warnings.catch_warnings(record=True) as caught, \
                 _progress.status(f"Allocating at {len(budgets)} budgets{draws}", show):
-            warnings.simplefilter("ignore", jscale.IntervalWarning)
-            warnings.simplefilter("always", jscale.ExtrapolationWarning)
+            warnings.simplefilter("ignore", jscale.warnings.IntervalWarning)
+            warnings.simplefilter("always", jscale.warnings.ExtrapolationWarning)
             allocation = jscale.compute_optimal(saved, budgets)
         print("\nCompute-optimal allocation (C = 6 N D):")
         print("\n".join("  " + line for line in allocation.table().splitlines()))
@@ -563,23 +563,23 @@ def _fit_forms(args, data, source, names) -> int:
     options = dict(target=args.target, residual=args.residual, loss=args.loss, delta=args.delta, solver=_solver(args))
     show = not args.quiet
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", jscale.DiagnosticWarning)
+        warnings.simplefilter("always", jscale.warnings.DiagnosticWarning)
         fits = [jscale.fit(law, data, starts=_starts(args.starts, law), progress=show, **options) for law in laws]
         # jackknife=False: the mixture's bands are percentile bands, which do not use it
         forms = jscale.bootstrap_forms(laws, data, key=args.seed, n_resamples=args.bootstrap, full_fits=fits,
                                  jackknife=False, progress=show, **options)
-    converged = not any(issubclass(w.category, jscale.ConvergenceWarning) for w in caught)
+    converged = not any(issubclass(w.category, jscale.warnings.ConvergenceWarning) for w in caught)
     print(f"Data: {source}, {len(data)} rows; forms {', '.join(names)}.\n")
     print(forms.summary())
-    notes = _print_warnings([w for w in caught if issubclass(w.category, (jscale.FormWarning,
-                                                                         jscale.ConvergenceWarning))])
+    notes = _print_warnings([w for w in caught if issubclass(w.category, (jscale.warnings.FormWarning,
+                                                                         jscale.warnings.ConvergenceWarning))])
     rows = None
     if all(_allocating(law) for law in laws):
         budgets = _fit_budgets(args, data)
         with warnings.catch_warnings(record=True) as caught, \
                 _progress.status(f"Allocating at {len(budgets)} budgets x {len(laws)} forms", show):
-            warnings.simplefilter("ignore", jscale.IntervalWarning)
-            warnings.simplefilter("always", jscale.ExtrapolationWarning)
+            warnings.simplefilter("ignore", jscale.warnings.IntervalWarning)
+            warnings.simplefilter("always", jscale.warnings.ExtrapolationWarning)
             mixed = forms.allocations(budgets, ("n_params", "n_tokens", "loss"))
         rows = _forms_table(budgets, mixed)
         notes += _print_warnings(caught)
@@ -599,7 +599,7 @@ def _fit_forms(args, data, source, names) -> int:
                 import jscale.plot as jplot
 
                 with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", jscale.IntervalWarning)
+                    warnings.simplefilter("ignore", jscale.warnings.IntervalWarning)
                     _save_figure(jplot.forms(forms).figure, folder / "forms.png")
                 written.append("forms.png")
         if show:
@@ -633,7 +633,8 @@ def _forms_table(budgets, mixed: dict) -> list[dict]:
 def _print_warnings(caught) -> list[str]:
     import jscale
 
-    lines = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, jscale.DiagnosticWarning)))
+    found = jscale.warnings.DiagnosticWarning
+    lines = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, found)))
     for line in lines:
         print(f"warning: {line}", file=sys.stderr)
     return lines
@@ -670,7 +671,7 @@ def _summary(result, allocation, notes) -> dict:
     NaN or infinite values)."""
     import jscale
 
-    boot = isinstance(result, jscale.BootstrapResult)
+    boot = isinstance(result, jscale.results.BootstrapResult)
     fit = result.fit if boot else result
     own = result.to_dict()
     summary = {**own, "jscale_version": jscale.__version__, "data_source": fit.source,
@@ -701,7 +702,7 @@ def _plot(result, data, kind: str, path: Path, skip_unavailable: bool = False, i
     import jscale
     import jscale.plot as jplot
 
-    boot = result if isinstance(result, jscale.BootstrapResult) else None
+    boot = result if isinstance(result, jscale.results.BootstrapResult) else None
     law = result.law
     if (kind == "corner" and boot is None) or (kind in ("frontier", "isoflop", "allocation") and not _allocating(law)):
         if skip_unavailable:
@@ -709,8 +710,8 @@ def _plot(result, data, kind: str, path: Path, skip_unavailable: bool = False, i
         raise UserError(f"--kind {kind} is not available for this result (law {law.name}"
                         f"{', no bootstrap' if boot is None else ''}).")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.IntervalWarning)
-        warnings.simplefilter("ignore", jscale.ExtrapolationWarning)  # the plots mark where the data ends
+        warnings.simplefilter("ignore", jscale.warnings.IntervalWarning)
+        warnings.simplefilter("ignore", jscale.warnings.ExtrapolationWarning)  # the plots mark where the data ends
         if kind == "corner":
             figure = jplot.corner(boot)
         elif kind == "allocation":
@@ -755,11 +756,11 @@ def _printed_warnings():
     import jscale
 
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("ignore", jscale.IntervalWarning)
-        warnings.simplefilter("always", jscale.ExtrapolationWarning)
+        warnings.simplefilter("ignore", jscale.warnings.IntervalWarning)
+        warnings.simplefilter("always", jscale.warnings.ExtrapolationWarning)
         yield
     for w in caught:
-        if issubclass(w.category, jscale.DiagnosticWarning):
+        if issubclass(w.category, jscale.warnings.DiagnosticWarning):
             print(f"warning: {w.message}", file=sys.stderr)
 
 
@@ -779,10 +780,10 @@ def _saved(path: str, command: str | None = None):
     except Exception as err:  # noqa: BLE001 - whatever a damaged file makes the reader raise
         raise UserError(f"'{path}' is not a readable jscale result file ({_described(err)}); write it again with "
                         "`jscale fit --out DIR`.") from err
-    if command is not None and isinstance(result, jscale.Ensemble):
+    if command is not None and isinstance(result, jscale.results.Ensemble):
         raise UserError(f"'{path}' holds several forms (`jscale fit --law A --law B`), not one fit; its allocation "
                         "table is in its summary.json, and jscale.load in Python gives its predictions and bands.")
-    if command is not None and not isinstance(result, (jscale.FitResult, jscale.BootstrapResult)):
+    if command is not None and not isinstance(result, (jscale.results.FitResult, jscale.results.BootstrapResult)):
         raise UserError(f"'{path}' holds a result of type {type(result).__name__}, not a fit of `jscale fit`; "
                         f"`jscale {command}` reads result.jscale of `jscale fit` (an isoFLOP sweep's N*(C) table is in "
                         "its summary.json, and `jscale plan isoflop --result` takes it).")
@@ -811,7 +812,7 @@ def _allocate(args) -> int:
 
     result = _saved(args.result, "allocate")
     if args.compute is None and args.range is None:
-        fit = result.fit if isinstance(result, jscale.BootstrapResult) else result
+        fit = result.fit if isinstance(result, jscale.results.BootstrapResult) else result
         budgets = _default_budgets(_fitted_compute_max(fit.data_summary, None))
     elif args.range is not None:
         low, high, num = args.range  # checked by _check_args
@@ -846,7 +847,7 @@ def _predict(args) -> int:
     if n.shape != d.shape:
         raise UserError(f"--n-params has {n.size} values but --n-tokens has {d.size}; give as many of each.")
     with _printed_warnings():
-        if isinstance(result, jscale.BootstrapResult):
+        if isinstance(result, jscale.results.BootstrapResult):
             low, high = result.predict_interval(n_params=n, n_tokens=d)
             pred = result.fit.predict(n_params=n, n_tokens=d)
         else:
@@ -864,7 +865,7 @@ def _plot_command(args) -> int:
     result = _saved(args.result, "plot")
     data = None
     if args.kind in ("frontier", "isoflop", "residuals"):
-        fit = result.fit if isinstance(result, jscale.BootstrapResult) else result
+        fit = result.fit if isinstance(result, jscale.results.BootstrapResult) else result
         if args.data is None:
             data, source = _recorded_data(fit, args.result)
         else:
@@ -907,7 +908,7 @@ def _compare_command(args) -> int:
             raise UserError("jscale compare --plot needs matplotlib: pip install 'jscale[plot]'.") from None
         matplotlib.use("Agg")
     a, b = _saved(args.a, "compare"), _saved(args.b, "compare")
-    booted = [isinstance(r, jscale.BootstrapResult) for r in (a, b)]
+    booted = [isinstance(r, jscale.results.BootstrapResult) for r in (a, b)]
     if booted[0] != booted[1]:
         with_draws, without = (args.a, args.b) if booted[0] else (args.b, args.a)
         raise UserError(f"'{with_draws}' holds a bootstrap but '{without}' a fit without one; compare two of one "
@@ -944,7 +945,7 @@ def _recorded_compute_max(result) -> float | None:
     """The largest compute of a result's fitted data, if its summary records it."""
     import jscale
 
-    fit = result.fit if isinstance(result, jscale.BootstrapResult) else result
+    fit = result.fit if isinstance(result, jscale.results.BootstrapResult) else result
     found = fit.data_summary.range_of("compute") if fit.data_summary is not None else None
     return None if found is None else float(found[1])
 
@@ -956,7 +957,7 @@ def _isoflop(args) -> int:
     data, source = _load_data(args.data, _columns(args.columns))
     with warnings.catch_warnings(record=True) as caught, \
             _progress.status(f"Fitting isoFLOP parabolas ({args.bootstrap} resamples)", not args.quiet):
-        warnings.simplefilter("always", jscale.DiagnosticWarning)
+        warnings.simplefilter("always", jscale.warnings.DiagnosticWarning)
         result = jscale.isoflop(data, budgets=args.budgets, rtol=args.rtol, n_resamples=args.bootstrap,
                                 key=args.seed, loss=args.loss, delta=args.delta)
     at = args.at if args.at is not None else _default_budgets(float(result.budgets[result.included].max()))
@@ -968,7 +969,7 @@ def _isoflop(args) -> int:
                             "n_params and n_tokens (e.g. chinchilla).")
         with warnings.catch_warnings(record=True) as caught3, \
                 _progress.status(f"Fitting the {law.name} law to the same runs (Approach 3)", not args.quiet):
-            warnings.simplefilter("always", jscale.DiagnosticWarning)
+            warnings.simplefilter("always", jscale.warnings.DiagnosticWarning)
             approach3 = jscale.fit(law, data)
             if args.bootstrap:
                 approach3 = jscale.bootstrap(law, data, n_resamples=args.bootstrap, key=args.seed, full_fit=approach3)
@@ -1045,7 +1046,7 @@ def _plan_next(args) -> int:
     target = ({"compute": args.compute} if args.compute is not None else
               {"n_params": args.at[0], "n_tokens": args.at[1]})
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", jscale.DiagnosticWarning)
+        warnings.simplefilter("always", jscale.warnings.DiagnosticWarning)
         fit = jscale.fit(law, data, starts=_starts(args.starts, law), progress=show, **settings)
         result = fit
         if args.resamples:

@@ -264,7 +264,7 @@ def bootstrap(
 
     Returns:
         A `BootstrapResult`. Warns once with every finding of `BootstrapResult.diagnostics()`
-        (all `jscale.DiagnosticWarning`s): the full fit's, draws that did not converge,
+        (all `jscale.warnings.DiagnosticWarning`s): the full fit's, draws that did not converge,
         parameters at a bound, strongly correlated parameters, too few configurations.
 
     Raises:

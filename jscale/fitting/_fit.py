@@ -139,8 +139,8 @@ def check_execution(solver, batching, batch_size, n_devices, mesh=None) -> Execu
     solver = RobustGaussNewton() if solver is None else solver
     if not (callable(getattr(solver, "init", None)) and callable(getattr(solver, "step", None))):
         raise TypeError(
-            f"solver must be a jscale solver such as jscale.RobustGaussNewton() or jscale.LBFGS() (an object "
-            f"with init and step, see jscale.engine._solve); got {type(solver).__name__}."
+            f"solver must be a jscale solver such as jscale.solvers.RobustGaussNewton() or jscale.solvers.LBFGS() "
+            f"(an object with init and step, see jscale.engine._solve); got {type(solver).__name__}."
         )
     batching = "refill" if batching is None else batching
     if batching not in _batch.BATCHING:
@@ -278,7 +278,7 @@ def fit(law: Law, data: ScalingData, *, target: str = "loss", residual: str = "l
         loss: "huber" (default), "squared", "asymmetric" or a loss object from `jscale.losses`
             (or your own, following the protocol documented there).
         delta: Huber threshold in units of the residual (default 1e-3), with a loss name.
-        solver: the single-fit solver; default `jscale.RobustGaussNewton()`.
+        solver: the single-fit solver; default `jscale.solvers.RobustGaussNewton()`.
         batching: how starts are batched: "refill" (default), "vmap" or "map".
         batch_size: slots (refill) or chunk size (map); default per backend (256 on CPU).
         n_devices: local devices to split the fits over; default all local devices. On CPU,
@@ -293,7 +293,7 @@ def fit(law: Law, data: ScalingData, *, target: str = "loss", residual: str = "l
         progress: say on stderr what is being fitted and how long it took (default: silent).
 
     Warns once with every finding of `FitResult.diagnostics()`, one warning class per kind, all
-    subclasses of `jscale.DiagnosticWarning`.
+    subclasses of `jscale.warnings.DiagnosticWarning`.
 
     Returns:
         A `FitResult`.

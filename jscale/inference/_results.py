@@ -33,7 +33,7 @@ class FitResult(struct.PyTreeNode, kw_only=True):
         starts: (S, P) free-space starting points.
         end_params: (S, P) free-space end point of every start.
         objectives: (S,) objective (sum of losses of residuals) at every end point.
-        status: (S,) integer status of every start (see `jscale.STATUS`).
+        status: (S,) integer status of every start (`jscale.solvers.Status` codes).
         n_steps: (S,) objective evaluations used by every start.
         best_index: index of the start with the lowest objective (static).
         n_rows: number of data rows fitted (static).
@@ -125,7 +125,7 @@ class FitResult(struct.PyTreeNode, kw_only=True):
             return predict_at(self.law, self.theta, x)
 
     def diagnostics(self) -> list:
-        """What to check about this fit, as `jscale.Diagnostic` records (empty when nothing was
+        """What to check about this fit, as `jscale.warnings.Diagnostic` records (empty when nothing was
         found); `jscale.fit` warned with each of them. See `jscale.base._warnings` for the kinds."""
         return _diagnostics.diagnose_fit(self)
 
@@ -297,7 +297,7 @@ class BootstrapResult(struct.PyTreeNode, kw_only=True):
         return counts_of_resample(self.key, index, self.n_units)
 
     def diagnostics(self) -> list:
-        """What to check about the intervals and the estimate, as `jscale.Diagnostic` records;
+        """What to check about the intervals and the estimate, as `jscale.warnings.Diagnostic` records;
         `jscale.bootstrap` warned with each of them."""
         return _diagnostics.diagnose_bootstrap(self)
 

@@ -302,7 +302,7 @@ def backtest(law: Law, data: ScalingData, *, by: str = "compute", holdout: float
 
     Returns:
         A `Backtest` with the fit, the split, the predictions, `relative_error`, `decades` of
-        extrapolation, the `trend` test and `summary()`. Warns with a `jscale.FormWarning` when
+        extrapolation, the `trend` test and `summary()`. Warns with a `jscale.warnings.FormWarning` when
         the held-out errors are larger, or grow faster with distance, than the training fit's
         uncertainty allows (`TrendTest`, p < 0.01): a sign that the law's form is wrong beyond
         the data, where its intervals are then too narrow.

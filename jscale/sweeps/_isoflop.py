@@ -415,12 +415,12 @@ def isoflop(data: ScalingData, *, budgets=None, rtol: float = 0.1, loss="squared
             (runs near none are left out). Default: budgets found from the runs' compute.
         rtol: relative tolerance on compute within a budget.
         loss: of the parabolas' residuals in log loss: "squared" (weighted least squares, the
-            default) or a robust loss, e.g. jscale.Huber(1e-3), fitted by iteratively reweighted
+            default) or a robust loss, e.g. jscale.losses.Huber(1e-3), fitted by iteratively reweighted
             least squares (a run far off its budget's curve then moves the minimum less).
         delta: the Huber threshold with loss="huber" (default 1e-3), as for `jscale.fit`.
         n_resamples: resamples of runs within each budget (0 for none).
         key: integer seed or JAX PRNG key of the resamples.
-        warn: warn (`jscale.SweepWarning`) about budgets left out.
+        warn: warn (`jscale.warnings.SweepWarning`) about budgets left out.
 
     Returns:
         An `IsoFLOPResult`.
