@@ -10,10 +10,13 @@
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import functools
 import warnings
 from pathlib import Path
 
+import jax
 import numpy as np
 
 import jscale
@@ -182,3 +185,24 @@ def quiet(fn, *args, **kwargs):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", jscale.warnings.IntervalWarning)
         return fn(*args, **kwargs)
+
+
+# JAX's own monitoring event for a top-level jit trace (jax._src.dispatch.JAXPR_TRACE_EVENT).
+_TRACE_EVENT = "/jax/core/compile/jaxpr_trace_duration"
+
+
+@contextlib.contextmanager
+def traces():
+    """Counts, by function name, the jit traces of top-level jitted calls while the block runs, from
+    JAX's monitoring events: the library keeps no counter for its tests."""
+    counts = collections.Counter()
+
+    def listener(event, duration, **kwargs):
+        if event == _TRACE_EVENT:
+            counts[kwargs.get("fun_name")] += 1
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        yield counts
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)

@@ -13,6 +13,7 @@ from helpers import (
     problem_of,
     quiet,
     subset_starts,
+    traces,
 )
 
 import jscale
@@ -202,9 +203,9 @@ def test_other_basins_run_everywhere_when_one_ends_lower(grid_fit, monkeypatch):
 def test_one_compile_per_shape(small):
     data, fit, _ = small
     quiet(jscale.bootstrap, LAW, data, n_resamples=8, key=2, starts="optimum", full_fit=fit)
-    before = jscale.engine._batch.TRACES["batched"]
-    quiet(jscale.bootstrap, LAW, data, n_resamples=8, key=3, starts="optimum", full_fit=fit)
-    assert jscale.engine._batch.TRACES["batched"] == before
+    with traces() as counted:
+        quiet(jscale.bootstrap, LAW, data, n_resamples=8, key=3, starts="optimum", full_fit=fit)
+    assert counted["_fit_batched"] == 0 and sum(counted.values()) == 0
 
 
 # --- intervals -------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from helpers import (
     subset_starts,
     synthetic_chinchilla,
     synthetic_fit,
+    traces,
 )
 
 import jscale
@@ -173,41 +174,36 @@ def test_one_trace_per_batch_shape():
     data = synthetic_chinchilla(n=3)
     other = synthetic_chinchilla(dict(E=2.0, A=300.0, B=900.0, alpha=0.3, beta=0.3), n=3)
     starts = subset_starts()[:3]
-    traces = jscale.engine._batch.TRACES
 
     def fit(d, s):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", jscale.warnings.ConvergenceWarning)
             return jscale.fit(LAW, d, starts=s, solver=solver)
 
-    before = traces["fit"]
-    first = fit(data, starts)
-    assert traces["fit"] == before + 1
-    fit(data, starts)
-    assert traces["fit"] == before + 1
-    moved = fit(other, starts)  # same shapes, other values: no retrace
-    assert traces["fit"] == before + 1
-    assert moved.objectives[0] != first.objectives[0] or moved.params != first.params
-    fit(data, starts + 0.25)
-    assert traces["fit"] == before + 1
-    fit(data, subset_starts()[:4])  # another number of starts in the same bucket (8): no retrace
-    assert traces["fit"] == before + 1
-    fit(data, subset_starts()[:9])  # one in the next bucket (10): one more trace
-    assert traces["fit"] == before + 2
-    fit(other, subset_starts()[5:15])
-    assert traces["fit"] == before + 2
+    with traces() as counted:
+        first = fit(data, starts)
+        assert counted["_fit_starts"] == 1
+        fit(data, starts)
+        moved = fit(other, starts)  # same shapes, other values: no retrace
+        assert counted["_fit_starts"] == 1
+        assert moved.objectives[0] != first.objectives[0] or moved.params != first.params
+        fit(data, starts + 0.25)
+        fit(data, subset_starts()[:4])  # another number of starts in the same bucket (8): no retrace
+        assert counted["_fit_starts"] == 1
+        fit(data, subset_starts()[:9])  # one in the next bucket (10): one more trace
+        assert counted["_fit_starts"] == 2
+        fit(other, subset_starts()[5:15])
+        assert counted["_fit_starts"] == 2
 
 
 def test_31_and_32_rows_share_one_program():
     solver = jscale.solvers.RobustGaussNewton(max_steps=62)  # a setting no other test uses
     data = jscale.datasets.load("chinchilla")
-    traces = jscale.engine._batch.TRACES
-    before = traces["fit"]
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), traces() as counted:
         warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
         fits = [jscale.fit(LAW, data.subset(np.arange(n)), starts=subset_starts()[:5], solver=solver)
                 for n in (31, 32)]
-    assert traces["fit"] == before + 1
+    assert counted["_fit_starts"] == 1
     # The padding rows (weight 0) change nothing: 31 rows alone give the same fit as 31 rows
     # beside a weight-0 32nd.
     weights = np.r_[np.ones(31), 0.0]

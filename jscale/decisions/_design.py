@@ -39,6 +39,7 @@ import numpy as np
 from flax import struct
 
 from jscale.base._interval import Interval
+from jscale.base._json import strict_json
 from jscale.base._numerics import bucket, pad_repeating, read_only, x64_scope
 from jscale.base._text import closest
 from jscale.base._warnings import ExtrapolationWarning
@@ -130,8 +131,9 @@ class RunPlan(struct.PyTreeNode, kw_only=True):
         sd = self.sd_after if after else self.sd_before
         return Interval(self.estimate * np.exp(-z * sd), self.estimate * np.exp(z * sd))
 
-    def table(self) -> str:
-        """One line per proposed run: N, D, its cost, the variance it removes and the cost so far."""
+    def table(self, level: float | None = None) -> str:
+        """One line per proposed run: N, D, its cost, the variance it removes and the cost so far (the
+        runs carry no bands: `level` is taken so that every table answers the same call)."""
         lines = [f"{'#':>3} {'n_params':>11} {'n_tokens':>11} {'cost':>10} {'var. removed':>13} {'cumulative':>11}"]
         for k in range(len(self.n_params)):
             lines.append(f"{k + 1:>3} {self.n_params[k]:>11.4g} {self.n_tokens[k]:>11.4g} "
@@ -455,12 +457,34 @@ class SampleSize(struct.PyTreeNode, kw_only=True):
     def total_cost(self) -> float:
         return self.replicates * self.cost_per_replicate
 
-    def summary(self) -> str:
+    def interval(self, level: float | None = None) -> Interval:
+        """The quantity's interval now, estimate x exp(+-z sd_now), at `level` (default: the level
+        the width was asked at)."""
+        z = normal_quantile(0.5 + check_level(self.level if level is None else level) / 2)
+        return Interval(self.estimate * np.exp(-z * self.sd_now), self.estimate * np.exp(z * self.sd_now))
+
+    def to_dict(self, level: float | None = None) -> dict:
+        """Strict-JSON-ready: the target, the width asked (at the level it was asked at), the
+        replicates, runs and cost it needs, and the interval now at `level` (default: that level)."""
+        level = self.level if level is None else check_level(level)
+        return strict_json({"kind": "sample_size", "quantity": self.quantity, "compute": self.compute,
+                            "point": self.point, "width": self.width, "width_level": self.level,
+                            "estimate": self.estimate, "sd_now": self.sd_now, "sd_target": self.sd_target,
+                            "sd_limit": self.sd_limit, "replicates": self.replicates, "n_runs": self.n_runs,
+                            "runs_per_replicate": self.runs_per_replicate, "total_cost": self.total_cost,
+                            "level": level, "interval_now": list(self.interval(level))})
+
+    def summary(self, level: float | None = None) -> str:
+        """The width now and asked, and the replicates needed; with a `level` other than the one the
+        width was asked at, the interval now at that level too."""
         what = (f"{self.quantity} at C = {self.compute:.3g}" if self.compute is not None else
                 f"the loss at N = {self.point[0]:.3g}, D = {self.point[1]:.3g}")
         now = 2 * np.sinh(normal_quantile(0.5 + self.level / 2) * self.sd_now)
         head = (f"{100 * self.level:g}% interval of {what} ({self.estimate:.4g}): relative width {now:.3g} now, "
                 f"{self.width:.3g} asked.")
+        if level is not None and check_level(level) != self.level:
+            low, high = self.interval(level)
+            head += f" Its {100 * level:g}% interval now: ({low:.4g}, {high:.4g})."
         if not np.isfinite(self.replicates):
             limit = 2 * np.sinh(normal_quantile(0.5 + self.level / 2) * self.sd_limit)
             return (f"{head} This design cannot get there: with unlimited replicates the width stays above "
@@ -474,8 +498,12 @@ def _variance_after(cov, noise: float, m: float) -> float:
     if m == 0:
         return float(cov[0, 0])
     lam, vec = np.linalg.eigh(cov[1:, 1:])
-    proj = vec.T @ cov[0, 1:]
-    return float(cov[0, 0] - np.sum(proj ** 2 / (np.maximum(lam, 0.0) + noise / m)))
+    lam, proj, shrink = np.maximum(lam, 0.0), vec.T @ cov[0, 1:], noise / m
+    # Without noise (the limit of unlimited replicates) a direction the candidates do not vary in
+    # (eigenvalue ~0, more candidates than parameters) removes nothing: a pseudo-inverse, where
+    # dividing by its rounding-level eigenvalue would give inf or NaN.
+    seen = lam + shrink > np.finfo(np.float64).eps * len(lam) * max(float(lam.max()), np.finfo(np.float64).tiny)
+    return float(cov[0, 0] - np.sum(proj[seen] ** 2 / (lam[seen] + shrink)))
 
 
 def runs_needed(result, *, width: float, design, quantity: str = "n_params", compute=None, n_params=None,

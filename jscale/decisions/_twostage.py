@@ -20,6 +20,7 @@ import numpy as np
 from flax import struct
 
 from jscale.base._interval import Interval
+from jscale.base._json import strict_json
 from jscale.base._numerics import bucket, pad_repeating, read_only, x64_scope
 from jscale.base._text import closest
 from jscale.base._warnings import ConvergenceError, warn_all
@@ -92,6 +93,26 @@ class Prediction(struct.PyTreeNode, kw_only=True):
                 line += f"   ({ll[k]:.4f}, {lh[k]:.4f})      ({ml[k]:.4f}, {mh[k]:.4f})"
             lines.append(line)
         return "\n".join(lines)
+
+    def summary(self, level: float = 0.95) -> str:
+        """A line on where the bands come from, then `table(level)`."""
+        source = "no bootstrap" if self.draws is None else f"{len(self.draws['metric'])} joint bootstrap draws"
+        return f"Predicted loss and {self.metric_name!r} at {len(self.loss)} points ({source}):\n" + self.table(level)
+
+    def to_dict(self, level: float = 0.95) -> dict:
+        """Strict-JSON-ready: the points, the predicted loss and metric, and their bands at `level`."""
+        level = check_level(level)
+        out = {"kind": "two_stage_prediction", "metric_name": self.metric_name,
+               "columns": {k: np.asarray(v) for k, v in self.columns.items()}, "loss": self.loss,
+               "metric": self.metric, "n_draws": 0 if self.draws is None else len(self.draws["metric"])}
+        if self.draws is not None:
+            out["level"] = level
+            out["interval"] = {name: list(self.interval(name, level)) for name in ("loss", "metric")}
+        return strict_json(out)
+
+    def __repr__(self) -> str:
+        return (f"Prediction({self.metric_name!r} at {len(self.loss)} points"
+                + (")" if self.draws is None else f", {len(self.draws['metric'])} joint draws)"))
 
 
 class TwoStage(struct.PyTreeNode, kw_only=True):
@@ -202,6 +223,14 @@ class TwoStage(struct.PyTreeNode, kw_only=True):
                           f"runs; bands from {boot}.", "", "Stage 1, loss:",
                           _stage_summary(self.loss_fit, self.loss_boot, level), "", "Stage 2, link:",
                           _stage_summary(self.link_fit, self.link_boot, level)])
+
+    def to_dict(self, level: float = 0.95) -> dict:
+        """Strict-JSON-ready: both stages (their fits, or bootstraps with intervals at `level`)."""
+        level = check_level(level)
+        stages = [fit.to_dict() if boot is None else boot.to_dict(level)
+                  for fit, boot in ((self.loss_fit, self.loss_boot), (self.link_fit, self.link_boot))]
+        return strict_json({"kind": "two_stage", "metric_name": self.metric_name, "loss_stage": stages[0],
+                            "link_stage": stages[1], "n_dropped": self.n_dropped})
 
     def __repr__(self) -> str:
         return (f"TwoStage({self.loss_fit.law.name} -> {self.link_fit.law.name} -> {self.metric_name!r}"

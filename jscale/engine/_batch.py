@@ -43,8 +43,6 @@ from jscale.engine._problem import curvature_terms, stack, to_device
 from jscale.engine._solve import RUNNING, solve_one
 
 BATCHING = ("refill", "vmap", "map")
-# Incremented each time a fitting function is traced: one trace per batch shape and setting.
-TRACES = {"fit": 0, "batched": 0}
 
 # Slot counts measured on a 2-core CPU (Chinchilla grid, 240 rows): 256-512 slots were fastest,
 # 128 and 768 about 15-25% slower. An accelerator wants far wider batches: each while-loop
@@ -401,14 +399,12 @@ def resampled_problems(key, indices, problem, *, unit: str, unit_of_row, n_units
 @functools.partial(jax.jit, static_argnames=("solver", "batching", "batch_size", "mesh"))
 def _fit_starts(x0s, problem, counts, *, solver, batching, batch_size, mesh):
     """Every start on one problem (`counts`: 1 and the real starts): outcomes with an (S,) axis."""
-    TRACES["fit"] += 1
     return run_starts(solver, x0s, problem, batching=batching, batch_size=batch_size, mesh=mesh, counts=counts)
 
 
 @functools.partial(jax.jit, static_argnames=("solver", "batching", "batch_size", "mesh"))
 def _fit_batched(x0s, problem, per_problem, counts, *, solver, batching, batch_size, mesh):
     """Every start on every problem of `per_problem` (leading axis B): outcomes with (B, S) axes."""
-    TRACES["batched"] += 1
     return run_starts(solver, x0s, problem, per_problem=per_problem, batching=batching, batch_size=batch_size,
                       mesh=mesh, counts=counts)
 

@@ -5,8 +5,18 @@ from __future__ import annotations
 from jscale.inference._uncertainty import check_level
 
 
-def fit_summary(result) -> str:
-    """A readable table of a FitResult: objective, convergence and every parameter."""
+def _curvature_bands(result, level) -> dict:
+    """name -> (se, low, high) of every natural parameter at `level` (NaN where the Hessian is
+    singular)."""
+    level = check_level(level)
+    se = result.se
+    return {name: (se[name], *map(float, result.interval(name, level))) for name in result.law.param_names}
+
+
+def fit_summary(result, level: float | None = None) -> str:
+    """A readable table of a FitResult: objective, convergence and every parameter (with `level`,
+    its standard error and curvature interval)."""
+    bands = None if level is None else _curvature_bands(result, level)
     counts = ", ".join(f"{k} {v}" for k, v in result.status_counts().items() if v)
     fitted = "" if (result.target, result.residual) == ("loss", "log") else \
         f", target {result.target} ({result.residual} residuals)"
@@ -17,24 +27,33 @@ def fit_summary(result) -> str:
         f"  starts        {counts}; {result.n_at_best} ({100 * result.n_at_best / result.n_starts:.1f}%) within 1e-8 "
         "of the best",
         "",
-        f"  {'parameter':<10} {'value':>14} {'free':>10} {'free value':>14}",
+        f"  {'parameter':<10} {'value':>14} {'free':>10} {'free value':>14}"
+        + ("" if bands is None else f" {'std err':>11}   {f'{100 * level:g}% curvature interval'}"),
     ]
     for (name, value), (free, fv) in zip(result.params.items(), result.free_params.items()):
-        lines.append(f"  {name:<10} {value:>14.6g} {free:>10} {fv:>14.8g}")
+        band = "" if bands is None else \
+            f" {bands[name][0]:>11.4g}   ({bands[name][1]:.6g}, {bands[name][2]:.6g})"
+        lines.append(f"  {name:<10} {value:>14.6g} {free:>10} {fv:>14.8g}{band}")
     if result.notes:
         lines += ["", "  notes:"] + [f"  - {m}" for m in result.notes]
     return "\n".join(lines)
 
 
-def fit_to_dict(result) -> dict:
-    """A FitResult as a JSON-ready dict: law, loss, target, estimates, objective, convergence."""
-    return {
+def fit_to_dict(result, level: float | None = None) -> dict:
+    """A FitResult as a JSON-ready dict: law, loss, target, estimates, objective, convergence (with
+    `level`, the standard errors and curvature intervals)."""
+    out = {
         "kind": "fit", "law": result.law.name, "loss": str(result.loss), "target": result.target,
         "residual": result.residual, "n_rows": result.n_rows, "params": result.params,
         "free_params": result.free_params, "objective": result.objective, "best_status": result.best_status,
         "n_starts": result.n_starts, "status_counts": result.status_counts(), "n_at_best": result.n_at_best,
         "notes": list(result.notes),
     }
+    if level is not None:
+        bands = _curvature_bands(result, level)
+        out.update(level=float(level), covariance="sandwich", se={k: v[0] for k, v in bands.items()},
+                   interval={k: [v[1], v[2]] for k, v in bands.items()})
+    return out
 
 
 def _notes(boot) -> list[str]:

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from flax import struct
 
+from jscale.base._json import strict_json
 from jscale.base._numerics import read_only, x64_scope
 from jscale.engine._batch import best_start, counts_of_resample
 from jscale.engine._solve import NONFINITE, STATUS_NAMES, SUCCESS
@@ -167,13 +168,15 @@ class FitResult(struct.PyTreeNode, kw_only=True):
         n = float(self.curvature["sum_w"])
         return float(self.curvature["sum_r2"]) / max(n - self.law.n_free, 1.0)
 
-    def summary(self) -> str:
-        """A readable table of the fit: objective, convergence and every parameter."""
-        return _report.fit_summary(self)
+    def summary(self, level: float | None = None) -> str:
+        """A readable table of the fit: objective, convergence and every parameter; with `level`,
+        each parameter's standard error and curvature (sandwich) interval at that level."""
+        return _report.fit_summary(self, level)
 
-    def to_dict(self) -> dict:
-        """A JSON-ready summary: law, loss, estimates, objective and convergence (no arrays)."""
-        return _report.fit_to_dict(self)
+    def to_dict(self, level: float | None = None) -> dict:
+        """Strict-JSON-ready: law, loss, estimates, objective and convergence; with `level`, the
+        standard errors and curvature intervals too."""
+        return strict_json(_report.fit_to_dict(self, level))
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v:.6g}" for k, v in self.params.items())
@@ -307,7 +310,7 @@ class BootstrapResult(struct.PyTreeNode, kw_only=True):
 
     def to_dict(self, level: float = 0.95, method: str = "percentile") -> dict:
         """A JSON-ready summary: the fit, and per parameter the estimate, standard error and interval."""
-        return _report.bootstrap_to_dict(self, level, method)
+        return strict_json(_report.bootstrap_to_dict(self, level, method))
 
     def __repr__(self) -> str:
         se = ", ".join(f"{k}={v:.4g}" for k, v in self.se.items())

@@ -9,6 +9,8 @@ import warnings
 import jax
 import numpy as np
 
+from jscale.base._interval import Interval
+from jscale.base._json import strict_json
 from jscale.base._numerics import x64_scope
 from jscale.base._text import closest
 from jscale.base._warnings import Diagnostic, ExtrapolationWarning, FormWarning
@@ -16,7 +18,7 @@ from jscale.data._data import ScalingData, weighted_rows
 from jscale.fitting._fit import check_law_and_data, check_objective, fit
 from jscale.inference import _predict
 from jscale.inference._results import FitResult
-from jscale.inference._uncertainty import free_covariance, model_value_and_jacobian
+from jscale.inference._uncertainty import check_level, free_covariance, model_value_and_jacobian
 from jscale.laws._laws import Law
 
 SCALE_COLUMNS = ("compute", "n_params", "n_tokens", "unique_tokens")
@@ -218,8 +220,23 @@ class Backtest:
         """How far each held-out run lies beyond the largest training run, in decades of `by`."""
         return np.log10(getattr(self.test, self.by) / np.max(getattr(self.train, self.by)))
 
-    def summary(self) -> str:
-        """A few lines: the split, and the relative errors overall and by decade of extrapolation."""
+    def __repr__(self) -> str:
+        fired = [t.kind for t in (self.trend, self.residuals) if t is not None and t.fires]
+        return (f"Backtest({self.fit.law.name} by {self.by}: {len(self.train)} runs fitted, {len(self.test)} held out, "
+                f"median |error| {np.median(np.abs(self.relative_error)):.2%}"
+                + (f"; {' and '.join(fired)} test fires" if fired else "") + ")")
+
+    def prediction_band(self, level: float = 0.95) -> Interval:
+        """The training fit's curvature band at `level` for every held-out run, (T,) each, the spread
+        of a new run around the law included: what the fit claimed about the runs it did not see."""
+        level = check_level(level)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ExtrapolationWarning)  # held-out runs lie beyond: the point
+            return Interval(*self.fit.predict_interval(self.test, level=level, observation=True))
+
+    def summary(self, level: float | None = None) -> str:
+        """A few lines: the split, and the relative errors overall and by decade of extrapolation;
+        with `level`, how many held-out runs fall inside the fit's prediction band."""
         err = np.abs(self.relative_error)
         lines = [
             f"Backtest of {self.fit.law.name} by {self.by}: fitted on {len(self.train)} runs with {self.by} < "
@@ -237,17 +254,30 @@ class Backtest:
             if inside.any():
                 lines.append(f"  {lo:.0f}-{hi:.0f} decades beyond: {inside.sum()} runs, median |error| "
                              f"{np.median(err[inside]):.2%}, max {np.max(err[inside]):.2%}")
+        if level is not None:
+            low, high = self.prediction_band(level)
+            held = int(np.sum((self.observed >= low) & (self.observed <= high)))
+            lines.append(f"{held} of {len(self.observed)} held-out runs inside the fit's {100 * level:g}% "
+                         "prediction band (a new run's spread included).")
         return "\n".join(lines)
 
-    def to_dict(self) -> dict:
-        return {
+    def to_dict(self, level: float | None = None) -> dict:
+        """Strict-JSON-ready: the split, the fit's parameters, every held-out run's prediction and
+        error, the form tests; with `level`, each held-out run's prediction band."""
+        bands = {}
+        if level is not None:
+            low, high = self.prediction_band(level)
+            bands = {"level": float(level), "band_low": low, "band_high": high,
+                     "inside": (self.observed >= low) & (self.observed <= high)}
+        return strict_json({
             "law": self.fit.law.name, "by": self.by, "cutoff": float(self.cutoff), "n_train": len(self.train),
             "n_test": len(self.test), "params": {k: float(v) for k, v in self.fit.params.items()},
             "predicted": self.predicted.tolist(), "observed": self.observed.tolist(),
             "relative_error": self.relative_error.tolist(), "decades": self.decades.tolist(),
             **{k: None if t is None else dataclasses.asdict(t) for k, t in (("trend", self.trend),
                                                                           ("residuals", self.residuals))},
-        }
+            **bands,
+        })
 
 
 def split(data: ScalingData, by: str, holdout, cutoff, law: Law, *, who: str) -> tuple[np.ndarray, float]:

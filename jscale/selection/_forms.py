@@ -53,6 +53,7 @@ import warnings
 import numpy as np
 
 from jscale.base._interval import Interval
+from jscale.base._json import strict_json
 from jscale.base._warnings import Diagnostic, ExtrapolationWarning, FormWarning
 from jscale.data._data import ScalingData
 from jscale.decisions._allocation import compute_optimal
@@ -184,6 +185,23 @@ class Mixture:
                      f"({first(lo):.5g}, {first(hi):.5g}); {first(self.form_share):.0%} of its variance from "
                      "the forms' disagreement")
         return "\n".join(lines)
+
+    def summary(self, level: float = 0.95) -> str:
+        """What is mixed, then `table(level)`."""
+        points = np.shape(self.estimate)
+        return (f"{self.name} under {len(self.forms)} forms, {self.draws.shape[1]} draws each"
+                + (f", at {points[0]} points (the table shows the first)" if points else "") + ":\n"
+                + self.table(level))
+
+    def to_dict(self, level: float = 0.95) -> dict:
+        """Strict-JSON-ready: the forms, their estimates and weights, the mixture's estimate, its band
+        at `level` and the share of its variance from the forms' disagreement."""
+        level = check_level(level)
+        low, high = self.interval(level)
+        return strict_json({"kind": "mixture", "name": self.name, "forms": list(self.forms),
+                            "by_form": self.by_form, "point_weights": self.point_weights,
+                            "form_weights": self.form_weights, "estimate": self.estimate, "level": level,
+                            "interval": [low, high], "form_share": self.form_share})
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -351,6 +369,20 @@ class Ensemble:
             lines.append(f"  {form:<24} {self.point_weights[k]:>6.3f} {mean[k]:>9.3f} ({band[k, 0]:>5.3f}, "
                          f"{band[k, 1]:>5.3f}) {self.held_rmse[k]:>14.4%}  {flags}{charge}")
         return "\n".join(lines)
+
+    def to_dict(self, level: float = 0.95) -> dict:
+        """Strict-JSON-ready: the forms, their point and resampled weights (band at `level`), held-out
+        errors, form tests and charges, and every member's bootstrap at `level`."""
+        level = check_level(level)
+        band = self.weight_interval(level)
+        tests = [{t.kind: dataclasses.asdict(t) for t in (self.trends[k], self.residuals[k]) if t is not None}
+                 for k in range(len(self.forms))]
+        return strict_json({"kind": "ensemble", "forms": list(self.forms), "by": self.by, "cutoff": self.cutoff,
+                            "n_held": int(np.sum(self.held)), "score": self.score, "level": level,
+                            "prior": self.prior, "point_weights": self.point_weights,
+                            "mean_weights": self.mean_weights, "weight_interval": band,
+                            "held_rmse": self.held_rmse, "charges": self.charges, "tests": tests,
+                            "members": [m.to_dict(level) for m in self.members]})
 
     def __repr__(self) -> str:
         weights = ", ".join(f"{f}={w:.3f}" for f, w in zip(self.forms, self.point_weights))

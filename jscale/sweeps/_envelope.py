@@ -19,9 +19,11 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
+from jscale.base._json import strict_json
 from jscale.base._numerics import read_only, x64_scope
 from jscale.data._data import ScalingData
 from jscale.fitting._bootstrap import as_key_data
+from jscale.inference._uncertainty import check_level
 from jscale.sweeps._isoflop import band, check_resamples, fit_line, power_laws
 
 EXPONENTS = ("a", "b")
@@ -120,12 +122,19 @@ class EnvelopeResult(struct.PyTreeNode, kw_only=True):
             lines.append(f"  {label:<10} {self.exponents[name]:.4f}{band}")
         return "\n".join(lines)
 
-    def to_dict(self) -> dict:
+    def __repr__(self) -> str:
+        return (f"EnvelopeResult(Approach 1: {self.n_runs} runs, a={self.exponents['a']:.4f}, "
+                f"b={self.exponents['b']:.4f}, {self.n_resamples} resamples)")
+
+    def to_dict(self, level: float = 0.95) -> dict:
+        """Strict-JSON-ready: the runs, the exponents and (when resampled) their bands at `level`."""
+        level = check_level(level)
         out = {"kind": "envelope", "approach": 1, "n_runs": self.n_runs, "n_resamples": self.n_resamples,
                "exponents": {k: float(v) for k, v in self.exponents.items()}}
         if self.draws is not None:
-            out["intervals"] = {k: [float(v) for v in self.interval(k)] for k in EXPONENTS}
-        return out
+            out["level"] = level
+            out["intervals"] = {k: [float(v) for v in self.interval(k, level)] for k in EXPONENTS}
+        return strict_json(out)
 
 
 def envelope(data: ScalingData, *, run: str = "group", n_points: int = 200, n_resamples: int = 1000,

@@ -28,6 +28,7 @@ import numpy as np
 from flax import struct
 
 from jscale.base._interval import Interval
+from jscale.base._json import strict_json
 from jscale.base._numerics import read_only, x64_scope
 from jscale.base._warnings import DiagnosticWarning, SweepWarning
 from jscale.data._data import ScalingData
@@ -356,16 +357,23 @@ class IsoFLOPResult(struct.PyTreeNode, kw_only=True):
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
-    def to_dict(self) -> dict:
-        """Plain Python summary (JSON-ready apart from NaN): budgets, exponents and notes."""
+    def __repr__(self) -> str:
+        return (f"IsoFLOPResult(Approach 2: {int(self.included.sum())} of {len(self.budgets)} budgets, "
+                f"a={self.exponents['a']:.4f}, b={self.exponents['b']:.4f}, {self.n_resamples} resamples)")
+
+    def to_dict(self, level: float = 0.95) -> dict:
+        """Strict-JSON-ready: budgets, exponents, notes and (when resampled) the exponents' bands
+        at `level`."""
+        level = check_level(level)
         out = {"kind": "isoflop", "approach": 2, "n_resamples": self.n_resamples,
                "budgets": [{"compute": float(c), "n_runs": int(self.n_runs[k]), "included": bool(self.included[k]),
                             "n_params": float(self.n_params[k]), "n_tokens": float(self.n_tokens[k]),
                             "loss": float(self.loss[k])} for k, c in enumerate(self.budgets)],
                "exponents": {k: float(v) for k, v in self.exponents.items()}, "notes": list(self.notes)}
         if self.banded:
-            out["intervals"] = {k: [float(v) for v in self.interval(k)] for k in EXPONENTS}
-        return out
+            out["level"] = level
+            out["intervals"] = {k: [float(v) for v in self.interval(k, level)] for k in EXPONENTS}
+        return strict_json(out)
 
 
 def _budgets(data: ScalingData, budgets, rtol: float):
@@ -509,7 +517,18 @@ class SweepPlan:
         return [{"budget": float(c), "n_params": float(n), "n_tokens": float(d), "compute": float(f)}
                 for c, n, d, f in zip(self.budget, self.n_params, self.n_tokens, self.compute)]
 
-    def summary(self) -> str:
+    def __repr__(self) -> str:
+        n_budgets = len(np.unique(self.budget))
+        return f"SweepPlan({n_budgets} budgets, {len(self.budget)} runs, {self.total_compute:.3g} FLOP)"
+
+    def to_dict(self, level: float | None = None) -> dict:
+        """Strict-JSON-ready: the runs and the centres. A plan has no bands: `level` is taken so that
+        every result answers the same call, and changes nothing."""
+        return strict_json({"kind": "sweep_plan", "runs": self.rows(), "center": self.center,
+                            "total_compute": self.total_compute})
+
+    def summary(self, level: float | None = None) -> str:
+        """The runs, one line each (`level`: as in `to_dict`)."""
         n_budgets = len(np.unique(self.budget))
         lines = [f"isoFLOP sweep plan: {n_budgets} budget{'s' if n_budgets > 1 else ''}, {len(self.budget)} runs, "
                  f"{self.total_compute:.3g} FLOP in all",
