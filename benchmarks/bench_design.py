@@ -19,7 +19,7 @@ starts, Huber) on all of that study's runs. Compute is 6ND.
 Designs (every one centred on the *true* N* of its budgets, a best case for fixed grids):
 
 * grid: 5 isoFLOP budgets 1e18 to 1e20 (evenly in log C) x 9 sizes from N*/4 to 4 N*
-  (`jscale.plan_isoflop(width=4)`): 45 runs, T = 1.312e21 FLOP.
+  (`jscale.plan_isoflop(span=4)`): 45 runs, T = 1.312e21 FLOP.
 * designed: a pilot isoFLOP grid of 1e18, 1e19 and 1e20 x 5 sizes (N*/4 to 4 N*): 15 runs, 5.55e20
   (42% of T). Then 3 batches: fit, `jscale.bootstrap` (R resamples, warm starts, no jackknife),
   `jscale.suggest_runs(boot, quantity="n_params", compute=C_target, budget=..., budgets=the grid's
@@ -119,7 +119,7 @@ def true_loss(n, d):
 
 
 def isoflop(budgets, n_sizes, width=WIDTH):
-    plan = jscale.plan_isoflop(budgets, LAW, params=EPOCH, n_sizes=n_sizes, width=width)
+    plan = jscale.plan_isoflop(budgets, LAW, params=EPOCH, n_sizes=n_sizes, span=width)
     return np.asarray(plan.n_params), np.asarray(plan.n_tokens)
 
 

@@ -14,6 +14,12 @@ from jscale.base._numerics import x64_scope
 from jscale.decisions._allocation import best_allocation
 from jscale.laws._laws import log_sum_exp_offset
 
+# The diagnostics these tests' fits raise and do not test (warnings are errors elsewhere).
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::jscale.warnings.CorrelationWarning"),
+    pytest.mark.filterwarnings("ignore::jscale.warnings.ExtrapolationWarning"),
+]
+
 LAW = jscale.laws.Chinchilla()
 # Besiroglu et al. 2024, Table 1 (SOURCES.md section 1).
 EPOCH = dict(E=1.81686, A=482.00572, B=2085.43420, alpha=0.34781, beta=0.36585)

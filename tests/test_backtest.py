@@ -9,6 +9,12 @@ from helpers import SYNTHETIC_PARAMS, chinchilla_free, synthetic_chinchilla
 
 import jscale
 
+# The diagnostics these tests' fits raise and do not test (warnings are errors elsewhere).
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::jscale.warnings.CorrelationWarning"),
+    pytest.mark.filterwarnings("ignore::jscale.warnings.FormWarning"),
+]
+
 LAW = jscale.laws.Chinchilla()
 STARTS = LAW.default_starts()[::113]
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -40,6 +40,11 @@ from jscale.engine._batch import bucket, default_batch_size
 from jscale.engine._solve import STALLED, SUCCESS, solve_one
 from jscale.losses._losses import resolve_loss
 
+# The diagnostics these tests' fits raise and do not test (warnings are errors elsewhere).
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::jscale.warnings.CorrelationWarning"),
+]
+
 LAW = jscale.laws.Chinchilla()
 
 # 40 starts (padded to 40, a bucket): 8, 16 and 32 slots hand out more starts than they hold;

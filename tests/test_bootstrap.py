@@ -20,6 +20,14 @@ import jscale
 from jscale.fitting import _bootstrap
 from jscale.inference._uncertainty import bootstrap_interval
 
+# The diagnostics these tests' fits raise and do not test (warnings are errors elsewhere).
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::jscale.warnings.ConfigurationsWarning"),
+    pytest.mark.filterwarnings("ignore::jscale.warnings.CorrelationWarning"),
+    pytest.mark.filterwarnings("ignore::jscale.warnings.ExtrapolationWarning"),
+    pytest.mark.filterwarnings("ignore::jscale.warnings.ResamplesWarning"),
+]
+
 LAW = jscale.laws.Chinchilla()
 
 

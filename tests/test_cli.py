@@ -8,6 +8,12 @@ import pytest
 
 from jscale import cli
 
+# The diagnostics these tests' fits raise and do not test (warnings are errors elsewhere).
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::jscale.warnings.CorrelationWarning"),
+    pytest.mark.filterwarnings("ignore::jscale.warnings.ExtrapolationWarning"),
+]
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 

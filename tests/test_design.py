@@ -10,6 +10,11 @@ import pytest
 import jscale
 from jscale import laws
 
+# The diagnostics these tests' fits raise and do not test (warnings are errors elsewhere).
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::jscale.warnings.ExtrapolationWarning"),
+]
+
 
 @contextlib.contextmanager
 def _quiet():

@@ -28,6 +28,15 @@ from helpers import (
 import jscale
 import jscale.fitting._fit
 
+# The diagnostics these tests' fits raise and do not test (warnings are errors elsewhere).
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::jscale.warnings.BoundWarning"),
+    pytest.mark.filterwarnings("ignore::jscale.warnings.ConfigurationsWarning"),
+    pytest.mark.filterwarnings("ignore::jscale.warnings.CorrelationWarning"),
+    pytest.mark.filterwarnings("ignore::jscale.warnings.CurvatureWarning"),
+    pytest.mark.filterwarnings("ignore::jscale.warnings.StartsWarning"),
+]
+
 LAW = jscale.laws.Chinchilla()
 
 

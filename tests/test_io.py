@@ -10,6 +10,11 @@ from helpers import noisy_chinchilla
 import jscale
 from jscale.io import _io
 
+# The diagnostics these tests' fits raise and do not test (warnings are errors elsewhere).
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::jscale.warnings.CorrelationWarning"),
+]
+
 
 @pytest.fixture(scope="module")
 def results():

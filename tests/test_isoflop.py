@@ -130,7 +130,7 @@ def test_save_and_load_round_trip(centred, tmp_path):
 def test_planned_sweep_is_centred_and_recovers_the_law():
     law = jscale.laws.Chinchilla()
     truth = dict(E=E, A=A, B=B, alpha=ALPHA, beta=BETA)
-    plan = jscale.plan_isoflop(BUDGETS, law, params=truth, n_sizes=5, width=2.0)
+    plan = jscale.plan_isoflop(BUDGETS, law, params=truth, n_sizes=5, span=2.0)
     np.testing.assert_allclose(plan.center, n_star(BUDGETS), rtol=1e-10)
     np.testing.assert_allclose(plan.compute, plan.budget, rtol=1e-12)
     assert len(plan.rows()) == 25 and plan.total_compute == pytest.approx(5 * BUDGETS.sum())
@@ -139,8 +139,11 @@ def test_planned_sweep_is_centred_and_recovers_the_law():
     assert abs(jscale.isoflop(runs, n_resamples=0).exponents["a"] - EXPONENT) < 2e-3
     with pytest.raises(ValueError, match="n_sizes"):
         jscale.plan_isoflop(BUDGETS, law, params=truth, n_sizes=2)
-    with pytest.raises(ValueError, match="width"):
-        jscale.plan_isoflop(BUDGETS, law, params=truth, width=1.0)
+    with pytest.raises(ValueError, match="span must be a factor above 1"):
+        jscale.plan_isoflop(BUDGETS, law, params=truth, span=1.0)
+    with pytest.warns(DeprecationWarning, match="width= is now span="):
+        old = jscale.plan_isoflop(BUDGETS, law, params=truth, n_sizes=5, width=2.0)
+    np.testing.assert_array_equal(old.n_params, plan.n_params)
 
 
 def test_plots_of_a_sweep(centred, tmp_path):

@@ -16,6 +16,12 @@ from jscale.base._numerics import x64_scope
 from jscale.engine._problem import Problem
 from jscale.losses._losses import Huber
 
+# The diagnostics these tests' fits raise and do not test (warnings are errors elsewhere).
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::jscale.warnings.CorrelationWarning"),
+    pytest.mark.filterwarnings("ignore::jscale.warnings.StartsWarning"),
+]
+
 DC = jscale.laws.DataConstrained()
 # The C4 base law of Muennighoff et al. (SOURCES.md section 2): log A, log B, log E, alpha = beta.
 C4 = dict(E=np.exp(0.6254804), A=np.exp(6.255414), B=np.exp(7.3049974), alpha=0.3526596, beta=0.3526596)

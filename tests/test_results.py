@@ -17,6 +17,13 @@ from helpers import (
 
 import jscale
 
+# The diagnostics these tests' fits raise and do not test (warnings are errors elsewhere).
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::jscale.warnings.ConfigurationsWarning"),
+    pytest.mark.filterwarnings("ignore::jscale.warnings.CorrelationWarning"),
+    pytest.mark.filterwarnings("ignore::jscale.warnings.ExtrapolationWarning"),
+]
+
 LAW = jscale.laws.Chinchilla()
 
 

@@ -11,6 +11,12 @@ from helpers import noisy_chinchilla, quiet, subset_starts
 import jscale
 from jscale.inference._uncertainty import normal_quantile
 
+# The diagnostics these tests' fits raise and do not test (warnings are errors elsewhere).
+pytestmark = [
+    pytest.mark.filterwarnings("ignore::jscale.warnings.CorrelationWarning"),
+    pytest.mark.filterwarnings("ignore::jscale.warnings.StartsWarning"),
+]
+
 LAW = jscale.laws.Chinchilla()
 Z95 = normal_quantile(0.975)
 

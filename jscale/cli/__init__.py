@@ -756,6 +756,8 @@ def _printed_warnings():
     import jscale
 
     with warnings.catch_warnings(record=True) as caught:
+        # Every finding is recorded and printed below, whatever filters the caller set.
+        warnings.simplefilter("always", jscale.warnings.DiagnosticWarning)
         warnings.simplefilter("ignore", jscale.warnings.IntervalWarning)
         warnings.simplefilter("always", jscale.warnings.ExtrapolationWarning)
         yield
@@ -1024,7 +1026,7 @@ def _plan(args) -> int:
     else:
         raise UserError("jscale plan needs the law that predicts N*(C): --result result.jscale, or --law with --params "
                         "NAME=VALUE,...")
-    plan = jscale.plan_isoflop(args.budgets, centre, params=params, n_sizes=args.n_sizes, width=args.width)
+    plan = jscale.plan_isoflop(args.budgets, centre, params=params, n_sizes=args.n_sizes, span=args.width)
     if args.format == "table":
         print(plan.summary())
     else:

@@ -259,7 +259,7 @@ def _describe(x0s, datasets, execution) -> str:
 
 def fit(law: Law, data: ScalingData, *, target: str = "loss", residual: str = "log", starts=None, loss="huber",
         delta: float | None = None, solver=None, batching: str | None = None, batch_size: int | None = None,
-        n_devices: int | None = None, mesh=None, strict: bool = False, progress: bool = False) -> FitResult:
+        n_devices: int | None = None, mesh=None, strict: bool = False, progress: bool | None = None) -> FitResult:
     """Fits a scaling law from many starts at once and keeps every start's end state.
 
     Minimises F(theta) = sum_i w_i rho(r_i) (the **sum**, as in Hoffmann et al. 2022 and Besiroglu
@@ -322,7 +322,8 @@ def fit(law: Law, data: ScalingData, *, target: str = "loss", residual: str = "l
 
 def fit_many(law: Law, datasets, *, target: str = "loss", residual: str = "log", starts=None, loss="huber",
              delta: float | None = None, solver=None, batching: str | None = None, batch_size: int | None = None,
-             n_devices: int | None = None, mesh=None, strict: bool = False, progress: bool = False) -> list[FitResult]:
+             n_devices: int | None = None, mesh=None, strict: bool = False,
+             progress: bool | None = None) -> list[FitResult]:
     """Fits one law to each of several datasets in one batched jitted call; a list of FitResults.
 
     Every dataset is padded to the longest with rows of weight 0, and every start runs on every

@@ -169,8 +169,7 @@ class FitResult(struct.PyTreeNode, kw_only=True):
         return float(self.curvature["sum_r2"]) / max(n - self.law.n_free, 1.0)
 
     def summary(self, level: float | None = None) -> str:
-        """A readable table of the fit: objective, convergence and every parameter; with `level`,
-        each parameter's standard error and curvature (sandwich) interval at that level."""
+        """The fit as text (objective, convergence, parameters; with `level`, curvature intervals)."""
         return _report.fit_summary(self, level)
 
     def to_dict(self, level: float | None = None) -> dict:

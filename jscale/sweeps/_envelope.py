@@ -137,7 +137,7 @@ class EnvelopeResult(struct.PyTreeNode, kw_only=True):
         return strict_json(out)
 
 
-def envelope(data: ScalingData, *, run: str = "group", n_points: int = 200, n_resamples: int = 1000,
+def envelope(data: ScalingData, *, run: str = "group", n_points: int = 200, n_resamples: int | None = None,
              key=0) -> EnvelopeResult:
     """Chinchilla's Approach 1: N*(C) and D*(C) from the lower envelope of training curves.
 

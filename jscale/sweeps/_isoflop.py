@@ -95,8 +95,14 @@ def power_laws(compute, laws, exponents: dict, prefactors: dict, draws: dict | N
     return out
 
 
+# Resamples of runs the sweeps draw unless told otherwise (as `jscale.bootstrap`).
+DEFAULT_RESAMPLES = 1000
+
+
 def check_resamples(n_resamples) -> int:
-    """`n_resamples`, checked: 0 (none) or at least 2."""
+    """`n_resamples`, checked: 0 (none) or at least 2; None: the default, 1000."""
+    if n_resamples is None:
+        return DEFAULT_RESAMPLES
     if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)) or n_resamples < 0 \
             or n_resamples == 1:
         raise ValueError(f"n_resamples must be 0 (none) or an integer of at least 2; got {n_resamples!r}.")
@@ -411,7 +417,7 @@ def _budgets(data: ScalingData, budgets, rtol: float):
 
 
 def isoflop(data: ScalingData, *, budgets=None, rtol: float = 0.1, loss="squared", delta=None,
-            n_resamples: int = 1000, key=0, warn: bool = True) -> IsoFLOPResult:
+            n_resamples: int | None = None, key=0, warn: bool = True) -> IsoFLOPResult:
     """Chinchilla's Approach 2 on an isoFLOP sweep: a parabola of log loss in log N (and in log D)
     per compute budget, its minimum, and the power laws N*(C) = G_N C^a, D*(C) = G_D C^b and
     L*(C) = G_L C^gamma through the minima, with bands from resampling runs within each budget.
@@ -426,7 +432,7 @@ def isoflop(data: ScalingData, *, budgets=None, rtol: float = 0.1, loss="squared
             default) or a robust loss, e.g. jscale.losses.Huber(1e-3), fitted by iteratively reweighted
             least squares (a run far off its budget's curve then moves the minimum less).
         delta: the Huber threshold with loss="huber" (default 1e-3), as for `jscale.fit`.
-        n_resamples: resamples of runs within each budget (0 for none).
+        n_resamples: resamples of runs within each budget (default 1000; 0 for none).
         key: integer seed or JAX PRNG key of the resamples.
         warn: warn (`jscale.warnings.SweepWarning`) about budgets left out.
 
@@ -538,13 +544,13 @@ class SweepPlan:
         return "\n".join(lines)
 
 
-def plan_isoflop(budgets, result, *, n_sizes: int = 7, width: float = 4.0, params=None) -> SweepPlan:
+def plan_isoflop(budgets, result, *, n_sizes: int = 7, span: float = 4.0, params=None, width=None) -> SweepPlan:
     """An isoFLOP sweep centred on the predicted compute-optimal size of each budget.
 
-    At each budget C, `n_sizes` model sizes spaced evenly in log N from N* / `width` to
-    N* `width`, where N* is the compute-optimal size that `result` predicts (`compute_optimal`
+    At each budget C, `n_sizes` model sizes spaced evenly in log N from N* / `span` to
+    N* `span`, where N* is the compute-optimal size that `result` predicts (`compute_optimal`
     under C = 6 N D); each run trains on D = C / 6N tokens. Centred sweeps keep Approach 2's
-    parabola symmetric about its minimum; narrow ones (width 2 to 4) keep its bias small, and an
+    parabola symmetric about its minimum; narrow ones (span 2 to 4) keep its bias small, and an
     odd `n_sizes` puts one run at the predicted optimum.
 
     Args:
@@ -552,8 +558,10 @@ def plan_isoflop(budgets, result, *, n_sizes: int = 7, width: float = 4.0, param
         result: a `FitResult`, a `BootstrapResult`, an `IsoFLOPResult` (its power law N*(C)) or a
             law object with `params=`.
         n_sizes: model sizes per budget (at least 3).
-        width: factor either side of N* that the sizes reach (more than 1).
+        span: factor either side of N* that the sizes reach (more than 1).
         params: natural parameters when `result` is a law.
+        width: the old name of `span` (until 0.4.0; `width` means an interval's relative width
+            elsewhere, e.g. in `runs_needed`).
 
     Returns:
         A `SweepPlan` (its runs, `total_compute`, `summary()`, `rows()`).
@@ -562,7 +570,7 @@ def plan_isoflop(budgets, result, *, n_sizes: int = 7, width: float = 4.0, param
         >>> import jscale
         >>> law = jscale.laws.Chinchilla()
         >>> epoch = dict(E=1.81686, A=482.00572, B=2085.43420, alpha=0.34781, beta=0.36585)
-        >>> plan = jscale.plan_isoflop([1e19, 1e20], law, params=epoch, n_sizes=5, width=3.0)
+        >>> plan = jscale.plan_isoflop([1e19, 1e20], law, params=epoch, n_sizes=5, span=3.0)
         >>> len(plan.n_params), f"{plan.total_compute:.2g}"
         (10, '5.5e+20')
     """
@@ -571,8 +579,12 @@ def plan_isoflop(budgets, result, *, n_sizes: int = 7, width: float = 4.0, param
         raise ValueError(f"budgets must be positive finite numbers; got {budgets!r}.")
     if isinstance(n_sizes, bool) or not isinstance(n_sizes, (int, np.integer)) or n_sizes < 3:
         raise ValueError(f"n_sizes must be an integer of at least 3 (a parabola needs 3 sizes); got {n_sizes!r}.")
-    if isinstance(width, bool) or not isinstance(width, (int, float)) or not (1 < width < np.inf):
-        raise ValueError(f"width must be a factor above 1 (e.g. 4.0: sizes from N*/4 to 4 N*); got {width!r}.")
+    if width is not None:
+        warnings.warn("plan_isoflop's width= is now span= (width is an interval's relative width elsewhere); "
+                      "width= goes in 0.4.0.", DeprecationWarning, stacklevel=2)
+        span = width
+    if isinstance(span, bool) or not isinstance(span, (int, float)) or not (1 < span < np.inf):
+        raise ValueError(f"span must be a factor above 1 (e.g. 4.0: sizes from N*/4 to 4 N*); got {span!r}.")
     if isinstance(result, IsoFLOPResult):  # a sweep's own power law N*(C)
         if params is not None:
             raise ValueError("params= is for a law object; an IsoFLOPResult carries its own power laws.")
@@ -581,7 +593,7 @@ def plan_isoflop(budgets, result, *, n_sizes: int = 7, width: float = 4.0, param
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DiagnosticWarning)  # planning beyond the data is the point
             center = np.asarray(compute_optimal(result, budgets, params=params).n_params)
-    sizes = center[:, None] * np.geomspace(1 / width, width, int(n_sizes))[None, :]
+    sizes = center[:, None] * np.geomspace(1 / span, span, int(n_sizes))[None, :]
     budget = np.repeat(budgets, int(n_sizes))
     n = sizes.ravel()
     d = budget / (6 * n)
