@@ -272,3 +272,9 @@ def test_a_small_top_level_and_one_release_for_names_that_moved():
             assert old is getattr(getattr(jscale, space), new)
     with pytest.raises(AttributeError, match="no attribute 'FitResults'"):
         jscale.FitResults
+
+
+def test_test_folders_mirror_the_rooms():
+    tests = Path(__file__).parent
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and any(p.glob("test_*.py"))}
+    assert folders and folders <= set(ALLOWED) | {"cli"}, folders - set(ALLOWED)

@@ -72,7 +72,7 @@ def test_readme_block_runs(code, namespace, monkeypatch):
     from helpers import shared_data_dir
 
     if "jax.distributed.initialize" in code:
-        pytest.skip("needs several processes on several hosts; tests/test_devices.py runs two on localhost")
+        pytest.skip("needs several processes on several hosts; tests/engine/test_devices.py runs two on localhost")
     if "gadre2024_downstream" in code:
         root = shared_data_dir()
         if root is None or not (root / "gadre2024_downstream").exists():

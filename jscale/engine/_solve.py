@@ -52,7 +52,7 @@ def evaluate(problem, theta, newton):
     k = weight * jnp.where(newton, loss.curvature(r), irls)
     # H as a sum over rows of outer products, rows the minor axis: one fused loop under vmap,
     # where a batched dot of (P, R) x (R, P) matrices costs a library call per fit (about 30% of
-    # the step on a 2-core AVX2 CPU). It rounds alike at every batch width (tests/test_batch.py).
+    # the step on a 2-core AVX2 CPU). It rounds alike at every batch width (tests/engine/test_batch.py).
     cols = jac.T
     h = jnp.sum((cols * k)[:, None, :] * cols[None, :, :], axis=-1)
     return f, g, h

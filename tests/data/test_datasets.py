@@ -9,7 +9,7 @@ import pytest
 from jscale import datasets
 from jscale.data._data import ScalingData
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def test_list_and_all():

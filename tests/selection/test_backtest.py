@@ -17,7 +17,7 @@ pytestmark = [
 
 LAW = jscale.laws.Chinchilla()
 STARTS = LAW.default_starts()[::113]
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def test_exact_data_is_predicted_exactly():

@@ -19,7 +19,7 @@ import jscale
 from jscale import cli
 from jscale.cli import _process as _cli_process
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def main(argv):

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from jscale.data._data import ScalingData
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def _data(**overrides):

@@ -277,7 +277,7 @@ def boots(fits):
     return boot(data_a, fit_a, 5), boot(data_b, fit_b, 5), boot(data_b, fit_b, 6)
 
 
-@pytest.mark.slow  # 8-10 s; bands from draws are also checked by tests/test_plot_compare.py
+@pytest.mark.slow  # 8-10 s; bands from draws are also checked by tests/plot/test_plot_compare.py
 def test_bootstraps_give_bands_from_draws(fits, boots):
     boot_a, boot_b, _ = boots
     out = quiet(jscale.compare, boot_a, boot_b, BUDGETS)

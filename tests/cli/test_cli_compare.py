@@ -13,7 +13,7 @@ RECIPES = {"a": dict(E=1.8, A=2e3, alpha=0.15, seed=0), "b": dict(E=1.6, A=4e3, 
 
 
 def main(argv):
-    """`jscale compare ...` in-process, without the persistent cache (see tests/test_cli.py)."""
+    """`jscale compare ...` in-process, without the persistent cache (see tests/cli/test_cli.py)."""
     return cli.main([argv[0], "--no-cache", *argv[1:]])
 
 

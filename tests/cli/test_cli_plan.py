@@ -17,7 +17,7 @@ BUDGET = 1e21
 
 
 def main(argv):
-    """`jscale plan ...` in-process, without the persistent cache (see tests/test_cli.py)."""
+    """`jscale plan ...` in-process, without the persistent cache (see tests/cli/test_cli.py)."""
     return cli.main(["plan", argv[0], "--no-cache", *argv[1:]])
 
 

@@ -138,7 +138,7 @@ def test_every_law_and_loss_round_trips(law, loss, tmp_path):
 def test_reads_files_of_format_version_1():
     """A bootstrap saved by jscale 0.1.0 (commit fc53583; Chinchilla with beta tied to alpha, 16
     rows, 4 resamples), whose layout was hand-written field lists: it loads as it was."""
-    boot = jscale.load(Path(__file__).parent / "data" / "format_v1_bootstrap.jscale")
+    boot = jscale.load(Path(__file__).parent / "files" / "format_v1_bootstrap.jscale")
     assert isinstance(boot, jscale.results.BootstrapResult) and boot.n_resamples == 4
     assert boot.law == jscale.laws.Chinchilla().tie(beta="alpha") and boot.loss == jscale.losses.Huber(1e-3)
     assert (boot.fit.target, boot.fit.residual) == ("loss", "log")  # the defaults, for fields it lacked

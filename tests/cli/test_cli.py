@@ -14,12 +14,12 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::jscale.warnings.ExtrapolationWarning"),
 ]
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def main(argv):
     """`jscale ...` in-process, without the persistent cache (which would change this test
-    process's JAX configuration); tests/test_cache.py runs the cache in fresh processes."""
+    process's JAX configuration); tests/base/test_cache.py runs the cache in fresh processes."""
     if argv and argv[0] in ("fit", "allocate", "predict", "plot"):
         argv = [argv[0], "--no-cache", *argv[1:]]
     return cli.main(argv)
@@ -261,7 +261,7 @@ def test_quickstart_example_runs(capsys):
     assert result.n_starts == 90
 
 
-@pytest.mark.slow  # ~7 s; tests/test_bootstrap.py checks the same reproduction of Epoch's table
+@pytest.mark.slow  # ~7 s; tests/fitting/test_bootstrap.py checks the same reproduction of Epoch's table
 def test_epoch_bootstrap_example_runs(capsys):
     sys.path.insert(0, str(EXAMPLES))
     try:

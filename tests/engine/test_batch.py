@@ -3,7 +3,7 @@ fit per start give the same per-start results.
 
 The batched methods agree bit for bit: every sum of the kernel whose rounding XLA would choose
 from the batch width is written in a fixed order (`jscale.base._numerics.pairwise_sum`), so a fit
-ends the same whichever fits share its batch (tests/test_devices.py relies on it across devices).
+ends the same whichever fits share its batch (tests/engine/test_devices.py relies on it across devices).
 
 Against an unbatched fit they do not agree bit for bit: a batch of one compiles the small matrix
 products to other kernels, so trajectories part at rounding level from the second step on, and
