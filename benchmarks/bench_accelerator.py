@@ -42,9 +42,9 @@ def main(argv=None):
     warnings.simplefilter("ignore")
     law, data = jscale.laws.Chinchilla(), jscale.datasets.load("chinchilla")
     t0 = time.perf_counter()
-    full = jscale.fit(law, data, batch_size=args.batch_size)
+    full = jscale.fit(law, data, execution=jscale.Execution(batch_size=args.batch_size))
     boot = jscale.bootstrap(law, data, n_resamples=args.resamples, key=0, starts="grid", full_fit=full,
-                            jackknife=False, progress=False, batch_size=args.batch_size)
+                            jackknife=False, progress=False, execution=jscale.Execution(batch_size=args.batch_size))
     elapsed = time.perf_counter() - t0
     import_time = t0 - t_start
     devices = jax.local_devices()
@@ -61,9 +61,10 @@ def main(argv=None):
     cpu = jax.devices("cpu")[0]
     t0 = time.perf_counter()
     with jax.default_device(cpu):
-        ref_full = jscale.fit(law, data, mesh=jax.sharding.Mesh(np.array([cpu]), ("fits",)))
+        on_cpu = jscale.Execution(mesh=jax.sharding.Mesh(np.array([cpu]), ("fits",)))
+        ref_full = jscale.fit(law, data, execution=on_cpu)
         ref = jscale.bootstrap(law, data, counts=counts, starts="grid", full_fit=ref_full, jackknife=False,
-                               mesh=jax.sharding.Mesh(np.array([cpu]), ("fits",)), progress=False)
+                               execution=on_cpu, progress=False)
     cpu_time = time.perf_counter() - t0
     best = np.nanmin(np.where(np.isfinite(boot.objectives[pick]), boot.objectives[pick], np.nan), axis=1)
     ref_best = np.nanmin(np.where(np.isfinite(ref.objectives), ref.objectives, np.nan), axis=1)

@@ -4,7 +4,8 @@ Fits scaling laws (e.g. Chinchilla's L = E + A/N^alpha + B/D^beta, or your own l
 columns) to measured training runs by batched float64 optimisation from thousands of starts
 under `jit`.
 
-The top level holds the verbs, `ScalingData`, `Interval`, `Estimate` and `InferenceCost`; the
+The top level holds the verbs, `ScalingData`, `Interval`, `Estimate`, `Execution` (how fits run)
+and `InferenceCost`; the
 containers the verbs return are in `jscale.results`, the warnings in `jscale.warnings`, the
 solvers and `Status` in `jscale.solvers`, the laws and losses in `jscale.laws` and
 `jscale.losses`, bundled data in `jscale.datasets`.
@@ -31,6 +32,7 @@ from jscale.decisions._design import runs_needed as runs_needed
 from jscale.decisions._design import suggest_runs as suggest_runs
 from jscale.decisions._optimize import optimum as optimum
 from jscale.decisions._twostage import two_stage as two_stage
+from jscale.engine._execution import Execution as Execution
 from jscale.fitting._bootstrap import bootstrap as bootstrap
 from jscale.fitting._bootstrap import bootstrap_many as bootstrap_many
 from jscale.fitting._fit import fit as fit
@@ -46,6 +48,7 @@ from jscale.sweeps._isoflop import plan_isoflop as plan_isoflop
 
 __all__ = [
     "Estimate",
+    "Execution",
     "InferenceCost",
     "Interval",
     "ScalingData",

@@ -138,7 +138,7 @@ def test_default_starts_of_many_parameters_are_a_capped_subset(tmp_path):
                   {"E": "positive", **dict.fromkeys(three, "positive")}, columns=("n_params",), name="wide")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
-        fit = jscale.fit(wide, data, solver=jscale.solvers.RobustGaussNewton(max_steps=2))
+        fit = jscale.fit(wide, data, execution=jscale.Execution(solver=jscale.solvers.RobustGaussNewton(max_steps=2)))
     assert fit.n_starts == 4096 and "Halton subset" in fit.notes[0]
     assert "Halton subset" in fit.summary() and fit.to_dict()["notes"] == list(fit.notes)
     assert jscale.load(jscale.save(fit, tmp_path / "wide.jscale"), law=wide).notes == fit.notes

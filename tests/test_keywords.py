@@ -13,12 +13,12 @@ MEANINGS = {
     "compute": "compute budgets C in FLOP at which the answer is wanted",
     "cost": "the cost model, a function of the optimised columns (default C = 6 N D)",
     "data": "a ScalingData of runs",
+    "execution": "how the fits run: a jscale.Execution (solver, batching, batch size, devices, chunks)",
     "delta": "the Huber threshold of the loss on residuals",
     "fixed": "columns held at given values (name -> value or array)",
     "full_fit": "the jscale.fit of this law on this data, if already computed",
     "key": "an integer seed or a JAX PRNG key",
     "law": "a law object (jscale.laws)",
-    "level": "the coverage of an interval, in (0, 1)",
     "loss": "the loss of the fit's residuals (a name or a jscale.losses object)",
     "n_params": "model sizes N (parameters)",
     "n_resamples": "bootstrap resamples B",
@@ -28,7 +28,6 @@ MEANINGS = {
     "progress": "whether to say on stderr what a long call is doing (None: when it is long)",
     "quantity": "the quantity a design pins down",
     "residual": "the space of the residuals: 'log' or 'raw'",
-    "solver": "a solver object (jscale.solvers)",
     "starts": "the fits' starting points",
     "target": "the fitted column",
     "unit": "what a bootstrap resamples: 'row', 'group', 'residual' or a column",
@@ -41,11 +40,6 @@ MEANINGS = {
     "noise": "the sd of a new run's log loss around the law",
     "result": "a fitted result (FitResult, BootstrapResult or Estimate) whose law is used",
     "strict": "raise instead of warn when a fit fails",
-    "batching": "how starts are batched: 'refill', 'vmap' or 'map'",
-    "batch_size": "solver slots per device",
-    "n_devices": "devices to split the work over",
-    "mesh": "a jax.sharding.Mesh to split the work over",
-    "chunk_size": "resamples per jitted call",
 }
 
 # (keyword, verb) -> why its default differs from the keyword's usual one.
@@ -89,6 +83,8 @@ def _shared():
 def test_every_shared_keyword_has_one_meaning():
     missing = sorted(set(_shared()) - set(MEANINGS))
     assert not missing, f"keywords shared by several verbs with no meaning in MEANINGS: {missing}"
+    stale = sorted(set(MEANINGS) - set(_shared()))
+    assert not stale, f"MEANINGS explains keywords no two verbs share: {stale}"
 
 
 def test_a_shared_keyword_has_one_annotation():

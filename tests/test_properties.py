@@ -183,7 +183,7 @@ def test_fit_gives_a_finite_result_or_a_clean_error(case):
     law, columns, starts = case
     with rejected_or_returned():
         data = jscale.ScalingData.from_arrays(**columns)
-        result = jscale.fit(law, data, starts=starts, solver=SOLVER)
+        result = jscale.fit(law, data, starts=starts, execution=jscale.Execution(solver=SOLVER))
         event(f"fitted: {result.best_status}")
         assert_finite_fit(result)
         prediction = result.predict(data)
@@ -199,7 +199,8 @@ def fitted():
                                           loss=1.8 + 400 * x**-0.34 + 1500 * (20 * x[::-1]) ** -0.28)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return jscale.fit(CHINCHILLA, data, starts=jscale.laws.Chinchilla().default_starts()[::300], solver=SOLVER)
+        return jscale.fit(CHINCHILLA, data, starts=jscale.laws.Chinchilla().default_starts()[::300],
+                          execution=jscale.Execution(solver=SOLVER))
 
 
 point = st.one_of(extreme, extreme, extreme, st.sampled_from([0.0, -1.0, math.nan, math.inf]))
@@ -244,7 +245,8 @@ def test_bootstrap_gives_finite_draws_or_a_clean_error(fitted, data):
     key = data.draw(st.sampled_from([0, 7, -1, "seed", 2**40]))
     with rejected_or_returned():
         d = jscale.ScalingData.from_arrays(n_params=x, n_tokens=20 * x[::-1].copy(), loss=loss, weight=weight)
-        boot = jscale.bootstrap(CHINCHILLA, d, n_resamples=8, key=key, starts=fitted.starts, solver=SOLVER,
+        boot = jscale.bootstrap(CHINCHILLA, d, n_resamples=8, key=key, starts=fitted.starts,
+                                execution=jscale.Execution(solver=SOLVER),
                                 progress=False, jackknife=False)
         ok = boot.converged
         assert np.all(np.isfinite(boot.free_draws[ok]))

@@ -64,7 +64,7 @@ def gadre():
     sets = {name: data.subset(np.asarray(data["dataset"]) == name) for name in GADRE_PARAMS}
     train = [d.subset(np.asarray(d["fit_role"]) == "loss_and_error_fit") for d in sets.values()]
     fits = quiet(jscale.fit_many, law, train, target="loss_c4_val", residual="raw", loss="squared", starts=starts,
-                 batching="vmap")
+                 execution=jscale.Execution(batching="vmap"))
     return dict(zip(GADRE_PARAMS, fits)), sets
 
 
@@ -103,7 +103,8 @@ def test_clark_routers_bilinear_in_one_call():
     assert [len(d) for d in sets] == [58, 59, 56]
     law = custom(_bilinear, {k: Param("free") for k in "abcd"}, ("n_params", "n_experts"), name="clark-bilinear",
                  log=True)
-    fits = quiet(jscale.fit_many, law, sets, target="loss_validation", loss="squared", batching="vmap")
+    fits = quiet(jscale.fit_many, law, sets, target="loss_validation", loss="squared",
+                 execution=jscale.Execution(batching="vmap"))
     for (name, expected), fit in zip(CLARK_PARAMS.items(), fits):
         got = [fit.params[k] for k in "abcd"]
         np.testing.assert_allclose(got, expected, rtol=0, atol=1e-4, err_msg=name)
@@ -125,7 +126,7 @@ def test_asymmetric_absolute_error_of_kyo_takano():
     assert len(data) == 234
     law = jscale.laws.Chinchilla()
     fit = quiet(jscale.fit, law, data, residual="raw", loss=jscale.losses.Asymmetric(over=10.0, delta=1e-4),
-                starts=law.default_starts()[::SUBSET_STEP], batching="vmap")
+                starts=law.default_starts()[::SUBSET_STEP], execution=jscale.Execution(batching="vmap"))
     ours = dict(E=1.70059, A=185.05, B=1638.5, alpha=0.289119, beta=0.355944)
     for name, value in ours.items():
         assert fit.params[name] == pytest.approx(value, rel=2e-4), name

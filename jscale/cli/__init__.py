@@ -509,7 +509,7 @@ def _fit(args) -> int:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", jscale.warnings.DiagnosticWarning)
         result = jscale.fit(law, data, target=args.target, residual=args.residual, starts=_starts(args.starts, law),
-                            loss=args.loss, delta=args.delta, solver=solver, progress=show)
+                            loss=args.loss, delta=args.delta, execution=jscale.Execution(solver=solver), progress=show)
     converged = not any(issubclass(w.category, jscale.warnings.ConvergenceWarning) for w in caught)
     print(f"Data: {source}, {len(data)} rows; {result.n_starts} starts.\n")
     print(result.summary())
@@ -521,7 +521,7 @@ def _fit(args) -> int:
             warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
             saved = jscale.bootstrap(law, data, n_resamples=args.bootstrap, key=args.seed, full_fit=result,
                                      target=args.target, residual=args.residual, loss=args.loss, delta=args.delta,
-                                     solver=solver, progress=show)
+                                     execution=jscale.Execution(solver=solver), progress=show)
         print()
         print(saved.summary())
     allocation = None

@@ -27,6 +27,8 @@ from jscale.engine._batch import (
     resampled_problems,
     take_best,
 )
+from jscale.engine._execution import KEYWORDS as EXECUTION_KEYWORDS
+from jscale.engine._execution import Execution, execution_of
 from jscale.engine._solve import NONFINITE
 from jscale.fitting._fit import (
     check_execution,
@@ -189,14 +191,10 @@ def bootstrap(
     residual: str = "log",
     loss="huber",
     delta: float | None = None,
-    solver=None,
-    batching: str | None = None,
-    batch_size: int | None = None,
-    n_devices: int | None = None,
-    mesh=None,
-    chunk_size: int | None = None,
+    execution: Execution | None = None,
     progress: bool | None = None,
     jackknife: bool = True,
+    **legacy,
 ) -> BootstrapResult:
     """Refits a law to `n_resamples` bootstrap resamples of the data, all in batched jitted calls.
 
@@ -251,12 +249,12 @@ def bootstrap(
         starts: "warm", "optimum", "grid" or an (S, P) array (see above).
         full_fit: the `jscale.fit` result of this law on this data, if already computed (else
             it is fitted here from the law's default starts).
-        target, residual, loss, delta, solver, batching, batch_size, n_devices, mesh: as in
-            `jscale.fit`; the resamples are bit for bit the same whatever the devices or the
-            chunking.
-        chunk_size: resamples per jitted call; default: as many as fit a quarter of the device's
-            free memory (or `JSCALE_MEMORY_BUDGET` bytes), at most 65,536 fits per call on CPU
-            and 8,388,608 on an accelerator. Any number of resamples runs, chunk by chunk.
+        target, residual, loss, delta: as in `jscale.fit`.
+        execution: how the fits run, a `jscale.Execution` (as in `jscale.fit`, plus chunk_size:
+            resamples per jitted call; default: as many as fit a quarter of the device's free
+            memory, or `JSCALE_MEMORY_BUDGET` bytes, at most 65,536 fits per call on CPU and
+            8,388,608 on an accelerator). The resamples are bit for bit the same whatever the
+            devices or the chunking.
         progress: say what is happening on stderr: a progress bar over the resamples (in calls of
             at least 4 fits per solver slot) and a line for the jackknife. Default: a bar only
             when the resamples need more than one call and stderr is a terminal; False: silent.
@@ -283,11 +281,10 @@ def bootstrap(
     if isinstance(law, (list, tuple)):
         raise TypeError("bootstrap takes one law; several candidate forms have their own verb: "
                         "jscale.bootstrap_forms([law, other, ...], data, key=0).")
+    execution = execution_of(execution, legacy, "bootstrap")
     result = resample_fits(law, data, n_resamples=n_resamples, key=key, counts=counts, unit=unit, strata=strata,
-                        starts=starts,
-                        full_fit=full_fit, target=target, residual=residual, loss=loss, delta=delta, solver=solver,
-                        batching=batching, batch_size=batch_size, n_devices=n_devices, mesh=mesh,
-                        chunk_size=chunk_size, progress=progress, jackknife=jackknife)
+                           starts=starts, full_fit=full_fit, target=target, residual=residual, loss=loss, delta=delta,
+                           progress=progress, jackknife=jackknife, **execution.keywords())
     warn_all(result.diagnostics(), stacklevel=2)
     return result
 
@@ -502,11 +499,13 @@ def bootstrap_many(law: Law, datasets, *, n_resamples: int | None = None, key=No
     base = jax.random.wrap_key_data(jnp.asarray(as_key_data(key)))
     # The options and their defaults are those of `bootstrap`, read from its signature.
     defaults = {name: p.default for name, p in inspect.signature(bootstrap).parameters.items()
-                if p.kind is p.KEYWORD_ONLY and name not in ("n_resamples", "key", "full_fit")}
+                if p.kind is p.KEYWORD_ONLY and name not in ("n_resamples", "key", "full_fit", "execution")}
+    legacy = {k: kwargs.pop(k) for k in EXECUTION_KEYWORDS if k in kwargs}
+    execution = execution_of(kwargs.pop("execution", None), legacy, "bootstrap_many")
     unknown = sorted(set(kwargs) - set(defaults))
     if unknown:
         raise TypeError(f"bootstrap_many got unexpected keyword argument {unknown[0]!r}.")
-    options = {**defaults, **kwargs}
+    options = {**defaults, **kwargs, **execution.keywords()}
     if paired and (options["unit"] != "row" or options["strata"] is not None):
         raise ValueError("paired=True resamples configurations shared by the datasets; it takes no unit= or strata=.")
     if full_fit is None:

@@ -19,6 +19,7 @@ from jscale.base._numerics import read_only, x64_scope
 from jscale.base._warnings import ConvergenceError, warn_all
 from jscale.data._data import ScalingData, check_column, weighted_rows
 from jscale.engine import _batch, _problem
+from jscale.engine._execution import Execution, execution_of
 from jscale.engine._solve import NONFINITE, SUCCESS, RobustGaussNewton
 from jscale.inference._diagnostics import merge, summarize
 from jscale.inference._results import FitResult
@@ -26,9 +27,13 @@ from jscale.inference._uncertainty import distinct_configurations
 from jscale.laws._laws import BUILT_IN, Constrained, Law
 from jscale.losses._losses import resolve_loss
 
+# The options of a `jscale.Execution` a fit of one or several datasets uses (chunk_size is a bootstrap's).
+FIT_OPTIONS = ("solver", "batching", "batch_size", "n_devices", "mesh")
 
-class Execution(NamedTuple):
-    """How the fits run: the solver, the batching strategy, its slots and the device mesh."""
+
+class Resolved(NamedTuple):
+    """How the fits run, every default filled in: the solver, the batching strategy, its slots and the
+    device mesh."""
 
     solver: object
     batching: str
@@ -134,7 +139,7 @@ def check_law_and_data(law, data, objective: Objective | None = None) -> None:
                 )
 
 
-def check_execution(solver, batching, batch_size, n_devices, mesh=None) -> Execution:
+def check_execution(solver, batching, batch_size, n_devices, mesh=None) -> Resolved:
     """Defaults and eager checks of the execution options (mesh None: one device)."""
     solver = RobustGaussNewton() if solver is None else solver
     if not (callable(getattr(solver, "init", None)) and callable(getattr(solver, "step", None))):
@@ -161,10 +166,10 @@ def check_execution(solver, batching, batch_size, n_devices, mesh=None) -> Execu
         backend = jax.default_backend()
     batch_size = _batch.default_batch_size(backend) if batch_size is None else check_positive_int("batch_size",
                                                                                                   batch_size)
-    return Execution(solver, batching, batch_size, mesh if mesh.size > 1 else None)
+    return Resolved(solver, batching, batch_size, mesh if mesh.size > 1 else None)
 
 
-def fit_datasets(law, datasets: list, x0s, objective: Objective, execution: Execution,
+def fit_datasets(law, datasets: list, x0s, objective: Objective, execution: Resolved,
                  notes: tuple = ()) -> list[FitResult]:
     """One FitResult per dataset (validated), from one batched run of every start on every dataset;
     `notes` go into every result."""
@@ -258,8 +263,8 @@ def _describe(x0s, datasets, execution) -> str:
 
 
 def fit(law: Law, data: ScalingData, *, target: str = "loss", residual: str = "log", starts=None, loss="huber",
-        delta: float | None = None, solver=None, batching: str | None = None, batch_size: int | None = None,
-        n_devices: int | None = None, mesh=None, strict: bool = False, progress: bool | None = None) -> FitResult:
+        delta: float | None = None, execution: Execution | None = None, strict: bool = False,
+        progress: bool | None = None, **legacy) -> FitResult:
     """Fits a scaling law from many starts at once and keeps every start's end state.
 
     Minimises F(theta) = sum_i w_i rho(r_i) (the **sum**, as in Hoffmann et al. 2022 and Besiroglu
@@ -278,16 +283,14 @@ def fit(law: Law, data: ScalingData, *, target: str = "loss", residual: str = "l
         loss: "huber" (default), "squared", "asymmetric" or a loss object from `jscale.losses`
             (or your own, following the protocol documented there).
         delta: Huber threshold in units of the residual (default 1e-3), with a loss name.
-        solver: the single-fit solver; default `jscale.solvers.RobustGaussNewton()`.
-        batching: how starts are batched: "refill" (default), "vmap" or "map".
-        batch_size: slots (refill) or chunk size (map); default per backend (256 on CPU).
-        n_devices: local devices to split the fits over; default all local devices. On CPU,
-            set `JAX_NUM_CPU_DEVICES=<cores>` before JAX starts to use every core.
-        mesh: instead of n_devices, a `jax.sharding.Mesh` whose devices (all axes together)
-            split the fits, e.g. `jax.make_mesh((jax.device_count(),), ("fits",))` after
-            `jax.distributed.initialize()` to spread one call over every host; every process
-            makes the same call and gets the whole result. Every fit's result is bit for bit the
-            same whatever the number of devices.
+        execution: how the fits run, a `jscale.Execution` (solver, batching, batch_size,
+            n_devices or mesh): e.g. `jscale.Execution(n_devices=1)` for the first device only.
+            On CPU, set `JAX_NUM_CPU_DEVICES=<cores>` before JAX starts to use every core; a
+            mesh such as `jax.make_mesh((jax.device_count(),), ("fits",))` after
+            `jax.distributed.initialize()` spreads one call over every host (every process makes
+            the same call and gets the whole result). Every fit's result is bit for bit the same
+            whatever the number of devices. (The separate keywords solver=, batching=, ... still
+            work, with a DeprecationWarning, until 0.4.0.)
         strict: raise `ConvergenceError` if the best start did not converge (else a
             `ConvergenceWarning` is issued).
         progress: say on stderr what is being fitted and how long it took (default: silent).
@@ -313,17 +316,16 @@ def fit(law: Law, data: ScalingData, *, target: str = "loss", residual: str = "l
     if isinstance(data, (list, tuple)):
         raise TypeError("fit takes one ScalingData; to fit a list of datasets in one batched call use "
                         "jscale.fit_many(law, datasets).")
+    execution = execution_of(execution, legacy, "fit")
     (result,) = fit_list(law, [data], target=target, residual=residual, starts=starts, loss=loss, delta=delta,
-                     solver=solver, batching=batching, batch_size=batch_size, n_devices=n_devices, mesh=mesh,
-                     strict=strict, progress=progress)
+                         strict=strict, progress=progress, **execution.keywords(*FIT_OPTIONS))
     warn_all(result.diagnostics(), stacklevel=2)
     return result
 
 
 def fit_many(law: Law, datasets, *, target: str = "loss", residual: str = "log", starts=None, loss="huber",
-             delta: float | None = None, solver=None, batching: str | None = None, batch_size: int | None = None,
-             n_devices: int | None = None, mesh=None, strict: bool = False,
-             progress: bool | None = None) -> list[FitResult]:
+             delta: float | None = None, execution: Execution | None = None, strict: bool = False,
+             progress: bool | None = None, **legacy) -> list[FitResult]:
     """Fits one law to each of several datasets in one batched jitted call; a list of FitResults.
 
     Every dataset is padded to the longest with rows of weight 0, and every start runs on every
@@ -338,8 +340,8 @@ def fit_many(law: Law, datasets, *, target: str = "loss", residual: str = "log",
     """
     if isinstance(datasets, ScalingData) or not isinstance(datasets, (list, tuple)) or not datasets:
         raise TypeError("fit_many takes a non-empty list of ScalingData; for one dataset use jscale.fit.")
+    execution = execution_of(execution, legacy, "fit_many")
     results = fit_list(law, list(datasets), target=target, residual=residual, starts=starts, loss=loss, delta=delta,
-                   solver=solver, batching=batching, batch_size=batch_size, n_devices=n_devices, mesh=mesh,
-                   strict=strict, progress=progress)
+                       strict=strict, progress=progress, **execution.keywords(*FIT_OPTIONS))
     warn_all(merge([r.diagnostics() for r in results]), stacklevel=2)
     return results

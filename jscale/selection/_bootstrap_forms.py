@@ -14,6 +14,7 @@ import numpy as np
 from jscale.base._warnings import warn_all
 from jscale.data._data import ScalingData
 from jscale.engine._batch import counts_table
+from jscale.engine._execution import Execution, execution_of
 from jscale.fitting._bootstrap import as_key_data, check_n_resamples, resample_fits, resample_units, warm_starts
 from jscale.fitting._fit import check_law_and_data, check_objective, fit
 from jscale.selection._backtest import residual_test, split, trend_test
@@ -29,14 +30,12 @@ from jscale.selection._forms import (
     trend_charges,
 )
 
-# The execution keywords `jscale.bootstrap` takes, passed on to every form's bootstrap.
-EXECUTION = ("solver", "batching", "batch_size", "n_devices", "mesh", "chunk_size", "progress")
-
 
 def bootstrap_forms(laws, data: ScalingData, *, key, n_resamples=None, by: str = "compute", holdout: float = 0.25,
                     cutoff=None, names=None, full_fits=None, prior=None, score: str = "held-out+trend",
                     unit: str = "row", target: str = "loss", residual: str = "log", loss="huber", delta=None,
-                    jackknife: bool = True, **execution) -> Ensemble:
+                    jackknife: bool = True, execution: Execution | None = None,
+                    progress: bool | None = None, **legacy) -> Ensemble:
     """Several candidate forms of a law, bootstrapped together and mixed by their extrapolation skill
     (see `jscale.selection._forms` for the weights).
 
@@ -66,12 +65,9 @@ def bootstrap_forms(laws, data: ScalingData, *, key, n_resamples=None, by: str =
         score: "held-out+trend" (default: the forms' skill on the held-out runs, each form's
             scores charged max(0, chi2/2 - dof) of its residual test, the evidence of a trend its
             fit leaves in all the runs; `jscale.selection._forms`) or "held-out" (the skill alone).
-        **execution: solver, batching, batch_size, n_devices, mesh, chunk_size, progress.
+        execution, progress: as in `jscale.bootstrap`.
     """
-    unknown = sorted(set(execution) - set(EXECUTION))
-    if unknown:
-        raise TypeError(f"bootstrap_forms got unexpected keyword {unknown[0]!r}; besides its own it takes "
-                        f"{', '.join(EXECUTION)}.")
+    execution = execution_of(execution, legacy, "bootstrap_forms")
     laws, names = check_laws(laws, names)
     log_prior = check_prior(prior, len(laws))
     score = check_score(score)
@@ -89,7 +85,6 @@ def bootstrap_forms(laws, data: ScalingData, *, key, n_resamples=None, by: str =
     n_resamples = check_n_resamples(n_resamples)
     counts = counts_table(as_key_data(key), n_resamples, n_units)
     options = dict(target=target, residual=residual, loss=loss, delta=delta)
-    fit_options = {k: v for k, v in execution.items() if k in ("solver", "batching", "batch_size", "n_devices", "mesh")}
     row_weight = np.ones(len(data)) if data.weight is None else np.asarray(data.weight, np.float64)
     train_data = data.replace(weight=np.where(held, 0.0, row_weight))
     row_counts = counts[:, unit_of_row] * row_weight[None]
@@ -99,13 +94,14 @@ def bootstrap_forms(laws, data: ScalingData, *, key, n_resamples=None, by: str =
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the ensemble's diagnostics() gathers what matters
         for k, law in enumerate(laws):
-            full = full_fits[k] if full_fits is not None else fit(law, data, **options, **fit_options)
+            full = full_fits[k] if full_fits is not None else fit(law, data, **options, execution=execution)
+            run = dict(options, progress=progress, **execution.keywords())
             member = resample_fits(law, data, key=key, counts=None, n_resamples=n_resamples, unit=unit, starts="warm",
-                                full_fit=full, jackknife=jackknife, **options, **execution_options(execution))
+                                   full_fit=full, jackknife=jackknife, **run)
             starts = np.vstack([warm_starts(full), full.starts])
-            train_fit = fit(law, train_data, starts=starts, **options, **fit_options)
+            train_fit = fit(law, train_data, starts=starts, **options, execution=execution)
             train = resample_fits(law, train_data, key=None, counts=counts, n_resamples=None, unit=unit, starts="warm",
-                               full_fit=train_fit, jackknife=False, **options, **execution_options(execution))
+                                  full_fit=train_fit, jackknife=False, **run)
             errors = held_errors(train, data, held, train.free_draws)
             s2, spread = train_fit.residual_variance, prediction_spread(errors, train.converged)
             scores.append(predictive_scores(errors, train.converged, row_counts[:, held], s2, law.n_free, spread))
@@ -129,7 +125,3 @@ def bootstrap_forms(laws, data: ScalingData, *, key, n_resamples=None, by: str =
                         residuals=tuple(residuals), prior=np.exp(log_prior), score=score, charges=charges)
     warn_all(ensemble.diagnostics(), stacklevel=3)
     return ensemble
-
-
-def execution_options(execution: dict) -> dict:
-    return {k: execution.get(k) for k in EXECUTION}

@@ -30,7 +30,7 @@ from flax import struct
 from jscale.base._interval import Interval
 from jscale.base._json import strict_json
 from jscale.base._numerics import read_only, x64_scope
-from jscale.base._warnings import DiagnosticWarning, SweepWarning
+from jscale.base._warnings import Diagnostic, DiagnosticWarning, SweepWarning, warn_all
 from jscale.data._data import ScalingData
 from jscale.decisions._allocation import compute_optimal
 from jscale.fitting._bootstrap import as_key_data
@@ -287,6 +287,15 @@ class IsoFLOPResult(struct.PyTreeNode, kw_only=True):
         """Whether at least 2 resamples are usable, so that there are bands."""
         return self.draws is not None and self.usable.sum() >= 2
 
+    def diagnostics(self) -> list:
+        """What the sweep left out or found doubtful (budgets under 3 sizes, minima at a sweep's
+        edge, lopsided parabolas), as `jscale.warnings.Diagnostic` records; `jscale.isoflop` warned
+        with them."""
+        if not self.notes:
+            return []
+        return [Diagnostic("sweep", "isoFLOP sweep: " + "; ".join(self.notes) + ".", SweepWarning,
+                           {"budgets": len(self.budgets), "included": int(np.sum(self.included))})]
+
     def interval(self, name: str, level: float = 0.95):
         """Percentile band over the usable resamples: of an exponent ("a", "b", "a_plus_b",
         "loss_exponent"), a scalar pair; of a per-budget quantity ("n_params", "n_tokens", "loss"),
@@ -417,7 +426,7 @@ def _budgets(data: ScalingData, budgets, rtol: float):
 
 
 def isoflop(data: ScalingData, *, budgets=None, rtol: float = 0.1, loss="squared", delta=None,
-            n_resamples: int | None = None, key=0, warn: bool = True) -> IsoFLOPResult:
+            n_resamples: int | None = None, key=0, warn: bool | None = None) -> IsoFLOPResult:
     """Chinchilla's Approach 2 on an isoFLOP sweep: a parabola of log loss in log N (and in log D)
     per compute budget, its minimum, and the power laws N*(C) = G_N C^a, D*(C) = G_D C^b and
     L*(C) = G_L C^gamma through the minima, with bands from resampling runs within each budget.
@@ -434,7 +443,8 @@ def isoflop(data: ScalingData, *, budgets=None, rtol: float = 0.1, loss="squared
         delta: the Huber threshold with loss="huber" (default 1e-3), as for `jscale.fit`.
         n_resamples: resamples of runs within each budget (default 1000; 0 for none).
         key: integer seed or JAX PRNG key of the resamples.
-        warn: warn (`jscale.warnings.SweepWarning`) about budgets left out.
+        warn: deprecated (goes in 0.4.0): the findings are `jscale.warnings.SweepWarning`s, silenced
+            as every diagnostic is, and listed by `IsoFLOPResult.diagnostics()`.
 
     Returns:
         An `IsoFLOPResult`.
@@ -483,10 +493,8 @@ def isoflop(data: ScalingData, *, budgets=None, rtol: float = 0.1, loss="squared
                      "loss_exponent": out["loss_exponent"], "log_gn": out["log_gn"], "log_gd": out["log_gd"],
                      "log_gl": out["log_gl"]}
             draws = {k: read_only(v) for k, v in draws.items()}
-    if warn and notes:
-        warnings.warn("isoFLOP sweep: " + "; ".join(notes) + ".", SweepWarning, stacklevel=2)
     nan = np.where(use, 1.0, np.nan)  # no minimum inside the sweep: none reported
-    return IsoFLOPResult(
+    result = IsoFLOPResult(
         budgets=read_only(budget_c), budget_index=read_only(label), n_runs=read_only(n_runs),
         included=read_only(use),
         n_params=read_only(np.exp(full["log_n"]) * nan), n_tokens=read_only(np.exp(full["log_d"]) * nan),
@@ -499,6 +507,13 @@ def isoflop(data: ScalingData, *, budgets=None, rtol: float = 0.1, loss="squared
         draws=draws, usable=None if usable is None else read_only(usable),
         key=None if key_data is None else read_only(key_data), notes=tuple(notes),
     )
+    if warn is not None:
+        warnings.warn("isoflop's warn= goes in 0.4.0: its findings are jscale.warnings.SweepWarning, silenced as "
+                      "every diagnostic is (warnings.simplefilter('ignore', jscale.warnings.SweepWarning)) and "
+                      "listed by result.diagnostics().", DeprecationWarning, stacklevel=2)
+    if warn is not False:
+        warn_all(result.diagnostics(), stacklevel=2)
+    return result
 
 
 @dataclasses.dataclass(frozen=True)

@@ -115,8 +115,9 @@ def test_two_processes_split_one_bootstrap(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         data = jscale.datasets.load("chinchilla")
-        fit = jscale.fit(LAW, data, starts=LAW.default_starts()[::113], n_devices=1)
-        boot = jscale.bootstrap(LAW, data, n_resamples=9, key=5, full_fit=fit, n_devices=1, jackknife=False)
+        fit = jscale.fit(LAW, data, starts=LAW.default_starts()[::113], execution=jscale.Execution(n_devices=1))
+        boot = jscale.bootstrap(LAW, data, n_resamples=9, key=5, full_fit=fit,
+                                execution=jscale.Execution(n_devices=1), jackknife=False)
     for out in outs:
         got = np.load(out)
         np.testing.assert_array_equal(got["fit"], fit.end_params)
@@ -128,9 +129,9 @@ def test_mesh_argument_is_checked():
     data = jscale.datasets.load("chinchilla")
     mesh = jax.make_mesh((1,), ("fits",))
     with pytest.raises(ValueError, match="either n_devices .* or mesh"):
-        jscale.fit(LAW, data, n_devices=1, mesh=mesh)
+        jscale.fit(LAW, data, execution=jscale.Execution(n_devices=1, mesh=mesh))
     with pytest.raises(TypeError, match="mesh must be a jax.sharding.Mesh"):
-        jscale.bootstrap(LAW, data, key=0, mesh=jax.devices())
+        jscale.bootstrap(LAW, data, key=0, execution=jscale.Execution(mesh=jax.devices()))
 
 
 def test_memory_budget_splits_calls_without_changing_results(monkeypatch):
@@ -153,7 +154,8 @@ def test_memory_budget_splits_calls_without_changing_results(monkeypatch):
         boot = jscale.bootstrap(LAW, data, **kw)
         assert len(calls) == 4
         monkeypatch.delenv("JSCALE_MEMORY_BUDGET")
-        ref = jscale.bootstrap(LAW, data, chunk_size=3, **kw)  # the same calls, asked for explicitly
+        ref = jscale.bootstrap(LAW, data,
+                               execution=jscale.Execution(chunk_size=3), **kw)  # the same calls, asked for explicitly
         # Two datasets per call (of their rows padded to a bucket).
         rows = _batch.row_bucket(len(parts[0]))
         monkeypatch.setenv("JSCALE_MEMORY_BUDGET", str(256 * _batch.slot_bytes(rows, 5) + 2 * 8 * (8 * rows + 10 * 8)))

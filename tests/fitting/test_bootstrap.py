@@ -131,7 +131,7 @@ def test_same_key_same_draws_whatever_the_chunk_size(small):
     data, fit, boot = small
     for chunk_size in (3, 5):
         other = quiet(jscale.bootstrap, LAW, data, n_resamples=8, key=7, starts="optimum", full_fit=fit,
-                       chunk_size=chunk_size, jackknife=False)
+                       execution=jscale.Execution(chunk_size=chunk_size), jackknife=False)
         for i in range(8):
             np.testing.assert_array_equal(other.resample_counts(i), boot.resample_counts(i))
         np.testing.assert_allclose(other.free_draws, boot.free_draws, rtol=1e-9, atol=1e-12)
@@ -359,7 +359,8 @@ def test_warns_when_draws_do_not_converge(small):
     data, fit, _ = small
     with pytest.warns(jscale.warnings.IntervalWarning, match="did not converge"):
         boot = jscale.bootstrap(LAW, data, n_resamples=8, key=0, starts=subset_starts()[:2], full_fit=fit,
-                                solver=jscale.solvers.RobustGaussNewton(max_steps=2), jackknife=False)
+                                execution=jscale.Execution(solver=jscale.solvers.RobustGaussNewton(max_steps=2)),
+                                jackknife=False)
     assert boot.n_converged < 8
 
 
@@ -390,7 +391,7 @@ def test_warns_about_a_parameter_at_its_bound():
         (dict(unit="group"), ValueError, "no group column"),
         (dict(starts="best"), ValueError, "starts must be 'warm', 'optimum', 'grid'"),
         (dict(loss="squared"), ValueError, "Pass the fit of the same law and objective"),
-        (dict(chunk_size=0), ValueError, "chunk_size must be a positive integer"),
+        (dict(execution=jscale.Execution(chunk_size=0)), ValueError, "chunk_size must be a positive integer"),
         (dict(full_fit="fit"), TypeError, "full_fit must be the FitResult"),
         (dict(key=None), TypeError, "bootstrap needs key="),
         (dict(key=None, n_resamples=None, counts=np.ones((2, 35))), ValueError, r"shape \(B, 36\)"),
@@ -434,7 +435,7 @@ def test_bad_interval_requests(small):
 def test_progress_bar_over_chunks(small, capsys):
     data, fit, boot = small
     shown = quiet(jscale.bootstrap, LAW, data, n_resamples=8, key=7, starts="optimum", full_fit=fit,
-                   chunk_size=4, progress=True, jackknife=False)
+                   execution=jscale.Execution(chunk_size=4), progress=True, jackknife=False)
     np.testing.assert_allclose(shown.free_draws, boot.free_draws, rtol=1e-9, atol=1e-12)
 
 

@@ -187,7 +187,7 @@ def test_one_trace_per_batch_shape():
     def fit(d, s):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", jscale.warnings.ConvergenceWarning)
-            return jscale.fit(LAW, d, starts=s, solver=solver)
+            return jscale.fit(LAW, d, starts=s, execution=jscale.Execution(solver=solver))
 
     with traces() as counted:
         first = fit(data, starts)
@@ -210,7 +210,8 @@ def test_31_and_32_rows_share_one_program():
     data = jscale.datasets.load("chinchilla")
     with warnings.catch_warnings(), traces() as counted:
         warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
-        fits = [jscale.fit(LAW, data.subset(np.arange(n)), starts=subset_starts()[:5], solver=solver)
+        fits = [jscale.fit(LAW, data.subset(np.arange(n)), starts=subset_starts()[:5],
+                           execution=jscale.Execution(solver=solver))
                 for n in (31, 32)]
     assert counted["_fit_starts"] == 1
     # The padding rows (weight 0) change nothing: 31 rows alone give the same fit as 31 rows
@@ -219,7 +220,7 @@ def test_31_and_32_rows_share_one_program():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
         zero = jscale.fit(LAW, data.subset(np.arange(32)).replace(weight=weights), starts=subset_starts()[:5],
-                          solver=solver)
+                          execution=jscale.Execution(solver=solver))
     np.testing.assert_array_equal(fits[0].objectives, zero.objectives)
     np.testing.assert_array_equal(fits[0].end_params, zero.end_params)
 
@@ -253,12 +254,13 @@ INVALID = [
     (dict(starts=np.zeros((0, 5))), ValueError, r"starts must have shape \(S, 5\).*got shape \(0, 5\)"),
     (dict(starts=NAN_STARTS), ValueError, r"starts has 1 rows? with NaN or infinite values; the first is row 1"),
     (dict(starts=np.full((2, 5), np.inf)), ValueError, r"starts has 2 rows? with NaN or infinite.*row 0"),
-    (dict(batching="pmap"), ValueError, r"batching must be one of refill, vmap, map; got 'pmap'"),
-    (dict(batch_size=0), ValueError, r"batch_size must be a positive integer; got 0"),
-    (dict(batch_size=2.5), ValueError, r"batch_size must be a positive integer; got 2.5"),
-    (dict(n_devices=jax.local_device_count() + 1), ValueError,
+    (dict(execution=jscale.Execution(batching="pmap")), ValueError,
+     r"batching must be one of refill, vmap, map; got 'pmap'"),
+    (dict(execution=jscale.Execution(batch_size=0)), ValueError, r"batch_size must be a positive integer; got 0"),
+    (dict(execution=jscale.Execution(batch_size=2.5)), ValueError, r"batch_size must be a positive integer; got 2.5"),
+    (dict(execution=jscale.Execution(n_devices=jax.local_device_count() + 1)), ValueError,
      rf"n_devices={jax.local_device_count() + 1} but only {jax.local_device_count()} local devices"),
-    (dict(n_devices=0), ValueError, r"n_devices must be a positive integer; got 0"),
+    (dict(execution=jscale.Execution(n_devices=0)), ValueError, r"n_devices must be a positive integer; got 0"),
     (dict(loss="bogus"), ValueError,
      r"loss must be 'huber', 'squared', 'asymmetric' or a loss object such as jscale.losses.Huber\(delta\)"
      r".*got 'bogus'"),
@@ -272,7 +274,7 @@ INVALID = [
     (dict(law="chinchilla"), TypeError, r"law must be a jscale law object.*got str"),
     (dict(law=jscale.laws.Chinchilla), TypeError, r"law must be a jscale law object.*got type"),
     (dict(data={"n_params": [1e9], "loss": [2.0]}), TypeError, r"data must be a jscale.ScalingData.*got dict"),
-    (dict(solver="lm"), TypeError, r"solver must be a jscale solver.*got str"),
+    (dict(execution=jscale.Execution(solver="lm")), TypeError, r"solver must be a jscale solver.*got str"),
     (dict(starts="abc"), ValueError, r"starts must be a numeric array of shape \(S, 5\); got str"),
     (dict(delta="x"), ValueError, r"Huber delta must be a positive finite number; got 'x'"),
     (dict(delta=True), ValueError, r"Huber delta must be a positive finite number; got True"),
@@ -308,7 +310,8 @@ def test_nan_loss_stops_at_scaling_data(no_fitting):
 def two_step_fit():
     solver = jscale.solvers.RobustGaussNewton(max_steps=2)
     with pytest.warns(jscale.warnings.ConvergenceWarning, match=r"best of 40 starts ended with status 'max_steps'"):
-        result = jscale.fit(LAW, synthetic_chinchilla(), starts=subset_starts(), solver=solver)
+        result = jscale.fit(LAW, synthetic_chinchilla(), starts=subset_starts(),
+                            execution=jscale.Execution(solver=solver))
     return result
 
 
@@ -324,7 +327,8 @@ def test_max_steps_strict_raises(two_step_fit):
     with warnings.catch_warnings():
         warnings.simplefilter("error", jscale.warnings.ConvergenceWarning)
         with pytest.raises(jscale.warnings.ConvergenceError, match=r"status 'max_steps'.*0 starts converged"):
-            jscale.fit(LAW, synthetic_chinchilla(), starts=subset_starts(), solver=solver, strict=True)
+            jscale.fit(LAW, synthetic_chinchilla(), starts=subset_starts(),
+                       execution=jscale.Execution(solver=solver), strict=True)
 
 
 def test_converged_fit_does_not_warn():
@@ -381,7 +385,7 @@ def test_lbfgs_solver_reaches_the_optimum(grid_fit, chinchilla):
     # optax L-BFGS from a few grid starts plus one near the optimum: it must end on the same
     # optimum as the default solver (to the L-BFGS stopping tolerance) and report statuses.
     starts = np.vstack([LAW.default_starts()[::500], grid_fit.end_params[grid_fit.best_index] + 0.01])
-    result = jscale.fit(LAW, chinchilla, starts=starts, solver=jscale.solvers.LBFGS())
+    result = jscale.fit(LAW, chinchilla, starts=starts, execution=jscale.Execution(solver=jscale.solvers.LBFGS()))
     assert result.objective == pytest.approx(grid_fit.objective, rel=1e-7)
     assert result.objective >= grid_fit.objective * (1 - 1e-12)
     assert set(np.unique(result.status)) <= {0, 1, 2, 3}
@@ -402,7 +406,8 @@ def test_custom_law_over_a_numeric_and_a_categorical_column():
     data = jscale.ScalingData.from_arrays(steps=steps, mixture=mixture, err=accuracy_like)
     law = jscale.laws.custom(_per_mixture, {"E_code": "free", "E_web": "free", "A": "positive", "alpha": "free"},
                              columns=("steps", "mixture"))
-    result = quiet(jscale.fit, law, data, target="err", residual="raw", loss="squared", batching="vmap")
+    result = quiet(jscale.fit, law, data, target="err", residual="raw", loss="squared",
+                   execution=jscale.Execution(batching="vmap"))
     assert result.params == pytest.approx(truth, rel=1e-8)
     assert result.data_summary.levels == (("mixture", ("code", "web")),)
     with pytest.warns(jscale.warnings.ExtrapolationWarning, match="steps up to 1.00 decades"):

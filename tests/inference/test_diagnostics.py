@@ -70,7 +70,8 @@ def test_stopped_early_reports_the_gradient_norm():
     assert "status 'max_steps' after 2 objective evaluations" in found.message
     assert W.ConvergenceWarning in [w.category for w in caught]
     with pytest.raises(W.ConvergenceError, match="gradient norm"):
-        jscale.fit(LAW, curve(), solver=jscale.solvers.RobustGaussNewton(max_steps=2), strict=True)
+        jscale.fit(LAW, curve(),
+                   execution=jscale.Execution(solver=jscale.solvers.RobustGaussNewton(max_steps=2)), strict=True)
 
 
 def test_a_stall_at_the_converged_optimum_is_not_a_convergence_problem(clean):
