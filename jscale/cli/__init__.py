@@ -560,7 +560,8 @@ def _fit_forms(args, data, source, names) -> int:
         raise UserError("Several forms are weighed on bootstrap resamples; --bootstrap 0 does not apply (the "
                         "default, 1000, or 200 for a quicker look).")
     laws = [_law(name, data) for name in names]
-    options = dict(target=args.target, residual=args.residual, loss=args.loss, delta=args.delta, solver=_solver(args))
+    options = dict(target=args.target, residual=args.residual, loss=args.loss, delta=args.delta,
+                   execution=jscale.Execution(solver=_solver(args)))
     show = not args.quiet
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", jscale.warnings.DiagnosticWarning)

@@ -26,6 +26,7 @@ from jscale.base._text import closest
 from jscale.base._warnings import ConvergenceError, warn_all
 from jscale.data._data import ScalingData
 from jscale.engine._batch import counts_table
+from jscale.engine._execution import Execution
 from jscale.fitting._bootstrap import as_key_data, check_n_resamples, resample_fits, resample_units
 from jscale.inference import _predict
 from jscale.inference._diagnostics import summarize
@@ -345,9 +346,8 @@ def two_stage(loss_fit: FitResult, link_fit: FitResult, data: ScalingData, *, lo
     boots = []
     for fit, part, c in zip((loss_fit, link_fit), parts, (c_loss, c_link)):
         boots.append(resample_fits(fit.law, part, n_resamples=None, key=None, counts=c[keep], unit="row", starts="warm",
-                                full_fit=fit, target=fit.target, residual=fit.residual, loss=fit.loss, delta=None,
-                                solver=None, batching=None, batch_size=None, n_devices=None, mesh=None,
-                                chunk_size=None, progress=progress, jackknife=False))
+                                   full_fit=fit, target=fit.target, residual=fit.residual, loss=fit.loss,
+                                   delta=None, progress=progress, jackknife=False, **Execution().keywords()))
     result = TwoStage(loss_fit=loss_fit, link_fit=link_fit, loss_boot=boots[0], link_boot=boots[1],
                       n_dropped=int(n_resamples - keep.sum()))
     if not (boots[0].converged & boots[1].converged).any():

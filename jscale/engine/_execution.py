@@ -20,7 +20,7 @@ class Execution:
         solver: a solver object: `jscale.solvers.RobustGaussNewton()` (the default) or
             `jscale.solvers.LBFGS()`, with their hyperparameters (e.g. `max_steps`).
         batching: how starts share the solver's slots: "refill" (the default), "vmap" or "map".
-        batch_size: solver slots per device (default: 512 on a CPU, more on an accelerator).
+        batch_size: solver slots per device (default: 256 on a CPU, more on an accelerator).
         n_devices: the first n local devices (default: all of them); or
         mesh: a `jax.sharding.Mesh` to split the fits over (not with `n_devices`).
         chunk_size: resamples per jitted call of a bootstrap (default: as many as fit a quarter of
@@ -29,7 +29,7 @@ class Execution:
     Example:
         >>> import jscale
         >>> jscale.Execution(n_devices=1, batch_size=256)
-        Execution(n_devices=1, batch_size=256)
+        Execution(batch_size=256, n_devices=1)
     """
 
     solver: object = None

@@ -50,13 +50,13 @@ LAW = jscale.laws.Chinchilla()
 # 40 starts (padded to 40, a bucket): 8, 16 and 32 slots hand out more starts than they hold;
 # the default (256 slots, capped at 40) runs them all at once.
 METHODS = {
-    "vmap": dict(batching="vmap"),
-    "map8": dict(batching="map", batch_size=8),
-    "map16": dict(batching="map", batch_size=16),  # 40 = 2 x 16 + a remainder of 8
-    "refill8": dict(batching="refill", batch_size=8),
-    "refill16": dict(batching="refill", batch_size=16),
-    "refill32": dict(batching="refill", batch_size=32),
-    "refill": dict(batching="refill"),
+    "vmap": jscale.Execution(batching="vmap"),
+    "map8": jscale.Execution(batching="map", batch_size=8),
+    "map16": jscale.Execution(batching="map", batch_size=16),  # 40 = 2 x 16 + a remainder of 8
+    "refill8": jscale.Execution(batching="refill", batch_size=8),
+    "refill16": jscale.Execution(batching="refill", batch_size=16),
+    "refill32": jscale.Execution(batching="refill", batch_size=32),
+    "refill": jscale.Execution(batching="refill"),
 }
 # Each setting compiles once per problem (1-2 s on CPU); the default run covers every strategy on
 # each problem, and `-m slow` the full table.
@@ -105,7 +105,8 @@ class _Problem:
             with warnings.catch_warnings():
                 # The best start converges; an error here means it did not under this method.
                 warnings.simplefilter("error", jscale.warnings.ConvergenceWarning)
-                self._fits[name] = jscale.fit(LAW, self.data, starts=self.starts, loss=self.loss, **METHODS[name])
+                self._fits[name] = jscale.fit(LAW, self.data, starts=self.starts, loss=self.loss,
+                                              execution=METHODS[name])
         return self._fits[name]
 
 
