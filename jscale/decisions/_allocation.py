@@ -28,6 +28,7 @@ from jscale.engine._optimum import solve, status
 from jscale.inference._bands import Bands, evaluate, to_bands
 from jscale.inference._diagnostics import extrapolation
 from jscale.inference._estimate import estimate_of
+from jscale.inference._predict import codes_for
 from jscale.inference._results import BootstrapResult, FitResult
 from jscale.laws._laws import Law
 
@@ -185,22 +186,42 @@ def check_cost(law: Law, cost):
     return cost
 
 
-def check_fixed(law: Law, fixed, n: int) -> dict:
-    """Logs of the law's other columns, held fixed (e.g. unique_tokens), broadcast to (n,)."""
+def fixed_columns(law, over, fixed, summary, *, hint: str = "") -> dict:
+    """The values of the law's columns other than `over` (natural units, 1-D; categorical labels as
+    codes, given the fitted data's `summary`), checked: every other column given, none unknown."""
     fixed = dict(fixed or {})
-    others = [c for c in law.columns if c not in ALLOCATION_COLUMNS]
+    others = [c for c in law.columns if c not in over]
     missing = [c for c in others if c not in fixed]
     if missing:
-        raise ValueError(f"The {law.name} law also reads {', '.join(missing)}; pass its value(s) as fixed={{...}}.")
+        raise ValueError(f"The {law.name} law also reads {', '.join(missing)}; pass its value(s) as "
+                         f"fixed={{...}}{hint}.")
     unknown = [c for c in fixed if c not in others]
     if unknown:
-        raise ValueError(f"fixed names {', '.join(unknown)}, which the {law.name} law does not hold fixed here.")
+        where = "is one of the optimised columns" if unknown[0] in over else f"is not a column of the {law.name} law"
+        raise ValueError(f"fixed names {unknown[0]!r}, which {where}.")
     out = {}
-    for name, value in fixed.items():
-        arr = np.broadcast_to(np.asarray(value, np.float64), (n,))
-        if not np.all(np.isfinite(arr) & (arr > 0)):
-            raise ValueError(f"fixed {name} must be finite and positive; got {value!r}.")
-        out[name] = np.log(arr)
+    for c in others:
+        labels = summary.levels_of(c) if summary is not None else None
+        if labels is not None:
+            out[c] = codes_for(c, np.atleast_1d(np.asarray(fixed[c], dtype=object)), labels)
+        else:
+            out[c] = np.atleast_1d(np.asarray(fixed[c], np.float64))
+            if out[c].ndim != 1 or not np.all(np.isfinite(out[c])):
+                raise ValueError(f"fixed {c} must be a finite number or a 1-D array of them; got {fixed[c]!r}.")
+            if c in law.log_columns and not np.all(out[c] > 0):
+                raise ValueError(f"fixed {c} must be positive for the {law.name} law; got {fixed[c]!r}.")
+    return out
+
+
+def check_fixed(law: Law, fixed, n: int) -> dict:
+    """Logs of the law's columns other than N and D, held fixed (e.g. unique_tokens), broadcast to (n,)."""
+    out = {}
+    for name, value in fixed_columns(law, ALLOCATION_COLUMNS, fixed, None).items():
+        if value.size not in (1, n):
+            raise ValueError(f"fixed {name} must be one value or {n} (one per point); got {value.size}.")
+        if not np.all(value > 0):
+            raise ValueError(f"fixed {name} must be finite and positive; got {fixed[name]!r}.")
+        out[name] = np.log(np.broadcast_to(value, (n,)))
     return out
 
 

@@ -19,11 +19,10 @@ from flax import struct
 
 from jscale.base._numerics import read_only
 from jscale.base._text import closest
-from jscale.decisions._allocation import positive_array, warn_outside
+from jscale.decisions._allocation import fixed_columns, positive_array, warn_outside
 from jscale.engine._optimum import pins, solve, status
 from jscale.inference._bands import Bands, evaluate, to_bands
 from jscale.inference._estimate import estimate_of
-from jscale.inference._predict import codes_for
 
 # Starting grid: at most this many points over the search box (per column: 64 for one column,
 # 16 for two, 6 for three).
@@ -218,32 +217,6 @@ def _check_over(law, over) -> tuple:
     return over
 
 
-def _check_fixed(law, over, fixed, summary) -> tuple[dict, int]:
-    """The other columns' values (natural units; categorical labels as codes), broadcast together."""
-    fixed = dict(fixed or {})
-    others = [c for c in law.columns if c not in over]
-    missing = [c for c in others if c not in fixed]
-    if missing:
-        raise ValueError(f"The {law.name} law also reads {', '.join(missing)}; pass its value(s) as fixed={{...}} "
-                         f"(or optimise it too with over=).")
-    unknown = [c for c in fixed if c not in others]
-    if unknown:
-        where = "is optimised (over=)" if unknown[0] in over else f"is not a column of the {law.name} law"
-        raise ValueError(f"fixed names {unknown[0]!r}, which {where}.")
-    out = {}
-    for c in others:
-        labels = summary.levels_of(c) if summary is not None else None
-        if labels is not None:
-            out[c] = codes_for(c, np.atleast_1d(np.asarray(fixed[c], dtype=object)), labels)
-        else:
-            out[c] = np.atleast_1d(np.asarray(fixed[c], np.float64))
-            if out[c].ndim != 1 or not np.all(np.isfinite(out[c])):
-                raise ValueError(f"fixed {c} must be a finite number or a 1-D array of them; got {fixed[c]!r}.")
-            if c in law.log_columns and not np.all(out[c] > 0):
-                raise ValueError(f"fixed {c} must be positive for the {law.name} law; got {fixed[c]!r}.")
-    return out
-
-
 def _check_bounds(over, bounds, summary) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(lower, upper) hard bounds in log space (m,), and the (S, m) starting grid."""
     bounds = dict(bounds or {})
@@ -345,7 +318,7 @@ def optimum(result, over, *, fixed=None, bounds=None, cost=None, budget=None, re
     mode = "free" if cost is None else ("budget" if budget is not None else "reach")
     target = None if mode == "free" else positive_array("budget" if mode == "budget" else "reach",
                                                          budget if mode == "budget" else reach)
-    fixed_values = _check_fixed(law, over, fixed, summary)
+    fixed_values = fixed_columns(law, over, fixed, summary, hint=" (or optimise it too with over=)")
     lower, upper, starts = _check_bounds(over, bounds, summary)
     sizes = [len(v) for v in fixed_values.values()] + ([target.size] if target is not None else [])
     try:

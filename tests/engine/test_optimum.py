@@ -161,7 +161,7 @@ def test_bands_over_bootstrap_draws(lr_fit):
 @pytest.mark.parametrize(("kwargs", "message"), [
     (dict(over="lr"), "over names 'lr'"),
     (dict(over="learning_rate"), "also reads n_params"),
-    (dict(over="learning_rate", fixed={"n_params": 1e8, "learning_rate": 1e-3}), "is optimised"),
+    (dict(over="learning_rate", fixed={"n_params": 1e8, "learning_rate": 1e-3}), "is one of the optimised columns"),
     (dict(over="learning_rate", fixed={"n_params": 1e8}, budget=1e20), "pass cost= too"),
     (dict(over="learning_rate", fixed={"n_params": 1e8}, cost=lambda lr: lr), "needs budget="),
     (dict(over="learning_rate", fixed={"n_params": 1e8}, bounds={"learning_rate": (1e-2, 1e-3)}), "low < high"),
