@@ -127,7 +127,7 @@ def run_jscale_child(config: str, repeats: int) -> dict:
         "seconds": seconds, "compile_seconds": first - seconds, "resamples": boot.n_resamples,
         "converged": boot.n_converged, "evals": float(np.mean(np.sum(boot.n_steps, axis=1))),
         "starts": boot.n_starts, "devices": jax.local_device_count(),
-        **statistics_of(np.stack([boot.draws[n] for n in NAMES], axis=1)[boot.converged]),
+        **statistics_of(np.stack([boot.draws[n] for n in NAMES], axis=1)[boot.draw_ok]),
     }
 
 

@@ -429,9 +429,9 @@ def corner(boot, *, params=None, fig=None, bins: int = 40):
     names = list(law.param_names if params is None else params)
     # Converged draws with every shown parameter finite (a draw can overflow, e.g. A = exp(800),
     # far outside the data); histograms need finite values.
-    keep = boot.converged & np.all([np.isfinite(np.asarray(boot.draws[n])) for n in names], axis=0)
+    keep = boot.draw_ok & np.all([np.isfinite(np.asarray(boot.draws[n])) for n in names], axis=0)
     draws = {n: np.asarray(boot.draws[n])[keep] for n in names}
-    left_out = int(boot.converged.sum() - keep.sum())
+    left_out = int(boot.draw_ok.sum() - keep.sum())
     positive = dict(zip(law.param_names, law.positive))
     plt = _pyplot()
     k = len(names)

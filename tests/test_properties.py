@@ -248,7 +248,7 @@ def test_bootstrap_gives_finite_draws_or_a_clean_error(fitted, data):
         boot = jscale.bootstrap(CHINCHILLA, d, n_resamples=8, key=key, starts=fitted.starts,
                                 execution=jscale.Execution(solver=SOLVER),
                                 progress=False, jackknife=False)
-        ok = boot.converged
+        ok = boot.draw_ok
         assert np.all(np.isfinite(boot.free_draws[ok]))
         assert set(np.unique(boot.status)) <= {int(s) for s in jscale.solvers.Status}
 

@@ -275,7 +275,7 @@ def _covariance(result, fit: FitResult, target, x, k: int, static: dict, covaria
 
         estimate = float(np.exp(values_of(theta[None])[0, 0]))
         if isinstance(result, BootstrapResult):
-            draws = values_of(np.asarray(result.free_draws)[result.converged])
+            draws = values_of(np.asarray(result.free_draws)[result.draw_ok])
             draws = draws[np.all(np.isfinite(draws), axis=1)]
             if len(draws) < 3:
                 raise ValueError("Too few usable bootstrap draws for a covariance; bootstrap with more resamples.")

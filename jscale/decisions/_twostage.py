@@ -161,7 +161,7 @@ class TwoStage(struct.PyTreeNode, kw_only=True):
         loss, metric = (np.asarray(v)[:n, :n_points] for v in (loss, metric))
         if self.loss_boot is None:
             return loss[0], metric[0], None, None
-        ok = (self.loss_boot.converged & self.link_boot.converged)[:, None] & np.isfinite(metric[:-1])
+        ok = (self.loss_boot.draw_ok & self.link_boot.draw_ok)[:, None] & np.isfinite(metric[:-1])
         return loss[-1], metric[-1], {"loss": read_only(loss[:-1]), "metric": read_only(metric[:-1])}, ok
 
     def _link_columns(self, columns: dict, n: int) -> dict:
@@ -350,7 +350,7 @@ def two_stage(loss_fit: FitResult, link_fit: FitResult, data: ScalingData, *, lo
                                    delta=None, progress=progress, jackknife=False, **Execution().keywords()))
     result = TwoStage(loss_fit=loss_fit, link_fit=link_fit, loss_boot=boots[0], link_boot=boots[1],
                       n_dropped=int(n_resamples - keep.sum()))
-    if not (boots[0].converged & boots[1].converged).any():
+    if not (boots[0].draw_ok & boots[1].draw_ok).any():
         raise ConvergenceError("No joint resample converged in both stages; check the fits and the data.")
     warn_all([d for b in boots for d in b.diagnostics() if d.kind != "resamples"], stacklevel=2)
     return result

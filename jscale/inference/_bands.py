@@ -96,7 +96,7 @@ def to_bands(estimate, est, per_draw, sd, positive, ok_name):
     draws = draw_ok = None
     if per_draw is not None:
         draws = {k: read_only(np.exp(v) if k in positive else v) for k, v in per_draw.items() if k != ok_name}
-        mask = np.asarray(estimate.usable, bool)[:, None]
+        mask = np.asarray(estimate.draw_ok, bool)[:, None]
         ok = mask if ok_name is None else mask & (per_draw[ok_name] == int(Status.SUCCESS))
         draw_ok = read_only(np.broadcast_to(ok, next(iter(draws.values())).shape))
     sd = None if sd is None else {k: read_only(v) for k, v in sd.items()}

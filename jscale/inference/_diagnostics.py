@@ -284,7 +284,7 @@ def draws(boot) -> list[Diagnostic]:
 
 def bootstrap_bounds(boot) -> list[Diagnostic]:
     law = boot.law
-    nat = np.asarray(law.to_natural(np.asarray(boot.free_draws[boot.converged])))
+    nat = np.asarray(law.to_natural(np.asarray(boot.free_draws[boot.draw_ok])))
     estimate = list(boot.fit.params.values())
     hit = [n for n, b in zip(law.param_names, at_bound(law, estimate)) if b]
     return [Diagnostic("bound", m, BoundWarning, {"params": hit}) for m in bound_messages(law, estimate, nat)]

@@ -23,7 +23,7 @@ class Estimate(NamedTuple):
         law: the law object.
         theta: (P,) free parameters of the estimate.
         draws: (B, P) free parameters of bootstrap draws, or None.
-        usable: (B,) mask of the draws whose fit converged, or None.
+        draw_ok: (B,) the usable-draw mask (draws whose fit converged), or None.
         covariance: (P, P) covariance of the free parameters (the fit's curvature), or None.
         result: the `FitResult` or `BootstrapResult` it came from, or None (hand-given params).
     """
@@ -31,7 +31,7 @@ class Estimate(NamedTuple):
     law: Any
     theta: np.ndarray
     draws: np.ndarray | None = None
-    usable: np.ndarray | None = None
+    draw_ok: np.ndarray | None = None
     covariance: np.ndarray | None = None
     result: Any = None
 
@@ -55,7 +55,7 @@ def estimate_of(result, params=None) -> Estimate:
             raise ValueError("params= is for a law object; a BootstrapResult carries its own parameters.")
         fit = result.fit
         return Estimate(fit.law, np.asarray(fit.end_params[fit.best_index]), np.asarray(result.free_draws),
-                        np.asarray(result.converged), None, result)
+                        np.asarray(result.draw_ok), None, result)
     if isinstance(result, FitResult):
         if params is not None:
             raise ValueError("params= is for a law object; a FitResult carries its own parameters.")

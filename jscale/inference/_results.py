@@ -7,6 +7,7 @@ reports in `jscale.inference._report`, the checks in `jscale.inference._diagnost
 from __future__ import annotations
 
 import json
+import warnings
 from typing import Any
 
 import numpy as np
@@ -186,7 +187,7 @@ class BootstrapResult(struct.PyTreeNode, kw_only=True):
     """The outcome of `jscale.bootstrap`: a law refitted to B resamples from S starts each.
 
     Statistics (`se`, `cov`, `corr`, `interval`) use the draws whose best start converged
-    (`converged`); the others are kept and counted.
+    (`draw_ok`); the others are kept and counted.
 
     Attributes:
         fit: the full-data `FitResult` (the point estimate; its law, loss, target and residual).
@@ -242,14 +243,22 @@ class BootstrapResult(struct.PyTreeNode, kw_only=True):
         return np.where(np.isfinite(self._take(self.objectives)), self._take(self.start_status), NONFINITE)
 
     objective = property(lambda self: self._take(self.objectives), doc="(B,) best objective of every resample.")
-    converged = property(lambda self: self.status == SUCCESS, doc="(B,) mask of the draws that converged.")
-    n_converged = property(lambda self: int(np.sum(self.converged)))
+    draw_ok = property(lambda self: self.status == SUCCESS,
+                       doc="(B,) the usable-draw mask (every container's name for it): draws that converged.")
+    n_converged = property(lambda self: int(np.sum(self.draw_ok)))
+
+    @property
+    def converged(self) -> np.ndarray:
+        """The old name of `draw_ok` (until 0.4.0)."""
+        warnings.warn("BootstrapResult.converged is now draw_ok, the usable-draw mask's one name; converged goes "
+                      "in 0.4.0.", DeprecationWarning, stacklevel=2)
+        return self.draw_ok
     n_finite = property(lambda self: int(np.sum(np.isfinite(self._take(self.objectives)))))
     free_draws = property(lambda self: self._take(self.end_params), doc="(B, P) free-space best fit of every draw.")
 
     @property
     def draws(self) -> dict[str, np.ndarray]:
-        """Every draw of every natural parameter, name -> (B,) (all draws; see `converged`)."""
+        """Every draw of every natural parameter, name -> (B,) (all draws; see `draw_ok`)."""
         nat = np.asarray(self.law.to_natural(np.asarray(self.free_draws)))
         return {n: read_only(nat[:, k]) for k, n in enumerate(self.law.param_names)}
 
@@ -262,7 +271,7 @@ class BootstrapResult(struct.PyTreeNode, kw_only=True):
         """(P, P) covariance of the natural parameters over the converged draws. A parameter with
         an infinite draw (e.g. A = exp(log A) overflowing where the data cannot bound it) has
         variance inf and covariances NaN."""
-        nat = np.asarray(self.law.to_natural(np.asarray(self.free_draws[self.converged])))
+        nat = np.asarray(self.law.to_natural(np.asarray(self.free_draws[self.draw_ok])))
         if len(nat) < 2:
             return np.full((self.law.n_free,) * 2, np.nan)
         unbounded = ~np.all(np.isfinite(nat), axis=0)

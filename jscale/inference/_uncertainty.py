@@ -343,7 +343,7 @@ def draws_interval(boot, values, level: float, method: str, transform=None):
     level = check_level(level)
     if method not in BOOTSTRAP_METHODS:
         raise ValueError(f"method must be one of {', '.join(BOOTSTRAP_METHODS)}; got {method!r}.")
-    ok = boot.converged
+    ok = boot.draw_ok
     if not ok.any():
         raise ValueError("No bootstrap draw converged; intervals are undefined.")
     jk_ok = boot.jackknife_status == SUCCESS

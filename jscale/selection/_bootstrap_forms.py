@@ -103,13 +103,13 @@ def bootstrap_forms(laws, data: ScalingData, *, key, n_resamples=None, by: str =
             train = resample_fits(law, train_data, key=None, counts=counts, n_resamples=None, unit=unit, starts="warm",
                                   full_fit=train_fit, jackknife=False, **run)
             errors = held_errors(train, data, held, train.free_draws)
-            s2, spread = train_fit.residual_variance, prediction_spread(errors, train.converged)
-            scores.append(predictive_scores(errors, train.converged, row_counts[:, held], s2, law.n_free, spread))
+            s2, spread = train_fit.residual_variance, prediction_spread(errors, train.draw_ok)
+            scores.append(predictive_scores(errors, train.draw_ok, row_counts[:, held], s2, law.n_free, spread))
             point = held_errors(train, data, held, np.asarray(train_fit.theta)[None])  # every held-out run once
             point_scores.append(float(predictive_scores(point, np.ones(1, bool), np.ones_like(point), s2, law.n_free,
                                                         spread)[0]))
             rmse.append(float(np.sqrt(np.mean(point**2))))
-            draws_cov = spread if train.converged.sum() > 2 else None
+            draws_cov = spread if train.draw_ok.sum() > 2 else None
             trends.append(trend_test(train_fit, data.subset(held), decades, spread=draws_cov))
             residuals.append(residual_test(full, data))
             members.append(member)

@@ -296,7 +296,7 @@ class Ensemble:
             values = model_on_draws(law.log_predict if log else law.predict, x)
             by_form.append(values(np.asarray(result.theta)[None])[0])
             draws.append(values(np.asarray(boot.free_draws)))
-            ok.append(np.broadcast_to(boot.converged[:, None], draws[-1].shape))
+            ok.append(np.broadcast_to(boot.draw_ok[:, None], draws[-1].shape))
         by_form, draws = np.stack(by_form), np.stack(draws)
         log = self.members[0].fit.residual == "log"
         if log:

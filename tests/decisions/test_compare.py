@@ -283,7 +283,7 @@ def test_bootstraps_give_bands_from_draws(fits, boots):
     out = quiet(jscale.compare, boot_a, boot_b, BUDGETS)
     assert out.draws is not None and out.sd is None
     assert out.draws["multiplier"].shape == (24, BUDGETS.size)
-    np.testing.assert_array_equal(out.draw_ok, boot_a.converged & boot_b.converged)
+    np.testing.assert_array_equal(out.draw_ok, boot_a.draw_ok & boot_b.draw_ok)
     # Draw b pairs draw b of A with draw b of B.
     for b in (0, 11, 23):
         pa = {k: v[b] for k, v in boot_a.draws.items()}

@@ -254,7 +254,7 @@ def test_study_draw_b_chains_draw_b_of_each_stage(study, study_prediction):
         loss = chinchilla_loss(p_loss, STUDY_POINTS["n_params"], STUDY_POINTS["n_tokens"])
         np.testing.assert_allclose(pred.draws["loss"][b], loss, rtol=1e-10)
         np.testing.assert_allclose(pred.draws["metric"][b], exponential_link(p_link, loss), rtol=1e-10)
-    ok = two.loss_boot.converged & two.link_boot.converged
+    ok = two.loss_boot.draw_ok & two.link_boot.draw_ok
     np.testing.assert_array_equal(pred.draw_ok, np.broadcast_to(ok[:, None], pred.draw_ok.shape))
 
 

@@ -265,7 +265,7 @@ def test_derived_quantities(well_conditioned):
     d = boot.draws
     np.testing.assert_allclose(a, d["beta"] / (d["alpha"] + d["beta"]), rtol=1e-14)
     low, high = boot.interval(exponent)
-    assert (low, high) == pytest.approx(tuple(np.quantile(a[boot.converged], [0.025, 0.975])), rel=1e-12)
+    assert (low, high) == pytest.approx(tuple(np.quantile(a[boot.draw_ok], [0.025, 0.975])), rel=1e-12)
     assert boot.interval(lambda p: jnp.stack([p["alpha"], p["beta"]]))[0].shape == (2,)
     # Percentile intervals follow monotone maps (up to the interpolation between two draws).
     assert boot.interval("log_A")[0] == pytest.approx(np.log(boot.interval("A")[0]), rel=1e-6)
@@ -293,7 +293,7 @@ def test_predictions_on_draws_are_one_program_per_bucket(well_conditioned):
     _, fit, boot = well_conditioned
     n = np.geomspace(1e8, 1e11, 10)
     x = LAW.inputs({"n_params": n, "n_tokens": 20 * n})
-    free = boot.free_draws[boot.converged][:5]
+    free = boot.free_draws[boot.draw_ok][:5]
     values = _uncertainty.model_on_draws(LAW.log_predict, x)
     with x64_scope():  # float64, as every fit
         direct = np.stack([np.asarray(LAW.log_predict(t, x)) for t in free])
@@ -320,14 +320,14 @@ def test_statistics_use_converged_draws_and_are_read_only(small):
         boot.end_params[0, 0, 0] = 0
     text = boot.summary()
     # 7 or 8 draws converge (one may stall within rounding of its optimum); the summary says which.
-    assert boot.n_converged >= 7 and boot.se["E"] == pytest.approx(np.std(boot.draws["E"][boot.converged], ddof=1))
+    assert boot.n_converged >= 7 and boot.se["E"] == pytest.approx(np.std(boot.draws["E"][boot.draw_ok], ddof=1))
     assert "alpha" in text and "95% percentile interval" in text and f"{boot.n_converged} of 8" in text
 
 
 def test_a_parameter_with_an_infinite_draw_has_infinite_variance(small):
     _, _, boot = small
     free = np.array(boot.end_params)
-    free[:, :, 1] = np.where(np.arange(8)[:, None] == int(np.argmax(boot.converged)), 800.0, free[:, :, 1])
+    free[:, :, 1] = np.where(np.arange(8)[:, None] == int(np.argmax(boot.draw_ok)), 800.0, free[:, :, 1])
     broken = boot.replace(end_params=free)  # one converged draw with log A = 800: A = inf
     with warnings.catch_warnings():
         warnings.simplefilter("error", RuntimeWarning)  # no numpy noise
@@ -460,3 +460,12 @@ def test_prediction_interval_for_a_bounded_law_and_no_jackknife():
 def test_large_integer_seeds_do_not_collide():
     assert not np.array_equal(_bootstrap.as_key_data(1), _bootstrap.as_key_data(2**32 + 1))
     np.testing.assert_array_equal(_bootstrap.as_key_data(np.int64(7)), _bootstrap.as_key_data(7))
+
+
+def test_the_usable_draw_mask_has_one_name(small):
+    """`draw_ok`, as on every container with draws; `converged` is its old name until 0.4.0."""
+    _, _, boot = small
+    np.testing.assert_array_equal(boot.draw_ok, boot.status == jscale.solvers.Status.SUCCESS)
+    assert jscale.Estimate._fields[3] == "draw_ok"
+    with pytest.warns(DeprecationWarning, match="BootstrapResult.converged is now draw_ok"):
+        np.testing.assert_array_equal(boot.converged, boot.draw_ok)

@@ -71,7 +71,7 @@ def test_corner_leaves_out_draws_with_an_infinite_parameter(fitted):
     free = np.array(boot.end_params)
     free[0, :, 1] = 800.0  # log A of every start of resample 0: A = inf
     broken = boot.replace(end_params=free)
-    assert np.isinf(broken.draws["A"][0]) and broken.converged[0]
+    assert np.isinf(broken.draws["A"][0]) and broken.draw_ok[0]
     figure = jplot.corner(broken, params=["E", "A"])
     assert "(1 with an infinite parameter left out)" in figure._suptitle.get_text()
     jplot._pyplot().close(figure)

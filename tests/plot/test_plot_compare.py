@@ -85,7 +85,7 @@ def test_link_with_joint_bootstrap_draws_the_band_and_error_bars(stages, joint, 
     (band,) = _of(ax, PolyCollection)
     grid = ax.lines[0].get_xdata()
     low, high = jscale.plot._quiet(joint.link_boot.predict_interval, loss=grid, level=0.9)
-    p = {k: v[joint.link_boot.converged, None] for k, v in joint.link_boot.draws.items()}
+    p = {k: v[joint.link_boot.draw_ok, None] for k, v in joint.link_boot.draws.items()}
     draws = p["eps"] - p["k"] * np.exp(-p["gamma"] * grid)  # Gadre et al.'s link on every converged draw
     np.testing.assert_allclose(np.quantile(draws, [0.05, 0.95], axis=0), [low, high], rtol=1e-10)
     # The band's outline runs along both edges of the percentile band over the grid.

@@ -285,7 +285,7 @@ def test_ensemble_held_out_test_uses_its_training_draws(data, pair):
     from jscale.selection._forms import held_errors
 
     train = pair.held_out[0]
-    errors = held_errors(train, data, pair.held, train.free_draws)[train.converged]
+    errors = held_errors(train, data, pair.held, train.free_draws)[train.draw_ok]
     compute = np.asarray(data["compute"])
     decades = np.log10(compute[pair.held] / compute[~pair.held].max())
     expected = trend_test(train.fit, data.subset(pair.held), decades, spread=np.cov(errors, rowvar=False))
