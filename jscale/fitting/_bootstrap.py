@@ -52,6 +52,8 @@ N_WARM_STARTS = 3
 # A bootstrap needs at least MIN_RESAMPLES draws (one gives no spread at all); below
 # `jscale.inference._diagnostics.FEW_RESAMPLES` its diagnostics say that its intervals are rough.
 MIN_RESAMPLES = 2
+# Resamples drawn unless told otherwise, by the bootstrap and the sweeps alike.
+DEFAULT_RESAMPLES = 1000
 
 
 @functools.partial(jax.jit, static_argnames=("unit", "n_units"))
@@ -311,9 +313,9 @@ def _resamples(key, counts, n_resamples, kind, n_units, unit):
 
 
 def check_n_resamples(n_resamples):
-    """n_resamples (None: the default, 1000) as a checked int of at least MIN_RESAMPLES."""
+    """n_resamples (None: DEFAULT_RESAMPLES) as a checked int of at least MIN_RESAMPLES."""
     if n_resamples is None:
-        return 1000
+        return DEFAULT_RESAMPLES
     n_resamples = check_positive_int("n_resamples", n_resamples)
     if n_resamples < MIN_RESAMPLES:
         raise ValueError(

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from jscale.inference._uncertainty import check_level
+import numpy as np
+
+from jscale.inference._uncertainty import check_level, natural_covariance, wald_interval
 
 
 def _curvature_bands(result, level) -> dict:
     """name -> (se, low, high) of every natural parameter at `level` (NaN where the Hessian is
     singular)."""
     level = check_level(level)
-    se = result.se
-    return {name: (se[name], *map(float, result.interval(name, level))) for name in result.law.param_names}
+    free = result.free_covariance()  # once: `se` and each `interval` would each rebuild it
+    se = np.sqrt(np.diag(natural_covariance(result.law, result.theta, free)))
+    return {name: (float(s), *map(float, wald_interval(result.law, result.theta, free, name, level)))
+            for name, s in zip(result.law.param_names, se)}
 
 
 def fit_summary(result, level: float | None = None) -> str:

@@ -33,7 +33,7 @@ from jscale.base._numerics import read_only, x64_scope
 from jscale.base._warnings import Diagnostic, DiagnosticWarning, SweepWarning, warn_all
 from jscale.data._data import ScalingData
 from jscale.decisions._allocation import compute_optimal
-from jscale.fitting._bootstrap import as_key_data
+from jscale.fitting._bootstrap import DEFAULT_RESAMPLES, as_key_data
 from jscale.inference._uncertainty import bootstrap_interval, check_level
 from jscale.losses._losses import Squared, resolve_loss
 
@@ -93,10 +93,6 @@ def power_laws(compute, laws, exponents: dict, prefactors: dict, draws: dict | N
             values = np.exp(np.asarray(draws[pre])[:, None] + np.asarray(draws[slope])[:, None] * log_c)
             out[f"{name}_low"], out[f"{name}_high"] = band(values, level)
     return out
-
-
-# Resamples of runs the sweeps draw unless told otherwise (as `jscale.bootstrap`).
-DEFAULT_RESAMPLES = 1000
 
 
 def check_resamples(n_resamples) -> int:
