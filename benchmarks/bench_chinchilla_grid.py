@@ -124,7 +124,7 @@ def run_jscale_child(repeats: int, solver: str) -> dict:
 
         problem = _problem.to_device(_problem.build(law, resolve_loss("huber", None), data))
         solver = jscale.solvers.RobustGaussNewton()
-        flops = step_flops(law, result.loss, problem, solver) * float(np.sum(result.n_steps))
+        flops = step_flops(law, result.loss_function, problem, solver) * float(np.sum(result.n_steps))
     return {
         "seconds": seconds, "min_seconds": float(min(times)), "compile_seconds": first - seconds,
         "xla_compile_seconds": xla_seconds, "flops": flops,

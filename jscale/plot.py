@@ -180,10 +180,10 @@ def isoflop_optimum(result, *, approach3=None, ax=None, level: float = 0.95, com
         np.asarray(compute, np.float64)
     used = np.asarray(result.included)
     ax.scatter(result.budgets[used], result.n_params[used], color="C0", zorder=3, label="budget minima (Approach 2)")
-    line = result.predict(c, level)
-    ax.plot(c, line["n_params"], color="C0", label=f"N* ~ C^{result.exponents['a']:.3f} (Approach 2)")
-    if "n_params_low" in line:
-        ax.fill_between(c, line["n_params_low"], line["n_params_high"], color="C0", alpha=0.2, linewidth=0)
+    line = compute_optimal(result, c)
+    ax.plot(c, line.n_params, color="C0", label=f"N* ~ C^{result.exponents['a']:.3f} (Approach 2)")
+    if line.draws is not None:
+        ax.fill_between(c, *line.interval("n_params", level), color="C0", alpha=0.2, linewidth=0)
     if approach3 is not None:
         other = _quiet(compute_optimal, approach3, c)
         ax.plot(c, other.n_params, color="C3", label=f"{_fit_of(approach3)[0].law.name} fit (Approach 3)")

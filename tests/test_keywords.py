@@ -40,6 +40,7 @@ MEANINGS = {
     "noise": "the sd of a new run's log loss around the law",
     "result": "a fitted result (FitResult, BootstrapResult or Estimate) whose law is used",
     "strict": "raise instead of warn when a fit fails",
+    "strata": "a column within whose values a bootstrap resamples (each stratum keeps its size)",
 }
 
 # (keyword, verb) -> why its default differs from the keyword's usual one.
@@ -49,6 +50,7 @@ DEFAULTS_DIFFER = {
     ("key", "bootstrap_forms"): "several forms are scored on resamples drawn from a key: required",
     ("loss", "isoflop"): "Approach 2 fits its parabolas by least squares, as Hoffmann et al. did",
     ("starts", "bootstrap"): "a bootstrap starts from the full fit's basins ('warm')",
+    ("starts", "bootstrap_many"): "a bootstrap starts from the full fit's basins ('warm')",
     ("budget", "suggest_runs"): "a design needs a budget: required",
     ("budgets", "plan_isoflop"): "a plan needs its budgets: required",
     ("compute", "compare"): "a comparison is at given budgets: required",

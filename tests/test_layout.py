@@ -169,8 +169,8 @@ def _class_lines(path: Path, name: str) -> int:
 
 def test_result_containers_are_small():
     results = PACKAGE / "inference" / "_results.py"
-    assert _class_lines(results, "FitResult") <= 155
-    assert _class_lines(results, "BootstrapResult") <= 155
+    assert _class_lines(results, "FitResult") <= 160  # 155, and deprecated aliases until 0.4.0
+    assert _class_lines(results, "BootstrapResult") <= 160
 
 
 def test_long_functions_say_why():

@@ -118,6 +118,6 @@ def test_constrained_law_may_hold_a_column_fixed():
 def test_cli_suggests_the_closest_law(capsys):
     from jscale import cli
     with pytest.raises(SystemExit) as exc:
-        cli.main(["fit", "--law", "chinchila"])
+        cli.main(["fit", "--no-cache", "--law", "chinchila"])
     assert exc.value.code == 2
     assert "unknown law 'chinchila' (did you mean 'chinchilla'?)" in capsys.readouterr().err

@@ -122,3 +122,12 @@ def warn_all(found, stacklevel: int = 2) -> None:
     """Warns once with each `Diagnostic` of `found` (`stacklevel` counted from the caller)."""
     for d in found:
         d.warn(stacklevel=stacklevel + 1)
+
+
+def renamed(owner: str, old: str, new: str, why: str) -> property:
+    """A read-only property under a name that left in 0.3.0: it warns (DeprecationWarning, until
+    0.4.0) and reads `new`."""
+    def get(self):
+        warnings.warn(f"{owner}.{old} is now {new} ({why}); {old} goes in 0.4.0.", DeprecationWarning, stacklevel=2)
+        return getattr(self, new)
+    return property(get, doc=f"The old name of `{new}` (until 0.4.0).")

@@ -588,12 +588,8 @@ def _fit_forms(args, data, source, names) -> int:
         with _progress.status(f"Writing {args.out}/ (forms.jscale, summary.json, forms.png)", show), \
                 output_folder(args.out) as folder:
             jscale.save(forms, folder / "forms.jscale")
-            summary = {"jscale_version": jscale.__version__, "data_source": source, "forms": list(forms.forms),
-                       "point_weights": forms.point_weights,
-                       "weights_mean": forms.mean_weights,
-                       "weights_band": forms.weight_interval(), "held_out_rmse": forms.held_rmse,
-                       "score": forms.score, "charges": forms.charges, "summary": forms.summary(),
-                       "allocation": rows, "warnings": list(dict.fromkeys(notes))}
+            summary = {**forms.to_dict(), "jscale_version": jscale.__version__, "data_source": source,
+                       "summary": forms.summary(), "allocation": rows, "warnings": list(dict.fromkeys(notes))}
             (folder / "summary.json").write_text(json.dumps(strict_json(summary), indent=2, allow_nan=False) + "\n")
             written = ["forms.jscale", "summary.json"]
             if rows is not None and _matplotlib():
@@ -680,18 +676,8 @@ def _summary(result, allocation, notes) -> dict:
                # the result's own notes and every warning printed, each once
                "warnings": list(dict.fromkeys([*own.get("warnings", []), *notes]))}
     if allocation is not None:
-        rows = []
         banded = allocation.draws is not None or allocation.sd is not None
-        bands = {n: allocation.interval(n) for n in ("n_params", "n_tokens", "tokens_per_param", "loss")} if banded \
-            else {}
-        for k, c in enumerate(allocation.compute):
-            row = {"compute": c}
-            for name in ("n_params", "n_tokens", "tokens_per_param", "loss"):
-                row[name] = getattr(allocation, name)[k]
-                if name in bands:
-                    row[f"{name}_low"], row[f"{name}_high"] = bands[name][0][k], bands[name][1][k]
-            row["status"] = str(allocation.status[k])
-            rows.append(row)
+        rows = allocation.rows(names=("n_params", "n_tokens", "tokens_per_param", "loss"))
         summary["allocation"] = {"cost": "6 N D", "level": 0.95 if banded else None,
                                  "band_method": summary["band_method"] if banded else None, "rows": rows}
     return strict_json(summary)
@@ -824,18 +810,7 @@ def _allocate(args) -> int:
         budgets = args.compute
     with _printed_warnings():
         out = jscale.compute_optimal(result, budgets)
-    banded = out.draws is not None or out.sd is not None
-    rows = []
-    for k, c in enumerate(out.compute):
-        row = {"compute": c, "n_params": out.n_params[k], "n_tokens": out.n_tokens[k],
-               "tokens_per_param": out.tokens_per_param[k], "loss": out.loss[k]}
-        if banded:
-            for name in ("n_params", "n_tokens", "tokens_per_param"):
-                low, high = out.interval(name)
-                row[f"{name}_low"], row[f"{name}_high"] = low[k], high[k]
-        row["status"] = str(out.status[k])
-        rows.append(row)
-    _emit(rows, args.format)
+    _emit(out.rows(names=("n_params", "n_tokens", "tokens_per_param", "loss")), args.format)
     # A row that is not a solution is marked in its status column, and the exit status says so.
     return 0 if (out.status == "success").all() else 3
 
@@ -843,19 +818,13 @@ def _allocate(args) -> int:
 def _predict(args) -> int:
     import numpy as np
 
-    import jscale
-
     result = _saved(args.result, "predict")
     n, d = np.asarray(args.n_params), np.asarray(args.n_tokens)
     if n.shape != d.shape:
         raise UserError(f"--n-params has {n.size} values but --n-tokens has {d.size}; give as many of each.")
     with _printed_warnings():
-        if isinstance(result, jscale.results.BootstrapResult):
-            low, high = result.predict_interval(n_params=n, n_tokens=d)
-            pred = result.fit.predict(n_params=n, n_tokens=d)
-        else:
-            low, high = result.predict_interval(n_params=n, n_tokens=d)
-            pred = result.predict(n_params=n, n_tokens=d)
+        low, high = result.predict_interval(n_params=n, n_tokens=d)
+        pred = result.predict(n_params=n, n_tokens=d)
     rows = [{"n_params": n[k], "n_tokens": d[k], "loss": pred[k], "loss_low": low[k], "loss_high": high[k]}
             for k in range(n.size)]
     _emit(rows, args.format)
@@ -980,8 +949,7 @@ def _isoflop(args) -> int:
     print(f"Data: {source}, {len(data)} runs.\n")
     print(result.summary(approach3=approach3, compute=at))
     notes = _print_warnings(caught)
-    predicted = result.predict(at)
-    rows = [{"compute": c, **{k: float(v[i]) for k, v in predicted.items()}} for i, c in enumerate(at)]
+    rows = jscale.compute_optimal(result, at).rows(names=("n_params", "n_tokens", "loss"))
     print("\nCompute-optimal allocation from the power laws (Approach 2):")
     _emit(rows, "table")
     if args.out.lower() != "none":

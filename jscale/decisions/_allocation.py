@@ -252,6 +252,8 @@ class Allocation(Bands, struct.PyTreeNode, kw_only=True):
         draw_ok: (B, K) mask of usable draws (fit and solve converged), else None.
         sd: name -> (K,) delta-method standard deviations (of the log for positive
             quantities) when computed from a FitResult, else None.
+        source: what the allocation comes from when not a law (then `law` and `cost` are None):
+            e.g. the power laws through an isoFLOP sweep's minima.
     """
 
     QUANTITIES = ("n_params", "n_tokens", "loss", "tokens_per_param", "exponent_params", "exponent_tokens")
@@ -273,6 +275,7 @@ class Allocation(Bands, struct.PyTreeNode, kw_only=True):
     draws: dict | None = None
     draw_ok: np.ndarray | None = None
     sd: dict | None = None
+    source: str | None = struct.field(pytree_node=False, default=None)
 
     @property
     def epochs(self) -> np.ndarray:
@@ -346,7 +349,9 @@ def compute_optimal(result, compute, *, cost=None, fixed=None, params=None) -> A
 
     Args:
         result: a `FitResult` (bands by the delta method), a `BootstrapResult` (bands over the
-            draws) or a law object with `params=` (no bands).
+            draws), a law object with `params=` (no bands), or an isoFLOP or envelope sweep
+            (`IsoFLOPResult`, `EnvelopeResult`: the power laws N*(C), D*(C), L*(C) through its
+            minima, with bands over its resamples; its own compute, so no `cost` or `fixed`).
         compute: budget(s) C, scalar or 1-D array, in the units of `cost`.
         cost: cost(n_params, n_tokens) -> compute, written with jax.numpy; default 6 N D. E.g.
             `jscale.InferenceCost(2e12)` for training plus inference, 6ND + 2N D_inference.
@@ -367,10 +372,16 @@ def compute_optimal(result, compute, *, cost=None, fixed=None, params=None) -> A
         >>> round(float(best.tokens_per_param[0]), 1), round(float(best.exponent_params[0]), 4)
         (18.3, 0.5126)
     """
+    budgets = positive_array("compute", compute)
+    if hasattr(type(result), "__allocation__"):  # a sweep's power laws through its minima
+        given = [name for name, v in (("cost", cost), ("fixed", fixed), ("params", params)) if v is not None]
+        if given:
+            raise ValueError(f"A {type(result).__name__} carries its own power laws at its own compute; "
+                             f"{', '.join(given)}= {'is' if len(given) == 1 else 'are'} for a fitted law.")
+        return result.__allocation__(budgets)
     estimate = estimate_of(result, params)
     law = estimate.law
     cost = check_cost(law, cost)
-    budgets = positive_array("compute", compute)
     fixed_logs = check_fixed(law, fixed, budgets.size)
     est, per_draw, sd = evaluate(estimate, AllocationTerms(law, cost), (np.log(budgets), fixed_logs),
                                  Allocation.QUANTITIES)

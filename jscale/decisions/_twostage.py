@@ -346,7 +346,7 @@ def two_stage(loss_fit: FitResult, link_fit: FitResult, data: ScalingData, *, lo
     boots = []
     for fit, part, c in zip((loss_fit, link_fit), parts, (c_loss, c_link)):
         boots.append(resample_fits(fit.law, part, n_resamples=None, key=None, counts=c[keep], unit="row", starts="warm",
-                                   full_fit=fit, target=fit.target, residual=fit.residual, loss=fit.loss,
+                                   full_fit=fit, target=fit.target, residual=fit.residual, loss=fit.loss_function,
                                    delta=None, progress=progress, jackknife=False, **Execution().keywords()))
     result = TwoStage(loss_fit=loss_fit, link_fit=link_fit, loss_boot=boots[0], link_boot=boots[1],
                       n_dropped=int(n_resamples - keep.sum()))

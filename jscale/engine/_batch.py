@@ -388,9 +388,9 @@ def resampled_problems(key, indices, problem, *, unit: str, unit_of_row, n_units
         resid = problem.y - fitted
         draws = jax.vmap(lambda i: resample_indices(key, i, n_units))(indices)
         pad = jnp.broadcast_to(problem.y[n_units:], (len(indices), len(problem.y) - n_units))
-        return {"y": jnp.concatenate([fitted[:n_units] + resid[draws], pad], axis=1)}
+        return {"y": jnp.concatenate([fitted[None, :n_units] + resid[draws], pad], axis=1)}
     counts = jax.vmap(lambda i: resample_counts(key, i, n_units))(indices)
-    return {"weight": problem.weight * counts[:, unit_of_row]}
+    return {"weight": problem.weight[None, :] * counts[:, unit_of_row]}
 
 
 # --- the jitted entry points -------------------------------------------------------------------

@@ -54,7 +54,7 @@ def evaluate(problem, theta, newton):
     # where a batched dot of (P, R) x (R, P) matrices costs a library call per fit (about 30% of
     # the step on a 2-core AVX2 CPU). It rounds alike at every batch width (tests/engine/test_batch.py).
     cols = jac.T
-    h = jnp.sum((cols * k)[:, None, :] * cols[None, :, :], axis=-1)
+    h = jnp.sum((cols * k[None, :])[:, None, :] * cols[None, :, :], axis=-1)
     return f, g, h
 
 
@@ -196,7 +196,7 @@ def _damped_step(g, h, d, mu):
     p = jnp.where(bad, -g / (mu * jnp.max(d)), p)
     # Sums written out (not dots) so that they round alike at every batch width: see pairwise_sum.
     gp = pairwise_sum(g * p)
-    php = pairwise_sum(p * pairwise_sum((h * p).T))
+    php = pairwise_sum(p * pairwise_sum((h * p[None, :]).T))
     model_decrease = jnp.where(bad, -gp, -(gp + 0.5 * php))
     return p, model_decrease
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import inspect
 import numbers
 import sys
 
@@ -27,7 +26,6 @@ from jscale.engine._batch import (
     resampled_problems,
     take_best,
 )
-from jscale.engine._execution import KEYWORDS as EXECUTION_KEYWORDS
 from jscale.engine._execution import Execution, execution_of
 from jscale.engine._solve import NONFINITE
 from jscale.fitting._fit import (
@@ -65,12 +63,12 @@ def _draw(key_data, indices, problem, unit_of_row, fitted, *, unit, n_units):
 
 @jax.jit
 def _given_counts(counts, weight, unit_of_row):
-    return {"weight": weight * counts[:, unit_of_row]}
+    return {"weight": weight[None, :] * counts[:, unit_of_row]}
 
 
 @jax.jit
 def _leave_one_out(indices, weight, unit_of_row):
-    return {"weight": weight * (unit_of_row[None, :] != indices[:, None])}
+    return {"weight": weight[None, :] * (unit_of_row[None, :] != indices[:, None])}
 
 
 def as_key_data(key) -> np.ndarray:
@@ -355,11 +353,12 @@ def _full_fit(law, data, full_fit, objective, execution) -> FitResult:
     if not isinstance(full_fit, FitResult):
         raise TypeError(f"full_fit must be the FitResult of jscale.fit; got {type(full_fit).__name__}.")
     asked = (law, objective.loss, objective.target, objective.residual)
-    if (full_fit.law, full_fit.loss, full_fit.target, full_fit.residual) != asked:
+    if (full_fit.law, full_fit.loss_function, full_fit.target, full_fit.residual) != asked:
         raise ValueError(
-            f"full_fit was fitted with law {full_fit.law}, loss {full_fit.loss}, target {full_fit.target!r} and "
-            f"residual {full_fit.residual!r}; this bootstrap asks for {law}, {objective.loss}, {objective.target!r} "
-            f"and {objective.residual!r}. Pass the fit of the same law and objective."
+            f"full_fit was fitted with law {full_fit.law}, loss {full_fit.loss_function}, target "
+            f"{full_fit.target!r} and residual {full_fit.residual!r}; this bootstrap asks for {law}, "
+            f"{objective.loss}, {objective.target!r} and {objective.residual!r}. Pass the fit of the same law and "
+            "objective."
         )
     if full_fit.n_rows != len(data):
         raise ValueError(
@@ -475,7 +474,10 @@ def resample_fits(law, data, *, n_resamples, key, counts, unit, starts, full_fit
 
 
 def bootstrap_many(law: Law, datasets, *, n_resamples: int | None = None, key=None, full_fit=None,
-                   paired: bool = False, **kwargs) -> list[BootstrapResult]:
+                   paired: bool = False, unit: str = "row", strata: str | None = None, starts="warm",
+                   target: str = "loss", residual: str = "log", loss="huber", delta: float | None = None,
+                   execution: Execution | None = None, progress: bool | None = None, jackknife: bool = True,
+                   **legacy) -> list[BootstrapResult]:
     """`jscale.bootstrap` of each of several datasets; a list of BootstrapResults.
 
     The datasets are fitted together (as `jscale.fit_many`), unless `full_fit` gives their fits,
@@ -493,21 +495,15 @@ def bootstrap_many(law: Law, datasets, *, n_resamples: int | None = None, key=No
     """
     if isinstance(datasets, ScalingData) or not isinstance(datasets, (list, tuple)) or not datasets:
         raise TypeError("bootstrap_many takes a non-empty list of ScalingData; for one dataset use jscale.bootstrap.")
-    if "counts" in kwargs:
+    if "counts" in legacy:
         raise ValueError("counts= applies to one dataset; bootstrap the datasets one by one to pass explicit counts.")
     if key is None:
         raise TypeError("bootstrap needs key= (an integer seed or a JAX PRNG key).")
     check_n_resamples(n_resamples)  # before the full fits
     base = jax.random.wrap_key_data(jnp.asarray(as_key_data(key)))
-    # The options and their defaults are those of `bootstrap`, read from its signature.
-    defaults = {name: p.default for name, p in inspect.signature(bootstrap).parameters.items()
-                if p.kind is p.KEYWORD_ONLY and name not in ("n_resamples", "key", "full_fit", "execution")}
-    legacy = {k: kwargs.pop(k) for k in EXECUTION_KEYWORDS if k in kwargs}
-    execution = execution_of(kwargs.pop("execution", None), legacy, "bootstrap_many")
-    unknown = sorted(set(kwargs) - set(defaults))
-    if unknown:
-        raise TypeError(f"bootstrap_many got unexpected keyword argument {unknown[0]!r}.")
-    options = {**defaults, **kwargs, **execution.keywords()}
+    execution = execution_of(execution, legacy, "bootstrap_many")
+    options = dict(unit=unit, strata=strata, starts=starts, target=target, residual=residual, loss=loss, delta=delta,
+                   progress=progress, jackknife=jackknife, **execution.keywords())
     if paired and (options["unit"] != "row" or options["strata"] is not None):
         raise ValueError("paired=True resamples configurations shared by the datasets; it takes no unit= or strata=.")
     if full_fit is None:

@@ -191,7 +191,8 @@ def fit_datasets(law, datasets: list, x0s, objective: Objective, execution: Reso
             raise ConvergenceError(f"{where}one of the {x0s.shape[0]} starts reached a finite objective. "
                                    + _why_not_finite(law, problems[k], x0s[0]))
         results.append(FitResult(
-            law=law, loss=loss, target=target, residual=residual, starts=x0s, end_params=read_only(out["x"][k]),
+            law=law, loss_function=loss, target=target, residual=residual, starts=x0s,
+            end_params=read_only(out["x"][k]),
             objectives=read_only(out["f"][k]), status=read_only(out["status"][k]), n_steps=read_only(out["steps"][k]),
             best_index=int(best[k]), n_rows=len(data), objective_floor=float(problems[k].floor),
             curvature=jax.tree.map(read_only, terms[k]), n_configs=distinct_configurations(law, data),

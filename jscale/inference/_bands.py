@@ -141,10 +141,33 @@ class Bands:
                 lines.append("  ".join(f"{c:>14}" for c in cells))
         return "\n".join(lines)
 
+    def rows(self, level: float = 0.95, names=None) -> list[dict]:
+        """One record per point: its inputs, each quantity of `names` (default: all) with its
+        band at `level` as name_low and name_high where there is uncertainty, and its status;
+        plain floats and strings, for CSV, JSON or a DataFrame."""
+        names = self.quantities if names is None else tuple(names)
+        unknown = [n for n in names if n not in self.quantities]
+        if unknown:
+            raise ValueError(f"names must be among {', '.join(self.quantities)}; got {unknown[0]!r}"
+                             f"{closest(str(unknown[0]), self.quantities)}.")
+        banded = self.draws is not None or self.sd is not None
+        bands = {n: self.interval(n, level) for n in names} if banded else {}
+        points, status = self.points(), self.status
+        out = []
+        for k in range(status.size):
+            row = {p: float(np.asarray(v)[k]) for p, v in points.items()}
+            for n in names:
+                row[n] = float(self.value_of(n)[k])
+                if n in bands:
+                    row[f"{n}_low"], row[f"{n}_high"] = float(bands[n].low[k]), float(bands[n].high[k])
+            row["status"] = str(status[k])
+            out.append(row)
+        return out
+
     def summary(self, level: float = 0.95) -> str:
         """A readable report: what was solved, from what, how many points converged, and the table."""
         status = self.status
-        head = (f"jscale {type(self).__name__}: {self.WHAT} of the {self.law.name} law at {status.size} point"
+        head = (f"jscale {type(self).__name__}: {self.WHAT} of {self.origin} at {status.size} point"
                 f"{'s' if status.size != 1 else ''}; uncertainty: {self.uncertainty}; "
                 f"{int(np.sum(status == 'success'))} of {status.size} solves converged")
         return head + "\n" + self.table(level)
@@ -161,14 +184,22 @@ class Bands:
                 low, high = self.interval(n, level)
                 entry.update(low=low, high=high)
             quantities[n] = entry
-        return strict_json({"kind": type(self).__name__, "law": self.law.name, "points": self.points(),
+        return strict_json({"kind": type(self).__name__, "law": None if self.law is None else self.law.name,
+                            "source": self.origin, "points": self.points(),
                             "quantities": quantities, "level": level if banded else None,
                             "uncertainty": self.uncertainty, "status": self.status.tolist()})
 
     def __repr__(self) -> str:
         status = self.status
-        return (f"{type(self).__name__}({self.law.name} law, {status.size} point{'s' if status.size != 1 else ''}, "
+        return (f"{type(self).__name__}({self.origin}, {status.size} point{'s' if status.size != 1 else ''}, "
                 f"uncertainty: {self.uncertainty}, {int(np.sum(status == 'success'))} converged)")
+
+    @property
+    def origin(self) -> str:
+        """What the values come from, for reports: "the <name> law", or a container's `source`
+        (e.g. the power laws of an isoFLOP sweep)."""
+        source = getattr(self, "source", None)
+        return source if source else f"the {self.law.name} law"
 
     def value_of(self, name: str) -> np.ndarray:
         """(K,) point estimate of a quantity."""

@@ -25,7 +25,7 @@ def fit_summary(result, level: float | None = None) -> str:
     fitted = "" if (result.target, result.residual) == ("loss", "log") else \
         f", target {result.target} ({result.residual} residuals)"
     lines = [
-        f"jscale fit: {result.law.name} law, {result.n_rows} rows, loss {result.loss}{fitted}",
+        f"jscale fit: {result.law.name} law, {result.n_rows} rows, loss {result.loss_function}{fitted}",
         f"  objective     {result.objective:.10g}  (best of {result.n_starts} starts, start #{result.best_index}, "
         f"{result.best_status})",
         f"  starts        {counts}; {result.n_at_best} ({100 * result.n_at_best / result.n_starts:.1f}%) within 1e-8 "
@@ -47,7 +47,7 @@ def fit_to_dict(result, level: float | None = None) -> dict:
     """A FitResult as a JSON-ready dict: law, loss, target, estimates, objective, convergence (with
     `level`, the standard errors and curvature intervals)."""
     out = {
-        "kind": "fit", "law": result.law.name, "loss": str(result.loss), "target": result.target,
+        "kind": "fit", "law": result.law.name, "loss_function": str(result.loss_function), "target": result.target,
         "residual": result.residual, "n_rows": result.n_rows, "params": result.params,
         "free_params": result.free_params, "objective": result.objective, "best_status": result.best_status,
         "n_starts": result.n_starts, "status_counts": result.status_counts(), "n_at_best": result.n_at_best,

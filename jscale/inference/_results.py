@@ -7,7 +7,6 @@ reports in `jscale.inference._report`, the checks in `jscale.inference._diagnost
 from __future__ import annotations
 
 import json
-import warnings
 from typing import Any
 
 import numpy as np
@@ -15,6 +14,7 @@ from flax import struct
 
 from jscale.base._json import strict_json
 from jscale.base._numerics import read_only, x64_scope
+from jscale.base._warnings import renamed
 from jscale.engine._batch import best_start, counts_of_resample
 from jscale.engine._solve import NONFINITE, STATUS_NAMES, SUCCESS
 from jscale.inference import _diagnostics, _predict, _report
@@ -30,8 +30,8 @@ class FitResult(struct.PyTreeNode, kw_only=True):
     """The outcome of `jscale.fit`: one law fitted from S starts to one dataset.
 
     Attributes:
-        law, loss, target, residual: the law, the loss object (e.g. `Huber(delta=1e-3)`), the
-            fitted column (e.g. "loss") and "log" or "raw" residuals (static).
+        law, loss_function, target, residual: the law, the `loss=` of the residuals (e.g.
+            `Huber(delta=1e-3)`), the fitted column (e.g. "loss") and "log" or "raw" (static).
         starts: (S, P) free-space starting points.
         end_params: (S, P) free-space end point of every start.
         objectives: (S,) objective (sum of losses of residuals) at every end point.
@@ -48,7 +48,7 @@ class FitResult(struct.PyTreeNode, kw_only=True):
     """
 
     law: Any = struct.field(pytree_node=False)
-    loss: Any = struct.field(pytree_node=False)
+    loss_function: Any = struct.field(pytree_node=False)
     target: str = struct.field(pytree_node=False, default="loss")
     residual: str = struct.field(pytree_node=False, default="log")
     starts: np.ndarray
@@ -111,6 +111,7 @@ class FitResult(struct.PyTreeNode, kw_only=True):
 
     n_at_best = property(lambda self: int(np.sum(self.at_best())), doc="Starts within 1e-8 of the best objective.")
     share_at_best = property(lambda self: self.n_at_best / self.n_starts, doc="Share of starts at the best.")
+    loss = renamed("FitResult", "loss", "loss_function", "`.loss` is a predicted or measured loss elsewhere")
 
     def status_counts(self) -> dict[str, int]:
         """Number of starts per status name."""
@@ -224,7 +225,9 @@ class BootstrapResult(struct.PyTreeNode, kw_only=True):
     basins_checked: int = struct.field(pytree_node=False, default=0)
 
     law = property(lambda self: self.fit.law, doc="The law (that of the full-data fit).")
-    loss = property(lambda self: self.fit.loss, doc="The loss object (that of the full-data fit).")
+    loss_function = property(lambda self: self.fit.loss_function,
+                             doc="The loss function of the residuals (that of the full-data fit).")
+    loss = renamed("BootstrapResult", "loss", "loss_function", "`.loss` is a predicted or measured loss elsewhere")
     n_resamples = property(lambda self: int(self.objectives.shape[0]))
     n_starts = property(lambda self: int(self.objectives.shape[1]))
     estimate = property(lambda self: self.fit.params, doc="The full-data fit, natural parameters.")
@@ -246,13 +249,7 @@ class BootstrapResult(struct.PyTreeNode, kw_only=True):
     draw_ok = property(lambda self: self.status == SUCCESS,
                        doc="(B,) the usable-draw mask (every container's name for it): draws that converged.")
     n_converged = property(lambda self: int(np.sum(self.draw_ok)))
-
-    @property
-    def converged(self) -> np.ndarray:
-        """The old name of `draw_ok` (until 0.4.0)."""
-        warnings.warn("BootstrapResult.converged is now draw_ok, the usable-draw mask's one name; converged goes "
-                      "in 0.4.0.", DeprecationWarning, stacklevel=2)
-        return self.draw_ok
+    converged = renamed("BootstrapResult", "converged", "draw_ok", "the usable-draw mask's one name")
     n_finite = property(lambda self: int(np.sum(np.isfinite(self._take(self.objectives)))))
     free_draws = property(lambda self: self._take(self.end_params), doc="(B, P) free-space best fit of every draw.")
 
@@ -290,6 +287,11 @@ class BootstrapResult(struct.PyTreeNode, kw_only=True):
         if isinstance(name_or_function, str):
             return unc.draws_interval(self, unc.draws_of_param(self, name_or_function), level, method)
         return unc.draws_interval(self, lambda free: unc.on_draws(self.law, name_or_function, free), level, method)
+
+    def predict(self, data=None, **columns) -> np.ndarray:
+        """The fitted column predicted by the full-data fit (the point estimate), (R,); as
+        `FitResult.predict`, with `predict_interval` for its band."""
+        return self.fit.predict(data, **columns)
 
     def predict_interval(self, data=None, *, level: float = 0.95, method: str = "percentile", **columns):
         """Bootstrap interval (R,) of the prediction (the law's mean, not a new run's value)."""

@@ -158,11 +158,18 @@ def _encode(result) -> tuple[dict, dict]:
     return state, static
 
 
+# Fields renamed since files were first written: (container, field) -> its name in older files.
+_FORMER_NAMES = {("IsoFLOPResult", "draw_ok"): "usable", ("FitResult", "loss_function"): "loss"}
+
+
 def _decode(cls, state: dict, static: dict, law):
     """A result container from (state, static); a field missing from the file takes its default."""
     kwargs = {}
     for f in dataclasses.fields(cls):
         pytree = f.metadata.get("pytree_node", True)
+        former = _FORMER_NAMES.get((cls.__name__, f.name))
+        if former is not None and former in (state if pytree else static):
+            (state if pytree else static)[f.name] = (state if pytree else static).pop(former)
         nested = static.get(f.name) if pytree else None
         if f.name not in (state if pytree else static) and nested is None:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:

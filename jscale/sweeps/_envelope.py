@@ -4,7 +4,8 @@ Each run (one model size N) is evaluated at several checkpoints (tokens seen D, 
 C = 6 N D or given). On a grid of compute values, every run's loss is interpolated linearly in
 (log C, log L) within the compute its checkpoints span; the envelope is the lowest loss at each
 grid point, and the run that reaches it gives N*(C) (D*(C) = the tokens it has seen there). The
-power laws N*(C) = G_N C^a and D*(C) = G_D C^b are fitted through the envelope in log space.
+power laws N*(C) = G_N C^a, D*(C) = G_D C^b and L*(C) = G_L C^gamma are fitted through the
+envelope in log space (`jscale.compute_optimal(result, compute)` evaluates them, with bands).
 Grid points where the best run is the smallest or the largest model are left out: there the
 optimum may lie beyond the sizes trained. Bands come from resampling whole runs (all resamples
 in one jitted call).
@@ -13,6 +14,7 @@ in one jitted call).
 from __future__ import annotations
 
 import functools
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -22,11 +24,12 @@ from flax import struct
 from jscale.base._json import strict_json
 from jscale.base._numerics import read_only, x64_scope
 from jscale.data._data import ScalingData
+from jscale.decisions._allocation import Allocation, compute_optimal
 from jscale.fitting._bootstrap import as_key_data
 from jscale.inference._uncertainty import check_level
-from jscale.sweeps._isoflop import band, check_resamples, fit_line, power_laws
+from jscale.sweeps._isoflop import band, check_resamples, fit_line, frontier, legacy_dict
 
-EXPONENTS = ("a", "b")
+EXPONENTS = ("a", "b", "loss_exponent")
 
 
 def _curves(log_c, log_l, log_d, grid):
@@ -38,7 +41,8 @@ def _curves(log_c, log_l, log_d, grid):
 
 
 def _envelope(present, loss, log_d, log_n, grid):
-    """The envelope of the present runs: (best run per grid point, usable points, a, log G_N, b, log G_D)."""
+    """The envelope of the present runs: best run per grid point, usable points, and the power laws
+    through them (a, log G_N; b, log G_D; gamma, log G_L)."""
     masked = jnp.where(present[:, None], loss, jnp.inf)  # (runs, K)
     best = jnp.argmin(masked, axis=0)  # (K,)
     finite = jnp.isfinite(jnp.min(masked, axis=0))
@@ -50,7 +54,9 @@ def _envelope(present, loss, log_d, log_n, grid):
     star_d = jnp.where(use, jnp.take_along_axis(log_d, best[None], axis=0)[0], 0.0)
     a, gn = fit_line(grid, star_n, w)
     b, gd = fit_line(grid, star_d, w)
-    return {"best": best, "use": use, "a": a, "log_gn": gn, "b": b, "log_gd": gd}
+    gamma, gl = fit_line(grid, jnp.where(use, jnp.min(masked, axis=0), 0.0), w)
+    return {"best": best, "use": use, "a": a, "log_gn": gn, "b": b, "log_gd": gd, "loss_exponent": gamma,
+            "log_gl": gl}
 
 
 @jax.jit
@@ -64,7 +70,7 @@ def _resampled(key_data, loss, log_d, log_n, grid, *, n_resamples):
     (the envelope is a minimum, so multiplicity does not matter)."""
     n_runs = loss.shape[0]
     picks = jax.random.randint(jax.random.wrap_key_data(key_data), (n_resamples, n_runs), 0, n_runs)
-    present = jnp.any(picks[:, :, None] == jnp.arange(n_runs), axis=1)  # (B, runs)
+    present = jnp.any(picks[:, :, None] == jnp.arange(n_runs)[None, None, :], axis=1)  # (B, runs)
     return jax.vmap(lambda p: _envelope(p, loss, log_d, log_n, grid))(present)
 
 
@@ -74,8 +80,9 @@ class EnvelopeResult(struct.PyTreeNode, kw_only=True):
     `compute` (K,) the grid; `loss` (K,) the envelope (lowest loss of any run); `n_params`,
     `n_tokens` (K,) the run that reaches it and its tokens there; `used` (K,) the points the power
     laws use (NaN-free, best run neither the smallest nor the largest model); `exponents` a
-    (N* ~ C^a) and b (D* ~ C^b) with `prefactors` log G_N and log G_D; `draws` the same per resample
-    of runs.
+    (N* ~ C^a), b (D* ~ C^b) and loss_exponent (L* ~ C^gamma) with `prefactors` log G_N, log G_D
+    and log G_L; `draws` the same per resample of runs. `jscale.compute_optimal(result, compute)`
+    evaluates the power laws at any budgets, with bands.
     """
 
     compute: np.ndarray
@@ -93,28 +100,43 @@ class EnvelopeResult(struct.PyTreeNode, kw_only=True):
     def n_resamples(self) -> int:
         return 0 if self.draws is None else len(self.draws["a"])
 
+    @property
+    def draw_ok(self):
+        """(B,) the resamples that count in the bands (a line through at least 2 points), or None."""
+        return None if self.draws is None else read_only(np.isfinite(np.asarray(self.draws["a"])))
+
+    def __allocation__(self, budgets) -> Allocation:
+        """`jscale.compute_optimal(self, budgets)`: the power laws at `budgets`, banded over the
+        resamples of runs."""
+        return frontier(budgets, self.exponents, self.prefactors, self.draws, self.draw_ok,
+                        "the envelope's power laws (Approach 1)")
+
     def interval(self, name: str, level: float = 0.95):
-        """Percentile band of exponent `name` ("a" or "b") over the resamples of runs."""
+        """Percentile band of exponent `name` ("a", "b" or "loss_exponent") over the resamples of
+        runs."""
         if self.draws is None:
             raise ValueError("This result holds no resamples; run jscale.envelope with n_resamples >= 2.")
         if name not in EXPONENTS:
             raise ValueError(f"name must be one of {', '.join(EXPONENTS)}; got {name!r}.")
-        values = np.asarray(self.draws[name])
-        return band(values[np.isfinite(values)], level)
+        if name not in self.exponents:
+            raise ValueError(f"This result (saved by an older jscale) holds no {name!r}.")
+        return band(np.asarray(self.draws[name])[self.draw_ok], level)
 
     def predict(self, compute, level: float = 0.95) -> dict:
-        """N*(C) and D*(C) of the power laws at `compute`, with percentile bands when resampled."""
-        # a and b come from one line fit's weights: finite together
-        draws = None if self.draws is None else {k: np.asarray(v)[np.isfinite(self.draws["a"])]
-                                                 for k, v in self.draws.items()}
-        return power_laws(compute, (("n_params", "a", "log_gn"), ("n_tokens", "b", "log_gd")), self.exponents,
-                          self.prefactors, draws, level)
+        """Deprecated (until 0.4.0): `jscale.compute_optimal(result, compute)` gives the same
+        values as an `Allocation` with `interval()`. A dict of (K,) arrays (n_params, n_tokens and
+        their _low / _high)."""
+        warnings.warn("EnvelopeResult.predict(compute) is now jscale.compute_optimal(result, compute) (predict "
+                      "takes points and returns values); predict goes in 0.4.0.", DeprecationWarning, stacklevel=2)
+        return legacy_dict(compute_optimal(self, compute), ("n_params", "n_tokens"), level)
 
     def summary(self, level: float = 0.95) -> str:
         lines = [f"jscale envelope (Approach 1): {self.n_runs} runs, {int(self.used.sum())} of {len(self.compute)} "
                  f"compute points used ({self.compute[self.used].min():.3g} to {self.compute[self.used].max():.3g} "
                  "FLOP)"]
-        for name, label in (("a", "N* ~ C^a"), ("b", "D* ~ C^b")):
+        for name, label in (("a", "N* ~ C^a"), ("b", "D* ~ C^b"), ("loss_exponent", "L* ~ C^gamma")):
+            if name not in self.exponents:
+                continue
             band = ""
             if self.draws is not None:
                 low, high = self.interval(name, level)
@@ -133,7 +155,8 @@ class EnvelopeResult(struct.PyTreeNode, kw_only=True):
                "exponents": {k: float(v) for k, v in self.exponents.items()}}
         if self.draws is not None:
             out["level"] = level
-            out["intervals"] = {k: [float(v) for v in self.interval(k, level)] for k in EXPONENTS}
+            out["intervals"] = {k: [float(v) for v in self.interval(k, level)] for k in EXPONENTS
+                                if k in self.exponents}
         return strict_json(out)
 
 
@@ -188,12 +211,12 @@ def envelope(data: ScalingData, *, run: str = "group", n_points: int = 200, n_re
         if n_resamples:
             key_data = as_key_data(key)
             out = jax.tree.map(np.asarray, _resampled(jnp.asarray(key_data), *args, n_resamples=int(n_resamples)))
-            draws = {k: read_only(out[k]) for k in ("a", "b", "log_gn", "log_gd")}
+            draws = {k: read_only(out[k]) for k in ("a", "b", "loss_exponent", "log_gn", "log_gd", "log_gl")}
     best = full["best"]
     k = np.arange(len(grid))
     return EnvelopeResult(
         compute=read_only(np.exp(grid)), loss=read_only(np.exp(loss[best, k])), n_params=read_only(np.exp(log_n[best])),
         n_tokens=read_only(np.exp(log_d[best, k])), used=read_only(full["use"]),
-        exponents={"a": float(full["a"]), "b": float(full["b"])},
-        prefactors={"log_gn": float(full["log_gn"]), "log_gd": float(full["log_gd"])},
+        exponents={k: float(full[k]) for k in EXPONENTS},
+        prefactors={k: float(full[k]) for k in ("log_gn", "log_gd", "log_gl")},
         n_runs=len(runs), draws=draws, key=None if key_data is None else read_only(key_data))

@@ -30,9 +30,10 @@ from flax import struct
 from jscale.base._interval import Interval
 from jscale.base._json import strict_json
 from jscale.base._numerics import read_only, x64_scope
-from jscale.base._warnings import Diagnostic, DiagnosticWarning, SweepWarning, warn_all
+from jscale.base._status import Status
+from jscale.base._warnings import Diagnostic, DiagnosticWarning, SweepWarning, renamed, warn_all
 from jscale.data._data import ScalingData
-from jscale.decisions._allocation import compute_optimal
+from jscale.decisions._allocation import Allocation, compute_optimal
 from jscale.fitting._bootstrap import DEFAULT_RESAMPLES, as_key_data
 from jscale.inference._uncertainty import bootstrap_interval, check_level
 from jscale.losses._losses import Squared, resolve_loss
@@ -78,21 +79,46 @@ def band(values, level: float):
     return Interval(*bootstrap_interval(values, None, None, check_level(level), "percentile"))
 
 
-def power_laws(compute, laws, exponents: dict, prefactors: dict, draws: dict | None, level: float) -> dict:
-    """Power laws exp(prefactor + exponent log C) at `compute` (K,), one per (name, exponent,
-    prefactor) of `laws`, with their percentile bands over the rows of `draws` when given: a
-    dict of (K,) arrays (name, name_low, name_high)."""
-    c = np.atleast_1d(np.asarray(compute, np.float64))
-    if not np.all(np.isfinite(c) & (c > 0)):
-        raise ValueError(f"compute must be positive finite numbers; got {compute!r}.")
-    log_c = np.log(c)
-    out = {}
-    for name, slope, pre in laws:
-        out[name] = np.exp(prefactors[pre] + exponents[slope] * log_c)
-        if draws is not None:
-            values = np.exp(np.asarray(draws[pre])[:, None] + np.asarray(draws[slope])[:, None] * log_c)
-            out[f"{name}_low"], out[f"{name}_high"] = band(values, level)
+def legacy_dict(allocation: Allocation, names: tuple, level: float) -> dict:
+    """An allocation as the dict the sweeps' `predict` returned until 0.3.0: (K,) arrays of
+    `names` and, where there are bands, name_low and name_high."""
+    out = {name: np.asarray(allocation.value_of(name)) for name in names}
+    if allocation.draws is not None:
+        for name in names:
+            out[f"{name}_low"], out[f"{name}_high"] = allocation.interval(name, level)
     return out
+
+
+# The power laws of a sweep: quantity of an allocation -> (its exponent, its log prefactor).
+FRONTIER = {"n_params": ("a", "log_gn"), "n_tokens": ("b", "log_gd"), "loss": ("loss_exponent", "log_gl")}
+
+
+def frontier(budgets, exponents: dict, prefactors: dict, draws: dict | None, ok, source: str) -> Allocation:
+    """The `Allocation` of a sweep's power laws N*(C), D*(C), L*(C) at `budgets` (K,): point
+    values from `exponents` and `prefactors`, and per resample from `draws` (rows B) where `ok`
+    (B,) marks the usable resamples. A law missing from the sweep (files of older versions) is
+    NaN."""
+    log_c = np.log(budgets)
+
+    def at(exp: dict, pre: dict, rows: tuple) -> dict:
+        out = {}
+        for name, (slope, log_g) in FRONTIER.items():
+            e = np.asarray(exp.get(slope, np.full(rows, np.nan)), np.float64).reshape(*rows, 1)
+            g = np.asarray(pre.get(log_g, np.full(rows, np.nan)), np.float64).reshape(*rows, 1)
+            out[name] = np.exp(g + e * log_c)
+            out[f"exponent_{name.removeprefix('n_')}"] = np.broadcast_to(e, out[name].shape)
+        out["tokens_per_param"] = out["n_tokens"] / out["n_params"]
+        del out["exponent_loss"]
+        return {k: read_only(v) for k, v in out.items()}
+
+    values = at(exponents, prefactors, ())
+    per_draw = draw_ok = None
+    if draws is not None:
+        per_draw = at(draws, draws, (len(ok),))
+        draw_ok = read_only(np.broadcast_to(np.asarray(ok, bool)[:, None], (len(ok), len(budgets))))
+    return Allocation(law=None, cost=None, compute=read_only(budgets),
+                      solve_status=read_only(np.full(len(budgets), int(Status.SUCCESS))),
+                      draws=per_draw, draw_ok=draw_ok, source=source, **values)
 
 
 def check_resamples(n_resamples) -> int:
@@ -237,9 +263,9 @@ def _resampled(key_data, w, real, log_n, log_d, log_l, log_c, use, *, n_resample
     n_runs = jnp.sum(real, axis=1)  # (G,): a budget's runs fill its first slots
     width = w.shape[1]
     u = jax.random.uniform(jax.random.wrap_key_data(key_data), (n_resamples, *w.shape), dtype=w.dtype)
-    picks = jnp.minimum(jnp.floor(u * n_runs[:, None]), n_runs[:, None] - 1)  # (B, G, M), run index in budget
+    picks = jnp.minimum(jnp.floor(u * n_runs[None, :, None]), n_runs[None, :, None] - 1)  # (B, G, M), run index in budget
     used = jnp.arange(width)[None, :] < n_runs[:, None]  # (G, M): slots that draw
-    counts = jnp.sum((picks[..., None] == jnp.arange(width)) & used[None, :, :, None], axis=-2).astype(w.dtype)
+    counts = jnp.sum((picks[..., None] == jnp.arange(width)[None, None, None, :]) & used[None, :, :, None], axis=-2).astype(w.dtype)
     return jax.vmap(lambda c: _sweep(w * c, log_n, log_d, log_l, log_c, use, real, loss))(counts)
 
 
@@ -252,8 +278,9 @@ class IsoFLOPResult(struct.PyTreeNode, kw_only=True):
     parabola coefficients in log space (`coef_params`, `center_params`, `coef_tokens`,
     `center_tokens`: log L = c0 + c1 u + c2 u^2, u = log N - center or log D - center). Power laws:
     `a` (N* ~ C^a), `b` (D* ~ C^b), `loss_exponent` (L* ~ C^gamma) and their log prefactors.
-    `draws` holds the same per resample, `usable` which resamples count in the bands; `notes`
-    the budgets left out and why.
+    `draws` holds the same per resample, `draw_ok` which resamples count in the bands; `notes`
+    the budgets left out and why. `jscale.compute_optimal(result, compute)` evaluates the power
+    laws at any budgets, with bands.
     """
 
     budgets: np.ndarray
@@ -270,18 +297,26 @@ class IsoFLOPResult(struct.PyTreeNode, kw_only=True):
     exponents: dict  # a, b, a_plus_b, loss_exponent (scalars)
     prefactors: dict  # log G_N, log G_D, log G_L (scalars)
     draws: dict | None = None  # per-budget (B, G) and exponents / prefactors (B,)
-    usable: np.ndarray | None = None  # (B,)
+    draw_ok: np.ndarray | None = None  # (B,)
     key: np.ndarray | None = None
     notes: tuple = struct.field(pytree_node=False, default=())
 
+    usable = renamed("IsoFLOPResult", "usable", "draw_ok", "the usable-draw mask's one name")
+
     @property
     def n_resamples(self) -> int:
-        return 0 if self.usable is None else len(self.usable)
+        return 0 if self.draw_ok is None else len(self.draw_ok)
 
     @property
     def banded(self) -> bool:
         """Whether at least 2 resamples are usable, so that there are bands."""
-        return self.draws is not None and self.usable.sum() >= 2
+        return self.draws is not None and self.draw_ok.sum() >= 2
+
+    def __allocation__(self, budgets) -> Allocation:
+        """`jscale.compute_optimal(self, budgets)`: the power laws at `budgets`, banded over the
+        usable resamples."""
+        return frontier(budgets, self.exponents, self.prefactors, self.draws if self.banded else None,
+                        self.draw_ok, "the isoFLOP sweep's power laws (Approach 2)")
 
     def diagnostics(self) -> list:
         """What the sweep left out or found doubtful (budgets under 3 sizes, minima at a sweep's
@@ -300,17 +335,18 @@ class IsoFLOPResult(struct.PyTreeNode, kw_only=True):
             raise ValueError("This result holds no resamples; run jscale.isoflop with n_resamples >= 2.")
         if name not in EXPONENTS + PER_BUDGET:
             raise ValueError(f"name must be one of {', '.join(EXPONENTS + PER_BUDGET)}; got {name!r}.")
-        values = np.asarray(self.draws[name])[self.usable]
+        values = np.asarray(self.draws[name])[self.draw_ok]
         if len(values) < 2:
             raise ValueError("Fewer than 2 usable resamples: no band.")
         return band(values, level)
 
     def predict(self, compute, level: float = 0.95) -> dict:
-        """N*(C), D*(C), L*(C) of the power laws at `compute` (K,), with percentile bands when
-        resampled: a dict of (K,) arrays (n_params, n_tokens, loss and their _low / _high)."""
-        draws = {k: np.asarray(v)[self.usable] for k, v in self.draws.items()} if self.banded else None
-        return power_laws(compute, (("n_params", "a", "log_gn"), ("n_tokens", "b", "log_gd"),
-                                    ("loss", "loss_exponent", "log_gl")), self.exponents, self.prefactors, draws, level)
+        """Deprecated (until 0.4.0): `jscale.compute_optimal(result, compute)` gives the same
+        values as an `Allocation` with `interval()`. A dict of (K,) arrays (n_params, n_tokens,
+        loss and their _low / _high)."""
+        warnings.warn("IsoFLOPResult.predict(compute) is now jscale.compute_optimal(result, compute) (predict "
+                      "takes points and returns values); predict goes in 0.4.0.", DeprecationWarning, stacklevel=2)
+        return legacy_dict(compute_optimal(self, compute), ("n_params", "n_tokens", "loss"), level)
 
     def compare(self, approach3, compute, level: float = 0.95) -> list[dict]:
         """N* and D* of this sweep's power laws (Approach 2) beside those of a law fitted to the
@@ -318,7 +354,7 @@ class IsoFLOPResult(struct.PyTreeNode, kw_only=True):
         C = 6 N D), with their bands, at each `compute`: one dict per budget, with the ratio of
         the two N*."""
         c = np.atleast_1d(np.asarray(compute, np.float64))
-        two = self.predict(c, level)
+        two = legacy_dict(compute_optimal(self, c), ("n_params", "n_tokens"), level)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DiagnosticWarning)  # the table says where the data ends
             three = compute_optimal(approach3, c)
@@ -343,7 +379,7 @@ class IsoFLOPResult(struct.PyTreeNode, kw_only=True):
         """The budgets' minima and the exponents with their bands; given `approach3` (a fit of a
         law of N and D to the same runs) and `compute`, N* of both approaches side by side."""
         lines = [f"jscale isoflop (Approach 2): {int(self.included.sum())} of {len(self.budgets)} budgets used"
-                 + (f", {int(self.usable.sum())} of {self.n_resamples} resamples usable" if self.draws is not None
+                 + (f", {int(self.draw_ok.sum())} of {self.n_resamples} resamples usable" if self.draws is not None
                     else "")]
         lines.append(f"  {'compute':>10} {'runs':>5} {'N*':>11} {'D*':>11} {'L*':>8}  used")
         for k, c in enumerate(self.budgets):
@@ -478,12 +514,12 @@ def isoflop(data: ScalingData, *, budgets=None, rtol: float = 0.1, loss="squared
         if edge.any():
             full = jax.tree.map(np.asarray, _full(*args, jnp.asarray(use), loss=loss))
         notes += _shape_notes(budget_c, arrays[0], arrays[2], w, full["log_n"], use)
-        draws = usable = key_data = None
+        draws = draw_ok = key_data = None
         if n_resamples:
             key_data = as_key_data(key)
             out = jax.tree.map(np.asarray, _resampled(jnp.asarray(key_data), *args, jnp.asarray(use),
                                                       n_resamples=int(n_resamples), loss=loss))
-            usable = out["ok"] & np.isfinite(out["a"]) & np.isfinite(out["b"])
+            draw_ok = out["ok"] & np.isfinite(out["a"]) & np.isfinite(out["b"])
             draws = {"n_params": np.exp(out["log_n"]), "n_tokens": np.exp(out["log_d"]), "loss": np.exp(out["log_l"]),
                      "a": out["a"], "b": out["b"], "a_plus_b": out["a"] + out["b"],
                      "loss_exponent": out["loss_exponent"], "log_gn": out["log_gn"], "log_gd": out["log_gd"],
@@ -500,7 +536,7 @@ def isoflop(data: ScalingData, *, budgets=None, rtol: float = 0.1, loss="squared
         exponents={"a": float(full["a"]), "b": float(full["b"]), "a_plus_b": float(full["a"] + full["b"]),
                    "loss_exponent": float(full["loss_exponent"])},
         prefactors={"log_gn": float(full["log_gn"]), "log_gd": float(full["log_gd"]), "log_gl": float(full["log_gl"])},
-        draws=draws, usable=None if usable is None else read_only(usable),
+        draws=draws, draw_ok=None if draw_ok is None else read_only(draw_ok),
         key=None if key_data is None else read_only(key_data), notes=tuple(notes),
     )
     if warn is not None:
@@ -596,14 +632,9 @@ def plan_isoflop(budgets, result, *, n_sizes: int = 7, span: float = 4.0, params
         span = width
     if isinstance(span, bool) or not isinstance(span, (int, float)) or not (1 < span < np.inf):
         raise ValueError(f"span must be a factor above 1 (e.g. 4.0: sizes from N*/4 to 4 N*); got {span!r}.")
-    if isinstance(result, IsoFLOPResult):  # a sweep's own power law N*(C)
-        if params is not None:
-            raise ValueError("params= is for a law object; an IsoFLOPResult carries its own power laws.")
-        center = result.predict(budgets)["n_params"]
-    else:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DiagnosticWarning)  # planning beyond the data is the point
-            center = np.asarray(compute_optimal(result, budgets, params=params).n_params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DiagnosticWarning)  # planning beyond the data is the point
+        center = np.asarray(compute_optimal(result, budgets, params=params).n_params)
     sizes = center[:, None] * np.geomspace(1 / span, span, int(n_sizes))[None, :]
     budget = np.repeat(budgets, int(n_sizes))
     n = sizes.ravel()

@@ -50,7 +50,7 @@ def test_result_is_a_pytree_with_static_settings(grid_fit):
     # starts, end_params, objectives, status, n_steps and the seven curvature terms (gradient included)
     assert len(leaves) == 12
     rebuilt = jax.tree.unflatten(treedef, leaves)
-    assert rebuilt.law == LAW and rebuilt.loss == jscale.losses.Huber(1e-3)
+    assert rebuilt.law == LAW and rebuilt.loss_function == jscale.losses.Huber(1e-3)
     assert rebuilt.best_index == grid_fit.best_index and rebuilt.n_rows == 240
     assert rebuilt.params == grid_fit.params
 
@@ -194,3 +194,11 @@ def test_result_does_not_alias_caller_starts():
     starts[0, 0] = 123.0
     assert result.starts[0, 0] != 123.0
     assert not result.starts.flags.writeable
+
+
+def test_the_loss_function_has_its_own_name(grid_fit):
+    # `.loss` is a predicted or measured loss on every other result; a fit's loss of residuals is
+    # `loss_function`, and the old name warns until 0.4.0
+    assert grid_fit.loss_function == jscale.losses.Huber(1e-3)
+    with pytest.warns(DeprecationWarning, match="loss_function"):
+        assert grid_fit.loss is grid_fit.loss_function

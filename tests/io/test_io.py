@@ -28,7 +28,7 @@ def results():
 
 
 def _same_fit(a, b):
-    assert a.law == b.law and a.loss == b.loss and a.best_index == b.best_index and a.n_rows == b.n_rows
+    assert a.law == b.law and a.loss_function == b.loss_function and a.best_index == b.best_index and a.n_rows == b.n_rows
     for name in ("starts", "end_params", "objectives", "status", "n_steps"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
         assert getattr(b, name).dtype == getattr(a, name).dtype
@@ -124,13 +124,13 @@ def test_every_law_and_loss_round_trips(law, loss, tmp_path):
     """Every built-in law (with its settings), a constrained and a custom law, with every loss."""
     rng = np.random.default_rng(0)
     starts = rng.normal(size=(3, law.n_free))
-    fit = jscale.results.FitResult(law=law, loss=loss, target="accuracy", residual="raw", starts=starts,
+    fit = jscale.results.FitResult(law=law, loss_function=loss, target="accuracy", residual="raw", starts=starts,
                            end_params=starts + 0.1, objectives=np.array([3.0, 1.0, 2.0]), status=np.zeros(3, np.int32),
                            n_steps=np.ones(3, np.int32), best_index=1, n_rows=12)
     base = law.base if isinstance(law, jscale.laws.Constrained) else law
     passed = base if isinstance(base, jscale.laws.Custom) else None  # only a custom law's function is passed back
     loaded = jscale.load(jscale.save(fit, tmp_path / "r.jscale"), law=passed)
-    assert loaded.law == law and loaded.loss == loss and (loaded.target, loaded.residual) == ("accuracy", "raw")
+    assert loaded.law == law and loaded.loss_function == loss and (loaded.target, loaded.residual) == ("accuracy", "raw")
     np.testing.assert_array_equal(loaded.end_params, fit.end_params)
     assert loaded.params == fit.params
 
@@ -140,7 +140,7 @@ def test_reads_files_of_format_version_1():
     rows, 4 resamples), whose layout was hand-written field lists: it loads as it was."""
     boot = jscale.load(Path(__file__).parent / "files" / "format_v1_bootstrap.jscale")
     assert isinstance(boot, jscale.results.BootstrapResult) and boot.n_resamples == 4
-    assert boot.law == jscale.laws.Chinchilla().tie(beta="alpha") and boot.loss == jscale.losses.Huber(1e-3)
+    assert boot.law == jscale.laws.Chinchilla().tie(beta="alpha") and boot.loss_function == jscale.losses.Huber(1e-3)
     assert (boot.fit.target, boot.fit.residual) == ("loss", "log")  # the defaults, for fields it lacked
     assert boot.fit.params == pytest.approx(dict(E=1.6629062759185156, A=233.72837731119043, B=1663.6451039736617,
                                                  alpha=0.29542659035015617), rel=1e-15)

@@ -29,9 +29,17 @@ def test_envelope_recovers_the_compute_optimal_law(result):
     assert abs(result.exponents["a"] - EXPONENT) < 0.005
     assert abs(result.exponents["a"] + result.exponents["b"] - 1) < 1e-9  # D* = C / 6N* on every point
     far = 1e24  # 3x beyond the last checkpoint
-    assert abs(result.predict(far)["n_params"][0] / (G * (far / 6) ** EXPONENT) - 1) < 0.03
+    assert abs(jscale.compute_optimal(result, far).n_params[0] / (G * (far / 6) ** EXPONENT) - 1) < 0.03
     low, high = result.interval("a")
     assert low <= result.exponents["a"] <= high
+    # the same verb as for a fitted law, with the loss law through the envelope and bands
+    alloc = jscale.compute_optimal(result, [1e21, far])
+    assert list(alloc.status) == ["success"] * 2 and alloc.draw_ok.all()
+    # L* ~ C^gamma through the envelope: close inside the data (not far beyond: no irreducible term)
+    inside = np.interp(np.log(1e21), np.log(result.compute), result.loss)
+    assert abs(alloc.loss[0] / inside - 1) < 0.05 and alloc.loss[1] < alloc.loss[0]
+    low, high = alloc.interval("n_tokens")
+    assert np.all(low <= alloc.n_tokens) and np.all(alloc.n_tokens <= high)
     # Along the envelope, no run has a lower loss than the one reported.
     assert np.all(np.diff(result.loss[result.used]) < 0)
 

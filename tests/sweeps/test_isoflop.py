@@ -40,7 +40,7 @@ def centred():
 def test_centred_narrow_sweeps_find_the_optimum_far_beyond(centred):
     assert centred.included.all() and not centred.notes
     far = 100 * BUDGETS[-1]
-    assert abs(centred.predict(far)["n_params"][0] / n_star(far) - 1) < 0.01
+    assert abs(jscale.compute_optimal(centred, far).n_params[0] / n_star(far) - 1) < 0.01
     assert abs(centred.exponents["a"] - EXPONENT) < 2e-3
     assert abs(centred.exponents["a_plus_b"] - 1) < 1e-9  # C = 6ND exactly: D* = C / 6N*
     low, high = centred.interval("a")
@@ -89,7 +89,7 @@ def test_resamples_are_deterministic_in_their_key(centred):
     np.testing.assert_array_equal(again.draws["a"], centred.draws["a"])
     other = jscale.isoflop(sweep(BUDGETS), n_resamples=200, key=1)
     assert not np.array_equal(other.draws["a"], centred.draws["a"])
-    assert centred.usable.sum() > 150
+    assert centred.draw_ok.sum() > 150
 
 
 def test_given_budgets_and_clear_errors():
@@ -124,7 +124,57 @@ def test_save_and_load_round_trip(centred, tmp_path):
     back = jscale.load(path)
     assert isinstance(back, jscale.results.IsoFLOPResult) and back.summary() == centred.summary()
     np.testing.assert_array_equal(back.draws["a"], centred.draws["a"])
-    np.testing.assert_array_equal(back.predict([1e23])["n_params_low"], centred.predict([1e23])["n_params_low"])
+    np.testing.assert_array_equal(jscale.compute_optimal(back, 1e23).interval("n_params").low,
+                                  jscale.compute_optimal(centred, 1e23).interval("n_params").low)
+
+
+def test_the_power_laws_are_an_allocation_with_bands(centred):
+    # Budgets go through the optimum verb: the power laws at any C, as every allocation is read.
+    c = np.array([1e22, 1e24])
+    alloc = jscale.compute_optimal(centred, c)
+    assert isinstance(alloc, jscale.results.Allocation) and list(alloc.status) == ["success"] * 2
+    log_c = np.log(c)
+    np.testing.assert_allclose(alloc.n_params, np.exp(centred.prefactors["log_gn"] + centred.exponents["a"] * log_c),
+                               rtol=1e-12)
+    np.testing.assert_allclose(alloc.loss, np.exp(centred.prefactors["log_gl"]
+                                                  + centred.exponents["loss_exponent"] * log_c), rtol=1e-12)
+    np.testing.assert_allclose(alloc.tokens_per_param, alloc.n_tokens / alloc.n_params)
+    np.testing.assert_allclose(alloc.exponent_params, centred.exponents["a"])
+    # the band of N*(C) is the percentile band of the resampled power laws, usable resamples only
+    ok = centred.draw_ok
+    per_draw = np.exp(centred.draws["log_gn"][ok, None] + centred.draws["a"][ok, None] * log_c)
+    low, high = alloc.interval("n_params", 0.9)
+    np.testing.assert_allclose(low, np.quantile(per_draw, 0.05, axis=0), rtol=1e-12)
+    np.testing.assert_allclose(high, np.quantile(per_draw, 0.95, axis=0), rtol=1e-12)
+    assert "isoFLOP" in alloc.summary() and alloc.to_dict()["law"] is None
+    with pytest.raises(ValueError, match="cost= is for a fitted law"):
+        jscale.compute_optimal(centred, c, cost=lambda n, d: 6 * n * d)
+
+
+def test_old_spellings_warn_and_agree(centred):
+    alloc = jscale.compute_optimal(centred, [1e23])
+    with pytest.warns(DeprecationWarning, match="compute_optimal"):
+        old = centred.predict([1e23])
+    assert old["n_params"][0] == alloc.n_params[0] and old["loss_low"][0] == alloc.interval("loss").low[0]
+    with pytest.warns(DeprecationWarning, match="draw_ok"):
+        assert centred.usable is centred.draw_ok
+
+
+def test_files_written_before_draw_ok_load(centred, tmp_path, monkeypatch):
+    # files of 0.3.0 and before name the usable-draw mask `usable`
+    from jscale.io import _io
+    encode = _io._encode
+
+    def old_encode(result):
+        state, static = encode(result)
+        if "draw_ok" in state:
+            state["usable"] = state.pop("draw_ok")
+        return state, static
+
+    monkeypatch.setattr(_io, "_encode", old_encode)
+    path = jscale.save(centred, tmp_path / "old.jscale")
+    monkeypatch.undo()
+    np.testing.assert_array_equal(jscale.load(path).draw_ok, centred.draw_ok)
 
 
 def test_planned_sweep_is_centred_and_recovers_the_law():
