@@ -156,3 +156,24 @@ def test_allocation_takes_the_values_fix_takes():
     assert list(best.status) == ["success"]
     with pytest.raises(ValueError, match=r"params\['A'\]"):
         jscale.compute_optimal(law, [1e22], params={**EPOCH, "c": 0.5, "A": 0.0})
+
+
+@pytest.mark.filterwarnings("ignore::jscale.warnings.IntervalWarning")
+def test_a_custom_law_closing_over_a_float32_table_is_refused():
+    # A table made with jax.numpy while float64 is off (JAX's default) is float32; a law reading it
+    # computes below the fit's float64 and stops far from the optimum. Refused, saying how to fix it;
+    # the same table as a NumPy array fits.
+    n = np.geomspace(1e8, 1e10, 12)
+    data = jscale.ScalingData.from_arrays(n_params=n, loss=2 + 30 * n ** -0.2)
+    params = {"E": Param("positive"), "A": Param("positive"), "alpha": Param("positive")}
+
+    def law_over(table):
+        return custom(lambda p, x: p["E"] + p["A"] * jnp.interp(jnp.log(x["n_params"]), jnp.linspace(18.0, 24.0, 5),
+                                                                table) * x["n_params"] ** -p["alpha"],
+                      params, columns=("n_params",))
+
+    table = np.linspace(1.0, 2.0, 5)
+    assert jnp.asarray(table).dtype == jnp.float32  # the tests run with float64 off, as users do
+    with pytest.raises(ValueError, match=r"below float64: a float32 array of shape \(5,\).*NumPy"):
+        jscale.fit(law_over(jnp.asarray(table)), data)
+    assert np.isfinite(jscale.fit(law_over(table), data).objective)

@@ -178,7 +178,7 @@ def fit_case(draw):
 
 
 @given(case=fit_case())
-@settings(max_examples=100, **SETTINGS)
+@settings(max_examples=50, **SETTINGS)
 def test_fit_gives_a_finite_result_or_a_clean_error(case):
     law, columns, starts = case
     with rejected_or_returned():
@@ -234,7 +234,7 @@ def test_predictions_and_allocations_are_finite_or_rejected(fitted, data):
 
 
 @given(data=st.data())
-@settings(max_examples=20, **SETTINGS)
+@settings(max_examples=12, **SETTINGS)
 def test_bootstrap_gives_finite_draws_or_a_clean_error(fitted, data):
     rng = np.random.default_rng(data.draw(st.integers(0, 2**16)))
     x = np.logspace(7, 10, 16)

@@ -113,17 +113,43 @@ def build(law, loss, data: ScalingData, *, target: str = "loss", residual: str =
     return Problem(x=x, y=y, weight=weight, floor=floor, law=law, loss=loss, residual=residual)
 
 
+# Float types below float64: a law computing in one of them loses the fit's precision.
+_NARROW = frozenset(np.dtype(t) for t in (np.float16, np.float32, np.complex64, jnp.bfloat16))
+
+
+def narrow_float(jaxpr) -> str | None:
+    """Where a traced function holds or computes a float narrower than float64 (a constant it
+    closes over, or an operation's result, in nested programs too), or None."""
+    for v in jaxpr.constvars:
+        if v.aval.dtype in _NARROW:
+            return f"a {v.aval.dtype} array of shape {v.aval.shape} that it closes over"
+    for eqn in jaxpr.eqns:
+        for v in eqn.outvars:
+            if getattr(v.aval, "dtype", None) in _NARROW:
+                return f"`{eqn.primitive}`, which computes in {v.aval.dtype}"
+        for param in eqn.params.values():
+            for sub in param if isinstance(param, (tuple, list)) else (param,):
+                inner = getattr(sub, "jaxpr", sub)  # a ClosedJaxpr holds its Jaxpr
+                found = narrow_float(inner) if hasattr(inner, "eqns") else None
+                if found:
+                    return found
+    return None
+
+
 def check_law_function(law, data: ScalingData, residual: str) -> None:
     """A law whose function is the user's (not a built-in form), traced once without computing
-    (`jax.eval_shape`): an error inside it, or an output that is not one
-    number per row, is reported as the law's fault before anything is compiled."""
+    (`jax.make_jaxpr`): an error inside it, an output that is not one number per row, or a
+    computation in float32 (an array made with jax.numpy while float64 was off, closed over by
+    the function) is reported as the law's fault before anything is compiled."""
     x = law.inputs(natural_columns(law, data))
     model = law.log_predict if residual == "log" else law.predict
     n_rows = len(data)
     try:
         with x64_scope():
-            out = jax.eval_shape(model, jax.ShapeDtypeStruct((law.n_free,), np.float64),
-                                 {c: jax.ShapeDtypeStruct(np.shape(v), np.asarray(v).dtype) for c, v in x.items()})
+            traced = jax.make_jaxpr(model)(jax.ShapeDtypeStruct((law.n_free,), np.float64),
+                                           {c: jax.ShapeDtypeStruct(np.shape(v), np.asarray(v).dtype)
+                                            for c, v in x.items()})
+            (out,) = traced.out_avals
     except Exception as err:  # noqa: BLE001 - whatever the user's function raises
         first = str(err).strip().splitlines()[0] if str(err).strip() else "no message"
         raise ValueError(f"The {law.name} law's function fails on {n_rows} rows of the columns "
@@ -134,6 +160,13 @@ def check_law_function(law, data: ScalingData, residual: str) -> None:
         shape = tuple(out.shape) if hasattr(out, "shape") else type(out).__name__
         raise ValueError(f"The {law.name} law's function returns shape {shape} for {n_rows} rows; it must return one "
                          f"prediction per row, shape ({n_rows},) (broadcast scalars against an input column).")
+    narrow = narrow_float(traced.jaxpr)
+    if narrow:
+        raise ValueError(
+            f"The {law.name} law's function computes below float64: {narrow}. jscale fits in float64, and a "
+            "float32 step loses about 8 of its 16 digits (an objective that stops far from the optimum). An array "
+            "made with jax.numpy while JAX's float64 mode is off (its default) is float32: build such arrays with "
+            "NumPy instead (np.asarray(values, dtype=np.float64)), which the fit reads in float64.")
 
 
 def stack(problems: list, size: int | None = None) -> Problem:

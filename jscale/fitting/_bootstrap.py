@@ -515,8 +515,8 @@ def bootstrap_many(law: Law, datasets, *, n_resamples: int | None = None, key=No
         results = _paired(law, list(datasets), list(full_fit), check_n_resamples(n_resamples), as_key_data(key),
                           options)
     else:
-        results = [resample_fits(law, d, n_resamples=n_resamples, key=jax.random.fold_in(base, k), full_fit=f,
-                                 **options)
+        results = [resample_fits(law, d, n_resamples=n_resamples, key=jax.random.fold_in(base, k), counts=None,
+                                 full_fit=f, **options)
                    for k, (d, f) in enumerate(zip(datasets, full_fit))]
     warn_all(merge([r.diagnostics() for r in results]), stacklevel=2)
     return results

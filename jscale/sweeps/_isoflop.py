@@ -263,9 +263,11 @@ def _resampled(key_data, w, real, log_n, log_d, log_l, log_c, use, *, n_resample
     n_runs = jnp.sum(real, axis=1)  # (G,): a budget's runs fill its first slots
     width = w.shape[1]
     u = jax.random.uniform(jax.random.wrap_key_data(key_data), (n_resamples, *w.shape), dtype=w.dtype)
-    picks = jnp.minimum(jnp.floor(u * n_runs[None, :, None]), n_runs[None, :, None] - 1)  # (B, G, M), run index in budget
+    picks = jnp.minimum(jnp.floor(u * n_runs[None, :, None]),
+                        n_runs[None, :, None] - 1)  # (B, G, M), run index in budget
     used = jnp.arange(width)[None, :] < n_runs[:, None]  # (G, M): slots that draw
-    counts = jnp.sum((picks[..., None] == jnp.arange(width)[None, None, None, :]) & used[None, :, :, None], axis=-2).astype(w.dtype)
+    counts = jnp.sum((picks[..., None] == jnp.arange(width)[None, None, None, :]) & used[None, :, :, None],
+                     axis=-2).astype(w.dtype)
     return jax.vmap(lambda c: _sweep(w * c, log_n, log_d, log_l, log_c, use, real, loss))(counts)
 
 

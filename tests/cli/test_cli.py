@@ -209,11 +209,11 @@ def test_plot_finds_the_recorded_data(saved, tmp_path, capsys):
 
 
 def test_progress_on_stderr_unless_quiet(capsys):
-    argv = ["fit", "--starts", "20", "--bootstrap", "300", "--out", "none"]
+    argv = ["fit", "--starts", "20", "--bootstrap", "40", "--out", "none"]
     assert main(argv) == 0
     captured = capsys.readouterr()
     assert "Fitting 20 starts to 240 rows" in captured.err and "done in" in captured.err
-    assert "Allocating at 4 budgets x 300 draws" in captured.err
+    assert "Allocating at 4 budgets x 40 draws" in captured.err
     assert "Fitting" not in captured.out  # stdout keeps only the results
     assert main([*argv, "--quiet"]) == 0
     err = capsys.readouterr().err  # findings only (warnings stay), no progress

@@ -181,3 +181,12 @@ def test_refill_equals_vmap_on_many_step_counts(synthetic_problem):
     for name in FAST["synthetic"]:
         np.testing.assert_array_equal(synthetic_problem.fit(name).n_steps, vmap.n_steps)
         np.testing.assert_array_equal(synthetic_problem.fit(name).status, vmap.status)
+
+
+def test_a_fit_runs_under_strict_rank_promotion():
+    """The kernel broadcasts explicitly, so users may run with jax_numpy_rank_promotion="raise"
+    (set here as well as in conftest, so the check holds whatever conftest sets). The kernel alone:
+    a whole `jscale.fit` compiles for about 2.5 s."""
+    with jax.numpy_rank_promotion("raise"):
+        single = _single_fits(synthetic_chinchilla(n=3), "squared", subset_starts()[:2])
+    assert np.all(np.isfinite(single["f"]))

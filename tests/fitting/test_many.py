@@ -67,16 +67,15 @@ def test_many_errors():
         _curves(1)[0].split("model")
 
 
-@pytest.mark.slow  # ~9 s
 @pytest.mark.filterwarnings("ignore::jscale.warnings.IntervalWarning")
 def test_bootstrap_of_a_list_repeats_each_dataset_alone():
     import jax
 
     curves = _curves(4)[::3]  # two curves of the same length: one compilation
-    boots = jscale.bootstrap_many(POWER, curves, n_resamples=16, key=3, starts="optimum", jackknife=False)
+    boots = jscale.bootstrap_many(POWER, curves, n_resamples=6, key=3, starts="optimum", jackknife=False)
     assert len(boots) == 2
     fits = jscale.fit_many(POWER, curves)
-    alone = jscale.bootstrap(POWER, curves[1], n_resamples=16, key=jax.random.fold_in(jax.random.key(3), 1),
+    alone = jscale.bootstrap(POWER, curves[1], n_resamples=6, key=jax.random.fold_in(jax.random.key(3), 1),
                              starts="optimum", full_fit=fits[1], jackknife=False)
     np.testing.assert_array_equal(boots[1].resample_counts(5), alone.resample_counts(5))
     np.testing.assert_allclose(boots[1].free_draws, alone.free_draws, rtol=1e-7, atol=1e-10)

@@ -28,7 +28,8 @@ def results():
 
 
 def _same_fit(a, b):
-    assert a.law == b.law and a.loss_function == b.loss_function and a.best_index == b.best_index and a.n_rows == b.n_rows
+    assert a.law == b.law and a.loss_function == b.loss_function
+    assert a.best_index == b.best_index and a.n_rows == b.n_rows
     for name in ("starts", "end_params", "objectives", "status", "n_steps"):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name))
         assert getattr(b, name).dtype == getattr(a, name).dtype
@@ -130,7 +131,8 @@ def test_every_law_and_loss_round_trips(law, loss, tmp_path):
     base = law.base if isinstance(law, jscale.laws.Constrained) else law
     passed = base if isinstance(base, jscale.laws.Custom) else None  # only a custom law's function is passed back
     loaded = jscale.load(jscale.save(fit, tmp_path / "r.jscale"), law=passed)
-    assert loaded.law == law and loaded.loss_function == loss and (loaded.target, loaded.residual) == ("accuracy", "raw")
+    assert loaded.law == law and loaded.loss_function == loss
+    assert (loaded.target, loaded.residual) == ("accuracy", "raw")
     np.testing.assert_array_equal(loaded.end_params, fit.end_params)
     assert loaded.params == fit.params
 
