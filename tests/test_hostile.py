@@ -73,6 +73,7 @@ def test_fit_slots_stay_within_the_memory_budget(monkeypatch):
         _batch.slots_within_budget(256, 1_000_000, 5)
 
 
+@pytest.mark.slow  # ~8 s; the default run checks the same split for equal bits in engine/test_devices.py
 def test_a_fit_under_a_small_memory_budget_finds_the_same_optimum(monkeypatch):
     data = noisy_chinchilla(n=5, sigma=0.01, seed=4)
     starts = LAW.default_starts()[::300]

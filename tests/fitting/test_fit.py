@@ -119,6 +119,7 @@ def test_scipy_cannot_improve_on_the_best_fit(grid_fit, chinchilla):
         assert run.fun >= grid_fit.objective * (1 - 1e-12), run
 
 
+@pytest.mark.slow  # ~9 s of scipy; the default run checks scipy cannot improve on the optimum (above)
 def test_grid_fit_beats_scipy_from_grid_starts(grid_fit, chinchilla):
     optimize = pytest.importorskip("scipy.optimize")
     f_and_grad = chinchilla_objective_and_grad(chinchilla)
