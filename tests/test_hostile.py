@@ -16,6 +16,10 @@ EPOCH = dict(E=1.81686, A=482.00572, B=2085.43420, alpha=0.34781, beta=0.36585)
 LAW = jscale.laws.Chinchilla()
 
 
+def HOLED_COST(n, d):  # noqa: N802 - a constant function
+    return jnp.where((n > 3e8) & (n < 3e9), jnp.nan, 6 * n * d)
+
+
 @pytest.mark.parametrize("name, value", [("alpha", np.nan), ("A", 0.0), ("A", -5.0), ("beta", np.inf),
                                          ("E", "x")])
 def test_allocation_refuses_parameters_outside_the_domain(name, value):
@@ -32,8 +36,9 @@ def test_allocation_reports_failed_solves_per_budget():
     assert list(best.status) == ["success", "nonfinite"]
     table = best.table().splitlines()
     assert "not a solution" in table[2] and "not a solution" not in table[1]
+    # a cost that is fine where it is tried first (N = 1e8 and 1e10) and NaN around N = 1e9
     with pytest.warns(jscale.warnings.ConvergenceWarning, match="nonfinite"):
-        nan_cost = jscale.compute_optimal(LAW, [1e22], params=EPOCH, cost=lambda n, d: jnp.nan * n * d)
+        nan_cost = jscale.compute_optimal(LAW, [1e20], params=EPOCH, cost=HOLED_COST)
     assert list(nan_cost.status) == ["nonfinite"]
 
 
@@ -48,7 +53,7 @@ def test_allocation_is_quiet_where_every_solve_succeeds():
 def test_marginal_returns_report_failed_solves():
     with pytest.warns(jscale.warnings.ConvergenceWarning, match="Marginal returns"):
         returns = jscale.marginal_returns(LAW, n_params=[1e9, 1e9], n_tokens=[2e10, 2e10], params=EPOCH,
-                                          cost=lambda n, d: jnp.where(n * d > 0, jnp.nan, 1.0))
+                                          cost=HOLED_COST)
     assert list(returns.status) == ["nonfinite", "nonfinite"]
 
 
@@ -178,3 +183,45 @@ def test_a_custom_law_closing_over_a_float32_table_is_refused():
     with pytest.raises(ValueError, match=r"below float64: a float32 array of shape \(5,\).*NumPy"):
         jscale.fit(law_over(jnp.asarray(table)), data)
     assert np.isfinite(jscale.fit(law_over(table), data).objective)
+
+
+# Valid-looking calls that gave silent nonsense or a bare exception (issue 33, items 13 and 15).
+
+
+def test_a_cost_that_is_not_a_positive_number_is_refused():
+    for cost, says in ((lambda n, d: 6 * n * d * jnp.nan, "nan and nan"), (lambda n, d: -6 * n * d, "positive"),
+                       (lambda n, d: n["x"], "fails at N = 1e8")):
+        with pytest.raises(ValueError, match=says):
+            jscale.compute_optimal(LAW, [1e21], params=EPOCH, cost=cost)
+        with pytest.raises(ValueError, match=says):
+            jscale.compare((LAW, EPOCH), (LAW, dict(EPOCH, A=600.0)), [1e21], cost=cost)
+
+
+def test_compare_warns_where_it_has_no_multiplier():
+    with pytest.warns(jscale.warnings.ConvergenceWarning, match=r"no multiplier at 1 of 2 budgets \(1e\+300\)"):
+        out = jscale.compare((LAW, EPOCH), (LAW, dict(EPOCH, A=600.0)), [1e21, 1e300])
+    assert np.isfinite(out.multiplier[0]) and np.isnan(out.multiplier[1])
+
+
+def test_planned_sweeps_are_capped_and_finite():
+    with pytest.raises(ValueError, match="at most 1000"):
+        jscale.plan_isoflop([1e20], LAW, params=EPOCH, span=1e300)
+    with pytest.raises(ValueError, match="to 1000"):
+        jscale.plan_isoflop([1e20], LAW, params=EPOCH, n_sizes=10**8)
+
+
+@pytest.mark.filterwarnings("ignore::jscale.warnings.IntervalWarning")
+def test_a_log_interval_of_a_negative_quantity_says_why(tmp_path):
+    fit = jscale.fit(LAW, noisy_chinchilla(n=5, sigma=0.01, seed=4), starts=LAW.default_starts()[::300])
+    with pytest.raises(ValueError, match="needs fn > 0 at the estimate; fn is -"):
+        fit.interval(lambda p: -p["E"], log=True)
+    low, high = fit.interval(lambda p: p["E"], log=True)
+    assert 0 < low < fit.params["E"] < high
+    with pytest.raises(FileNotFoundError, match="the folder .*missing does not exist"):
+        jscale.save(fit, tmp_path / "missing" / "r.jscale")
+    assert not list(tmp_path.iterdir())
+
+
+def test_an_integer_beyond_float64_is_a_clear_error():
+    with pytest.raises(ValueError, match="too large for a float64"):
+        jscale.ScalingData.from_arrays(n_params=[10**400, 1e9], loss=[2.0, 2.1])

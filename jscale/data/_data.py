@@ -759,7 +759,11 @@ def _to_array(name: str, value) -> tuple[np.ndarray, bool]:
             )
         categorical = bool(bad) or arr.dtype.kind == "b"
         if not categorical:
-            arr = arr_checked.astype(np.float64)
+            try:
+                arr = arr_checked.astype(np.float64)
+            except OverflowError:  # Python integers beyond float64 (above about 1.8e308)
+                raise ValueError(f"Column {name!r} holds an integer too large for a float64 (above about 1.8e308); "
+                                 "numeric columns take real numbers a float64 can hold.") from None
     arr.flags.writeable = False
     return arr, categorical
 

@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jscale.base._numerics import read_only
+from jscale.base._numerics import read_only, x64_scope
 from jscale.engine._optimum import solve, status
 from jscale.inference._bands import Bands, evaluate, to_bands
 from jscale.inference._diagnostics import extrapolation
@@ -183,7 +183,23 @@ def check_cost(law: Law, cost):
         raise TypeError(
             f"cost must be a function cost(n_params, n_tokens) -> FLOP written with jax.numpy; got {cost!r}."
         )
+    if cost is not chinchilla_cost:
+        _probe_cost(cost)
     return cost
+
+
+def _probe_cost(cost) -> None:
+    """A cost function tried at two ordinary points before any solve: it must give a positive finite
+    number (a cost returning NaN or a negative number would give answers that look like numbers)."""
+    with x64_scope():
+        try:
+            values = [float(cost(jnp.float64(n), jnp.float64(d))) for n, d in ((1e8, 2e9), (1e10, 2e11))]
+        except Exception as err:  # noqa: BLE001 - whatever the user's function raises
+            raise ValueError(f"cost(n_params, n_tokens) fails at N = 1e8, D = 2e9 ({type(err).__name__}: {err}); "
+                             "write it with jax.numpy for scalar N and D.") from None
+    if not all(np.isfinite(v) and v > 0 for v in values):
+        raise ValueError(f"cost(n_params, n_tokens) must be a positive finite cost; at (N, D) = (1e8, 2e9) and "
+                         f"(1e10, 2e11) it gives {values[0]!r} and {values[1]!r}.")
 
 
 def fixed_columns(law, over, fixed, summary, *, hint: str = "") -> dict:

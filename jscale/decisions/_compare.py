@@ -18,6 +18,7 @@ bootstrap bands evaluate them on every pair of draws.
 from __future__ import annotations
 
 import functools
+import warnings
 from typing import Any
 
 import jax
@@ -28,6 +29,7 @@ from flax import struct
 from jscale.base._interval import Interval
 from jscale.base._numerics import bucket, pad_repeating, read_only, x64_scope
 from jscale.base._text import closest
+from jscale.base._warnings import ConvergenceWarning
 from jscale.decisions._allocation import ALLOCATION_COLUMNS, best_log_loss, check_cost, check_fixed, positive_array
 from jscale.inference._estimate import estimate_of
 from jscale.inference._results import BootstrapResult, FitResult
@@ -482,6 +484,13 @@ def compare(a, b, compute, *, cost=None, fixed=None, between=DEFAULT_BETWEEN) ->
                 jac = _jacobians(jnp.asarray(theta_a), jnp.asarray(theta_b), *args, **static)
                 jac = tuple({k: np.asarray(v[i])[:budgets.size] for k, v in jac.items()} for i in (0, 1))
                 sd = {k: read_only(v) for k, v in _delta_sd(side_a, side_b, jac).items()}
+    undefined = np.flatnonzero(np.isnan(est["multiplier"]) | ~np.isfinite(est["loss_a"]) | ~np.isfinite(est["loss_b"]))
+    if undefined.size:
+        shown = ", ".join(f"{budgets[k]:.3g}" for k in undefined[:5]) + (" ..." if undefined.size > 5 else "")
+        warnings.warn(ConvergenceWarning(
+            f"compare: no multiplier at {undefined.size} of {budgets.size} budgets ({shown}): a recipe's "
+            "compute-optimal loss is not finite there (a budget beyond what its law and float64 hold?). Those "
+            "entries are NaN."), stacklevel=2)
     return Comparison(law_a=side_a.law, law_b=side_b.law, cost=cost, compute=read_only(budgets),
                       multiplier=read_only(est["multiplier"]), loss_a=read_only(est["loss_a"]),
                       loss_b=read_only(est["loss_b"]), crossover=float(est["crossover"][0]), between=between,

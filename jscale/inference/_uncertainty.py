@@ -283,6 +283,10 @@ def wald_interval(law, theta, free, name_or_function, level: float, log: bool = 
             return jnp.log(f(p))
     with x64_scope():
         value, jac = function_jacobian(law, fn, theta)
+        if log and not np.all(np.isfinite(value)):
+            raw = function_jacobian(law, name_or_function, theta)[0]
+            raise ValueError(f"interval(fn, log=True) bands log fn, which needs fn > 0 at the estimate; fn is "
+                             f"{_shaped(raw)} there. Use log=False for a quantity that can be zero or negative.")
     half = z * np.sqrt(np.einsum("kp,pq,kq->k", jac, free, jac))
     low, high = value - half, value + half
     if log:

@@ -465,6 +465,8 @@ def _remove_stale_temporaries(path: Path) -> None:
 def _target(path: Path) -> tuple[Path, int | None]:
     """The file a save writes (a symlink's target) and the permissions to keep (None: new file)."""
     real = Path(os.path.realpath(path))
+    if not real.parent.is_dir():
+        raise FileNotFoundError(f"Cannot save to {path}: the folder {real.parent} does not exist; create it first.")
     try:
         st = os.stat(real)
     except FileNotFoundError:

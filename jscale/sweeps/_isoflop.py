@@ -74,6 +74,11 @@ WIDE = 4.0
 OFF_CENTRE = 0.2
 
 
+# A planned sweep: at most this many sizes per budget, reaching at most this factor either side.
+MAX_SIZES = 1000
+MAX_SPAN = 1e3
+
+
 def band(values, level: float):
     """(low, high): the central `level` percentile band of resampled values (B, ...) over B."""
     return Interval(*bootstrap_interval(values, None, None, check_level(level), "percentile"))
@@ -626,14 +631,16 @@ def plan_isoflop(budgets, result, *, n_sizes: int = 7, span: float = 4.0, params
     budgets = np.atleast_1d(np.asarray(budgets, np.float64))
     if budgets.ndim != 1 or not budgets.size or not np.all(np.isfinite(budgets) & (budgets > 0)):
         raise ValueError(f"budgets must be positive finite numbers; got {budgets!r}.")
-    if isinstance(n_sizes, bool) or not isinstance(n_sizes, (int, np.integer)) or n_sizes < 3:
-        raise ValueError(f"n_sizes must be an integer of at least 3 (a parabola needs 3 sizes); got {n_sizes!r}.")
+    if isinstance(n_sizes, bool) or not isinstance(n_sizes, (int, np.integer)) or not 3 <= n_sizes <= MAX_SIZES:
+        raise ValueError(f"n_sizes must be an integer from 3 (a parabola needs 3 sizes) to {MAX_SIZES}; got "
+                         f"{n_sizes!r}.")
     if width is not None:
         warnings.warn("plan_isoflop's width= is now span= (width is an interval's relative width elsewhere); "
                       "width= goes in 0.4.0.", DeprecationWarning, stacklevel=2)
         span = width
-    if isinstance(span, bool) or not isinstance(span, (int, float)) or not (1 < span < np.inf):
-        raise ValueError(f"span must be a factor above 1 (e.g. 4.0: sizes from N*/4 to 4 N*); got {span!r}.")
+    if isinstance(span, bool) or not isinstance(span, (int, float)) or not (1 < span <= MAX_SPAN):
+        raise ValueError(f"span must be a factor above 1 and at most {MAX_SPAN:g} (e.g. 4.0: sizes from N*/4 to "
+                         f"4 N*); got {span!r}.")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DiagnosticWarning)  # planning beyond the data is the point
         center = np.asarray(compute_optimal(result, budgets, params=params).n_params)
@@ -641,5 +648,10 @@ def plan_isoflop(budgets, result, *, n_sizes: int = 7, span: float = 4.0, params
     budget = np.repeat(budgets, int(n_sizes))
     n = sizes.ravel()
     d = budget / (6 * n)
+    bad = ~(np.isfinite(n) & np.isfinite(d) & np.isfinite(6 * n * d) & (n > 0) & (d > 0))
+    if bad.any():
+        raise ValueError(f"The sweep at budget {budget[np.argmax(bad)]:.3g} has no finite sizes and tokens (N = "
+                         f"{n[np.argmax(bad)]:.3g}, D = {d[np.argmax(bad)]:.3g}): a budget or span beyond what float64 "
+                         "holds, or a law whose optimum there is not finite.")
     return SweepPlan(budget=read_only(budget), n_params=read_only(n), n_tokens=read_only(d),
                      compute=read_only(6 * n * d), center=read_only(center))
