@@ -411,8 +411,8 @@ def _check_args(args) -> None:
         raise UserError(f"--level takes a number between 0 and 1, e.g. 0.95; got {level!r}.")
     if getattr(args, "range", None) is not None:
         low, high, num = args.range
-        if not (math.isfinite(low) and math.isfinite(high) and 0 < low < high and num == int(num)
-                and 1 <= num <= _MAX_RANGE_POINTS):
+        if not (math.isfinite(low) and math.isfinite(high) and 0 < low < high and math.isfinite(num)
+                and num == int(num) and 1 <= num <= _MAX_RANGE_POINTS):
             raise UserError(f"--range takes LOW HIGH NUM: finite budgets 0 < LOW < HIGH and a whole number of points "
                             f"1 <= NUM <= {_MAX_RANGE_POINTS}; got {low:g} {high:g} {num:g}.")
     if args.command in ("fit", "isoflop") and args.out.lower() != "none":

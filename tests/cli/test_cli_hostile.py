@@ -98,6 +98,8 @@ def test_bad_arguments_are_refused_before_any_work(tmp_path, capsys, monkeypatch
         (["allocate", result, "--range", "1e22", "1e20", "5"], "--range takes LOW HIGH NUM"),
         (["allocate", result, "--range", "0", "1e20", "5"], "--range takes LOW HIGH NUM"),
         (["allocate", result, "--range", "1e20", "1e22", "1e9"], "1 <= NUM <= 1000"),
+        (["allocate", result, "--range", "1e20", "1e22", "inf"], "1 <= NUM <= 1000"),
+        (["allocate", result, "--range", "1e20", "1e22", "nan"], "1 <= NUM <= 1000"),
         (["allocate", result, "--range", "1e20", "1e22", "2.5"], "a whole number of points"),
         (["allocate", result, "--compute", "-1"], "--compute takes positive finite numbers"),
         (["predict", result, "--n-params", "nan", "--n-tokens", "1e10"], "--n-params takes positive finite"),
