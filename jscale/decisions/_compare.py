@@ -231,14 +231,18 @@ def _reads_compute(law: Law) -> bool:
 
 
 def _paired(a, b) -> bool:
-    """Whether two bootstraps drew the same resamples (one result; `bootstrap_many(paired=True)`;
-    or equal keys or counts over as many units): their draws are then paired by index."""
+    """Whether two bootstraps drew the same configurations together (one result;
+    `bootstrap_many(paired=True)`; or equal keys or counts over the same units holding the same
+    configurations in the same order): their draws are then paired by index. Equal keys over
+    as many rows alone are not enough: rows in another order draw other configurations."""
     if a is b:
         return True
     if not (isinstance(a, BootstrapResult) and isinstance(b, BootstrapResult)):
         return False
     if a.unit == b.unit == "configuration":  # bootstrap_many(paired=True): configurations drawn together
         return np.array_equal(a.key, b.key)
+    if not a.configurations or a.configurations != b.configurations:
+        return False
     if a.key is not None and b.key is not None and a.counts is None and b.counts is None:
         return a.n_units == b.n_units and a.unit == b.unit and np.array_equal(a.key, b.key)
     return a.counts is not None and b.counts is not None and np.array_equal(a.counts, b.counts)

@@ -40,7 +40,7 @@ from jscale.fitting._fit import (
 )
 from jscale.inference._diagnostics import merge
 from jscale.inference._results import BootstrapResult, FitResult
-from jscale.inference._uncertainty import distinct_configurations
+from jscale.inference._uncertainty import configurations_fingerprint, distinct_configurations
 from jscale.laws._laws import Law, Shared
 
 UNITS = ("row", "group", "residual")
@@ -466,7 +466,7 @@ def resample_fits(law, data, *, n_resamples, key, counts, unit, starts, full_fit
         start_status=read_only(out["status"]), n_steps=read_only(out["steps"]),
         jackknife_params=read_only(jk["x"]),
         jackknife_status=read_only(np.where(np.isfinite(jk["f"]), jk["status"], NONFINITE)),
-        basins_checked=checked,
+        basins_checked=checked, configurations=configurations_fingerprint(law, data, unit_of_row),
     )
     if result.n_finite == 0:
         raise ConvergenceError(f"None of the {n_resamples} resamples produced a finite fit; check the data and starts.")

@@ -204,6 +204,8 @@ class BootstrapResult(struct.PyTreeNode, kw_only=True):
         n_steps: (B, S) objective evaluations used by every start.
         jackknife_params: (J, P) free-space fit with each unit left out (for BCa).
         jackknife_status: (J,) status of those fits.
+        configurations: SHA-256 of every row's unit and configuration (static; "" in files of
+            0.3.0 and before): draws of two bootstraps with one key pair only where these agree.
         basins_checked: with the default warm starts, the number of resamples on which the
             full fit's other basins were also fitted and none ended lower than the optimum's
             start, so the others ran from the optimum alone (static; 0 otherwise).
@@ -223,6 +225,7 @@ class BootstrapResult(struct.PyTreeNode, kw_only=True):
     jackknife_params: np.ndarray
     jackknife_status: np.ndarray
     basins_checked: int = struct.field(pytree_node=False, default=0)
+    configurations: str = struct.field(pytree_node=False, default="")
 
     law = property(lambda self: self.fit.law, doc="The law (that of the full-data fit).")
     loss_function = property(lambda self: self.fit.loss_function,

@@ -19,6 +19,7 @@ rows: prefer the bootstrap for reported intervals.
 from __future__ import annotations
 
 import functools
+import hashlib
 import statistics
 
 import jax
@@ -159,6 +160,20 @@ def distinct_configurations(law, data) -> int:
     """Number of distinct rows of the columns the law reads (categorical ones by their codes)."""
     cols = np.stack([data.codes(c)[1] if c in data.categorical else np.asarray(data[c]) for c in law.columns], axis=1)
     return int(np.unique(cols, axis=0).shape[0])
+
+
+def configurations_fingerprint(law, data, unit_of_row) -> str:
+    """SHA-256 of every row's resampling unit and configuration (the law's columns; categorical
+    ones by their labels), in row order: two bootstraps drawn with one key resample the same
+    configurations together only where their fingerprints agree."""
+    digest = hashlib.sha256(np.asarray(unit_of_row, np.int64).tobytes())
+    for c in law.columns:
+        values = np.asarray(data[c])
+        if c in data.categorical:
+            digest.update("\0".join(map(str, values)).encode())
+        else:
+            digest.update(values.astype(np.float64).tobytes())
+    return digest.hexdigest()
 
 
 def few_configurations(law, n_configs: int) -> list[str]:

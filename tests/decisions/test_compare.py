@@ -320,7 +320,7 @@ def test_a_fit_and_bootstraps_of_any_size_share_one_program(fits, boots, monkeyp
     assert from_boots.draws["multiplier"].shape == (24, BUDGETS.size)
 
 
-def test_bootstraps_paired_only_with_the_same_key(boots):
+def test_bootstraps_paired_only_with_the_same_key_and_configurations(fits, boots):
     boot_a, boot_b, boot_b_other = boots
     paired = quiet(jscale.compare, boot_a, boot_b, BUDGETS)
     unpaired = quiet(jscale.compare, boot_a, boot_b_other, BUDGETS)
@@ -329,6 +329,16 @@ def test_bootstraps_paired_only_with_the_same_key(boots):
     assert "independent bootstrap draws" in unpaired.summary()
     assert "independent" not in paired.summary()
     assert paired.to_dict()["paired"] is True and unpaired.to_dict()["paired"] is False
+    # The same key over as many rows, but B's rows in another order: row k of A and of B are other
+    # configurations, so draw b of A and draw b of B are not a pair (issue 33, item 11).
+    data_b, fit_b = fits[1], fits[3]
+    order = np.random.default_rng(0).permutation(len(data_b))
+    shuffled = data_b.subset(order)
+    refit = quiet(jscale.fit, LAW, shuffled, starts=subset_starts())
+    boot_shuffled = quiet(jscale.bootstrap, LAW, shuffled, n_resamples=24, key=5, starts="optimum", full_fit=refit,
+                          jackknife=False)
+    assert not quiet(jscale.compare, boot_a, boot_shuffled, BUDGETS).paired
+    assert boot_b.configurations != boot_shuffled.configurations
 
 
 def test_bootstrap_many_paired_draws_configurations_together(fits):
