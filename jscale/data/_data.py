@@ -378,6 +378,53 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
         levels, codes = self.codes(by)
         return {label: self.subset(np.flatnonzero(codes == k)) for k, label in enumerate(levels.tolist())}
 
+    def final(self, run: str = "group", *, k: int = 1, along: str = "n_tokens", mean=("loss",)) -> ScalingData:
+        """One row per run from its checkpoints: the last one (largest `along`), with the `mean`
+        columns averaged over the run's last `k` checkpoints.
+
+        Published ladders define a run's final loss as such a mean (e.g. of the last 5
+        evaluations), which damps the noise of a single evaluation; `k=1` takes the last
+        checkpoint as it is. Runs come in the order of their labels (as `split`).
+
+        Args:
+            run: the column naming each checkpoint's run.
+            k: checkpoints averaged, at least 1; every run needs at least `k`.
+            along: the numeric column that orders a run's checkpoints (tokens seen, steps, compute).
+            mean: the numeric columns averaged (the loss; also task metrics, e.g. ("loss", "err")).
+
+        Example:
+            >>> data = ScalingData.from_arrays(n_params=[1e8] * 3 + [1e9] * 3, n_tokens=[1e9, 2e9, 3e9] * 2,
+            ...                                loss=[3.3, 3.1, 3.0, 3.0, 2.8, 2.7], group=["s"] * 3 + ["m"] * 3)
+            >>> ends = data.final(k=2)
+            >>> ends.group.tolist(), ends.loss.round(6).tolist(), ends.n_tokens.tolist()
+            (['m', 's'], [2.75, 3.05], [3000000000.0, 3000000000.0])
+        """
+        for name, what in ((run, "run"), (along, "along")):
+            if name not in self.columns:
+                raise ValueError(f"final: the data has no column {name!r} (its {what} column)"
+                                 f"{closest(name, self.columns)}; its columns are {', '.join(self.columns)}.")
+        mean = (mean,) if isinstance(mean, str) else tuple(mean)
+        wrong = [c for c in (along, *mean) if c not in self.columns or c in self.categorical]
+        if wrong:
+            raise ValueError(f"final: {wrong[0]!r} must be a numeric column of the data (along= orders the "
+                             "checkpoints, mean= names the columns averaged).")
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"final: k must be a whole number of checkpoints, at least 1; got {k!r}.")
+        labels, codes = self.codes(run)
+        order = np.lexsort((np.asarray(self[along]), codes))  # by run, then along its checkpoints
+        ends = np.flatnonzero(np.r_[codes[order][1:] != codes[order][:-1], True])
+        starts = np.r_[0, ends[:-1] + 1]
+        short = np.flatnonzero(ends - starts + 1 < k)
+        if short.size:
+            raise ValueError(f"final: run {labels[short[0]]!r} has {ends[short[0]] - starts[short[0]] + 1} "
+                             f"checkpoint(s), fewer than k={k}; lower k or drop the run.")
+        last = self.subset(order[ends])
+        averaged = {c: np.array([np.mean(np.asarray(self[c])[order[e - k + 1:e + 1]]) for e in ends]) for c in mean}
+        for values in averaged.values():
+            values.flags.writeable = False
+        standard = {c: v for c, v in averaged.items() if c in FIELDS}
+        return last.replace(**standard, extra={**last.extra, **{c: v for c, v in averaged.items() if c not in FIELDS}})
+
     def __eq__(self, other) -> bool:
         if not isinstance(other, ScalingData) or self.columns != other.columns:
             return False
