@@ -307,7 +307,8 @@ class Allocation(Bands, struct.PyTreeNode, kw_only=True):
         """A readable table: budget, N*, D*, D*/N*, L* (with bands when there is uncertainty)."""
         banded = self.draws is not None or self.sd is not None
         lines = [f"{'compute':>10} {'params N*':>11} {'tokens D*':>11} {'D*/N*':>8} {'loss L*':>8}"
-                 + (f"   {100 * level:g}% band of N*        {100 * level:g}% band of D*/N*" if banded else "")]
+                 + (f"   {100 * level:g}% band of N* ({self.band_method})   {100 * level:g}% band of D*/N*"
+                    if banded else "")]
         bands = [self.interval(n, level) for n in ("n_params", "tokens_per_param")] if banded else None
         for k, c in enumerate(self.compute):
             line = (f"{c:>10.3g} {self.n_params[k]:>11.4g} {self.n_tokens[k]:>11.4g} "

@@ -321,7 +321,8 @@ class Comparison(struct.PyTreeNode, kw_only=True):
         """The multiplier at every budget, with its band and both recipes' losses."""
         banded = self.draws is not None or self.sd is not None
         head = f"{'compute':>10} {'multiplier':>11} {'loss A*':>8} {'loss B*':>8}"
-        lines = [head + (f"   {100 * level:g}% band of the multiplier" if banded else "")]
+        method = "bootstrap" if self.draws is not None else "delta method"
+        lines = [head + (f"   {100 * level:g}% band of the multiplier ({method})" if banded else "")]
         band = self.interval("multiplier", level) if banded else None
         for k, c in enumerate(self.compute):
             line = f"{c:>10.3g} {self.multiplier[k]:>11.4g} {self.loss_a[k]:>8.4f} {self.loss_b[k]:>8.4f}"

@@ -185,7 +185,7 @@ class Optimum(Bands, struct.PyTreeNode, kw_only=True):
         head = [*self.fixed] + (["target"] if self.target is not None else [])
         lines = [" ".join(f"{h:>14}" for h in [*head, *self.over, "value"] + (["cost"] if self.total_cost is not None
                                                                              else []))
-                 + (f"   {100 * level:g}% band of " + ", ".join(self.over) if banded else "")]
+                 + (f"   {100 * level:g}% band of {', '.join(self.over)} ({self.band_method})" if banded else "")]
         bands = [self.interval(c, level) for c in self.over] if banded else []
         status = self.status
         for k in range(self.value.size):

@@ -122,13 +122,23 @@ class Bands:
             return f"{np.asarray(self.draw_ok).shape[0]} bootstrap draws"
         return "delta method" if self.sd is not None else "none"
 
+    @property
+    def band_method(self) -> str | None:
+        """What made the bands, as tables print it: "bootstrap" (percentiles over the draws),
+        "delta method" (the curvature at the best fit: often narrower than a bootstrap's where
+        the runs are few), or None without bands."""
+        if self.draws is not None:
+            return "bootstrap"
+        return "delta method" if self.sd is not None else None
+
     def table(self, level: float = 0.95) -> str:
         """One row per point: its inputs, every quantity, and the band of each where there is one."""
         banded = self.draws is not None or self.sd is not None
         points = self.points()
         bands = {n: self.interval(n, level) for n in self.quantities} if banded else {}
         head = [*points, *self.quantities]
-        lines = ["  ".join(f"{h:>14}" for h in head) + (f"   ({100 * level:g}% bands below)" if banded else "")]
+        lines = ["  ".join(f"{h:>14}" for h in head)
+                 + (f"   ({100 * level:g}% bands below, {self.band_method})" if banded else "")]
         status = self.status
         for k in range(status.size):
             cells = [np.asarray(v)[k] for v in points.values()] + [self.value_of(n)[k] for n in self.quantities]

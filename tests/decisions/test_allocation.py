@@ -173,7 +173,10 @@ def test_bands_from_a_fit_and_from_a_bootstrap(grid_fit):
     d = boot.draws
     np.testing.assert_allclose(from_boot.draws_of("exponent_params")[:, 0], d["beta"] / (d["alpha"] + d["beta"]),
                                rtol=1e-8)
-    assert "95% band of N*" in from_boot.table()
+    # the table says which method made its bands (issue 33, item 10)
+    assert "95% band of N* (bootstrap)" in from_boot.table()
+    assert "95% band of N* (delta method)" in from_fit.table() and from_fit.band_method == "delta method"
+    assert "bands below, bootstrap" in jscale.marginal_returns(boot, n_params=[7e10], n_tokens=[1.4e12]).table()
     margins = jscale.marginal_returns(boot, n_params=[7e10], n_tokens=[1.4e12])
     low, high = margins.interval("d_log_compute")
     assert low[0] < margins.d_log_compute[0] < high[0] < 0
