@@ -46,7 +46,6 @@ PLOTS = ("frontier", "isoflop", "allocation", "residuals", "corner")
 _ALIASES = {"n": "n_params", "d": "n_tokens", "c": "compute", "u": "unique_tokens", "l": "loss"}
 _MAX_RANGE_POINTS = 1000  # `allocate --range`: every point is a column of B draws, so memory grows with it
 _MAX_SIZES = 1000  # `plan --n-sizes`
-_COMPARE_BUDGETS = [float(f"1e{k}") for k in range(20, 26)]  # `compare --compute`: 1e20 ... 1e25
 _COMPARE_PLOT_POINTS = 50  # `compare --plot`: budgets of the multiplier curve
 
 
@@ -259,7 +258,8 @@ def _compare_parser(sub, common) -> None:
     c.add_argument("b", help="recipe B: another file of `jscale fit`, with a bootstrap if A has one (bands from the "
                    "draws) or without one if A has none (delta-method bands)")
     c.add_argument("--compute", type=float, nargs="+", default=None, metavar="FLOP",
-                   help="budgets C at which to compare (default: every power of ten from 1e20 to 1e25)")
+                   help="budgets C at which to compare (default: as allocate, every power of ten from a decade "
+                        "below the recipes' largest runs to two decades beyond)")
     c.add_argument("--between", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
                    help=f"budgets searched for the crossover (default {low:g} to {high:g})")
     c.add_argument("--level", type=float, default=0.95, help="level of the bands (default 0.95)")
@@ -886,7 +886,11 @@ def _compare_command(args) -> int:
         raise UserError(f"'{with_draws}' holds a bootstrap but '{without}' a fit without one; compare two of one "
                         "kind: two bootstraps (bands from their draws) or two fits (delta-method bands), e.g. by "
                         "fitting both with the same --bootstrap.")
-    budgets = args.compute if args.compute is not None else _COMPARE_BUDGETS
+    if args.compute is not None:
+        budgets = args.compute
+    else:  # as allocate: from a decade below the larger of the two recipes' largest runs to two beyond
+        fits = [r.fit if isinstance(r, jscale.results.BootstrapResult) else r for r in (a, b)]
+        budgets = _default_budgets(max(_fitted_compute_max(f.data_summary, None) for f in fits))
     between = {} if args.between is None else {"between": tuple(args.between)}
     with _printed_warnings():
         comparison = jscale.compare(a, b, budgets, **between)

@@ -29,7 +29,7 @@ from flax import struct
 from jscale.base._interval import Interval
 from jscale.base._numerics import bucket, pad_repeating, read_only, x64_scope
 from jscale.base._text import closest
-from jscale.base._warnings import ConvergenceWarning
+from jscale.base._warnings import ConvergenceWarning, ExtrapolationWarning
 from jscale.decisions._allocation import ALLOCATION_COLUMNS, best_log_loss, check_cost, check_fixed, positive_array
 from jscale.inference._estimate import estimate_of
 from jscale.inference._results import BootstrapResult, FitResult
@@ -224,6 +224,22 @@ def _side(which: str, value) -> _Side:
         check_cost(law, None)
     return _Side(law=law, theta=np.asarray(theta), draws=None if draws is None else np.asarray(draws),
                  mask=None if mask is None else np.asarray(mask), cov=cov, select=select, origin=origin)
+
+
+def _warn_beyond(sides, budgets) -> None:
+    """An `ExtrapolationWarning` for budgets outside the compute of a recipe's fitted runs (as
+    `compute_optimal` warns), one per recipe fitted to data."""
+    for side, name in sides:
+        fit = side.origin.fit if isinstance(side.origin, BootstrapResult) else side.origin
+        limits = fit.data_summary.range_of("compute") if isinstance(fit, FitResult) and fit.data_summary else None
+        if limits is None:
+            continue
+        decades = max(np.log10(budgets.max() / limits[1]), np.log10(limits[0] / budgets.min()), 0.0)
+        if decades > 1e-6:
+            warnings.warn(ExtrapolationWarning(
+                f"compare: budgets up to {decades:.2f} decades beyond the compute of recipe {name}'s runs "
+                f"({limits[0]:.3g}-{limits[1]:.3g} FLOP); the multiplier there extrapolates its fitted law. "
+                "jscale.backtest measures how far that holds."), stacklevel=3)
 
 
 def _reads_compute(law: Law) -> bool:
@@ -489,6 +505,7 @@ def compare(a, b, compute, *, cost=None, fixed=None, between=DEFAULT_BETWEEN) ->
                 jac = _jacobians(jnp.asarray(theta_a), jnp.asarray(theta_b), *args, **static)
                 jac = tuple({k: np.asarray(v[i])[:budgets.size] for k, v in jac.items()} for i in (0, 1))
                 sd = {k: read_only(v) for k, v in _delta_sd(side_a, side_b, jac).items()}
+    _warn_beyond(((side_a, "A"), (side_b, "B")), budgets)
     undefined = np.flatnonzero(np.isnan(est["multiplier"]) | ~np.isfinite(est["loss_a"]) | ~np.isfinite(est["loss_b"]))
     if undefined.size:
         shown = ", ".join(f"{budgets[k]:.3g}" for k in undefined[:5]) + (" ..." if undefined.size > 5 else "")

@@ -7,11 +7,17 @@ finding with it, with a bisection on the closed-form losses for the crossover, w
 differences for the delta-method bands, and with the draws themselves for bootstrap bands.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 from helpers import HOFFMANN_PARAMS, noisy_chinchilla, quiet, subset_starts
 
 import jscale
+
+# Budgets beyond the runs are these tests' subject, not a finding: named, and checked in
+# test_compare.py::test_budgets_beyond_the_runs_warn.
+pytestmark = pytest.mark.filterwarnings("ignore::jscale.warnings.ExtrapolationWarning")
 
 LAW = jscale.laws.Chinchilla()
 POWER = jscale.laws.PowerLaw("compute")
@@ -331,7 +337,7 @@ def test_bootstraps_paired_only_with_the_same_key_and_configurations(fits, boots
     assert paired.to_dict()["paired"] is True and unpaired.to_dict()["paired"] is False
     # The same key over as many rows, but B's rows in another order: row k of A and of B are other
     # configurations, so draw b of A and draw b of B are not a pair (issue 33, item 11).
-    data_b, fit_b = fits[1], fits[3]
+    data_b = fits[1]
     order = np.random.default_rng(0).permutation(len(data_b))
     shuffled = data_b.subset(order)
     refit = quiet(jscale.fit, LAW, shuffled, starts=subset_starts())
@@ -402,3 +408,14 @@ def test_no_bands_from_given_parameters():
         out.interval("multiplier")
     with pytest.raises(ValueError, match="name must be one of"):
         out.interval("multiplyer")
+
+
+def test_budgets_beyond_the_runs_warn(fits):
+    """As compute_optimal: budgets outside a recipe's runs are named with how far (issue 33, item 9)."""
+    data_a = fits[0]
+    top = float(np.max(data_a.compute))
+    with pytest.warns(jscale.warnings.ExtrapolationWarning, match="2.00 decades beyond the compute of recipe A"):
+        quiet(jscale.compare, fits[2], fits[3], [top / 10, top * 100])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jscale.warnings.ExtrapolationWarning)
+        quiet(jscale.compare, fits[2], fits[3], [top / 10, top])

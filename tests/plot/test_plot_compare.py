@@ -15,6 +15,10 @@ from matplotlib.collections import LineCollection, PathCollection, PolyCollectio
 
 import jscale.plot as jplot  # noqa: E402
 
+# Budgets beyond the runs are these tests' subject, not a finding: named, and checked in
+# test_compare.py::test_budgets_beyond_the_runs_warn.
+pytestmark = pytest.mark.filterwarnings("ignore::jscale.warnings.ExtrapolationWarning")
+
 # A law of compute alone for both the loss stage and the comparisons: fast to fit and to compare.
 POWER = jscale.laws.PowerLaw()
 LINK = jscale.laws.ExponentialLink()
