@@ -122,7 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="exit with status 3 if the best start did not converge")
 
     a = sub.add_parser("allocate", parents=[common], help="compute-optimal N*, D*, L* at budgets, from a saved result")
-    a.add_argument("result", help="a file written by `jscale fit` (result.jscale)")
+    a.add_argument("result", help="a file written by `jscale fit` or `jscale isoflop` (result.jscale)")
     a.add_argument("--compute", type=float, nargs="+", default=None, metavar="FLOP",
                    help="budgets (default: powers of ten from a decade below the fitted data's largest compute to "
                    "two decades beyond it)")
@@ -756,7 +756,7 @@ def _printed_warnings():
 def _saved(path: str, command: str | None = None):
     """The result in a file of `jscale fit` or `jscale isoflop`; any failure to read it (a damaged or
     crafted file) is the user's error, reported on one line. With `command` (allocate, predict,
-    plot, compare), only a fit of `jscale fit` is taken."""
+    plot, compare), only a fit of `jscale fit` is taken, and for allocate an isoFLOP sweep too."""
     import jscale
 
     if not os.path.exists(path):
@@ -772,11 +772,26 @@ def _saved(path: str, command: str | None = None):
     if command is not None and isinstance(result, jscale.results.Ensemble):
         raise UserError(f"'{path}' holds several forms (`jscale fit --law A --law B`), not one fit; its allocation "
                         "table is in its summary.json, and jscale.load in Python gives its predictions and bands.")
+    sweeps = (jscale.results.IsoFLOPResult, jscale.results.EnvelopeResult)
+    if command == "allocate" and isinstance(result, sweeps):
+        return result  # its power laws N*(C), D*(C), L*(C)
     if command is not None and not isinstance(result, (jscale.results.FitResult, jscale.results.BootstrapResult)):
         raise UserError(f"'{path}' holds a result of type {type(result).__name__}, not a fit of `jscale fit`; "
-                        f"`jscale {command}` reads result.jscale of `jscale fit` (an isoFLOP sweep's N*(C) table is in "
-                        "its summary.json, and `jscale plan isoflop --result` takes it).")
+                        f"`jscale {command}` reads result.jscale of `jscale fit`. An isoFLOP sweep's N*(C) comes "
+                        "from `jscale allocate`, and `jscale plan isoflop --result` takes it.")
     return result
+
+
+def _top_compute(result) -> float:
+    """The largest compute a saved result was fitted on: its runs' (a fit), or its budgets' (a sweep)."""
+    import jscale
+
+    if isinstance(result, jscale.results.IsoFLOPResult):
+        return float(result.budgets[result.included].max())
+    if isinstance(result, jscale.results.EnvelopeResult):
+        return float(result.compute[result.used].max())
+    fit = result.fit if isinstance(result, jscale.results.BootstrapResult) else result
+    return _fitted_compute_max(fit.data_summary, None)
 
 
 def _emit(rows: list[dict], fmt: str):
@@ -801,8 +816,7 @@ def _allocate(args) -> int:
 
     result = _saved(args.result, "allocate")
     if args.compute is None and args.range is None:
-        fit = result.fit if isinstance(result, jscale.results.BootstrapResult) else result
-        budgets = _default_budgets(_fitted_compute_max(fit.data_summary, None))
+        budgets = _default_budgets(_top_compute(result))
     elif args.range is not None:
         low, high, num = args.range  # checked by _check_args
         budgets = np.logspace(np.log10(low), np.log10(high), int(num))

@@ -227,6 +227,11 @@ def test_command_line_sweep_and_plan(tmp_path, capsys):
     assert rows[0] == "budget,n_params,n_tokens,compute" and len(rows) == 4
     assert cli.main(["plan", "isoflop", "--no-cache", "--budgets", "1e22"]) == 2
     assert "--result" in capsys.readouterr().err
+    # the sweep's result file feeds `jscale allocate` (its power laws, default budgets from its own)
+    assert cli.main(["allocate", "--no-cache", str(out / "result.jscale"), "--format", "csv"]) == 0
+    rows = capsys.readouterr().out.strip().splitlines()
+    assert rows[0].startswith("compute,n_params,n_params_low,n_params_high") and len(rows) == 5
+    assert float(rows[1].split(",")[0]) == 10 ** np.floor(np.log10(BUDGETS.max()) - 1)
 
 
 def test_approaches_2_and_3_side_by_side(centred):
