@@ -30,7 +30,7 @@ from jscale.base._numerics import read_only
 from jscale.base._version import __version__
 from jscale.decisions._twostage import TwoStage
 from jscale.engine._batch import best_start
-from jscale.engine._solve import STATUS_NAMES
+from jscale.engine._solve import STATUS_NAMES, SUCCESS
 from jscale.inference._diagnostics import DataSummary
 from jscale.inference._results import BootstrapResult, FitResult
 from jscale.laws import _laws
@@ -321,6 +321,8 @@ def _check_fit(fit: FitResult) -> None:
             arr = np.asarray(value)
             if arr.dtype.kind != "f" or arr.ndim > 2 or any(n != p for n in arr.shape):
                 _fail(f"curvature[{key!r}] has shape {arr.shape}, expected ({p},) or ({p}, {p})")
+            if int(fit.status[fit.best_index]) == SUCCESS and not np.all(np.isfinite(arr)):
+                _fail(f"curvature[{key!r}] of a converged fit is not finite")
 
 
 def _check_bootstrap(boot: BootstrapResult) -> None:
@@ -348,6 +350,9 @@ def _check_bootstrap(boot: BootstrapResult) -> None:
         _array(boot, "key", (None,), "u")
     if boot.counts is not None and np.any(_array(boot, "counts", (b, boot.n_units), "iu") < 0):
         _fail("counts holds negative multiplicities")
+    ok = np.asarray(boot.draw_ok)
+    if not np.all(np.isfinite(boot.free_draws[ok])):
+        _fail("a draw whose fit converged holds parameters that are not finite")
 
 
 def _check_two_stage(result) -> None:
@@ -389,6 +394,8 @@ def _check_sweep(result) -> None:
         if not isinstance(table, dict) or any(np.asarray(v).dtype.kind != "f" or np.ndim(v) != 0
                                               for v in table.values()):
             _fail(f"{name} is not a table of numbers")
+        if not all(np.isfinite(v) for v in table.values()):  # a sweep that had no power law would not exist
+            _fail(f"{name} hold a value that is not finite")
     if result.draws is not None:
         if not isinstance(result.draws, dict) or not result.draws:
             _fail("draws is not a table of arrays")
@@ -414,6 +421,10 @@ def _check_ensemble(ens: Ensemble) -> None:
         _array(ens, name, (b, k))
     for name in ("point_scores", "point_weights", "held_rmse"):
         _array(ens, name, (k,))
+    for name, weights in (("point_weights", np.asarray(ens.point_weights)[None]), ("weights", np.asarray(ens.weights))):
+        rows = weights[np.all(np.isfinite(weights), axis=1)]
+        if np.any((rows < 0) | (rows > 1)) or not np.allclose(rows.sum(axis=1), 1.0, rtol=0, atol=1e-9):
+            _fail(f"{name} are not weights in [0, 1] summing to 1")
     prior = _array(ens, "prior", (k,), finite=True)
     if np.any(prior <= 0):
         _fail("prior holds a probability that is not positive")

@@ -147,3 +147,19 @@ def test_reads_files_of_format_version_1():
     assert boot.fit.params == pytest.approx(dict(E=1.6629062759185156, A=233.72837731119043, B=1663.6451039736617,
                                                  alpha=0.29542659035015617), rel=1e-15)
     assert boot.se["alpha"] == pytest.approx(0.007298323932807164, rel=1e-12)
+
+
+def test_load_checks_what_can_be_checked_without_the_data(results):
+    """Invariants a loaded result must hold (issue 33, item 16): a converged fit's curvature is
+    finite; a draw whose fit converged has finite parameters; an ensemble's weights are weights."""
+    _, fit, boot = results
+    _io.check(fit) or _io.check(boot)  # the real ones pass
+    bad_curvature = fit.replace(curvature={**fit.curvature,
+                                           "hessian": np.full_like(fit.curvature["hessian"], np.nan)})
+    with pytest.raises(_io._Invalid, match="curvature.*converged fit is not finite"):
+        _io.check(bad_curvature)
+    end = np.array(boot.end_params)
+    ok = np.flatnonzero(boot.draw_ok)[0]
+    end[ok, boot.best_index[ok]] = np.nan
+    with pytest.raises(_io._Invalid, match="draw whose fit converged"):
+        _io.check(boot.replace(end_params=end))

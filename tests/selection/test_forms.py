@@ -358,6 +358,10 @@ def test_an_ensemble_saves_and_loads(data, fits, pair, tmp_path):
         _check_ensemble(dataclasses.replace(pair, weights=pair.weights[:3]))
     with pytest.raises(_Invalid, match="prior holds"):
         _check_ensemble(dataclasses.replace(pair, prior=np.array([1.0, 0.0])))
+    with pytest.raises(_Invalid, match="point_weights are not weights"):  # issue 33, item 16
+        _check_ensemble(dataclasses.replace(pair, point_weights=np.array([0.7, 0.7])))
+    with pytest.raises(_Invalid, match="weights are not weights"):
+        _check_ensemble(dataclasses.replace(pair, weights=np.abs(pair.weights) * 2))
     assert pair.score == "held-out+trend" and pair.charges[1] > 0
     with pytest.raises(_Invalid, match="charge under score 'held-out'"):
         _check_ensemble(dataclasses.replace(pair, score="held-out"))
