@@ -225,3 +225,19 @@ def test_a_log_interval_of_a_negative_quantity_says_why(tmp_path):
 def test_an_integer_beyond_float64_is_a_clear_error():
     with pytest.raises(ValueError, match="too large for a float64"):
         jscale.ScalingData.from_arrays(n_params=[10**400, 1e9], loss=[2.0, 2.1])
+
+
+def test_inputs_that_should_not_be_accepted():
+    """Issue 33, item 14: accepted before, now refused with what to change."""
+    n = np.geomspace(1e8, 1e10, 8)
+    for values, says in ((n.astype(complex), "complex numbers"), (np.arange(8).astype("datetime64[D]"), "dates"),
+                         (np.arange(1, 9).astype("timedelta64[s]"), "durations")):
+        with pytest.raises(ValueError, match=f"holds {says}"):
+            jscale.ScalingData.from_arrays(z=values, loss=2 + 30 * n ** -0.2)
+    dated = jscale.ScalingData.from_arrays(n_params=n, loss=2 + 30 * n ** -0.2,
+                                           group=np.arange(8).astype("datetime64[D]"))
+    assert "group" in dated.categorical  # dates are fine as labels
+    with pytest.raises(ValueError, match="target='n_params' is a column the chinchilla law reads"):
+        jscale.fit(LAW, noisy_chinchilla(n=3, sigma=0.01, seed=1), target="n_params")
+    with pytest.raises(ValueError, match="parameter names must be non-empty strings"):
+        custom(lambda p, x: p["1"] * x["z"], {1: "positive", "1": "positive"}, columns=("z",))

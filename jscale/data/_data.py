@@ -793,6 +793,12 @@ def _to_array(name: str, value) -> tuple[np.ndarray, bool]:
     """
     value = _unmasked(name, value)
     arr = _read(name, value)
+    # Complex numbers, durations and dates would become labels of a column of their own (the standard
+    # numeric columns report each such value as not a number, below; `group` may hold dates).
+    if arr.dtype.kind in "cmM" and name != "group" and name not in _NUMERIC:
+        what = {"c": "complex numbers", "m": "durations (timedelta64)", "M": "dates (datetime64)"}[arr.dtype.kind]
+        raise ValueError(f"Column {name!r} holds {what}; columns take real numbers or text labels. Convert it "
+                         "first, e.g. dates to days since a start or durations to seconds as floats.")
     categorical = name == "group"
     if not categorical:
         ok_kinds = "iufb" if name == "weight" else "iuf"

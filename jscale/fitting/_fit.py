@@ -114,6 +114,9 @@ def check_law_and_data(law, data, objective: Objective | None = None) -> None:
         if c in law.log_columns or c not in data.categorical:
             check_column(data, c, positive=c in law.log_columns, who=who)
     law.check_data(data)
+    if objective.target in law.columns:
+        raise ValueError(f"target={objective.target!r} is a column the {law.name} law reads "
+                         f"({', '.join(law.columns)}); the target is the column it predicts (e.g. 'loss').")
     _problem.check_target(data, objective.target, objective.residual)
     if not isinstance(law.base if isinstance(law, Constrained) else law, BUILT_IN):
         _problem.check_law_function(law, data, objective.residual)

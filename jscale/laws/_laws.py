@@ -1030,7 +1030,10 @@ def custom(fn, params: dict, columns, *, name: str = "custom", log: bool = False
         raise TypeError(f"fn must be a function fn(params, inputs) -> prediction; got {type(fn).__name__}.")
     if not params:
         raise ValueError("custom: params must name at least one parameter.")
-    specs = tuple((str(n), p if isinstance(p, Param) else Param(p)) for n, p in params.items())
+    named = [n for n in params if not isinstance(n, str) or not n]
+    if named:
+        raise ValueError(f"custom: parameter names must be non-empty strings (fn reads p[name]); got {named[0]!r}.")
+    specs = tuple((n, p if isinstance(p, Param) else Param(p)) for n, p in params.items())
     for n, p in specs:
         _check_param_starts(n, p)
     columns = (columns,) if isinstance(columns, str) else tuple(columns)
