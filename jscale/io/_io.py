@@ -460,6 +460,15 @@ def check(result) -> None:
 # 4,000 resamples x 4,500 starts of a 5-parameter law is about 1 GB).
 MAX_BYTES = 2 << 30
 _TMP_TAG = ".jscale-tmp-"
+# A temporary name holds at most this many bytes of the file's name: with the tag, host, process
+# and random part it stays within the 255 bytes a file name may have, as the final name does.
+_TMP_NAME_BYTES = 120
+
+
+def _tmp_prefix(path: Path) -> str:
+    """The start of every temporary file name of saves to `path` on this host."""
+    name = path.name.encode()[:_TMP_NAME_BYTES].decode(errors="ignore")
+    return f".{name}{_TMP_TAG}{_host_tag()}-"
 
 
 def _host_tag() -> str:
@@ -468,7 +477,7 @@ def _host_tag() -> str:
 
 def _remove_stale_temporaries(path: Path) -> None:
     """Temporary files of earlier saves to `path` whose process is gone (killed mid-save)."""
-    for stale in abandoned(path.parent, f".{path.name}{_TMP_TAG}{_host_tag()}-"):
+    for stale in abandoned(path.parent, _tmp_prefix(path)):
         with contextlib.suppress(OSError):
             os.unlink(stale)
 
@@ -519,8 +528,7 @@ def save(result, path) -> Path:
     path = Path(path)
     target, mode = _target(path)
     _remove_stale_temporaries(target)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}{_TMP_TAG}{_host_tag()}-{os.getpid()}-",
-                               dir=target.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f"{_tmp_prefix(target)}{os.getpid()}-", dir=target.parent)
     try:
         if mode is None:
             umask = os.umask(0)

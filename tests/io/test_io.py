@@ -163,3 +163,12 @@ def test_load_checks_what_can_be_checked_without_the_data(results):
     end[ok, boot.best_index[ok]] = np.nan
     with pytest.raises(_io._Invalid, match="draw whose fit converged"):
         _io.check(boot.replace(end_params=end))
+
+
+def test_a_long_file_name_saves(results, tmp_path):
+    # the temporary file beside it was longer than the 255 bytes a name may have (issue 33, item 15)
+    _, fit, _ = results
+    for name in ("r" * 240 + ".jscale", "é" * 120 + ".jscale"):
+        path = jscale.save(fit, tmp_path / name)
+        _same_fit(jscale.load(path), fit)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["r" * 240 + ".jscale", "é" * 120 + ".jscale"])
