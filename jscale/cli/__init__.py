@@ -903,8 +903,7 @@ def _compare_command(args) -> int:
     if args.compute is not None:
         budgets = args.compute
     else:  # as allocate: from a decade below the larger of the two recipes' largest runs to two beyond
-        fits = [r.fit if isinstance(r, jscale.results.BootstrapResult) else r for r in (a, b)]
-        budgets = _default_budgets(max(_fitted_compute_max(f.data_summary, None) for f in fits))
+        budgets = _default_budgets(max(_top_compute(r) for r in (a, b)))
     between = {} if args.between is None else {"between": tuple(args.between)}
     with _printed_warnings():
         comparison = jscale.compare(a, b, budgets, **between)

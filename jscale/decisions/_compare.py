@@ -29,8 +29,9 @@ from flax import struct
 from jscale.base._interval import Interval
 from jscale.base._numerics import bucket, pad_repeating, read_only, x64_scope
 from jscale.base._text import closest
-from jscale.base._warnings import ConvergenceWarning, ExtrapolationWarning
+from jscale.base._warnings import ConvergenceWarning
 from jscale.decisions._allocation import ALLOCATION_COLUMNS, best_log_loss, check_cost, check_fixed, positive_array
+from jscale.inference._diagnostics import extrapolation
 from jscale.inference._estimate import estimate_of
 from jscale.inference._results import BootstrapResult, FitResult
 from jscale.inference._uncertainty import check_level, normal_quantile
@@ -227,19 +228,15 @@ def _side(which: str, value) -> _Side:
 
 
 def _warn_beyond(sides, budgets) -> None:
-    """An `ExtrapolationWarning` for budgets outside the compute of a recipe's fitted runs (as
-    `compute_optimal` warns), one per recipe fitted to data."""
+    """An `ExtrapolationWarning` for budgets outside the compute of a recipe's fitted runs (the
+    diagnostic `compute_optimal` warns with), one per recipe fitted to data."""
     for side, name in sides:
         fit = side.origin.fit if isinstance(side.origin, BootstrapResult) else side.origin
-        limits = fit.data_summary.range_of("compute") if isinstance(fit, FitResult) and fit.data_summary else None
-        if limits is None:
-            continue
-        decades = max(np.log10(budgets.max() / limits[1]), np.log10(limits[0] / budgets.min()), 0.0)
-        if decades > 1e-6:
-            warnings.warn(ExtrapolationWarning(
-                f"compare: budgets up to {decades:.2f} decades beyond the compute of recipe {name}'s runs "
-                f"({limits[0]:.3g}-{limits[1]:.3g} FLOP); the multiplier there extrapolates its fitted law. "
-                "jscale.backtest measures how far that holds."), stacklevel=3)
+        if isinstance(fit, FitResult):
+            found = extrapolation(fit.data_summary, side.law, {"compute": budgets},
+                                  f"compare: recipe {name}'s multipliers")
+            if found is not None:
+                found.warn(stacklevel=3)
 
 
 def _reads_compute(law: Law) -> bool:

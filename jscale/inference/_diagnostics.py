@@ -96,7 +96,9 @@ class DataSummary:
 
 
 def _law_compute(law, columns: dict):
-    """Compute of points given by the law's columns (name -> array): 6ND, or the compute column."""
+    """Compute of points: given as `compute`, else from the law's columns (6ND, or its compute column)."""
+    if "compute" in columns:
+        return np.asarray(columns["compute"])
     if "n_params" in law.columns and "n_tokens" in law.columns:
         return 6.0 * np.asarray(columns["n_params"]) * np.asarray(columns["n_tokens"])
     if "compute" in law.columns:

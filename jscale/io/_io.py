@@ -167,9 +167,9 @@ def _decode(cls, state: dict, static: dict, law):
     kwargs = {}
     for f in dataclasses.fields(cls):
         pytree = f.metadata.get("pytree_node", True)
-        former = _FORMER_NAMES.get((cls.__name__, f.name))
-        if former is not None and former in (state if pytree else static):
-            (state if pytree else static)[f.name] = (state if pytree else static).pop(former)
+        former, stored = _FORMER_NAMES.get((cls.__name__, f.name)), state if pytree else static
+        if former is not None and former in stored:
+            stored[f.name] = stored.pop(former)
         nested = static.get(f.name) if pytree else None
         if f.name not in (state if pytree else static) and nested is None:
             if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:

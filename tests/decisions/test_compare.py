@@ -414,7 +414,8 @@ def test_budgets_beyond_the_runs_warn(fits):
     """As compute_optimal: budgets outside a recipe's runs are named with how far (issue 33, item 9)."""
     data_a = fits[0]
     top = float(np.max(data_a.compute))
-    with pytest.warns(jscale.warnings.ExtrapolationWarning, match="2.00 decades beyond the compute of recipe A"):
+    said = r"compare: recipe A's multipliers at 1 of 2 points extrapolate beyond the fitted data: compute up to 2.00"
+    with pytest.warns(jscale.warnings.ExtrapolationWarning, match=said + " decades beyond"):
         quiet(jscale.compare, fits[2], fits[3], [top / 10, top * 100])
     with warnings.catch_warnings():
         warnings.simplefilter("error", jscale.warnings.ExtrapolationWarning)
