@@ -27,7 +27,7 @@ from jscale.base._warnings import ConvergenceError, warn_all
 from jscale.data._data import ScalingData
 from jscale.engine._batch import counts_table
 from jscale.engine._execution import Execution
-from jscale.fitting._bootstrap import as_key_data, check_n_resamples, resample_fits, resample_units
+from jscale.fitting._bootstrap import as_key_data, check_n_resamples, resample_fits
 from jscale.inference import _predict
 from jscale.inference._diagnostics import summarize
 from jscale.inference._results import BootstrapResult, FitResult
@@ -125,6 +125,10 @@ class TwoStage(struct.PyTreeNode, kw_only=True):
             other: the same runs, drawn once), or None without a key.
         n_dropped: resamples drawn but not fitted, because one stage got fewer distinct runs than
             it has parameters (static).
+        unit: what a run is: "row" (one row per run), or the column whose values name the runs
+            (static).
+        n_runs: (loss stage, link stage) numbers of runs, anchor rows left out (static).
+        n_anchors: rows of the link stage kept once in every resample (static).
     """
 
     loss_fit: FitResult
@@ -132,6 +136,9 @@ class TwoStage(struct.PyTreeNode, kw_only=True):
     loss_boot: BootstrapResult | None = None
     link_boot: BootstrapResult | None = None
     n_dropped: int = struct.field(pytree_node=False, default=0)
+    unit: str = struct.field(pytree_node=False, default="row")
+    n_runs: tuple = struct.field(pytree_node=False, default=())
+    n_anchors: int = struct.field(pytree_node=False, default=0)
 
     @property
     def metric_name(self) -> str:
@@ -214,16 +221,26 @@ class TwoStage(struct.PyTreeNode, kw_only=True):
 
     def summary(self, level: float = 0.95) -> str:
         """Both stages' parameters and how the bands were made."""
+        runs = "runs" if self.unit == "row" else f"runs (by {self.unit!r})"
         boot = ("no bootstrap (pass key= for bands)" if self.loss_boot is None else
-                f"a joint bootstrap of {self.loss_boot.n_resamples} resamples of the runs (both stages refitted on "
+                f"a joint bootstrap of {self.loss_boot.n_resamples} resamples of the {runs} (both stages refitted on "
                 f"each; {self.loss_boot.n_converged} and {self.link_boot.n_converged} converged"
                 + (f"; {self.n_dropped} dropped with too few distinct runs for a stage" if self.n_dropped else "")
-                + ")")
+                + (f"; {self.n_anchors} anchor row{'s' if self.n_anchors > 1 else ''} kept once in every resample"
+                   if self.n_anchors else "") + ")")
+        stages = [self._stage_rows(fit, k) for k, fit in enumerate((self.loss_fit, self.link_fit))]
         return "\n".join([f"Two-stage prediction of {self.metric_name!r}: loss law {self.loss_fit.law.name} on "
-                          f"{self.loss_fit.n_rows} runs, link {self.link_fit.law.name} on {self.link_fit.n_rows} "
-                          f"runs; bands from {boot}.", "", "Stage 1, loss:",
-                          _stage_summary(self.loss_fit, self.loss_boot, level), "", "Stage 2, link:",
-                          _stage_summary(self.link_fit, self.link_boot, level)])
+                          f"{stages[0]}, link {self.link_fit.law.name} on {stages[1]}; bands from {boot}.", "",
+                          "Stage 1, loss:", _stage_summary(self.loss_fit, self.loss_boot, level), "",
+                          "Stage 2, link:", _stage_summary(self.link_fit, self.link_boot, level)])
+
+    def _stage_rows(self, fit: FitResult, k: int) -> str:
+        """"40 runs", or "1,417 rows of 40 runs" where a run has several rows."""
+        anchors = self.n_anchors if k else 0
+        rows = fit.n_rows - anchors
+        runs = rows if not self.n_runs else self.n_runs[k]
+        text = f"{runs:,} runs" if rows == runs else f"{rows:,} rows of {runs:,} runs"
+        return text + (f" and {anchors} anchor row{'s' if anchors > 1 else ''}" if anchors else "")
 
     def to_dict(self, level: float = 0.95) -> dict:
         """Strict-JSON-ready: both stages (their fits, or bootstraps with intervals at `level`)."""
@@ -231,7 +248,8 @@ class TwoStage(struct.PyTreeNode, kw_only=True):
         stages = [fit.to_dict() if boot is None else boot.to_dict(level)
                   for fit, boot in ((self.loss_fit, self.loss_boot), (self.link_fit, self.link_boot))]
         return strict_json({"kind": "two_stage", "metric_name": self.metric_name, "loss_stage": stages[0],
-                            "link_stage": stages[1], "n_dropped": self.n_dropped})
+                            "link_stage": stages[1], "n_dropped": self.n_dropped, "unit": self.unit,
+                            "n_runs": list(self.n_runs), "n_anchors": self.n_anchors})
 
     def __repr__(self) -> str:
         return (f"TwoStage({self.loss_fit.law.name} -> {self.link_fit.law.name} -> {self.metric_name!r}"
@@ -280,36 +298,67 @@ def _check_stage(which: str, fit, data: ScalingData, mask: np.ndarray) -> Scalin
     return part
 
 
-def _stage_counts(counts, unit_of_row, mask, law) -> tuple[np.ndarray, np.ndarray]:
-    """The stage's (B, rows) multiplicities and which resamples give it enough distinct runs."""
-    rows = counts[:, unit_of_row[mask]]
-    return rows, (rows > 0).sum(axis=1) >= law.n_free
+def _run_labels(unit: str, data: ScalingData, mask: np.ndarray, which: str) -> np.ndarray:
+    """The run label of every selected row of `data`: the row's index for unit "row", else its
+    value of the column `unit` ("group" for the group column)."""
+    if unit == "row":
+        return np.flatnonzero(mask)
+    column = "group" if unit == "group" else unit
+    if not isinstance(unit, str) or column not in data.columns:
+        raise ValueError(f"unit={unit!r} must be 'row', 'group' or a column of {which} naming each row's run"
+                         f"{closest(str(unit), data.columns)}; it has: {', '.join(data.columns)}.")
+    return np.asarray(data[column])[mask]
 
 
-def two_stage(loss_fit: FitResult, link_fit: FitResult, data: ScalingData, *, loss_rows=None, link_rows=None,
-              key=None, n_resamples: int | None = None, unit: str = "row", progress: bool | None = None) -> TwoStage:
+def _stage_units(labels: np.ndarray, runs: np.ndarray, anchors: np.ndarray) -> tuple[np.ndarray, int, np.ndarray]:
+    """A stage's (unit_of_row, n_units, run of each unit): its runs by their index among all
+    `runs` (sorted labels), the anchor rows (mask over the stage's rows) one unit of their own
+    (run -1)."""
+    present, unit_of_row = np.unique(labels[~anchors], return_inverse=True)
+    out = np.full(len(labels), len(present), np.int64)
+    out[~anchors] = unit_of_row.ravel()
+    run_of_unit = np.searchsorted(runs, present)
+    if anchors.any():
+        run_of_unit = np.append(run_of_unit, -1)
+    return out, len(run_of_unit), run_of_unit
+
+
+def two_stage(loss_fit: FitResult, link_fit: FitResult, data: ScalingData, *, link_data: ScalingData | None = None,
+              loss_rows=None, link_rows=None, anchor_rows=None, key=None, n_resamples: int | None = None,
+              unit: str = "row", progress: bool | None = None) -> TwoStage:
     """Chains a fitted loss law to a fitted link law, with a joint bootstrap of both for bands.
 
     Fit the stages first, each with its own options: the loss law as usual, the link with
     `target=` the metric column and `residual="raw"` (e.g.
     `jscale.fit(jscale.laws.ExponentialLink(), data, target="err", residual="raw")`); the link
     reads the loss under the loss fit's target column ("loss"). With `key`, runs are drawn once
-    per resample (by `unit`, as in `jscale.bootstrap`) over the rows of either stage, and both
+    per resample (by `unit`, as in `jscale.bootstrap`) over the runs of either stage, and both
     stages are refitted on every resample (each stage in one batched bootstrap, from its fit's
     warm starts, with that fit's target, residual and loss), so draw b of the link goes with
-    draw b of the loss law. Resamples that leave a stage fewer distinct runs than its parameters
+    draw b of the loss law. Resamples that leave a stage fewer distinct rows than its parameters
     are dropped and counted (`n_dropped`).
+
+    Each stage may have rows of its own: the published ladder method fits the loss law on each
+    run's final loss and the link on every intermediate checkpoint. Pass the link's rows as
+    `link_data` and name the run of every row with `unit` (a column of both data sets): a
+    resample draws runs, and each stage takes all the rows of the runs drawn. A fixed point of
+    the link, e.g. loss 0 at accuracy 1, is a row of its data named in `anchor_rows`: it is kept
+    once (weight 1) in every resample instead of being drawn.
 
     Args:
         loss_fit: the `FitResult` of the loss law (stage 1).
         link_fit: the `FitResult` of the link law (stage 2).
-        data: the runs both were fitted on (one row per run; each stage its `*_rows`).
-        loss_rows, link_rows: the rows of `data` each stage was fitted on, boolean masks or row
-            indices (default: all rows). Gadre et al. fit the loss law on 5 small runs and the
-            link on those plus one larger run.
+        data: the runs the loss law was fitted on (and the link, unless `link_data` is given).
+        link_data: the rows the link was fitted on, when they are not rows of `data` (e.g. every
+            checkpoint of the runs); needs `unit` to be the column that names the runs.
+        loss_rows, link_rows: the rows each stage was fitted on (of `data`; the link's of
+            `link_data` when given), boolean masks or row indices (default: all rows). Gadre et
+            al. fit the loss law on 5 small runs and the link on those plus one larger run.
+        anchor_rows: rows of the link's data (among `link_rows`) kept once in every resample
+            rather than drawn, as a mask or row indices; default none.
         key: an integer seed or JAX key for the joint bootstrap; None: point predictions only.
         n_resamples: resamples drawn (default 1000).
-        unit: "row" (default), "group" or a column to group runs by, as in `jscale.bootstrap`.
+        unit: "row" (default: one row per run), "group" or a column whose values name the runs.
         progress: as in `jscale.bootstrap`.
 
     Returns:
@@ -322,34 +371,57 @@ def two_stage(loss_fit: FitResult, link_fit: FitResult, data: ScalingData, *, lo
     """
     if not isinstance(data, ScalingData):
         raise TypeError(f"data must be the ScalingData both stages were fitted on; got {type(data).__name__}.")
-    masks = [_rows(name, rows, len(data)) for name, rows in (("loss_rows", loss_rows), ("link_rows", link_rows))]
-    parts = [_check_stage(w, f, data, m) for w, f, m in zip(("loss_fit", "link_fit"), (loss_fit, link_fit), masks)]
+    if link_data is not None and not isinstance(link_data, ScalingData):
+        raise TypeError(f"link_data must be the ScalingData the link was fitted on; got {type(link_data).__name__}.")
+    if link_data is not None and unit == "row":
+        raise ValueError("With link_data, the two stages have different rows: name the column that says which run "
+                         "each row belongs to, e.g. unit='run', so a resample can draw runs for both.")
+    sources = (data, data if link_data is None else link_data)
+    masks = [_rows(name, rows, len(d)) for name, rows, d in (("loss_rows", loss_rows, sources[0]),
+                                                                ("link_rows", link_rows, sources[1]))]
+    anchors = np.zeros(len(sources[1]), bool) if anchor_rows is None else _rows("anchor_rows", anchor_rows,
+                                                                                 len(sources[1]))
+    if (anchors & ~masks[1]).any():
+        raise ValueError("anchor_rows must be rows the link was fitted on (among link_rows).")
+    if link_data is None and (anchors & masks[0]).any():
+        raise ValueError("anchor_rows are fixed points of the link; the loss law cannot be fitted on them.")
+    parts = [_check_stage(w, f, d, m) for w, f, d, m in zip(("loss_fit", "link_fit"), (loss_fit, link_fit), sources,
+                                                             masks)]
     if loss_fit.target not in link_fit.law.columns:
         raise ValueError(f"The link law {link_fit.law.name} must read the loss column {loss_fit.target!r} (the loss "
                          f"fit's target); it reads {', '.join(link_fit.law.columns)}.")
+    where = ("data", "data" if link_data is None else "link_data")
+    labels = [_run_labels(unit, d, m, w) for d, m, w in zip(sources, masks, where)]
+    if unit != "row" and labels[0].dtype.kind != labels[1].dtype.kind and not {labels[0].dtype.kind,
+                                                                               labels[1].dtype.kind} <= set("iuf"):
+        raise ValueError(f"The {unit!r} columns of data and link_data hold different kinds of labels "
+                         f"({labels[0].dtype} and {labels[1].dtype}); they must name the same runs.")
+    stage_anchors = (np.zeros(len(labels[0]), bool), anchors[masks[1]])
+    runs = np.unique(np.concatenate([labels[0], labels[1][~stage_anchors[1]]]))
+    units = [_stage_units(lab, runs, a) for lab, a in zip(labels, stage_anchors)]
+    n_runs = tuple(int((run_of_unit >= 0).sum()) for _, _, run_of_unit in units)
+    plain = dict(loss_fit=loss_fit, link_fit=link_fit, unit=str(unit), n_runs=n_runs, n_anchors=int(anchors.sum()))
     if key is None:
         if n_resamples is not None:
             raise ValueError("n_resamples= needs key= for the joint bootstrap.")
-        return TwoStage(loss_fit=loss_fit, link_fit=link_fit)
+        return TwoStage(**plain)
     n_resamples = check_n_resamples(n_resamples)
-    either = data.subset(masks[0] | masks[1])
-    _, unit_of_row_either, n_units = resample_units(unit, either)
-    unit_of_row = np.zeros(len(data), np.int64)
-    unit_of_row[masks[0] | masks[1]] = unit_of_row_either
-    counts = counts_table(as_key_data(key), n_resamples, n_units)
-    (c_loss, ok_loss), (c_link, ok_link) = (_stage_counts(counts, unit_of_row, m, f.law)
-                                            for m, f in zip(masks, (loss_fit, link_fit)))
-    keep = ok_loss & ok_link
+    counts = counts_table(as_key_data(key), n_resamples, len(runs))
+    stage_counts = [np.where(run_of_unit >= 0, counts[:, np.maximum(run_of_unit, 0)], 1)
+                    for _, _, run_of_unit in units]
+    keep = np.ones(n_resamples, bool)
+    for c, (unit_of_row, _, _), fit in zip(stage_counts, units, (loss_fit, link_fit)):
+        keep &= (c[:, unit_of_row] > 0).sum(axis=1) >= fit.law.n_free
     if keep.sum() < 2:
         raise ValueError(f"Only {int(keep.sum())} of {n_resamples} resamples give both stages as many distinct runs "
                          "as parameters; the stages need more runs for a bootstrap.")
     boots = []
-    for fit, part, c in zip((loss_fit, link_fit), parts, (c_loss, c_link)):
-        boots.append(resample_fits(fit.law, part, n_resamples=None, key=None, counts=c[keep], unit="row", starts="warm",
-                                   full_fit=fit, target=fit.target, residual=fit.residual, loss=fit.loss_function,
-                                   delta=None, progress=progress, jackknife=False, **Execution().keywords()))
-    result = TwoStage(loss_fit=loss_fit, link_fit=link_fit, loss_boot=boots[0], link_boot=boots[1],
-                      n_dropped=int(n_resamples - keep.sum()))
+    for fit, part, c, (unit_of_row, n_units, _) in zip((loss_fit, link_fit), parts, stage_counts, units):
+        boots.append(resample_fits(fit.law, part, n_resamples=None, key=None, counts=c[keep], unit=str(unit),
+                                   units=(unit_of_row, n_units), starts="warm", full_fit=fit, target=fit.target,
+                                   residual=fit.residual, loss=fit.loss_function, delta=None, progress=progress,
+                                   jackknife=False, **Execution().keywords()))
+    result = TwoStage(**plain, loss_boot=boots[0], link_boot=boots[1], n_dropped=int(n_resamples - keep.sum()))
     if not (boots[0].draw_ok & boots[1].draw_ok).any():
         raise ConvergenceError("No joint resample converged in both stages; check the fits and the data.")
     warn_all([d for b in boots for d in b.diagnostics() if d.kind != "resamples"], stacklevel=2)

@@ -161,7 +161,19 @@ def warm_starts(full_fit: FitResult, n: int = N_WARM_STARTS) -> np.ndarray:
         last = objectives[chosen[-1]]
         if objectives[i] > last + max(1e-6 * abs(last), full_fit.objective_floor):
             chosen.append(int(i))
-    return np.asarray(full_fit.end_params)[chosen]
+    return inside_bounds(full_fit.law, np.asarray(full_fit.end_params)[chosen])
+
+
+# A warm start's logistic coordinates are kept within this of 0: an optimum on a bound (logit -> inf)
+# would start every resample where the map's gradient vanishes, and no draw could leave the bound.
+MAX_WARM_LOGIT = 6.0
+
+
+def inside_bounds(law: Law, starts: np.ndarray) -> np.ndarray:
+    """`starts` with the free coordinates of parameters bounded on both sides clipped to
+    +-`MAX_WARM_LOGIT` (within 0.25% of the interval of its edges)."""
+    bounded = np.asarray(law._bounded)
+    return np.where(bounded, np.clip(starts, -MAX_WARM_LOGIT, MAX_WARM_LOGIT), starts)
 
 
 def _resolve_starts(starts, law: Law, full_fit: FitResult) -> np.ndarray:
@@ -393,12 +405,14 @@ def _stratified(strata, law, data, kind, unit_of_row, n_units, key, counts, n_re
 
 def resample_fits(law, data, *, n_resamples, key, counts, unit, starts, full_fit, target, residual, loss, delta,
                solver, batching, batch_size, n_devices, mesh, chunk_size, progress, jackknife,
-               strata=None) -> BootstrapResult:
+               strata=None, units=None) -> BootstrapResult:
     """`bootstrap` without its warnings. Long because it runs the three stages of a bootstrap
-    (checks, resamples, jackknife) with one set of settings; each stage is a short block."""
+    (checks, resamples, jackknife) with one set of settings; each stage is a short block.
+    `units`: (unit_of_row (R,), n_units) made by the caller, for `counts` by the groups of the
+    column `unit` (e.g. runs shared with another data set), instead of the column's own codes."""
     objective = check_objective(target, residual, loss, delta)
     check_law_and_data(law, data, objective)
-    kind, unit_of_row, n_units = resample_units(unit, data)
+    kind, unit_of_row, n_units = resample_units(unit, data) if units is None else ("group", *units)
     drawn = _stratified(strata, law, data, kind, unit_of_row, n_units, key, counts, n_resamples)
     if drawn != (key, counts):  # the strata's resamples, drawn from the key: n_resamples is their count
         key, counts, n_resamples = drawn[0], drawn[1], None

@@ -55,13 +55,14 @@ class LawMismatch(ValueError):
 def _law_spec(law) -> dict:
     if isinstance(law, _laws.Constrained):
         return {"class": "Constrained", "base": _law_spec(law.base), "fixed": [list(p) for p in law.fixed],
-                "tied": [list(p) for p in law.tied]}
+                "tied": [list(p) for p in law.tied], "limits": [[k, list(b)] for k, b in law.limits]}
     if isinstance(law, _laws.Shared):
         return {"class": "Shared", "base": _law_spec(law.base), "by": law.by, "labels": list(law.labels),
                 "shared": list(law.shared)}
     name = type(law).__name__
     if _BUILT_IN.get(name) is type(law):
-        return {"class": name, "fields": {f.name: getattr(law, f.name) for f in dataclasses.fields(law)}}
+        fields = {f.name: getattr(law, f.name) for f in dataclasses.fields(law)}
+        return {"class": name, "fields": {k: list(v) if isinstance(v, tuple) else v for k, v in fields.items()}}
     # A custom law, or a Law subclass of the user's: its function cannot be stored, so load takes
     # it back (law=) and checks it against what is stored here, free parametrisation included
     # (a parameter "positive" is stored as its log, one with domain (0, inf) as itself).
@@ -74,7 +75,8 @@ def _law_from(spec: dict, law):
     if spec["class"] == "Constrained":
         base = _law_from(spec["base"], law.base if isinstance(law, _laws.Constrained) else law)
         return _laws.Constrained(base=base, fixed=tuple((k, float(v)) for k, v in spec["fixed"]),
-                                 tied=tuple((k, v) for k, v in spec["tied"]))
+                                 tied=tuple((k, v) for k, v in spec["tied"]),
+                                 limits=tuple((k, (float(b[0]), float(b[1]))) for k, b in spec.get("limits", ())))
     if spec["class"] == "Shared":
         base = _law_from(spec["base"], law.base if isinstance(law, _laws.Shared) else law)
         return _laws.Shared(base=base, by=str(spec["by"]), labels=tuple(str(v) for v in spec["labels"]),
@@ -98,7 +100,10 @@ def _law_from(spec: dict, law):
         return law
     if spec["class"] not in _BUILT_IN:
         raise ValueError(f"The file names an unknown law class {spec['class']!r}; is it from a newer jscale?")
-    return _BUILT_IN[spec["class"]](**spec.get("fields", {}))
+    fields = dict(spec.get("fields", {}))
+    if spec["class"] == "SigmoidLink":  # files from before metric_range existed: unbounded floor and ceiling
+        fields.setdefault("metric_range", None)
+    return _BUILT_IN[spec["class"]](**fields)
 
 
 def _loss_spec(loss) -> dict:

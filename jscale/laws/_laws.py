@@ -144,6 +144,16 @@ class Law:
         """This law with parameters tied to others, e.g. `law.tie(beta="alpha")` for beta = alpha."""
         return _tie(self, pairs)
 
+    def bound(self, **limits) -> Law:
+        """This law with parameters kept inside finite intervals, e.g. `link.bound(ceiling=(0, 1))`.
+
+        Each named parameter is fitted through a logistic map onto its (low, high), which must
+        lie inside the parameter's domain (for a positive parameter, low >= 0). Starts are moved
+        inside the interval; an optimum on an edge is reported as at its bound. Combine freely
+        with `fix` and `tie`.
+        """
+        return _bound(self, limits)
+
     def to_natural(self, theta):
         """Free vector(s) (..., P) to natural parameters (exp of the positive ones)."""
         xp = jnp if not isinstance(theta, np.ndarray) else np
@@ -250,8 +260,20 @@ def predict_at(law: Law, theta, x) -> np.ndarray:
     return np.asarray(_predict_at(law, theta, padded))[:n]
 
 
+def _parts(law: Law) -> tuple:
+    """(base, fixed, tied, limits) of a law, as dicts to edit."""
+    if isinstance(law, Constrained):
+        return law.base, dict(law.fixed), dict(law.tied), dict(law.limits)
+    return law, {}, {}, {}
+
+
+def _constrained(base: Law, fixed: dict, tied: dict, limits: dict) -> Constrained:
+    return Constrained(base=base, fixed=tuple(sorted(fixed.items())), tied=tuple(sorted(tied.items())),
+                       limits=tuple(sorted(limits.items())))
+
+
 def _fix(law: Law, values: dict) -> Law:
-    base, fixed, tied = (law.base, dict(law.fixed), dict(law.tied)) if isinstance(law, Constrained) else (law, {}, {})
+    base, fixed, tied, limits = _parts(law)
     for name, value in values.items():
         if name not in law.param_names:
             raise ValueError(
@@ -266,16 +288,20 @@ def _fix(law: Law, values: dict) -> Law:
                 raise ValueError(f"fix: {name} must lie inside its domain ({low:g}, {high:g}); got {value!r}.")
             kind = " positive" if base.positive[k] else ""
             raise ValueError(f"fix: {name} must be a finite{kind} number; got {value!r}.")
+        if name in limits and not limits[name][0] <= value <= limits[name][1]:
+            low, high = limits[name]
+            raise ValueError(f"fix: {name} is bounded to ({low:g}, {high:g}); got {value!r}.")
+        limits.pop(name, None)
         fixed[name] = value
         # Parameters tied to a fixed one are fixed with it.
         for follower in [f for f, lead in tied.items() if lead == name]:
             fixed[follower] = value
             del tied[follower]
-    return Constrained(base=base, fixed=tuple(sorted(fixed.items())), tied=tuple(sorted(tied.items())))
+    return _constrained(base, fixed, tied, limits)
 
 
 def _tie(law: Law, pairs: dict) -> Law:
-    base, fixed, tied = (law.base, dict(law.fixed), dict(law.tied)) if isinstance(law, Constrained) else (law, {}, {})
+    base, fixed, tied, limits = _parts(law)
     for follower, leader in pairs.items():
         for name in (follower, leader):
             if name not in law.param_names:
@@ -293,11 +319,44 @@ def _tie(law: Law, pairs: dict) -> Law:
                 f"tie: {follower} and {leader} have different domains ({base.bounds[kf]} and {base.bounds[kl]}, or one "
                 "is positive); they cannot be tied."
             )
+        if limits.get(follower) != limits.get(leader):
+            raise ValueError(
+                f"tie: {follower} and {leader} have different bounds ({limits.get(follower)} and "
+                f"{limits.get(leader)}); tie them first, then bound the one that is fitted."
+            )
+        limits.pop(follower, None)
         if leader in tied:
             leader = tied[leader]
         tied = {f: (leader if lead == follower else lead) for f, lead in tied.items()}
         tied[follower] = leader
-    return Constrained(base=base, fixed=tuple(sorted(fixed.items())), tied=tuple(sorted(tied.items())))
+    return _constrained(base, fixed, tied, limits)
+
+
+def _bound(law: Law, given: dict) -> Law:
+    base, fixed, tied, limits = _parts(law)
+    for name, interval in given.items():
+        if name not in law.param_names:
+            held = "fixed or tied" if name in base.param_names else "not a parameter"
+            raise ValueError(
+                f"bound: {name!r} is {held} of the {law.name} law{closest(name, law.param_names)}; "
+                f"its free parameters are {', '.join(law.param_names)}."
+            )
+        try:
+            low, high = (float(v) for v in interval)
+        except (TypeError, ValueError):
+            raise ValueError(f"bound: {name} takes (low, high), two numbers; got {interval!r}.") from None
+        if not (np.isfinite(low) and np.isfinite(high) and low < high):
+            raise ValueError(f"bound: {name} takes finite (low, high) with low < high; got {interval!r}.")
+        base_low, base_high = base.bounds[base.param_names.index(name)]
+        if low < base_low or high > base_high:
+            raise ValueError(f"bound: ({low:g}, {high:g}) for {name} leaves its domain ({base_low:g}, {base_high:g}).")
+        limits[name] = (low, high)
+    return _constrained(base, fixed, tied, limits)
+
+
+# Starts of a bounded parameter are kept at least this share of its interval away from its edges:
+# at an edge the logistic map's gradient vanishes and the fit cannot move off it.
+START_MARGIN = 0.02
 
 
 
@@ -310,15 +369,19 @@ class Constrained(Law):
         base: the full law.
         fixed: (name, natural value) pairs held fixed.
         tied: (follower, leader) pairs: the follower takes the leader's value.
+        limits: (name, (low, high)) pairs: the parameter is fitted through a logistic map onto
+            (low, high) (made by `Law.bound`).
     """
 
     base: Law = None
     fixed: tuple = ()
     tied: tuple = ()
+    limits: tuple = ()
 
     @property
     def name(self) -> str:
-        parts = [f"{k}={v:g}" for k, v in self.fixed] + [f"{f}={lead}" for f, lead in self.tied]
+        parts = ([f"{k}={v:g}" for k, v in self.fixed] + [f"{f}={lead}" for f, lead in self.tied]
+                 + [f"{k} in ({low:g}, {high:g})" for k, (low, high) in self.limits])
         return f"{self.base.name}({', '.join(parts)})"
 
     @property
@@ -332,7 +395,8 @@ class Constrained(Law):
 
     @property
     def positive(self):
-        return tuple(self.base.positive[i] for i in self._kept)
+        limited = dict(self.limits)
+        return tuple(self.base.positive[i] and self.base.param_names[i] not in limited for i in self._kept)
 
     @property
     def columns(self):
@@ -354,13 +418,19 @@ class Constrained(Law):
 
     @property
     def domain(self):
-        return tuple(self.base.bounds[i] for i in self._kept)
+        limited = dict(self.limits)
+        return tuple(limited.get(self.base.param_names[i], self.base.bounds[i]) for i in self._kept)
 
     def full(self, theta):
         """The base law's free vector (P_base,) from this law's (P,)."""
         names = self.base.param_names
-        fixed, tied = dict(self.fixed), dict(self.tied)
-        values = {n: theta[j] for j, n in enumerate(self.param_names)}
+        fixed, tied, limited = dict(self.fixed), dict(self.tied), dict(self.limits)
+        values = {}
+        for j, n in enumerate(self.param_names):
+            if n in limited:  # logistic onto (low, high), then the base law's own free coordinate
+                values[n] = _free_value(self.base, names.index(n), _natural_value(self, j, theta[j]))
+            else:
+                values[n] = theta[j]
         out = []
         for k, n in enumerate(names):
             if n in fixed:
@@ -391,8 +461,38 @@ class Constrained(Law):
         return self.base.starts_note()
 
     def default_starts(self) -> np.ndarray:
-        starts = np.asarray(self.base.default_starts())[:, list(self._kept)]
+        base_starts = np.asarray(self.base.default_starts())
+        starts = base_starts[:, list(self._kept)]
+        if self.limits:  # the base's starts, moved inside each interval, as this law's free values
+            natural = np.asarray(self.base.to_natural(base_starts))[:, list(self._kept)]
+            for j, n in enumerate(self.param_names):
+                if n in dict(self.limits):
+                    low, high = dict(self.limits)[n]
+                    unit = np.clip((natural[:, j] - low) / (high - low), START_MARGIN, 1 - START_MARGIN)
+                    starts[:, j] = np.log(unit) - np.log1p(-unit)
         return np.unique(starts, axis=0)
+
+
+def _natural_value(law: Law, k: int, free):
+    """Law `law`'s natural parameter k from its free coordinate (traceable); see `_free_value`."""
+    if law.positive[k]:
+        return jnp.exp(free)
+    if law._bounded[k]:
+        low, high = law.bounds[k]
+        return low + (high - low) * jax.nn.sigmoid(free)
+    return free
+
+
+def _free_value(law: Law, k: int, value):
+    """Law `law`'s free coordinate k for the natural value `value` (traceable): its log for a
+    positive parameter, its logit within the domain for a bounded one, else the value itself."""
+    if law.positive[k]:
+        return jnp.log(value)
+    if law._bounded[k]:
+        low, high = law.bounds[k]
+        unit = (value - low) / (high - low)
+        return jnp.log(unit) - jnp.log1p(-unit)
+    return value
 
 
 @dataclasses.dataclass(frozen=True)
@@ -668,22 +768,37 @@ class SigmoidLink(Law):
     The link of Llama 3's two-step prediction (Dubey et al. 2024, arXiv:2407.21783, sec. 3.2.1)
     and of ladder studies (Bhagia et al. 2024, arXiv:2412.04403): the metric goes from `floor` at
     high loss (chance level: an accuracy of 1/choices, or its error) to `ceiling` at low loss, with
-    its midpoint at loss L0 and slope s > 0. floor and ceiling are free, so the same form fits an
-    accuracy (ceiling > floor) or an error (ceiling < floor). Hold the chance level fixed with
+    its midpoint at loss L0 and slope s > 0. The same form fits an accuracy (ceiling > floor) or an
+    error (ceiling < floor). floor and ceiling lie inside `metric_range`, default (0, 1): an
+    accuracy or error cannot pass 100% (they are fitted through a logistic map onto it, so an
+    optimum on an edge is reported as at its bound). Pass the metric's own range (e.g. (0, 100)
+    for percentages) or `metric_range=None` for unbounded floor and ceiling; narrow either with
+    `bound`, e.g. `SigmoidLink().bound(floor=(0.2, 0.3))`, or hold the chance level fixed with
     `SigmoidLink().fix(floor=0.25)`. Fit with `residual="raw"` and `target=` the metric column, or
     through `jscale.two_stage`.
 
-    Default starts: floor in {0, 0.25, 0.5, 0.75, 1}, ceiling in {0, 0.25, 0.5, 0.75, 1} (not equal
-    to floor), s in {1, 3, 10}, L0 in {1.5, 2.5, 3.5, 5}: 240 starts.
+    Default starts: floor and ceiling at 2%, 25%, 50%, 75% and 98% of `metric_range` (at 0, 0.25,
+    0.5, 0.75, 1 when it is None; not equal to each other), s in {1, 3, 10}, L0 in {1.5, 2.5, 3.5,
+    5}: 240 starts.
     """
 
     column: str = "loss"
+    metric_range: tuple | None = (0.0, 1.0)
     param_names: ClassVar[tuple[str, ...]] = ("floor", "ceiling", "s", "L0")
     positive: ClassVar[tuple[bool, ...]] = (False, False, True, False)
     column_space: ClassVar[str] = "natural"
 
     def __post_init__(self):
         _check_column(self, self.column)
+        if self.metric_range is not None:
+            try:
+                low, high = (float(v) for v in self.metric_range)
+            except (TypeError, ValueError):
+                low = high = float("nan")
+            if not (np.isfinite(low) and np.isfinite(high) and low < high):
+                raise ValueError(f"SigmoidLink: metric_range must be finite (low, high) with low < high, or None; "
+                                 f"got {self.metric_range!r}.")
+            object.__setattr__(self, "metric_range", (low, high))
 
     @property
     def name(self) -> str:
@@ -693,18 +808,27 @@ class SigmoidLink(Law):
     def columns(self):
         return (self.column,)
 
+    @property
+    def domain(self):
+        edges = (float("-inf"), float("inf")) if self.metric_range is None else self.metric_range
+        return (edges, edges, (0.0, float("inf")), (float("-inf"), float("inf")))
+
     def predict(self, theta, x):
-        floor, ceiling, log_s, l0 = (theta[i] for i in range(4))
-        return floor + (ceiling - floor) * jax.nn.sigmoid(-jnp.exp(log_s) * (x[self.column] - l0))
+        floor, ceiling, s, l0 = (_natural_value(self, k, theta[k]) for k in range(4))
+        return floor + (ceiling - floor) * jax.nn.sigmoid(-s * (x[self.column] - l0))
 
     def log_predict(self, theta, x):
         return jnp.log(self.predict(theta, x))
 
     def default_starts(self) -> np.ndarray:
-        levels = [0.0, 0.25, 0.5, 0.75, 1.0]
-        grid = [(f, c, np.log(s), l0) for f, c, s, l0 in itertools.product(levels, levels, [1.0, 3.0, 10.0],
-                                                                           [1.5, 2.5, 3.5, 5.0]) if f != c]
-        return np.array(grid, dtype=np.float64)
+        if self.metric_range is None:
+            levels = [0.0, 0.25, 0.5, 0.75, 1.0]
+        else:
+            low, high = self.metric_range
+            levels = [low + (high - low) * q for q in (START_MARGIN, 0.25, 0.5, 0.75, 1 - START_MARGIN)]
+        grid = [(f, c, s, l0) for f, c, s, l0 in itertools.product(levels, levels, [1.0, 3.0, 10.0],
+                                                                   [1.5, 2.5, 3.5, 5.0]) if f != c]
+        return self.to_free(np.array(grid, dtype=np.float64))
 
 
 @dataclasses.dataclass(frozen=True)

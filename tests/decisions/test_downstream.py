@@ -418,3 +418,73 @@ def test_two_stage_round_trip(study, study_prediction, tmp_path):
     jscale.save(two.replace(link_boot=None), tmp_path / "half.jscale")
     with pytest.raises(ValueError, match="one stage only"):
         jscale.load(tmp_path / "half.jscale")
+
+
+# --- stages on rows of their own: final losses and every checkpoint, runs drawn for both ---------
+
+CHECKPOINTS = (0.25, 0.5, 0.75, 1.0)
+
+
+@pytest.fixture(scope="module")
+def curves():
+    """The study's 30 runs as final rows (stage 1) and as 4 checkpoints each plus one anchor row
+    (stage 2, the link on every checkpoint), with a run column naming each row's run."""
+    rng = np.random.default_rng(5)
+    final = study_data()
+    runs = np.array([f"run{k:02d}" for k in range(len(final))])
+    final = jscale.ScalingData.from_arrays(n_params=final.n_params, n_tokens=final.n_tokens, loss=final.loss,
+                                           err=final["err"], run=runs)
+    n, d = (np.repeat(final[c], len(CHECKPOINTS)) for c in ("n_params", "n_tokens"))
+    d = d * np.tile(CHECKPOINTS, len(final))
+    loss = chinchilla_loss(HOFFMANN_PARAMS, n, d) * np.exp(rng.normal(0, 0.003, n.size))
+    err = exponential_link(STUDY_LINK, loss) + rng.normal(0, 0.002, n.size)
+    anchor = 1.0, float(exponential_link(STUDY_LINK, [1.0])[0])
+    points = jscale.ScalingData.from_arrays(loss=np.append(loss, anchor[0]), err=np.append(err, anchor[1]),
+                                            run=np.append(np.repeat(runs, len(CHECKPOINTS)), "anchor"))
+    loss_fit = _quiet(jscale.fit, jscale.laws.Chinchilla(), final, starts=study_starts())
+    link_fit = _quiet(jscale.fit, jscale.laws.ExponentialLink(), points, target="err", residual="raw",
+                      loss="squared")
+    two = _quiet(jscale.two_stage, loss_fit, link_fit, final, link_data=points, unit="run",
+                 anchor_rows=[len(points) - 1], key=0, n_resamples=48)
+    return final, points, loss_fit, link_fit, two
+
+
+def test_stages_with_rows_of_their_own_draw_runs(curves):
+    final, points, _, _, two = curves
+    loss_counts, link_counts = np.asarray(two.loss_boot.counts), np.asarray(two.link_boot.counts)
+    assert two.loss_boot.unit == two.link_boot.unit == "run"
+    assert loss_counts.shape == (two.loss_boot.n_resamples, 30) and link_counts.shape[1] == 31
+    # Resample b draws the same runs for both stages (labels sorted alike), the anchor once in every one.
+    np.testing.assert_array_equal(link_counts[:, :30], loss_counts)
+    assert np.all(link_counts[:, 30] == 1)
+    assert np.all(loss_counts.sum(axis=1) == 30)
+    np.testing.assert_array_equal(two.link_boot.resample_counts(3), link_counts[3])
+    assert two.n_runs == (30, 30) and two.n_anchors == 1
+
+
+def test_stages_with_rows_of_their_own_say_runs_in_the_summary(curves):
+    two = curves[4]
+    text = two.summary()
+    assert "on 30 runs" in text and "on 120 rows of 30 runs and 1 anchor row" in text
+    assert "resamples of the runs (by 'run')" in text and "1 anchor row kept once in every resample" in text
+    assert "by row" not in text and "resamples by run" in text
+    assert two.to_dict()["n_runs"] == [30, 30]
+    pred = _quiet(two.predict, **STUDY_POINTS)
+    low, high = pred.interval("metric")
+    assert np.all(low < pred.metric) and np.all(pred.metric < high)
+
+
+def test_stages_with_rows_of_their_own_errors(curves):
+    final, points, loss_fit, link_fit, _ = curves
+    last = [len(points) - 1]
+    with pytest.raises(ValueError, match="unit='run'"):
+        jscale.two_stage(loss_fit, link_fit, final, link_data=points, anchor_rows=last, key=0)
+    with pytest.raises(ValueError, match="column of link_data"):
+        jscale.two_stage(loss_fit, link_fit, final, link_data=points, unit="n_params", key=0)
+    with pytest.raises(ValueError, match="among link_rows"):
+        jscale.two_stage(loss_fit, link_fit, final, link_data=points, unit="run", anchor_rows=last,
+                         link_rows=np.arange(len(points)) < len(points) - 1)
+    with pytest.raises(TypeError, match="link_data"):
+        jscale.two_stage(loss_fit, link_fit, final, link_data={"loss": points.loss}, unit="run")
+    with pytest.raises(ValueError, match="fitted on"):  # the link's rows are link_data's, not data's
+        jscale.two_stage(loss_fit, link_fit, final, unit="run")
