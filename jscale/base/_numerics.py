@@ -12,6 +12,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jscale.base._notice import inside_call
+
 if hasattr(jax, "enable_x64"):  # jax >= 0.4.36 exposes the context manager at top level.
     _enable_x64 = jax.enable_x64
 else:  # pragma: no cover - older jax
@@ -20,8 +22,9 @@ else:  # pragma: no cover - older jax
 
 @contextlib.contextmanager
 def x64_scope():
-    """Runs the enclosed JAX code in float64 without touching the global config."""
-    with _enable_x64(True):
+    """Runs the enclosed JAX code in float64 without touching the global config (and lets the
+    first compilation of the process say so on stderr, `jscale.base._notice`)."""
+    with _enable_x64(True), inside_call():
         yield
 
 
