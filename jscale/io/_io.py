@@ -20,13 +20,15 @@ import os
 import socket
 import stat
 import tempfile
+import warnings
 from pathlib import Path
 
+import jax.numpy as jnp
 import numpy as np
 from flax import serialization
 
 from jscale.base._files import abandoned
-from jscale.base._numerics import read_only
+from jscale.base._numerics import read_only, x64_scope
 from jscale.base._version import __version__
 from jscale.decisions._twostage import TwoStage
 from jscale.engine._batch import best_start
@@ -146,9 +148,60 @@ def _decode_static(value, law):
     return value
 
 
+def _runs_user_code(law) -> bool:
+    """Whether the law (or the law it constrains or shares) is a custom law or a user's class."""
+    while isinstance(law, (_laws.Constrained, _laws.Shared)):
+        law = law.base
+    return _BUILT_IN.get(type(law).__name__) is not type(law)
+
+
+# A fit of a custom law records the law's values at its best parameters on this many points
+# spanning the fitted columns: `load` recomputes them with the law it is given (a function
+# cannot be stored), so a different function with the same names and domains is refused.
+_PROBE_POINTS = 7
+
+
+def _probe_inputs(law, summary: DataSummary) -> dict:
+    """Points spanning every column the law reads (natural units; categorical ones as codes)."""
+    out = {}
+    for c in law.columns:
+        levels, span = summary.levels_of(c), summary.range_of(c)
+        if levels is not None:
+            out[c] = np.arange(_PROBE_POINTS, dtype=np.int32) % max(len(levels), 1)
+        elif span is not None and span[0] > 0:
+            out[c] = np.geomspace(span[0], span[1], _PROBE_POINTS)
+        elif span is not None:
+            out[c] = np.linspace(span[0], span[1], _PROBE_POINTS)
+        else:
+            raise KeyError(c)
+    return out
+
+
+def _probe(fit: FitResult) -> list:
+    """The law's values at the fit's best parameters on `_probe_inputs` (float64)."""
+    with x64_scope():
+        x = fit.law.inputs({c: jnp.asarray(v) for c, v in _probe_inputs(fit.law, fit.data_summary).items()})
+        return [float(v) for v in np.asarray(fit.law.predict(jnp.asarray(fit.theta), x))]
+
+
+def _check_probe(fit: FitResult, stored) -> None:
+    """Refuses law= when it computes other values than the saved law at the same parameters."""
+    values = np.asarray(_probe(fit), np.float64)
+    stored = np.asarray(stored, np.float64)
+    if values.shape != stored.shape or not np.allclose(values, stored, rtol=1e-7, atol=1e-12, equal_nan=True):
+        raise LawMismatch(
+            f"law= has the parameters, columns and domains of the file's law {fit.law.name!r} but computes other "
+            f"values at the saved parameters (e.g. {values.flat[0]:.6g} where the saved law gave "
+            f"{stored.flat[0]:.6g}): it is another function. Pass the law the result was fitted with."
+        )
+
+
 def _encode(result) -> tuple[dict, dict]:
     """(state, static) of a result container, field by field as the container declares them."""
     state, static = {}, {}
+    if isinstance(result, FitResult) and _runs_user_code(result.law):
+        with contextlib.suppress(Exception):  # a law that cannot be probed is saved as before, unprobed
+            static["__probe__"] = _probe(result)
     for f in dataclasses.fields(result):
         value = getattr(result, f.name)
         if not f.metadata.get("pytree_node", True):
@@ -188,7 +241,10 @@ def _decode(cls, state: dict, static: dict, law):
             kwargs[f.name] = {k: read_only(v) for k, v in state[f.name].items()}
         else:
             kwargs[f.name] = read_only(state[f.name])
-    return cls(**kwargs)
+    result = cls(**kwargs)
+    if "__probe__" in static:
+        _check_probe(result, static["__probe__"])
+    return result
 
 
 # An Ensemble of several forms: its members and training bootstraps are saved as nested results,
@@ -567,7 +623,8 @@ def _read(path: Path, max_bytes: int) -> bytes:
         kind = "a directory" if stat.S_ISDIR(st.st_mode) else "not a regular file (a device, FIFO or socket)"
         raise ValueError(f"Cannot load {path}: it is {kind}.")
     with os.fdopen(fd, "rb") as fh:
-        raw = fh.read(max_bytes + 1)
+        # read(n) reserves n bytes up front: ask for the file's size (+1 to see it grow), not the limit
+        raw = fh.read(min(st.st_size, max_bytes) + 1)
     if len(raw) > max_bytes:
         raise ValueError(f"{path} grew past {max_bytes:,} bytes while being read.")
     return raw
@@ -626,6 +683,10 @@ def load(path, *, law=None, max_bytes: int = MAX_BYTES):
         if not isinstance(inner, dict) or any(inner.get(k) != meta.get(k) for k in ("format", "version", "kind")):
             raise ValueError(f"{path} is a damaged jscale result file (its header and content disagree).")
         meta = inner
+    else:
+        warnings.warn(f"{path} is in format version {version} (jscale {meta.get('jscale', '?')}), which has no "
+                      "checksum: only the rules its container promises could be checked, not that its values are "
+                      "the ones saved. Save it again to add one.", UserWarning, stacklevel=2)
     state, static, kind = content.get("state"), meta.get("static"), meta.get("kind")
     if kind not in RESULTS and kind != "Ensemble":
         raise ValueError(f"{path} holds an unknown kind of result {kind!r}.")

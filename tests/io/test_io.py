@@ -81,6 +81,34 @@ def test_custom_law_round_trip(tmp_path):
                                        "alpha": jscale.laws.Param((0.0, 1.0))}, columns=("compute",), name="power")
     with pytest.raises(ValueError, match=r"fitted as \['log_E', 'A', 'logit_alpha'\]"):
         jscale.load(path, law=relog)
+    # Same names, domains and columns, another function: refused by its values at the saved optimum.
+    def shifted(p, x):
+        return p["E"] + p["A"] * (x["compute"] / 2) ** -p["alpha"]
+
+    impostor = jscale.laws.custom(shifted, {"E": "positive", "A": "positive", "alpha": jscale.laws.Param((0.0, 1.0))},
+                                  columns=("compute",), name="power")
+    with pytest.raises(ValueError, match="computes other values at the saved parameters"):
+        jscale.load(path, law=impostor)
+    # The same function written again (another object) loads.
+    def again(p, x):
+        return p["E"] + p["A"] * x["compute"] ** -p["alpha"]
+
+    twin = jscale.laws.custom(again, {"E": "positive", "A": "positive", "alpha": jscale.laws.Param((0.0, 1.0))},
+                              columns=("compute",), name="power")
+    assert jscale.load(path, law=twin).params == fit.params
+
+
+def test_load_reads_only_the_bytes_a_file_has(results, tmp_path):
+    """load asks for the file's size, not its 2 GiB limit (read(n) reserves n bytes at once, which
+    failed under a 3 GB address-space limit): the peak allocation is about the file's size."""
+    import tracemalloc
+
+    path = jscale.save(results[1], tmp_path / "fit.jscale")
+    tracemalloc.start()
+    raw = _io._read(path, _io.MAX_BYTES)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert len(raw) == path.stat().st_size and peak < 64 * path.stat().st_size + (1 << 20)
 
 
 def test_bad_files(results, tmp_path):
@@ -140,7 +168,8 @@ def test_every_law_and_loss_round_trips(law, loss, tmp_path):
 def test_reads_files_of_format_version_1():
     """A bootstrap saved by jscale 0.1.0 (commit fc53583; Chinchilla with beta tied to alpha, 16
     rows, 4 resamples), whose layout was hand-written field lists: it loads as it was."""
-    boot = jscale.load(Path(__file__).parent / "files" / "format_v1_bootstrap.jscale")
+    with pytest.warns(UserWarning, match="format version 1 .*no checksum"):
+        boot = jscale.load(Path(__file__).parent / "files" / "format_v1_bootstrap.jscale")
     assert isinstance(boot, jscale.results.BootstrapResult) and boot.n_resamples == 4
     assert boot.law == jscale.laws.Chinchilla().tie(beta="alpha") and boot.loss_function == jscale.losses.Huber(1e-3)
     assert (boot.fit.target, boot.fit.residual) == ("loss", "log")  # the defaults, for fields it lacked
