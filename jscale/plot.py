@@ -69,6 +69,23 @@ def _fit_of(result):
     raise TypeError(f"expected a FitResult or a BootstrapResult; got {type(result).__name__}.")
 
 
+def _title(ax, shown: str, source: str | None = None, bands: str | None = None):
+    """Every plot's title, one pattern: what is shown, then where it comes from (the data, or the
+    law as the form fitted to them, never the law's name alone, which reads like a data set's:
+    "chinchilla"), then the level of its bands."""
+    text = shown + ("" if source is None else f": {source}") + ("" if bands is None else f" ({bands})")
+    ax.set_title(text, fontsize="medium")
+
+
+def _fitted(fit) -> str:
+    """A fit, for a title: "chinchilla law fitted to 240 runs"."""
+    return f"{_form(fit.law.name)} fitted to {fit.n_rows:,} runs"
+
+
+def _form(name: str) -> str:
+    return name if "law" in name or "link" in name else f"{name} law"
+
+
 def _compute(data):
     if data.compute is not None:
         return np.asarray(data.compute)
@@ -97,8 +114,8 @@ def frontier(result, data, *, ax=None, budgets=None, level: float = 0.95):
     ax.plot(budgets, curves.loss, color="C3", label="compute-optimal L*(C)")
     low, high = curves.interval("loss", level)
     ax.fill_between(budgets, low, high, color="C3", alpha=0.2, linewidth=0, label=f"{100 * level:g}% band")
-    ax.set(xscale="log", xlabel="training compute C (FLOP)", ylabel="loss (nats/token)",
-           title=f"{_fit_of(result)[0].law.name}: loss frontier")
+    ax.set(xscale="log", xlabel="training compute C (FLOP)", ylabel="loss (nats/token)")
+    _title(ax, "loss frontier", _fitted(_fit_of(result)[0]), f"{100 * level:g}% band")
     _mark_extrapolation(ax, float(compute.max()))
     ax.legend(frameon=False)
     return ax
@@ -108,7 +125,8 @@ def isoflop(result, data, *, ax=None, n_slices: int = 6, rtol: float = 0.1):
     """IsoFLOP slices: loss against N for runs of (nearly) equal compute, with the fit at that compute.
 
     Runs are grouped by compute (within `rtol`, relative); the `n_slices` largest groups are drawn,
-    each with the fitted loss along N at its median compute (D = C / 6N).
+    each with the fitted loss along N at its median compute (D = C / 6N): solid over the sizes the
+    slice's runs span, dashed for 0.2 decades beyond them on either side (no run there).
     """
     fit, _ = _fit_of(result)
     ax = _axes(ax)
@@ -122,9 +140,17 @@ def isoflop(result, data, *, ax=None, n_slices: int = 6, rtol: float = 0.1):
         c = float(np.median(compute[g]))
         n = np.asarray(data.n_params)[g]
         ax.scatter(n, np.asarray(data.loss)[g], color=colour, s=14, edgecolors="none")
-        grid = np.logspace(np.log10(n.min()) - 0.2, np.log10(n.max()) + 0.2, 80)
-        ax.plot(grid, _quiet(fit.predict, n_params=grid, n_tokens=c / (6 * grid)), color=colour, label=f"C = {c:.2g}")
-    ax.set(xscale="log", xlabel="parameters N", ylabel="loss (nats/token)", title=f"{fit.law.name}: isoFLOP slices")
+        inside = np.geomspace(n.min(), n.max(), 64)
+        ends = np.concatenate([np.geomspace(n.min() / 10**0.2, n.min(), 9),
+                               np.geomspace(n.max(), n.max() * 10**0.2, 9)])
+        ax.plot(inside, _quiet(fit.predict, n_params=inside, n_tokens=c / (6 * inside)), color=colour,
+                label=f"C = {c:.2g}")
+        # A NaN between the two ends: one dashed line, not joined across the runs.
+        beyond = np.insert(_quiet(fit.predict, n_params=ends, n_tokens=c / (6 * ends)), 9, np.nan)
+        ax.plot(np.insert(ends, 9, np.nan), beyond, color=colour, linestyle="--", linewidth=0.9, alpha=0.7,
+                label="beyond the slice's runs" if k == len(groups) - 1 else None)
+    ax.set(xscale="log", xlabel="parameters N", ylabel="loss (nats/token)")
+    _title(ax, "isoFLOP slices", _fitted(fit))
     ax.legend(frameon=False, fontsize="small", title="compute (FLOP)")
     return ax
 
@@ -163,8 +189,9 @@ def isoflop_parabolas(result, data, *, ax=None, level: float = 0.95):
         ax.plot([result.n_params[g]], [result.loss[g]], marker="v", color=colour)
         if banded:
             ax.plot([low[g], high[g]], [result.loss[g]] * 2, color=colour, linewidth=3, alpha=0.5)
-    ax.set(xscale="log", xlabel="parameters N", ylabel="loss (nats/token)",
-           title="isoFLOP parabolas and their minima" + (f" ({100 * level:g}% bands of N*)" if banded else ""))
+    ax.set(xscale="log", xlabel="parameters N", ylabel="loss (nats/token)")
+    _title(ax, "isoFLOP parabolas and minima", f"{len(data):,} runs at {len(result.budgets)} budgets",
+           f"{100 * level:g}% bands of N*" if banded else None)
     ax.legend(frameon=False, fontsize="small")
     return ax
 
@@ -190,8 +217,9 @@ def isoflop_optimum(result, *, approach3=None, ax=None, level: float = 0.95, com
         if other.draws is not None or other.sd is not None:
             low, high = other.interval("n_params", level)
             ax.fill_between(c, low, high, color="C3", alpha=0.2, linewidth=0)
-    ax.set(xscale="log", yscale="log", xlabel="compute budget C (FLOP)", ylabel="compute-optimal parameters N*",
-           title=f"compute-optimal N*(C) ({100 * level:g}% bands)")
+    ax.set(xscale="log", yscale="log", xlabel="compute budget C (FLOP)", ylabel="compute-optimal parameters N*")
+    _title(ax, "compute-optimal N*(C)", f"isoFLOP sweep of {len(result.budgets)} budgets"
+           + ("" if approach3 is None else f", {_fitted(_fit_of(approach3)[0])}"), f"{100 * level:g}% bands")
     _mark_extrapolation(ax, float(result.budgets[used].max()))
     ax.legend(frameon=False, loc="lower right")
     return ax
@@ -217,8 +245,9 @@ def allocation(curves, *, ax=None, level: float = 0.95, data_max: float | None =
         if banded:
             low, high = curves.interval(name, level)
             ax.fill_between(curves.compute, low, high, color=colour, alpha=0.25, linewidth=0)
-    ax.set(xscale="log", yscale="log", xlabel="compute budget C (FLOP)", ylabel="parameters / tokens",
-           title=f"compute-optimal allocation{f' ({100 * level:g}% bands)' if banded else ''}")
+    ax.set(xscale="log", yscale="log", xlabel="compute budget C (FLOP)", ylabel="parameters / tokens")
+    _title(ax, "compute-optimal allocation", curves.source if curves.law is None else _form(curves.law.name),
+           f"{100 * level:g}% bands" if banded else None)
     if data_max is not None:
         _mark_extrapolation(ax, data_max)
     ax.legend(frameon=False)
@@ -257,8 +286,9 @@ def forms(ensemble, *, compute=None, quantity: str = "n_params", ax=None, level:
     ax.fill_between(compute, low, high, color="0.5", alpha=0.25, linewidth=0,
                     label=f"mixture, {100 * level:g}% band")
     labels = {"n_params": "parameters N*", "n_tokens": "tokens D*", "loss": "loss L*", "tokens_per_param": "D*/N*"}
-    ax.set(xscale="log", yscale="log", xlabel="compute budget C (FLOP)", ylabel=f"compute-optimal {labels[quantity]}",
-           title=f"candidate forms and their mixture ({100 * level:g}% bands)")
+    ax.set(xscale="log", yscale="log", xlabel="compute budget C (FLOP)", ylabel=f"compute-optimal {labels[quantity]}")
+    _title(ax, "candidate forms and their mixture",
+           f"{len(mixed.forms)} forms fitted to {ensemble.members[0].fit.n_rows:,} runs", f"{100 * level:g}% bands")
     if top is not None:
         _mark_extrapolation(ax, top)
     ax.legend(frameon=False, fontsize="small")
@@ -326,8 +356,9 @@ def link(two, data, *, link_rows=None, prediction=None, ax=None, level: float = 
             ax.vlines(prediction.loss, metric_band[0], metric_band[1], color="C3", linewidth=1.2, zorder=3)
             ax.hlines(prediction.metric, loss_band[0], loss_band[1], color="C3", linewidth=1.2, zorder=3)
     xlabel = "loss (nats/token)" if loss_column == "loss" else loss_column
-    ax.set(xlabel=xlabel, ylabel=metric, title=f"{fit.law.name}: {metric} against {loss_column}"
-           + (f" ({100 * level:g}% bands)" if two.link_boot is not None else ""))
+    ax.set(xlabel=xlabel, ylabel=metric)
+    _title(ax, f"{metric} against {loss_column}", _fitted(fit),
+           f"{100 * level:g}% bands" if two.link_boot is not None else None)
     ax.legend(frameon=False, fontsize="small")
     return ax
 
@@ -347,7 +378,15 @@ def multiplier(comparison, *, ax=None, level: float = 0.95, data_max: float | No
     Log-log axes: m(C) (B's compute for A's compute-optimal loss at C, divided by C; above the line
     m = 1, A is the better recipe), its `level` band when the comparison has one (bootstrap draws or
     delta-method sds), and the crossover (a dotted vertical line, with its band) when the two
-    cross. Budgets where m is infinite or 0 (B out of reach within a factor 1e10) are left out.
+    cross.
+
+    m is infinite where B never reaches A's loss (within a factor 1e10 of the compute) and 0 where
+    B reaches it with less than 1e-10 C; neither fits on a log axis. There the line is cut and an
+    "inf" (or "0") at the top (or bottom) edge marks each such budget. A band whose upper end is
+    infinite (B out of reach in some draws) is drawn to the top edge of the plot and marked with
+    an arrow "^" there ("band unbounded above"); one whose lower end is 0, to the bottom edge, with
+    a "v". A band with no finite end (m infinite, or 0, in most draws) is left out, and the edge
+    mark says why.
 
     A Comparison holds m(C) only at the budgets it was evaluated at, and the curve joins them with
     straight lines: for a smooth curve, compare at many budgets, e.g.
@@ -359,27 +398,45 @@ def multiplier(comparison, *, ax=None, level: float = 0.95, data_max: float | No
         raise TypeError(f"multiplier needs a Comparison (from jscale.compare); got {type(comparison).__name__}.")
     level = check_level(level)
     ax = _axes(ax)
+    ax.set(xscale="log", yscale="log")
     compute = np.asarray(comparison.compute, np.float64)
     m = np.asarray(comparison.multiplier, np.float64)
     shown = np.isfinite(m) & (m > 0)
     ax.plot(compute, np.where(shown, m, np.nan), color="C0", marker="o" if len(compute) < 10 else None,
             markersize=4, label=f"m(C), {comparison.law_b.name} (B) against {comparison.law_a.name} (A)")
     banded = comparison.draws is not None or comparison.sd is not None
+    low = high = None
     if banded:
         with warnings.catch_warnings():
-            # Draws where B is out of reach (m = inf) make the quantiles NaN (inf - inf); left out below.
-            warnings.simplefilter("ignore", RuntimeWarning)
+            warnings.simplefilter("ignore", RuntimeWarning)  # infinite draws or sds: NaN ends, not drawn
             low, high = (np.asarray(v, np.float64) for v in comparison.interval("multiplier", level))
-        ok = np.isfinite(low) & np.isfinite(high) & (low > 0) & (high > 0)
-        ax.fill_between(compute, np.where(ok, low, 1.0), np.where(ok, high, 1.0), where=ok, color="C0", alpha=0.2,
-                        linewidth=0, label=f"{100 * level:g}% band")
+    # Fixed limits, from every finite value: a band unbounded above runs to the top of these.
+    finite = [v[np.isfinite(v) & (v > 0)] for v in ([m] if low is None else [m, low, high])]
+    bottom, top = _log_limits(np.concatenate([np.ones(1), *finite]))
+    ax.set_ylim(bottom, top)
+    edge = ax.get_xaxis_transform()  # x in data, y in axes fraction: marks at the edges
+    if banded:
+        # An infinite end is drawn at the plot's edge; a band with no finite end is not drawn.
+        drawn = (low < np.inf) & (high > 0)  # False where NaN too
+        up, down = drawn & (high == np.inf), drawn & (low == 0)
+        ax.fill_between(compute, np.where(low > 0, low, bottom), np.minimum(high, top), where=drawn, color="C0",
+                        alpha=0.2, linewidth=0, label=f"{100 * level:g}% band")
+        for mask, y, marker, what in ((up, 0.975, "^", "above (B out of reach"), (down, 0.025, "v", "below (m = 0")):
+            if mask.any():
+                ax.plot(compute[mask], np.full(mask.sum(), y), transform=edge, linestyle="none", marker=marker,
+                        markersize=6, color="C0", alpha=0.6, label=f"band unbounded {what} in some draws)")
+    for mask, y, marker, what in ((m == np.inf, 0.92, r"$\infty$", "m = inf: B never reaches A's loss within 1e10 C"),
+                                  (m == 0, 0.08, "$0$", "m = 0: B reaches A's loss with under 1e-10 C")):
+        if mask.any():
+            ax.plot(compute[mask], np.full(mask.sum(), y), transform=edge, linestyle="none", marker=marker,
+                    markersize=9, color="C0", label=what)
     ax.axhline(1.0, color="0.3", linewidth=1, label="m = 1: equal loss")
     crossover = float(comparison.crossover)
     if np.isfinite(crossover):
         ax.axvline(crossover, color="C3", linestyle=":", linewidth=1.2, label=f"crossover C = {crossover:.3g}")
-    ax.set(xscale="log", yscale="log", xlabel="compute budget C (FLOP)",
-           ylabel="compute multiplier m(C) (> 1: A is better)",
-           title="effective compute multiplier" + (f" ({100 * level:g}% band)" if banded else ""))
+    ax.set(xlabel="compute budget C (FLOP)", ylabel="compute multiplier m(C) (> 1: A is better)")
+    # The recipes are named in the legend: two law names in the title would run off the figure.
+    _title(ax, "effective compute multiplier of B against A", None, f"{100 * level:g}% band" if banded else None)
     if np.isfinite(crossover) and banded:
         cross_low, cross_high = comparison.interval("crossover", level)
         if np.isfinite(cross_low) and np.isfinite(cross_high):
@@ -389,6 +446,14 @@ def multiplier(comparison, *, ax=None, level: float = 0.95, data_max: float | No
         _mark_extrapolation(ax, float(data_max))
     ax.legend(frameon=False, fontsize="small")
     return ax
+
+
+def _log_limits(values):
+    """(bottom, top) of a log axis over positive `values`, with 5% of the span (at least a tenth
+    of a decade) of room on each side."""
+    low, high = np.log10(values.min()), np.log10(values.max())
+    pad = max(0.05 * (high - low), 0.1)
+    return 10 ** (low - pad), 10 ** (high + pad)
 
 
 def residuals(result, data, *, ax=None, against: str = "predicted"):
@@ -403,17 +468,20 @@ def residuals(result, data, *, ax=None, against: str = "predicted"):
     compute = _compute(data)
     resid = np.log(data.loss) - np.log(predicted)
     rms = float(np.sqrt(np.mean(resid**2)))
+    # The runs shown need not be the ones fitted: the note counts these, the title names the fit.
+    ax.annotate(f"RMS log residual {rms:.4f} over {len(data):,} runs", xy=(0.98, 0.03), xycoords="axes fraction",
+                ha="right", fontsize="small", color="0.3")
     if against == "compute":
         _colour_by_compute(ax, compute, resid, compute)
         ax.axhline(0.0, color="0.3", linewidth=1)
-        ax.set(xscale="log", xlabel="training compute C (FLOP)", ylabel="log residual, log L - log L_hat",
-               title=f"{fit.law.name}: residuals (RMS {rms:.4f})")
+        ax.set(xscale="log", xlabel="training compute C (FLOP)", ylabel="log residual, log L - log L_hat")
+        _title(ax, "log residuals", _fitted(fit))
         return ax
     _colour_by_compute(ax, predicted, data.loss, compute)
     lo, hi = min(predicted.min(), data.loss.min()), max(predicted.max(), data.loss.max())
     ax.plot([lo, hi], [lo, hi], color="0.3", linewidth=1, label="observed = predicted")
-    ax.set(xlabel="predicted loss (nats/token)", ylabel="observed loss (nats/token)",
-           title=f"{fit.law.name}: fit (RMS log residual {rms:.4f})")
+    ax.set(xlabel="predicted loss (nats/token)", ylabel="observed loss (nats/token)")
+    _title(ax, "observed against predicted loss", _fitted(fit))
     ax.legend(frameon=False, loc="upper left")
     return ax
 
@@ -457,8 +525,8 @@ def corner(boot, *, params=None, fig=None, bins: int = 40):
             if i == k - 1:
                 ax.set_xlabel(f"log10 {xj}" if positive[xj] else xj)
             ax.tick_params(labelsize="x-small")
-    fig.suptitle(f"{law.name}: {int(keep.sum())} bootstrap draws"
-                 + (f" ({left_out} with an infinite parameter left out)" if left_out else ""))
+    fig.suptitle(f"bootstrap draws: {_fitted(boot.fit)} ({int(keep.sum())} draws"
+                 + (f"; {left_out} with an infinite parameter left out)" if left_out else ")"))
     return fig
 
 

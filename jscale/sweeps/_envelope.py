@@ -25,53 +25,88 @@ from jscale.base._json import strict_json
 from jscale.base._numerics import read_only, x64_scope
 from jscale.data._data import ScalingData
 from jscale.decisions._allocation import Allocation, compute_optimal
+from jscale.engine._batch import MEMORY_ENV, memory_budget
 from jscale.fitting._bootstrap import as_key_data
 from jscale.inference._uncertainty import check_level
 from jscale.sweeps._isoflop import band, check_resamples, fit_line, frontier, legacy_dict
 
 EXPONENTS = ("a", "b", "loss_exponent")
+DRAWS = (*EXPONENTS, "log_gn", "log_gd", "log_gl")
+
+
+# A grid far finer than any run's checkpoints adds nothing but memory (runs x points values).
+MAX_POINTS = 100_000
+
+
+def _bytes(n_runs: int, n_points: int, n_resamples: int) -> int:
+    """Memory of one envelope call, a little above what XLA reports for the resamples (measured on
+    CPU): the (runs, K) losses and tokens (with the host copies they are built from), the (B, runs)
+    draws of runs (with their scatter indices) and the (B, K) running minima and per-resample
+    temporaries of the power laws (7 values per point)."""
+    return 8 * (6 * n_runs * n_points + 4 * n_resamples * n_runs + 8 * n_resamples * n_points)
 
 
 def _curves(log_c, log_l, log_d, grid):
-    """Every run's log loss and log tokens at every grid point (inf / NaN outside its checkpoints)."""
+    """One run's log loss and log tokens at every grid point (inf / NaN outside its checkpoints)."""
     order = np.argsort(log_c)
     c, loss, d = log_c[order], log_l[order], log_d[order]
     inside = (grid >= c[0]) & (grid <= c[-1])
     return np.where(inside, np.interp(grid, c, loss), np.inf), np.where(inside, np.interp(grid, c, d), np.nan)
 
 
-def _envelope(present, loss, log_d, log_n, grid):
-    """The envelope of the present runs: best run per grid point, usable points, and the power laws
-    through them (a, log G_N; b, log G_D; gamma, log G_L)."""
-    masked = jnp.where(present[:, None], loss, jnp.inf)  # (runs, K)
-    best = jnp.argmin(masked, axis=0)  # (K,)
-    finite = jnp.isfinite(jnp.min(masked, axis=0))
+def _lowest(present, loss):
+    """Per resample, the lowest loss of its present runs at every grid point and the first run that
+    reaches it: (B, K) each, from present (B, runs) and loss (runs, K).
+
+    A loop over the runs holds O(B K) values; masking the losses per resample would hold (B, runs,
+    K), which grows with the square of the runs when B does too. `<` keeps the first run of a tie,
+    as `argmin` does, and run 0 where no run is present."""
+    def step(carry, run):
+        low, best = carry
+        here, row, r = run
+        value = jnp.where(here[:, None], row[None, :], jnp.inf)
+        better = value < low
+        return (jnp.where(better, value, low), jnp.where(better, r, best)), None
+
+    shape = (present.shape[0], loss.shape[1])
+    start = (jnp.full(shape, jnp.inf, loss.dtype), jnp.zeros(shape, jnp.int32))
+    (low, best), _ = jax.lax.scan(step, start, (present.T, loss, jnp.arange(loss.shape[0], dtype=jnp.int32)))
+    return low, best
+
+
+def _envelope(present, low, best, log_d, log_n, grid):
+    """The envelope of the present runs (lowest loss `low` reached by run `best`, (K,) each):
+    usable points and the power laws through them (a, log G_N; b, log G_D; gamma, log G_L)."""
+    finite = jnp.isfinite(low)
     sizes = jnp.where(present, log_n, jnp.nan)
     edge = (log_n[best] <= jnp.nanmin(sizes)) | (log_n[best] >= jnp.nanmax(sizes))
     use = finite & ~edge
     w = use.astype(grid.dtype)
     star_n = jnp.where(use, log_n[best], 0.0)
-    star_d = jnp.where(use, jnp.take_along_axis(log_d, best[None], axis=0)[0], 0.0)
+    star_d = jnp.where(use, log_d[best, jnp.arange(best.shape[0])], 0.0)
     a, gn = fit_line(grid, star_n, w)
     b, gd = fit_line(grid, star_d, w)
-    gamma, gl = fit_line(grid, jnp.where(use, jnp.min(masked, axis=0), 0.0), w)
+    gamma, gl = fit_line(grid, jnp.where(use, low, 0.0), w)
     return {"best": best, "use": use, "a": a, "log_gn": gn, "b": b, "log_gd": gd, "loss_exponent": gamma,
             "log_gl": gl}
 
 
 @jax.jit
 def _full(loss, log_d, log_n, grid):
-    return _envelope(jnp.ones(loss.shape[0], bool), loss, log_d, log_n, grid)
+    return _envelope(jnp.ones(loss.shape[0], bool), jnp.min(loss, axis=0), jnp.argmin(loss, axis=0), log_d, log_n,
+                     grid)
 
 
 @functools.partial(jax.jit, static_argnames=("n_resamples",))
 def _resampled(key_data, loss, log_d, log_n, grid, *, n_resamples):
     """Runs drawn with replacement, every resample at once: a run drawn at least once is present
-    (the envelope is a minimum, so multiplicity does not matter)."""
+    (the envelope is a minimum, so multiplicity does not matter). Only the power laws come back."""
     n_runs = loss.shape[0]
     picks = jax.random.randint(jax.random.wrap_key_data(key_data), (n_resamples, n_runs), 0, n_runs)
-    present = jnp.any(picks[:, :, None] == jnp.arange(n_runs)[None, None, :], axis=1)  # (B, runs)
-    return jax.vmap(lambda p: _envelope(p, loss, log_d, log_n, grid))(present)
+    present = jnp.zeros((n_resamples, n_runs), bool).at[jnp.arange(n_resamples)[:, None], picks].set(True)
+    low, best = _lowest(present, loss)
+    out = jax.vmap(lambda p, lo, be: _envelope(p, lo, be, log_d, log_n, grid))(present, low, best)
+    return {k: out[k] for k in DRAWS}
 
 
 class EnvelopeResult(struct.PyTreeNode, kw_only=True):
@@ -168,7 +203,10 @@ def envelope(data: ScalingData, *, run: str = "group", n_points: int = 200, n_re
         data: checkpoints of several runs: n_params, n_tokens (tokens seen so far), loss, compute
             (given or C = 6 N D), and a column naming the run of each checkpoint.
         run: that column (default "group").
-        n_points: compute grid points, log-spaced over the compute the checkpoints span.
+        n_points: compute grid points, log-spaced over the compute the checkpoints span: 10 to
+            `MAX_POINTS` (100,000). Every run is evaluated at every point, so a call whose runs x
+            points (and resamples) would take more than the memory budget
+            (`JSCALE_MEMORY_BUDGET`, default a quarter of the free memory) is refused.
         n_resamples: resamples of whole runs for the bands (0 for none).
         key: integer seed or JAX PRNG key of the resamples.
 
@@ -183,23 +221,33 @@ def envelope(data: ScalingData, *, run: str = "group", n_points: int = 200, n_re
             f"Approach 1 needs the run of every checkpoint, and the data has no column {run!r}; name it with "
             "run='<column>' (several checkpoints per run, e.g. a run id), or use jscale.isoflop for one loss per run."
         )
-    if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)) or n_points < 10:
-        raise ValueError(f"n_points must be an integer of at least 10; got {n_points!r}.")
+    if isinstance(n_points, bool) or not isinstance(n_points, (int, np.integer)) or not 10 <= n_points <= MAX_POINTS:
+        raise ValueError(f"n_points must be an integer from 10 to {MAX_POINTS:,} (a finer grid only costs memory: "
+                         f"every run is evaluated at every point); got {n_points!r}.")
     n_resamples = check_resamples(n_resamples)
     labels, codes = data.codes(run) if run in data.categorical else np.unique(data[run], return_inverse=True)
     n = np.asarray(data.n_params, np.float64)
     d = np.asarray(data.n_tokens, np.float64)
     compute = np.asarray(data.compute, np.float64)  # given, or derived as 6 N D by ScalingData
-    runs = [np.flatnonzero(codes == k) for k in range(len(labels))]
+    order = np.argsort(codes, kind="stable")
+    runs = np.split(order, np.cumsum(np.bincount(codes, minlength=len(labels)))[:-1])
     single = [labels[k] for k, rows in enumerate(runs) if len(rows) < 2 or np.ptp(n[rows]) > 0]
     if single:
         raise ValueError(f"Approach 1 needs each run to be one model size with at least 2 checkpoints; run "
                          f"{single[0]!r} is not (checked by the column {run!r}).")
     if len(runs) < 3:
         raise ValueError(f"Approach 1 needs at least 3 runs of different sizes; the data has {len(runs)}.")
+    needed, budget = _bytes(len(runs), int(n_points), n_resamples), memory_budget()
+    if needed > budget:
+        raise ValueError(f"Approach 1 with {len(runs):,} runs, n_points={int(n_points):,} and "
+                         f"n_resamples={n_resamples:,} needs about {needed / 2**20:,.0f} MiB, more than the "
+                         f"{budget / 2**20:,.0f} MiB memory budget; pass fewer n_points or n_resamples, or set "
+                         f"{MEMORY_ENV} (bytes) higher.")
     grid = np.linspace(np.log(compute.min()), np.log(compute.max()), int(n_points))
-    loss, log_d = map(np.stack, zip(*[_curves(np.log(compute[r]), np.log(np.asarray(data.loss)[r]), np.log(d[r]), grid)
-                                      for r in runs]))
+    log_c, log_l, log_t = np.log(compute), np.log(np.asarray(data.loss, np.float64)), np.log(d)
+    loss, log_d = np.empty((len(runs), len(grid))), np.empty((len(runs), len(grid)))
+    for k, r in enumerate(runs):
+        loss[k], log_d[k] = _curves(log_c[r], log_l[r], log_t[r], grid)
     log_n = np.log(np.array([n[r[0]] for r in runs]))
     with x64_scope():
         args = [jnp.asarray(a) for a in (loss, np.nan_to_num(log_d), log_n, grid)]
@@ -211,7 +259,7 @@ def envelope(data: ScalingData, *, run: str = "group", n_points: int = 200, n_re
         if n_resamples:
             key_data = as_key_data(key)
             out = jax.tree.map(np.asarray, _resampled(jnp.asarray(key_data), *args, n_resamples=int(n_resamples)))
-            draws = {k: read_only(out[k]) for k in ("a", "b", "loss_exponent", "log_gn", "log_gd", "log_gl")}
+            draws = {k: read_only(out[k]) for k in DRAWS}
     best = full["best"]
     k = np.arange(len(grid))
     return EnvelopeResult(

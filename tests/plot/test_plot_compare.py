@@ -175,7 +175,18 @@ def test_multiplier_band_from_the_delta_method(tmp_path):
     _renders(ax, tmp_path)
 
 
-def test_multiplier_band_from_draws_skips_infinite_ones(given, tmp_path):
+def _labelled(ax, text):
+    """The lines whose legend label starts with `text`."""
+    return [line for line in ax.lines if line.get_label().startswith(text)]
+
+
+def _upper_edge(band, x):
+    """The highest point of the band's outline at each budget in `x`."""
+    vertices = band.get_paths()[0].vertices
+    return np.array([vertices[np.isclose(vertices[:, 0], c, rtol=1e-12), 1].max() for c in x])
+
+
+def test_multiplier_band_unbounded_above_runs_to_the_top_edge(given, tmp_path):
     rng = np.random.default_rng(0)
     spread = np.exp(rng.normal(0.0, 0.3, (40, 1)))
     draws = {"multiplier": given.multiplier * spread, "loss_a": np.tile(given.loss_a, (40, 1)),
@@ -186,13 +197,60 @@ def test_multiplier_band_from_draws_skips_infinite_ones(given, tmp_path):
         warnings.simplefilter("error")
         ax = jplot.multiplier(cmp)
     (band,) = _of(ax, PolyCollection)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # NumPy's quantile of infinite draws: NaN, inf - inf
-        low, high = cmp.interval("multiplier")
-    assert not np.isfinite(high[:5]).any() and np.isfinite(high[5:]).all()
-    assert np.isclose(band.get_paths()[0].vertices[:, 1].max(), high[5:].max())  # the band starts at budget 5
+    low, high = cmp.interval("multiplier")
+    assert np.isfinite(low).all() and not np.isfinite(high[:5]).any() and np.isfinite(high[5:]).all()
+    bottom, top = ax.get_ylim()
+    assert top > high[5:].max() and bottom < low.min()  # the limits hold every finite end
+    # the band runs to the top edge where it is unbounded, and along its upper end elsewhere
+    np.testing.assert_allclose(_upper_edge(band, BUDGETS), np.where(np.isfinite(high), high, top), rtol=1e-12)
+    # ... with an arrow at the top edge over each such budget, named in the legend
+    (arrows,) = _labelled(ax, "band unbounded above (B out of reach in some draws)")
+    assert arrows.get_marker() == "^" and arrows.get_transform() == ax.get_xaxis_transform()
+    np.testing.assert_array_equal(arrows.get_xdata(), BUDGETS[:5])
+    assert np.all(arrows.get_ydata() > 0.9)
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "band unbounded above (B out of reach in some draws)" in legend and "95% band" in legend
+    # the line runs on at every budget (m is finite there), and nothing is marked infinite or 0
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), given.multiplier)
+    assert not _labelled(ax, "m = inf") and not _labelled(ax, "m = 0") and not _labelled(ax, "band unbounded below")
     (span,) = ax.patches
     assert span.get_x() == pytest.approx(cmp.interval("crossover")[0])
+    _renders(ax, tmp_path)
+
+
+def test_multiplier_marks_infinite_and_zero_multipliers_at_the_edges(given, tmp_path):
+    """m = inf (B never reaches A's loss) and m = 0 cannot sit on a log axis: the line is cut there and
+    each such budget is marked at the edge; a band with an end at 0 runs to the bottom edge."""
+    m = np.array(given.multiplier)
+    m[:3], m[-2:] = np.inf, 0.0
+    multiplier = np.tile(m, (40, 1)) * np.exp(np.random.default_rng(1).normal(0.0, 0.3, (40, 1)))
+    multiplier[:5, -2:] = 1e-3  # 5 of 40 draws reach A's loss at the largest budgets: the band is (0, 1e-3)
+    draws = {"multiplier": multiplier, "loss_a": np.tile(given.loss_a, (40, 1)),
+             "loss_b": np.tile(given.loss_b, (40, 1)), "crossover": np.full(40, given.crossover)}
+    cmp = given.replace(multiplier=m, draws=draws, draw_ok=np.ones(40, bool))
+    low, high = cmp.interval("multiplier")
+    assert np.all(low[:3] == np.inf) and np.all(low[-2:] == 0) and np.all(high[-2:] == 1e-3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ax = jplot.multiplier(cmp)
+    curve = ax.lines[0].get_ydata()
+    assert np.isnan(curve[:3]).all() and np.isnan(curve[-2:]).all() and np.isfinite(curve[3:-2]).all()
+    (infinite,) = _labelled(ax, "m = inf: B never reaches A's loss")
+    (zero,) = _labelled(ax, "m = 0: B reaches A's loss")
+    np.testing.assert_array_equal(infinite.get_xdata(), BUDGETS[:3])
+    np.testing.assert_array_equal(zero.get_xdata(), BUDGETS[-2:])
+    assert np.all(infinite.get_ydata() > 0.5) and np.all(zero.get_ydata() < 0.5)
+    # no finite end at the first three budgets: no band there; at the last two, down to the bottom edge
+    (band,) = _of(ax, PolyCollection)
+    xs = band.get_paths()[0].vertices[:, 0]
+    assert xs.min() >= BUDGETS[3] * (1 - 1e-12)
+    (arrows,) = _labelled(ax, "band unbounded below (m = 0 in some draws)")
+    assert arrows.get_marker() == "v" and np.all(arrows.get_ydata() < 0.1)
+    np.testing.assert_array_equal(arrows.get_xdata(), BUDGETS[-2:])
+    bottom, _ = ax.get_ylim()
+    lowest = band.get_paths()[0].vertices
+    assert np.isclose(lowest[np.isclose(lowest[:, 0], BUDGETS[-1], rtol=1e-12), 1].min(), bottom, rtol=1e-12)
+    assert bottom < 1e-3
     _renders(ax, tmp_path)
 
 
