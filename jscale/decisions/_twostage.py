@@ -13,6 +13,7 @@ Llama 3's two-step prediction, with its uncertainty.
 from __future__ import annotations
 
 import functools
+import warnings
 
 import jax
 import jax.numpy as jnp
@@ -207,8 +208,12 @@ class TwoStage(struct.PyTreeNode, kw_only=True):
         the loss stage (on every draw of its bootstrap), each draw's optimal loss L* into its link."""
         from jscale.decisions._allocation import compute_optimal
 
-        alloc = compute_optimal(self.loss_fit if self.loss_boot is None else self.loss_boot, compute, cost=cost,
-                                fixed=fixed)
+        with warnings.catch_warnings(record=True) as caught:  # said again below, at the caller's line
+            warnings.simplefilter("always")
+            alloc = compute_optimal(self.loss_fit if self.loss_boot is None else self.loss_boot, compute, cost=cost,
+                                    fixed=fixed)
+        for found in caught:
+            warnings.warn(found.message, found.category, stacklevel=2)
         n = len(alloc.compute)
         points = {"compute": alloc.compute, "n_params": alloc.n_params, "n_tokens": alloc.n_tokens}
         link_cols = self._link_columns({**points, **alloc.fixed}, n)

@@ -329,6 +329,13 @@ def test_predict_optimal_is_link_of_optimal_loss(study):
     assert low[0] < pred.metric[0] < high[0]
 
 
+def test_two_stage_warnings_point_at_the_callers_line(study):
+    two = study[3]
+    with pytest.warns(jscale.warnings.ExtrapolationWarning) as caught:
+        two.predict_optimal([1e23])
+    assert {w.filename for w in caught if w.category is jscale.warnings.ExtrapolationWarning} == {__file__}
+
+
 def test_custom_link_law_in_two_stage(study):
     """The exponential link written as a custom law of the loss column chains as the built-in one."""
     data, loss_fit, link_fit, _ = study
