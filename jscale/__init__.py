@@ -43,6 +43,7 @@ from jscale.io._io import save as save
 from jscale.selection._backtest import backtest as backtest
 from jscale.selection._bootstrap_forms import bootstrap_forms as bootstrap_forms
 from jscale.sweeps._envelope import envelope as envelope
+from jscale.sweeps._hyper import hyperparameters as hyperparameters
 from jscale.sweeps._isoflop import isoflop as isoflop
 from jscale.sweeps._isoflop import plan_isoflop as plan_isoflop
 
@@ -65,6 +66,7 @@ __all__ = [
     "envelope",
     "fit",
     "fit_many",
+    "hyperparameters",
     "isoflop",
     "laws",
     "load",

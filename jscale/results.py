@@ -5,7 +5,7 @@ Fits: `FitResult` (`jscale.fit`), `BootstrapResult` (`jscale.bootstrap`). Decisi
 (`compare`), `RunPlan` (`suggest_runs`), `SampleSize` (`runs_needed`), `TwoStage` and its
 `Prediction` (`two_stage`). Selection: `Backtest`, `Ensemble` (`bootstrap_forms`) and its
 `Mixture`. Sweeps: `IsoFLOPResult` (`isoflop`), `EnvelopeResult` (`envelope`), `SweepPlan`
-(`plan_isoflop`). `strict_json` turns any `to_dict()` or summary into data `json.dumps` takes
+(`plan_isoflop`), `HyperResult` (`hyperparameters`) and its `HyperOptimum`. `strict_json` turns any `to_dict()` or summary into data `json.dumps` takes
 with `allow_nan=False` (arrays to lists, NaN and infinities to None).
 """
 
@@ -24,6 +24,8 @@ from jscale.selection._backtest import Backtest as Backtest
 from jscale.selection._forms import Ensemble as Ensemble
 from jscale.selection._forms import Mixture as Mixture
 from jscale.sweeps._envelope import EnvelopeResult as EnvelopeResult
+from jscale.sweeps._hyper import HyperOptimum as HyperOptimum
+from jscale.sweeps._hyper import HyperResult as HyperResult
 from jscale.sweeps._isoflop import IsoFLOPResult as IsoFLOPResult
 from jscale.sweeps._isoflop import SweepPlan as SweepPlan
 
@@ -35,6 +37,8 @@ __all__ = [
     "Ensemble",
     "EnvelopeResult",
     "FitResult",
+    "HyperOptimum",
+    "HyperResult",
     "IsoFLOPResult",
     "MarginalReturns",
     "Mixture",
