@@ -40,13 +40,15 @@ from jscale.losses._losses import LOSSES
 from jscale.selection._backtest import TrendTest
 from jscale.selection._forms import SCORES, Ensemble
 from jscale.sweeps._envelope import EnvelopeResult
+from jscale.sweeps._hyper import HyperResult
 from jscale.sweeps._isoflop import IsoFLOPResult
 
 FORMAT = "jscale-result"
 VERSION = 3
 # The result containers a file can hold, by class name. Their fields are saved as they are
 # declared: pytree fields as arrays (nested results recursively), static fields in `meta`.
-RESULTS = {cls.__name__: cls for cls in (FitResult, BootstrapResult, IsoFLOPResult, EnvelopeResult, TwoStage)}
+RESULTS = {cls.__name__: cls for cls in (FitResult, BootstrapResult, IsoFLOPResult, EnvelopeResult, TwoStage,
+                                         HyperResult)}
 _BUILT_IN = {name: cls for name, cls in _laws.LAWS.items() if name not in ("Custom", "Constrained", "Shared")}
 
 
@@ -466,6 +468,39 @@ def _check_sweep(result) -> None:
             _fail("draws hold arrays of different numbers of resamples")
 
 
+def _check_hyper(result: HyperResult) -> None:
+    """HyperResult: per-cell arrays of one length, power laws that fit the columns, finite where used."""
+    k, t = len(result.over), len(result.scale) + 1
+    if not 1 <= k <= 2 or not all(isinstance(n, str) for n in (*result.over, *result.scale)):
+        _fail("its hyperparameter and scale columns are not one or two names and some names")
+    if not isinstance(result.cells, dict) or set(result.cells) != set(result.scale) or \
+            not isinstance(result.optimum, dict) or set(result.optimum) != set(result.over):
+        _fail("its cells or optima do not name its columns")
+    g = len(np.atleast_1d(result.n_runs))
+    for name in ("n_runs", "included", "best_loss"):
+        _array(result, name, (g,), "fiub")
+    for table in (result.cells, result.optimum):
+        if any(np.shape(v) != (g,) or np.asarray(v).dtype.kind != "f" for v in table.values()):
+            _fail("a per-cell table is not one number per cell")
+    _array(result, "laws", (k, t), finite=True)
+    _array(result, "curvature_laws", (k, t))
+    used = np.asarray(result.included, bool)
+    if not used.any() or not all(np.all(np.isfinite(np.asarray(v)[used])) for v in result.optimum.values()):
+        _fail("a cell the power laws use has no finite optimum")
+    index = _array(result, "cell_index", (None,), "iu")
+    if np.any((index < 0) | (index >= g)):
+        _fail("cell_index points outside its cells")
+    if result.draws is not None:
+        b = len(np.atleast_1d(result.draw_ok))
+        _array(result, "draw_ok", (b,), "b")
+        shapes = {"optimum": (b, g, k), "laws": (b, k, t), "curvature_laws": (b, k, t)}
+        if not isinstance(result.draws, dict) or set(result.draws) != set(shapes) or any(
+                np.shape(result.draws[n]) != shape for n, shape in shapes.items()):
+            _fail("draws do not hold the optima and power laws of every resample")
+        if not np.all(np.isfinite(np.asarray(result.draws["laws"])[np.asarray(result.draw_ok, bool)])):
+            _fail("a usable resample holds a power law that is not finite")
+
+
 def _check_ensemble(ens: Ensemble) -> None:
     """An Ensemble: K valid bootstraps of one number of resamples (full data and training runs),
     (B, K) scores and weights, (K,) point scores, weights, errors and priors, K form tests each."""
@@ -511,6 +546,8 @@ def check(result) -> None:
         _check_bootstrap(result)
     elif isinstance(result, FitResult):
         _check_fit(result)
+    elif isinstance(result, HyperResult):
+        _check_hyper(result)
     else:
         _check_sweep(result)
 

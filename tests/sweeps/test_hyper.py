@@ -220,3 +220,18 @@ def test_summary_and_json(exact):
     out = exact.to_dict()
     json.dumps(out, allow_nan=False)
     assert out["exponents"]["learning_rate"]["n_params"] == pytest.approx(-0.713)
+
+
+@pytest.mark.filterwarnings("ignore::jscale.warnings.SweepWarning")
+def test_save_and_load(tmp_path):
+    result = jscale.hyperparameters(grid_study(noise=0.002), ("learning_rate", "batch_size"), "n_tokens",
+                                    n_resamples=50)
+    path = jscale.save(result, tmp_path / "sweep.jscale")
+    back = jscale.load(path)
+    assert isinstance(back, jscale.results.HyperResult) and (back.over, back.scale) == (result.over, result.scale)
+    np.testing.assert_array_equal(back.laws, result.laws)
+    np.testing.assert_array_equal(back.draws["optimum"], result.draws["optimum"])
+    assert back.summary() == result.summary()
+    broken = back.replace(laws=np.full_like(back.laws, np.nan))
+    with pytest.raises(ValueError, match="laws holds NaN"):
+        jscale.load(jscale.save(broken, tmp_path / "broken.jscale"))
