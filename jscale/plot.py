@@ -29,10 +29,11 @@ from jscale.decisions._twostage import Prediction, TwoStage
 from jscale.inference._results import BootstrapResult, FitResult
 from jscale.inference._uncertainty import check_level
 from jscale.selection._forms import Ensemble
+from jscale.sweeps._hyper import HyperResult
 from jscale.sweeps._isoflop import IsoFLOPResult, group_by_compute
 
-__all__ = ["allocation", "corner", "frontier", "isoflop", "isoflop_optimum", "isoflop_parabolas", "link", "multiplier",
-           "residuals"]
+__all__ = ["allocation", "corner", "frontier", "hyperparameter_cells", "hyperparameter_law", "isoflop",
+           "isoflop_optimum", "isoflop_parabolas", "link", "multiplier", "residuals"]
 
 
 def _pyplot():
@@ -222,6 +223,91 @@ def isoflop_optimum(result, *, approach3=None, ax=None, level: float = 0.95, com
            + ("" if approach3 is None else f", {_fitted(_fit_of(approach3)[0])}"), f"{100 * level:g}% bands")
     _mark_extrapolation(ax, float(result.budgets[used].max()))
     ax.legend(frameon=False, loc="lower right")
+    return ax
+
+
+def _hyper_of(result) -> HyperResult:
+    if not isinstance(result, HyperResult):
+        raise TypeError(f"expected the HyperResult of jscale.hyperparameters; got {type(result).__name__}.")
+    return result
+
+
+def hyperparameter_cells(result, data, *, ax=None, level: float = 0.95, max_cells: int = 8):
+    """A sweep of one hyperparameter: each cell's runs (loss against the hyperparameter, one
+    colour per cell), its fitted parabola over the values it swept and its optimum with the
+    `level` band over the resamples; cells left out of the power laws are drawn hollow, without
+    a parabola. At most `max_cells` cells, spread over the sizes."""
+    result = _hyper_of(result)
+    if len(result.over) != 1:
+        raise ValueError("hyperparameter_cells draws a sweep of one hyperparameter; this one has "
+                         f"{len(result.over)} ({', '.join(result.over)}).")
+    if len(result.cell_index) != len(data):
+        raise ValueError(f"data has {len(data)} rows but the sweep was fitted to {len(result.cell_index)}; pass "
+                         "the same data.")
+    (h,) = result.over
+    ax = _axes(ax)
+    cmap = _pyplot().get_cmap("viridis")
+    banded = result.banded
+    low, high = result.interval(h, level) if banded else (None, None)
+    x, loss = np.asarray(data[h], np.float64), np.asarray(data[result.target], np.float64)
+    n_cells = len(result.n_runs)
+    shown = np.unique(np.linspace(0, n_cells - 1, min(max_cells, n_cells)).round().astype(int))
+    for rank, g in enumerate(shown):
+        colour = cmap(rank / max(len(shown) - 1, 1))
+        mine = result.cell_index == g
+        used = bool(result.included[g])
+        name = ", ".join(f"{b} {result.cells[b][g]:.2g}" for b in result.scale)
+        ax.scatter(x[mine], loss[mine], s=16, color=colour if used else "none", edgecolors=colour,
+                   label=name + ("" if used else " (left out)"))
+        if not used or result.method != "parabola":
+            continue
+        grid = np.geomspace(x[mine].min(), x[mine].max(), 60)
+        c0, c1, c2 = result.coef[g]
+        u = np.log(grid) - result.center[g][0]
+        ax.plot(grid, np.exp(c0 + c1 * u + c2 * u * u), color=colour, linewidth=1)
+        ax.plot([result.optimum[h][g]], [result.best_loss[g]], marker="v", color=colour)
+        if banded:
+            ax.plot([low[g], high[g]], [result.best_loss[g]] * 2, color=colour, linewidth=3, alpha=0.5)
+    ax.set(xscale="log", xlabel=h, ylabel=f"{result.target}")
+    _title(ax, f"{h} sweeps and their optima", f"{len(data):,} runs in {n_cells} cells"
+           + ("" if len(shown) == n_cells else f" ({len(shown)} shown)"),
+           f"{100 * level:g}% bands of the optimum" if banded else None)
+    ax.legend(frameon=False, fontsize="small")
+    return ax
+
+
+def hyperparameter_law(result, *, along: str | None = None, at: dict | None = None, ax=None, level: float = 0.95,
+                       hyperparameter: str | None = None, reach: float = 1.5):
+    """The optimal hyperparameter against one scale column (`along`, default the first): the used
+    cells' optima (other scale columns shown by colour) and the power law with its band, at the
+    other scale columns' values in `at` (default their largest fitted values), from a third of
+    the smallest cell to `reach` decades beyond the largest; a dashed line marks where the cells end."""
+    result = _hyper_of(result)
+    along = result.scale[0] if along is None else along
+    h = result.over[0] if hyperparameter is None else hyperparameter
+    if along not in result.scale or h not in result.over:
+        raise ValueError(f"along must be one of {', '.join(result.scale)} and hyperparameter one of "
+                         f"{', '.join(result.over)}; got {along!r} and {h!r}.")
+    used = np.asarray(result.included, bool)
+    others = {b: float(np.max(result.cells[b][used])) for b in result.scale if b != along}
+    others.update(at or {})
+    ax = _axes(ax)
+    values = result.cells[along][used]
+    grid = np.geomspace(values.min() / 3, values.max() * 10 ** reach, 80)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ExtrapolationWarning)
+        line = result.predict(**{along: grid}, **{b: np.full(len(grid), v) for b, v in others.items()})
+    ax.scatter(values, result.optimum[h][used], color="C0", zorder=3, label="cell optima")
+    exponent = result.exponents[h][along]
+    ax.plot(grid, line[h], color="C0", label=f"{h}* ~ {along}^{exponent:.3f}"
+            + (f" at {', '.join(f'{b} {v:.2g}' for b, v in others.items())}" if others else ""))
+    if line.draws is not None:
+        ax.fill_between(grid, *line.interval(h, level), color="C0", alpha=0.2, linewidth=0)
+    ax.set(xscale="log", yscale="log", xlabel=along, ylabel=f"optimal {h}")
+    _title(ax, f"optimal {h} against {along}", f"{int(used.sum())} cells ({result.method})",
+           f"{100 * level:g}% band" if line.draws is not None else None)
+    _mark_extrapolation(ax, float(values.max()))
+    ax.legend(frameon=False, fontsize="small")
     return ax
 
 
