@@ -15,6 +15,7 @@ from jscale.laws._laws import Constrained as Constrained
 from jscale.laws._laws import Custom as Custom
 from jscale.laws._laws import DataConstrained as DataConstrained
 from jscale.laws._laws import ExponentialLink as ExponentialLink
+from jscale.laws._laws import HyperparameterLaw as HyperparameterLaw
 from jscale.laws._laws import Kaplan as Kaplan
 from jscale.laws._laws import Law as Law
 from jscale.laws._laws import Param as Param
@@ -32,6 +33,7 @@ __all__ = [
     "Custom",
     "DataConstrained",
     "ExponentialLink",
+    "HyperparameterLaw",
     "Kaplan",
     "Law",
     "NAMED",

@@ -649,6 +649,93 @@ class Kaplan(Law):
         return np.array(list(itertools.product(logs, logs, exps, exps)), dtype=np.float64)
 
 
+@dataclasses.dataclass(frozen=True)
+class HyperparameterLaw(Law):
+    """L = L0 exp(sum_h k_h (log h - log h*)^2): a loss law over hyperparameters h and scale columns s.
+
+    L0 = E + sum_s A_s / s^alpha_s is the loss at the optimal hyperparameters; each hyperparameter's
+    optimum is a power law of the scale, log h* = log G_h + sum_s a_{h,s} log s, and k_h > 0 the
+    curvature of the basin in log h (the loss rises by a factor exp(k_h (log k)^2) when h misses
+    h* by a factor k). Fitted to every run of a sweep at once (`jscale.fit`), its optimum at any
+    scale is `jscale.optimum(result, over=h, fixed={s: ...})`, with bands from a bootstrap. The
+    joint counterpart of `jscale.hyperparameters`' per-cell optima and power laws.
+
+    Args:
+        over: the hyperparameter columns (e.g. ("learning_rate",) or ("learning_rate", "batch_size")).
+        scale: the scale columns (e.g. ("n_params", "n_tokens"), or ("compute",)).
+
+    Parameters: E; A_<s> and alpha_<s> per scale column; log_G_<h> (the log of the optimum's
+    prefactor: it spans many decades), a_<h>_<s> (its exponents) and k_<h> per hyperparameter.
+    Default starts: log E in {0, 0.5, 1}, log A_s in {5, 10}, alpha_s = 0.3, a = 0, k = 0.1 and
+    G_h from 1e-5 to 1e5 by decades.
+    """
+
+    over: tuple = ("learning_rate",)
+    scale: tuple = ("n_params", "n_tokens")
+
+    def __post_init__(self):
+        for name in ("over", "scale"):
+            value = getattr(self, name)
+            names = (value,) if isinstance(value, str) else tuple(value)
+            if not names or not all(isinstance(n, str) and n for n in names):
+                raise ValueError(f"HyperparameterLaw: {name} must name columns; got {value!r}.")
+            object.__setattr__(self, name, names)
+        both = self.over + self.scale
+        if len(set(both)) != len(both) or len(self.over) > 2:
+            raise ValueError(f"HyperparameterLaw: over ({self.over}) takes one or two columns and scale "
+                             f"({self.scale}) others, each once.")
+
+    @property
+    def name(self) -> str:
+        return f"hyperparameter-law({', '.join(self.over)} by {', '.join(self.scale)})"
+
+    @property
+    def columns(self):
+        return self.scale + self.over
+
+    @property
+    def param_names(self):
+        names = ["E"] + [f"{p}_{s}" for s in self.scale for p in ("A", "alpha")]
+        for h in self.over:
+            names += [f"log_G_{h}"] + [f"a_{h}_{s}" for s in self.scale] + [f"k_{h}"]
+        return tuple(names)
+
+    @property
+    def positive(self):
+        flags = [True] + [True, False] * len(self.scale)
+        for _ in self.over:
+            flags += [False] * (1 + len(self.scale)) + [True]
+        return tuple(flags)
+
+    @property
+    def domain(self):
+        inf = float("inf")
+        bounds = [(0.0, inf)] + [(0.0, inf)] * 2 * len(self.scale)
+        for _ in self.over:
+            bounds += [(-inf, inf)] * (1 + len(self.scale)) + [(0.0, inf)]
+        return tuple(bounds)
+
+    def log_predict(self, theta, log_x):
+        n_s = len(self.scale)
+        terms = [theta[1 + 2 * j] - theta[2 + 2 * j] * log_x[s] for j, s in enumerate(self.scale)]
+        out = log_sum_exp_offset(theta[0], *terms)
+        k = 1 + 2 * n_s
+        for h in self.over:
+            centre = theta[k] + sum(theta[k + 1 + j] * log_x[s] for j, s in enumerate(self.scale))
+            out = out + jnp.exp(theta[k + 1 + n_s]) * (log_x[h] - centre) ** 2
+            k += n_s + 2
+        return out
+
+    def default_starts(self) -> np.ndarray:
+        base = [[e] + [a, 0.3] * len(self.scale) for e in (0.0, 0.5, 1.0) for a in (5.0, 10.0)]
+        log_g = np.log(10.0 ** np.arange(-5.0, 6.0))
+        rows = []
+        for b in base:
+            for gs in itertools.product(log_g, repeat=len(self.over)):
+                rows.append(b + [v for g in gs for v in [g] + [0.0] * len(self.scale) + [np.log(0.1)]])
+        return np.array(rows, dtype=np.float64)
+
+
 # More breaks than any scaling curve shows; the bound keeps a crafted result file from declaring
 # a law of millions of parameters.
 MAX_BREAKS = 32
@@ -1172,9 +1259,10 @@ def custom(fn, params: dict, columns, *, name: str = "custom", log: bool = False
 
 # The one registry of law forms, by class name (saved files and the command line use it).
 LAWS = {cls.__name__: cls for cls in (Chinchilla, DataConstrained, Kaplan, PowerLaw, PurePowerLaw, BrokenPowerLaw,
-                                      ExponentialLink, SigmoidLink, Constrained, Custom, Shared)}
+                                      ExponentialLink, SigmoidLink, HyperparameterLaw, Constrained, Custom, Shared)}
 # The forms written here (a Constrained law is built-in where its base is); others run user code.
-BUILT_IN = (Chinchilla, DataConstrained, Kaplan, PowerLaw, PurePowerLaw, BrokenPowerLaw, ExponentialLink, SigmoidLink)
+BUILT_IN = (Chinchilla, DataConstrained, Kaplan, PowerLaw, PurePowerLaw, BrokenPowerLaw, ExponentialLink, SigmoidLink,
+            HyperparameterLaw)
 # Names of the laws of two columns (n_params, n_tokens) that need no settings, for the command line.
 # The laws by their command-line names; the one-column forms take `NAME:COLUMN` there.
 NAMED = {"chinchilla": Chinchilla, "kaplan": Kaplan, "data-constrained": DataConstrained, "power-law": PowerLaw,
