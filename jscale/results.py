@@ -5,8 +5,9 @@ Fits: `FitResult` (`jscale.fit`), `BootstrapResult` (`jscale.bootstrap`). Decisi
 (`compare`), `RunPlan` (`suggest_runs`), `SampleSize` (`runs_needed`), `TwoStage` and its
 `Prediction` (`two_stage`). Selection: `Backtest`, `Ensemble` (`bootstrap_forms`) and its
 `Mixture`. Sweeps: `IsoFLOPResult` (`isoflop`), `EnvelopeResult` (`envelope`), `SweepPlan`
-(`plan_isoflop`), `HyperResult` (`hyperparameters`) and its `HyperOptimum`. `strict_json` turns any `to_dict()` or summary into data `json.dumps` takes
-with `allow_nan=False` (arrays to lists, NaN and infinities to None).
+(`plan_isoflop`), `HyperResult` (`hyperparameters`) and its `HyperOptimum`. `strict_json` turns
+any `to_dict()` or summary into data `json.dumps` takes with `allow_nan=False` (arrays to lists,
+NaN and infinities to None).
 """
 
 from jscale.base._json import strict_json as strict_json

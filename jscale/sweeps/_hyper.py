@@ -497,7 +497,7 @@ def hyperparameters(data: ScalingData, over, scale, *, method: str = "parabola",
 
     Example:
         >>> import jscale  # doctest: +SKIP
-        >>> result = jscale.hyperparameters(runs, over="learning_rate", scale=("n_params", "n_tokens"))  # doctest: +SKIP
+        >>> result = jscale.hyperparameters(runs, "learning_rate", ("n_params", "n_tokens"))  # doctest: +SKIP
         >>> result.predict(n_params=7e9, n_tokens=2e12).table()  # doctest: +SKIP
     """
     if not isinstance(data, ScalingData):

@@ -16,11 +16,11 @@ import pytest
 from flax import serialization
 from helpers import noisy_chinchilla
 
-# Files rewritten in format 2 (no checksum) load with a warning that says so; here they are the point.
-pytestmark = pytest.mark.filterwarnings("ignore:.*which has no checksum:UserWarning")
-
 import jscale
 from jscale.io import _io
+
+# Files rewritten in format 2 (no checksum) load with a warning that says so; here they are the point.
+pytestmark = pytest.mark.filterwarnings("ignore:.*which has no checksum:UserWarning")
 
 
 @pytest.fixture(scope="module")

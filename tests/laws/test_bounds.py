@@ -103,7 +103,8 @@ def test_default_starts_stay_inside_the_bounds():
             if np.isfinite(low) and np.isfinite(high):
                 margin = 0.01 * (high - low)
                 assert np.all((natural[:, k] > low + margin) & (natural[:, k] < high - margin)), (law.name, k)
-    assert SigmoidLink(metric_range=(0, 100)).to_natural(SigmoidLink(metric_range=(0, 100)).default_starts())[:, 1].max() > 90
+    percent = SigmoidLink(metric_range=(0, 100))
+    assert percent.to_natural(percent.default_starts())[:, 1].max() > 90
 
 
 def test_bound_errors_and_its_interplay_with_fix_and_tie():
