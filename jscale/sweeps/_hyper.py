@@ -42,7 +42,7 @@ from jscale.fitting._bootstrap import as_key_data
 from jscale.inference._bands import Bands
 from jscale.inference._uncertainty import check_level
 from jscale.losses._losses import Squared, resolve_loss
-from jscale.sweeps._isoflop import OFF_CENTRE, WIDE, _cubic_shift, band, check_resamples
+from jscale.sweeps._isoflop import OFF_CENTRE, WIDE, _cubic_shift, _solve3, band, check_resamples
 
 METHODS = ("parabola", "near")
 # Reweighting steps of a robust quadratic (a Huber fit settles in far fewer).
@@ -64,7 +64,7 @@ def _quadratic(x, y, w, loss):
     basis = _basis(x - center[None, :])
 
     def solve(weights):
-        return jnp.linalg.solve((basis * weights[:, None]).T @ basis, (basis * weights[:, None]).T @ y)
+        return _solve((basis * weights[:, None]).T @ basis, (basis * weights[:, None]).T @ y)
 
     coef = solve(w)
     if not isinstance(loss, Squared):
@@ -94,7 +94,13 @@ def _cell(w, x, y, real, *, k, method, log_near, loss):
         coef, center = _quadratic(x, y, w, loss)
         u, y_star, curvature, is_min = _vertex(coef, k)
         star = center + u
-        inside = is_min & jnp.all((star > low) & (star < high) & jnp.isfinite(star))
+        # A resample can keep fewer distinct values than a quadratic needs (its system is then
+        # singular, and a solve under jit may return a finite vertex): not a usable optimum.
+        present = real & (w > 0)
+        enough = jnp.all(jnp.stack([_distinct(x[:, i:i + 1], present) for i in range(k)]) >= 3)
+        if k == 2:
+            enough = enough & (_distinct(x, present) >= 6)
+        inside = enough & is_min & jnp.all((star > low) & (star < high) & jnp.isfinite(star))
     else:
         present = real & (w > 0)
         y_min = jnp.min(jnp.where(present, y, big))
@@ -108,10 +114,29 @@ def _cell(w, x, y, real, *, k, method, log_near, loss):
     return {"star": star, "y_star": y_star, "curvature": curvature, "inside": inside, "coef": coef, "center": center}
 
 
+def _solve(m, r):
+    """m^-1 r for a small symmetric system: closed forms for 2 x 2 and 3 x 3 (a few fused
+    operations under vmap, where batched LAPACK calls compile slowly and loop over tiny
+    matrices; NaN or inf where singular), `jnp.linalg.solve` beyond."""
+    if m.shape[0] == 3:
+        return _solve3(m, r)
+    if m.shape[0] == 2:
+        det = m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0]
+        return jnp.stack([m[1, 1] * r[0] - m[0, 1] * r[1], m[0, 0] * r[1] - m[1, 0] * r[0]]) / det
+    return jnp.linalg.solve(m, r)
+
+
+def _distinct(x, present):
+    """Number of distinct rows of x (M, k) among the present ones (M,)."""
+    same = jnp.all(x[:, None, :] == x[None, :, :], axis=-1) & present[None, :]
+    earlier = jnp.tril(same, k=-1)  # an equal present row before it
+    return jnp.sum(present & ~jnp.any(earlier, axis=1))
+
+
 def _line(design, values, weight):
     """Weighted least squares of values (G,) on design (G, T): coefficients (T,)."""
     a = (design * weight[:, None]).T @ design
-    return jnp.linalg.solve(a, (design * weight[:, None]).T @ values)
+    return _solve(a, (design * weight[:, None]).T @ values)
 
 
 def _sweep(w, x, y, real, log_by, use, *, k, method, log_near, loss):
@@ -555,7 +580,8 @@ def hyperparameters(data: ScalingData, over, scale, *, method: str = "parabola",
                 f"Power laws in {', '.join(by)} need at least {len(by) + 1} cells with an optimum inside their sweep, "
                 "whose sizes vary independently in each column; "
                 f"{int(use.sum())} of {len(uniq)} have one ({'; '.join(notes) or 'none found'}).")
-        full = jax.tree.map(np.asarray, _full(*args, jnp.asarray(use), **static))
+        if edge.any():  # the power laws without the cells left out
+            full = jax.tree.map(np.asarray, _full(*args, jnp.asarray(use), **static))
         if method == "parabola" and k == 1:
             notes += _shape_notes(uniq, over, x, y, w, full["star"], use)
         draws = draw_ok = key_data = None

@@ -235,3 +235,35 @@ def test_save_and_load(tmp_path):
     broken = back.replace(laws=np.full_like(back.laws, np.nan))
     with pytest.raises(ValueError, match="laws holds NaN"):
         jscale.load(jscale.save(broken, tmp_path / "broken.jscale"))
+
+
+def test_a_resample_with_too_few_distinct_values_has_no_optimum():
+    """A resample of a cell's 7 runs that keeps 2 distinct learning rates has a singular parabola;
+    under jit a solve can still return a finite vertex, which must not count as an optimum."""
+    import functools
+
+    import jax
+    import jax.numpy as jnp
+
+    from jscale.base._numerics import x64_scope
+    from jscale.losses._losses import resolve_loss
+    from jscale.sweeps._hyper import _cell
+
+    rng = np.random.default_rng(0)
+    x = np.log(1e-3 * 2.0 ** np.arange(-3, 4))[:, None]
+    y = np.log(3.0) + 0.08 * (x[:, 0] - np.log(1e-3)) ** 2 + 0.005 * rng.standard_normal(7)
+    weights = []
+    for _ in range(200):
+        a, b = rng.choice(7, 2, replace=False)
+        k = rng.integers(1, 7)
+        w = np.zeros(7)
+        w[a], w[b] = k, 7 - k
+        weights.append(w)
+    weights.append(np.ones(7))  # all runs: a real optimum
+    cell = functools.partial(_cell, k=1, method="parabola", log_near=float(np.log1p(0.0025)),
+                             loss=resolve_loss("squared", None))
+    with x64_scope():
+        out = jax.jit(jax.vmap(cell, in_axes=(0, None, None, None)))(jnp.asarray(np.array(weights)), jnp.asarray(x),
+                                                                      jnp.asarray(y), jnp.ones(7, bool))
+    inside = np.asarray(out["inside"])
+    assert not inside[:-1].any() and inside[-1]
