@@ -1,15 +1,21 @@
 """The `jscale` command (also `python -m jscale`).
 
     jscale fit                                   # Chinchilla law, bundled Chinchilla data, 1,000 resamples
-    jscale fit runs.csv --columns N=params,D=tokens,L=loss --bootstrap 4000 --out results/
+    jscale fit runs.csv --columns N=params,D=tokens,L=loss --resamples 4000 --out results/
     jscale allocate results/result.jscale --compute 1e21 1e24 --format csv
-    jscale predict results/result.jscale --n-params 7e10 --n-tokens 1.4e12
+    jscale predict results/result.jscale --n-params 7e10 --n-tokens 1.4e12 --level 0.9
     jscale plot results/result.jscale --kind corner --out corner.png
     jscale isoflop sweep.csv --columns N=params,D=tokens,L=loss --out sweep/
     jscale plan isoflop --budgets 1e19 1e20 1e21 --result results/result.jscale --format csv
     jscale plan next runs.csv --target n_params --compute 1e24 --budget 1e21 --n 8 --out next-runs.csv
     jscale compare a/result.jscale b/result.jscale --compute 1e21 1e22 1e23 --plot multiplier.png
     jscale datasets
+
+Data files are CSV, TSV, JSON or Parquet (`jscale.ScalingData.from_file`). One option name has one
+meaning in every command: --compute the budgets an answer is wanted at, --budgets the budgets of
+runs (a sweep's, or candidate runs'), --resamples the bootstrap resamples, --level the level of
+every printed band, --n-params and --n-tokens a point. Earlier spellings (--bootstrap, fit's
+--budgets, --at) still work until 0.4.0, and say so once.
 
 User errors (a bad file, column or value) print one line on stderr and exit with status 2, before
 any fitting; `--strict` makes a fit whose best start did not converge exit with status 3. An
@@ -31,7 +37,6 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from jscale.base._json import strict_json
 from jscale.cli._process import (
     UserError,
     exit_on_signals,
@@ -41,8 +46,15 @@ from jscale.cli._process import (
     plot_path,
     staging,
 )
+from jscale.cli._results import FITS, KINDS, SWEEPS, described, first_line, saved
+from jscale.cli._text import Findings, cli_text, flags_of
 
+# What `jscale fit` draws for a fit; `jscale plot` draws these and, for other results, "forms"
+# (several forms) and a sweep's "isoflop" (its parabolas) and "allocation" (its N*(C)).
 PLOTS = ("frontier", "isoflop", "allocation", "residuals", "corner")
+PLOT_KINDS = {"FitResult": ("frontier", "isoflop", "allocation", "residuals"),
+              "BootstrapResult": ("frontier", "isoflop", "allocation", "residuals", "corner"),
+              "IsoFLOPResult": ("isoflop", "allocation"), "EnvelopeResult": ("allocation",), "Ensemble": ("forms",)}
 _ALIASES = {"n": "n_params", "d": "n_tokens", "c": "compute", "u": "unique_tokens", "l": "loss"}
 _MAX_RANGE_POINTS = 1000  # `allocate --range`: every point is a column of B draws, so memory grows with it
 _MAX_SIZES = 1000  # `plan --n-sizes`
@@ -54,6 +66,35 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"jscale: {' '.join(message.split())} (see `{self.prog} --help`).\n")
+
+
+class _Renamed(argparse.Action):
+    """An option's earlier spelling, hidden from --help: it still works (until 0.4.0), and the
+    command says once which name to use and why (`args.renamed`: old -> the line to print).
+    `store(namespace, values)` sets what it stands for, when that is not simply its dest."""
+
+    def __init__(self, option_strings, dest, new, why, store=None, **kwargs):
+        self.new, self.why, self.store = new, why, store
+        super().__init__(option_strings, dest, default=argparse.SUPPRESS, help=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if self.store is None:
+            setattr(namespace, self.dest, values)
+        else:
+            self.store(namespace, values)
+        line = f"{option_string} is now {self.new} ({self.why}); {option_string} goes in 0.4.0."
+        namespace.renamed = {**getattr(namespace, "renamed", {}), option_string: line}
+
+
+def _level_option(p, what: str = "bands") -> None:
+    p.add_argument("--level", type=float, default=0.95, help=f"level of the printed {what} (default 0.95)")
+
+
+def _resamples_option(p, what: str) -> None:
+    """--resamples B (and its earlier spelling, --bootstrap)."""
+    p.add_argument("--resamples", type=int, default=1000, metavar="B", help=what)
+    p.add_argument("--bootstrap", action=_Renamed, dest="resamples", new="--resamples", type=int, metavar="B",
+                   why="the bootstrap's resamples, in every command")
 
 
 def _law_name(text: str) -> str:
@@ -91,19 +132,65 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"jscale {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     common = _common_options(default_cache_dir())
+    _fit_parser(sub, common)
 
+    a = sub.add_parser("allocate", parents=[common], help="compute-optimal N*, D*, L* at budgets, from a saved result")
+    a.add_argument("result", help="a result file: result.jscale of `jscale fit` or `jscale isoflop`, or forms.jscale "
+                   "of `jscale fit --law A --law B` (the forms' mixture)")
+    a.add_argument("--compute", type=float, nargs="+", default=None, metavar="FLOP",
+                   help="budgets (default: powers of ten from a decade below the fitted data's largest compute to "
+                   "two decades beyond it)")
+    a.add_argument("--range", type=float, nargs=3, default=None, metavar=("LOW", "HIGH", "NUM"),
+                   help="log-spaced budgets from LOW to HIGH")
+    a.add_argument("--format", default="table", choices=["table", "csv", "json"], help="output format")
+    _level_option(a)
+
+    r = sub.add_parser("predict", parents=[common], help="predicted loss with its band, from a saved result")
+    r.add_argument("result", help="a result file of `jscale fit`: result.jscale, or forms.jscale (the forms' mixture)")
+    r.add_argument("--n-params", type=float, nargs="+", required=True, metavar="N", help="model sizes")
+    r.add_argument("--n-tokens", type=float, nargs="+", required=True, metavar="D",
+                   help="training tokens, one per --n-params")
+    r.add_argument("--format", default="table", choices=["table", "csv", "json"], help="output format")
+    _level_option(r)
+
+    g = sub.add_parser("plot", parents=[common], help="draw a plot of a saved result")
+    g.add_argument("result", help="a result file: result.jscale of `jscale fit` or `jscale isoflop`, or forms.jscale")
+    g.add_argument("--kind", default=None, choices=[*PLOTS, "forms"],
+                   help="which plot: of a fit frontier, isoflop, allocation (default), residuals or (bootstrapped) "
+                   "corner; of an isoFLOP sweep isoflop (its parabolas) or allocation (its N*(C), default); of "
+                   "several forms, forms (default)")
+    g.add_argument("--data", default=None,
+                   help="the fitted data, a bundled name or data file (for frontier, isoflop, residuals); default: "
+                   "the data the result file records, if it is still where it was and unchanged (a sweep's runs "
+                   "are not recorded: --kind isoflop of a sweep needs --data)")
+    g.add_argument("--columns", action="append", default=None, metavar="N=col,D=col,...",
+                   help="header names (JSON: keys) for the fields N, D, C, U, L of --data (as for `jscale fit`)")
+    g.add_argument("--include-outliers", action="store_true",
+                   help="bundled --data: keep the rows the source drops")
+    g.add_argument("--out", required=True, help="image file, e.g. plot.png (format from the extension)")
+    _level_option(g, "plot's bands")
+
+    _sweep_parsers(sub, common)
+    _compare_parser(sub, common)
+    sub.add_parser("datasets", parents=[common], help="list the bundled datasets")
+    return parser
+
+
+def _fit_parser(sub, common) -> None:
+    """The `fit` subcommand."""
     p = sub.add_parser("fit", parents=[common],
                        help="fit a law (with a bootstrap) and write the result, a JSON summary and plots")
     p.add_argument("data", nargs="?", default=None,
-                   help="a bundled dataset name (see `jscale datasets`) or a CSV path (default: chinchilla)")
+                   help="a bundled dataset name (see `jscale datasets`) or a data file: CSV, TSV, JSON or Parquet "
+                   "(default: chinchilla)")
     p.add_argument("--law", action="append", default=None, type=_law_name, metavar="LAW",
                    help="law form: chinchilla (default), kaplan, data-constrained, or a one-column form with its "
                    "column: power-law:compute, pure-power-law:n_params, broken-power-law:n_tokens. Given twice or "
                    "more (--law chinchilla --law kaplan): the forms are bootstrapped together and weighed by their "
                    "skill on the held-out largest runs, and the bands carry their disagreement (forms.jscale)")
     p.add_argument("--columns", action="append", default=None, metavar="N=col,D=col,...",
-                   help="CSV header names for the fields N, D, C, U, L (or n_params=..., loss=..., or any column a "
-                   "law reads); may be repeated")
+                   help="header names (JSON: keys) for the fields N, D, C, U, L (or n_params=..., loss=..., or any "
+                   "column a law reads); may be repeated")
     p.add_argument("--include-outliers", action="store_true", help="bundled data: keep the rows the source drops")
     p.add_argument("--target", default="loss", metavar="COLUMN", help="the column to fit (default: loss)")
     p.add_argument("--residual", default="log", choices=["log", "raw"],
@@ -112,47 +199,17 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--delta", type=float, default=None, help="Huber threshold (default 1e-3)")
     p.add_argument("--starts", default="grid", help="'grid' (the law's default starts) or a number of them")
     p.add_argument("--max-steps", type=int, default=None, help="solver steps per start (default 500)")
-    p.add_argument("--bootstrap", type=int, default=1000, metavar="B", help="row resamples (0: none; default 1000)")
+    _resamples_option(p, "bootstrap resamples of the rows (0: none; default 1000)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap key (default 0)")
-    p.add_argument("--budgets", type=float, nargs="+", default=None, metavar="FLOP",
+    p.add_argument("--compute", type=float, nargs="+", default=None, metavar="FLOP",
                    help="compute budgets for the allocation table (default: powers of ten from a decade below the "
                    "data's largest compute to two decades beyond it)")
+    p.add_argument("--budgets", action=_Renamed, dest="compute", new="--compute", type=float, nargs="+",
+                   why="the budgets an answer is wanted at, in every command; --budgets names the budgets of runs")
+    _level_option(p, "bands (bootstrap intervals, allocation table)")
     p.add_argument("--out", default="jscale-out", help="directory for result.jscale, summary.json and plots "
                    "(default: jscale-out; 'none' writes nothing)")
     p.add_argument("--strict", action="store_true", help="exit with status 3 if the best start did not converge")
-
-    a = sub.add_parser("allocate", parents=[common], help="compute-optimal N*, D*, L* at budgets, from a saved result")
-    a.add_argument("result", help="a file written by `jscale fit` or `jscale isoflop` (result.jscale)")
-    a.add_argument("--compute", type=float, nargs="+", default=None, metavar="FLOP",
-                   help="budgets (default: powers of ten from a decade below the fitted data's largest compute to "
-                   "two decades beyond it)")
-    a.add_argument("--range", type=float, nargs=3, default=None, metavar=("LOW", "HIGH", "NUM"),
-                   help="log-spaced budgets from LOW to HIGH")
-    a.add_argument("--format", default="table", choices=["table", "csv", "json"], help="output format")
-
-    r = sub.add_parser("predict", parents=[common], help="predicted loss with a 95%% interval, from a saved result")
-    r.add_argument("result", help="a file written by `jscale fit` (result.jscale)")
-    r.add_argument("--n-params", type=float, nargs="+", required=True, metavar="N", help="model sizes")
-    r.add_argument("--n-tokens", type=float, nargs="+", required=True, metavar="D",
-                   help="training tokens, one per --n-params")
-    r.add_argument("--format", default="table", choices=["table", "csv", "json"], help="output format")
-
-    g = sub.add_parser("plot", parents=[common], help="draw a plot of a saved result")
-    g.add_argument("result", help="a file written by `jscale fit` (result.jscale)")
-    g.add_argument("--kind", default="allocation", choices=PLOTS, help="which plot (default: allocation)")
-    g.add_argument("--data", default=None,
-                   help="the fitted data, a bundled name or CSV path (for frontier, isoflop, residuals); default: "
-                   "the data the result file records, if it is still where it was and unchanged")
-    g.add_argument("--columns", action="append", default=None, metavar="N=col,D=col,...",
-                   help="CSV header names for the fields N, D, C, U, L of --data (as for `jscale fit`)")
-    g.add_argument("--include-outliers", action="store_true",
-                   help="bundled --data: keep the rows the source drops")
-    g.add_argument("--out", required=True, help="image file, e.g. plot.png (format from the extension)")
-
-    _sweep_parsers(sub, common)
-    _compare_parser(sub, common)
-    sub.add_parser("datasets", parents=[common], help="list the bundled datasets")
-    return parser
 
 
 def _sweep_parsers(sub, common) -> None:
@@ -161,24 +218,26 @@ def _sweep_parsers(sub, common) -> None:
 
     s = sub.add_parser("isoflop", parents=[common],
                        help="Approach 2 on an isoFLOP sweep: parabola minima per budget, N*(C) and D*(C) power laws")
-    s.add_argument("data", help="a CSV of the sweep's runs (or a bundled dataset name)")
+    s.add_argument("data", help="a data file of the sweep's runs (CSV, TSV, JSON or Parquet) or a bundled dataset")
     s.add_argument("--columns", action="append", default=None, metavar="N=col,D=col,...",
-                   help="CSV header names for the fields N, D, C, L (as for `jscale fit`); may be repeated")
+                   help="header names (JSON: keys) for the fields N, D, C, L (as for `jscale fit`); may be repeated")
     s.add_argument("--budgets", type=float, nargs="+", default=None, metavar="FLOP",
                    help="the sweep's budgets (default: found from the runs' compute within --rtol)")
     s.add_argument("--rtol", type=float, default=0.1, help="relative tolerance of compute within a budget (0.1)")
     s.add_argument("--loss", default="squared", choices=["squared", "huber"],
                    help="loss of the parabolas' log-loss residuals: squared (default) or huber (robust to a stray run)")
     s.add_argument("--delta", type=float, default=None, help="Huber threshold (default 1e-3)")
-    s.add_argument("--bootstrap", type=int, default=1000, metavar="B",
-                   help="resamples of runs within each budget (0: none; default 1000)")
+    _resamples_option(s, "resamples of runs within each budget (0: none; default 1000)")
     s.add_argument("--seed", type=int, default=0, help="resampling key (default 0)")
-    s.add_argument("--at", type=float, nargs="+", default=None, metavar="FLOP",
+    s.add_argument("--compute", type=float, nargs="+", default=None, metavar="FLOP",
                    help="budgets for the N*(C), D*(C) table (default: powers of ten from a decade below the largest "
                    "budget to two decades beyond it)")
+    s.add_argument("--at", action=_Renamed, dest="compute", new="--compute", type=float, nargs="+",
+                   why="the budgets an answer is wanted at, in every command")
     s.add_argument("--law", default=None, type=_law_name, metavar="LAW",
-                   help="also fit this law of N and D (e.g. chinchilla) to the same runs, with --bootstrap "
+                   help="also fit this law of N and D (e.g. chinchilla) to the same runs, with --resamples "
                    "resamples, and set its N*(C) (Approach 3) beside the sweep's")
+    _level_option(s)
     s.add_argument("--out", default="jscale-isoflop", help="directory for result.jscale, summary.json and the two "
                    "plots (default: jscale-isoflop; 'none' writes nothing)")
 
@@ -191,7 +250,8 @@ def _sweep_parsers(sub, common) -> None:
     i = kinds.add_parser("isoflop", parents=below, help="an isoFLOP sweep centred on the predicted N*(C)")
     i.add_argument("--budgets", type=float, nargs="+", required=True, metavar="FLOP", help="the sweep's budgets")
     i.add_argument("--result", default=None,
-                   help="a result file of `jscale fit` or `jscale isoflop` whose N*(C) centres the sweep")
+                   help="a result file of `jscale fit` or `jscale isoflop` (result.jscale) whose N*(C) centres the "
+                   "sweep")
     i.add_argument("--law", default="chinchilla", type=_law_name, metavar="LAW",
                    help="without --result: the law whose --params centre the sweep (default chinchilla)")
     i.add_argument("--params", default=None, metavar="NAME=VALUE,...",
@@ -209,9 +269,9 @@ def _plan_next_parser(kinds, below) -> None:
     n = kinds.add_parser("next", parents=below,
                          help="the next runs of a study: fit the runs so far, then pick, one at a time, the run "
                          "that shrinks the uncertainty of --target most per unit cost, within --budget")
-    n.add_argument("data", help="the runs so far: a CSV path or a bundled dataset name (as for `jscale fit`)")
+    n.add_argument("data", help="the runs so far: a data file or a bundled dataset name (as for `jscale fit`)")
     n.add_argument("--columns", action="append", default=None, metavar="N=col,D=col,...",
-                   help="CSV header names for the fields N, D, C, L (as for `jscale fit`); may be repeated")
+                   help="header names (JSON: keys) for the fields N, D, C, L (as for `jscale fit`); may be repeated")
     n.add_argument("--include-outliers", action="store_true", help="bundled data: keep the rows the source drops")
     n.add_argument("--law", default="chinchilla", type=_law_name, metavar="LAW",
                    help="the law fitted to the runs, one of n_params and n_tokens: chinchilla (default) or kaplan")
@@ -225,12 +285,18 @@ def _plan_next_parser(kinds, below) -> None:
     n.add_argument("--seed", type=int, default=0, help="bootstrap key (default 0)")
     n.add_argument("--target", dest="quantity", default="n_params", choices=jscale.results.RunPlan.TARGETS,
                    help="the quantity the runs should pin down (jscale.suggest_runs' quantity): N* (n_params, "
-                   "default), D* (n_tokens), D*/N* (tokens_per_param) or L* (loss) at --compute; or, with --at, the "
-                   "loss at that point (not a column as in `jscale fit --target`: the fit is of the loss column)")
+                   "default), D* (n_tokens), D*/N* (tokens_per_param) or L* (loss) at --compute; or, with --n-params "
+                   "and --n-tokens, the loss at that point (not a column as in `jscale fit --target`: the fit is of "
+                   "the loss column)")
     n.add_argument("--compute", type=float, default=None, metavar="C",
                    help="the target budget in FLOP (C = 6 N D) at which --target is wanted, e.g. 1e24")
-    n.add_argument("--at", type=float, nargs=2, default=None, metavar=("N", "D"),
-                   help="instead of --compute, with --target loss: the model size and tokens whose loss is wanted")
+    n.add_argument("--n-params", type=float, default=None, metavar="N",
+                   help="instead of --compute, with --n-tokens and --target loss: the model size whose loss is wanted")
+    n.add_argument("--n-tokens", type=float, default=None, metavar="D",
+                   help="with --n-params: the training tokens of the point whose loss is wanted")
+    n.add_argument("--at", action=_Renamed, dest="n_params", new="--n-params N --n-tokens D", nargs=2, type=float,
+                   why="a point, as in `jscale predict`",
+                   store=lambda namespace, values: vars(namespace).update(n_params=values[0], n_tokens=values[1]))
     n.add_argument("--budget", type=float, required=True, metavar="FLOP",
                    help="the total cost (6 N D summed) the proposed runs may spend")
     n.add_argument("--n", type=int, default=8, help="at most this many runs (default 8)")
@@ -262,7 +328,10 @@ def _compare_parser(sub, common) -> None:
                         "below the recipes' largest runs to two decades beyond)")
     c.add_argument("--between", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
                    help=f"budgets searched for the crossover (default {low:g} to {high:g})")
-    c.add_argument("--level", type=float, default=0.95, help="level of the bands (default 0.95)")
+    _level_option(c)
+    c.add_argument("--label", nargs=2, default=None, metavar=("A", "B"),
+                   help="names of the two recipes in the output (default: the files' names, e.g. a/result.jscale "
+                   "and b/result.jscale as a and b)")
     c.add_argument("--plot", default=None, metavar="PATH",
                    help=f"also draw m(C) with its band over {_COMPARE_PLOT_POINTS} budgets spanning --compute into "
                    "this image file, e.g. multiplier.png (format from the extension)")
@@ -309,7 +378,7 @@ def _columns(specs: list[str] | None) -> dict | None:
 
 
 def _load_data(name: str | None, columns=None, include_outliers=False):
-    """The data a bundled name or CSV path names (None: the bundled Chinchilla data, the default);
+    """The data a bundled name or data file names (None: the bundled Chinchilla data, the default);
     a bare name that is both a bundled dataset and a file here is refused, not guessed."""
     import jscale
 
@@ -322,9 +391,20 @@ def _load_data(name: str | None, columns=None, include_outliers=False):
         return jscale.datasets.load(name, include_outliers=include_outliers), f"bundled dataset '{name}'"
     if os.path.exists(name):
         _regular_file(name, "the data")
-        return jscale.ScalingData.from_csv(name, columns=columns), name
+        return _read_file(name, columns), name
     raise UserError(f"'{name}' is neither a bundled dataset ({', '.join(jscale.datasets.list())}) nor an existing "
-                    "CSV file.")
+                    "data file (CSV, TSV, JSON or Parquet).")
+
+
+def _read_file(path: str, columns):
+    """The runs of a data file (CSV, TSV, JSON or Parquet); a Parquet file without pandas and
+    pyarrow installed is the user's to fix (the message says what to install)."""
+    import jscale
+
+    try:
+        return jscale.ScalingData.from_file(path, columns=columns)
+    except ImportError as err:
+        raise UserError(first_line(err)) from None
 
 
 def _law(text: str, data=None):
@@ -377,8 +457,8 @@ def _starts(spec: str, law):
 
 def _check_args(args) -> None:
     """Every argument that can be checked without the data, checked before any work (a fit takes
-    minutes; a bad --budgets or --out found after it wastes them). UserError on the first bad one."""
-    for name in ("budgets", "compute", "at", "n_params", "n_tokens", "budget"):
+    minutes; a bad --compute or --out found after it wastes them). UserError on the first bad one."""
+    for name in ("budgets", "compute", "n_params", "n_tokens", "budget"):
         values = getattr(args, name, None)
         if values is not None:
             one = not isinstance(values, list)
@@ -389,9 +469,8 @@ def _check_args(args) -> None:
     seed = getattr(args, "seed", None)
     if seed is not None and not 0 <= seed < 2**63:
         raise UserError(f"--seed takes a whole number from 0 to 2**63 - 1; got {seed}.")
-    bootstrap = getattr(args, "bootstrap", None)
-    if bootstrap is not None and (bootstrap < 0 or bootstrap == 1):
-        raise UserError(f"--bootstrap takes 0 (none) or at least 2 resamples; got {bootstrap}.")
+    if args.command in ("fit", "isoflop") and (args.resamples < 0 or args.resamples == 1):
+        raise UserError(f"--resamples takes 0 (none) or at least 2 resamples; got {args.resamples}.")
     if getattr(args, "starts", None) is not None:
         _start_count(args.starts)
     if getattr(args, "max_steps", None) is not None and args.max_steps < 1:
@@ -428,14 +507,19 @@ def _check_args(args) -> None:
 def _check_plan_next(args) -> None:
     """The arguments of `jscale plan next` that the generic checks leave: the target, the counts,
     the law's columns, the candidates against --budget and --out."""
-    if args.compute is None and args.at is None:
-        raise UserError("jscale plan next needs a target: --compute C (N*, D*, D*/N* or L* at budget C), or --at N D "
-                        "with --target loss (the loss at that point).")
-    if args.compute is not None and args.at is not None:
-        raise UserError("--compute and --at name two targets; give one: --compute C, or --at N D with --target loss.")
-    if args.at is not None and args.quantity != "loss":
-        raise UserError(f"--at N D is a point whose loss the runs pin down; add --target loss (got --target "
-                        f"{args.quantity}), or give --compute C for {args.quantity} at a budget.")
+    point = args.n_params is not None or args.n_tokens is not None
+    if args.compute is None and not point:
+        raise UserError("jscale plan next needs a target: --compute C (N*, D*, D*/N* or L* at budget C), or --n-params "
+                        "N --n-tokens D with --target loss (the loss at that point).")
+    if args.compute is not None and point:
+        raise UserError("--compute and --n-params/--n-tokens name two targets; give one: --compute C, or --n-params N "
+                        "--n-tokens D with --target loss.")
+    if point and (args.n_params is None or args.n_tokens is None):
+        missing = "--n-tokens" if args.n_tokens is None else "--n-params"
+        raise UserError(f"A point is --n-params N and --n-tokens D; give {missing} too.")
+    if point and args.quantity != "loss":
+        raise UserError(f"--n-params N --n-tokens D is a point whose loss the runs pin down; add --target loss (got "
+                        f"--target {args.quantity}), or give --compute C for {args.quantity} at a budget.")
     if args.resamples < 0 or args.resamples in (1, 2):
         raise UserError(f"--resamples takes 0 (the fit's curvature) or at least 3 resamples; got {args.resamples}.")
     for name, value in (("n", args.n), ("max-repeats", args.max_repeats)):
@@ -482,8 +566,8 @@ def _allocating(law) -> bool:
 
 
 def _fit_budgets(args, data) -> list[float]:
-    """`--budgets`, or the default budgets around the data's largest compute."""
-    return args.budgets if args.budgets is not None else _default_budgets(float(max(data.compute)))
+    """`--compute`, or the default budgets around the data's largest compute."""
+    return args.compute if args.compute is not None else _default_budgets(float(max(data.compute)))
 
 
 def _solver(args):
@@ -505,41 +589,41 @@ def _fit(args) -> int:
     law = _law(names[0], data)
     solver = _solver(args)
     show = not args.quiet
-    notes = []  # every warning printed, for summary.json
+    findings = Findings(args.flags)  # every warning printed, once, for summary.json too
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", jscale.warnings.DiagnosticWarning)
         result = jscale.fit(law, data, target=args.target, residual=args.residual, starts=_starts(args.starts, law),
                             loss=args.loss, delta=args.delta, execution=jscale.Execution(solver=solver), progress=show)
     converged = not any(issubclass(w.category, jscale.warnings.ConvergenceWarning) for w in caught)
     print(f"Data: {source}, {len(data)} rows; {result.n_starts} starts.\n")
-    print(result.summary())
-    notes += _print_warnings(caught)
+    print(cli_text(result.summary(), args.flags))
+    findings.say(caught)
     saved = result
-    if args.bootstrap:
+    if args.resamples:
         # The fit's findings are printed above and the bootstrap's notes are in its summary.
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
-            saved = jscale.bootstrap(law, data, n_resamples=args.bootstrap, key=args.seed, full_fit=result,
+            saved = jscale.bootstrap(law, data, n_resamples=args.resamples, key=args.seed, full_fit=result,
                                      target=args.target, residual=args.residual, loss=args.loss, delta=args.delta,
                                      execution=jscale.Execution(solver=solver), progress=show)
         print()
-        print(saved.summary())
+        print(cli_text(saved.summary(args.level), args.flags))
     allocation = None
     if _allocating(law):
         budgets = _fit_budgets(args, data)
-        draws = f" x {args.bootstrap} draws" if args.bootstrap else ""
+        draws = f" x {args.resamples} draws" if args.resamples else ""
         with warnings.catch_warnings(record=True) as caught, \
                 _progress.status(f"Allocating at {len(budgets)} budgets{draws}", show):
             warnings.simplefilter("ignore", jscale.warnings.IntervalWarning)
             warnings.simplefilter("always", jscale.warnings.ExtrapolationWarning)
             allocation = jscale.compute_optimal(saved, budgets)
         print("\nCompute-optimal allocation (C = 6 N D):")
-        print("\n".join("  " + line for line in allocation.table().splitlines()))
-        notes += _print_warnings(caught)
+        print("\n".join("  " + line for line in allocation.table(args.level).splitlines()))
+        findings.say(caught)
     if args.out.lower() != "none":
         with _progress.status(f"Writing {args.out}/ (result, summary.json, plots)", show), \
                 output_folder(args.out) as folder:
-            written = _write_outputs(saved, data, folder, allocation, notes)
+            written = _write_outputs(saved, data, folder, allocation, findings.lines, args.level)
         if show:
             print(f"\nWrote {', '.join(written)} to {args.out}/", file=sys.stderr)
     if allocation is not None and (allocation.status != "success").any():
@@ -554,26 +638,27 @@ def _fit_forms(args, data, source, names) -> int:
     forms.jscale, summary.json and forms.png."""
     import jscale
     from jscale.base import _progress
+    from jscale.base._json import strict_json
     if len(set(names)) != len(names):
         raise UserError(f"--law names a form twice ({', '.join(names)}); give each form once.")
-    if not args.bootstrap:
-        raise UserError("Several forms are weighed on bootstrap resamples; --bootstrap 0 does not apply (the "
+    if not args.resamples:
+        raise UserError("Several forms are weighed on bootstrap resamples; --resamples 0 does not apply (the "
                         "default, 1000, or 200 for a quicker look).")
     laws = [_law(name, data) for name in names]
     options = dict(target=args.target, residual=args.residual, loss=args.loss, delta=args.delta,
                    execution=jscale.Execution(solver=_solver(args)))
     show = not args.quiet
+    findings = Findings(args.flags)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", jscale.warnings.DiagnosticWarning)
         fits = [jscale.fit(law, data, starts=_starts(args.starts, law), progress=show, **options) for law in laws]
         # jackknife=False: the mixture's bands are percentile bands, which do not use it
-        forms = jscale.bootstrap_forms(laws, data, key=args.seed, n_resamples=args.bootstrap, full_fits=fits,
-                                 jackknife=False, progress=show, **options)
+        forms = jscale.bootstrap_forms(laws, data, key=args.seed, n_resamples=args.resamples, full_fits=fits,
+                                       jackknife=False, progress=show, **options)
     converged = not any(issubclass(w.category, jscale.warnings.ConvergenceWarning) for w in caught)
     print(f"Data: {source}, {len(data)} rows; forms {', '.join(names)}.\n")
-    print(forms.summary())
-    notes = _print_warnings([w for w in caught if issubclass(w.category, (jscale.warnings.FormWarning,
-                                                                         jscale.warnings.ConvergenceWarning))])
+    print(cli_text(forms.summary(args.level), args.flags))
+    findings.say(caught, (jscale.warnings.FormWarning, jscale.warnings.ConvergenceWarning))
     rows = None
     if all(_allocating(law) for law in laws):
         budgets = _fit_budgets(args, data)
@@ -582,14 +667,15 @@ def _fit_forms(args, data, source, names) -> int:
             warnings.simplefilter("ignore", jscale.warnings.IntervalWarning)
             warnings.simplefilter("always", jscale.warnings.ExtrapolationWarning)
             mixed = forms.allocations(budgets, ("n_params", "n_tokens", "loss"))
-        rows = _forms_table(budgets, mixed)
-        notes += _print_warnings(caught)
+        rows = _mixture_rows(budgets, mixed, args.level)
+        _print_mixture_table(rows, args.level)
+        findings.say(caught)
     if args.out.lower() != "none":
         with _progress.status(f"Writing {args.out}/ (forms.jscale, summary.json, forms.png)", show), \
                 output_folder(args.out) as folder:
             jscale.save(forms, folder / "forms.jscale")
-            summary = {**forms.to_dict(), "jscale_version": jscale.__version__, "data_source": source,
-                       "summary": forms.summary(), "allocation": rows, "warnings": list(dict.fromkeys(notes))}
+            summary = {**forms.to_dict(args.level), "jscale_version": jscale.__version__, "data_source": source,
+                       "summary": forms.summary(args.level), "allocation": rows, "warnings": findings.lines}
             (folder / "summary.json").write_text(json.dumps(strict_json(summary), indent=2, allow_nan=False) + "\n")
             written = ["forms.jscale", "summary.json"]
             if rows is not None and _matplotlib():
@@ -597,20 +683,17 @@ def _fit_forms(args, data, source, names) -> int:
 
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", jscale.warnings.IntervalWarning)
-                    _save_figure(jplot.forms(forms).figure, folder / "forms.png")
+                    _save_figure(jplot.forms(forms, level=args.level).figure, folder / "forms.png")
                 written.append("forms.png")
         if show:
             print(f"\nWrote {', '.join(written)} to {args.out}/", file=sys.stderr)
     return 0 if converged or not args.strict else 3
 
 
-def _forms_table(budgets, mixed: dict) -> list[dict]:
-    """Prints the mixture's compute-optimal N*, D*, L* with 95% bands per budget and the share of
-    N*'s band from the forms' disagreement; returns the rows for summary.json."""
-    bands = {q: m.interval(0.95) for q, m in mixed.items()}
-    print("\nCompute-optimal allocation (C = 6 N D), the forms' mixture with 95% bands:")
-    print(f"  {'C (FLOP)':>10} {'N*':>10} {'(band)':>23} {'D*':>10} {'(band)':>23} {'L*':>8} {'(band)':>17} "
-          f"{'from forms':>10}")
+def _mixture_rows(budgets, mixed: dict, level: float) -> list[dict]:
+    """One row per budget of the forms' mixture (`Ensemble.allocations`): each quantity with its
+    band at `level`, and the share of N*'s variance that is the forms' disagreement."""
+    bands = {q: m.interval(level) for q, m in mixed.items()}
     rows = []
     for k, c in enumerate(budgets):
         row = {"compute": float(c)}
@@ -619,34 +702,33 @@ def _forms_table(budgets, mixed: dict) -> list[dict]:
             row[f"{q}_low"], row[f"{q}_high"] = float(bands[q][0][k]), float(bands[q][1][k])
         row["n_params_form_share"] = float(mixed["n_params"].form_share[k])
         rows.append(row)
-        print(f"  {c:>10.3g} {row['n_params']:>10.4g} ({row['n_params_low']:>10.4g}, {row['n_params_high']:>10.4g}) "
-              f"{row['n_tokens']:>10.4g} ({row['n_tokens_low']:>10.4g}, {row['n_tokens_high']:>10.4g}) "
-              f"{row['loss']:>8.4f} ({row['loss_low']:>7.4f}, {row['loss_high']:>7.4f}) "
-              f"{row['n_params_form_share']:>10.0%}")
-    print("  'from forms': the share of N*'s variance that is the forms' disagreement.")
     return rows
 
 
-def _print_warnings(caught) -> list[str]:
-    import jscale
+def _print_mixture_table(rows: list[dict], level: float) -> None:
+    """Prints the mixture's compute-optimal N*, D*, L* with their bands per budget and the share of
+    N*'s band from the forms' disagreement."""
+    print(f"\nCompute-optimal allocation (C = 6 N D), the forms' mixture with {100 * level:g}% bands:")
+    print(f"  {'C (FLOP)':>10} {'N*':>10} {'(band)':>23} {'D*':>10} {'(band)':>23} {'L*':>8} {'(band)':>17} "
+          f"{'from forms':>10}")
+    for row in rows:
+        print(f"  {row['compute']:>10.3g} {row['n_params']:>10.4g} ({row['n_params_low']:>10.4g}, "
+              f"{row['n_params_high']:>10.4g}) {row['n_tokens']:>10.4g} ({row['n_tokens_low']:>10.4g}, "
+              f"{row['n_tokens_high']:>10.4g}) {row['loss']:>8.4f} ({row['loss_low']:>7.4f}, {row['loss_high']:>7.4f}) "
+              f"{row['n_params_form_share']:>10.0%}")
+    print("  'from forms': the share of N*'s variance that is the forms' disagreement.")
 
-    found = jscale.warnings.DiagnosticWarning
-    lines = list(dict.fromkeys(str(w.message) for w in caught if issubclass(w.category, found)))
-    for line in lines:
-        print(f"warning: {line}", file=sys.stderr)
-    return lines
 
-
-def _write_outputs(result, data, out: Path, allocation, notes) -> list[str]:
+def _write_outputs(result, data, out: Path, allocation, notes, level: float) -> list[str]:
     import jscale
 
     jscale.save(result, out / "result.jscale")
-    (out / "summary.json").write_text(json.dumps(_summary(result, allocation, notes), indent=2, allow_nan=False)
-                                      + "\n")
+    (out / "summary.json").write_text(json.dumps(_summary(result, allocation, notes, level), indent=2,
+                                                 allow_nan=False) + "\n")
     written = ["result.jscale", "summary.json"]
     if _matplotlib():
         for kind in PLOTS:
-            if _plot(result, data, kind, out / f"{kind}.png", skip_unavailable=True):
+            if _plot(result, data, kind, out / f"{kind}.png", level, skip_unavailable=True):
                 written.append(f"{kind}.png")
     return written
 
@@ -662,54 +744,88 @@ def _matplotlib() -> bool:
     return True
 
 
-def _summary(result, allocation, notes) -> dict:
+def _summary(result, allocation, notes, level: float) -> dict:
     """summary.json: the result's own summary, where its data came from, the allocation table
     with its bands, the method of every band and every warning printed; strict JSON (None for
     NaN or infinite values)."""
     import jscale
+    from jscale.base._json import strict_json
 
     boot = isinstance(result, jscale.results.BootstrapResult)
     fit = result.fit if boot else result
-    own = result.to_dict()
+    own = result.to_dict(level) if boot else result.to_dict()
     summary = {**own, "jscale_version": jscale.__version__, "data_source": fit.source,
                "band_method": "bootstrap percentile" if boot else "delta method (sandwich covariance)",
                # the result's own notes and every warning printed, each once
                "warnings": list(dict.fromkeys([*own.get("warnings", []), *notes]))}
     if allocation is not None:
         banded = allocation.draws is not None or allocation.sd is not None
-        rows = allocation.rows(names=("n_params", "n_tokens", "tokens_per_param", "loss"))
-        summary["allocation"] = {"cost": "6 N D", "level": 0.95 if banded else None,
+        rows = allocation.rows(level, names=("n_params", "n_tokens", "tokens_per_param", "loss"))
+        summary["allocation"] = {"cost": "6 N D", "level": level if banded else None,
                                  "band_method": summary["band_method"] if banded else None, "rows": rows}
     return strict_json(summary)
 
 
-def _plot(result, data, kind: str, path: Path, skip_unavailable: bool = False, image_format=None) -> bool:
+def _plot_kinds(result) -> tuple:
+    """The plots of a result: by its kind, less those of a fit that need a law of N and D alone."""
+    kinds = PLOT_KINDS[type(result).__name__]
+    if type(result).__name__ in FITS and not _allocating(result.law):
+        kinds = tuple(k for k in kinds if k not in ("frontier", "isoflop", "allocation"))
+    return kinds
+
+
+def _plot(result, data, kind: str, path: Path, level: float, skip_unavailable: bool = False,
+          image_format=None) -> bool:
+    """Draws plot `kind` of `result` (and `data`, for the kinds that draw the runs) into `path`;
+    False (or, unless `skip_unavailable`, UserError naming the kinds there are) for a kind the
+    result has not."""
+    import jscale
+    import jscale.plot as jplot
+
+    name = type(result).__name__
+    if kind not in _plot_kinds(result):
+        if skip_unavailable:
+            return False
+        law = f", the {result.law.name} law" if name in FITS else ""
+        raise UserError(f"--kind {kind} is not available for {KINDS[name]}{law}; its plots are "
+                        f"{', '.join(_plot_kinds(result)) or 'none'} (--kind).")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jscale.warnings.IntervalWarning)
+        warnings.simplefilter("ignore", jscale.warnings.ExtrapolationWarning)  # the plots mark where the data ends
+        if kind == "corner":
+            figure = jplot.corner(result)
+        elif kind == "forms":
+            figure = jplot.forms(result, level=level).figure
+        elif name == "IsoFLOPResult":
+            figure = (jplot.isoflop_parabolas(result, data, level=level) if kind == "isoflop" else
+                      jplot.isoflop_optimum(result, level=level)).figure
+        elif kind == "allocation":
+            figure = _allocation_figure(result, data, level)
+        elif kind == "residuals":
+            figure = jplot.residuals(result, data).figure
+        elif kind == "isoflop":
+            figure = jplot.isoflop(result, data).figure
+        else:
+            figure = jplot.frontier(result, data, level=level).figure
+    _save_figure(figure, path, image_format)
+    return True
+
+
+def _allocation_figure(result, data, level: float):
+    """N*(C) and D*(C) with their bands from three decades below the fitted data's largest compute
+    to two beyond it (a fit's, or an envelope sweep's)."""
     import numpy as np
 
     import jscale
     import jscale.plot as jplot
 
-    boot = result if isinstance(result, jscale.results.BootstrapResult) else None
-    law = result.law
-    if (kind == "corner" and boot is None) or (kind in ("frontier", "isoflop", "allocation") and not _allocating(law)):
-        if skip_unavailable:
-            return False
-        raise UserError(f"--kind {kind} is not available for this result (law {law.name}"
-                        f"{', no bootstrap' if boot is None else ''}).")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.warnings.IntervalWarning)
-        warnings.simplefilter("ignore", jscale.warnings.ExtrapolationWarning)  # the plots mark where the data ends
-        if kind == "corner":
-            figure = jplot.corner(boot)
-        elif kind == "allocation":
-            summary = (boot.fit if boot is not None else result).data_summary
-            top = _fitted_compute_max(summary, data)
-            budgets = np.logspace(np.log10(top) - 3, np.log10(top) + 2, 50)
-            figure = jplot.allocation(jscale.compute_optimal(result, budgets), data_max=top).figure
-        else:
-            figure = getattr(jplot, kind)(result, data).figure
-    _save_figure(figure, path, image_format)
-    return True
+    if type(result).__name__ in SWEEPS:
+        top = _top_compute(result)
+    else:
+        summary = (result.fit if isinstance(result, jscale.results.BootstrapResult) else result).data_summary
+        top = _fitted_compute_max(summary, data)
+    budgets = np.logspace(np.log10(top) - 3, np.log10(top) + 2, 50)
+    return jplot.allocation(jscale.compute_optimal(result, budgets), level=level, data_max=top).figure
 
 
 def _save_figure(figure, path, image_format=None) -> None:
@@ -737,9 +853,10 @@ def _fitted_compute_max(summary, data) -> float:
 
 
 @contextlib.contextmanager
-def _printed_warnings():
-    """Prints diagnostic warnings (extrapolation) to stderr as one line each; interval notes are
-    left out (the tables show the bands)."""
+def _printed_warnings(findings: Findings):
+    """Prints the diagnostic warnings (extrapolation) the block raises on stderr, one line each and
+    each finding once per command (`findings`); interval notes are left out (the tables show the
+    bands)."""
     import jscale
 
     with warnings.catch_warnings(record=True) as caught:
@@ -748,48 +865,20 @@ def _printed_warnings():
         warnings.simplefilter("ignore", jscale.warnings.IntervalWarning)
         warnings.simplefilter("always", jscale.warnings.ExtrapolationWarning)
         yield
-    for w in caught:
-        if issubclass(w.category, jscale.warnings.DiagnosticWarning):
-            print(f"warning: {w.message}", file=sys.stderr)
-
-
-def _saved(path: str, command: str | None = None):
-    """The result in a file of `jscale fit` or `jscale isoflop`; any failure to read it (a damaged or
-    crafted file) is the user's error, reported on one line. With `command` (allocate, predict,
-    plot, compare), only a fit of `jscale fit` is taken, and for allocate an isoFLOP sweep too."""
-    import jscale
-
-    if not os.path.exists(path):
-        raise UserError(f"'{path}' does not exist; write one with `jscale fit --out DIR` (DIR/result.jscale).")
-    _regular_file(path, "a result file")
-    try:
-        result = jscale.load(path)
-    except (UserError, ValueError, OSError):
-        raise
-    except Exception as err:  # noqa: BLE001 - whatever a damaged file makes the reader raise
-        raise UserError(f"'{path}' is not a readable jscale result file ({_described(err)}); write it again with "
-                        "`jscale fit --out DIR`.") from err
-    if command is not None and isinstance(result, jscale.results.Ensemble):
-        raise UserError(f"'{path}' holds several forms (`jscale fit --law A --law B`), not one fit; its allocation "
-                        "table is in its summary.json, and jscale.load in Python gives its predictions and bands.")
-    sweeps = (jscale.results.IsoFLOPResult, jscale.results.EnvelopeResult)
-    if command == "allocate" and isinstance(result, sweeps):
-        return result  # its power laws N*(C), D*(C), L*(C)
-    if command is not None and not isinstance(result, (jscale.results.FitResult, jscale.results.BootstrapResult)):
-        raise UserError(f"'{path}' holds a result of type {type(result).__name__}, not a fit of `jscale fit`; "
-                        f"`jscale {command}` reads result.jscale of `jscale fit`. An isoFLOP sweep's N*(C) comes "
-                        "from `jscale allocate`, and `jscale plan isoflop --result` takes it.")
-    return result
+    findings.say(caught)
 
 
 def _top_compute(result) -> float:
-    """The largest compute a saved result was fitted on: its runs' (a fit), or its budgets' (a sweep)."""
+    """The largest compute a saved result was fitted on: its runs' (a fit, or several forms'), or
+    its budgets' (a sweep)."""
     import jscale
 
     if isinstance(result, jscale.results.IsoFLOPResult):
         return float(result.budgets[result.included].max())
     if isinstance(result, jscale.results.EnvelopeResult):
         return float(result.compute[result.used].max())
+    if isinstance(result, jscale.results.Ensemble):
+        result = result.members[0]
     fit = result.fit if isinstance(result, jscale.results.BootstrapResult) else result
     return _fitted_compute_max(fit.data_summary, None)
 
@@ -810,11 +899,13 @@ def _emit(rows: list[dict], fmt: str):
 
 
 def _allocate(args) -> int:
+    """`jscale allocate`: N*, D*, D*/N*, L* with their bands at budgets, from a fit, a sweep's power
+    laws or several forms' mixture."""
     import numpy as np
 
     import jscale
 
-    result = _saved(args.result, "allocate")
+    result = saved(args.result, "allocate")
     if args.compute is None and args.range is None:
         budgets = _default_budgets(_top_compute(result))
     elif args.range is not None:
@@ -822,42 +913,79 @@ def _allocate(args) -> int:
         budgets = np.logspace(np.log10(low), np.log10(high), int(num))
     else:
         budgets = args.compute
-    with _printed_warnings():
+    names = ("n_params", "n_tokens", "tokens_per_param", "loss")
+    if isinstance(result, jscale.results.Ensemble):
+        _check_forms_allocate(result, args.result)
+        with _printed_warnings(Findings(args.flags)):
+            mixed = result.allocations(budgets, names)
+        _emit(_mixture_rows(budgets, mixed, args.level), args.format)
+        return 0
+    with _printed_warnings(Findings(args.flags)):
         out = jscale.compute_optimal(result, budgets)
-    _emit(out.rows(names=("n_params", "n_tokens", "tokens_per_param", "loss")), args.format)
+    _emit(out.rows(args.level, names=names), args.format)
     # A row that is not a solution is marked in its status column, and the exit status says so.
     return 0 if (out.status == "success").all() else 3
 
 
+def _check_forms_allocate(forms, path: str) -> None:
+    not_nd = [m.law.name for m in forms.members if not _allocating(m.law)]
+    if not_nd:
+        raise UserError(f"'{path}' holds the form {not_nd[0]}, which does not trade parameters against tokens; "
+                        "`jscale allocate` needs every form to be a law of n_params and n_tokens.")
+
+
 def _predict(args) -> int:
+    """`jscale predict`: the loss at points with its band, from a fit or several forms' mixture."""
     import numpy as np
 
-    result = _saved(args.result, "predict")
+    import jscale
+
+    result = saved(args.result, "predict")
     n, d = np.asarray(args.n_params), np.asarray(args.n_tokens)
     if n.shape != d.shape:
         raise UserError(f"--n-params has {n.size} values but --n-tokens has {d.size}; give as many of each.")
-    with _printed_warnings():
-        low, high = result.predict_interval(n_params=n, n_tokens=d)
-        pred = result.predict(n_params=n, n_tokens=d)
-    rows = [{"n_params": n[k], "n_tokens": d[k], "loss": pred[k], "loss_low": low[k], "loss_high": high[k]}
-            for k in range(n.size)]
+    extra = {}
+    with _printed_warnings(Findings(args.flags)):
+        if isinstance(result, jscale.results.Ensemble):
+            mixed = result.predict(n_params=n, n_tokens=d)
+            pred, (low, high) = mixed.estimate, mixed.interval(args.level)
+            extra = {"form_share": mixed.form_share}
+        else:
+            low, high = result.predict_interval(n_params=n, n_tokens=d, level=args.level)
+            pred = result.predict(n_params=n, n_tokens=d)
+    rows = [{"n_params": n[k], "n_tokens": d[k], "loss": pred[k], "loss_low": low[k], "loss_high": high[k],
+             **{name: values[k] for name, values in extra.items()}} for k in range(n.size)]
     _emit(rows, args.format)
     return 0
 
 
 def _plot_command(args) -> int:
+    """`jscale plot`: one plot of a saved result (a fit, a sweep or several forms), with its data
+    where the plot draws the runs."""
     import jscale
 
-    result = _saved(args.result, "plot")
+    result = saved(args.result, "plot")
+    name = type(result).__name__
+    kind = args.kind or ("forms" if name == "Ensemble" else "allocation")
+    if kind not in _plot_kinds(result):
+        _plot(result, None, kind, Path(args.out), args.level)  # raises, naming the plots there are
     data = None
-    if args.kind in ("frontier", "isoflop", "residuals"):
-        fit = result.fit if isinstance(result, jscale.results.BootstrapResult) else result
-        if args.data is None:
-            data, source = _recorded_data(fit, args.result)
-        else:
+    if kind in ("frontier", "isoflop", "residuals"):
+        if name == "IsoFLOPResult":
+            if args.data is None:
+                raise UserError(f"--kind isoflop of a sweep draws its runs, which '{args.result}' does not record; "
+                                "pass them with --data (and --columns).")
             data, source = _load_data(args.data, _columns(args.columns), args.include_outliers)
-        if len(data) != fit.n_rows:
-            raise UserError(f"The result was fitted to {fit.n_rows} rows but --data {source} has {len(data)}; "
+            rows = len(result.budget_index)
+        else:
+            fit = result.fit if isinstance(result, jscale.results.BootstrapResult) else result
+            if args.data is None:
+                data, source = _recorded_data(fit, args.result)
+            else:
+                data, source = _load_data(args.data, _columns(args.columns), args.include_outliers)
+            rows = fit.n_rows
+        if len(data) != rows:
+            raise UserError(f"The result was fitted to {rows} rows but --data {source} has {len(data)}; "
                             "pass the fitted data with --data (and --columns).")
     try:
         import matplotlib
@@ -869,7 +997,7 @@ def _plot_command(args) -> int:
     # Drawn beside the file and renamed over it, so the file is never half written.
     part = path.with_name(f".{path.name}.part-{os.getpid()}")
     with staging(part):
-        _plot(result, data, args.kind, part,
+        _plot(result, data, kind, part, args.level,
               image_format=path.suffix[1:].lower() or matplotlib.rcParams["savefig.format"])
         os.replace(part, path)
     print(f"wrote {args.out}")
@@ -879,6 +1007,24 @@ def _plot_command(args) -> int:
 def _compare_plot_path(text: str) -> Path:
     """The image file `jscale compare --plot text` names, if it can be written there; else UserError."""
     return plot_path(text, "--plot")
+
+
+def _recipe_labels(args) -> tuple[str, str]:
+    """The recipes' names: --label, else the files' paths without .jscale, shortened to the last
+    parts that tell them apart (a/result.jscale and b/result.jscale are a and b)."""
+    if args.label is not None:
+        if args.label[0] == args.label[1]:
+            raise UserError(f"--label names both recipes {args.label[0]!r}; give two names.")
+        return args.label[0], args.label[1]
+    paths = [Path(os.path.abspath(p)) for p in (args.a, args.b)]
+    parts = [(p.with_suffix("") if p.suffix == ".jscale" else p).parts for p in paths]
+    if parts[0] == parts[1]:
+        return "A", "B"  # one file twice
+    k = next(k for k in range(1, max(map(len, parts)) + 1) if parts[0][-k:] != parts[1][-k:])
+    short = [list(p[-k:]) for p in parts]
+    if k > 1 and short[0][-1] == short[1][-1]:  # a/result and b/result: a and b
+        short = [s[:-1] for s in short]
+    return "/".join(short[0]), "/".join(short[1])
 
 
 def _compare_command(args) -> int:
@@ -893,28 +1039,34 @@ def _compare_command(args) -> int:
         except ImportError:
             raise UserError("jscale compare --plot needs matplotlib: pip install 'jscale[plot]'.") from None
         matplotlib.use("Agg")
-    a, b = _saved(args.a, "compare"), _saved(args.b, "compare")
+    a, b = saved(args.a, "compare"), saved(args.b, "compare")
+    label_a, label_b = _recipe_labels(args)
     booted = [isinstance(r, jscale.results.BootstrapResult) for r in (a, b)]
     if booted[0] != booted[1]:
         with_draws, without = (args.a, args.b) if booted[0] else (args.b, args.a)
         raise UserError(f"'{with_draws}' holds a bootstrap but '{without}' a fit without one; compare two of one "
                         "kind: two bootstraps (bands from their draws) or two fits (delta-method bands), e.g. by "
-                        "fitting both with the same --bootstrap.")
+                        "fitting both with the same --resamples.")
     if args.compute is not None:
         budgets = args.compute
     else:  # as allocate: from a decade below the larger of the two recipes' largest runs to two beyond
         budgets = _default_budgets(max(_top_compute(r) for r in (a, b)))
     between = {} if args.between is None else {"between": tuple(args.between)}
-    with _printed_warnings():
+    findings = Findings(args.flags)
+    with _printed_warnings(findings):
         comparison = jscale.compare(a, b, budgets, **between)
-    print(comparison.summary(args.level))
+    laws = comparison.law_a.name, comparison.law_b.name
+    print(f"Recipe A: {label_a} ({args.a}, the {laws[0]} law); recipe B: {label_b} ({args.b}, the {laws[1]} law).")
+    # The summary names each recipe by its law, the same for two recipes of one law: by its label here.
+    print(comparison.summary(args.level).replace(f"Recipe B ({laws[1]}) against recipe A ({laws[0]})",
+                                                 f"Recipe B ({label_b}) against recipe A ({label_a})", 1))
     if args.plot is not None:
         import jscale.plot as jplot
 
         low, high = min(budgets), max(budgets)
         if low == high:  # one budget: a decade either side of it
             low, high = low / 10, high * 10
-        with _printed_warnings():
+        with _printed_warnings(findings):  # the table's findings again, over more budgets: said once
             curve = jscale.compare(a, b, np.geomspace(low, high, _COMPARE_PLOT_POINTS), **between)
         tops = [_recorded_compute_max(r) for r in (a, b)]
         tops = [t for t in tops if t is not None]
@@ -943,13 +1095,14 @@ def _isoflop(args) -> int:
     """`jscale isoflop`: Approach 2 on a sweep, its table, its N*(C) table, the result and two plots."""
     import jscale
     from jscale.base import _progress
+    from jscale.base._json import strict_json
     data, source = _load_data(args.data, _columns(args.columns))
     with warnings.catch_warnings(record=True) as caught, \
-            _progress.status(f"Fitting isoFLOP parabolas ({args.bootstrap} resamples)", not args.quiet):
+            _progress.status(f"Fitting isoFLOP parabolas ({args.resamples} resamples)", not args.quiet):
         warnings.simplefilter("always", jscale.warnings.DiagnosticWarning)
-        result = jscale.isoflop(data, budgets=args.budgets, rtol=args.rtol, n_resamples=args.bootstrap,
+        result = jscale.isoflop(data, budgets=args.budgets, rtol=args.rtol, n_resamples=args.resamples,
                                 key=args.seed, loss=args.loss, delta=args.delta)
-    at = args.at if args.at is not None else _default_budgets(float(result.budgets[result.included].max()))
+    at = args.compute if args.compute is not None else _default_budgets(float(result.budgets[result.included].max()))
     approach3 = None
     if args.law is not None:
         law = _law(args.law, data)
@@ -960,19 +1113,21 @@ def _isoflop(args) -> int:
                 _progress.status(f"Fitting the {law.name} law to the same runs (Approach 3)", not args.quiet):
             warnings.simplefilter("always", jscale.warnings.DiagnosticWarning)
             approach3 = jscale.fit(law, data)
-            if args.bootstrap:
-                approach3 = jscale.bootstrap(law, data, n_resamples=args.bootstrap, key=args.seed, full_fit=approach3)
+            if args.resamples:
+                approach3 = jscale.bootstrap(law, data, n_resamples=args.resamples, key=args.seed, full_fit=approach3)
         caught = [*caught, *caught3]
     print(f"Data: {source}, {len(data)} runs.\n")
-    print(result.summary(approach3=approach3, compute=at))
-    notes = _print_warnings(caught)
-    rows = jscale.compute_optimal(result, at).rows(names=("n_params", "n_tokens", "loss"))
+    print(cli_text(result.summary(args.level, approach3=approach3, compute=at), args.flags))
+    findings = Findings(args.flags)
+    findings.say(caught)
+    rows = jscale.compute_optimal(result, at).rows(args.level, names=("n_params", "n_tokens", "loss"))
     print("\nCompute-optimal allocation from the power laws (Approach 2):")
     _emit(rows, "table")
     if args.out.lower() != "none":
         with output_folder(args.out) as out:
             jscale.save(result, out / "result.jscale")
-            summary = {**result.to_dict(), "data_source": source, "allocation": rows, "warnings": notes}
+            summary = {**result.to_dict(args.level), "data_source": source, "allocation": rows,
+                       "warnings": findings.lines}
             if approach3 is not None:
                 summary["approach3"] = {"law": approach3.law.name, "comparison": result.compare(approach3, at)}
             (out / "summary.json").write_text(json.dumps(strict_json(summary), indent=2, allow_nan=False) + "\n")
@@ -980,8 +1135,9 @@ def _isoflop(args) -> int:
             if _matplotlib():
                 import jscale.plot as jplot
 
-                _save_figure(jplot.isoflop_parabolas(result, data).figure, out / "parabolas.png")
-                _save_figure(jplot.isoflop_optimum(result, approach3=approach3).figure, out / "optimum.png")
+                _save_figure(jplot.isoflop_parabolas(result, data, level=args.level).figure, out / "parabolas.png")
+                _save_figure(jplot.isoflop_optimum(result, approach3=approach3, level=args.level).figure,
+                             out / "optimum.png")
                 written += ["parabolas.png", "optimum.png"]
         if not args.quiet:
             print(f"\nWrote {', '.join(written)} to {args.out}/", file=sys.stderr)
@@ -996,7 +1152,7 @@ def _plan(args) -> int:
     if args.kind == "next":
         return _plan_next(args)
     if args.result is not None:
-        centre, params = _saved(args.result), None
+        centre, params = saved(args.result, "plan isoflop"), None
     elif args.params is not None:
         from jscale.laws import NAMED
 
@@ -1032,7 +1188,7 @@ def _plan_next(args) -> int:
     show = not args.quiet
     settings = dict(loss=args.loss, delta=args.delta)
     target = ({"compute": args.compute} if args.compute is not None else
-              {"n_params": args.at[0], "n_tokens": args.at[1]})
+              {"n_params": args.n_params, "n_tokens": args.n_tokens})
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", jscale.warnings.DiagnosticWarning)
         fit = jscale.fit(law, data, starts=_starts(args.starts, law), progress=show, **settings)
@@ -1047,8 +1203,8 @@ def _plan_next(args) -> int:
     uncertainty = f"{args.resamples} resamples" if args.resamples else "the fit's curvature"
     print(f"Data: {source}, {len(data)} runs; the {law.name} law from {fit.n_starts} starts, uncertainty from "
           f"{uncertainty}.\n")
-    print(plan.summary(args.level))
-    _print_warnings(list({str(w.message): w for w in caught}.values()))  # each finding once
+    print(cli_text(plan.summary(args.level), args.flags))
+    Findings(args.flags).say(caught)  # each finding once (the fit's and the bootstrap's are one)
     if args.out is not None:
         path = _out_file_path(args.out)
         with _replaced(path) as part:
@@ -1077,24 +1233,11 @@ def _recorded_data(fit, path: str):
         where = source["path"]
         if not os.path.isfile(where):
             raise UserError(f"{path} was fitted to {where}, which is no longer there; pass the data with --data.")
-        data = jscale.ScalingData.from_csv(where, columns=source["columns"] or None)
+        data = _read_file(where, source["columns"] or None)
     if data.fingerprint() != source["fingerprint"]:
         raise UserError(f"{where} is not the data {path} was fitted to (it changed, or the fit used a subset of it); "
                         "pass the fitted data with --data.")
     return data, where
-
-
-def _first_line(err: BaseException) -> str:
-    if isinstance(err, OSError) and err.strerror and err.filename is not None:
-        return f"{err.strerror}: '{err.filename}'."
-    lines = str(err).strip().splitlines()
-    return lines[0] if lines else type(err).__name__
-
-
-def _described(err: BaseException) -> str:
-    line = _first_line(err)
-    line = line if len(line) <= 200 else line[:199] + "…"
-    return type(err).__name__ if line == type(err).__name__ else f"{type(err).__name__}: {line}"
 
 
 def _is_user_error(err: Exception) -> bool:
@@ -1121,18 +1264,35 @@ def _internal_error(err: Exception, argv) -> int:
             traceback.print_exception(type(err), err, err.__traceback__, file=file)
         where = f"the traceback is in {path}"
     except OSError as failure:
-        where = f"its traceback could not be saved ({_first_line(failure)})"
-    print(f"jscale: internal error ({_described(err)}); {where}. Please report it.", file=sys.stderr)
+        where = f"its traceback could not be saved ({first_line(failure)})"
+    print(f"jscale: internal error ({described(err)}); {where}. Please report it.", file=sys.stderr)
     return 1
+
+
+@contextlib.contextmanager
+def _library_notice_off():
+    """Silences the library's one-line notice of a first compilation (JSCALE_QUIET=1, unless the
+    user set it) while a command runs: the commands say what they are doing themselves ("Fitting
+    ... (compiling on first use)"), keep compiled programs on disk unless --no-cache, and the
+    notice's advice is a Python call, jscale.enable_compilation_cache(), that they make already."""
+    given = os.environ.get("JSCALE_QUIET")
+    if given is None:
+        os.environ["JSCALE_QUIET"] = "1"
+    try:
+        yield
+    finally:
+        if given is None:
+            os.environ.pop("JSCALE_QUIET", None)
 
 
 def main(argv=None) -> int:
     """Runs `jscale ARGV...` and returns its exit status: 0, 2 for a user error (one line on
     stderr), 3 for `--strict` non-convergence, 1 for an internal error, 130 or 143 for a signal."""
     # Run as the program (no argv), the handlers stay until the process ends.
-    with exit_on_signals(keep=argv is None):
+    command = {}  # the command's options, once parsed: its messages name them
+    with exit_on_signals(keep=argv is None), _library_notice_off():
         try:
-            return _main(argv)
+            return _main(argv, command)
         except KeyboardInterrupt:  # only where the handlers are not set (another thread, Windows)
             print("jscale: interrupted", file=sys.stderr)
             return 130
@@ -1143,12 +1303,16 @@ def main(argv=None) -> int:
         except Exception as err:  # noqa: BLE001 - the command's boundary: every error is reported
             if not _is_user_error(err):
                 return _internal_error(err, argv)
-            print(f"jscale: {_cli_advice(_first_line(err))}", file=sys.stderr)
+            print(f"jscale: {cli_text(first_line(err), command.get('flags', ()))}", file=sys.stderr)
             return 2
 
 
-def _main(argv) -> int:
-    args = _parser().parse_args(argv)
+def _main(argv, command: dict) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    args.flags = command["flags"] = _command_flags(parser, args)
+    for line in getattr(args, "renamed", {}).values():
+        print(f"jscale: {line}", file=sys.stderr)
     _check_args(args)
     _use_all_cores()
     import jscale
@@ -1170,21 +1334,15 @@ def _main(argv) -> int:
     return commands[args.command](args)
 
 
-def _cli_advice(message: str) -> str:
-    """The library's advice in command-line terms: `columns={'loss': 'header'}` becomes
-    `--columns loss=HEADER`, `target='<column>'` becomes `--target COLUMN`."""
-    import re
-
-    def columns(match):
-        pairs = re.findall(r"'([^']+)'\s*:\s*(?:'([^']*)'|\.\.\.)", match.group(1))
-        def shown(header):
-            return header if header and "<" not in header and header != "header" else "HEADER"
-
-        return "--columns " + ",".join(f"{field}={shown(header)}" for field, header in pairs)
-
-    message = re.sub(r"columns=\{([^}]*)\}", columns, message)
-    message = re.sub(r"target='[^']*'", "--target COLUMN", message)
-    return message.replace("ScalingData.from_arrays / from_csv", "the CSV")
+def _command_flags(parser, args) -> tuple:
+    """The option strings of the command `args` ran (its subcommand's parser), for its messages.
+    `jscale plan next --target` names a quantity, not a column: advice to fit another column with
+    --target is not for it."""
+    sub = parser._subparsers._group_actions[0].choices[args.command]
+    if args.command == "plan":
+        sub = sub._subparsers._group_actions[0].choices[args.kind]
+        return tuple(f for f in flags_of(sub) if f != "--target")
+    return flags_of(sub)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import itertools
 import json
 import numbers
 import os
@@ -67,7 +68,8 @@ ALIASES = {
 class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
     """Training runs of a scaling study: one row per run, every column a 1-D array of shape (R,).
 
-    Build it with `from_arrays`, `from_csv` or `from_dataframe`, which copy, convert to float64,
+    Build it with `from_arrays`, `from_csv`, `from_file` (CSV, TSV, JSON or Parquet) or
+    `from_dataframe`, which copy, convert to float64,
     validate and freeze the columns. The plain constructor does none of that (JAX uses it to
     rebuild the pytree), and neither does `.replace(...)`.
 
@@ -84,7 +86,8 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
         categorical: static; names of the categorical columns (`group` among them when present).
         derived: static; names of the columns computed with C = 6·N·D rather than given.
         source: static; where the data came from, as JSON text ("" when built from arrays):
-            a CSV's absolute path, column mapping and SHA-256, or a bundled dataset's name.
+            a file's format ("csv", "json" or "parquet" as its kind), absolute path, column
+            mapping and SHA-256, or a bundled dataset's name.
             Fits record it with the data's `fingerprint()`, so `jscale plot result.jscale`
             can reload the data.
 
@@ -163,8 +166,57 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
         return _build({**raw, **columns}, derive=True)
 
     @classmethod
+    def from_file(cls, path: str | os.PathLike, columns: Mapping[str, str] | None = None) -> ScalingData:
+        """Reads runs from a data file, CSV, TSV, JSON or Parquet, told from its content (then its
+        extension), and validates them as `from_arrays` does.
+
+        Text is JSON when it starts with '[' or '{' (or the file is named .json, .jsonl or
+        .ndjson), else delimited text read by `from_csv` (commas, or tabs as its `delimiter`
+        rule finds them). JSON holds a list of records (`[{"N": 1e8, "loss": 3.1}, ...]`, as
+        `DataFrame.to_json(orient="records")` writes), an object of columns (`{"N": [...],
+        "loss": [...]}`, or pandas' default `{"N": {"0": ...}, ...}`), pandas' "split" or "table"
+        layout, or one record per line (JSON Lines). Parquet needs pandas with pyarrow (or
+        fastparquet). Columns are found and kept as in `from_csv`; rows in messages count records
+        from 0.
+
+        Args:
+            path: the data file.
+            columns: optional map from column name to header (or JSON key) name, as in `from_csv`.
+
+        Returns:
+            A ScalingData with one row per run; `source` records the format, path and SHA-256.
+
+        Raises:
+            FileNotFoundError, PermissionError: as `from_csv`.
+            ImportError: for a Parquet file when pandas or a Parquet engine is not installed.
+            ValueError: for a file of another format (Excel, Feather, HDF5, a compressed or
+                binary file, a jscale result), JSON of another shape, or any check of `from_csv`
+                or `from_arrays`.
+
+        Example:
+            >>> import json, os, tempfile
+            >>> path = os.path.join(tempfile.mkdtemp(), "runs.json")
+            >>> with open(path, "w") as f:
+            ...     json.dump([{"N": 1e8, "D": 2e9, "loss": 3.1}, {"N": 1e9, "D": 2e10, "loss": 2.6}], f)
+            >>> ScalingData.from_file(path).columns
+            ('n_params', 'n_tokens', 'compute', 'loss')
+        """
+        path = os.fspath(path)
+        with _open_regular(path, "from_file") as f:
+            head = f.read(_HEAD)
+            kind = _format_of(path, head)
+            raw = b"" if kind == "text" else head + f.read()  # within MAX_CSV_BYTES, from its size
+        if kind == "text":
+            return cls.from_csv(path, columns=columns)
+        if kind == "json":
+            header, values = _json_table(path, raw)
+        else:
+            header, values = _parquet_table(path, raw)
+        return _build_table(path, kind, header, values, columns, hashlib.sha256(raw).hexdigest())
+
+    @classmethod
     def from_csv(
-        cls, path: str | os.PathLike, columns: Mapping[str, str] | None = None
+        cls, path: str | os.PathLike, columns: Mapping[str, str] | None = None, *, delimiter: str | None = None
     ) -> ScalingData:
         """Reads runs from a CSV file with a header row, then validates them as `from_arrays` does.
 
@@ -186,6 +238,9 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
                 `{"n_params": "Model Size", "lr": "learning_rate"}`; it overrides the aliases
                 for standard fields and names any other column as you like. Each header feeds
                 one column.
+            delimiter: the one character between cells. None (default): a tab for a file named
+                .tsv or .tab, else a tab or ';' when the header line holds it and no comma
+                (tab-separated files exported under a .csv or .txt name), else a comma.
 
         Returns:
             A ScalingData with one row per data line; error messages give rows and file lines.
@@ -194,15 +249,24 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
             FileNotFoundError: if `path` does not exist.
             PermissionError: if the file cannot be read.
             ValueError: for a directory, a FIFO, device or other file that is not a regular one
-                (refused from its metadata, never opened), a file or line over the limits, an
-                empty file, a ragged line, a cell of a standard column that is not a number, a
-                missing or ambiguous column, two columns mapped to one header, or any check of
-                `from_arrays`.
+                (refused from its metadata, never opened), a file or line over the limits, a
+                file in another format (JSON, Parquet, Excel, compressed or binary: named, and
+                `from_file` reads JSON and Parquet), an empty file, a ragged line, a cell of a
+                standard column that is not a number, a missing or ambiguous column, two
+                columns mapped to one header, or any check of `from_arrays`.
         """
         path = os.fspath(path)
+        delimiter = _check_delimiter(delimiter)
         digest = hashlib.sha256()  # of the bytes as read, for `source`
         with _open_regular(path) as f:
-            records, comments = _records(path, _lines(path, f, digest))
+            kind = _format_of(path, f.read(_HEAD), named=False)
+            if kind != "text":
+                raise ValueError(f"{path} {_FORMAT_NAMES[kind]}, not CSV; read it with ScalingData.from_file"
+                                 + (" (with pandas and pyarrow installed)." if kind == "parquet" else "."))
+            f.seek(0)
+            if delimiter is None and os.path.splitext(path)[1].lower() in (".tsv", ".tab"):
+                delimiter = "\t"
+            records, comments, delimiter = _records(path, _lines(path, f, digest), delimiter)
         if not records:
             raise ValueError(
                 f"Could not parse {path}: it has no header row: it holds only blank lines and comments "
@@ -211,7 +275,7 @@ class ScalingData(struct.PyTreeNode, kw_only=True, eq=False):
                 f"Could not parse {path}: the file is empty; it needs a header row "
                 f"naming the columns, then one line per run."
             )
-        _check_commented_header(path, records[0], comments)
+        _check_commented_header(path, records[0], comments, delimiter)
         header = [h.strip() for h in records[0][1]]
         body = records[1:]
         for line, row in body:
@@ -564,14 +628,16 @@ def _kind_of(mode: int) -> str:
     return "neither a file nor a directory"
 
 
-def _open_regular(path: str):
+def _open_regular(path: str, reader: str = "from_csv"):
     """`path` opened for binary reading, after checks on its metadata: it exists, is a regular file
-    (a FIFO or device is refused before any open, which could block) and is at most MAX_CSV_BYTES."""
+    (a FIFO or device is refused before any open, which could block) and is at most MAX_CSV_BYTES
+    (`reader`, the method reading it, is named in messages)."""
+    what = "CSV file" if reader == "from_csv" else "data file"
     try:
         info = os.stat(path)
     except (FileNotFoundError, NotADirectoryError):
         raise FileNotFoundError(
-            f"No CSV file at {path!r}; check the path (relative paths start at {os.getcwd()})."
+            f"No {what} at {path!r}; check the path (relative paths start at {os.getcwd()})."
         ) from None
     except PermissionError:
         raise PermissionError(
@@ -583,17 +649,17 @@ def _open_regular(path: str):
 
     def check(mode: int) -> None:
         if stat.S_ISDIR(mode):
-            raise ValueError(f"{path!r} is a directory, not a CSV file; pass the path of a file inside it.")
+            raise ValueError(f"{path!r} is a directory, not a {what}; pass the path of a file inside it.")
         if not stat.S_ISREG(mode):
             raise ValueError(
-                f"{path!r} is not a regular file ({_kind_of(mode)}); from_csv reads a CSV file on disk, so save "
+                f"{path!r} is not a regular file ({_kind_of(mode)}); {reader} reads a {what} on disk, so save "
                 f"the data to a file first."
             )
 
     check(info.st_mode)
     if info.st_size > MAX_CSV_BYTES:
         raise ValueError(
-            f"{path} is {info.st_size} bytes, more than the {MAX_CSV_BYTES} bytes from_csv reads "
+            f"{path} is {info.st_size} bytes, more than the {MAX_CSV_BYTES} bytes {reader} reads "
             f"(jscale.data._data.MAX_CSV_BYTES); keep only the runs and columns to fit, or read it with pandas and "
             f"pass the frame to ScalingData.from_dataframe."
         )
@@ -660,6 +726,192 @@ def _lines(path: str, f, digest):
             return
 
 
+# `from_file` and `from_csv` tell a file's format from its first _HEAD bytes.
+_HEAD = 4096
+# Formats recognised from their first bytes (a binary head), to name them when refusing them.
+_MAGIC = (
+    (b"PAR1", "parquet"),
+    (b"PK\x03\x04", "a ZIP archive (e.g. an Excel .xlsx workbook, or zipped files)"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel .xls workbook"),
+    (b"ARROW1", "an Arrow IPC (Feather) file"),
+    (b"\x89HDF\r\n\x1a\n", "an HDF5 file"),
+    (b"\x93NUMPY", "a NumPy .npy array"),
+    (b"SQLite format 3\x00", "an SQLite database"),
+    (b"ORC", "an ORC file"),
+    (b"Obj\x01", "an Avro file"),
+    (b"\x1f\x8b", "gzip-compressed data"),
+    (b"BZh", "bzip2-compressed data"),
+    (b"\xfd7zXZ\x00", "xz-compressed data"),
+    (b"\x28\xb5\x2f\xfd", "zstd-compressed data"),
+    (b"%PDF", "a PDF document"),
+)
+_FORMAT_NAMES = {"json": "holds JSON", "parquet": "is a Parquet file"}
+_READS = "jscale reads CSV, TSV, JSON or Parquet files"
+
+
+def _format_of(path: str, head: bytes, named: bool = True) -> str:
+    """"text" (CSV or TSV), "json" or "parquet", from a file's first bytes `head` and then, if
+    `named`, its extension; ValueError naming any other format (one sentence: what it is, what
+    jscale reads)."""
+    ext = os.path.splitext(path)[1].lower() if named else ""
+    if b"jscale-result" in head[:64]:
+        raise ValueError(f"{path} is a jscale result file (written by jscale.save or `jscale fit`), not data; "
+                         "jscale.load reads it (`jscale allocate`, `predict` and `plot` on the command line).")
+    body = head[len(_BOM):] if head.startswith(_BOM) else head
+    try:
+        body.decode("utf-8")
+        text = b"\x00" not in body
+    except UnicodeDecodeError as err:  # a character cut at the end of the head is still text
+        text = err.start >= len(body) - 3 and err.reason == "unexpected end of data" and b"\x00" not in body
+    if not text:
+        if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+            raise ValueError(f"{path} is UTF-16 text and {_READS} in UTF-8; save it as UTF-8 (a spreadsheet's "
+                             "'CSV UTF-8').")
+        kind = next((name for magic, name in _MAGIC if head.startswith(magic)), None)
+        if kind == "parquet":
+            return "parquet"
+        if kind is not None:
+            fix = ("decompress it first (e.g. gunzip)" if "compressed" in kind else
+                   "export the runs as CSV (e.g. DataFrame.to_csv) and read that")
+            raise ValueError(f"{path} is {kind}, not a table of runs, and {_READS}; {fix}.")
+        if b"\x00" in body:  # text in another encoding has no NUL bytes; from_csv says where it is not UTF-8
+            raise ValueError(f"{path} is binary data of an unknown format, not a table of runs, and {_READS}; "
+                             "export the runs as CSV and read that.")
+        return "text"
+    if ext == ".parquet":
+        raise ValueError(f"{path} is named like a Parquet file but holds text, not Parquet; rename it for its "
+                         "content (.csv, .tsv or .json).")
+    if ext in (".json", ".jsonl", ".ndjson") or body.lstrip()[:1] in (b"[", b"{"):
+        return "json"
+    return "text"
+
+
+def _json_table(path: str, raw: bytes) -> tuple[list, dict]:
+    """(keys, {key: [value per run]}) of a JSON file: records, columns, pandas' split or table
+    layouts, or JSON Lines; ValueError naming the shape otherwise."""
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise ValueError(f"Could not parse {path} as JSON: it is not UTF-8 text (byte {err.start}); save it as "
+                         "UTF-8.") from None
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        lines = [line for line in text.splitlines() if line.strip()]
+        value = None
+        if err.msg == "Extra data" and lines and lines[0].lstrip().startswith("{"):
+            value = _json_lines(path, lines)
+        if value is None:
+            raise ValueError(f"Could not parse {path} as JSON: {err.msg} (line {err.lineno}, column {err.colno})."
+                             ) from None
+    except RecursionError:
+        raise ValueError(f"Could not parse {path} as JSON: it is nested too deeply to be a table of runs.") from None
+    shape = ("; jscale reads a list of records ([{\"N\": 1e8, \"loss\": 3.1}, ...]) or an object of columns "
+             "({\"N\": [...], \"loss\": [...]})")
+    if isinstance(value, dict) and isinstance(value.get("data"), list) and (
+            "columns" in value or "schema" in value):
+        if "columns" in value:  # pandas' orient="split"
+            return _json_rows(path, value["columns"], value["data"], shape)
+        value = value["data"]  # pandas' orient="table": records
+    if isinstance(value, list):
+        return _json_records(path, value, shape)
+    if not isinstance(value, dict):
+        raise ValueError(f"{path} holds a JSON {_json_type(value)}, not a table of runs{shape}.")
+    if "jscale_version" in value:
+        raise ValueError(f"{path} is a jscale summary (summary.json), not data; its runs are in the data file the "
+                         "summary's data_source names.")
+    if not value:
+        raise ValueError(f"{path} holds an empty JSON object, no runs{shape}.")
+    columns = {}
+    first = next(iter(value.values()))
+    index = list(first) if isinstance(first, dict) else None
+    for key, cells in value.items():
+        if isinstance(cells, dict):  # pandas' default orient="columns": {column: {index: value}}
+            if index is None or list(cells) != index:
+                raise ValueError(f"{path}: the JSON column {key!r} is indexed unlike the first column; every column "
+                                 "needs the same row index.")
+            cells = list(cells.values())
+        if not isinstance(cells, list):
+            raise ValueError(f"{path}: the JSON key {key!r} holds a {_json_type(cells)}, not a list of values per "
+                             f"run{shape}.")
+        columns[key] = cells
+    return list(columns), columns
+
+
+def _json_lines(path: str, lines: list):
+    """The records of a JSON Lines file (one object per line), or None if a line is not JSON."""
+    records = []
+    for line in lines:
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            return None
+    return records
+
+
+def _json_type(value) -> str:
+    names = {dict: "object", list: "list", str: "string", bool: "boolean", type(None): "null"}
+    return names.get(type(value), "number")
+
+
+def _json_records(path: str, records: list, shape: str) -> tuple[list, dict]:
+    if not records:
+        raise ValueError(f"{path} holds an empty JSON list, no runs{shape}.")
+    keys = {}
+    for k, record in enumerate(records):
+        if not isinstance(record, dict):
+            raise ValueError(f"{path}: JSON record {k} is a {_json_type(record)}, not an object of column values"
+                             f"{shape}.")
+        keys.update(dict.fromkeys(record))
+    for k, record in enumerate(records):
+        missing = [key for key in keys if key not in record]
+        if missing:
+            raise ValueError(f"{path}: JSON record {k} has no {missing[0]!r}; every record needs every column "
+                             f"(use null for a missing value of a column of your own).")
+    header = list(keys)
+    return header, {key: [record[key] for record in records] for key in header}
+
+
+def _json_rows(path: str, header, rows, shape: str) -> tuple[list, dict]:
+    if not isinstance(header, list) or not all(isinstance(h, str) for h in header):
+        raise ValueError(f"{path}: the JSON 'columns' is not a list of column names{shape}.")
+    for k, row in enumerate(rows):
+        if not isinstance(row, list) or len(row) != len(header):
+            raise ValueError(f"{path}: JSON row {k} of 'data' is not a list of {len(header)} values, one per column.")
+    return header, {h: [row[j] for row in rows] for j, h in enumerate(header)}
+
+
+def _parquet_table(path: str, raw: bytes) -> tuple[list, dict]:
+    """(column names, {name: values}) of a Parquet file, through pandas; ImportError naming what to
+    install when pandas or its Parquet engine is missing."""
+    missing = ImportError(f"{path} is a Parquet file; reading it needs pandas and pyarrow (pip install pandas "
+                          "pyarrow), or save the runs as CSV.")
+    try:
+        import pandas as pd
+    except ImportError:
+        raise missing from None
+    try:
+        frame = pd.read_parquet(io.BytesIO(raw))
+    except ImportError:  # pandas without a Parquet engine
+        raise missing from None
+    except (ValueError, OSError, TypeError) as err:
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+        raise ValueError(f"Could not parse {path} as Parquet: {first.rstrip('.')}.") from None
+    header = [str(name) for name in frame.columns]
+    return header, {name: frame[col].to_numpy() for name, col in zip(header, frame.columns)}
+
+
+def _build_table(path: str, kind: str, header: list, values: dict, columns, sha256: str) -> ScalingData:
+    """A ScalingData from the columns of a JSON or Parquet file, its messages naming the file."""
+    resolved = _resolve_columns(header, columns, path)  # its messages name the file
+    try:
+        data = _build({field: values[name] for field, name in resolved.items()}, derive=True)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+    origin = {"kind": kind, "path": os.path.abspath(path), "columns": dict(columns or {}), "sha256": sha256}
+    return data.replace(source=json.dumps(origin))
+
+
 def _too_long(path: str, line: int) -> ValueError:
     return ValueError(
         f"Could not parse {path}: line {line} is longer than {MAX_CSV_LINE} bytes (jscale.data._data.MAX_CSV_LINE), "
@@ -667,9 +919,10 @@ def _too_long(path: str, line: int) -> ValueError:
     )
 
 
-def _records(path: str, lines) -> tuple[list, list]:
-    """([(file line, cells)] of every CSV record, [(file line, text)] of every comment line), with
-    blank and comment lines (first non-blank character '#') between records skipped."""
+def _records(path: str, lines, delimiter: str | None = None) -> tuple[list, list, str]:
+    """([(file line, cells)] of every CSV record, [(file line, text)] of every comment line, the
+    delimiter), with blank and comment lines (first non-blank character '#') between records
+    skipped; delimiter None: found from the header line (`_delimiter_of`)."""
     comments, records = [], []
     number = first = 0
     between = True  # not inside a quoted cell that spans lines
@@ -688,16 +941,37 @@ def _records(path: str, lines) -> tuple[list, list]:
                 first, between = number, False
             yield line
 
+    rest = kept()
+    header = next(rest, None)
+    if header is None:
+        return records, comments, delimiter or ","
+    delimiter = delimiter or _delimiter_of(header)
     try:
-        for row in csv.reader(kept()):
+        for row in csv.reader(itertools.chain([header], rest), delimiter=delimiter):
             records.append((first, row))
             between = True
     except csv.Error as err:
         raise ValueError(f"Could not parse {path} as CSV: {err} (line {number}).") from None
-    return records, comments
+    return records, comments, delimiter
 
 
-def _check_commented_header(path: str, header: tuple, comments: list) -> None:
+def _delimiter_of(header: str) -> str:
+    """The delimiter of a file whose header line is `header`: of a comma, a tab and ';' (as
+    spreadsheets in some locales export CSV), the one it holds most often (a comma on a tie, and
+    for a header of one column)."""
+    return max((",", "\t", ";"), key=header.count)
+
+
+def _check_delimiter(delimiter):
+    if delimiter is None:
+        return None
+    if not isinstance(delimiter, str) or len(delimiter) != 1 or delimiter in "\"\r\n":
+        raise ValueError(f"delimiter must be one character other than a quote or a line break, e.g. '\\t' or ';'; "
+                         f"got {delimiter!r}.")
+    return delimiter
+
+
+def _check_commented_header(path: str, header: tuple, comments: list, delimiter: str = ",") -> None:
     """Raises when the header row holds only numbers and the comment line before it looks like a
     header (as numpy.savetxt writes one: '# N,loss'), which was skipped as a comment."""
     line, cells = header
@@ -710,7 +984,7 @@ def _check_commented_header(path: str, header: tuple, comments: list) -> None:
         except ValueError:
             return
     number, text = before[-1]
-    if len(next(csv.reader([text.strip().lstrip("#").strip()]), [])) == len(cells):
+    if len(next(csv.reader([text.strip().lstrip("#").strip()], delimiter=delimiter), [])) == len(cells):
         raise ValueError(
             f"Could not parse {path}: line {number} ({text!r}) looks like the header, but lines starting with '#' "
             f"are comments and are skipped, so line {line}, a run, would be read as the header; remove the '#' "

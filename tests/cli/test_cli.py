@@ -29,7 +29,7 @@ def main(argv):
 def saved(tmp_path_factory):
     """`jscale fit` on the bundled data, every 50th start, 60 resamples, outputs in a temporary folder."""
     out = tmp_path_factory.mktemp("fit")
-    code = main(["fit", "--starts", "90", "--bootstrap", "60", "--budgets", "1e21", "5.76e23", "--out", str(out),
+    code = main(["fit", "--starts", "90", "--resamples", "60", "--compute", "1e21", "5.76e23", "--out", str(out),
                      "--quiet"])
     assert code == 0
     return out
@@ -50,7 +50,7 @@ def test_fit_writes_result_summary_and_plots(saved):
 
 
 def test_fit_prints_summary_and_allocation(capsys, tmp_path):
-    assert main(["fit", "--starts", "90", "--bootstrap", "0", "--budgets", "1e21", "5.76e23",
+    assert main(["fit", "--starts", "90", "--resamples", "0", "--compute", "1e21", "5.76e23",
                      "--out", "none"]) == 0
     out = capsys.readouterr().out
     assert "bundled dataset 'chinchilla', 240 rows" in out
@@ -67,7 +67,7 @@ def test_fit_reads_a_csv_with_named_columns(tmp_path, capsys):
     rows = "".join(f"{float(a)!r},{float(b)!r},{float(c)!r}\n" for a, b, c in zip(n.ravel(), d.ravel(), loss.ravel()))
     path.write_text("size,seen,metric\n" + rows)
     args = ["fit", str(path), "--columns", "N=size,D=seen,L=metric", "--loss", "squared", "--starts", "300",
-            "--bootstrap", "0", "--budgets", "1e21", "--out", "none"]
+            "--resamples", "0", "--compute", "1e21", "--out", "none"]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "16 rows" in out and "alpha" in out and "0.33" in out
@@ -91,7 +91,7 @@ def test_allocate_predict_and_plot_commands(saved, capsys, tmp_path):
 
 def test_several_forms_refuse_a_repeated_form_and_no_bootstrap(capsys):
     for argv, message in ((["--law", "kaplan", "--law", "kaplan"], "names a form twice"),
-                          (["--law", "chinchilla", "--law", "kaplan", "--bootstrap", "0"], "--bootstrap 0 does not")):
+                          (["--law", "chinchilla", "--law", "kaplan", "--resamples", "0"], "--resamples 0 does not")):
         assert main(["fit", *argv, "--out", "none"]) == 2
         assert message in capsys.readouterr().err
 
@@ -100,13 +100,13 @@ def test_several_forms_refuse_a_repeated_form_and_no_bootstrap(capsys):
 def test_fit_of_several_forms(capsys, tmp_path):
     """`jscale fit --law chinchilla --law kaplan`: the forms' summary, the mixture's allocation with
     the share from the forms, forms.jscale (an Ensemble) and summary.json; the allocate command
-    says what the file holds."""
+    prints the same mixture from forms.jscale."""
     import json
 
     import jscale
 
     out = tmp_path / "forms"
-    assert main(["fit", "--law", "chinchilla", "--law", "kaplan", "--starts", "10", "--bootstrap", "4", "--budgets",
+    assert main(["fit", "--law", "chinchilla", "--law", "kaplan", "--starts", "10", "--resamples", "4", "--compute",
                  "1e22", "--out", str(out), "--quiet"]) == 0
     printed = capsys.readouterr().out
     assert "forms chinchilla, kaplan" in printed and "form tests" in printed and "from forms" in printed
@@ -118,8 +118,11 @@ def test_fit_of_several_forms(capsys, tmp_path):
     np.testing.assert_allclose(summary["point_weights"], forms.point_weights)
     assert summary["score"] == "held-out+trend" and np.all(np.asarray(summary["charges"]) >= 0)
     np.testing.assert_allclose(summary["charges"], forms.charges)
-    assert main(["allocate", str(out / "forms.jscale")]) == 2
-    assert "holds several forms" in capsys.readouterr().err
+    # allocate reads the forms' mixture (test_cli_results.py checks it against the library's).
+    assert main(["allocate", str(out / "forms.jscale"), "--compute", "1e22", "--format", "json"]) == 0
+    (mixed,) = json.loads(capsys.readouterr().out)
+    assert mixed["n_params"] == pytest.approx(row["n_params"]) and mixed["n_params_low"] == pytest.approx(
+        row["n_params_low"])
 
 
 def test_bad_input_is_one_line_on_stderr(tmp_path, capsys, saved):
@@ -200,7 +203,7 @@ def test_plot_finds_the_recorded_data(saved, tmp_path, capsys):
                                                    zip(n.ravel().tolist(), d.ravel().tolist(), loss.ravel().tolist())))
     out = tmp_path / "csvfit"
     assert main(["fit", str(path), "--columns", "N=size", "--columns", "D=seen,L=metric", "--loss", "squared",
-                 "--starts", "100", "--bootstrap", "0", "--out", str(out), "--quiet"]) == 0
+                 "--starts", "100", "--resamples", "0", "--out", str(out), "--quiet"]) == 0
     assert main(["plot", str(out / "result.jscale"), "--kind", "frontier", "--out", str(tmp_path / "f.png")]) == 0
     path.write_text(path.read_text().replace("size,", "size,", 1) + f"{1e9!r},{1e11!r},2.5\n")
     capsys.readouterr()
@@ -209,7 +212,7 @@ def test_plot_finds_the_recorded_data(saved, tmp_path, capsys):
 
 
 def test_progress_on_stderr_unless_quiet(capsys):
-    argv = ["fit", "--starts", "20", "--bootstrap", "40", "--out", "none"]
+    argv = ["fit", "--starts", "20", "--resamples", "40", "--out", "none"]
     assert main(argv) == 0
     captured = capsys.readouterr()
     assert "Fitting 20 starts to 240 rows" in captured.err and "done in" in captured.err
@@ -224,7 +227,7 @@ def test_one_column_laws_by_name(tmp_path, capsys):
     compute = np.logspace(18, 22, 12)
     path = tmp_path / "runs.csv"
     path.write_text("flops,loss\n" + "".join(f"{c!r},{1.8 + 2e3 * c ** -0.15!r}\n" for c in compute.tolist()))
-    assert main(["fit", str(path), "--law", "power-law:compute", "--loss", "squared", "--bootstrap", "0",
+    assert main(["fit", str(path), "--law", "power-law:compute", "--loss", "squared", "--resamples", "0",
                  "--out", "none", "--quiet"]) == 0
     assert "power" in capsys.readouterr().out
     assert main(["fit", str(path), "--law", "power-law:n_params", "--out", "none"]) == 2
@@ -239,7 +242,7 @@ def test_default_budgets_come_from_the_data():
 
 
 def test_strict_non_convergence_exits_3(capsys):
-    argv = ["fit", "--starts", "3", "--max-steps", "3", "--bootstrap", "0", "--out", "none", "--strict", "--quiet"]
+    argv = ["fit", "--starts", "3", "--max-steps", "3", "--resamples", "0", "--out", "none", "--strict", "--quiet"]
     assert main(argv) == 3
     assert "warning:" in capsys.readouterr().err
 

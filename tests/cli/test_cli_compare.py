@@ -52,7 +52,8 @@ def test_compare_prints_summary_and_table(fits, files, capsys):
     assert main(["compare", files["a"], files["b"], "--compute", "1e20", "1e23", "--level", "0.9"]) == 0
     captured = capsys.readouterr()
     out = captured.out
-    assert "Recipe B (power-law(compute)) against recipe A (power-law(compute))" in out
+    assert "Recipe B (b) against recipe A (a)" in out  # by their files: both are power-law(compute) fits
+    assert f"Recipe A: a ({files['a']}, the power-law(compute) law); recipe B: b ({files['b']}" in out
     assert "Bands from the delta method" in out and "90% band of the multiplier" in out
     rows = _table(out)
     assert [float(r[0]) for r in rows] == [1e20, 1e23]
@@ -79,6 +80,32 @@ def test_compare_plot_writes_a_png(files, tmp_path, capsys):
     assert png.stat().st_size > 10_000 and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert f"wrote {png}" in captured.err and len(_table(captured.out)) == 2
     assert [p.name for p in tmp_path.iterdir()] == ["multiplier.png"]  # no part file left beside it
+    # 1e24 lies beyond the runs (up to 1e22): said once, not again for the plot's 50 budgets (it was twice).
+    said = [line for line in captured.err.splitlines() if line.startswith("warning: compare: recipe A's")]
+    assert len(said) == 1 and "extrapolate beyond the fitted data" in said[0], captured.err
+    assert said[0].endswith("Extrapolation error grows with distance.")  # not jscale.backtest, which the CLI lacks
+
+
+def test_recipes_are_named_by_their_files_or_labels(fits, tmp_path, capsys):
+    """Before, both recipes were named by their law: 'Recipe B (chinchilla) against recipe A (chinchilla)'."""
+    for name in ("small/result.jscale", "large/result.jscale", "runs/v1.jscale", "other/v1.jscale", "v2.jscale"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        jscale.save(fits["a" if "small" in name or "v1" in name else "b"], tmp_path / name)
+    cases = [(["small/result.jscale", "large/result.jscale"], ("small", "large")),
+             (["runs/v1.jscale", "v2.jscale"], ("v1", "v2")),
+             (["runs/v1.jscale", "other/v1.jscale"], ("runs", "other")),
+             (["v2.jscale", "v2.jscale"], ("A", "B")),
+             (["small/result.jscale", "large/result.jscale", "--label", "baseline", "new data"],
+              ("baseline", "new data"))]
+    for argv, (label_a, label_b) in cases:
+        paths = [str(tmp_path / a) for a in argv[:2]]
+        assert main(["compare", *paths, *argv[2:], "--compute", "1e21"]) == 0
+        out = capsys.readouterr().out
+        assert f"Recipe B ({label_b}) against recipe A ({label_a})" in out, out
+        assert out.startswith(f"Recipe A: {label_a} ({paths[0]}, the power-law(compute) law); recipe B: {label_b} "
+                              f"({paths[1]}, the power-law(compute) law).")
+    assert main(["compare", *paths, "--label", "x", "x"]) == 2
+    assert "--label names both recipes 'x'; give two names." in capsys.readouterr().err
 
 
 def test_compare_user_errors_exit_2_on_one_line(files, fits, tmp_path, capsys):

@@ -45,7 +45,7 @@ def write_runs(path: Path) -> Path:
 
 # A fit of one column: compiles in ~3 s, the cheapest run that writes a whole output folder
 # (result.jscale, summary.json, residuals.png).
-QUICK_FIT = ["--law", "power-law:compute", "--loss", "squared", "--bootstrap", "0", "--quiet"]
+QUICK_FIT = ["--law", "power-law:compute", "--loss", "squared", "--resamples", "0", "--quiet"]
 
 
 @pytest.fixture(scope="module")
@@ -63,7 +63,7 @@ def siblings(out: Path) -> list[str]:
 
 
 def test_bad_arguments_are_refused_before_any_work(tmp_path, capsys, monkeypatch):
-    # Refused before JAX is even configured: a bad --budgets or --out no longer costs a fit.
+    # Refused before JAX is even configured: a bad --compute or --out no longer costs a fit.
     monkeypatch.setattr(cli, "_use_all_cores", lambda: pytest.fail("the command started work"))
     a_file = tmp_path / "a_file"
     a_file.write_text("x")
@@ -75,13 +75,13 @@ def test_bad_arguments_are_refused_before_any_work(tmp_path, capsys, monkeypatch
     (photos / "cat.png").write_text("x")
     result = str(tmp_path / "result.jscale")  # never read: the arguments are refused first
     cases = [
-        (["fit", "--budgets", "1e21", "nan"], "--budgets takes positive finite numbers; got nan"),
-        (["fit", "--budgets", "-1"], "--budgets takes positive finite numbers"),
-        (["fit", "--budgets", "1e400"], "got inf"),
+        (["fit", "--compute", "1e21", "nan"], "--compute takes positive finite numbers; got nan"),
+        (["fit", "--compute", "-1"], "--compute takes positive finite numbers"),
+        (["fit", "--compute", "1e400"], "got inf"),
         (["fit", "--seed", "-1"], "--seed takes a whole number from 0"),
         (["fit", "--seed", str(2**63)], "--seed takes a whole number from 0"),
-        (["fit", "--bootstrap", "1"], "--bootstrap takes 0 (none) or at least 2"),
-        (["fit", "--bootstrap", "-5"], "--bootstrap takes 0 (none) or at least 2"),
+        (["fit", "--resamples", "1"], "--resamples takes 0 (none) or at least 2"),
+        (["fit", "--resamples", "-5"], "--resamples takes 0 (none) or at least 2"),
         (["fit", "--starts", "0"], "--starts must be 'grid' or a positive number"),
         (["fit", "--starts", "1e3"], "--starts must be 'grid' or a positive number"),
         (["fit", "--max-steps", "0"], "--max-steps takes a positive number"),
@@ -93,7 +93,7 @@ def test_bad_arguments_are_refused_before_any_work(tmp_path, capsys, monkeypatch
         (["fit", "--out", "."], "the current folder or one above it"),
         (["isoflop", "sweep.csv", "--out", str(a_file)], "exists and is not a folder"),
         (["isoflop", "sweep.csv", "--rtol", "0"], "--rtol takes a finite number above 0"),
-        (["isoflop", "sweep.csv", "--at", "inf"], "--at takes positive finite numbers"),
+        (["isoflop", "sweep.csv", "--compute", "inf"], "--compute takes positive finite numbers"),
         (["allocate", result, "--range", "1e20", "inf", "5"], "--range takes LOW HIGH NUM"),
         (["allocate", result, "--range", "1e22", "1e20", "5"], "--range takes LOW HIGH NUM"),
         (["allocate", result, "--range", "0", "1e20", "5"], "--range takes LOW HIGH NUM"),
@@ -146,7 +146,7 @@ def test_unreadable_or_odd_input_files_are_one_line(quick_run, tmp_path, capsys,
         def denied(path, **kwargs):
             raise PermissionError(13, "Permission denied", str(path))
 
-        monkeypatch.setattr(jscale.ScalingData, "from_csv", denied)
+        monkeypatch.setattr(jscale.ScalingData, "from_file", denied)
     else:
         runs.chmod(0)
     assert main(["fit", str(runs), "--out", "none"]) == 2
@@ -248,7 +248,7 @@ def test_bundled_name_shadowed_by_a_file_is_refused(tmp_path, capsys, monkeypatc
             raise cli.UserError(f"took the {kind}")
         return stop
 
-    monkeypatch.setattr(jscale.ScalingData, "from_csv", taken("file"))
+    monkeypatch.setattr(jscale.ScalingData, "from_file", taken("file"))
     monkeypatch.setattr(jscale.datasets, "load", taken("bundled dataset"))
     assert main(["fit", "./chinchilla", "--out", "none"]) == 2
     assert "took the file" in one_line(capsys)
@@ -289,13 +289,14 @@ def test_damaged_result_files_are_one_line(quick_run, tmp_path, capsys, monkeypa
         assert main(["allocate", str(good / "result.jscale")]) == 2
         err = one_line(capsys)
         assert "is not a readable jscale result file" in err and type(error).__name__ in err, err
-    # A result of `jscale isoflop` is not a fit: predict and plot say so and name the command that reads
-    # it (they failed inside before); allocate reads it (tests/sweeps/test_isoflop.py).
+    # A result of `jscale isoflop` gives no loss at a point: predict says so and names the command that
+    # reads it (it failed inside before); plot names the plots it has (test_cli_results.py draws them).
     monkeypatch.setattr(jscale, "load", lambda path: object.__new__(jscale.results.IsoFLOPResult))
-    for command in commands[1:3]:
-        assert main([arg.format(good / "result.jscale") for arg in command]) == 2
-        err = one_line(capsys)
-        assert "holds a result of type IsoFLOPResult, not a fit of `jscale fit`" in err and "jscale allocate" in err
+    assert main([arg.format(good / "result.jscale") for arg in commands[1]]) == 2
+    err = one_line(capsys)
+    assert "holds an isoFLOP sweep's power laws" in err and "`jscale allocate" in err, err
+    assert main([arg.format(good / "result.jscale") for arg in commands[2]]) == 2
+    assert "--kind residuals is not available for an isoFLOP sweep's power laws" in one_line(capsys)
 
 
 def test_closed_stdout_ends_quietly(capsys, monkeypatch):
@@ -342,7 +343,7 @@ def test_signal_during_compilation_exits_at_once(tmp_path, signum, code, word):
     previous = {"result.jscale": "previous run", "summary.json": "{}"}
     for name, text in previous.items():
         (out / name).write_text(text)
-    process = _jscale(["fit", "chinchilla", "--out", str(out), "--no-cache", "--bootstrap", "0"], tmp_path)
+    process = _jscale(["fit", "chinchilla", "--out", str(out), "--no-cache", "--resamples", "0"], tmp_path)
     try:
         for line in process.stderr:  # said before it compiles
             if line.startswith("Fitting 4,500 starts"):
@@ -359,6 +360,74 @@ def test_signal_during_compilation_exits_at_once(tmp_path, signum, code, word):
     assert process.returncode == code, err
     assert "Segmentation fault" not in err and "Fatal Python error" not in err and "Traceback" not in err, err
     assert err.strip().splitlines() == [f"jscale: {word}"], err
+    assert {p.name: p.read_text() for p in out.iterdir()} == previous
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+class _Stderr:
+    """A process's stderr read as it comes, in a thread: `wait(pattern)` returns once a line matches
+    (progress lines end only when their step does, so whole lines would come too late)."""
+
+    def __init__(self, process):
+        self.text, self.ended = "", threading.Event()
+        self.thread = threading.Thread(target=self._read, args=(process.stderr,), daemon=True)
+        self.thread.start()
+
+    def _read(self, stream):
+        while chunk := stream.read(1):
+            self.text += chunk
+        self.ended.set()
+
+    def wait(self, pattern: str, timeout: float = 120.0) -> bool:
+        found = re.compile(pattern, re.MULTILINE)
+        stop = time.monotonic() + timeout
+        while not found.search(self.text) and not self.ended.is_set() and time.monotonic() < stop:
+            time.sleep(0.01)
+        return bool(found.search(self.text))
+
+
+# When a Ctrl-C comes: while the library loads (after a module, as `python -X importtime` reports
+# each one, with most of the import still to come), or as a progress line starts. Before, one 0.7
+# to 4 s after the start was swallowed in 9 of 11 tries (the fit ran on, exited 0 and replaced
+# --out), or gave a traceback or a segmentation fault.
+_DURING_IMPORT = pytest.mark.xfail(strict=True, reason=(
+    "`import jscale` loads JAX before jscale.cli.main can set its handlers: a Ctrl-C then raises "
+    "KeyboardInterrupt inside JAX's gc callback, which swallows it, or a traceback (issue 33, item 15): "
+    "needs jscale/__init__.py to import its verbs lazily, proposed in the CLI's report"))
+MOMENTS = [pytest.param(r"\| +numpy$", id="numpy imported", marks=_DURING_IMPORT),
+           pytest.param(r"\| +jax\._src\.lib$", id="jaxlib imported", marks=_DURING_IMPORT),
+           pytest.param(r"\| +flax$", id="flax imported", marks=_DURING_IMPORT),
+           pytest.param(r"^Fitting 20 starts", id="fitting")]
+
+
+@pytest.mark.parametrize("moment", MOMENTS)
+def test_ctrl_c_at_any_moment_ends_the_run_with_130_and_keeps_the_previous_output(tmp_path, moment):
+    out = tmp_path / "out"
+    out.mkdir()
+    previous = {"result.jscale": "previous run", "summary.json": "{}"}
+    for name, text in previous.items():
+        (out / name).write_text(text)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in [str(ROOT), os.environ.get("PYTHONPATH")] if p)}
+    process = subprocess.Popen([sys.executable, "-X", "importtime", "-m", "jscale", "fit", "--starts", "20",
+                                "--resamples", "0", "--compute", "1e21", "--no-cache", "--out", str(out)],
+                               cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    err = _Stderr(process)
+    try:
+        assert err.wait(moment), f"jscale fit ended before {moment!r}: {err.text[-2000:]}"
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=8)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"Ctrl-C at {moment!r} was swallowed: the run went on: {err.text[-2000:]}")
+    finally:
+        process.kill()
+        process.wait()
+        err.ended.wait(10)
+        process.stderr.close()
+    said = [line for line in err.text.splitlines() if not line.startswith(("import time:", "warning: ", "Fitting"))]
+    for bad in ("Traceback", "Segmentation fault", "Fatal Python error", "Exception ignored", "KeyboardInterrupt"):
+        assert bad not in err.text, err.text[-2000:]
+    assert process.returncode == 130 and said[-1:] == ["jscale: interrupted"], (process.returncode, said[-5:])
     assert {p.name: p.read_text() for p in out.iterdir()} == previous
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
 

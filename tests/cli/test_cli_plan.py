@@ -111,11 +111,11 @@ def test_plan_next_out_writes_the_same_runs(issue_command, runs):
 
 
 def test_plan_next_curvature_loss_at_a_point(runs, tmp_path, capsys):
-    """--resamples 0 (the curvature), --target loss --at N D, --budgets, --max-repeats, --n: the
+    """--resamples 0 (the curvature), --target loss --n-params N --n-tokens D, --budgets, --max-repeats, --n: the
     library's plan for the same options."""
     out = tmp_path / "loss.csv"
     argv = ["next", str(runs), "--columns", COLUMNS, "--starts", STARTS, "--resamples", "0", "--target", "loss",
-            "--at", "7e10", "1.4e12", "--budget", "2e20", "--budgets", "1e19", "1e20", "--n", "5",
+            "--n-params", "7e10", "--n-tokens", "1.4e12", "--budget", "2e20", "--budgets", "1e19", "1e20", "--n", "5",
             "--max-repeats", "1", "--level", "0.9", "--out", str(out), "--quiet"]
     assert main(argv) == 0
     captured = capsys.readouterr()
@@ -141,12 +141,15 @@ def test_plan_next_argument_errors_exit_2_before_any_work(runs, tmp_path, capsys
     target = ["--compute", "1e24", "--budget", "1e21"]
     cases = [
         ([*base, "--budget", "1e21"], "needs a target: --compute C"),
-        ([*base, *target, "--at", "1e9", "1e10", "--target", "loss"], "--compute and --at name two targets"),
-        ([*base, "--at", "1e9", "1e10", "--budget", "1e21"], "add --target loss (got --target n_params)"),
+        ([*base, *target, "--n-params", "1e9", "--n-tokens", "1e10", "--target", "loss"],
+         "--compute and --n-params/--n-tokens name two targets"),
+        ([*base, "--n-params", "1e9", "--n-tokens", "1e10", "--budget", "1e21"], "add --target loss (got --target n_"),
+        ([*base, "--n-params", "1e9", "--target", "loss", "--budget", "1e21"], "give --n-tokens too"),
         ([*base, "--compute", "0", "--budget", "1e21"], "--compute takes a positive finite number; got 0.0"),
         ([*base, "--compute", "1e24", "--budget", "-1"], "--budget takes a positive finite number; got -1.0"),
         ([*base, "--compute", "1e24", "--budget", "inf"], "--budget takes a positive finite number; got inf"),
-        ([*base, "--target", "loss", "--at", "1e9", "nan", "--budget", "1e21"], "--at takes positive finite numbers"),
+        ([*base, "--target", "loss", "--n-params", "1e9", "--n-tokens", "nan", "--budget", "1e21"],
+         "--n-tokens takes a positive finite number"),
         ([*base, *target, "--budgets", "1e20", "0"], "--budgets takes positive finite numbers"),
         ([*base, *target, "--budgets", "1e22", "1e23"], "Every --budgets value is above --budget 1e+21"),
         ([*base, *target, "--resamples", "2"], "--resamples takes 0 (the fit's curvature) or at least 3"),

@@ -463,5 +463,9 @@ def test_from_dataframe_mapping_errors():
 def test_csv_that_is_not_utf8_is_a_value_error(tmp_path):
     path = tmp_path / "utf16.csv"
     path.write_bytes(b"\xff\xfeN,D\n")
-    with pytest.raises(ValueError, match=r"Could not parse .*not UTF-8 text"):
+    with pytest.raises(ValueError, match=r"is UTF-16 text and jscale reads .* in UTF-8; save it as UTF-8"):
+        ScalingData.from_csv(path)
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"N,D\n\xe9,1\n")
+    with pytest.raises(ValueError, match=r"Could not parse .*not UTF-8 text \(byte 4 cannot be decoded, on line 2\)"):
         ScalingData.from_csv(path)
