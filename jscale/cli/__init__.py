@@ -9,6 +9,7 @@
     jscale plan isoflop --budgets 1e19 1e20 1e21 --result results/result.jscale --format csv
     jscale plan next runs.csv --target n_params --compute 1e24 --budget 1e21 --n 8 --out next-runs.csv
     jscale compare a/result.jscale b/result.jscale --compute 1e21 1e22 1e23 --plot multiplier.png
+    jscale hyperparameters sweep.csv --over learning_rate --scale n_params,n_tokens --cell 7e9,2e12
     jscale datasets
 
 Data files are CSV, TSV, JSON or Parquet (`jscale.ScalingData.from_file`). One option name has one
@@ -31,6 +32,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import signal
 import sys
 import tempfile
@@ -171,9 +173,43 @@ def _parser() -> argparse.ArgumentParser:
     _level_option(g, "plot's bands")
 
     _sweep_parsers(sub, common)
+    _hyper_parser(sub, common)
     _compare_parser(sub, common)
     sub.add_parser("datasets", parents=[common], help="list the bundled datasets")
     return parser
+
+
+def _hyper_parser(sub, common) -> None:
+    """The `hyperparameters` subcommand."""
+    h = sub.add_parser("hyperparameters", parents=[common],
+                       help="optimal learning rate (and batch size) per cell of a sweep, power laws of the optimum "
+                       "in model and data size, and the optimum at the next scale, with bands")
+    h.add_argument("data", help="a data file of the sweep's runs (CSV, TSV, JSON or Parquet)")
+    h.add_argument("--over", required=True, metavar="COL[,COL]",
+                   help="the hyperparameter column, or two on a grid (e.g. learning_rate,batch_size)")
+    h.add_argument("--scale", default="n_params,n_tokens", metavar="COL[,COL...]",
+                   help="the columns whose equal values make a cell, and the power laws' variables (default "
+                   "n_params,n_tokens; e.g. compute)")
+    h.add_argument("--columns", action="append", default=None, metavar="N=col,D=col,...",
+                   help="header names for the fields N, D, C, L (as for `jscale fit`); other columns are named by "
+                   "their headers")
+    h.add_argument("--method", default="parabola", choices=["parabola", "near"],
+                   help="per-cell optimum: parabola (a quadratic in log h, default) or near (the centre of the "
+                   "configurations within --near of the cell's best loss)")
+    h.add_argument("--near", type=float, default=0.0025, help="relative loss margin of --method near (0.0025)")
+    h.add_argument("--loss", default="squared", choices=["squared", "huber"],
+                   help="loss of the parabolas' log-loss residuals: squared (default) or huber")
+    h.add_argument("--delta", type=float, default=None, help="Huber threshold (default 1e-3)")
+    _resamples_option(h, "resamples of runs within each cell (0: none; default 1000)")
+    h.add_argument("--seed", type=int, default=0, help="resampling key (default 0)")
+    h.add_argument("--cell", action="append", default=None, metavar="V[,V...]",
+                   help="a cell to predict the optimum at: one value per --scale column, in their order (e.g. "
+                   "7e9,2e12); may be repeated")
+    h.add_argument("--tolerance", type=float, default=0.01,
+                   help="relative loss increase that bounds the near-optimal range (default 0.01)")
+    _level_option(h)
+    h.add_argument("--out", default="jscale-hyperparameters", help="directory for result.jscale, summary.json and "
+                   "the two plots (default: jscale-hyperparameters; 'none' writes nothing)")
 
 
 def _fit_parser(sub, common) -> None:
@@ -1144,6 +1180,80 @@ def _isoflop(args) -> int:
     return 0
 
 
+def _names_option(text: str, flag: str) -> tuple:
+    names = tuple(part.strip() for part in text.split(","))
+    if not all(names):
+        raise UserError(f"{flag} takes column names separated by commas, e.g. {flag} learning_rate; got {text!r}.")
+    return names
+
+
+def _cells_at(specs, scale: tuple) -> dict | None:
+    """--cell V,V... (repeated): the cells to predict at, scale column -> (K,) values."""
+    if not specs:
+        return None
+    rows = []
+    for spec in specs:
+        try:
+            values = [float(v) for v in spec.split(",")]
+        except ValueError:
+            raise UserError(f"--cell takes numbers separated by commas, one per --scale column ({', '.join(scale)}); "
+                            f"got {spec!r}.") from None
+        if len(values) != len(scale):
+            raise UserError(f"--cell {spec} has {len(values)} value{'s' if len(values) != 1 else ''}; --scale has "
+                            f"{len(scale)} columns ({', '.join(scale)}): give one value per column.")
+        rows.append(values)
+    return {c: [r[j] for r in rows] for j, c in enumerate(scale)}
+
+
+def _hyperparameters(args) -> int:
+    """`jscale hyperparameters`: per-cell optima, the power laws with bands, predictions at --at cells, the result
+    and two plots."""
+    import jscale
+    from jscale.base import _progress
+    from jscale.base._json import strict_json
+
+    over, scale = _names_option(args.over, "--over"), _names_option(args.scale, "--scale")
+    at = _cells_at(args.cell, scale)
+    data, source = _load_data(args.data, _columns(args.columns))
+    with warnings.catch_warnings(record=True) as caught, \
+            _progress.status(f"Fitting the cells' optima ({args.resamples} resamples)", not args.quiet):
+        warnings.simplefilter("always", jscale.warnings.DiagnosticWarning)
+        result = jscale.hyperparameters(data, over, scale, method=args.method, near=args.near, loss=args.loss,
+                                        delta=args.delta, n_resamples=args.resamples, key=args.seed)
+        prediction = None if at is None else result.predict(tolerance=args.tolerance, **at)
+    print(f"Data: {source}, {len(data)} runs.\n")
+    print(cli_text(result.summary(args.level), args.flags))
+    findings = Findings(args.flags)
+    findings.say(caught)
+    rows = None
+    if prediction is not None:
+        print(f"\nOptimum at the cells asked for (near-optimal range: loss within {args.tolerance:g} of the "
+              "optimum's):")
+        rows = prediction.rows(args.level)
+        print(prediction.table(args.level))
+    if args.out.lower() != "none":
+        with output_folder(args.out) as out:
+            jscale.save(result, out / "result.jscale")
+            summary = {**result.to_dict(args.level), "data_source": source, "prediction": rows,
+                       "warnings": findings.lines}
+            (out / "summary.json").write_text(json.dumps(strict_json(summary), indent=2, allow_nan=False) + "\n")
+            written = ["result.jscale", "summary.json"]
+            if _matplotlib():
+                import jscale.plot as jplot
+
+                if len(over) == 1:
+                    _save_figure(jplot.hyperparameter_cells(result, data, level=args.level).figure, out / "cells.png")
+                    written.append("cells.png")
+                for h in over:
+                    name = f"optimum_{re.sub(r'[^A-Za-z0-9_.-]+', '_', h)}.png"
+                    _save_figure(jplot.hyperparameter_law(result, hyperparameter=h, level=args.level).figure,
+                                 out / name)
+                    written.append(name)
+        if not args.quiet:
+            print(f"\nWrote {', '.join(written)} to {args.out}/", file=sys.stderr)
+    return 0
+
+
 def _plan(args) -> int:
     """`jscale plan isoflop`: the runs of a sweep centred on the predicted N*(C) (and `jscale plan
     next`, by `_plan_next`)."""
@@ -1330,7 +1440,7 @@ def _main(argv, command: dict) -> int:
             print(f"{name:<14} {jscale.datasets.info(name).splitlines()[0].split(': ', 1)[-1]}")
         return 0
     commands = {"fit": _fit, "allocate": _allocate, "predict": _predict, "plot": _plot_command,
-                "isoflop": _isoflop, "plan": _plan, "compare": _compare_command}
+                "isoflop": _isoflop, "plan": _plan, "compare": _compare_command, "hyperparameters": _hyperparameters}
     return commands[args.command](args)
 
 
