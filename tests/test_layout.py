@@ -266,7 +266,7 @@ def test_a_small_top_level_and_one_release_for_names_that_moved():
     assert len(jscale.__all__) <= 33 and set(dir(jscale)) == set(jscale.__all__)
     for space in (jscale.results, jscale.warnings, jscale.solvers, jscale.losses, jscale.laws):
         assert all(hasattr(space, name) for name in space.__all__)
-    for name, (space, new) in jscale._MOVED.items():
+    for name, (space, new) in jscale._moved().items():
         with pytest.warns(DeprecationWarning, match=f"jscale.{name} moved to jscale.{space}.{new}"):
             old = getattr(jscale, name)
         if name != "STATUS":

@@ -390,13 +390,9 @@ class _Stderr:
 # each one, with most of the import still to come), or as a progress line starts. Before, one 0.7
 # to 4 s after the start was swallowed in 9 of 11 tries (the fit ran on, exited 0 and replaced
 # --out), or gave a traceback or a segmentation fault.
-_DURING_IMPORT = pytest.mark.xfail(strict=True, reason=(
-    "`import jscale` loads JAX before jscale.cli.main can set its handlers: a Ctrl-C then raises "
-    "KeyboardInterrupt inside JAX's gc callback, which swallows it, or a traceback (issue 33, item 15): "
-    "needs jscale/__init__.py to import its verbs lazily, proposed in the CLI's report"))
-MOMENTS = [pytest.param(r"\| +numpy$", id="numpy imported", marks=_DURING_IMPORT),
-           pytest.param(r"\| +jax\._src\.lib$", id="jaxlib imported", marks=_DURING_IMPORT),
-           pytest.param(r"\| +flax$", id="flax imported", marks=_DURING_IMPORT),
+MOMENTS = [pytest.param(r"\| +numpy$", id="numpy imported"),
+           pytest.param(r"\| +jax\._src\.lib$", id="jaxlib imported"),
+           pytest.param(r"\| +flax$", id="flax imported"),
            pytest.param(r"^Fitting 20 starts", id="fitting")]
 
 
