@@ -884,8 +884,8 @@ def _json_rows(path: str, header, rows, shape: str) -> tuple[list, dict]:
 def _parquet_table(path: str, raw: bytes) -> tuple[list, dict]:
     """(column names, {name: values}) of a Parquet file, through pandas; ImportError naming what to
     install when pandas or its Parquet engine is missing."""
-    missing = ImportError(f"{path} is a Parquet file; reading it needs pandas and pyarrow (pip install pandas "
-                          "pyarrow), or save the runs as CSV.")
+    missing = ImportError(f"{path} is a Parquet file; reading it needs pandas and pyarrow (pip install "
+                          "'jscale[parquet]'), or save the runs as CSV.")
     try:
         import pandas as pd
     except ImportError:

@@ -203,10 +203,11 @@ def test_one_name_per_meaning_in_every_command():
     assert not any("--bootstrap" in flags or "--at" in flags for flags in shown.values())
     assert "--budgets" not in shown["fit"]
     # Bootstrap resamples are --resamples, budgets of an answer --compute, bands' level --level.
-    assert {name for name, flags in shown.items() if "--resamples" in flags} == {"fit", "isoflop", "plan next"}
+    assert {name for name, flags in shown.items() if "--resamples" in flags} == {"fit", "isoflop", "plan next",
+                                                                                 "hyperparameters"}
     assert {name for name, flags in shown.items() if "--compute" in flags} == {"fit", "allocate", "isoflop",
                                                                                "compare", "plan next"}
-    banded = {"fit", "allocate", "predict", "plot", "isoflop", "compare", "plan next"}
+    banded = {"fit", "allocate", "predict", "plot", "isoflop", "compare", "plan next", "hyperparameters"}
     assert {name for name, flags in shown.items() if "--level" in flags} == banded
     # --budgets is left for the budgets of runs: a sweep's, or the candidate runs'.
     assert {name for name, flags in shown.items() if "--budgets" in flags} == {"isoflop", "plan isoflop",
@@ -270,7 +271,7 @@ def test_data_files_of_every_format_on_the_command_line(tmp_path, capsys):
         import pandas  # noqa: F401
         import pyarrow  # noqa: F401
     except ImportError:
-        refused["runs.parquet"] = "is a Parquet file; reading it needs pandas and pyarrow (pip install pandas pyarrow)"
+        refused["runs.parquet"] = "is a Parquet file; reading it needs pandas and pyarrow (pip install 'jscale[parquet]')"
     else:
         refused["runs.parquet"] = "as Parquet"
     for name, message in refused.items():

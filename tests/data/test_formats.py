@@ -156,7 +156,7 @@ def test_parquet_without_an_engine_names_what_to_install(tmp_path):
     path = tmp_path / "runs.parquet"
     path.write_bytes(b"PAR1" + bytes(range(256)) + b"PAR1")
     with pytest.raises(ImportError, match=r"runs.parquet is a Parquet file; reading it needs pandas and pyarrow "
-                                          r"\(pip install pandas pyarrow\), or save the runs as CSV\."):
+                                          r"\(pip install 'jscale\[parquet\]'\), or save the runs as CSV\."):
         ScalingData.from_file(path)
 
 
