@@ -225,15 +225,17 @@ class HyperResult(struct.PyTreeNode, kw_only=True):
 
     def _names(self) -> dict:
         """Every name with a band -> (its (B, ...) draws, its estimate): per-cell optima by the
-        hyperparameter's name, exponents as "<h>:<by>", prefactors as "<h>:prefactor"."""
+        hyperparameter's name, exponents as "<h>:<scale column>", prefactors as "<h>:prefactor"."""
+        draws = self.draws
         out = {}
         for i, h in enumerate(self.over):
-            est = np.asarray(self.optimum[h])
-            out[h] = (None if self.draws is None else np.exp(self.draws["optimum"][:, :, i]), est)
-            out[f"{h}:prefactor"] = (None if self.draws is None else np.exp(self.draws["laws"][:, i, 0]),
-                                     np.exp(self.laws[i, 0]))
+            # a wild resample's prefactor may pass float64's range: inf there, not a warning
+            with np.errstate(over="ignore"):
+                out[h] = (None if draws is None else np.exp(draws["optimum"][:, :, i]), np.asarray(self.optimum[h]))
+                out[f"{h}:prefactor"] = (None if draws is None else np.exp(draws["laws"][:, i, 0]),
+                                         np.exp(self.laws[i, 0]))
             for j, b in enumerate(self.scale):
-                out[f"{h}:{b}"] = (None if self.draws is None else self.draws["laws"][:, i, 1 + j], self.laws[i, 1 + j])
+                out[f"{h}:{b}"] = (None if draws is None else draws["laws"][:, i, 1 + j], self.laws[i, 1 + j])
         return out
 
     def interval(self, name: str, level: float = 0.95) -> Interval:
