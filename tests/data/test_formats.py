@@ -167,7 +167,7 @@ def test_parquet_without_an_engine_names_what_to_install(tmp_path):
     ("runs.h5", b"\x89HDF\r\n\x1a\n\x00\x00\x00\x00", r"is an HDF5 file"),
     ("runs.npy", b"\x93NUMPY\x01\x00v\x00{'descr': '<f8'", r"is a NumPy .npy array"),
     ("runs.db", b"SQLite format 3\x00\x10\x00\x01\x01", r"is an SQLite database"),
-    ("runs.csv.gz", gzip.compress(b"N,loss\n1e8,3.0\n"), r"is gzip-compressed data, .*; decompress it first"),
+    ("runs.csv.gz", gzip.compress(b"N,loss\n1e8,3.0\n", mtime=0), r"is gzip-compressed data, .*; decompress it first"),
     ("runs.dat", b"\x00\x01\x02\x03\xff\xfe\xfd", r"is binary data of an unknown format, not a table of runs, and "
                                                   r"jscale reads CSV, TSV, JSON or Parquet files"),
     ("runs.csv", b"\xff\xfeN\x00,\x00D\x00\n\x00", r"is UTF-16 text and jscale reads .* in UTF-8"),
