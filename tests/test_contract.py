@@ -52,6 +52,15 @@ def _curves():
     return jscale.ScalingData.from_arrays(n_params=n, n_tokens=d, loss=_loss(n, d), group=run)
 
 
+def _hyper():
+    """A learning-rate sweep: 3 sizes x 5 learning rates, loss a parabola in log lr around N^-0.7."""
+    rows = [(n, lr) for n in (1e8, 1e9, 1e10) for lr in 0.5 * n ** -0.3 * np.geomspace(0.3, 3, 5)]
+    n, lr = map(np.array, zip(*rows))
+    loss = _loss(n, 20 * n) * np.exp(0.1 * np.log(lr / (0.5 * n ** -0.3)) ** 2)
+    return jscale.hyperparameters(jscale.ScalingData.from_arrays(n_params=n, learning_rate=lr, loss=loss),
+                                  "learning_rate", "n_params", n_resamples=20, key=0)
+
+
 def _two_stage(fit, data):
     link = jscale.fit(jscale.laws.ExponentialLink(), data, target="err", residual="raw", loss="squared")
     return jscale.two_stage(fit, link, data, key=0, n_resamples=16)
@@ -79,6 +88,8 @@ CASES = {
     "SweepPlan": lambda fit, data: jscale.plan_isoflop([1e19, 1e20], fit),
     "IsoFLOPResult": lambda fit, data: jscale.isoflop(_sweep(), n_resamples=20, key=0),
     "EnvelopeResult": lambda fit, data: jscale.envelope(_curves(), n_resamples=20, key=0),
+    "HyperResult": lambda fit, data: _hyper(),
+    "HyperOptimum": lambda fit, data: _hyper().predict(n_params=[3e9, 3e10]),
     "TwoStage": _two_stage,
     "Prediction": lambda fit, data: _two_stage(fit, data).predict(n_params=[1e9], n_tokens=[2e10]),
     # 27 s of compilation (the multiplier's roots through the delta method): in the slow run.
@@ -103,6 +114,9 @@ def _bands(result):
         return {n: (result.interval(n, 0.9), v) for n, v in result.params.items()}
     if isinstance(result, jscale.results.BootstrapResult):
         return {n: (result.interval(n, 0.9), v) for n, v in result.estimate.items()}
+    if isinstance(result, jscale.results.HyperResult):
+        names = ("learning_rate", "learning_rate:n_params")
+        return {n: (result.interval(n, 0.9), result._names()[n][1]) for n in names}
     if isinstance(result, (jscale.results.IsoFLOPResult, jscale.results.EnvelopeResult)):
         return {n: (result.interval(n, 0.9), result.exponents[n]) for n in ("a", "b")}
     if isinstance(result, jscale.results.Prediction):

@@ -355,6 +355,8 @@ class HyperOptimum(struct.PyTreeNode, Bands, kw_only=True):
     def __getitem__(self, name: str) -> np.ndarray:
         return self.value_of(name)
 
+    __repr__ = Bands.__repr__  # the dataclass's own would print every array
+
 
 def check_tolerance(tolerance) -> float:
     if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 < tolerance < 1:
