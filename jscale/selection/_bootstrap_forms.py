@@ -19,7 +19,9 @@ from jscale.fitting._bootstrap import as_key_data, check_n_resamples, resample_f
 from jscale.fitting._fit import check_law_and_data, check_objective, fit
 from jscale.selection._backtest import residual_test, split, trend_test
 from jscale.selection._forms import (
+    REJECT_BIC,
     Ensemble,
+    bic_gaps,
     check_laws,
     check_prior,
     check_score,
@@ -41,9 +43,14 @@ def bootstrap_forms(laws, data: ScalingData, *, key, n_resamples=None, by: str =
 
     Returns an `Ensemble`: `members` (each form's `BootstrapResult`; the first is the bootstrap of
     the first law alone with this key), the weights per resample and their bands, `predict` and
-    `compute_optimal` as `Mixture`s of the forms' draws, `summary()`. Warns with a `FormWarning`
+    `compute_optimal` as `Mixture`s of the forms' draws, `summary()`. The mixtures' bands are widened
+    for a stated form error that no candidate form expresses (`form_error=`, default `FORM_ERROR`, in
+    `predict`, `compute_optimal` and `allocations`; `jscale.selection._forms`). Warns with a `FormWarning`
     for every form of weight 5% or more that fails its held-out or residual test (`jscale.backtest`'s
-    `TrendTest`s; `Ensemble.diagnostics`).
+    `TrendTest`s; `Ensemble.diagnostics`). A form the data reject, whose full-data fit trails the best
+    form's by more than `REJECT_BIC` (50) in the Bayesian information criterion, takes no weight on any
+    resample, whatever its held-out score, and is named in a `FormWarning` (e.g. `Kaplan()`, which has
+    no irreducible term, beside `Chinchilla()` on Chinchilla-like runs).
 
     Long because it runs the three stages for every form (fits, bootstraps, held-out scores); each
     is a short block.
@@ -115,8 +122,10 @@ def bootstrap_forms(laws, data: ScalingData, *, key, n_resamples=None, by: str =
             members.append(member)
             held_out.append(train)
     charges = trend_charges(residuals) if score == "held-out+trend" else np.zeros(len(laws))
-    scores = np.stack(scores, axis=1) + log_prior - charges
-    point_scores = np.asarray(point_scores) + log_prior - charges
+    # a form the data reject (its fit trails the best form's by more than REJECT_BIC) takes no weight
+    rejected = np.where(bic_gaps([m.fit for m in members]) > REJECT_BIC, -np.inf, 0.0)
+    scores = np.stack(scores, axis=1) + log_prior - charges + rejected
+    point_scores = np.asarray(point_scores) + log_prior - charges + rejected
     weights = form_weights(scores)
     point_weights = form_weights(point_scores[None])[0]
     ensemble = Ensemble(forms=names, members=tuple(members), held_out=tuple(held_out), by=by, cutoff=cutoff,
