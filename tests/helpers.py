@@ -209,3 +209,26 @@ def traces():
         yield counts
     finally:
         jax.monitoring.unregister_event_duration_listener(listener)
+
+
+# Epoch AI's refit of Chinchilla (Besiroglu et al. 2024): the truth of the small simulated studies below.
+EPOCH = dict(E=1.81686, A=482.00572, B=2085.43420, alpha=0.34781, beta=0.36585)
+
+
+def epoch_loss(n, d):
+    """Exact losses of Epoch's Chinchilla law."""
+    return EPOCH["E"] + EPOCH["A"] * n ** -EPOCH["alpha"] + EPOCH["B"] * d ** -EPOCH["beta"]
+
+
+def isoflop_runs() -> jscale.ScalingData:
+    """An exact isoFLOP sweep: 3 budgets x 7 sizes."""
+    rows = [(n, c / (6 * n)) for c in (1e18, 1e19, 1e20) for n in np.geomspace(3e7, 3e9, 7)]
+    n, d = map(np.array, zip(*rows))
+    return jscale.ScalingData.from_arrays(n_params=n, n_tokens=d, loss=epoch_loss(n, d))
+
+
+def curve_runs() -> jscale.ScalingData:
+    """Exact training curves: 8 runs (the group column) of 12 checkpoints each."""
+    rows = [(n, d, f"run{k}") for k, n in enumerate(np.geomspace(3e7, 3e9, 8)) for d in np.geomspace(1e9, 1e12, 12)]
+    n, d, run = map(np.array, zip(*rows))
+    return jscale.ScalingData.from_arrays(n_params=n, n_tokens=d, loss=epoch_loss(n, d), group=run)

@@ -12,6 +12,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import curve_runs, isoflop_runs
 
 import jscale
 
@@ -38,18 +39,6 @@ def data():
 def fitted(data):
     with pytest.warns(jscale.warnings.DiagnosticWarning):
         return jscale.fit(LAW, data, starts=START)
-
-
-def _sweep():
-    rows = [(n, c / (6 * n)) for c in (1e18, 1e19, 1e20) for n in np.geomspace(3e7, 3e9, 7)]
-    n, d = map(np.array, zip(*rows))
-    return jscale.ScalingData.from_arrays(n_params=n, n_tokens=d, loss=_loss(n, d))
-
-
-def _curves():
-    rows = [(n, d, f"run{k}") for k, n in enumerate(np.geomspace(3e7, 3e9, 8)) for d in np.geomspace(1e9, 1e12, 12)]
-    n, d, run = map(np.array, zip(*rows))
-    return jscale.ScalingData.from_arrays(n_params=n, n_tokens=d, loss=_loss(n, d), group=run)
 
 
 def _hyper():
@@ -86,8 +75,8 @@ CASES = {
     "SampleSize": lambda fit, data: jscale.runs_needed(fit, width=0.5, design=data, compute=1e20),
     "Backtest": lambda fit, data: jscale.backtest(LAW, data, starts=START),
     "SweepPlan": lambda fit, data: jscale.plan_isoflop([1e19, 1e20], fit),
-    "IsoFLOPResult": lambda fit, data: jscale.isoflop(_sweep(), n_resamples=20, key=0),
-    "EnvelopeResult": lambda fit, data: jscale.envelope(_curves(), n_resamples=20, key=0),
+    "IsoFLOPResult": lambda fit, data: jscale.isoflop(isoflop_runs(), n_resamples=20, key=0),
+    "EnvelopeResult": lambda fit, data: jscale.envelope(curve_runs(), n_resamples=20, key=0),
     "HyperResult": lambda fit, data: _hyper(),
     "HyperOptimum": lambda fit, data: _hyper().predict(n_params=[3e9, 3e10]),
     "TwoStage": _two_stage,

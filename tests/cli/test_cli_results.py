@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
+from helpers import curve_runs, isoflop_runs
 
 import jscale
 from jscale import cli
@@ -36,18 +37,6 @@ def _runs():
     return jscale.ScalingData.from_arrays(n_params=n, n_tokens=d, loss=loss, err=err)
 
 
-def _sweep():
-    rows = [(n, c / (6 * n)) for c in (1e18, 1e19, 1e20) for n in np.geomspace(3e7, 3e9, 7)]
-    n, d = map(np.array, zip(*rows))
-    return jscale.ScalingData.from_arrays(n_params=n, n_tokens=d, loss=_loss(n, d))
-
-
-def _curves():
-    rows = [(n, d, f"run{k}") for k, n in enumerate(np.geomspace(3e7, 3e9, 8)) for d in np.geomspace(1e9, 1e12, 12)]
-    n, d, run = map(np.array, zip(*rows))
-    return jscale.ScalingData.from_arrays(n_params=n, n_tokens=d, loss=_loss(n, d), group=run)
-
-
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     """A result file of every kind jscale saves."""
@@ -62,8 +51,8 @@ def files(tmp_path_factory):
             "FitResult": fit,
             "BootstrapResult": jscale.bootstrap(LAW, data, n_resamples=8, key=0, starts="optimum", full_fit=fit,
                                                 jackknife=False),
-            "IsoFLOPResult": jscale.isoflop(_sweep(), n_resamples=20, key=0),
-            "EnvelopeResult": jscale.envelope(_curves(), n_resamples=20, key=0),
+            "IsoFLOPResult": jscale.isoflop(isoflop_runs(), n_resamples=20, key=0),
+            "EnvelopeResult": jscale.envelope(curve_runs(), n_resamples=20, key=0),
             "Ensemble": jscale.bootstrap_forms([LAW, other], data, key=0, n_resamples=8,
                                                full_fits=[fit, jscale.fit(other, data)], jackknife=False),
             "TwoStage": jscale.two_stage(fit, link, data, key=0, n_resamples=8),
@@ -139,7 +128,7 @@ def test_plot_kinds_follow_the_result(files, tmp_path, capsys):
     pytest.importorskip("matplotlib")
     png = str(tmp_path / "p.png")
     sweep = tmp_path / "sweep.json"
-    data = _sweep()
+    data = isoflop_runs()
     sweep.write_text(json.dumps({"N": data.n_params.tolist(), "D": data.n_tokens.tolist(), "loss": data.loss.tolist()}))
     for kind, argv in [("IsoFLOPResult", ["--kind", "isoflop", "--data", str(sweep)]),
                        ("IsoFLOPResult", ["--kind", "allocation", "--level", "0.5"]),
@@ -172,7 +161,7 @@ RENAMED = [
 @pytest.mark.parametrize("argv, said", RENAMED, ids=["fit", "isoflop", "plan next"])
 def test_earlier_option_names_still_work_and_say_the_new_one_once(argv, said, tmp_path, capsys, monkeypatch):
     sweep, runs = tmp_path / "sweep.csv", tmp_path / "runs.csv"
-    for path, data in ((sweep, _sweep()), (runs, _runs())):
+    for path, data in ((sweep, isoflop_runs()), (runs, _runs())):
         path.write_text("N,D,loss\n" + "".join(f"{n!r},{d!r},{v!r}\n" for n, d, v in
                                                zip(data.n_params.tolist(), data.n_tokens.tolist(), data.loss.tolist())))
     argv = [str(sweep) if a == "SWEEP" else str(runs) if a == "RUNS" else a for a in argv]
@@ -240,7 +229,7 @@ def test_fit_and_isoflop_print_bands_at_level(tmp_path, capsys):
                  "--out", "none", "--quiet"]) == 0
     assert "80% band of N* (delta method)" in capsys.readouterr().out
     sweep = tmp_path / "sweep.json"
-    data = _sweep()
+    data = isoflop_runs()
     sweep.write_text(json.dumps([{"N": n, "D": d, "loss": v} for n, d, v in
                                  zip(data.n_params.tolist(), data.n_tokens.tolist(), data.loss.tolist())]))
     assert main(["isoflop", str(sweep), "--resamples", "20", "--level", "0.8", "--out", "none", "--quiet"]) == 0
@@ -271,7 +260,8 @@ def test_data_files_of_every_format_on_the_command_line(tmp_path, capsys):
         import pandas  # noqa: F401
         import pyarrow  # noqa: F401
     except ImportError:
-        refused["runs.parquet"] = "is a Parquet file; reading it needs pandas and pyarrow (pip install 'jscale[parquet]')"
+        refused["runs.parquet"] = ("is a Parquet file; reading it needs pandas and pyarrow (pip install "
+                                   "'jscale[parquet]')")
     else:
         refused["runs.parquet"] = "as Parquet"
     for name, message in refused.items():
