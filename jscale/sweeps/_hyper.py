@@ -256,6 +256,17 @@ class HyperResult(struct.PyTreeNode, kw_only=True):
         Cells outside the fitted ones warn (`ExtrapolationWarning`) with the distance in decades."""
         return _predict(self, check_tolerance(tolerance), at)
 
+    def penalty(self, factor, **at) -> HyperOptimum:
+        """The loss penalty of missing the optimum by `factor` (e.g. 2: half or twice the optimal
+        value) at cells `at`: the relative loss increase exp(k (ln factor)^2) - 1, k the parabolas'
+        curvature law there, per hyperparameter as "<h>_penalty", with bands (method "parabola")."""
+        factor = np.asarray(factor, np.float64)
+        if factor.ndim or not np.isfinite(factor) or factor <= 0:
+            raise ValueError(f"factor must be one positive number, e.g. 2 (half or twice the optimum); got {factor!r}.")
+        if self.method != "parabola":
+            raise ValueError("penalty needs the parabolas' curvature: fit with method='parabola'.")
+        return _predict(self, None, at, penalty=float(abs(np.log(factor))))
+
     def diagnostics(self) -> list:
         """Cells left out or doubtful, as `jscale.warnings.Diagnostic` records (`hyperparameters` warned)."""
         if not self.notes:
@@ -364,7 +375,7 @@ def check_tolerance(tolerance) -> float:
     return float(tolerance)
 
 
-def _predict(result: HyperResult, tolerance: float, at: dict) -> HyperOptimum:
+def _predict(result: HyperResult, tolerance: float | None, at: dict, penalty: float | None = None) -> HyperOptimum:
     missing = [b for b in result.scale if b not in at]
     unknown = [c for c in at if c not in result.scale]
     if missing or unknown:
@@ -376,11 +387,14 @@ def _predict(result: HyperResult, tolerance: float, at: dict) -> HyperOptimum:
         raise ValueError("predict's cell columns must be positive finite numbers (one value or a 1-D array each).")
     log_x = np.stack([np.log(c) for c in cols], axis=1)  # (K, nb)
     design = np.concatenate([np.ones((len(log_x), 1)), log_x], axis=1)
-    reach = np.log(np.log1p(tolerance))
+    reach = None if tolerance is None else np.log(np.log1p(tolerance))
 
     def values(laws, curvature_laws):  # (..., k, T) -> name -> (..., K)
         out = {}
         for i, h in enumerate(result.over):
+            if penalty is not None:  # the loss ratio of missing h* by exp(penalty): exp(k penalty^2) - 1
+                out[f"{h}_penalty"] = np.expm1(np.exp(curvature_laws[..., i, :] @ design.T) * penalty ** 2)
+                continue
             log_h = laws[..., i, :] @ design.T
             half = np.sqrt(np.exp(reach - curvature_laws[..., i, :] @ design.T)) if result.method == "parabola" \
                 else np.full_like(log_h, np.nan)
@@ -388,7 +402,8 @@ def _predict(result: HyperResult, tolerance: float, at: dict) -> HyperOptimum:
                 np.exp(log_h + half)
         return out
 
-    names = tuple(n for h in result.over for n in (h, f"{h}_low_range", f"{h}_high_range"))
+    names = tuple(f"{h}_penalty" for h in result.over) if penalty is not None else \
+        tuple(n for h in result.over for n in (h, f"{h}_low_range", f"{h}_high_range"))
     est = values(np.asarray(result.laws), np.asarray(result.curvature_laws))
     draws = draw_ok = None
     if result.banded:

@@ -96,6 +96,15 @@ def test_predict_gives_the_law_and_the_basin_width(exact):
     assert np.all(inside.decades == 0)
 
 
+def test_the_penalty_of_missing_the_optimum(exact):
+    pred = exact.penalty(2, n_params=[1e9, 2e9], n_tokens=[5e10, 5e10])
+    np.testing.assert_allclose(pred["learning_rate_penalty"], np.expm1(CURVATURE * np.log(2) ** 2), rtol=1e-8)
+    assert exact.penalty(0.5, n_params=1e9, n_tokens=5e10)["learning_rate_penalty"][0] == pytest.approx(
+        pred["learning_rate_penalty"][0])
+    with pytest.raises(ValueError, match="factor must be one positive number"):
+        exact.penalty(-2, n_params=1e9, n_tokens=5e10)
+
+
 def test_a_grid_of_two_hyperparameters():
     result = jscale.hyperparameters(grid_study(), ("learning_rate", "batch_size"), "n_tokens", n_resamples=0)
     d = result.cells["n_tokens"]
