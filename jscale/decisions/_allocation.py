@@ -16,6 +16,7 @@ the test of this solver, not a shortcut.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from typing import Any, ClassVar
 
 import jax
@@ -24,6 +25,7 @@ import numpy as np
 from flax import struct
 
 from jscale.base._numerics import read_only, x64_scope
+from jscale.base._warnings import IntervalWarning
 from jscale.engine._optimum import solve, status
 from jscale.inference._bands import Bands, evaluate, to_bands
 from jscale.inference._diagnostics import extrapolation
@@ -33,6 +35,20 @@ from jscale.inference._results import BootstrapResult, FitResult
 from jscale.laws._laws import Law
 
 ALLOCATION_COLUMNS = ("n_params", "n_tokens")
+# Delta-method bands of N* from a fit of fewer distinct configurations than this per fitted
+# parameter are too narrow. `python benchmarks/calibrate_intervals.py` (Chinchilla-like studies
+# simulated from a known law, 100 data sets each; benchmarks/RESULTS.md, 2026-12-07) measured how
+# often the 95% band of N*(C) at 1e21-1e25 FLOP covered the true N*: delta method 74-83% at 25
+# runs, 80-88% at 50, 84-92% at 100, 92-93% at 240; the bootstrap's 95-100% at every size.
+FEW_CONFIGS_PER_PARAM = 40
+_DELTA_BANDS_NOTE = (
+    "Compute-optimal allocation from a fit of {n} configurations for {p} parameters: its bands come from the delta "
+    "method on the fit's curvature, which is too narrow for so few runs. On simulated Chinchilla-like studies of 25 "
+    "runs, its 95% band of N* covered the true N* in 74-83% of them, the bootstrap's in 95-99% (the delta method's: "
+    "80-88% at 50 runs, 84-92% at 100, 92-93% at 240; python benchmarks/calibrate_intervals.py). For the "
+    "allocation's band, pass a jscale.bootstrap result to compute_optimal (on the command line, jscale fit "
+    "bootstraps by default)."
+)
 # Tokens-per-parameter ratios (log D/N) scanned for a start: 1e-5 to 1e8.
 _LOG_RATIOS = np.linspace(np.log(1e-5), np.log(1e8), 40)
 
@@ -200,6 +216,44 @@ def _probe_cost(cost) -> None:
     if not all(np.isfinite(v) and v > 0 for v in values):
         raise ValueError(f"cost(n_params, n_tokens) must be a positive finite cost; at (N, D) = (1e8, 2e9) and "
                          f"(1e10, 2e11) it gives {values[0]!r} and {values[1]!r}.")
+
+
+def _no_optimum(law, theta, allocation, fixed_logs) -> str | None:
+    """Why the solve failed, where it did because the law's loss does not fall with n_params or
+    with n_tokens (e.g. Chinchilla with alpha <= 0): then no allocation is optimal, every unit of
+    cost goes to the other input and the solve runs off along the constraint. None otherwise."""
+    bad = np.flatnonzero((allocation.status != "success") & np.isfinite(allocation.n_params)
+                         & np.isfinite(allocation.n_tokens))
+    if not bad.size:
+        return None
+    with x64_scope():
+        def slopes(u, v, fixed):  # d log L / d log N, d log L / d log D
+            return jax.grad(lambda w: _log_loss(law, jnp.asarray(theta), w[0], w[1], fixed))(jnp.stack([u, v]))
+
+        fixed = {k: jnp.asarray(v[bad]) for k, v in fixed_logs.items()}
+        found = np.asarray(jax.vmap(slopes)(jnp.log(allocation.n_params[bad]), jnp.log(allocation.n_tokens[bad]),
+                                            fixed))
+    for j, column in enumerate(ALLOCATION_COLUMNS):
+        flat = found[:, j] >= 0
+        if flat.any():
+            k = int(np.argmax(flat))
+            return (f"the {law.name} law's loss does not fall as {column} grows (d log L/d log {column} = "
+                    f"{found[k, j]:.3g} at n_params = {allocation.n_params[bad[k]]:.3g}, n_tokens = "
+                    f"{allocation.n_tokens[bad[k]]:.3g}), so no allocation is optimal: every unit of cost would go "
+                    f"to {ALLOCATION_COLUMNS[1 - j]} (a zero or negative exponent of {column}, like a Chinchilla "
+                    f"{('alpha', 'beta')[j]} of 0, does this)")
+    return None
+
+
+def _delta_bands_note(estimate) -> str | None:
+    """What to say of delta-method bands from a fit of few configurations (fewer than
+    `FEW_CONFIGS_PER_PARAM` per fitted parameter; issue 33, item 10), or None."""
+    if estimate.covariance is None or estimate.draws is not None:
+        return None
+    n, p = (0 if estimate.fit is None else estimate.fit.n_configs), estimate.law.n_free
+    if n >= FEW_CONFIGS_PER_PARAM * p:
+        return None
+    return _DELTA_BANDS_NOTE.format(n=n, p=p)
 
 
 def fixed_columns(law, over, fixed, summary, *, hint: str = "") -> dict:
@@ -381,6 +435,17 @@ def compute_optimal(result, compute, *, cost=None, fixed=None, params=None) -> A
         An `Allocation` (n_params, n_tokens, loss, tokens_per_param, exponent_params,
         exponent_tokens over budgets; `interval(name)` for bands; `table()`).
 
+    Raises:
+        ValueError: `params` whose loss does not fall with n_params or with n_tokens (e.g. a
+            Chinchilla alpha or beta of 0): no allocation is optimal. From a fitted result, the
+            budgets concerned get status "max_steps" and the `ConvergenceWarning` says why.
+
+    Warns:
+        IntervalWarning: from a `FitResult` of fewer than 40 distinct configurations per fitted
+            parameter (200 for Chinchilla), once per call: its delta-method bands are too narrow
+            there (coverage measured by `benchmarks/calibrate_intervals.py`); the bands of a
+            `BootstrapResult` cover.
+
     Example:
         >>> import jscale
         >>> law = jscale.laws.Chinchilla()
@@ -408,7 +473,13 @@ def compute_optimal(result, compute, *, cost=None, fixed=None, params=None) -> A
                   {"n_params": values["n_params"], "n_tokens": values["n_tokens"], **natural_fixed})
     allocation = Allocation(law=law, cost=cost, compute=read_only(budgets), solve_status=read_only(est["status"]),
                             fixed=natural_fixed, draws=draws, draw_ok=draw_ok, sd=sd, **values)
-    allocation._warn_failed("Compute-optimal allocation", budgets)
+    reason = _no_optimum(law, estimate.theta, allocation, fixed_logs)
+    if reason is not None and estimate.result is None:
+        raise ValueError(f"With these params {reason}. Pass params whose loss falls with both n_params and n_tokens.")
+    allocation._warn_failed("Compute-optimal allocation" + (f" ({reason})" if reason else ""), budgets)
+    note = _delta_bands_note(estimate)
+    if note is not None:
+        warnings.warn(IntervalWarning(note), stacklevel=2)
     return allocation
 
 

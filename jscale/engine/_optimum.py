@@ -29,7 +29,10 @@ The solver (one problem, one theta; the callers `vmap` it over points and draws)
 
 Derivatives of z with respect to theta and args come from the implicit function theorem on F at
 the solution (a `custom_jvp`): dz = -F_z^-1 (F_theta dtheta + F_args dargs), not from the
-iterations; a pinned variable does not move. `status` reports `jscale.solvers.Status` codes.
+iterations; a pinned variable does not move. `status` reports `jscale.solvers.Status` codes: a
+solution has a small residual F and a small Newton step -F_z^-1 F from it (a residual alone is
+small wherever the objective is flat: the loss of a law with alpha = 0 runs off towards N -> 0,
+D -> inf, with a gradient below any absolute tolerance and no optimum anywhere).
 """
 
 from __future__ import annotations
@@ -49,6 +52,10 @@ _MAX_LOG_STEP = 1.0
 _FEASIBLE = 1e-6
 # The KKT residual below which a solve has converged, relative to 1 + max |w|.
 _TOL = 1e-9
+# ... and the Newton step (in e-folds of the variables, relative to 1 + max |w|) that must be as
+# small: a converged solve stops at steps of 1e-13 and the next is smaller still; a solve running
+# off along a flat valley (no optimum) has steps of an e-fold or more.
+_STEP_TOL = 1e-6
 
 
 def _lagrangian_gradient(problem, w, lam, theta, args):
@@ -192,11 +199,32 @@ def _solve_jvp(problem, primals, tangents):
     return z, jnp.linalg.solve(jax.jacfwd(f)(z, theta, args), -f_dot)
 
 
+def _small_solve(a, b):
+    """x with a x = b for a small (n, n) `a`, by Gauss-Jordan elimination with partial pivoting,
+    unrolled in jax.numpy: inf or NaN where `a` is singular. Not `jnp.linalg.solve`: its LAPACK
+    call, batched over every point and draw after the solves, hung XLA's CPU runtime now and then
+    (about one call in 150 of `compute_optimal` on 500 draws at 4 budgets, jaxlib 0.10.2)."""
+    n = a.shape[0]
+    m = jnp.concatenate([a, b[:, None]], axis=1)
+    for i in range(n):
+        p = i + jnp.argmax(jnp.abs(m[i:, i]))
+        top, pivot = m[i], m[p]
+        m = m.at[p].set(top).at[i].set(pivot / pivot[i])
+        m = m - jnp.outer(m[:, i].at[i].set(0.0), m[i])
+    return m[:, n]
+
+
 def status(problem, z, theta, args, lower, upper):
-    """`Status` code of a solution: SUCCESS where the KKT residual is within tolerance,
-    NONFINITE where z is not finite, MAX_STEPS otherwise."""
+    """`Status` code of a solution: SUCCESS where the KKT residual and the Newton step from z are
+    both within tolerance, NONFINITE where z is not finite, MAX_STEPS otherwise (among them the
+    points where the objective is flat and the solve ran off without an optimum: the step there
+    is large or, where F_z is singular, not finite)."""
+    m = problem.n_vars
     pinned, bound = pins(problem, z, lower, upper)
-    res = residual(problem, z, theta, args, pinned, bound)
+    jac, res = jacobian_and_value(lambda v: residual(problem, v, theta, args, pinned, bound), z)
+    step = _small_solve(jac, -res)[:m]
     finite = jnp.all(jnp.isfinite(z))
-    converged = jnp.max(jnp.abs(res)) <= _TOL * (1 + jnp.max(jnp.abs(z[:problem.n_vars])))
+    scale = 1 + jnp.max(jnp.abs(z[:m]))
+    converged = ((jnp.max(jnp.abs(res)) <= _TOL * scale) & jnp.all(jnp.isfinite(step))
+                 & (jnp.max(jnp.abs(step)) <= _STEP_TOL * scale))
     return jnp.where(~finite, int(Status.NONFINITE), jnp.where(converged, int(Status.SUCCESS), int(Status.MAX_STEPS)))

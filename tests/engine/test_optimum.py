@@ -1,11 +1,17 @@
 """jscale.optimum: the one optimum solver, against closed forms, finite differences and duality."""
 
+import dataclasses
+from typing import ClassVar
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
 from helpers import quiet
 
 import jscale
+from jscale.base._numerics import x64_scope
+from jscale.base._status import Status
+from jscale.engine._optimum import _small_solve, pins, residual, solve, status
 from jscale.laws import Param, custom
 
 LAW = jscale.laws.Chinchilla()
@@ -172,3 +178,55 @@ def test_bands_over_bootstrap_draws(lr_fit):
 def test_errors_name_the_argument(kwargs, message):
     with pytest.raises(ValueError, match=message):
         jscale.optimum(LR_LAW, params=LR_TRUTH, **kwargs)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Valley:
+    """min theta0 exp(-w1) + theta1 exp(w1) subject to w0 + w1 = 0. With theta1 = 0 the objective
+    falls forever along the constraint and does not depend on w0 (an allocation with alpha = 0):
+    no optimum, and each Newton step is exactly one e-fold."""
+
+    n_vars: ClassVar[int] = 2
+    n_constraints: ClassVar[int] = 1
+
+    def objective(self, w, theta, args):
+        return theta[0] * jnp.exp(-w[1]) + theta[1] * jnp.exp(w[1])
+
+    def constraint(self, w, theta, args):
+        return (w[0] + w[1])[None]
+
+
+@pytest.mark.parametrize(("theta", "expected"), [((1.0, 1.0), Status.SUCCESS), ((1.0, 0.0), Status.MAX_STEPS)])
+def test_a_solve_running_off_a_flat_objective_is_not_a_success(theta, expected):
+    """The KKT residual alone is small far out in a valley without a minimum (24 steps out, e^-24);
+    the Newton step from there (an e-fold) says the solve has not converged."""
+    problem, starts = _Valley(), jnp.zeros((1, 2))
+    with x64_scope():
+        theta = jnp.asarray(theta)
+        z = solve(problem, theta, None, starts, None, None)
+        res = residual(problem, z, theta, None, *pins(problem, z, None, None))
+        assert float(jnp.max(jnp.abs(res))) < 1e-9
+        assert int(status(problem, z, theta, None, None, None)) == expected
+    if expected == Status.SUCCESS:
+        np.testing.assert_allclose(np.asarray(z[:2]), 0.0, atol=1e-12)
+    else:
+        assert float(z[1]) > 10  # ran off, an e-fold a step, until the step limit
+
+
+def test_an_allocation_without_an_optimum_is_not_converged():
+    with pytest.warns(jscale.warnings.ConvergenceWarning, match="failed at 2 of 2"):
+        best = jscale.optimum(LAW, ("n_params", "n_tokens"), cost=six_nd, budget=[1e21, 1e24],
+                              params={**EPOCH, "alpha": 0.0})
+    assert not best.converged.any()
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 6])
+def test_the_status_step_solve_matches_lapack_and_fails_loudly_when_singular(n):
+    rng = np.random.default_rng(n)
+    a, b = rng.normal(size=(n, n)), rng.normal(size=n)
+    a[0], a[-1] = a[-1], a[0].copy()  # a pivot that must move
+    with x64_scope():
+        np.testing.assert_allclose(np.asarray(_small_solve(jnp.asarray(a), jnp.asarray(b))), np.linalg.solve(a, b),
+                                   rtol=1e-10, atol=1e-12)
+        singular = np.ones((n, n)) if n > 1 else np.zeros((1, 1))
+        assert not np.all(np.isfinite(np.asarray(_small_solve(jnp.asarray(singular), jnp.asarray(b)))))
