@@ -651,6 +651,9 @@ def _fit(args) -> int:
         with warnings.catch_warnings(record=True) as caught, \
                 _progress.status(f"Allocating at {len(budgets)} budgets{draws}", show):
             warnings.simplefilter("ignore", jscale.warnings.IntervalWarning)
+            # ... but the note that delta-method bands of N* from few runs are too narrow is for the user
+            warnings.filterwarnings("always", message="Compute-optimal allocation from a fit",
+                                    category=jscale.warnings.IntervalWarning)
             warnings.simplefilter("always", jscale.warnings.ExtrapolationWarning)
             allocation = jscale.compute_optimal(saved, budgets)
         print("\nCompute-optimal allocation (C = 6 N D):")

@@ -210,6 +210,8 @@ class TwoStage(struct.PyTreeNode, kw_only=True):
 
         with warnings.catch_warnings(record=True) as caught:  # said again below, at the caller's line
             warnings.simplefilter("always")
+            # the loss stage's N* and D* are used, not their bands: the note on delta-method bands is not for here
+            warnings.filterwarnings("ignore", message="Compute-optimal allocation from a fit")
             alloc = compute_optimal(self.loss_fit if self.loss_boot is None else self.loss_boot, compute, cost=cost,
                                     fixed=fixed)
         for found in caught:
