@@ -41,37 +41,10 @@ from jscale.data._data import ScalingData, check_column
 from jscale.fitting._bootstrap import as_key_data
 from jscale.inference._bands import Bands
 from jscale.inference._uncertainty import check_level
-from jscale.losses._losses import Squared, resolve_loss
-from jscale.sweeps._isoflop import OFF_CENTRE, WIDE, _cubic_shift, _solve3, band, check_resamples
+from jscale.losses._losses import resolve_loss
+from jscale.sweeps._isoflop import OFF_CENTRE, WIDE, _cubic_shift, _quadratic, _solve, band, check_resamples
 
 METHODS = ("parabola", "near")
-# Reweighting steps of a robust quadratic (a Huber fit settles in far fewer).
-_IRLS_STEPS = 30
-
-
-def _basis(u):
-    """Quadratic basis of (M, k) centred log values: 1, u_i, then u_i u_j (i <= j)."""
-    k = u.shape[1]
-    cols = [jnp.ones(u.shape[0], u.dtype)] + [u[:, i] for i in range(k)]
-    cols += [u[:, i] * u[:, j] for i in range(k) for j in range(i, k)]
-    return jnp.stack(cols, axis=-1)
-
-
-def _quadratic(x, y, w, loss):
-    """Weighted least squares (iteratively reweighted for a robust loss) of y on the quadratic
-    basis of x - center, center the weighted mean of x (M, k). Returns (coef, center)."""
-    center = jnp.sum(w[:, None] * x, axis=0) / jnp.sum(w)
-    basis = _basis(x - center[None, :])
-
-    def solve(weights):
-        return _solve((basis * weights[:, None]).T @ basis, (basis * weights[:, None]).T @ y)
-
-    coef = solve(w)
-    if not isinstance(loss, Squared):
-        coef = jax.lax.fori_loop(0, _IRLS_STEPS, lambda _, c: solve(w * loss.irls_weight(y - basis @ c)), coef)
-    return coef, center
-
-
 def _vertex(coef, k: int):
     """(u*, y*, curvature (k,), is a minimum) of a quadratic in k = 1 or 2 centred log values."""
     if k == 1:
@@ -112,18 +85,6 @@ def _cell(w, x, y, real, *, k, method, log_near, loss):
         y_star, curvature = y_min, jnp.full((k,), jnp.nan, x.dtype)
         coef, center = jnp.zeros(1 + k + k * (k + 1) // 2, x.dtype), jnp.zeros(k, x.dtype)
     return {"star": star, "y_star": y_star, "curvature": curvature, "inside": inside, "coef": coef, "center": center}
-
-
-def _solve(m, r):
-    """m^-1 r for a small symmetric system: closed forms for 2 x 2 and 3 x 3 (a few fused
-    operations under vmap, where batched LAPACK calls compile slowly and loop over tiny
-    matrices; NaN or inf where singular), `jnp.linalg.solve` beyond."""
-    if m.shape[0] == 3:
-        return _solve3(m, r)
-    if m.shape[0] == 2:
-        det = m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0]
-        return jnp.stack([m[1, 1] * r[0] - m[0, 1] * r[1], m[0, 0] * r[1] - m[1, 0] * r[0]]) / det
-    return jnp.linalg.solve(m, r)
 
 
 def _distinct(x, present):

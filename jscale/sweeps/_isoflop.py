@@ -184,23 +184,45 @@ _IRLS_STEPS = 30
 
 
 def _parabola(x, y, w, loss):
-    """y = c0 + c1 u + c2 u^2 with u = x - center, for one budget: weighted least squares, or
-    for a robust loss iteratively reweighted least squares from it (weights w psi(r)/r).
+    """y = c0 + c1 u + c2 u^2 with u = x - center, for one budget (x (M,)): `_quadratic` in one
+    variable. Returns ((c0, c1, c2), center), center a scalar."""
+    coef, center = _quadratic(x[:, None], y, w, loss)
+    return coef, center[0]
 
-    Returns ((c0, c1, c2), center). `center` is the weighted mean of x, which keeps the normal
-    equations well conditioned.
-    """
-    center = jnp.sum(w * x) / jnp.sum(w)
-    u = x - center
-    basis = jnp.stack([jnp.ones_like(u), u, u * u], axis=-1)  # (M, 3)
+
+def _basis(u):
+    """Quadratic basis of (M, k) centred log values: 1, u_i, then u_i u_j (i <= j)."""
+    k = u.shape[1]
+    cols = [jnp.ones(u.shape[0], u.dtype)] + [u[:, i] for i in range(k)]
+    cols += [u[:, i] * u[:, j] for i in range(k) for j in range(i, k)]
+    return jnp.stack(cols, axis=-1)
+
+
+def _quadratic(x, y, w, loss):
+    """Weighted least squares (iteratively reweighted for a robust loss) of y on the quadratic
+    basis of x - center, center the weighted mean of x (M, k). Returns (coef, center)."""
+    center = jnp.sum(w[:, None] * x, axis=0) / jnp.sum(w)
+    basis = _basis(x - center[None, :])
 
     def solve(weights):
-        return _solve3((basis * weights[:, None]).T @ basis, (basis * weights[:, None]).T @ y)
+        return _solve((basis * weights[:, None]).T @ basis, (basis * weights[:, None]).T @ y)
 
     coef = solve(w)
     if not isinstance(loss, Squared):
         coef = jax.lax.fori_loop(0, _IRLS_STEPS, lambda _, c: solve(w * loss.irls_weight(y - basis @ c)), coef)
     return coef, center
+
+
+def _solve(m, r):
+    """m^-1 r for a small symmetric system: closed forms for 2 x 2 and 3 x 3 (a few fused
+    operations under vmap, where batched LAPACK calls compile slowly and loop over tiny
+    matrices; NaN or inf where singular), `jnp.linalg.solve` beyond."""
+    if m.shape[0] == 3:
+        return _solve3(m, r)
+    if m.shape[0] == 2:
+        det = m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0]
+        return jnp.stack([m[1, 1] * r[0] - m[0, 1] * r[1], m[0, 0] * r[1] - m[1, 0] * r[0]]) / det
+    return jnp.linalg.solve(m, r)
 
 
 def _solve3(m, r):
