@@ -278,10 +278,11 @@ def hyperparameter_cells(result, data, *, ax=None, level: float = 0.95, max_cell
 
 def hyperparameter_law(result, *, along: str | None = None, at: dict | None = None, ax=None, level: float = 0.95,
                        hyperparameter: str | None = None, reach: float = 1.5):
-    """The optimal hyperparameter against one scale column (`along`, default the first): the used
-    cells' optima (other scale columns shown by colour) and the power law with its band, at the
-    other scale columns' values in `at` (default their largest fitted values), from a third of
-    the smallest cell to `reach` decades beyond the largest; a dashed line marks where the cells end."""
+    """The optimal hyperparameter (or the critical one, of a `HyperResult.critical` result) against
+    one scale column (`along`, default the first): the used cells' optima (other scale columns
+    shown by colour) and the power law with its band, at the other scale columns' values in `at`
+    (default their largest fitted values), from a third of the smallest cell to `reach` decades
+    beyond the largest; a dashed line marks where the cells end."""
     result = _hyper_of(result)
     along = result.scale[0] if along is None else along
     h = result.over[0] if hyperparameter is None else hyperparameter
@@ -297,14 +298,18 @@ def hyperparameter_law(result, *, along: str | None = None, at: dict | None = No
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ExtrapolationWarning)
         line = result.predict(**{along: grid}, **{b: np.full(len(grid), v) for b, v in others.items()})
-    ax.scatter(values, result.optimum[h][used], color="C0", zorder=3, label="cell optima")
+    critical = result.method == "critical"  # `HyperResult.critical`: the near-optimal range's upper end
+    word = "critical" if critical else "optimal"
+    ax.scatter(values, result.optimum[h][used], color="C0", zorder=3,
+               label="cells' critical values" if critical else "cell optima")
     exponent = result.exponents[h][along]
-    ax.plot(grid, line[h], color="C0", label=f"{h}* ~ {along}^{exponent:.3f}"
+    ax.plot(grid, line[h], color="C0", label=f"{h}{'_crit' if critical else '*'} ~ {along}^{exponent:.3f}"
             + (f" at {', '.join(f'{b} {v:.2g}' for b, v in others.items())}" if others else ""))
     if line.draws is not None:
         ax.fill_between(grid, *line.interval(h, level), color="C0", alpha=0.2, linewidth=0)
-    ax.set(xscale="log", yscale="log", xlabel=along, ylabel=f"optimal {h}")
-    _title(ax, f"optimal {h} against {along}", f"{int(used.sum())} cells ({result.method})",
+    ax.set(xscale="log", yscale="log", xlabel=along, ylabel=f"{word} {h}")
+    _title(ax, f"{word} {h} against {along}", f"{int(used.sum())} cells (" + (
+        f"within {100 * result.tolerance:g}% of the best loss" if critical else result.method) + ")",
            f"{100 * level:g}% band" if line.draws is not None else None)
     _mark_extrapolation(ax, float(values.max()))
     ax.legend(frameon=False, fontsize="small")

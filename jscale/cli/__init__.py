@@ -207,6 +207,9 @@ def _hyper_parser(sub, common) -> None:
                    "7e9,2e12); may be repeated")
     h.add_argument("--tolerance", type=float, default=0.01,
                    help="relative loss increase that bounds the near-optimal range (default 0.01)")
+    h.add_argument("--critical", default=None, metavar="COL",
+                   help="also the critical value of this hyperparameter per cell (the largest within --tolerance of "
+                   "the cell's best loss, e.g. the critical batch_size) and its power law, with bands")
     _level_option(h)
     h.add_argument("--out", default="jscale-hyperparameters", help="directory for result.jscale, summary.json and "
                    "the two plots (default: jscale-hyperparameters; 'none' writes nothing)")
@@ -1224,21 +1227,31 @@ def _hyperparameters(args) -> int:
         result = jscale.hyperparameters(data, over, scale, method=args.method, near=args.near, loss=args.loss,
                                         delta=args.delta, n_resamples=args.resamples, key=args.seed)
         prediction = None if at is None else result.predict(tolerance=args.tolerance, **at)
+        critical = None if args.critical is None else result.critical(args.tolerance, over=args.critical)
+        critical_at = None if critical is None or at is None else critical.predict(**at)
     print(f"Data: {source}, {len(data)} runs.\n")
     print(cli_text(result.summary(args.level), args.flags))
+    if critical is not None:
+        print("\n" + cli_text(critical.summary(args.level), args.flags))
     findings = Findings(args.flags)
     findings.say(caught)
-    rows = None
+    rows = critical_rows = None
     if prediction is not None:
         print(f"\nOptimum at the cells asked for (near-optimal range: loss within {args.tolerance:g} of the "
               "optimum's):")
         rows = prediction.rows(args.level)
         print(prediction.table(args.level))
+    if critical_at is not None:
+        print(f"\nCritical {args.critical} at the cells asked for:")
+        critical_rows = critical_at.rows(args.level)
+        print(critical_at.table(args.level))
     if args.out.lower() != "none":
         with output_folder(args.out) as out:
             jscale.save(result, out / "result.jscale")
             summary = {**result.to_dict(args.level), "data_source": source, "prediction": rows,
                        "warnings": findings.lines}
+            if critical is not None:
+                summary["critical"] = {**critical.to_dict(args.level), "prediction": critical_rows}
             (out / "summary.json").write_text(json.dumps(strict_json(summary), indent=2, allow_nan=False) + "\n")
             written = ["result.jscale", "summary.json"]
             if _matplotlib():
@@ -1251,6 +1264,10 @@ def _hyperparameters(args) -> int:
                     name = f"optimum_{re.sub(r'[^A-Za-z0-9_.-]+', '_', h)}.png"
                     _save_figure(jplot.hyperparameter_law(result, hyperparameter=h, level=args.level).figure,
                                  out / name)
+                    written.append(name)
+                if critical is not None:
+                    name = f"critical_{re.sub(r'[^A-Za-z0-9_.-]+', '_', args.critical)}.png"
+                    _save_figure(jplot.hyperparameter_law(critical, level=args.level).figure, out / name)
                     written.append(name)
         if not args.quiet:
             print(f"\nWrote {', '.join(written)} to {args.out}/", file=sys.stderr)

@@ -484,6 +484,8 @@ def _check_hyper(result: HyperResult) -> None:
             _fail("a per-cell table is not one number per cell")
     _array(result, "laws", (k, t), finite=True)
     _array(result, "curvature_laws", (k, t))
+    if result.span is not None:
+        _array(result, "span", (g, k, 2))
     used = np.asarray(result.included, bool)
     if not used.any() or not all(np.all(np.isfinite(np.asarray(v)[used])) for v in result.optimum.values()):
         _fail("a cell the power laws use has no finite optimum")
@@ -493,7 +495,9 @@ def _check_hyper(result: HyperResult) -> None:
     if result.draws is not None:
         b = len(np.atleast_1d(result.draw_ok))
         _array(result, "draw_ok", (b,), "b")
-        shapes = {"optimum": (b, g, k), "laws": (b, k, t), "curvature_laws": (b, k, t)}
+        shapes = {"optimum": (b, g, k), "laws": (b, k, t), "curvature_laws": (b, k, t), "curvature": (b, g, k)}
+        if isinstance(result.draws, dict) and "curvature" not in result.draws:  # saved before jscale 0.3.1
+            del shapes["curvature"]
         if not isinstance(result.draws, dict) or set(result.draws) != set(shapes) or any(
                 np.shape(result.draws[n]) != shape for n, shape in shapes.items()):
             _fail("draws do not hold the optima and power laws of every resample")

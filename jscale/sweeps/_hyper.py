@@ -142,8 +142,13 @@ class HyperResult(struct.PyTreeNode, kw_only=True):
     for plots `coef`, `center` (G, ...) (the quadratic in centred logs, `jscale.sweeps._hyper._basis`).
     Power laws (`laws`): for each hyperparameter h, log h* = coef[0] + sum_j coef[j] log scale[j-1],
     and the same of the log curvature of the parabola (`curvature_laws`), each (k, 1 + len(by)).
-    `draws` holds them per resample (keys "optimum" (B, G, k), "laws", "curvature_laws"),
-    `draw_ok` the resamples counted in bands; `notes` the cells left out and why.
+    `draws` holds them per resample (keys "optimum" (B, G, k), "laws", "curvature_laws" and the
+    cells' "curvature" (B, G, k)), `draw_ok` the resamples counted in bands; `span` (G, k, 2) each
+    cell's lowest and highest swept value; `notes` the cells left out and why.
+
+    `critical(tolerance)` gives a result of the same kind (method "critical", `tolerance` set)
+    whose per-cell values are the largest near-optimal value of one hyperparameter and whose
+    power laws are fitted through those (critical batch size against tokens, for instance).
     """
 
     over: tuple = struct.field(pytree_node=False)
@@ -163,7 +168,9 @@ class HyperResult(struct.PyTreeNode, kw_only=True):
     draws: dict | None = None
     draw_ok: np.ndarray | None = None
     key: np.ndarray | None = None
+    span: np.ndarray | None = None
     notes: tuple = struct.field(pytree_node=False, default=())
+    tolerance: float | None = struct.field(pytree_node=False, default=None)
 
     @property
     def n_resamples(self) -> int:
@@ -213,8 +220,9 @@ class HyperResult(struct.PyTreeNode, kw_only=True):
     def predict(self, *, tolerance: float = 0.01, **at) -> HyperOptimum:
         """The optimal hyperparameters at new cells, e.g. `predict(n_params=7e9, n_tokens=2e12)`, with
         bands, and the near-optimal range: the values whose loss lies within `tolerance` (relative)
-        of the optimum's by the parabolas' curvature law (method "parabola" only; NaN otherwise).
-        Cells outside the fitted ones warn (`ExtrapolationWarning`) with the distance in decades."""
+        of the optimum's by the parabolas' curvature law (method "parabola" only; NaN otherwise; a
+        `critical` result predicts its critical values alone). Cells outside the fitted ones warn
+        (`ExtrapolationWarning`) with the distance in decades."""
         return _predict(self, check_tolerance(tolerance), at)
 
     def penalty(self, factor, **at) -> HyperOptimum:
@@ -227,6 +235,31 @@ class HyperResult(struct.PyTreeNode, kw_only=True):
         if self.method != "parabola":
             raise ValueError("penalty needs the parabolas' curvature: fit with method='parabola'.")
         return _predict(self, None, at, penalty=float(abs(np.log(factor))))
+
+    def critical(self, tolerance: float = 0.01, over: str | None = None) -> HyperResult:
+        """The critical value of a hyperparameter per cell, and power laws of it with bands.
+
+        Definition: the largest value of `over` whose loss, by the cell's parabola, lies within
+        `tolerance` (relative) of the cell's optimum (on a grid of two, with the other
+        hyperparameter at its optimum): log h_crit = log h* + sqrt(log(1 + tolerance) / k), k the
+        parabola's curvature in log h. For batch size at fixed tokens, it is the largest batch
+        (the fewest steps) that costs at most `tolerance` in loss: the critical batch size, as a
+        power law in n_tokens when the cells vary in tokens (Bergsma et al. 2025 fit both the
+        optimal and the critical batch size against D). Each resample's critical values and power
+        laws come from the same resampled parabolas, so the bands carry the cells' uncertainty.
+
+        Args:
+            tolerance: the relative loss increase that defines "near-optimal" (default 0.01).
+            over: the hyperparameter (default: the only one; name it on a grid of two).
+
+        Returns:
+            A `HyperResult` with method "critical": `optimum[over]` holds the critical values
+            (NaN where left out), `laws` and `exponents` their power laws, `interval`,
+            `predict(**cell)`, `table`, `summary` and `to_dict` as for the optima. Cells whose
+            critical value lies beyond their largest swept value are named in `notes` (their
+            parabola extrapolates) but kept.
+        """
+        return _critical(self, check_tolerance(tolerance), over)
 
     def diagnostics(self) -> list:
         """Cells left out or doubtful, as `jscale.warnings.Diagnostic` records (`hyperparameters` warned)."""
@@ -255,17 +288,22 @@ class HyperResult(struct.PyTreeNode, kw_only=True):
         lines = []
         for i, h in enumerate(self.over):
             terms = " ".join(f"{b}^{self.laws[i, 1 + j]:.4g}" for j, b in enumerate(self.scale))
-            lines.append(f"{h}* = {np.exp(self.laws[i, 0]):.4g} {terms}")
+            lines.append(f"{h}{'_crit' if self.method == 'critical' else '*'} = {np.exp(self.laws[i, 0]):.4g} {terms}")
             if self.banded:
                 for name in (f"{h}:prefactor", *(f"{h}:{b}" for b in self.scale)):
                     low, high = self.interval(name, level)
-                    lines.append(f"  {name:<28} {100 * level:g}% band {float(low):.4g} .. {float(high):.4g}")
+                    still = name != f"{h}:prefactor" and float(low) <= 0 <= float(high)
+                    lines.append(f"  {name:<28} {100 * level:g}% band {float(low):.4g} .. {float(high):.4g}"
+                                 + (f"   (includes 0: no evidence that {h} moves with {name.split(':')[1]})"
+                                    if still else ""))
         return "\n".join(lines)
 
     def summary(self, level: float = 0.95) -> str:
         """What was fitted, the cell table and the power laws with their bands."""
         used = int(np.sum(self.included))
-        head = (f"jscale hyperparameters: {' x '.join(self.over)} by {', '.join(self.scale)} ({self.method}); "
+        what = (f"critical {self.over[0]} (the largest within {100 * self.tolerance:g}% of each cell's best loss, "
+                "by its parabola)" if self.method == "critical" else f"{' x '.join(self.over)} ({self.method})")
+        head = (f"jscale hyperparameters: {what} by {', '.join(self.scale)}; "
                 f"{used} of {len(self.n_runs)} cells used; "
                 + (f"bands from {int(np.sum(self.draw_ok))} of {self.n_resamples} resamples of runs within cells"
                    if self.banded else "no bands"))
@@ -279,6 +317,8 @@ class HyperResult(struct.PyTreeNode, kw_only=True):
                "included": self.included, "optimum": {h: np.asarray(v) for h, v in self.optimum.items()},
                "exponents": self.exponents, "prefactors": self.prefactors, "notes": list(self.notes),
                "n_resamples": self.n_resamples}
+        if self.tolerance is not None:
+            out["tolerance"] = self.tolerance
         if self.banded:
             out["level"] = level
             out["bands"] = {n: list(self.interval(n, level)) for n in self._names()}
@@ -330,6 +370,73 @@ class HyperOptimum(struct.PyTreeNode, Bands, kw_only=True):
     __repr__ = Bands.__repr__  # the dataclass's own would print every array
 
 
+def _critical(result: HyperResult, tolerance: float, over: str | None) -> HyperResult:
+    """Per-cell critical values (the near-optimal range's upper end) and their power laws."""
+    if result.method != "parabola":
+        raise ValueError(f"critical needs the sweep's parabolas: fit with method='parabola' (this result is "
+                         f"{result.method!r}).")
+    if over is None and len(result.over) > 1:
+        raise ValueError(f"critical: name the hyperparameter, over= one of {', '.join(map(repr, result.over))}.")
+    h = result.over[0] if over is None else over
+    if h not in result.over:
+        raise ValueError(f"over must be one of {', '.join(map(repr, result.over))}; got {h!r}"
+                         f"{closest(str(h), result.over)}.")
+    i = result.over.index(h)
+    reach = math.log1p(tolerance)
+    curvature = _slice(result, i)[:, 2]
+    with np.errstate(invalid="ignore"):
+        log_crit = np.log(np.asarray(result.optimum[h])) + np.sqrt(reach / curvature)
+    use = np.asarray(result.included, bool) & np.isfinite(log_crit)
+    design = np.concatenate([np.ones((len(use), 1)), np.log(np.stack([result.cells[b] for b in result.scale], 1))],
+                            axis=1)
+    solve = np.linalg.pinv(design[use])  # (T, G_used): least squares through the used cells
+    laws = (solve @ log_crit[use])[None, :]
+    notes = [n for n in result.notes if n.endswith(": left out")]
+    if result.span is not None:
+        high = np.asarray(result.span)[:, i, 1]
+        for g in np.flatnonzero(use & (log_crit > np.log(high))):
+            notes.append(f"cell {_cell_name([result.cells[b][g] for b in result.scale])} has its critical {h} "
+                         f"({np.exp(log_crit[g]):.3g}) beyond its largest swept value ({high[g]:.3g}): its "
+                         "parabola extrapolates")
+    draws = draw_ok = None
+    if result.banded:
+        if "curvature" not in result.draws:
+            raise ValueError("critical needs each resample's curvatures, which results saved before jscale 0.3.1 "
+                             "lack: rerun jscale.hyperparameters.")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per = result.draws["optimum"][:, :, i] + np.sqrt(reach / result.draws["curvature"][:, :, i])  # (B, G)
+        per = np.where(use[None, :], per, np.nan)
+        draw_laws = (per[:, use] @ solve.T)[:, None, :]
+        draw_ok = np.asarray(result.draw_ok, bool) & np.all(np.isfinite(per[:, use]), axis=1)
+        nan_laws = np.full_like(draw_laws, np.nan)
+        draws = {"optimum": read_only(per[:, :, None]), "laws": read_only(draw_laws),
+                 "curvature_laws": read_only(nan_laws), "curvature": read_only(np.full_like(per[:, :, None], np.nan))}
+    nan = np.where(use, 1.0, np.nan)
+    return result.replace(
+        over=(h,), method="critical", tolerance=tolerance, included=read_only(use),
+        optimum={h: read_only(np.exp(log_crit) * nan)},
+        best_loss=read_only(np.asarray(result.best_loss) * (1 + tolerance) * nan),
+        coef=read_only(_slice(result, i)), center=read_only(np.asarray(result.center)[:, i:i + 1]),
+        laws=read_only(laws),
+        curvature_laws=read_only(np.full_like(laws, np.nan)), draws=draws,
+        draw_ok=None if draw_ok is None else read_only(draw_ok),
+        span=None if result.span is None else read_only(np.asarray(result.span)[:, i:i + 1]), notes=tuple(notes))
+
+
+def _slice(result: HyperResult, i: int) -> np.ndarray:
+    """(G, 3) the cells' quadratics in hyperparameter i alone (the other, on a grid of two, at its optimum)."""
+    coef = np.asarray(result.coef)
+    if len(result.over) == 1:
+        return coef
+    c0, g, (a, b, c) = coef[:, 0], coef[:, 1:3], (coef[:, 3], coef[:, 4], coef[:, 5])
+    other = result.over[1 - i]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v = np.log(np.asarray(result.optimum[other])) - np.asarray(result.center)[:, 1 - i]
+    if i == 0:
+        return np.stack([c0 + g[:, 1] * v + c * v * v, g[:, 0] + b * v, a], axis=1)
+    return np.stack([c0 + g[:, 0] * v + a * v * v, g[:, 1] + b * v, c], axis=1)
+
+
 def check_tolerance(tolerance) -> float:
     if isinstance(tolerance, bool) or not isinstance(tolerance, (int, float)) or not 0 < tolerance < 1:
         raise ValueError(f"tolerance must be a relative loss increase in (0, 1), e.g. 0.01; got {tolerance!r}.")
@@ -363,13 +470,14 @@ def _predict(result: HyperResult, tolerance: float | None, at: dict, penalty: fl
                 np.exp(log_h + half)
         return out
 
-    names = tuple(f"{h}_penalty" for h in result.over) if penalty is not None else \
-        tuple(n for h in result.over for n in (h, f"{h}_low_range", f"{h}_high_range"))
+    names = tuple(f"{h}_penalty" for h in result.over) if penalty is not None else result.over \
+        if result.method == "critical" else tuple(n for h in result.over for n in (h, f"{h}_low_range",
+                                                                                   f"{h}_high_range"))
     est = values(np.asarray(result.laws), np.asarray(result.curvature_laws))
     draws = draw_ok = None
     if result.banded:
         per = values(np.asarray(result.draws["laws"]), np.asarray(result.draws["curvature_laws"]))
-        draws = {k: read_only(v) for k, v in per.items()}
+        draws = {k: read_only(per[k]) for k in names}
         draw_ok = read_only(np.broadcast_to(np.asarray(result.draw_ok, bool)[:, None], (result.n_resamples,
                                                                                        len(log_x))))
     decades = _decades(result, cols)
@@ -377,15 +485,18 @@ def _predict(result: HyperResult, tolerance: float | None, at: dict, penalty: fl
         far = int(np.argmax(decades))
         where = ", ".join(f"{b} {cols[j][far]:.3g}" for j, b in enumerate(result.scale))
         fitted = ", ".join(f"{b} {lo:.3g}-{hi:.3g}" for b, (lo, hi) in _ranges(result).items())
-        message = (f"Optimal {', '.join(result.over)} at {int(np.sum(decades > 0))} of {len(decades)} cells beyond "
+        word = "Critical" if result.method == "critical" else "Optimal"
+        message = (f"{word} {', '.join(result.over)} at {int(np.sum(decades > 0))} of {len(decades)} cells beyond "
                    f"the fitted ones: up to {decades[far]:.2f} decades ({where}; fitted {fitted}). The power laws' "
                    "error grows with the distance.")
         warn_all([Diagnostic("extrapolation", message, ExtrapolationWarning, {"decades": decades})], stacklevel=3)
     return HyperOptimum(at={b: read_only(c) for b, c in zip(result.scale, cols)},
-                        values={k: read_only(v) for k, v in est.items()}, decades=read_only(decades),
+                        values={k: read_only(est[k]) for k in names}, decades=read_only(decades),
                         solve_status=read_only(np.full(len(log_x), int(Status.SUCCESS))), draws=draws,
                         draw_ok=draw_ok, names=names,
-                        source=f"the power laws of the {' x '.join(result.over)} sweep ({result.method})")
+                        source=f"the power law of the critical {result.over[0]} (within {100 * result.tolerance:g}%)"
+                        if result.method == "critical" else
+                        f"the power laws of the {' x '.join(result.over)} sweep ({result.method})")
 
 
 def _ranges(result: HyperResult) -> dict:
@@ -442,6 +553,12 @@ def _few(data, over, uniq, real, take, k) -> tuple[np.ndarray, list]:
                          + f"; a {'parabola' if k == 1 else 'quadratic'} needs at least 3 per hyperparameter"
                          + (" and 6 in all" if k == 2 else "") + ": left out")
     return few, notes
+
+
+def _span(x, real) -> np.ndarray:
+    """(G, k, 2) each cell's lowest and highest swept value of each hyperparameter (x: (G, M, k) logs)."""
+    return np.exp(np.stack([np.where(real[..., None], x, np.inf).min(axis=1),
+                            np.where(real[..., None], x, -np.inf).max(axis=1)], axis=-1))
 
 
 def _cell_name(values) -> str:
@@ -532,6 +649,7 @@ def hyperparameters(data: ScalingData, over, scale, *, method: str = "parabola",
     w = real * weight[take]
     x = np.stack([np.log(np.asarray(data[h], np.float64))[take] for h in over], axis=-1)  # (G, M, k)
     y = np.log(np.asarray(data[target], np.float64))[take]
+    span = _span(x, real)
     for g in np.flatnonzero(few):  # a well-posed placeholder, never used
         grid = np.linspace(-1.0, 1.0, x.shape[1])
         x[g] = np.stack([grid, grid[::-1] ** 3][:k], axis=-1)
@@ -545,9 +663,8 @@ def hyperparameters(data: ScalingData, over, scale, *, method: str = "parabola",
         full = jax.tree.map(np.asarray, _full(*args, jnp.asarray(use), **static))
         edge = use & ~full["inside"]
         for g in np.flatnonzero(edge):
-            span = ", ".join(f"{h} {np.exp(x[g][real[g]][:, i].min()):.3g}-{np.exp(x[g][real[g]][:, i].max()):.3g}"
-                             for i, h in enumerate(over))
-            notes.append(f"cell {_cell_name(uniq[g])} has its optimum at or beyond the edge of its sweep ({span})"
+            swept = ", ".join(f"{h} {span[g, i, 0]:.3g}-{span[g, i, 1]:.3g}" for i, h in enumerate(over))
+            notes.append(f"cell {_cell_name(uniq[g])} has its optimum at or beyond the edge of its sweep ({swept})"
                          ": left out")
         use = use & ~edge
         flat = [b for j, b in enumerate(by) if use.any() and np.ptp(log_by[use, j]) == 0]
@@ -571,7 +688,8 @@ def hyperparameters(data: ScalingData, over, scale, *, method: str = "parabola",
                                                       n_resamples=int(n_resamples), **static))
             draw_ok = out["ok"] & np.all(np.isfinite(out["laws"]), axis=(1, 2))
             draws = {"optimum": read_only(np.where(use[None, :, None], out["star"], np.nan)),
-                     "laws": read_only(out["laws"]), "curvature_laws": read_only(out["curvature_laws"])}
+                     "laws": read_only(out["laws"]), "curvature_laws": read_only(out["curvature_laws"]),
+                     "curvature": read_only(np.where(use[None, :, None], out["curvature"], np.nan))}
     nan = np.where(use, 1.0, np.nan)
     result = HyperResult(
         over=over, scale=by, method=method, target=target, cell_index=read_only(index),
@@ -581,6 +699,6 @@ def hyperparameters(data: ScalingData, over, scale, *, method: str = "parabola",
         center=read_only(full["center"]), laws=read_only(full["laws"]),
         curvature_laws=read_only(full["curvature_laws"]), draws=draws,
         draw_ok=None if draw_ok is None else read_only(draw_ok),
-        key=None if key_data is None else read_only(key_data), notes=tuple(notes))
+        key=None if key_data is None else read_only(key_data), span=read_only(span), notes=tuple(notes))
     warn_all(result.diagnostics(), stacklevel=2)
     return result

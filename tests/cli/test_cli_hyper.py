@@ -36,7 +36,7 @@ COLUMNS = ["--columns", "N=Params (M),D=toks,L=val loss"]
 def test_hyperparameters_end_to_end(sweep_csv, tmp_path, capsys):
     out = tmp_path / "out"
     code = cli.main(["hyperparameters", str(sweep_csv), *COLUMNS, "--over", "peak LR", "--cell", "7e9,2e12",
-                     "--resamples", "200", "--no-cache", "--out", str(out)])
+                     "--critical", "peak LR", "--resamples", "200", "--no-cache", "--out", str(out)])
     printed = capsys.readouterr().out
     assert code == 0
     assert "8 of 8 cells used" in printed and "peak LR* = " in printed and "peak LR:n_params" in printed
@@ -48,6 +48,11 @@ def test_hyperparameters_end_to_end(sweep_csv, tmp_path, capsys):
     back = jscale.load(out / "result.jscale")
     assert isinstance(back, jscale.results.HyperResult) and back.n_resamples == 200
     assert {p.name for p in out.iterdir()} >= {"result.jscale", "summary.json"}
+    assert "critical peak LR (the largest within 1% of each cell's best loss" in printed
+    assert "Critical peak LR at the cells asked for" in printed
+    critical = summary["critical"]
+    assert critical["method"] == "critical" and critical["tolerance"] == 0.01
+    assert critical["prediction"][0]["peak LR"] > summary["prediction"][0]["peak LR"]
 
 
 @pytest.mark.parametrize("args, message", [
@@ -56,6 +61,7 @@ def test_hyperparameters_end_to_end(sweep_csv, tmp_path, capsys):
     (["--over", "peak LR", "--cell", "7e9,x"], "--cell takes numbers"),
     (["--over", "peak LR,"], "--over takes column names"),
     (["--over", "n_params"], "must be different columns"),
+    (["--over", "peak LR", "--critical", "batch"], "over must be one of 'peak LR'"),
 ])
 def test_hyperparameters_bad_input_is_one_line_and_exit_2(sweep_csv, capsys, args, message):
     code = cli.main(["hyperparameters", str(sweep_csv), *COLUMNS, *args, "--resamples", "0", "--no-cache", "--out",

@@ -52,3 +52,14 @@ def test_law_plot_draws_the_power_law_band_and_where_cells_end(sweep, tmp_path):
     ax.figure.savefig(tmp_path / "law.png")
     with pytest.raises(ValueError, match="along must be one of"):
         jplot.hyperparameter_law(result, along="compute")
+
+
+def test_law_plot_of_critical_values_says_so(sweep, tmp_path):
+    _, result = sweep
+    critical = result.critical(0.01)
+    ax = jplot.hyperparameter_law(critical, along="n_params")
+    assert ax.get_title() == ("critical learning_rate against n_params: 8 cells (within 1% of the best loss) "
+                              "(95% band)")
+    assert ax.get_ylabel() == "critical learning_rate"
+    assert any(x.get_label().startswith("learning_rate_crit ~ n_params^") for x in ax.get_lines())
+    ax.figure.savefig(tmp_path / "critical.png")

@@ -114,6 +114,88 @@ def test_a_grid_of_two_hyperparameters():
     assert result.prefactors["batch_size"] == pytest.approx(0.58, rel=1e-7)
 
 
+def test_critical_batch_size_is_the_near_optimal_range_s_upper_end():
+    """Noise-free: at fixed tokens the loss rises as CURVATURE_BS (log bs - log bs*)^2 with the
+    learning rate at its optimum, so bs_crit = bs* exp(sqrt(log 1.01 / CURVATURE_BS)) exactly."""
+    result = jscale.hyperparameters(grid_study(), ("learning_rate", "batch_size"), "n_tokens", n_resamples=0)
+    critical = result.critical(0.01, over="batch_size")
+    ratio = np.exp(np.sqrt(np.log1p(0.01) / CURVATURE_BS))
+    d = critical.cells["n_tokens"]
+    np.testing.assert_allclose(critical.optimum["batch_size"], step_bs(d) * ratio, rtol=1e-8)
+    np.testing.assert_allclose(critical.best_loss, base_loss(1e9, d) * 1.01, rtol=1e-8)
+    assert critical.exponents == {"batch_size": {"n_tokens": pytest.approx(0.571, abs=1e-8)}}
+    assert critical.prefactors["batch_size"] == pytest.approx(0.58 * ratio, rel=1e-7)
+    assert critical.method == "critical" and critical.over == ("batch_size",)
+    assert "critical batch_size (the largest within 1% of each cell's best loss" in critical.summary()
+    assert "batch_size_crit = " in critical.laws_table()
+    with pytest.warns(jscale.warnings.ExtrapolationWarning, match="Critical batch_size"):
+        at = critical.predict(n_tokens=2e12)
+    assert at.quantities == ("batch_size",)
+    assert at["batch_size"][0] == pytest.approx(0.58 * ratio * 2e12 ** 0.571, rel=1e-7)
+    # a larger tolerance reaches further; the learning rate's own critical value is there too
+    assert np.all(result.critical(0.05, over="batch_size").optimum["batch_size"] > critical.optimum["batch_size"])
+    lr = result.critical(0.01, over="learning_rate")
+    np.testing.assert_allclose(lr.optimum["learning_rate"] / step_lr(1e9, d),
+                               np.exp(np.sqrt(np.log1p(0.01) / CURVATURE)), rtol=1e-8)
+
+
+@pytest.mark.filterwarnings("ignore::jscale.warnings.SweepWarning")
+def test_critical_values_have_bands_from_the_same_resamples(tmp_path):
+    result = jscale.hyperparameters(grid_study(noise=0.002, seed=1), ("learning_rate", "batch_size"), "n_tokens",
+                                    n_resamples=200, key=2)
+    critical = result.critical(over="batch_size")
+    low, high = critical.interval("batch_size:n_tokens")
+    assert low < 0.571 < high and high - low < 0.5
+    cells = critical.interval("batch_size")
+    assert np.all(cells.low < critical.optimum["batch_size"]) and np.all(critical.optimum["batch_size"] < cells.high)
+    back = jscale.load(jscale.save(critical, tmp_path / "critical.jscale"))
+    assert back.summary() == critical.summary() and back.tolerance == 0.01
+    assert critical.to_dict()["tolerance"] == 0.01
+
+
+def test_critical_names_values_beyond_the_sweep_and_refuses_what_it_cannot_do(exact):
+    # a wide basin: the 1% range runs past the swept learning rates
+    wide = jscale.hyperparameters(lr_study(span=(-0.3, 0.3)), "learning_rate", ("n_params", "n_tokens"), n_resamples=0)
+    assert any("beyond its largest swept value" in n for n in wide.critical(0.05).notes)
+    with pytest.raises(ValueError, match="name the hyperparameter"):
+        jscale.hyperparameters(grid_study(), ("learning_rate", "batch_size"), "n_tokens", n_resamples=0).critical()
+    with pytest.raises(ValueError, match="over must be one of 'learning_rate'"):
+        exact.critical(over="batch_size")
+    with pytest.raises(ValueError, match="tolerance must be"):
+        exact.critical(0)
+    near = _quiet(jscale.hyperparameters, lr_study(), "learning_rate", ("n_params", "n_tokens"), method="near",
+                  n_resamples=0)
+    with pytest.raises(ValueError, match="fit with method='parabola'"):
+        near.critical()
+
+
+def mup_study(exponent, noise=0.005, seed=0):
+    """Width sweeps at fixed tokens: lr* = 0.01 (N / 1e8)^exponent (muP: 0), 7 learning rates each."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for n in (5e7, 1e8, 2e8, 4e8, 8e8):
+        star = 0.01 * (n / 1e8) ** exponent
+        for lr in star * np.logspace(-0.8, 0.7, 7):
+            rows.append((n, 2e10, lr, base_loss(n, 2e10) * np.exp(CURVATURE * np.log(lr / star) ** 2
+                                                                  + noise * rng.standard_normal())))
+    a = np.array(rows)
+    return jscale.ScalingData.from_arrays(n_params=a[:, 0], n_tokens=a[:, 1], learning_rate=a[:, 2], loss=a[:, 3])
+
+
+@pytest.mark.filterwarnings("ignore::jscale.warnings.SweepWarning")
+def test_whether_the_optimum_moves_with_width_at_fixed_tokens():
+    """The muP check: the exponent of lr* in n_params with its band; it includes 0 when the optimum
+    does not move (muP), and excludes it when it does (standard parametrisation, -0.7)."""
+    mup = jscale.hyperparameters(mup_study(0.0), "learning_rate", "n_params", n_resamples=300, key=1)
+    low, high = mup.interval("learning_rate:n_params")
+    assert low < 0 < high and high - low < 0.3
+    assert "(includes 0: no evidence that learning_rate moves with n_params)" in mup.laws_table()
+    standard = jscale.hyperparameters(mup_study(-0.7), "learning_rate", "n_params", n_resamples=300, key=1)
+    low, high = standard.interval("learning_rate:n_params")
+    assert low < -0.7 < high < 0
+    assert "includes 0" not in standard.laws_table()
+
+
 @pytest.mark.filterwarnings("ignore::jscale.warnings.SweepWarning")
 def test_step_law_recovered_within_bands_from_noisy_sweeps():
     result = jscale.hyperparameters(lr_study(noise=0.005, seed=3), "learning_rate", ("n_params", "n_tokens"),
@@ -240,7 +322,13 @@ def test_save_and_load(tmp_path):
     assert isinstance(back, jscale.results.HyperResult) and (back.over, back.scale) == (result.over, result.scale)
     np.testing.assert_array_equal(back.laws, result.laws)
     np.testing.assert_array_equal(back.draws["optimum"], result.draws["optimum"])
+    np.testing.assert_array_equal(back.span, result.span)
     assert back.summary() == result.summary()
+    old = back.replace(draws={k: v for k, v in back.draws.items() if k != "curvature"}, span=None)
+    older = jscale.load(jscale.save(old, tmp_path / "older.jscale"))  # written before span and curvature draws
+    assert older.summary() == result.summary()
+    with pytest.raises(ValueError, match="rerun jscale.hyperparameters"):
+        older.critical(over="batch_size")
     broken = back.replace(laws=np.full_like(back.laws, np.nan))
     with pytest.raises(ValueError, match="laws holds NaN"):
         jscale.load(jscale.save(broken, tmp_path / "broken.jscale"))
