@@ -5,7 +5,7 @@ Fits: `FitResult` (`jscale.fit`), `BootstrapResult` (`jscale.bootstrap`). Decisi
 (`compare`), `RunPlan` (`suggest_runs`), `SampleSize` (`runs_needed`), `TwoStage` and its
 `Prediction` (`two_stage`). Selection: `Backtest`, `Ensemble` (`bootstrap_forms`) and its
 `Mixture`. Sweeps: `IsoFLOPResult` (`isoflop`), `EnvelopeResult` (`envelope`), `SweepPlan`
-(`plan_isoflop`), `HyperResult` (`hyperparameters`) and its `HyperOptimum`. `strict_json` turns
+(`plan_isoflop`), `HyperResult` (`hyperparameters`), its `HyperOptimum` and `HyperHeldOut`. `strict_json` turns
 any `to_dict()` or summary into data `json.dumps` takes with `allow_nan=False` (arrays to lists,
 NaN and infinities to None).
 """
@@ -25,6 +25,7 @@ from jscale.selection._backtest import Backtest as Backtest
 from jscale.selection._forms import Ensemble as Ensemble
 from jscale.selection._forms import Mixture as Mixture
 from jscale.sweeps._envelope import EnvelopeResult as EnvelopeResult
+from jscale.sweeps._heldout import HyperHeldOut as HyperHeldOut
 from jscale.sweeps._hyper import HyperOptimum as HyperOptimum
 from jscale.sweeps._hyper import HyperResult as HyperResult
 from jscale.sweeps._isoflop import IsoFLOPResult as IsoFLOPResult
@@ -38,6 +39,7 @@ __all__ = [
     "Ensemble",
     "EnvelopeResult",
     "FitResult",
+    "HyperHeldOut",
     "HyperOptimum",
     "HyperResult",
     "IsoFLOPResult",

@@ -41,13 +41,16 @@ def fitted(data):
         return jscale.fit(LAW, data, starts=START)
 
 
-def _hyper():
+def _sweep():
     """A learning-rate sweep: 3 sizes x 5 learning rates, loss a parabola in log lr around N^-0.7."""
     rows = [(n, lr) for n in (1e8, 1e9, 1e10) for lr in 0.5 * n ** -0.3 * np.geomspace(0.3, 3, 5)]
     n, lr = map(np.array, zip(*rows))
     loss = _loss(n, 20 * n) * np.exp(0.1 * np.log(lr / (0.5 * n ** -0.3)) ** 2)
-    return jscale.hyperparameters(jscale.ScalingData.from_arrays(n_params=n, learning_rate=lr, loss=loss),
-                                  "learning_rate", "n_params", n_resamples=20, key=0)
+    return jscale.ScalingData.from_arrays(n_params=n, learning_rate=lr, loss=loss)
+
+
+def _hyper():
+    return jscale.hyperparameters(_sweep(), "learning_rate", "n_params", n_resamples=20, key=0)
 
 
 def _two_stage(fit, data):
@@ -79,6 +82,7 @@ CASES = {
     "EnvelopeResult": lambda fit, data: jscale.envelope(curve_runs(), n_resamples=20, key=0),
     "HyperResult": lambda fit, data: _hyper(),
     "HyperOptimum": lambda fit, data: _hyper().predict(n_params=[3e9, 3e10]),
+    "HyperHeldOut": lambda fit, data: _hyper().held_out(_sweep(), by="n_params"),
     "TwoStage": _two_stage,
     "Prediction": lambda fit, data: _two_stage(fit, data).predict(n_params=[1e9], n_tokens=[2e10]),
     # 27 s of compilation (the multiplier's roots through the delta method): in the slow run.

@@ -210,6 +210,9 @@ def _hyper_parser(sub, common) -> None:
     h.add_argument("--critical", default=None, metavar="COL",
                    help="also the critical value of this hyperparameter per cell (the largest within --tolerance of "
                    "the cell's best loss, e.g. the critical batch_size) and its power law, with bands")
+    h.add_argument("--held-out", nargs="?", const="each", default=None, metavar="each|COL",
+                   help="also compare the per-cell optima + power laws with a joint law fitted to every run, on "
+                   "held-out cells: one at a time (each, the default) or every cell at the largest value of COL")
     _level_option(h)
     h.add_argument("--out", default="jscale-hyperparameters", help="directory for result.jscale, summary.json and "
                    "the two plots (default: jscale-hyperparameters; 'none' writes nothing)")
@@ -1220,6 +1223,9 @@ def _hyperparameters(args) -> int:
 
     over, scale = _names_option(args.over, "--over"), _names_option(args.scale, "--scale")
     at = _cells_at(args.cell, scale)
+    if args.held_out not in (None, "each", *scale):
+        raise ValueError(f"--held-out takes 'each' or one of the --scale columns ({', '.join(scale)}); "
+                         f"got {args.held_out!r}.")
     data, source = _load_data(args.data, _columns(args.columns))
     with warnings.catch_warnings(record=True) as caught, \
             _progress.status(f"Fitting the cells' optima ({args.resamples} resamples)", not args.quiet):
@@ -1229,10 +1235,16 @@ def _hyperparameters(args) -> int:
         prediction = None if at is None else result.predict(tolerance=args.tolerance, **at)
         critical = None if args.critical is None else result.critical(args.tolerance, over=args.critical)
         critical_at = None if critical is None or at is None else critical.predict(**at)
+    held = None
+    if args.held_out is not None:
+        with _progress.status("Fitting the joint law without each held-out cell", not args.quiet):
+            held = result.held_out(data, by=None if args.held_out == "each" else args.held_out)
     print(f"Data: {source}, {len(data)} runs.\n")
     print(cli_text(result.summary(args.level), args.flags))
     if critical is not None:
         print("\n" + cli_text(critical.summary(args.level), args.flags))
+    if held is not None:
+        print("\n" + cli_text(held.summary(args.level), args.flags))
     findings = Findings(args.flags)
     findings.say(caught)
     rows = critical_rows = None
@@ -1252,6 +1264,8 @@ def _hyperparameters(args) -> int:
                        "warnings": findings.lines}
             if critical is not None:
                 summary["critical"] = {**critical.to_dict(args.level), "prediction": critical_rows}
+            if held is not None:
+                summary["held_out"] = held.to_dict(args.level)
             (out / "summary.json").write_text(json.dumps(strict_json(summary), indent=2, allow_nan=False) + "\n")
             written = ["result.jscale", "summary.json"]
             if _matplotlib():

@@ -261,6 +261,28 @@ class HyperResult(struct.PyTreeNode, kw_only=True):
         """
         return _critical(self, check_tolerance(tolerance), over)
 
+    def held_out(self, data: ScalingData, law=None, *, by: str | None = None, starts=None):
+        """Which is better supported on held-out cells: these per-cell optima with power laws, or a
+        joint law fitted to every run at once? One cell at a time is held out; both approaches,
+        refitted without it, predict its optimum, scored by the cell's own sweep (the loss penalty
+        its parabola puts on the prediction, and the error in log h). With `by` a scale column,
+        every cell at its largest value is held out at once: an extrapolation test.
+
+        Args:
+            data: the runs this sweep was fitted to (same rows, same order).
+            law: the joint law (default `jscale.laws.HyperparameterLaw(over, scale)`; any law over
+                exactly the sweep's columns, e.g. a `jscale.laws.custom` law).
+            by: None (default: one cell at a time) or a scale column (its largest cells at once).
+            starts: starts of the joint fits (default: the law's own).
+
+        Returns:
+            A `jscale.results.HyperHeldOut`: `better` ("per-cell" or "joint"), `score(approach)`,
+            per-cell predictions and penalties, `summary()`, `table()`, `to_dict()`.
+        """
+        from jscale.sweeps._heldout import held_out
+
+        return held_out(self, data, law, by=by, starts=starts)
+
     def diagnostics(self) -> list:
         """Cells left out or doubtful, as `jscale.warnings.Diagnostic` records (`hyperparameters` warned)."""
         if not self.notes:

@@ -55,6 +55,16 @@ def test_hyperparameters_end_to_end(sweep_csv, tmp_path, capsys):
     assert critical["prediction"][0]["peak LR"] > summary["prediction"][0]["peak LR"]
 
 
+def test_hyperparameters_held_out(sweep_csv, tmp_path, capsys):
+    out = tmp_path / "held"
+    code = cli.main(["hyperparameters", str(sweep_csv), *COLUMNS, "--over", "peak LR", "--held-out", "n_params",
+                     "--resamples", "0", "--no-cache", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0 and "2 cells held out" in printed and "Better supported:" in printed
+    held = json.loads((out / "summary.json").read_text())["held_out"]
+    assert held["better"] in ("per-cell", "joint") and held["cells"]["n_params"] == [3e9, 3e9]
+
+
 @pytest.mark.parametrize("args, message", [
     (["--over", "peak lr"], "did you mean 'peak LR'"),
     (["--over", "peak LR", "--cell", "7e9"], "--cell 7e9 has 1 value; --scale has 2 columns"),
@@ -62,6 +72,8 @@ def test_hyperparameters_end_to_end(sweep_csv, tmp_path, capsys):
     (["--over", "peak LR,"], "--over takes column names"),
     (["--over", "n_params"], "must be different columns"),
     (["--over", "peak LR", "--critical", "batch"], "over must be one of 'peak LR'"),
+    (["--over", "peak LR", "--held-out", "size"],
+     "--held-out takes 'each' or one of the --scale columns (n_params, n_tokens)"),
 ])
 def test_hyperparameters_bad_input_is_one_line_and_exit_2(sweep_csv, capsys, args, message):
     code = cli.main(["hyperparameters", str(sweep_csv), *COLUMNS, *args, "--resamples", "0", "--no-cache", "--out",
