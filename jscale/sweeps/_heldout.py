@@ -95,15 +95,16 @@ class HyperHeldOut(struct.PyTreeNode, kw_only=True):
     def summary(self, level: float = 0.95) -> str:
         """Which approach is better supported, by how much, at every cell and at the edge cells."""
         edge = self.decades > 0
+        apart = edge.any() and not edge.all()  # the edge cells' scores, where they differ from the whole's
         what = "mean loss penalty" if self.method == "parabola" else "mean squared log error"
         fmt = (lambda v: f"{100 * v:.3g}%") if self.method == "parabola" else (lambda v: f"{v:.3g}")
         lines = [f"jscale hyperparameters, {len(self.decades)} cells held out: the "
                  f"{', '.join(self.over)} each approach predicts there, scored by the cell's own sweep ({what})",
                  f"  per-cell optima + power laws: {fmt(self.score('per-cell'))}"
                  + (f" ({fmt(self.score('per-cell', edge))} at the {int(edge.sum())} edge cells)"
-                    if edge.any() else ""),
+                    if apart else ""),
                  f"  joint law {self.law}: {fmt(self.score('joint'))}"
-                 + (f" ({fmt(self.score('joint', edge))} at the edge cells)" if edge.any() else "")]
+                 + (f" ({fmt(self.score('joint', edge))} at the edge cells)" if apart else "")]
         better = self.better
         if better != "tie":
             key = self.penalty if self.method == "parabola" else {a: np.sum(self.log_error(a) ** 2, 1)
