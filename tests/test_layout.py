@@ -63,6 +63,7 @@ ALLOWED = {
     "decisions": {"base", "data", "losses", "laws", "engine", "inference", "fitting"},
     "selection": {"base", "data", "losses", "laws", "engine", "inference", "fitting", "decisions"},
     "sweeps": {"base", "data", "losses", "laws", "engine", "inference", "fitting", "decisions"},
+    "curves": {"base", "data", "losses", "laws", "engine", "inference", "fitting", "decisions"},
     "io": {"base", "data", "losses", "laws", "engine", "inference", "fitting", "decisions", "selection", "sweeps"},
     "plot": {"base", "data", "losses", "laws", "engine", "inference", "fitting", "decisions", "selection", "sweeps"},
 }
