@@ -1,0 +1,86 @@
+"""jscale.curves.fit_curves on Luo et al.'s curves (../shared/data, skipped where absent) and on a
+curve simulated from a known multi-power law (exact recovery)."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import jscale
+from jscale.curves import MULTIPOWER_PARAMS, Schedule, curve_data, fit_curves, predict_curves
+
+
+def _pred_e(params, curves):
+    predicted = predict_curves(params, [(s, steps) for s, steps, _ in curves.values()])
+    return float(np.mean([np.mean(np.abs(p - loss) / loss) for p, (_, _, loss) in zip(predicted, curves.values())]))
+
+
+def _objective(params, curves):
+    predicted = np.concatenate(predict_curves(params, [(s, steps) for s, steps, _ in curves.values()]))
+    r = np.log(np.concatenate([loss for *_, loss in curves.values()])) - np.log(predicted)
+    return float(np.sum(np.where(np.abs(r) <= 1e-3, 0.5 * r ** 2, 1e-3 * (np.abs(r) - 5e-4))))
+
+
+@pytest.fixture(scope="module")
+def luo_fits(luo_csv, luo_schedule, luo_published):
+    published, train, names = luo_published
+    sets = {size: {n: (luo_schedule(n), *luo_csv(size, n)[::2]) for n in names} for size in published}
+    with warnings.catch_warnings():  # L0 with A and B with beta are strongly correlated on 3 curves, as expected
+        warnings.simplefilter("ignore", jscale.warnings.CorrelationWarning)
+        fits = fit_curves([{n: sets[size][n] for n in train} for size in published])  # both sizes in one call
+    return dict(zip(published, fits)), sets
+
+
+@pytest.mark.slow  # about 50 s: two sizes' 1,080-start screening and Gauss-Newton from the best 8
+def test_both_sizes_fit_below_the_published_objective(luo_fits, luo_published):
+    """The minimum of Luo et al.'s objective on the three training curves lies below the published
+    parameters' (their AdamW run stopped after 200 steps). Its PredE on the six test curves is
+    reported, not asserted: the minimum extrapolates worse than the published point (0.00137
+    against 0.00110 at 25M, 0.00165 against 0.00142 at 100M; see the module's note)."""
+    fits, sets = luo_fits
+    published, train, names = luo_published
+    for size, (params, pred_e) in published.items():
+        fit = fits[size]
+        assert fit.best_status == "success"
+        training = {n: sets[size][n] for n in train}
+        ours = _objective(fit.params, training)
+        assert fit.objective == pytest.approx(ours, rel=1e-6)  # the engine minimised this very objective
+        assert ours < 0.6 * _objective(dict(zip(MULTIPOWER_PARAMS, params)), training)
+        test = {n: sets[size][n] for n in names if n not in train}
+        assert _pred_e(dict(zip(MULTIPOWER_PARAMS, params)), test) == pytest.approx(pred_e, abs=1e-6)
+        assert _pred_e(fit.params, test) < 0.0018
+
+
+@pytest.mark.filterwarnings("ignore::jscale.warnings.CorrelationWarning")  # short curves: correlated, as they are
+def test_a_simulated_curve_set_is_recovered_exactly():
+    truth = dict(zip(MULTIPOWER_PARAMS, (2.9, 0.55, 0.5, 380.0, 2.0, 0.6, 0.6)))
+    schedules = {"cosine": Schedule.cosine(steps=6000, peak=3e-4, floor=3e-5, warmup=500),
+                 "constant": Schedule.constant(steps=6000, peak=3e-4, warmup=500),
+                 "wsd": Schedule.wsd(steps=6000, peak=3e-4, decay_start=4500, floor=3e-5, decay="linear", warmup=500)}
+    steps = np.arange(600, 6000, 100)
+    losses = predict_curves(truth, [(s, steps) for s in schedules.values()])
+    curves = {n: (s, steps, loss) for (n, s), loss in zip(schedules.items(), losses)}
+    fit = fit_curves(curves, loss="squared")
+    assert fit.objective < 1e-20
+    for name, value in truth.items():
+        assert fit.params[name] == pytest.approx(value, rel=1e-5), name
+    law, data = curve_data(curves)
+    assert law == fit.law and len(data) == 3 * len(steps) and set(data.categorical) == {"curve"}
+
+
+def test_bad_curves_get_one_clear_message():
+    s = Schedule.constant(steps=100, peak=1e-3, warmup=10)
+    good = np.arange(20, 90, 5)
+    with pytest.raises(ValueError, match="must increase"):
+        fit_curves({"a": (s, good[::-1], np.ones(good.size))})
+    with pytest.raises(ValueError, match="fewer than the law's 7 parameters"):
+        fit_curves({"a": (s, good[:3], np.ones(3))})
+    with pytest.raises(ValueError, match="steps outside|must lie in"):
+        curve_data({"a": (s, np.arange(50, 150, 10), np.ones(10))})
+    with pytest.raises(ValueError, match="positive finite"):
+        fit_curves({"a": (s, good, -np.ones(good.size))})
+    with pytest.raises(TypeError, match="non-empty mapping"):
+        fit_curves({})
+    with pytest.raises(ValueError, match="must be \\(schedule, checkpoint steps, losses\\)"):
+        fit_curves({"a": (s, good)})
+    assert isinstance(jscale.curves.MultiPowerLaw.over([(s, good)]).default_starts(), np.ndarray)
