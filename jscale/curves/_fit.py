@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import itertools
+import warnings
 from collections.abc import Mapping
 
 import jax.numpy as jnp
@@ -176,7 +177,11 @@ def fit_curves(curves, *, keep: int = 4, loss="huber", delta: float | None = Non
     law, index = _shared(parsed)
     datasets = [_table(*p, checkpoint=i) for p, i in zip(parsed, index)]
     starts = screen(law, datasets, keep=keep, loss=loss, delta=delta) if starts is None else starts
-    fits = fit_many(law, datasets, starts=starts, loss=loss, delta=delta)
+    with warnings.catch_warnings(record=True) as caught:  # said again at the caller's line
+        warnings.simplefilter("always")
+        fits = fit_many(law, datasets, starts=starts, loss=loss, delta=delta)
+    for w in caught:
+        warnings.warn(w.message, w.category, stacklevel=2)
     return fits if many else fits[0]
 
 
