@@ -21,21 +21,9 @@ from pathlib import Path
 os.environ.setdefault("JAX_NUM_CPU_DEVICES", "1")
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "multipower_curves"
-LUO2025 = {
-    "cosine_24000": "cosine(steps=24000, peak=3e-4, floor=3e-5, warmup=2160)",
-    "cosine_72000": "cosine(steps=72000, peak=3e-4, floor=3e-5, warmup=2160)",
-    "constant_24000": "constant(steps=24000, peak=3e-4, warmup=2160)",
-    "constant_72000": "constant(steps=72000, peak=3e-4, warmup=2160)",
-    "wsdcon_3": "two_stage(steps=16000, peak=3e-4, switch=8000, value=3e-5, warmup=2160)",
-    "wsdcon_9": "two_stage(steps=16000, peak=3e-4, switch=8000, value=9e-5, warmup=2160)",
-    "wsdcon_18": "two_stage(steps=16000, peak=3e-4, switch=8000, value=18e-5, warmup=2160)",
-    "wsd_20000_24000": "wsd(steps=24000, peak=3e-4, decay_start=20000, floor=3e-5, decay=geometric, warmup=2160)",
-    "wsdld_20000_24000": "wsd(steps=24000, peak=3e-4, decay_start=20000, floor=3e-5, decay=linear, warmup=2160)",
-}
-PUBLISHED = {
-    "25M": [3.04045406, 0.52468604, 0.50786857, 363.78751622, 2.06560812, 0.58279013, 0.64142257],
-    "100M": [2.6514477, 0.60115152, 0.45295811, 437.9464276, 2.13245612, 0.59785199, 0.65523644],
-}
+from jscale.curves._luo import LUO2025_PUBLISHED, LUO2025_SCHEDULES  # noqa: E402 (after the device count)
+
+LUO2025, PUBLISHED = LUO2025_SCHEDULES, LUO2025_PUBLISHED
 
 
 def cpu() -> str:

@@ -23,8 +23,9 @@ from bench_curve_kernel import DATA, LUO2025, PUBLISHED  # same folder
 
 import jscale
 from jscale.curves import MULTIPOWER_PARAMS, fit_curves, parse_schedule, predict_curves
+from jscale.curves._luo import LUO2025_TRAIN
 
-TRAIN = ("cosine_24000", "constant_24000", "wsdcon_9")
+TRAIN = LUO2025_TRAIN
 
 
 def curves(size: str) -> dict:

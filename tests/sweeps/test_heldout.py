@@ -7,19 +7,11 @@ cell without which its power laws have no fit. (With the right forms and noise, 
 varies from study to study: both are consistent.)
 """
 
-import warnings
-
 import numpy as np
 import pytest
-from test_hyper import lr_study, step_lr
+from test_hyper import _quiet, lr_study, step_lr
 
 import jscale
-
-
-def _quiet(fn, *args, **kwargs):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
-        return fn(*args, **kwargs)
 
 
 @pytest.fixture(scope="module")
