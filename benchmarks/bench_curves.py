@@ -39,13 +39,13 @@ def curves(size: str) -> dict:
 
 
 def objective(params, chosen: dict) -> float:
-    predicted = np.concatenate(predict_curves(params, [(s, steps) for s, steps, _ in chosen.values()]))
+    predicted = predict_curves(params, [(s, steps) for s, steps, _ in chosen.values()])["loss"]
     r = np.log(np.concatenate([loss for *_, loss in chosen.values()])) - np.log(predicted)
     return float(np.sum(np.where(np.abs(r) <= 1e-3, 0.5 * r ** 2, 1e-3 * (np.abs(r) - 5e-4))))
 
 
 def pred_e(params, chosen: dict) -> float:
-    predicted = predict_curves(params, [(s, steps) for s, steps, _ in chosen.values()])
+    predicted = predict_curves(params, [(s, steps) for s, steps, _ in chosen.values()]).split()
     return float(np.mean([np.mean(np.abs(p - loss) / loss) for p, (*_, loss) in zip(predicted, chosen.values())]))
 
 

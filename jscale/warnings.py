@@ -21,6 +21,7 @@ from jscale.base._warnings import IntervalWarning as IntervalWarning
 from jscale.base._warnings import IrreducibleLossWarning as IrreducibleLossWarning
 from jscale.base._warnings import RepetitionWarning as RepetitionWarning
 from jscale.base._warnings import ResamplesWarning as ResamplesWarning
+from jscale.base._warnings import ScheduleWarning as ScheduleWarning
 from jscale.base._warnings import StartsWarning as StartsWarning
 from jscale.base._warnings import SweepWarning as SweepWarning
 
@@ -41,6 +42,7 @@ __all__ = [
     "IrreducibleLossWarning",
     "RepetitionWarning",
     "ResamplesWarning",
+    "ScheduleWarning",
     "StartsWarning",
     "SweepWarning",
 ]

@@ -92,6 +92,11 @@ class SweepWarning(DiagnosticWarning):
     """An isoFLOP budget left out: too few sizes for a parabola, or its minimum at the sweep's edge."""
 
 
+class ScheduleWarning(DiagnosticWarning):
+    """The training curves' schedules cannot identify a curve law's parameters (e.g. no curve
+    ever lowers its learning rate, so nothing measures the loss drop of annealing)."""
+
+
 class ExtrapolationWarning(DiagnosticWarning):
     """A prediction or allocation lies outside the range of the fitted data."""
 

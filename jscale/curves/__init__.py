@@ -1,19 +1,44 @@
-"""Whole training curves under learning-rate schedules: schedules, the multi-power law, its fit.
+"""Whole training curves under learning-rate schedules: schedules, curve laws, their fits and bands,
+and the best schedule by jax.grad.
 
 Luo et al. 2025, *A Multi-Power Law for Loss Curve Prediction Across Learning Rate Schedules*,
-arXiv:2503.12811.
+arXiv:2503.12811; Tissue et al. 2024, *Scaling Law with Learning Rate Annealing*, arXiv:2408.11029.
 """
 
+from jscale.curves._annealing import AnnealingLaw as AnnealingLaw
+from jscale.curves._annealing import AreaPowerLaw as AreaPowerLaw
+from jscale.curves._annealing import annealing_areas as annealing_areas
+from jscale.curves._best import BestSchedule as BestSchedule
+from jscale.curves._best import best_schedule as best_schedule
 from jscale.curves._fit import MultiPowerLaw as MultiPowerLaw
 from jscale.curves._fit import curve_data as curve_data
 from jscale.curves._fit import fit_curves as fit_curves
-from jscale.curves._fit import predict_curves as predict_curves
 from jscale.curves._multipower import MULTIPOWER_PARAMS as MULTIPOWER_PARAMS
 from jscale.curves._multipower import MultiPowerCurves as MultiPowerCurves
 from jscale.curves._multipower import multipower_exact as multipower_exact
 from jscale.curves._multipower import multipower_loss as multipower_loss
+from jscale.curves._predict import CurvePrediction as CurvePrediction
+from jscale.curves._predict import bootstrap_curves as bootstrap_curves
+from jscale.curves._predict import predict_curves as predict_curves
 from jscale.curves._schedules import Schedule as Schedule
 from jscale.curves._schedules import parse_schedule as parse_schedule
 
-__all__ = ["MULTIPOWER_PARAMS", "MultiPowerCurves", "MultiPowerLaw", "Schedule", "curve_data", "fit_curves",
-           "multipower_exact", "multipower_loss", "parse_schedule", "predict_curves"]
+__all__ = [
+    "MULTIPOWER_PARAMS",
+    "AnnealingLaw",
+    "AreaPowerLaw",
+    "BestSchedule",
+    "CurvePrediction",
+    "MultiPowerCurves",
+    "MultiPowerLaw",
+    "Schedule",
+    "annealing_areas",
+    "best_schedule",
+    "bootstrap_curves",
+    "curve_data",
+    "fit_curves",
+    "multipower_exact",
+    "multipower_loss",
+    "parse_schedule",
+    "predict_curves",
+]

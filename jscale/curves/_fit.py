@@ -25,6 +25,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jscale.base._numerics import read_only
+from jscale.base._warnings import ScheduleWarning
 from jscale.curves._multipower import MULTIPOWER_PARAMS, MultiPowerCurves, multipower_loss
 from jscale.curves._schedules import Schedule
 from jscale.data._data import ScalingData
@@ -161,7 +162,7 @@ def fit_curves(curves, *, keep: int = 4, loss="huber", delta: float | None = Non
 
     Returns:
         A `FitResult` (or a list, for a list of mappings) whose law is the `MultiPowerLaw` over
-        all the curves given (use `predict_curves` for other schedules).
+        all the curves given (`predict_curves` for other schedules, `bootstrap_curves` for bands).
 
     Example:
         >>> import numpy as np
@@ -174,6 +175,11 @@ def fit_curves(curves, *, keep: int = 4, loss="huber", delta: float | None = Non
     if not sets:
         raise ValueError("fit_curves needs at least one mapping of curves.")
     parsed = [_curves(c) for c in sets]
+    for k, (_, pairs, _) in enumerate(parsed):
+        note = _identifiable(pairs)
+        if note:
+            where = f"Set {k} of curves" if many else "The curves"
+            warnings.warn(f"{where}: {note}", ScheduleWarning, stacklevel=2)
     law, index = _shared(parsed)
     datasets = [_table(*p, checkpoint=i) for p, i in zip(parsed, index)]
     starts = screen(law, datasets, keep=keep, loss=loss, delta=delta) if starts is None else starts
@@ -183,6 +189,21 @@ def fit_curves(curves, *, keep: int = 4, loss="huber", delta: float | None = Non
     for w in caught:
         warnings.warn(w.message, w.category, stacklevel=2)
     return fits if many else fits[0]
+
+
+def _identifiable(pairs) -> str:
+    """Why these curves' schedules cannot identify the multi-power law's parameters, or ""."""
+    rates = [np.asarray(lr.lr() if isinstance(lr, Schedule) else lr, np.float64)[: int(np.max(steps)) + 1]
+             for lr, steps in pairs]
+    if not any(np.any(np.diff(r) < 0) for r in rates):
+        return ("no curve lowers its learning rate before its last checkpoint, so nothing measures the loss drop of "
+                "annealing: B, C, beta and gamma are not identified, and predictions for decaying schedules "
+                "extrapolate. Add a curve with a decay (cosine, WSD or a step down).")
+    shortest = min(len(r) for r in rates)
+    if len(rates) > 1 and all(np.array_equal(r[:shortest], rates[0][:shortest]) for r in rates):
+        return ("every curve follows the same schedule up to the shortest one's last checkpoint: the law's split "
+                "between the learning-rate area and annealing is not identified. Add a curve with another schedule.")
+    return ""
 
 
 def _shared(parsed) -> tuple[MultiPowerLaw, list]:
@@ -202,14 +223,3 @@ def _shared(parsed) -> tuple[MultiPowerLaw, list]:
     index = [np.concatenate([offsets[key(sch)] + np.searchsorted(merged[key(sch)][1], steps) for sch, steps in pairs])
              .astype(np.float64) for _, pairs, _ in parsed]
     return law, index
-
-
-def predict_curves(params, curves) -> list:
-    """The multi-power law's loss at the checkpoints of new curves (a sequence of (schedule or
-    rates, steps)) from natural parameters (a dict, e.g. `fit.params`, or (..., 7) values): one
-    array per curve."""
-    if isinstance(params, Mapping):
-        params = [params[k] for k in MULTIPOWER_PARAMS]
-    plan = MultiPowerCurves.build(list(curves))
-    values = multipower_loss(np.asarray(params, np.float64), plan)
-    return [values[..., a:b] for a, b in zip(plan.offsets[:-1], plan.offsets[1:])]

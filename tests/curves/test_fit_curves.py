@@ -11,12 +11,12 @@ from jscale.curves import MULTIPOWER_PARAMS, Schedule, curve_data, fit_curves, p
 
 
 def _pred_e(params, curves):
-    predicted = predict_curves(params, [(s, steps) for s, steps, _ in curves.values()])
+    predicted = predict_curves(params, [(s, steps) for s, steps, _ in curves.values()]).split()
     return float(np.mean([np.mean(np.abs(p - loss) / loss) for p, (_, _, loss) in zip(predicted, curves.values())]))
 
 
 def _objective(params, curves):
-    predicted = np.concatenate(predict_curves(params, [(s, steps) for s, steps, _ in curves.values()]))
+    predicted = predict_curves(params, [(s, steps) for s, steps, _ in curves.values()])["loss"]
     r = np.log(np.concatenate([loss for *_, loss in curves.values()])) - np.log(predicted)
     return float(np.sum(np.where(np.abs(r) <= 1e-3, 0.5 * r ** 2, 1e-3 * (np.abs(r) - 5e-4))))
 
@@ -58,7 +58,7 @@ def test_a_simulated_curve_set_is_recovered_exactly():
                  "constant": Schedule.constant(steps=6000, peak=3e-4, warmup=500),
                  "wsd": Schedule.wsd(steps=6000, peak=3e-4, decay_start=4500, floor=3e-5, decay="linear", warmup=500)}
     steps = np.arange(600, 6000, 100)
-    losses = predict_curves(truth, [(s, steps) for s in schedules.values()])
+    losses = predict_curves(truth, [(s, steps) for s in schedules.values()]).split()
     curves = {n: (s, steps, loss) for (n, s), loss in zip(schedules.items(), losses)}
     fit = fit_curves(curves, loss="squared")
     assert fit.objective < 1e-20

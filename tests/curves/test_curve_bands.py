@@ -1,0 +1,103 @@
+"""Bands of curve laws: block and curve bootstraps, predictions for unseen schedules and for a run
+still training, and the warning when the schedules cannot identify the law. Curves simulated from a
+known multi-power law with correlated (AR(1)) noise, so the truth is known."""
+
+import warnings
+
+import numpy as np
+import pytest
+
+import jscale
+from jscale.curves import MULTIPOWER_PARAMS, Schedule, bootstrap_curves, fit_curves, predict_curves
+
+TRUTH = dict(zip(MULTIPOWER_PARAMS, (2.9, 0.55, 0.5, 380.0, 2.0, 0.6, 0.6)))
+PEAK, WARMUP = 3e-4, 500
+# A bootstrap of a curve fit takes minutes on 2 cores (72 s for 20 resamples of 270 checkpoints:
+# every resample's Gauss-Newton runs to the slowest one's 285 steps): in the slow run.
+pytestmark = pytest.mark.slow
+
+
+def schedules(steps=6000):
+    return {"cosine": Schedule.cosine(steps=steps, peak=PEAK, floor=3e-5, warmup=WARMUP),
+            "constant": Schedule.constant(steps=steps, peak=PEAK, warmup=WARMUP),
+            "two_stage": Schedule.two_stage(steps=steps, peak=PEAK, switch=steps // 2, value=9e-5, warmup=WARMUP)}
+
+
+def simulate(seed, noise=0.003, rho=0.7, steps=None):
+    """The truth's curves with AR(1) noise of sd `noise` in log loss along each curve."""
+    steps = np.arange(600, 6000, 60) if steps is None else steps
+    rng = np.random.default_rng(seed)
+    clean = predict_curves(TRUTH, [(s, steps) for s in schedules().values()]).split()
+    out = {}
+    for (name, s), loss in zip(schedules().items(), clean):
+        e = np.zeros(steps.size)
+        for i in range(steps.size):
+            e[i] = rho * (e[i - 1] if i else 0.0) + noise * np.sqrt(1 - rho ** 2) * rng.standard_normal()
+        out[name] = (s, steps, loss * np.exp(e))
+    return out
+
+
+@pytest.fixture(scope="module")
+def banded():
+    curves = simulate(0)
+    with warnings.catch_warnings():  # correlated parameters and starts in other basins: expected here
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
+        fit = fit_curves(curves)
+        boot = bootstrap_curves(curves, fit, n_resamples=60, key=1)
+    return curves, fit, boot
+
+
+def test_a_block_bootstrap_bands_an_unseen_schedule_around_the_truth(banded):
+    curves, fit, boot = banded
+    assert boot.unit == "block" and boot.n_units == 3 * 6  # 90 checkpoints per curve, blocks of 16
+    longer = [(Schedule.wsd(steps=9000, peak=PEAK, decay_start=7200, floor=3e-5, decay="linear", warmup=WARMUP),
+               [3000, 8999])]
+    prediction = predict_curves(boot, longer)
+    truth = predict_curves(TRUTH, longer)["loss"]
+    low, high = prediction.interval("loss", 0.95)
+    assert np.all(low < prediction["loss"]) and np.all(prediction["loss"] < high)
+    assert np.all(low < truth) and np.all(truth < high) and np.all(high - low < 0.1)
+    text = prediction.table()
+    assert "bootstrap" in text and prediction.split()[0].shape == (2,)
+    assert predict_curves(fit, longer)["loss"] == pytest.approx(prediction["loss"], rel=1e-12)
+
+
+def test_the_final_loss_of_a_run_still_training(banded):
+    """A run planned for 6,000 steps of cosine, seen to step 3,000: fitted with the others, its
+    planned schedule gives the final loss, with a band that holds the truth."""
+    curves, _, _ = banded
+    s, steps, loss = curves["cosine"]
+    partial = {**curves, "cosine": (s, steps[steps <= 3000], loss[steps <= 3000])}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
+        fit = fit_curves(partial)
+        boot = bootstrap_curves(partial, fit, n_resamples=40, key=2)
+    final = predict_curves(boot, [(s, [5999])])
+    low, high = final.interval("loss")
+    truth = predict_curves(TRUTH, [(s, [5999])])["loss"]
+    assert low[0] < truth[0] < high[0]
+
+
+def test_schedules_that_cannot_identify_the_law_warn():
+    steps = np.arange(600, 6000, 60)
+    constant = Schedule.constant(steps=6000, peak=PEAK, warmup=WARMUP)
+    loss = predict_curves(TRUTH, [(constant, steps)])["loss"]
+    with pytest.warns(jscale.warnings.ScheduleWarning, match="no curve lowers its learning rate"), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore", jscale.warnings.IntervalWarning)
+        warnings.simplefilter("ignore", jscale.warnings.ConvergenceWarning)
+        fit_curves({"constant": (constant, steps, loss), "again": (constant, steps[::2], loss[::2])})
+
+
+def test_bad_calls(banded):
+    curves, fit, _ = banded
+    with pytest.raises(ValueError, match="unit must be 'block' or 'curve'"):
+        bootstrap_curves(curves, fit, unit="row")
+    with pytest.raises(ValueError, match="not fitted to these curves"):
+        bootstrap_curves({k: v for k, v in curves.items() if k != "constant"}, fit)
+    with pytest.raises(ValueError, match="block must be"):
+        bootstrap_curves(curves, fit, block=1)
+    with pytest.warns(jscale.warnings.ResamplesWarning, match="Resampling 3 curves"):
+        bootstrap_curves(curves, fit, unit="curve", n_resamples=4)
+    with pytest.raises(ValueError, match="params must name"):
+        predict_curves({"L0": 1.0}, [(schedules()["cosine"], [100])])
