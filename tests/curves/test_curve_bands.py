@@ -78,17 +78,6 @@ def test_the_final_loss_of_a_run_still_training(banded):
     assert low[0] < truth[0] < high[0]
 
 
-def test_schedules_that_cannot_identify_the_law_warn():
-    steps = np.arange(600, 6000, 60)
-    constant = Schedule.constant(steps=6000, peak=PEAK, warmup=WARMUP)
-    loss = predict_curves(TRUTH, [(constant, steps)])["loss"]
-    with pytest.warns(jscale.warnings.ScheduleWarning, match="no curve lowers its learning rate"), \
-            warnings.catch_warnings():
-        warnings.simplefilter("ignore", jscale.warnings.IntervalWarning)
-        warnings.simplefilter("ignore", jscale.warnings.ConvergenceWarning)
-        fit_curves({"constant": (constant, steps, loss), "again": (constant, steps[::2], loss[::2])})
-
-
 def test_bad_calls(banded):
     curves, fit, _ = banded
     with pytest.raises(ValueError, match="unit must be 'block' or 'curve'"):

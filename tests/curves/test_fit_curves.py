@@ -84,3 +84,16 @@ def test_bad_curves_get_one_clear_message():
     with pytest.raises(ValueError, match="must be \\(schedule, checkpoint steps, losses\\)"):
         fit_curves({"a": (s, good)})
     assert isinstance(jscale.curves.MultiPowerLaw.over([(s, good)]).default_starts(), np.ndarray)
+
+
+def test_schedules_that_cannot_identify_the_law_warn():
+    steps = np.arange(600, 6000, 60)
+    constant = Schedule.constant(steps=6000, peak=3e-4, warmup=500)
+    truth = dict(zip(MULTIPOWER_PARAMS, (2.9, 0.55, 0.5, 380.0, 2.0, 0.6, 0.6)))
+    loss = predict_curves(truth, [(constant, steps)])["loss"]
+    with pytest.warns(jscale.warnings.ScheduleWarning, match="no curve lowers its learning rate"), \
+            warnings.catch_warnings():
+        warnings.simplefilter("ignore", jscale.warnings.IntervalWarning)
+        warnings.simplefilter("ignore", jscale.warnings.ConvergenceWarning)
+        warnings.simplefilter("ignore", jscale.warnings.StartsWarning)
+        fit_curves({"constant": (constant, steps, loss), "again": (constant, steps[::2], loss[::2])})
