@@ -50,6 +50,7 @@ import numpy as np
 from flax import struct
 
 from jscale.base._numerics import x64_scope
+from jscale.curves._multipower import check_steps
 from jscale.curves._schedules import Schedule
 from jscale.laws._laws import Law, log_sum_exp_offset
 
@@ -85,22 +86,13 @@ def _check_pair(lr, steps, where: str):
     """(rates float64 (T,), steps int64 (c,), S1 at the steps) of one curve, checked (ValueError
     naming the first bad entry)."""
     lr = np.asarray(lr.lr() if isinstance(lr, Schedule) else lr, dtype=np.float64)
-    steps_in = np.asarray(steps)
     if lr.ndim != 1 or lr.size == 0:
         raise ValueError(f"The rates of {where} must be a non-empty 1-D array; got shape {lr.shape}.")
     bad = np.flatnonzero(~np.isfinite(lr) | (lr < 0))
     if bad.size:
         raise ValueError(f"The rates of {where} must be finite and >= 0; {bad.size} are not, the first at step "
                          f"{bad[0]} ({float(lr[bad[0]])!r}).")
-    if steps_in.ndim != 1 or steps_in.size == 0 or steps_in.dtype.kind not in "iu":
-        raise ValueError(f"The checkpoint steps of {where} must be a non-empty 1-D array of integers; got "
-                         f"{steps_in.dtype} of shape {steps_in.shape}.")
-    steps = steps_in.astype(np.int64)
-    bad = np.flatnonzero((steps < 0) | (steps >= lr.size))
-    if bad.size:
-        raise ValueError(f"The checkpoint steps of {where} must lie in [0, {lr.size}) (the schedule's steps); "
-                         f"{bad.size} do not, the first is {steps[bad[0]]} (row {bad[0]}). Drop rows with step >= "
-                         f"{lr.size}.")
+    steps = check_steps(steps, lr.size, where)
     area = _running_area(lr)[steps]
     bad = np.flatnonzero(area <= 0)
     if bad.size:

@@ -58,23 +58,28 @@ def _unpack(theta):
 def _check_curve(lr, steps, where: str = "the curve"):
     """(lr float64 (T,), steps int64 (c,)) after checking both (ValueError naming the first bad entry)."""
     lr = np.asarray(lr.lr() if isinstance(lr, Schedule) else lr, dtype=np.float64)
-    steps_in = np.asarray(steps)
     if lr.ndim != 1 or lr.size < 2:
         raise ValueError(f"The rates of {where} must be a 1-D array of at least 2 steps; got shape {lr.shape}.")
     bad = np.flatnonzero(~np.isfinite(lr[1:]) | (lr[1:] <= 0))
     if bad.size:
         raise ValueError(f"The multi-power law needs rates > 0 after step 0 (it raises them to -gamma); {where} "
                          f"has {bad.size} that are not, the first at step {bad[0] + 1} ({float(lr[bad[0] + 1])!r}).")
+    return lr, check_steps(steps, lr.size, where)
+
+
+def check_steps(steps, n_steps: int, where: str) -> np.ndarray:
+    """Checkpoint steps as int64 (c,): a non-empty 1-D integer array within [0, n_steps)."""
+    steps_in = np.asarray(steps)
     if steps_in.ndim != 1 or steps_in.size == 0 or steps_in.dtype.kind not in "iu":
         raise ValueError(f"The checkpoint steps of {where} must be a non-empty 1-D array of integers; got "
                          f"{steps_in.dtype} of shape {steps_in.shape}.")
     steps = steps_in.astype(np.int64)
-    bad = np.flatnonzero((steps < 0) | (steps >= lr.size))
+    bad = np.flatnonzero((steps < 0) | (steps >= n_steps))
     if bad.size:
-        raise ValueError(f"The checkpoint steps of {where} must lie in [0, {lr.size}) (the schedule's steps); "
+        raise ValueError(f"The checkpoint steps of {where} must lie in [0, {n_steps}) (the schedule's steps); "
                          f"{bad.size} do not, the first is {steps[bad[0]]} (row {bad[0]}). Drop rows with step >= "
-                         f"{lr.size}.")
-    return lr, steps
+                         f"{n_steps}.")
+    return steps
 
 
 def multipower_exact(theta, lr, steps, *, support=None, chunk: int = EXACT_CHUNK):

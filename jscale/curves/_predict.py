@@ -21,6 +21,7 @@ from flax import struct
 from jscale.base._numerics import read_only
 from jscale.base._status import Status
 from jscale.base._warnings import ResamplesWarning
+from jscale.curves._best import _draws, _theta
 from jscale.curves._fit import _curves, _shared, _table
 from jscale.curves._multipower import MULTIPOWER_PARAMS, MultiPowerCurves, multipower_loss
 from jscale.data._data import ScalingData
@@ -151,25 +152,15 @@ def predict_curves(source, curves) -> CurvePrediction:
 
 
 def _parameters(source):
-    """(natural parameters (7,), None or ((B, 7) draws, (B,) usable)) of a prediction's source."""
+    """(natural parameters (7,), None or ((B, 7) usable draws, (B,) all True)) of a prediction's source."""
+    law = source.law if isinstance(source, FitResult) else source.fit.law if isinstance(source, BootstrapResult) \
+        else None
+    if law is not None and law.param_names != MULTIPOWER_PARAMS:
+        raise ValueError(f"predict_curves takes multi-power law results; this one is a {law.name} law.")
     if isinstance(source, BootstrapResult):
-        if source.fit.law.param_names != MULTIPOWER_PARAMS:
-            raise ValueError(f"predict_curves takes multi-power law results; this one is a {source.fit.law.name} law.")
-        table = source.draws
-        draws = np.stack([np.asarray(table[n]) for n in MULTIPOWER_PARAMS], axis=1)
-        return (np.array([source.fit.params[n] for n in MULTIPOWER_PARAMS], np.float64),
-                (draws, np.asarray(source.draw_ok, bool)))
-    if isinstance(source, FitResult):
-        if source.law.param_names != MULTIPOWER_PARAMS:
-            raise ValueError(f"predict_curves takes multi-power law results; this one is a {source.law.name} law.")
-        return np.array([source.params[n] for n in MULTIPOWER_PARAMS], np.float64), None
-    if isinstance(source, Mapping):
-        missing = [n for n in MULTIPOWER_PARAMS if n not in source]
-        if missing:
-            raise ValueError(f"params must name {', '.join(MULTIPOWER_PARAMS)}; missing {missing[0]!r}.")
-        return np.array([source[n] for n in MULTIPOWER_PARAMS], np.float64), None
-    params = np.asarray(source, np.float64)
-    if params.shape != (len(MULTIPOWER_PARAMS),):
-        raise ValueError(f"params must be a dict or {len(MULTIPOWER_PARAMS)} values ({', '.join(MULTIPOWER_PARAMS)}); "
-                         f"got shape {params.shape}.")
-    return params, None
+        if not np.any(source.draw_ok):
+            raise ValueError(f"None of the bootstrap's {len(source.draw_ok)} draws is usable (see its diagnostics()): "
+                             "no bands. Resample blocks (unit='block') or use more resamples.")
+        draws = _draws(source)
+        return _theta(source.fit), (draws, np.ones(len(draws), bool))
+    return _theta(source), None

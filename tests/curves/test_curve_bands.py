@@ -88,5 +88,5 @@ def test_bad_calls(banded):
         bootstrap_curves(curves, fit, block=1)
     with pytest.warns(jscale.warnings.ResamplesWarning, match="Resampling 3 curves"):
         bootstrap_curves(curves, fit, unit="curve", n_resamples=4)
-    with pytest.raises(ValueError, match="params must name"):
+    with pytest.raises(ValueError, match="params lacks"):
         predict_curves({"L0": 1.0}, [(schedules()["cosine"], [100])])
