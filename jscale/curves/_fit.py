@@ -24,7 +24,7 @@ from collections.abc import Mapping
 import jax.numpy as jnp
 import numpy as np
 
-from jscale.base._numerics import read_only
+from jscale.base._numerics import read_only, x64_scope
 from jscale.base._warnings import ScheduleWarning
 from jscale.curves._multipower import MULTIPOWER_PARAMS, MultiPowerCurves, multipower_loss
 from jscale.curves._schedules import Schedule
@@ -142,7 +142,8 @@ def screen(law: MultiPowerLaw, datasets, *, keep: int = 8, loss="huber", delta: 
         index = np.asarray(data["checkpoint"]).astype(int)
         weight = np.ones(len(data)) if data.weight is None else np.asarray(data.weight)
         r = np.log(np.asarray(data["loss"]))[None, :] - values[:, index]
-        objective = np.sum(weight[None, :] * np.asarray(rho.rho(jnp.asarray(r))), axis=1)
+        with x64_scope():  # the loss in float64, as the fit computes it
+            objective = np.sum(weight[None, :] * np.asarray(rho.rho(jnp.asarray(r))), axis=1)
         objective = np.where(np.isfinite(objective), objective, np.inf)
         best.extend(np.argsort(objective, kind="stable")[:keep].tolist())
     return read_only(grid[sorted(set(best))])
