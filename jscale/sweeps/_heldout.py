@@ -23,7 +23,7 @@ from flax import struct
 
 from jscale.base._json import strict_json
 from jscale.base._numerics import read_only
-from jscale.base._text import closest
+from jscale.base._text import closest, values_text
 from jscale.base._warnings import DiagnosticWarning
 from jscale.data._data import ScalingData
 from jscale.decisions._optimize import optimum
@@ -153,7 +153,8 @@ def held_out(result, data: ScalingData, law: Law | None = None, *, by: str | Non
     for fold in _folds(result, by, used):
         rest = used & ~np.isin(np.arange(len(design)), fold)
         if np.linalg.matrix_rank(design[rest]) < design.shape[1]:
-            notes.append(f"without {', '.join(_name(result, g) for g in fold)} the other cells do not vary in every "
+            names = ", ".join(values_text([result.cells[b][g] for b in scale]) for g in fold)
+            notes.append(f"without {names} the other cells do not vary in every "
                          f"scale column, so power laws in {', '.join(scale)} cannot be fitted: not held out")
         else:
             folds.append(fold)
@@ -228,7 +229,3 @@ def _check_same(result, data) -> None:
         for b in result.scale)
     if not same:
         raise ValueError("data must be the runs the sweep was fitted to (the same rows in the same order).")
-
-
-def _name(result, g) -> str:
-    return "(" + ", ".join(f"{result.cells[b][g]:.3g}" for b in result.scale) + ")"

@@ -35,7 +35,7 @@ from jscale.base._interval import Interval
 from jscale.base._json import strict_json
 from jscale.base._numerics import read_only, x64_scope
 from jscale.base._status import Status
-from jscale.base._text import closest
+from jscale.base._text import closest, values_text
 from jscale.base._warnings import Diagnostic, ExtrapolationWarning, SweepWarning, warn_all
 from jscale.data._data import ScalingData, check_column
 from jscale.fitting._bootstrap import as_key_data
@@ -417,7 +417,7 @@ def _critical(result: HyperResult, tolerance: float, over: str | None) -> HyperR
     if result.span is not None:
         high = np.asarray(result.span)[:, i, 1]
         for g in np.flatnonzero(use & (log_crit > np.log(high))):
-            notes.append(f"cell {_cell_name([result.cells[b][g] for b in result.scale])} has its critical {h} "
+            notes.append(f"cell {values_text([result.cells[b][g] for b in result.scale])} has its critical {h} "
                          f"({np.exp(log_crit[g]):.3g}) beyond its largest swept value ({high[g]:.3g}): its "
                          "parabola extrapolates")
     draws = draw_ok = None
@@ -570,7 +570,7 @@ def _few(data, over, uniq, real, take, k) -> tuple[np.ndarray, list]:
         if min(distinct) < 3 or (k == 2 and configs < 6):
             few[g] = True
             short = over[int(np.argmin(distinct))]
-            notes.append(f"cell {_cell_name(uniq[g])} has {min(distinct)} distinct {short} value"
+            notes.append(f"cell {values_text(uniq[g])} has {min(distinct)} distinct {short} value"
                          f"{'s' if min(distinct) != 1 else ''}" + (f" and {configs} configurations" if k == 2 else "")
                          + f"; a {'parabola' if k == 1 else 'quadratic'} needs at least 3 per hyperparameter"
                          + (" and 6 in all" if k == 2 else "") + ": left out")
@@ -581,10 +581,6 @@ def _span(x, real) -> np.ndarray:
     """(G, k, 2) each cell's lowest and highest swept value of each hyperparameter (x: (G, M, k) logs)."""
     return np.exp(np.stack([np.where(real[..., None], x, np.inf).min(axis=1),
                             np.where(real[..., None], x, -np.inf).max(axis=1)], axis=-1))
-
-
-def _cell_name(values) -> str:
-    return "(" + ", ".join(f"{v:.3g}" for v in values) + ")"
 
 
 # A wide or lopsided sweep is named when a cubic through its runs moves the optimum by more than
@@ -606,7 +602,7 @@ def _shape_notes(uniq, over, x, y, w, star, use) -> list:
              if min(position, 1 - position) < OFF_CENTRE else [])
         shift = _cubic_shift(xs, ys, star[g][0]) if found else None
         if found and (shift is None or abs(shift) > MATERIAL_SHIFT):
-            notes.append(f"cell {_cell_name(uniq[g])} is {' and '.join(found)}: " + (
+            notes.append(f"cell {values_text(uniq[g])} is {' and '.join(found)}: " + (
                 f"its parabola's {over[0]} is off by about {-shift:+.1%} (a cubic through its runs puts the optimum "
                 f"{shift:+.1%} from it)" if shift is not None else
                 f"its parabola's {over[0]} may be biased (too few values to estimate by how much)"))
@@ -686,7 +682,7 @@ def hyperparameters(data: ScalingData, over, scale, *, method: str = "parabola",
         edge = use & ~full["inside"]
         for g in np.flatnonzero(edge):
             swept = ", ".join(f"{h} {span[g, i, 0]:.3g}-{span[g, i, 1]:.3g}" for i, h in enumerate(over))
-            notes.append(f"cell {_cell_name(uniq[g])} has its optimum at or beyond the edge of its sweep ({swept})"
+            notes.append(f"cell {values_text(uniq[g])} has its optimum at or beyond the edge of its sweep ({swept})"
                          ": left out")
         use = use & ~edge
         flat = [b for j, b in enumerate(by) if use.any() and np.ptp(log_by[use, j]) == 0]
