@@ -283,17 +283,22 @@ def _summary(r: BestSchedule, level: float) -> str:
 # Validation
 
 
+def _in_order(table: Mapping, where: str) -> list:
+    """The values of a mapping name -> value in the order of `MULTIPOWER_PARAMS`, or ValueError naming the missing."""
+    missing = [n for n in MULTIPOWER_PARAMS if n not in table]
+    if missing:
+        raise ValueError(f"{where} lacks {', '.join(missing)}: the multi-power law needs "
+                         f"{', '.join(MULTIPOWER_PARAMS)}; got the names {', '.join(map(str, table))}.")
+    return [table[n] for n in MULTIPOWER_PARAMS]
+
+
 def _theta(params, where: str = "params") -> np.ndarray:
     """(7,) float64 from a mapping name -> value, a sequence in `MULTIPOWER_PARAMS` order, or an
     object with a `params` mapping (a `FitResult`)."""
     if not isinstance(params, Mapping) and isinstance(getattr(params, "params", None), Mapping):
         params = params.params
     if isinstance(params, Mapping):
-        missing = [n for n in MULTIPOWER_PARAMS if n not in params]
-        if missing:
-            raise ValueError(f"{where} lacks {', '.join(missing)}: the multi-power law needs "
-                             f"{', '.join(MULTIPOWER_PARAMS)}; got the names {', '.join(map(str, params))}.")
-        params = [params[n] for n in MULTIPOWER_PARAMS]
+        params = _in_order(params, where)
     try:
         theta = np.asarray(params, dtype=np.float64)
     except (TypeError, ValueError):
@@ -313,11 +318,7 @@ def _draws(draws) -> np.ndarray:
         ok = getattr(draws, "draw_ok", None)
         draws = draws.draws
     if isinstance(draws, Mapping):
-        missing = [n for n in MULTIPOWER_PARAMS if n not in draws]
-        if missing:
-            raise ValueError(f"draws lacks {', '.join(missing)}: the multi-power law needs "
-                             f"{', '.join(MULTIPOWER_PARAMS)}; got the names {', '.join(map(str, draws))}.")
-        out = np.stack([np.asarray(draws[n], np.float64).reshape(-1) for n in MULTIPOWER_PARAMS], axis=1)
+        out = np.stack([np.asarray(v, np.float64).reshape(-1) for v in _in_order(draws, "draws")], axis=1)
         if ok is not None and np.shape(ok) == (out.shape[0],):  # BootstrapResult.draws holds every draw
             out = out[np.asarray(ok, bool)]
     elif isinstance(draws, Sequence) and draws and all(isinstance(d, Mapping) for d in draws):
