@@ -92,6 +92,16 @@ def _level_option(p, what: str = "bands") -> None:
     p.add_argument("--level", type=float, default=0.95, help=f"level of the printed {what} (default 0.95)")
 
 
+def _compute_option(p, what: str) -> None:
+    """--compute FLOP [FLOP ...]: the budgets an answer is wanted at (one meaning in every command)."""
+    p.add_argument("--compute", type=float, nargs="+", default=None, metavar="FLOP", help=what)
+
+
+def _seed_option(p, what: str) -> None:
+    """--seed: the resamples' key."""
+    p.add_argument("--seed", type=int, default=0, help=f"{what} (default 0)")
+
+
 def _resamples_option(p, what: str) -> None:
     """--resamples B (and its earlier spelling, --bootstrap)."""
     p.add_argument("--resamples", type=int, default=1000, metavar="B", help=what)
@@ -139,9 +149,8 @@ def _parser() -> argparse.ArgumentParser:
     a = sub.add_parser("allocate", parents=[common], help="compute-optimal N*, D*, L* at budgets, from a saved result")
     a.add_argument("result", help="a result file: result.jscale of `jscale fit` or `jscale isoflop`, or forms.jscale "
                    "of `jscale fit --law A --law B` (the forms' mixture)")
-    a.add_argument("--compute", type=float, nargs="+", default=None, metavar="FLOP",
-                   help="budgets (default: powers of ten from a decade below the fitted data's largest compute to "
-                   "two decades beyond it)")
+    _compute_option(a, "budgets (default: powers of ten from a decade below the fitted data's largest compute to "
+                    "two decades beyond it)")
     a.add_argument("--range", type=float, nargs=3, default=None, metavar=("LOW", "HIGH", "NUM"),
                    help="log-spaced budgets from LOW to HIGH")
     a.add_argument("--format", default="table", choices=["table", "csv", "json"], help="output format")
@@ -201,7 +210,7 @@ def _hyper_parser(sub, common) -> None:
                    help="loss of the parabolas' log-loss residuals: squared (default) or huber")
     h.add_argument("--delta", type=float, default=None, help="Huber threshold (default 1e-3)")
     _resamples_option(h, "resamples of runs within each cell (0: none; default 1000)")
-    h.add_argument("--seed", type=int, default=0, help="resampling key (default 0)")
+    _seed_option(h, "resampling key")
     h.add_argument("--cell", action="append", default=None, metavar="V[,V...]",
                    help="a cell to predict the optimum at: one value per --scale column, in their order (e.g. "
                    "7e9,2e12); may be repeated")
@@ -242,10 +251,9 @@ def _fit_parser(sub, common) -> None:
     p.add_argument("--starts", default="grid", help="'grid' (the law's default starts) or a number of them")
     p.add_argument("--max-steps", type=int, default=None, help="solver steps per start (default 500)")
     _resamples_option(p, "bootstrap resamples of the rows (0: none; default 1000)")
-    p.add_argument("--seed", type=int, default=0, help="bootstrap key (default 0)")
-    p.add_argument("--compute", type=float, nargs="+", default=None, metavar="FLOP",
-                   help="compute budgets for the allocation table (default: powers of ten from a decade below the "
-                   "data's largest compute to two decades beyond it)")
+    _seed_option(p, "bootstrap key")
+    _compute_option(p, "compute budgets for the allocation table (default: powers of ten from a decade below the "
+                    "data's largest compute to two decades beyond it)")
     p.add_argument("--budgets", action=_Renamed, dest="compute", new="--compute", type=float, nargs="+",
                    why="the budgets an answer is wanted at, in every command; --budgets names the budgets of runs")
     _level_option(p, "bands (bootstrap intervals, allocation table)")
@@ -270,10 +278,9 @@ def _sweep_parsers(sub, common) -> None:
                    help="loss of the parabolas' log-loss residuals: squared (default) or huber (robust to a stray run)")
     s.add_argument("--delta", type=float, default=None, help="Huber threshold (default 1e-3)")
     _resamples_option(s, "resamples of runs within each budget (0: none; default 1000)")
-    s.add_argument("--seed", type=int, default=0, help="resampling key (default 0)")
-    s.add_argument("--compute", type=float, nargs="+", default=None, metavar="FLOP",
-                   help="budgets for the N*(C), D*(C) table (default: powers of ten from a decade below the largest "
-                   "budget to two decades beyond it)")
+    _seed_option(s, "resampling key")
+    _compute_option(s, "budgets for the N*(C), D*(C) table (default: powers of ten from a decade below the largest "
+                    "budget to two decades beyond it)")
     s.add_argument("--at", action=_Renamed, dest="compute", new="--compute", type=float, nargs="+",
                    why="the budgets an answer is wanted at, in every command")
     s.add_argument("--law", default=None, type=_law_name, metavar="LAW",
@@ -324,7 +331,7 @@ def _plan_next_parser(kinds, below) -> None:
     n.add_argument("--resamples", type=int, default=200, metavar="B",
                    help="bootstrap resamples whose draws give the uncertainty (default 200; 0: the fit's curvature "
                    "instead, quicker)")
-    n.add_argument("--seed", type=int, default=0, help="bootstrap key (default 0)")
+    _seed_option(n, "bootstrap key")
     n.add_argument("--target", dest="quantity", default="n_params", choices=jscale.results.RunPlan.TARGETS,
                    help="the quantity the runs should pin down (jscale.suggest_runs' quantity): N* (n_params, "
                    "default), D* (n_tokens), D*/N* (tokens_per_param) or L* (loss) at --compute; or, with --n-params "
@@ -365,9 +372,8 @@ def _compare_parser(sub, common) -> None:
     c.add_argument("a", help="recipe A: a file written by `jscale fit` (result.jscale)")
     c.add_argument("b", help="recipe B: another file of `jscale fit`, with a bootstrap if A has one (bands from the "
                    "draws) or without one if A has none (delta-method bands)")
-    c.add_argument("--compute", type=float, nargs="+", default=None, metavar="FLOP",
-                   help="budgets C at which to compare (default: as allocate, every power of ten from a decade "
-                        "below the recipes' largest runs to two decades beyond)")
+    _compute_option(c, "budgets C at which to compare (default: as allocate, every power of ten from a decade "
+                    "below the recipes' largest runs to two decades beyond)")
     c.add_argument("--between", type=float, nargs=2, default=None, metavar=("LOW", "HIGH"),
                    help=f"budgets searched for the crossover (default {low:g} to {high:g})")
     _level_option(c)
