@@ -11,7 +11,7 @@ WSD (linear decay over the last 20%) and Luo et al.'s own WSD (linear decay from
 the gains, where the best schedule leaves the peak, and the wall time (first call, with
 compilation, and a repeat). With `--draws B > 0`, bands of the gains over B log-normal
 perturbations of the parameters (`--spread` wide: a stand-in for bootstrap refits, which this
-benchmark does not run). Prints only (nothing is appended to RESULTS.md).
+benchmark does not run). Appends the output to RESULTS.md (--no-append: print only).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import argparse
 import time
 
 import numpy as np
-from bench_chinchilla_grid import command_line, commit, machine, versions  # same folder
+from bench_chinchilla_grid import append_results, command_line, commit  # same folder
 
 from jscale.curves import MULTIPOWER_PARAMS, multipower_loss, parse_schedule
 from jscale.curves._best import best_schedule
@@ -39,13 +39,12 @@ def main(argv=None):
     parser.add_argument("--draws", type=int, default=200, help="perturbed parameter draws for the bands (200; 0: none)")
     parser.add_argument("--spread", type=float, default=0.02, help="log-normal width of the perturbations (0.02)")
     parser.add_argument("--objective", default="final", help="'final' or k: the mean loss of the last k steps")
+    parser.add_argument("--no-append", action="store_true", help="print only; do not append to RESULTS.md")
     args = parser.parse_args(argv)
     objective = args.objective if args.objective == "final" else int(args.objective)
     luo_wsd = parse_schedule(LUO2025_SCHEDULES["wsdld_20000_24000"])
     rng = np.random.default_rng(0)
-    print(f"# {command_line('bench_best_schedule.py', argv)}")
-    print(f"# {machine()}; {versions()}; commit {commit()}")
-    print(f"# setting: {SETTING}, objective {objective!r}")
+    out = [f"setting: {SETTING}, objective {objective!r}"]
     for name, theta in PARAMS.items():
         theta = np.asarray(theta, np.float64)
         draws = None
@@ -57,15 +56,21 @@ def main(argv=None):
             best = best_schedule(dict(zip(MULTIPOWER_PARAMS, theta)), objective=objective, draws=draws, **SETTING)
             times.append(time.perf_counter() - start)
         luo_loss = float(multipower_loss(theta, [(luo_wsd, [SETTING["steps"] - 1])], method="exact")[0])
-        print(f"\n## {name}: {best.n_iterations} L-BFGS iterations ({'converged' if best.converged else 'max_steps'}); "
-              f"{times[0]:.2f} s first call, {times[1]:.2f} s repeat")
-        print(best.summary())
+        state = "converged" if best.converged else "max_steps"
+        out.append(f"\n{name}: {best.n_iterations} L-BFGS iterations ({state}); "
+                   f"{times[0]:.2f} s first call, {times[1]:.2f} s repeat")
+        out.append(best.summary())
         if objective == "final":
-            print(f"  Luo et al.'s WSD (linear from 20000) {luo_loss:.6f}: gain {luo_loss - best.loss:.6f}")
+            out.append(f"  Luo et al.'s WSD (linear from 20000) {luo_loss:.6f}: gain {luo_loss - best.loss:.6f}")
         if draws is not None:
-            print(f"  (bands over {args.draws} log-normal perturbations of the parameters, spread {args.spread:g}: "
-                  "a stand-in for bootstrap refits)")
+            out.append(f"  (bands over {args.draws} log-normal perturbations of the parameters, spread "
+                       f"{args.spread:g}: a stand-in for bootstrap refits)")
 
+    body = "```\n" + "\n".join(out) + "\n```"
+    print(body)
+    if not args.no_append:
+        append_results("Best schedule by jax.grad through the multi-power law", command_line("bench_best_schedule.py",
+                       argv), commit(), "gains over cosine and WSD at Luo et al.'s setting", body)
 
 if __name__ == "__main__":
     main()

@@ -7,7 +7,7 @@ Every logged checkpoint of the nine curves of one size (SOURCES.md section 6; ro
 published ones): the fast evaluator (dyadic blocks, far terms interpolated) and the exact one
 (every term, chunked), each timed warm (best of 3 calls after one compile). The exact evaluator
 is timed on the first `--exact-starts` vectors (it is ~10x per vector slower); the error column
-is the fast evaluator's max relative error against it on those vectors. Prints only.
+is the fast evaluator's max relative error against it on those vectors. Appends to RESULTS.md.
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ from pathlib import Path
 os.environ.setdefault("JAX_NUM_CPU_DEVICES", "1")
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "multipower_curves"
+from bench_chinchilla_grid import append_results, command_line, commit  # noqa: E402 (same folder)
+
 from jscale.curves._luo import LUO2025_PUBLISHED, LUO2025_SCHEDULES  # noqa: E402 (after the device count)
 
 LUO2025, PUBLISHED = LUO2025_SCHEDULES, LUO2025_PUBLISHED
@@ -56,6 +58,7 @@ def main(argv=None):
     parser.add_argument("--size", default="25M", choices=sorted(PUBLISHED))
     parser.add_argument("--starts", type=int, default=200)
     parser.add_argument("--exact-starts", type=int, default=10)
+    parser.add_argument("--no-append", action="store_true", help="print only; do not append to RESULTS.md")
     args = parser.parse_args(argv)
 
     import jax
@@ -81,15 +84,20 @@ def main(argv=None):
         few = theta[: args.exact_starts]
         exact_s = timed(call, exact, few, repeats=1)
         err = float(np.max(np.abs(np.asarray(call(fast, few)) / np.asarray(call(exact, few)) - 1)))
-    print(f"multi-power law, {args.size}: {len(curves)} curves, {fast.n_points} checkpoints; {cpu()}; "
-          f"jax {jax.__version__}; fast plan built in {plan_s:.2f} s (NumPy, once per set of curves)")
-    print(f"{'evaluator':<10}{'vectors':>9}{'terms/vector':>14}{'warm s':>10}{'terms/s':>12}{'losses/s':>12}"
-          f"{'max rel err':>13}")
+    lines = [f"multi-power law, {args.size}: {len(curves)} curves, {fast.n_points} checkpoints; {cpu()}; "
+             f"jax {jax.__version__}; fast plan built in {plan_s:.2f} s (NumPy, once per set of curves)",
+             "",
+             "| evaluator | vectors | terms/vector | warm s | terms/s | losses/s | max rel err |",
+             "|---|---|---|---|---|---|---|"]
     for name, built, n, seconds, error in (("fast", fast, len(theta), fast_s, f"{err:.1e}"),
                                            ("exact", exact, len(few), exact_s, "reference")):
-        print(f"{name:<10}{n:>9}{built.n_terms:>14,}{seconds:>10.3f}{built.n_terms * n / seconds:>12.3g}"
-              f"{built.n_points * n / seconds:>12.3g}{error:>13}")
-
+        lines.append(f"| {name} | {n} | {built.n_terms:,} | {seconds:.3f} | {built.n_terms * n / seconds:.3g} | "
+                     f"{built.n_points * n / seconds:.3g} | {error} |")
+    body = "\n".join(lines)
+    print(body)
+    if not args.no_append:
+        append_results(f"Multi-power law evaluators, {args.size}", command_line("bench_curve_kernel.py", argv),
+                       commit(), "every checkpoint of the nine curves; warm, best of 3 calls after one compile", body)
 
 if __name__ == "__main__":
     main()
