@@ -140,6 +140,17 @@ def slots_within_budget(n_slots: int, n_rows: int, n_params: int) -> int:
     return int(min(n_slots, budget // per_slot))
 
 
+def slots_for(settings: dict, n_fits: int) -> dict:
+    """`settings` with refill's slots capped at `bucket` of the real fits per device of a call
+    (at least 2): slots beyond them would step empty in lock step with the rest, a waste that
+    grows with the law's cost (8 resamples from one start would otherwise step 64 slots). The
+    outcome does not depend on the number of slots (tests/engine/test_batch.py)."""
+    if settings["batching"] != "refill":
+        return settings
+    devices = 1 if settings.get("mesh") is None else settings["mesh"].size
+    return dict(settings, batch_size=min(settings["batch_size"], max(2, bucket(-(-n_fits // devices)))))
+
+
 def _size(n_bytes: int) -> str:
     return f"{n_bytes / 2**30:.3g} GiB" if n_bytes >= 2**30 else f"{n_bytes / 2**20:.3g} MiB"
 
@@ -443,6 +454,7 @@ def fit_in_chunks(x0s, problem, per_problem_of, total: int, size: int, *, width:
     starts = jnp.asarray(padded_starts(x0s))
     width = bucket(size) if width is None else width
     size = min(size, width)
+    settings = slots_for(settings, min(size, total) * n_starts)
     parts = []
     for lo in range(0, total, size):
         hi = min(lo + size, total)
@@ -469,7 +481,7 @@ def fit_problems(x0s, problems: list, *, solver, batching: str, batch_size: int,
     if len(problems) == 1:
         counts = jnp.asarray(np.array([1, n_starts], np.int32))
         problem = to_device(_one(stack(problems, rows)))
-        out = _fit_starts(jnp.asarray(padded_starts(x0s)), problem, counts, **settings)
+        out = _fit_starts(jnp.asarray(padded_starts(x0s)), problem, counts, **slots_for(settings, n_starts))
         return jax.tree.map(lambda a: np.asarray(a)[None, :n_starts], out)
     stacked = to_device(stack(problems, rows))
     fields = _fields(stacked)
