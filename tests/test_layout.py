@@ -64,13 +64,15 @@ ALLOWED = {
     "selection": {"base", "data", "losses", "laws", "engine", "inference", "fitting", "decisions"},
     "sweeps": {"base", "data", "losses", "laws", "engine", "inference", "fitting", "decisions"},
     "curves": {"base", "data", "losses", "laws", "engine", "inference", "fitting", "decisions"},
-    "io": {"base", "data", "losses", "laws", "engine", "inference", "fitting", "decisions", "selection", "sweeps"},
-    "plot": {"base", "data", "losses", "laws", "engine", "inference", "fitting", "decisions", "selection", "sweeps"},
+    "io": {"base", "data", "losses", "laws", "engine", "inference", "fitting", "decisions", "selection", "sweeps",
+           "curves"},
+    "plot": {"base", "data", "losses", "laws", "engine", "inference", "fitting", "decisions", "selection", "sweeps",
+             "curves"},
 }
 # Public faces: the top-level namespace and its public modules. `cli` sits on top of them all and
 # uses only what a user could (public names), plus the jscale-agnostic leaves of `base`.
 FACES = {"jscale", "jscale.laws", "jscale.losses", "jscale.solvers", "jscale.warnings", "jscale.results",
-         "jscale.datasets", "jscale.plot", "jscale.cli"}
+         "jscale.datasets", "jscale.plot", "jscale.cli", "jscale.curves"}
 
 
 def _room(module: str) -> str:
