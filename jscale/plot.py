@@ -5,8 +5,10 @@ Every function takes a result (and the data where it plots them), an optional ma
 logarithmic where the quantity spans decades, labelled with units, and points are coloured by
 compute. `link` draws a two-stage prediction's link (a task metric against the loss) and
 `multiplier` a comparison of two recipes (`jscale.compare`); `forms` the candidate forms of an
-`Ensemble` side by side beyond the data. Install matplotlib with
-`pip install "jscale[plot]"`.
+`Ensemble` side by side beyond the data. Training curves (`jscale.curves`): `curves` the logged
+checkpoints with the fitted multi-power law through them, `curve_prediction` the predicted curves
+of any schedules with their bands, and `schedule` the optimised learning-rate schedule beside
+cosine and WSD. Install matplotlib with `pip install "jscale[plot]"`.
 
 Example:
     >>> import jscale, jscale.plot  # doctest: +SKIP
@@ -18,10 +20,12 @@ Example:
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 
 import numpy as np
 
 from jscale.base._warnings import ExtrapolationWarning, IntervalWarning
+from jscale.curves import BestSchedule, CurvePrediction, predict_curves
 from jscale.data._data import ScalingData
 from jscale.decisions._allocation import compute_optimal
 from jscale.decisions._compare import Comparison
@@ -32,8 +36,9 @@ from jscale.selection._forms import Ensemble
 from jscale.sweeps._hyper import HyperResult
 from jscale.sweeps._isoflop import IsoFLOPResult, group_by_compute
 
-__all__ = ["allocation", "corner", "frontier", "hyperparameter_cells", "hyperparameter_law", "isoflop",
-           "isoflop_optimum", "isoflop_parabolas", "link", "multiplier", "residuals"]
+__all__ = ["allocation", "corner", "curve_prediction", "curves", "frontier", "hyperparameter_cells",
+           "hyperparameter_law", "isoflop", "isoflop_optimum", "isoflop_parabolas", "link", "multiplier", "residuals",
+           "schedule"]
 
 
 def _pyplot():
@@ -619,6 +624,217 @@ def corner(boot, *, params=None, fig=None, bins: int = 40):
     fig.suptitle(f"bootstrap draws: {_fitted(boot.fit)} ({int(keep.sum())} draws"
                  + (f"; {left_out} with an infinite parameter left out)" if left_out else ")"))
     return fig
+
+
+def _logged(curves, where: str) -> list:
+    """[(name, schedule, steps, losses)] of a mapping name -> (schedule, checkpoint steps, losses), each
+    curve's checkpoints in step order; TypeError or ValueError naming `where` and the curve."""
+    if not isinstance(curves, Mapping) or not curves:
+        raise TypeError(f"{where} must be a non-empty mapping name -> (schedule, checkpoint steps, losses), as "
+                        f"fit_curves takes; got {type(curves).__name__}.")
+    out = []
+    for name, value in curves.items():
+        if not isinstance(value, (tuple, list)) or len(value) != 3:
+            raise ValueError(f"{where}: curve {name!r} must be (schedule, checkpoint steps, losses); got "
+                             f"{type(value).__name__}.")
+        schedule, steps, loss = value
+        steps, loss = np.asarray(steps, np.float64), np.asarray(loss, np.float64)
+        if steps.ndim != 1 or steps.size == 0 or loss.shape != steps.shape:
+            raise ValueError(f"{where}: curve {name!r} needs 1-D steps and losses of one length; got shapes "
+                             f"{steps.shape} and {loss.shape}.")
+        if not np.all(np.isfinite(steps) & (steps == np.round(steps)) & (steps >= 0)):
+            raise ValueError(f"{where}: curve {name!r}'s checkpoint steps must be whole numbers >= 0.")
+        order = np.argsort(steps, kind="stable")
+        out.append((str(name), schedule, steps[order].astype(np.int64), loss[order]))
+    return out
+
+
+def _loss_limits(ax, shown):
+    """Loss limits over the points of `shown` ((steps, losses) pairs) past the first tenth of the
+    last step, with 5% of room: the steep early drop of a training curve runs off the top instead
+    of flattening the end, where schedules differ. Nothing is set when that would clip nothing."""
+    last = max(float(np.max(s)) for s, _ in shown)
+    every = np.concatenate([np.ravel(v) for _, v in shown])
+    later = np.concatenate([np.ravel(v)[np.ravel(s) >= 0.1 * last] for s, v in shown])
+    every, later = every[np.isfinite(every)], later[np.isfinite(later)]
+    if later.size == 0 or later.max() >= every.max():
+        return
+    low, high = float(later.min()), float(later.max())
+    pad = 0.05 * (high - low) if high > low else 0.01 * abs(high)
+    ax.set_ylim(low - pad, high + pad)
+
+
+def curves(fit, curves, *, ax=None):
+    """Training curves and the fitted multi-power law through them (`jscale.curves.fit_curves`).
+
+    Loss against step: each curve's logged checkpoints (small hollow markers) and the law's loss
+    under its schedule (a line of the same colour) from its first checkpoint to its last, from one
+    `predict_curves` call. The legend names the curves; a note gives the RMS log residual over
+    the checkpoints shown. The loss axis spans the losses past the first tenth of the steps: the
+    steep early drop runs off its top.
+
+    Args:
+        fit: the `FitResult` of `fit_curves` (a `BootstrapResult` of `bootstrap_curves`: its full
+            fit), or the law's natural parameters (a mapping name -> value, as `fit.params`).
+        curves: a mapping name -> (schedule or per-step rates, checkpoint steps, losses), as
+            `fit_curves` takes (the fitted curves, or others logged under other schedules).
+
+    Example:
+        >>> fit = jscale.curves.fit_curves(logged)  # doctest: +SKIP
+        >>> jscale.plot.curves(fit, logged).figure.savefig("curves.png")  # doctest: +SKIP
+    """
+    logged = _logged(curves, "curves")
+    if isinstance(fit, BootstrapResult):
+        fit = fit.fit
+    source = f"{_form(fit.law.name)} fitted to {fit.n_rows:,} checkpoints" if isinstance(fit, FitResult) \
+        else "multipower law at the given parameters"
+    # The line: every checkpoint and a grid between the first and the last (whole steps).
+    grids = [np.union1d(steps, np.linspace(steps[0], steps[-1], 256).round().astype(np.int64))
+             for _, _, steps, _ in logged]
+    lines = predict_curves(fit, [(sched, grid) for (_, sched, _, _), grid in zip(logged, grids)]).split()
+    ax = _axes(ax)
+    residual = []
+    for k, ((name, _, steps, loss), grid, line) in enumerate(zip(logged, grids, lines)):
+        colour = f"C{k}"
+        ax.plot(steps, loss, linestyle="none", marker="o", markersize=3.5, markerfacecolor="none",
+                markeredgewidth=0.8, color=colour, alpha=0.8)
+        ax.plot(grid, line, color=colour, linewidth=1.3, label=name)
+        residual.append(np.log(loss) - np.log(line[np.searchsorted(grid, steps)]))
+    residual = np.concatenate(residual)
+    ax.annotate(f"RMS log residual {np.sqrt(np.mean(residual ** 2)):.2g} over {residual.size:,} checkpoints",
+                xy=(0.98, 0.03), xycoords="axes fraction", ha="right", fontsize="small", color="0.3")
+    ax.set(xlabel="training step", ylabel="loss (nats/token)")
+    _loss_limits(ax, [(s, v) for _, _, s, v in logged] + list(zip(grids, lines)))
+    _title(ax, "training curves", source)
+    ax.legend(frameon=False, fontsize="small", title="logged (o) and fitted (line)", title_fontsize="small")
+    return ax
+
+
+def curve_prediction(prediction, *, observed=None, names=None, ax=None, level: float = 0.95):
+    """Predicted training curves (`jscale.curves.predict_curves`) with their bands.
+
+    Loss against step, one colour per schedule of the prediction: the predicted loss at its
+    checkpoints (a line; points when it has fewer than 10) and, when the prediction has bootstrap
+    draws (`predict_curves(bootstrap_curves(...), ...)`), the `level` percentile band over them
+    (shaded; an error bar at a single checkpoint). `observed` curves are overlaid as markers: in
+    the colour of the schedule of the same name in `names`, else in a colour of their own. The
+    loss axis spans the losses past the first tenth of the steps, as in `curves`.
+
+    Args:
+        prediction: a `CurvePrediction` of K checkpoints on one or more schedules.
+        observed: optional logged curves, a mapping name -> (schedule, checkpoint steps, losses)
+            as `fit_curves` takes (the schedule is not read).
+        names: the schedules' names, one per schedule in the order given to `predict_curves`
+            (default "schedule 1", "schedule 2", ...).
+        level: the bands' level, in (0, 1).
+
+    Example:
+        >>> boot = jscale.curves.bootstrap_curves(logged, fit, key=0)  # doctest: +SKIP
+        >>> prediction = jscale.curves.predict_curves(boot, [(wsd, np.arange(100, 9000, 100))])  # doctest: +SKIP
+        >>> jscale.plot.curve_prediction(prediction, names=["wsd"], observed=logged)  # doctest: +SKIP
+    """
+    from matplotlib.patches import Patch
+
+    if not isinstance(prediction, CurvePrediction):
+        raise TypeError(f"curve_prediction needs a CurvePrediction (from jscale.curves.predict_curves); got "
+                        f"{type(prediction).__name__}.")
+    level = check_level(level)
+    n_schedules = len(prediction.offsets) - 1
+    if names is None:
+        names = [f"schedule {k + 1}" for k in range(n_schedules)]
+    elif isinstance(names, str) or len(names) != n_schedules:
+        raise ValueError(f"names must be a sequence of {n_schedules} names, one per schedule of the prediction; got "
+                         f"{names!r}.")
+    names = [str(n) for n in names]
+    logged = [] if observed is None else _logged(observed, "observed")
+    banded = prediction.draws is not None
+    steps, loss = prediction.split(prediction.points()["step"]), prediction.split()
+    shown = list(zip(steps, loss)) + [(s, v) for _, _, s, v in logged]
+    if banded:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a checkpoint with no usable draw: a NaN band
+            low, high = (prediction.split(v) for v in prediction.interval("loss", level))
+        shown += list(zip(steps, low)) + list(zip(steps, high))
+    n_draws = 0 if not banded else int(np.asarray(prediction.draw_ok).any(axis=1).sum())
+    ax = _axes(ax)
+    for k, name in enumerate(names):
+        colour = f"C{k}"
+        ax.plot(steps[k], loss[k], color=colour, marker="o" if len(steps[k]) < 10 else None, markersize=4,
+                label=name)
+        if banded and len(steps[k]) > 1:
+            ax.fill_between(steps[k], low[k], high[k], color=colour, alpha=0.2, linewidth=0)
+        elif banded:
+            ax.vlines(steps[k], low[k], high[k], color=colour, linewidth=1.5, alpha=0.6)
+    extra = n_schedules
+    for name, _, at, value in logged:
+        if name in names:
+            colour, label = f"C{names.index(name)}", f"{name}, observed"
+        else:
+            colour, label, extra = f"C{extra}", f"{name} (observed)", extra + 1
+        ax.plot(at, value, linestyle="none", marker="o", markersize=3.5, markerfacecolor="none",
+                markeredgewidth=0.8, color=colour, alpha=0.8, label=label)
+    ax.set(xlabel="training step", ylabel="loss (nats/token)")
+    _loss_limits(ax, shown)
+    # The prediction's source names its law ("the multipower law and its bootstrap draws").
+    law = prediction.source.removeprefix("the ").removesuffix(" and its bootstrap draws") or None
+    _title(ax, "predicted curves", law if not banded else f"{law or 'curve law'}, {n_draws} bootstrap draws",
+           f"{100 * level:g}% bands" if banded else None)
+    handles, labels = ax.get_legend_handles_labels()
+    if banded:  # one grey entry for the bands of every colour
+        handles.append(Patch(color="0.5", alpha=0.3, linewidth=0))
+        labels.append(f"{100 * level:g}% band")
+    ax.legend(handles, labels, frameon=False, fontsize="small")
+    return ax
+
+
+def schedule(best, *, ax=None, level: float = 0.95):
+    """The optimised learning-rate schedule (`jscale.curves.best_schedule`) beside cosine and WSD.
+
+    The per-step rates of the three schedules against the step (the best one's knots marked),
+    each labelled with its predicted objective (the final loss, or the mean loss of the last k
+    steps) under the fitted law; the baselines' labels give the best schedule's gain over them
+    (their loss minus the best one's) and, when the result has parameter draws, the `level`
+    percentile band of the gain over them. The legend sits above the peak rate.
+
+    Example:
+        >>> best = jscale.curves.best_schedule(fit, steps=24000, peak=3e-4, warmup=2160)  # doctest: +SKIP
+        >>> jscale.plot.schedule(best).figure.savefig("schedule.png")  # doctest: +SKIP
+    """
+    from matplotlib.ticker import FuncFormatter
+
+    if not isinstance(best, BestSchedule):
+        raise TypeError(f"schedule needs a BestSchedule (from jscale.curves.best_schedule); got "
+                        f"{type(best).__name__}.")
+    level = check_level(level)
+    banded = best.draw_losses is not None
+    what = "final loss" if best.objective == "final" else f"mean loss of the last {best.objective} steps"
+    ax = _axes(ax)
+    step = np.arange(best.steps)
+
+    def gain(name, value):
+        if not banded:
+            return f", gain {value:.3g}"
+        low, high = best.interval(f"gain_{name}", level)
+        return f", gain {value:.3g} ({low:.3g} to {high:.3g})"
+
+    ax.plot(step, best.rates, color="C3", linewidth=1.6, label=f"best: {best.loss:.4f}")
+    ax.plot(best.knot_steps, best.knot_rates, linestyle="none", marker="o", markersize=3, color="C3",
+            label=f"its {len(best.knot_steps)} knots")
+    ax.plot(step, best.cosine.lr(), color="C0", linewidth=1.2,
+            label=f"cosine: {best.cosine_loss:.4f}" + gain("cosine", best.gain_cosine))
+    ax.plot(step, best.wsd.lr(), color="C2", linewidth=1.2,
+            label=f"WSD from step {best.wsd.decay_start}: {best.wsd_loss:.4f}" + gain("wsd", best.gain_wsd))
+    # Rates in units of a power of ten, named in the label: matplotlib's offset text would sit on the title.
+    power = int(np.floor(np.log10(best.peak)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 10.0 ** power:g}"))
+    # Room above the peak for the legend: the rates never pass it.
+    ax.set(xlabel="training step", ylabel="learning rate" + (f" (x 1e{power})" if power else ""),
+           ylim=(0.0, 1.6 * best.peak))
+    _title(ax, "best schedule, cosine and WSD", "multipower law", f"{100 * level:g}% bands" if banded else None)
+    heading = f"predicted {what}" + (f"; the best's gain ({best.n_draws} draws)" if banded else "; the best's gain")
+    ax.legend(frameon=False, fontsize="small", title=heading, title_fontsize="small", loc="upper left",
+              alignment="left")
+    return ax
 
 
 def _quiet(fn, *args, **kwargs):

@@ -10,6 +10,7 @@
     jscale plan next runs.csv --target n_params --compute 1e24 --budget 1e21 --n 8 --out next-runs.csv
     jscale compare a/result.jscale b/result.jscale --compute 1e21 1e22 1e23 --plot multiplier.png
     jscale hyperparameters sweep.csv --over learning_rate --scale n_params,n_tokens --cell 7e9,2e12
+    jscale curves checkpoints.csv --run "Run ID" --step "global step" --columns L=train/loss --best-schedule
     jscale datasets
 
 Data files are CSV, TSV, JSON or Parquet (`jscale.ScalingData.from_file`). One option name has one
@@ -183,6 +184,7 @@ def _parser() -> argparse.ArgumentParser:
 
     _sweep_parsers(sub, common)
     _hyper_parser(sub, common)
+    _curves_parser(sub, common)
     _compare_parser(sub, common)
     sub.add_parser("datasets", parents=[common], help="list the bundled datasets")
     return parser
@@ -225,6 +227,50 @@ def _hyper_parser(sub, common) -> None:
     _level_option(h)
     h.add_argument("--out", default="jscale-hyperparameters", help="directory for result.jscale, summary.json and "
                    "the two plots (default: jscale-hyperparameters; 'none' writes nothing)")
+
+
+def _curves_parser(sub, common) -> None:
+    """The `curves` subcommand (run by `jscale.cli._curves`)."""
+    c = sub.add_parser("curves", parents=[common],
+                       help="fit the multi-power law (Luo et al. 2025) to training curves under learning-rate "
+                       "schedules, from a table of checkpoints; the loss under other schedules, with bands; the best "
+                       "schedule")
+    c.add_argument("data", help="a data file of checkpoints, one row per run and step (CSV, TSV, JSON or Parquet)")
+    c.add_argument("--run", default="run", metavar="COL", help="the column naming each row's run (default run)")
+    c.add_argument("--step", default="step", metavar="COL",
+                   help="the column of the checkpoints' steps, counted from 0 as the schedules' (default step)")
+    c.add_argument("--columns", action="append", default=None, metavar="L=col",
+                   help="the header of the logged losses' column, L=HEADER (as for the other commands; default: a "
+                   "column named loss or L); --loss means the residuals' loss in every command, never a column")
+    given = c.add_mutually_exclusive_group()
+    given.add_argument("--schedule", default="schedule", metavar="COL",
+                       help="the column holding each row's schedule, the same in every row of a run, as spec text "
+                       "such as 'cosine(steps=24000, peak=3e-4, floor=3e-5, warmup=2160)' (kinds constant, cosine, "
+                       "wsd, two_stage; default column: schedule)")
+    given.add_argument("--schedules", default=None, metavar="FILE",
+                       help="instead, a data file of the runs' schedules: columns --run and spec (one spec per run), "
+                       "or --run, --step and lr (the rate of every step 0..T-1 of each run)")
+    c.add_argument("--sets", default=None, metavar="COL",
+                   help="a column splitting the runs into sets fitted separately (e.g. the model size); every set is "
+                   "fitted in one batched call")
+    c.add_argument("--predict", action="append", default=None, metavar="SPEC",
+                   help="a schedule to predict the loss under (at a quarter, half, three quarters and the end of its "
+                   "steps): spec text, e.g. 'wsd(steps=72000, peak=3e-4, decay_start=57600, floor=3e-5, "
+                   "warmup=2160)', or a run's name (its own schedule: the final loss of a run still training); may "
+                   "be repeated, one SPEC each")
+    c.add_argument("--resamples", type=int, default=0, metavar="B",
+                   help="bootstrap resamples of blocks of checkpoints, for bands on the parameters, --predict and "
+                   "--best-schedule (default 0: none, the fit alone in seconds; 200 for bands, a minute or more)")
+    c.add_argument("--block", type=int, default=16, metavar="K",
+                   help="checkpoints per resampled block: consecutive checkpoints share their noise (default 16)")
+    _seed_option(c, "resampling key")
+    c.add_argument("--best-schedule", action="store_true",
+                   help="also the schedule that minimises the predicted final loss, by gradient descent through the "
+                   "fitted law, and its gain over cosine and WSD with the same steps, peak, warmup and floor (the "
+                   "longest training run's; floor: peak / 10 where it has none)")
+    c.add_argument("--best-steps", type=int, default=None, metavar="N",
+                   help="with --best-schedule: plan a run of N steps instead (e.g. a longer one)")
+    _level_option(c)
 
 
 def _fit_parser(sub, common) -> None:
@@ -517,7 +563,7 @@ def _check_args(args) -> None:
     seed = getattr(args, "seed", None)
     if seed is not None and not 0 <= seed < 2**63:
         raise UserError(f"--seed takes a whole number from 0 to 2**63 - 1; got {seed}.")
-    if args.command in ("fit", "isoflop") and (args.resamples < 0 or args.resamples == 1):
+    if args.command in ("fit", "isoflop", "curves") and (args.resamples < 0 or args.resamples == 1):
         raise UserError(f"--resamples takes 0 (none) or at least 2 resamples; got {args.resamples}.")
     if getattr(args, "starts", None) is not None:
         _start_count(args.starts)
@@ -1294,6 +1340,13 @@ def _hyperparameters(args) -> int:
     return 0
 
 
+def _curves_command(args) -> int:
+    """`jscale curves`: see `jscale.cli._curves`."""
+    from jscale.cli._curves import command
+
+    return command(args, _columns(args.columns))
+
+
 def _plan(args) -> int:
     """`jscale plan isoflop`: the runs of a sweep centred on the predicted N*(C) (and `jscale plan
     next`, by `_plan_next`)."""
@@ -1480,7 +1533,8 @@ def _main(argv, command: dict) -> int:
             print(f"{name:<14} {jscale.datasets.info(name).splitlines()[0].split(': ', 1)[-1]}")
         return 0
     commands = {"fit": _fit, "allocate": _allocate, "predict": _predict, "plot": _plot_command,
-                "isoflop": _isoflop, "plan": _plan, "compare": _compare_command, "hyperparameters": _hyperparameters}
+                "isoflop": _isoflop, "plan": _plan, "compare": _compare_command, "hyperparameters": _hyperparameters,
+                "curves": _curves_command}
     return commands[args.command](args)
 
 

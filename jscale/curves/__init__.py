@@ -10,6 +10,8 @@ from jscale.curves._annealing import AreaPowerLaw as AreaPowerLaw
 from jscale.curves._annealing import annealing_areas as annealing_areas
 from jscale.curves._best import BestSchedule as BestSchedule
 from jscale.curves._best import best_schedule as best_schedule
+from jscale.curves._curvelaw import CustomCurveLaw as CustomCurveLaw
+from jscale.curves._curvelaw import curve_law as curve_law
 from jscale.curves._fit import MultiPowerLaw as MultiPowerLaw
 from jscale.curves._fit import curve_data as curve_data
 from jscale.curves._fit import fit_curves as fit_curves
@@ -20,8 +22,13 @@ from jscale.curves._multipower import multipower_loss as multipower_loss
 from jscale.curves._predict import CurvePrediction as CurvePrediction
 from jscale.curves._predict import bootstrap_curves as bootstrap_curves
 from jscale.curves._predict import predict_curves as predict_curves
+from jscale.curves._read import curves_from_table as curves_from_table
+from jscale.curves._runs import drop_before as drop_before
+from jscale.curves._runs import finals as finals
+from jscale.curves._runs import moving_average as moving_average
 from jscale.curves._schedules import Schedule as Schedule
 from jscale.curves._schedules import parse_schedule as parse_schedule
+from jscale.curves._sized import Sized as Sized
 
 __all__ = [
     "MULTIPOWER_PARAMS",
@@ -29,14 +36,21 @@ __all__ = [
     "AreaPowerLaw",
     "BestSchedule",
     "CurvePrediction",
+    "CustomCurveLaw",
     "MultiPowerCurves",
     "MultiPowerLaw",
     "Schedule",
+    "Sized",
     "annealing_areas",
     "best_schedule",
     "bootstrap_curves",
     "curve_data",
+    "drop_before",
+    "curve_law",
+    "curves_from_table",
+    "finals",
     "fit_curves",
+    "moving_average",
     "multipower_exact",
     "multipower_loss",
     "parse_schedule",

@@ -12,10 +12,11 @@ Unrolled, S2(s) = sum_{k=1..s} d_k (1 - lambda^(s-k+1)) / (1 - lambda) with d_k 
 the warmup's rise makes it negative, a decay positive. `AreaPowerLaw` is the law without the
 annealing term, L = L0 + A * S1^-alpha (a power law in the area under the schedule).
 
-Both are `jscale.laws` laws over the checkpoints of a fixed set of curves, like `MultiPowerLaw`:
-build one with `AnnealingLaw.over(pairs)` (pairs of a `Schedule` or per-step rates and checkpoint
-steps); its one column "checkpoint" indexes those checkpoints in order, so `jscale.fit`,
-`fit_many` and `bootstrap` fit it like any other law.
+Both are curve laws (see `_curvelaw`), like `MultiPowerLaw`: build one with
+`AnnealingLaw.over(pairs)` (pairs of a `Schedule` or per-step rates and checkpoint steps); its
+one column "checkpoint" indexes those checkpoints in order, so `jscale.fit`, `fit_many` and
+`bootstrap` fit it like any other law, and `fit_curves(curves, law=AnnealingLaw)` screens its
+default starts and fits it.
 
 **How S2 is evaluated (exact, no loop over steps, no overflow).** The checkpoints of each curve,
 sorted, plus virtual points every `BLOCK` steps, cut its steps into segments (t_{j-1}, t_j] of at
@@ -50,6 +51,7 @@ import numpy as np
 from flax import struct
 
 from jscale.base._numerics import x64_scope
+from jscale.curves._curvelaw import kept_pairs
 from jscale.curves._multipower import check_steps
 from jscale.curves._schedules import Schedule
 from jscale.laws._laws import Law, log_sum_exp_offset
@@ -253,18 +255,26 @@ class _AreaLaw(Law):
 
     digest: str = ""
     plan: AreaPlan | None = dataclasses.field(default=None, compare=False, hash=False, repr=False)
+    pairs: tuple = dataclasses.field(default=(), compare=False, hash=False, repr=False)
 
     columns = ("checkpoint",)
     column_space = "natural"
 
     @classmethod
     def over(cls, curves):
-        """The law at every checkpoint of `curves`: a sequence of (schedule or per-step rates, steps).
+        """The law at every checkpoint of `curves`: a sequence of (schedule or per-step rates, steps),
+        kept in `pairs` (a `Schedule` as it is, rates and steps as read-only arrays).
 
         Two laws over the same curves compare equal (a digest of the rates and steps).
         """
         curves = list(curves)
-        return cls(digest=_digest(curves), plan=AreaPlan.build(curves))
+        plan = AreaPlan.build(curves)
+        return cls(digest=_digest(curves), plan=plan, pairs=kept_pairs(curves))
+
+    @property
+    def n_points(self) -> int:
+        """Checkpoints of all its curves."""
+        return self.plan.n_points
 
     def check_data(self, data) -> None:
         index = np.asarray(data["checkpoint"])
@@ -310,6 +320,7 @@ class AreaPowerLaw(_AreaLaw):
     name = "area_power"
     param_names = AREA_POWER_PARAMS
     positive = (True, True, True)
+    anneals = False  # blind to the schedule's decay: nothing to identify
 
     def log_loss(self, theta):
         return log_sum_exp_offset(theta[0], theta[1] - jnp.exp(theta[2]) * self.plan.log_s1)
@@ -336,6 +347,7 @@ class AnnealingLaw(_AreaLaw):
     """
 
     name = "annealing"
+    anneals = True  # its annealing term needs a decay in the curves to be identified
     param_names = ANNEALING_PARAMS
     positive = (True, True, True, True, False)
     domain = ((0.0, float("inf")),) * 4 + ((0.0, 1.0),)

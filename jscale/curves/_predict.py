@@ -1,5 +1,5 @@
 """Bands for curve laws: resampling whole curves or blocks of checkpoints, and loss curves under any
-schedule with bands.
+schedule with bands, for any curve law (see `_curvelaw`).
 
 Checkpoints along one training curve are not independent draws: their noise is correlated over
 steps, and a row bootstrap would treat 170 checkpoints of one curve as 170 pieces of evidence.
@@ -7,7 +7,9 @@ steps, and a row bootstrap would treat 170 checkpoints of one curve as 170 piece
 three units) or blocks of `block` consecutive checkpoints of a curve (`unit="block"`, the
 default: a moving-block bootstrap that keeps the correlation within a block). `predict_curves`
 evaluates the law at the checkpoints of any schedules (unseen ones, longer horizons, the planned
-schedule of a run still training) at the fit and at every draw, and gives percentile bands.
+schedule of a run still training; with a `Sized` law, other model sizes) at the fit and at every
+draw, and gives percentile bands: the law is rebuilt at those checkpoints (`build`, which keeps its
+settings) and evaluated at the fit's free parameters and at every usable draw's.
 """
 
 from __future__ import annotations
@@ -21,9 +23,9 @@ from flax import struct
 from jscale.base._numerics import read_only
 from jscale.base._status import Status
 from jscale.base._warnings import ResamplesWarning
-from jscale.curves._best import _draws, _theta
-from jscale.curves._fit import _curves, _shared, _table
-from jscale.curves._multipower import MULTIPOWER_PARAMS, MultiPowerCurves, multipower_loss
+from jscale.curves._curvelaw import build, kind_of, log_losses, unwrap
+from jscale.curves._fit import MultiPowerLaw, _prepare, _shared, _sized_table, _table
+from jscale.curves._sized import Sized
 from jscale.data._data import ScalingData
 from jscale.fitting._bootstrap import bootstrap
 from jscale.inference._bands import Bands
@@ -35,7 +37,8 @@ UNITS = ("block", "curve")
 class CurvePrediction(struct.PyTreeNode, Bands, kw_only=True):
     """A curve law's loss at the checkpoints of K points on one or more schedules
     (`predict_curves`): `values["loss"]` (K,), per draw in `draws["loss"]` (B, K) with `draw_ok`;
-    points `curve` (the schedule's index) and `step`; `split()` gives one array per schedule."""
+    points `curve` (the schedule's index) and `step` (and `n_params` for a `Sized` law);
+    `split()` gives one array per schedule."""
 
     WHAT = "losses"
     QUANTITIES = ("loss",)
@@ -79,17 +82,18 @@ def _block_labels(data: ScalingData, block: int) -> np.ndarray:
     return np.array([f"{c}/{p}" for c, p in zip(curve, position)])
 
 
-def bootstrap_curves(curves: Mapping, fit: FitResult, *, unit: str = "block", block: int = 16,
+def bootstrap_curves(curves, fit: FitResult, *, n_params=None, unit: str = "block", block: int = 16,
                      n_resamples: int = 200, key=0) -> BootstrapResult:
     """Bootstrap of a curve fit that resamples blocks of checkpoints or whole curves.
 
     Args:
         curves: the mapping name -> (schedule, checkpoint steps, losses) that `fit` was fitted to
-            (`jscale.curves.fit_curves(curves)`).
-        fit: that fit (its law and its best parameters warm-start every resample).
+            (`jscale.curves.fit_curves(curves)`); for a `Sized` law, the list of mappings, one per size.
+        fit: that fit (its law and its best parameters warm-start every resample), of any curve law.
+        n_params: with a `Sized` law, the model size of each mapping (as given to `fit_curves`).
         unit: "block" (default: runs of `block` consecutive checkpoints of a curve are drawn with
             replacement, keeping the noise's correlation within them) or "curve" (whole curves:
-            with few curves, few units).
+            with few curves, few units; a curve of one size is one unit).
         block: checkpoints per block (default 16; unit "block" only).
         n_resamples: resamples B (default 200).
         key: integer seed or JAX PRNG key.
@@ -104,12 +108,15 @@ def bootstrap_curves(curves: Mapping, fit: FitResult, *, unit: str = "block", bl
         raise ValueError(f"block must be an integer number of checkpoints of at least 2; got {block!r}.")
     if not isinstance(fit, FitResult):
         raise TypeError(f"fit must be the FitResult of fit_curves on these curves; got {type(fit).__name__}.")
-    parsed = _curves(curves)
-    law, (index,) = _shared([parsed])
+    kind, sized, many, parsed, sizes = _prepare(curves, fit.law, n_params)
+    if many and not sized:
+        raise TypeError("bootstrap_curves takes the one mapping of curves its fit was fitted to (name -> (schedule, "
+                        "checkpoint steps, losses)); a list only with a Sized law and n_params=.")
+    law, index = _shared(parsed, kind, sizes)
     if law != fit.law:
         raise ValueError("fit was not fitted to these curves (its law covers other schedules or checkpoints).")
-    data = _table(*parsed, checkpoint=index)
-    columns = {c: np.asarray(data[c]) for c in ("checkpoint", "step", "loss", "curve")}
+    data = _sized_table(parsed, sizes, index) if sized else _table(*parsed[0], checkpoint=index[0])
+    columns = {c: np.asarray(data[c]) for c in ("checkpoint", "step", "loss", "curve") + (("n_params",) * sized)}
     column = "curve"
     if unit == "block":
         columns["block"], column = _block_labels(data, block), "block"
@@ -121,46 +128,88 @@ def bootstrap_curves(curves: Mapping, fit: FitResult, *, unit: str = "block", bl
                      full_fit=fit, jackknife=False, loss=fit.loss_function)
 
 
-def predict_curves(source, curves) -> CurvePrediction:
-    """The multi-power law's loss at the checkpoints of schedules, with bands from a bootstrap.
+def predict_curves(source, curves, *, law=None) -> CurvePrediction:
+    """A curve law's loss at the checkpoints of schedules, with bands from a bootstrap.
 
     Args:
-        source: natural parameters (a dict such as `fit.params`, or 7 values in the order of
-            `MULTIPOWER_PARAMS`), a `FitResult` of `fit_curves`, or a `BootstrapResult` of
-            `bootstrap_curves` (bands: percentiles over its usable draws).
+        source: a `FitResult` of `fit_curves`, a `BootstrapResult` of `bootstrap_curves` (bands:
+            percentiles over its usable draws), or natural parameters of `law` (a mapping such as
+            `fit.params`, or the values in the order of its `param_names`).
         curves: a sequence of (schedule or per-step rates, checkpoint steps): unseen schedules,
-            longer horizons, or a run still training with its planned schedule and its last step.
+            longer horizons, or a run still training with its planned schedule and its last step;
+            for a `Sized` law, (schedule, checkpoint steps, n_params) triples: any model size.
+        law: the curve law of parameters given by name or in order (default `MultiPowerLaw`; a
+            class, a `curve_law(...)`, a `Sized(...)` or a fitted law). A result carries its own.
 
     Returns:
         A `CurvePrediction`: `["loss"]` (K,), `split()` per schedule, `interval("loss", level)`,
         `table()`, `rows()`.
     """
-    params, draws = _parameters(source)
-    plan = MultiPowerCurves.build(list(curves))
-    loss = multipower_loss(params, plan)
-    steps = np.concatenate([np.asarray(s, np.float64) for _, s in curves])
-    which = np.concatenate([np.full(len(s), i, np.float64) for i, (_, s) in enumerate(curves)])
+    fitted, theta, draws = _parameters(source, law)
+    curves = list(curves)
+    sized = isinstance(unwrap(fitted), Sized)
+    at = build(fitted, curves)
+    thetas = theta[None, :] if draws is None else np.concatenate([theta[None, :], draws])
+    values = np.exp(log_losses(at, thetas))
+    loss = values[0]
+    steps = np.concatenate([np.asarray(c[1], np.float64) for c in curves])
+    which = np.concatenate([np.full(len(c[1]), i, np.float64) for i, c in enumerate(curves)])
+    points = {"curve": read_only(which), "step": read_only(steps)}
+    if sized:
+        points["n_params"] = read_only(np.concatenate([np.full(len(c[1]), float(c[2])) for c in curves]))
     per = draw_ok = None
     if draws is not None:
-        per = {"loss": read_only(multipower_loss(draws[0], plan))}
-        draw_ok = read_only(np.broadcast_to(draws[1][:, None], per["loss"].shape))
-    return CurvePrediction(at={"curve": read_only(which), "step": read_only(steps)},
-                           values={"loss": read_only(loss)}, solve_status=read_only(np.full(loss.size,
-                                                                                          int(Status.SUCCESS))),
-                           draws=per, draw_ok=draw_ok, offsets=plan.offsets,
-                           source="the multi-power law" + ("" if draws is None else " and its bootstrap draws"))
+        per = {"loss": read_only(values[1:])}
+        draw_ok = read_only(np.ones(per["loss"].shape, bool))
+    offsets = tuple(int(o) for o in np.cumsum([0] + [len(c[1]) for c in curves]))
+    return CurvePrediction(at=points, values={"loss": read_only(loss)},
+                           solve_status=read_only(np.full(loss.size, int(Status.SUCCESS))), draws=per,
+                           draw_ok=draw_ok, offsets=offsets,
+                           source=f"the {fitted.name} law" + ("" if draws is None else " and its bootstrap draws"))
 
 
-def _parameters(source):
-    """(natural parameters (7,), None or ((B, 7) usable draws, (B,) all True)) of a prediction's source."""
-    law = source.law if isinstance(source, FitResult) else source.fit.law if isinstance(source, BootstrapResult) \
-        else None
-    if law is not None and law.param_names != MULTIPOWER_PARAMS:
-        raise ValueError(f"predict_curves takes multi-power law results; this one is a {law.name} law.")
-    if isinstance(source, BootstrapResult):
+def _parameters(source, law):
+    """(the law, its free parameters (P,), None or the usable draws' free parameters (B, P)) of a
+    prediction's source."""
+    if isinstance(source, (FitResult, BootstrapResult)):
+        if law is not None:
+            raise ValueError("law= names the law of parameters given by name; a fit or a bootstrap carries its own.")
+        fitted = source.law if isinstance(source, FitResult) else source.fit.law
+        kind_of(fitted, "the source's law")
+        if isinstance(source, FitResult):
+            return fitted, np.asarray(source.theta, np.float64), None
         if not np.any(source.draw_ok):
             raise ValueError(f"None of the bootstrap's {len(source.draw_ok)} draws is usable (see its diagnostics()): "
                              "no bands. Resample blocks (unit='block') or use more resamples.")
-        draws = _draws(source)
-        return _theta(source.fit), (draws, np.ones(len(draws), bool))
-    return _theta(source), None
+        draws = np.asarray(source.free_draws, np.float64)[np.asarray(source.draw_ok, bool)]
+        return fitted, np.asarray(source.fit.theta, np.float64), draws
+    kind = MultiPowerLaw() if law is None else kind_of(law)
+    return kind, _free(kind, source), None
+
+
+def _free(law, params) -> np.ndarray:
+    """The free vector (P,) of natural parameters given by name (a mapping, or an object with a
+    `params` mapping) or in the order of the law's `param_names`, each checked against its domain."""
+    names = law.param_names
+    if not isinstance(params, Mapping) and isinstance(getattr(params, "params", None), Mapping):
+        params = params.params
+    if isinstance(params, Mapping):
+        missing = [n for n in names if n not in params]
+        if missing:
+            raise ValueError(f"params lacks {', '.join(missing)}: the {law.name} law needs {', '.join(names)}; got "
+                             f"the names {', '.join(map(str, params))}.")
+        params = [params[n] for n in names]
+    try:
+        values = np.asarray(params, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError(f"params must be a mapping name -> value or a sequence of the {len(names)} numbers "
+                        f"{', '.join(names)}; got {type(params).__name__}.") from None
+    if values.shape != (len(names),):
+        raise ValueError(f"params must hold the {len(names)} parameters {', '.join(names)} of the {law.name} law; "
+                         f"got shape {values.shape}.")
+    for k, v in enumerate(values):
+        if not law.in_domain(k, float(v)):
+            low, high = law.bounds[k]
+            raise ValueError(f"params: {names[k]} = {float(v)!r} lies outside the {law.name} law's domain "
+                             f"({low:g}, {high:g}).")
+    return np.asarray(law.to_free(values), np.float64)

@@ -193,10 +193,10 @@ def test_one_name_per_meaning_in_every_command():
     assert "--budgets" not in shown["fit"]
     # Bootstrap resamples are --resamples, budgets of an answer --compute, bands' level --level.
     assert {name for name, flags in shown.items() if "--resamples" in flags} == {"fit", "isoflop", "plan next",
-                                                                                 "hyperparameters"}
+                                                                                 "hyperparameters", "curves"}
     assert {name for name, flags in shown.items() if "--compute" in flags} == {"fit", "allocate", "isoflop",
                                                                                "compare", "plan next"}
-    banded = {"fit", "allocate", "predict", "plot", "isoflop", "compare", "plan next", "hyperparameters"}
+    banded = {"fit", "allocate", "predict", "plot", "isoflop", "compare", "plan next", "hyperparameters", "curves"}
     assert {name for name, flags in shown.items() if "--level" in flags} == banded
     # --budgets is left for the budgets of runs: a sweep's, or the candidate runs'.
     assert {name for name, flags in shown.items() if "--budgets" in flags} == {"isoflop", "plan isoflop",

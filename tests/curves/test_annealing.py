@@ -137,3 +137,13 @@ def test_bad_curves_get_one_clear_message():
         jscale.fit(law, ScalingData.from_arrays(checkpoint=np.arange(14.0) + 1, loss=np.ones(14)))
     assert law.default_starts().shape == (72, 5)
     assert AreaPowerLaw.over([(s, [20, 50])]).default_starts().shape == (12, 3)
+
+
+def test_predict_curves_evaluates_both_laws_as_their_curve_loss():
+    pairs = [(SCHEDULES["two_stage"], np.arange(2200, 16000, 700)), (SCHEDULES["custom"], np.arange(100, 5000, 300))]
+    for law_class, params in ((AnnealingLaw, (2.5, 0.5, 0.5, 0.8, 0.995)), (AreaPowerLaw, (2.5, 0.5, 0.5))):
+        law = law_class.over(pairs)
+        named = dict(zip(law.param_names, params))
+        predicted = jscale.curves.predict_curves(named, pairs, law=law_class).split()
+        for got, want in zip(predicted, law.curve_loss(named)):
+            np.testing.assert_allclose(got, want, rtol=1e-13)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import jscale
-from jscale.curves import MULTIPOWER_PARAMS, Schedule, bootstrap_curves, fit_curves, predict_curves
+from jscale.curves import MULTIPOWER_PARAMS, AnnealingLaw, Schedule, bootstrap_curves, fit_curves, predict_curves
 
 TRUTH = dict(zip(MULTIPOWER_PARAMS, (2.9, 0.55, 0.5, 380.0, 2.0, 0.6, 0.6)))
 PEAK, WARMUP = 3e-4, 500
@@ -78,6 +78,8 @@ def test_the_final_loss_of_a_run_still_training(banded):
     assert low[0] < truth[0] < high[0]
 
 
+# 4 resamples of 3 curves: other basins, parameters at bounds (said again after pytest.warns; not tested here)
+@pytest.mark.filterwarnings("ignore::jscale.warnings.DiagnosticWarning")
 def test_bad_calls(banded):
     curves, fit, _ = banded
     with pytest.raises(ValueError, match="unit must be 'block' or 'curve'"):
@@ -86,7 +88,27 @@ def test_bad_calls(banded):
         bootstrap_curves({k: v for k, v in curves.items() if k != "constant"}, fit)
     with pytest.raises(ValueError, match="block must be"):
         bootstrap_curves(curves, fit, block=1)
-    with pytest.warns(jscale.warnings.ResamplesWarning, match="Resampling 3 curves"):
+    with pytest.warns(jscale.warnings.ResamplesWarning) as said:  # also: "only 4 resamples"
         bootstrap_curves(curves, fit, unit="curve", n_resamples=4)
+    assert any("Resampling 3 curves" in str(w.message) for w in said)
     with pytest.raises(ValueError, match="params lacks"):
         predict_curves({"L0": 1.0}, [(schedules()["cosine"], [100])])
+
+
+def test_a_block_bootstrap_of_the_annealing_law_bands_an_unseen_schedule():
+    """Any curve law: the annealing law's bands (Tissue et al. 2024) hold its own truth."""
+    truth = {"L0": 2.9, "A": 0.55, "alpha": 0.5, "C": 1.5, "decay": 0.995}
+    steps = np.arange(600, 6000, 60)
+    clean = predict_curves(truth, [(s, steps) for s in schedules().values()], law=AnnealingLaw).split()
+    rng = np.random.default_rng(3)
+    curves = {n: (s, steps, loss * np.exp(0.002 * rng.standard_normal(loss.size)))
+              for (n, s), loss in zip(schedules().items(), clean)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
+        fit = fit_curves(curves, law=AnnealingLaw)
+        boot = bootstrap_curves(curves, fit, n_resamples=40, key=4)
+    unseen = [(Schedule.wsd(steps=9000, peak=PEAK, decay_start=7200, floor=3e-5, decay="linear", warmup=WARMUP),
+               [3000, 8999])]
+    low, high = predict_curves(boot, unseen).interval("loss")
+    want = predict_curves(truth, unseen, law=AnnealingLaw)["loss"]
+    assert np.all(low < want) and np.all(want < high) and np.all(high - low < 0.1)

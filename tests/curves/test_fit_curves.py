@@ -1,5 +1,6 @@
-"""jscale.curves.fit_curves on Luo et al.'s curves (../shared/data, skipped where absent) and on a
-curve simulated from a known multi-power law (exact recovery)."""
+"""jscale.curves.fit_curves on Luo et al.'s curves (../shared/data, skipped where absent), on
+curves simulated from a known multi-power law (exact recovery), and with the other curve laws
+(`law=`: the annealing law, fixed or not, and its baseline)."""
 
 import warnings
 
@@ -7,7 +8,18 @@ import numpy as np
 import pytest
 
 import jscale
-from jscale.curves import MULTIPOWER_PARAMS, Schedule, curve_data, fit_curves, predict_curves
+from jscale.curves import (
+    MULTIPOWER_PARAMS,
+    AnnealingLaw,
+    AreaPowerLaw,
+    MultiPowerLaw,
+    Schedule,
+    Sized,
+    curve_data,
+    fit_curves,
+    predict_curves,
+)
+from jscale.curves._curvelaw import anneals
 
 
 def _pred_e(params, curves):
@@ -97,3 +109,42 @@ def test_schedules_that_cannot_identify_the_law_warn():
         warnings.simplefilter("ignore", jscale.warnings.ConvergenceWarning)
         warnings.simplefilter("ignore", jscale.warnings.StartsWarning)
         fit_curves({"constant": (constant, steps, loss), "again": (constant, steps[::2], loss[::2])})
+
+
+@pytest.mark.filterwarnings("ignore::jscale.warnings.CorrelationWarning")  # short curves: correlated, as they are
+def test_the_annealing_law_and_its_baseline_through_fit_curves():
+    """`law=` fits the annealing law from its screened default starts (exactly, on curves it
+    simulates), with its decay fixed too; the area power law has no annealing term, so constant
+    schedules raise no ScheduleWarning for it."""
+    truth = dict(zip(AnnealingLaw.param_names, (2.9, 0.55, 0.5, 1.5, 0.995)))
+    schedules = {"cosine": Schedule.cosine(steps=6000, peak=3e-4, floor=3e-5, warmup=500),
+                 "constant": Schedule.constant(steps=6000, peak=3e-4, warmup=500),
+                 "wsd": Schedule.wsd(steps=6000, peak=3e-4, decay_start=4500, floor=3e-5, decay="linear", warmup=500)}
+    steps = np.arange(600, 6000, 100)
+    losses = predict_curves(truth, [(s, steps) for s in schedules.values()], law=AnnealingLaw).split()
+    curves = {n: (s, steps, loss) for (n, s), loss in zip(schedules.items(), losses)}
+    fit = fit_curves(curves, law=AnnealingLaw, loss="squared")
+    assert fit.objective < 1e-20 and isinstance(fit.law, AnnealingLaw)
+    for name, value in truth.items():
+        assert fit.params[name] == pytest.approx(value, rel=1e-5), name
+    fixed = fit_curves(curves, law=AnnealingLaw().fix(decay=0.995), loss="squared")
+    assert fixed.law.param_names == ("L0", "A", "alpha", "C") and fixed.params["C"] == pytest.approx(1.5, rel=1e-5)
+    later = [(schedules["wsd"], [5999])]
+    assert predict_curves(fixed, later)["loss"] == pytest.approx(predict_curves(fit, later)["loss"], rel=1e-8)
+    constant = {"constant": curves["constant"], "again": (schedules["constant"], steps[::2], losses[1][::2])}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", jscale.warnings.ScheduleWarning)
+        assert fit_curves(constant, law=AreaPowerLaw).law.name == "area_power"
+
+
+def test_a_curve_law_keeps_its_curves_and_is_rebuilt_from_them():
+    s = Schedule.cosine(steps=1000, peak=1e-3, warmup=100)
+    rates = Schedule.constant(steps=800, peak=1e-3, warmup=100).lr()
+    pairs = [(s, np.arange(150, 1000, 50)), (rates, [200, 799])]
+    for law_class in (MultiPowerLaw, AnnealingLaw, AreaPowerLaw):
+        law = law_class.over(pairs)
+        assert law.pairs[0][0] is s and law.pairs[1][1].dtype == np.int64 and not law.pairs[1][0].flags.writeable
+        assert law_class.over(law.pairs) == law and law.n_points == 19
+        assert law.anneals == (law_class is not AreaPowerLaw)
+    # the warning of schedules that cannot identify an annealing term follows the law under its constraints
+    assert anneals(AnnealingLaw().fix(decay=0.99)) and anneals(Sized(MultiPowerLaw)) and not anneals(AreaPowerLaw())
