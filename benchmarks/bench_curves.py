@@ -8,7 +8,9 @@ objective and runs Gauss-Newton from the best `--keep` of each size, both sizes 
 call; Luo et al.'s objective is the sum of Huber(1e-3) losses of log residuals (jscale's
 default). Printed per size: the objective of the fit and of the published parameters, PredE
 (the mean over the six test curves of the mean relative error) of both, and the fit's wall time
-(first call, with compilation, and a repeat). Appends the table to RESULTS.md.
+(first call, with compilation, and a repeat), and the sd and lag-one correlation of each training
+curve's log residuals around the fit (the noise bench_curve_bands.py simulates). Appends the
+tables to RESULTS.md.
 """
 
 from __future__ import annotations
@@ -77,7 +79,13 @@ def main(argv=None):
     params += [f"| {size} fit | " + " | ".join(f"{fit.params[k]:.4g}" for k in MULTIPOWER_PARAMS) + " |"
                for size, fit in zip(sizes, fits)]
     params += [f"| {size} published | " + " | ".join(f"{v:.4g}" for v in PUBLISHED[size]) + " |" for size in sizes]
-    body = "\n".join(lines) + "\n\n" + "\n".join(params) + \
+    noise = ["| size | training curve | sd of log residuals | lag-one correlation |", "|---|---|---|---|"]
+    for (size, chosen), fit in zip(sizes.items(), fits):
+        for name in TRAIN:
+            schedule, steps, loss = chosen[name]
+            r = np.log(loss) - np.log(predict_curves(fit, [(schedule, steps)])["loss"])
+            noise.append(f"| {size} | {name} | {np.std(r):.5f} | {np.corrcoef(r[:-1], r[1:])[0, 1]:.2f} |")
+    body = "\n".join(lines) + "\n\n" + "\n".join(params) + "\n\n" + "\n".join(noise) + \
         f"\n\nFit of both sizes in one call: {times[0]:.1f} s first (with compilation), {times[1]:.1f} s repeat."
     print(body)
     if not args.no_append:

@@ -15,6 +15,9 @@ from jscale.curves._curvelaw import curve_law as curve_law
 from jscale.curves._fit import MultiPowerLaw as MultiPowerLaw
 from jscale.curves._fit import curve_data as curve_data
 from jscale.curves._fit import fit_curves as fit_curves
+from jscale.curves._luo import LUO2025_PUBLISHED as LUO2025_PUBLISHED
+from jscale.curves._luo import LUO2025_SCHEDULES as LUO2025_SCHEDULES
+from jscale.curves._luo import LUO2025_TRAIN as LUO2025_TRAIN
 from jscale.curves._multipower import MULTIPOWER_PARAMS as MULTIPOWER_PARAMS
 from jscale.curves._multipower import MultiPowerCurves as MultiPowerCurves
 from jscale.curves._multipower import multipower_exact as multipower_exact
@@ -31,6 +34,9 @@ from jscale.curves._schedules import parse_schedule as parse_schedule
 from jscale.curves._sized import Sized as Sized
 
 __all__ = [
+    "LUO2025_PUBLISHED",
+    "LUO2025_SCHEDULES",
+    "LUO2025_TRAIN",
     "MULTIPOWER_PARAMS",
     "AnnealingLaw",
     "AreaPowerLaw",
@@ -45,9 +51,9 @@ __all__ = [
     "best_schedule",
     "bootstrap_curves",
     "curve_data",
-    "drop_before",
     "curve_law",
     "curves_from_table",
+    "drop_before",
     "finals",
     "fit_curves",
     "moving_average",

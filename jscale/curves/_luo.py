@@ -1,8 +1,8 @@
 """The curves of Luo et al. 2025 (arXiv:2503.12811; MIT licence), as their repository defines them:
 the nine schedules (steps counted from 0, every one warmed up linearly to 3e-4 over 2,160 steps),
 the paper's split into training and test curves, and its published parameters (L0, A, alpha, B,
-C, beta, gamma) per model size. The logged losses themselves are in ../shared/data/multipower_curves
-(SOURCES.md section 6), not shipped."""
+C, beta, gamma) per model size. The logged losses are the bundled data set "luo2025"
+(`jscale.datasets.load("luo2025")`; ../shared/data/multipower_curves, SOURCES.md section 6)."""
 
 LUO2025_SCHEDULES = {
     "cosine_24000": "cosine(steps=24000, peak=3e-4, floor=3e-5, warmup=2160)",

@@ -404,6 +404,36 @@ def resampled_problems(key, indices, problem, *, unit: str, unit_of_row, n_units
     return {"weight": problem.weight[None, :] * counts[:, unit_of_row]}
 
 
+def ar_residual_problems(key, indices, problem, fitted, series: dict):
+    """Per-resample targets of an autoregressive (sieve) residual bootstrap, for the resamples
+    `indices` (B,): each series of rows (e.g. the checkpoints of one training curve, in order)
+    gets new errors e_t = rho e_(t-1) + scale u_t around the fit's values, the innovations u_t
+    drawn with replacement from the series' own (Kreiss 1992; Buehlmann 1997). `series` holds,
+    per real row (R,): "first" (int32, the first row of its series), "count" (int32, the
+    series' innovations, at rows first + 1 ... first + count), "innovation" (that row's
+    innovation; unused at a series' first row), "rho" and "scale" (its series'); the first error
+    of a series is drawn from the stationary law (u / sqrt(1 - rho^2)).
+    """
+    n = series["first"].shape[0]
+    begins = jnp.arange(n, dtype=jnp.int32) == series["first"]
+
+    def one(i):
+        u = jax.random.uniform(jax.random.fold_in(key, i), (n,), fitted.dtype)
+        pick = series["first"] + 1 + jnp.minimum(jnp.floor(u * series["count"]).astype(jnp.int32),
+                                                 series["count"] - 1)
+        shock = series["scale"] * series["innovation"][jnp.minimum(pick, n - 1)]
+
+        def step(previous, row):
+            shock, rho, begin = row
+            error = jnp.where(begin, shock / jnp.sqrt(1.0 - rho ** 2), rho * previous + shock)
+            return error, error
+
+        return fitted[:n] + jax.lax.scan(step, jnp.zeros((), fitted.dtype), (shock, series["rho"], begins))[1]
+
+    pad = jnp.broadcast_to(problem.y[n:], (len(indices), len(problem.y) - n))
+    return {"y": jnp.concatenate([jax.vmap(one)(indices), pad], axis=1)}
+
+
 # --- the jitted entry points -------------------------------------------------------------------
 
 

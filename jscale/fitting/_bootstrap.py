@@ -18,6 +18,7 @@ from jscale.base._warnings import ConvergenceError, warn_all
 from jscale.data._data import ScalingData
 from jscale.engine import _problem
 from jscale.engine._batch import (
+    ar_residual_problems,
     best_start,
     counts_table,
     fit_in_chunks,
@@ -59,6 +60,11 @@ def _draw(key_data, indices, problem, unit_of_row, fitted, *, unit, n_units):
     key = jax.random.wrap_key_data(key_data)
     return resampled_problems(key, indices, problem, unit=unit, unit_of_row=unit_of_row, n_units=n_units,
                               fitted=fitted)
+
+
+@jax.jit
+def _draw_series(key_data, indices, problem, fitted, series):
+    return ar_residual_problems(jax.random.wrap_key_data(key_data), indices, problem, fitted, series)
 
 
 @jax.jit
@@ -405,11 +411,14 @@ def _stratified(strata, law, data, kind, unit_of_row, n_units, key, counts, n_re
 
 def resample_fits(law, data, *, n_resamples, key, counts, unit, starts, full_fit, target, residual, loss, delta,
                solver, batching, batch_size, n_devices, mesh, chunk_size, progress, jackknife,
-               strata=None, units=None) -> BootstrapResult:
+               strata=None, units=None, series=None) -> BootstrapResult:
     """`bootstrap` without its warnings. Long because it runs the three stages of a bootstrap
     (checks, resamples, jackknife) with one set of settings; each stage is a short block.
     `units`: (unit_of_row (R,), n_units) made by the caller, for `counts` by the groups of the
-    column `unit` (e.g. runs shared with another data set), instead of the column's own codes."""
+    column `unit` (e.g. runs shared with another data set), instead of the column's own codes.
+    `series`: with unit "residual", an autoregressive residual bootstrap along series of rows
+    (`ar_residual_problems`: a dict of (R,) arrays "first", "count", "innovation", "rho",
+    "scale") instead of residuals drawn one row at a time."""
     objective = check_objective(target, residual, loss, delta)
     check_law_and_data(law, data, objective)
     kind, unit_of_row, n_units = resample_units(unit, data) if units is None else ("group", *units)
@@ -443,6 +452,10 @@ def resample_fits(law, data, *, n_resamples, key, counts, unit, starts, full_fit
         def resamples(indices):
             if key_data is None:
                 return _given_counts(jnp.asarray(counts)[indices], problem.weight, rows)
+            if series is not None and kind == "residual":
+                return _draw_series(jnp.asarray(key_data), indices, problem, fitted,
+                                    {k: jnp.asarray(v, jnp.int32 if k in ("first", "count") else fitted.dtype)
+                                     for k, v in series.items()})
             return _draw(jnp.asarray(key_data), indices, problem, rows, fitted,
                          unit="residual" if kind == "residual" else "weights", n_units=n_units)
 

@@ -1,6 +1,6 @@
-"""Bands of curve laws: block and curve bootstraps, predictions for unseen schedules and for a run
-still training, and the warning when the schedules cannot identify the law. Curves simulated from a
-known multi-power law with correlated (AR(1)) noise, so the truth is known."""
+"""Bands of curve laws: autoregressive residual, block and curve bootstraps, predictions for unseen
+schedules and for a run still training, and the warning when the schedules cannot identify the law.
+Curves simulated from a known multi-power law with correlated (AR(1)) noise, so the truth is known."""
 
 import warnings
 
@@ -12,9 +12,6 @@ from jscale.curves import MULTIPOWER_PARAMS, AnnealingLaw, Schedule, bootstrap_c
 
 TRUTH = dict(zip(MULTIPOWER_PARAMS, (2.9, 0.55, 0.5, 380.0, 2.0, 0.6, 0.6)))
 PEAK, WARMUP = 3e-4, 500
-# A bootstrap of a curve fit takes minutes on 2 cores (72 s for 20 resamples of 270 checkpoints:
-# every resample's Gauss-Newton runs to the slowest one's 285 steps): in the slow run.
-pytestmark = pytest.mark.slow
 
 
 def schedules(steps=6000):
@@ -43,13 +40,13 @@ def banded():
     with warnings.catch_warnings():  # correlated parameters and starts in other basins: expected here
         warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
         fit = fit_curves(curves)
-        boot = bootstrap_curves(curves, fit, n_resamples=60, key=1)
+        boot = bootstrap_curves(curves, fit, n_resamples=30, key=1)
     return curves, fit, boot
 
 
-def test_a_block_bootstrap_bands_an_unseen_schedule_around_the_truth(banded):
+def test_a_residual_bootstrap_bands_an_unseen_schedule_around_the_truth(banded):
     curves, fit, boot = banded
-    assert boot.unit == "block" and boot.n_units == 3 * 6  # 90 checkpoints per curve, blocks of 16
+    assert boot.unit == "residual" and boot.n_units == 3 * 90 and boot.draw_ok.mean() > 0.9
     longer = [(Schedule.wsd(steps=9000, peak=PEAK, decay_start=7200, floor=3e-5, decay="linear", warmup=WARMUP),
                [3000, 8999])]
     prediction = predict_curves(boot, longer)
@@ -71,7 +68,7 @@ def test_the_final_loss_of_a_run_still_training(banded):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
         fit = fit_curves(partial)
-        boot = bootstrap_curves(partial, fit, n_resamples=40, key=2)
+        boot = bootstrap_curves(partial, fit, n_resamples=20, key=2)
     final = predict_curves(boot, [(s, [5999])])
     low, high = final.interval("loss")
     truth = predict_curves(TRUTH, [(s, [5999])])["loss"]
@@ -82,7 +79,7 @@ def test_the_final_loss_of_a_run_still_training(banded):
 @pytest.mark.filterwarnings("ignore::jscale.warnings.DiagnosticWarning")
 def test_bad_calls(banded):
     curves, fit, _ = banded
-    with pytest.raises(ValueError, match="unit must be 'block' or 'curve'"):
+    with pytest.raises(ValueError, match="unit must be 'residual', 'block' or 'curve'"):
         bootstrap_curves(curves, fit, unit="row")
     with pytest.raises(ValueError, match="not fitted to these curves"):
         bootstrap_curves({k: v for k, v in curves.items() if k != "constant"}, fit)
@@ -95,7 +92,20 @@ def test_bad_calls(banded):
         predict_curves({"L0": 1.0}, [(schedules()["cosine"], [100])])
 
 
-def test_a_block_bootstrap_of_the_annealing_law_bands_an_unseen_schedule():
+@pytest.mark.slow
+def test_a_block_bootstrap_resamples_blocks_of_checkpoints(banded):
+    curves, fit, _ = banded
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
+        boot = bootstrap_curves(curves, fit, unit="block", n_resamples=40, key=5)
+    assert boot.unit == "block" and boot.n_units == 3 * 6  # 90 checkpoints per curve, blocks of 16
+    longer = [(Schedule.wsd(steps=9000, peak=PEAK, decay_start=7200, floor=3e-5, decay="linear", warmup=WARMUP),
+               [8999])]
+    low, high = predict_curves(boot, longer).interval("loss", 0.95)
+    assert low[0] < predict_curves(TRUTH, longer)["loss"][0] < high[0]
+
+
+def test_a_residual_bootstrap_of_the_annealing_law_bands_an_unseen_schedule():
     """Any curve law: the annealing law's bands (Tissue et al. 2024) hold its own truth."""
     truth = {"L0": 2.9, "A": 0.55, "alpha": 0.5, "C": 1.5, "decay": 0.995}
     steps = np.arange(600, 6000, 60)
@@ -106,7 +116,7 @@ def test_a_block_bootstrap_of_the_annealing_law_bands_an_unseen_schedule():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
         fit = fit_curves(curves, law=AnnealingLaw)
-        boot = bootstrap_curves(curves, fit, n_resamples=40, key=4)
+        boot = bootstrap_curves(curves, fit, n_resamples=20, key=4)
     unseen = [(Schedule.wsd(steps=9000, peak=PEAK, decay_start=7200, floor=3e-5, decay="linear", warmup=WARMUP),
                [3000, 8999])]
     low, high = predict_curves(boot, unseen).interval("loss")

@@ -13,7 +13,7 @@ SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 
 def test_list_and_all():
-    assert datasets.list() == ["chinchilla", "datablations", "gadre2024"]
+    assert datasets.list() == ["chinchilla", "datablations", "gadre2024", "luo2025"]
     assert datasets.__all__ == ["load", "list", "info"]
 
 
