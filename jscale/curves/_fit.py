@@ -33,7 +33,7 @@ from jscale.curves._multipower import MULTIPOWER_PARAMS, MultiPowerCurves
 from jscale.curves._schedules import Schedule
 from jscale.curves._sized import Sized, check_size
 from jscale.data._data import ScalingData
-from jscale.fitting._fit import fit_many
+from jscale.fitting._fit import fit, fit_many
 from jscale.laws._laws import Law
 from jscale.losses._losses import resolve_loss
 
@@ -256,7 +256,10 @@ def fit_curves(curves, *, law=None, n_params=None, keep: int = 4, loss="huber", 
     starts = screen(law, datasets, keep=keep, loss=loss, delta=delta) if starts is None else starts
     with warnings.catch_warnings(record=True) as caught:  # said again at the caller's line
         warnings.simplefilter("always")
-        fits = fit_many(law, datasets, starts=starts, loss=loss, delta=delta)
+        if len(datasets) > 1:
+            fits = fit_many(law, datasets, starts=starts, loss=loss, delta=delta)
+        else:  # one set: its warnings say "Dataset 0" only from fit_many
+            fits = [fit(law, datasets[0], starts=starts, loss=loss, delta=delta)]
     for w in caught:
         warnings.warn(w.message, w.category, stacklevel=2)
     return fits if many and not sized else fits[0]
