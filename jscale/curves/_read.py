@@ -13,12 +13,14 @@ run + step + lr (the rate of every step 0..T-1).
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping
 
 import numpy as np
 
 from jscale.base._text import closest
+from jscale.curves._luo import LUO2025_SCHEDULES
 from jscale.curves._multipower import MULTIPOWER_PARAMS
 from jscale.curves._schedules import Schedule, parse_schedule
 from jscale.data._data import ScalingData
@@ -40,8 +42,10 @@ def curves_from_table(data, *, run: str = "run", step: str = "step", target: str
             `Schedule` (a run's rows may come in any order; a step twice is an error).
         target: the column of the losses logged there (positive, finite).
         schedule: the column holding each row's schedule as spec text (see `parse_schedule`),
-            the same schedule in every row of a run; read only when `schedules` is None. In a
-            schedules table (below), the column of spec text may also carry this name.
+            the same schedule in every row of a run; read only when `schedules` is None. The
+            bundled data set "luo2025" needs neither: its runs are named by their schedules
+            (`LUO2025_SCHEDULES`). In a schedules table (below), the column of spec text may
+            also carry this name.
         schedules: the runs' schedules instead of a column: a mapping run -> `Schedule`, spec
             text or per-step rates (steps 0..T-1); or a table (`ScalingData`, data frame or
             mapping of columns) with the column `run` and either a column of spec text
@@ -74,6 +78,8 @@ def curves_from_table(data, *, run: str = "run", step: str = "step", target: str
         ('constant', 800, 4.0)
     """
     table, rows = _columns(data, "data")
+    if schedules is None and schedule not in table and _bundled(data) == "luo2025":
+        schedules = LUO2025_SCHEDULES  # the bundled curves carry their schedules by run name
     names = {"run": run, "step": step, "target": target}
     if sets is not None:
         names["sets"] = sets
@@ -116,6 +122,15 @@ def curves_from_table(data, *, run: str = "run", step: str = "step", target: str
 
 # --------------------------------------------------------------------------------------------
 # Columns
+
+
+def _bundled(data) -> str:
+    """The name of the bundled data set `data` was loaded from (`jscale.datasets.load`), or ""."""
+    try:
+        source = json.loads(data.source) if isinstance(data, ScalingData) and data.source else {}
+    except ValueError:
+        return ""
+    return source.get("name", "") if isinstance(source, dict) and source.get("kind") == "dataset" else ""
 
 
 def _columns(data, what: str) -> tuple[dict, int]:

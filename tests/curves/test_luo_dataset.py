@@ -28,3 +28,8 @@ def test_the_published_parameters_give_the_papers_pred_e(sets, size, published):
     predicted = predict_curves(LUO2025_PUBLISHED[size], [(s, steps) for s, steps, _ in test.values()]).split()
     pred_e = np.mean([np.mean(np.abs(p - loss) / loss) for p, (*_, loss) in zip(predicted, test.values())])
     assert pred_e == pytest.approx(published, abs=1e-6)
+
+
+def test_the_bundled_curves_carry_their_schedules(sets):
+    again = curves_from_table(jscale.datasets.load("luo2025"), sets="size")
+    assert all(again[size][name][0] == sets[size][name][0] for size in sets for name in sets[size])
