@@ -41,7 +41,6 @@ from __future__ import annotations
 import dataclasses
 import fractions
 import functools
-import hashlib
 import itertools
 from collections.abc import Mapping, Sequence
 
@@ -51,9 +50,8 @@ import numpy as np
 from flax import struct
 
 from jscale.base._numerics import x64_scope
-from jscale.curves._curvelaw import kept_pairs
+from jscale.curves._curvelaw import digest, kept_pairs, rates_of
 from jscale.curves._multipower import check_steps
-from jscale.curves._schedules import Schedule
 from jscale.laws._laws import Law, log_sum_exp_offset
 
 ANNEALING_PARAMS = ("L0", "A", "alpha", "C", "decay")
@@ -87,13 +85,7 @@ def _running_area(lr: np.ndarray) -> np.ndarray:
 def _check_pair(lr, steps, where: str):
     """(rates float64 (T,), steps int64 (c,), S1 at the steps) of one curve, checked (ValueError
     naming the first bad entry)."""
-    lr = np.asarray(lr.lr() if isinstance(lr, Schedule) else lr, dtype=np.float64)
-    if lr.ndim != 1 or lr.size == 0:
-        raise ValueError(f"The rates of {where} must be a non-empty 1-D array; got shape {lr.shape}.")
-    bad = np.flatnonzero(~np.isfinite(lr) | (lr < 0))
-    if bad.size:
-        raise ValueError(f"The rates of {where} must be finite and >= 0; {bad.size} are not, the first at step "
-                         f"{bad[0]} ({float(lr[bad[0]])!r}).")
+    lr = rates_of(lr, where)
     steps = check_steps(steps, lr.size, where)
     area = _running_area(lr)[steps]
     bad = np.flatnonzero(area <= 0)
@@ -206,15 +198,6 @@ class AreaPlan(struct.PyTreeNode, kw_only=True):
         return s2[self.real]
 
 
-def _digest(curves) -> str:
-    digest = hashlib.sha256()
-    for lr, steps in curves:
-        digest.update(np.asarray(lr.lr() if isinstance(lr, Schedule) else lr, np.float64).tobytes())
-        digest.update(np.asarray(steps, np.int64).tobytes())
-        digest.update(b"|")
-    return digest.hexdigest()[:16]
-
-
 @jax.jit
 def _s2_call(plan, log_decay, log_one_minus):
     return plan.s2(log_decay, log_one_minus)
@@ -269,7 +252,7 @@ class _AreaLaw(Law):
         """
         curves = list(curves)
         plan = AreaPlan.build(curves)
-        return cls(digest=_digest(curves), plan=plan, pairs=kept_pairs(curves))
+        return cls(digest=digest(curves), plan=plan, pairs=kept_pairs(curves))
 
     @property
     def n_points(self) -> int:

@@ -18,7 +18,6 @@ residuals, jscale's default).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import itertools
 import warnings
 from collections.abc import Mapping
@@ -28,7 +27,7 @@ import numpy as np
 
 from jscale.base._numerics import read_only, x64_scope
 from jscale.base._warnings import ScheduleWarning
-from jscale.curves._curvelaw import anneals, build, kept_pairs, kind_of, log_losses, unwrap
+from jscale.curves._curvelaw import anneals, build, digest, kept_pairs, kind_of, log_losses, unwrap
 from jscale.curves._multipower import MULTIPOWER_PARAMS, MultiPowerCurves
 from jscale.curves._schedules import Schedule
 from jscale.curves._sized import Sized, check_size
@@ -71,12 +70,7 @@ class MultiPowerLaw(Law):
     def over(cls, curves) -> MultiPowerLaw:
         """The law at every checkpoint of `curves`: a sequence of (schedule or rates, steps), kept in `pairs`."""
         curves = list(curves)
-        plan = MultiPowerCurves.build(curves)
-        digest = hashlib.sha256()
-        for lr, steps in curves:
-            digest.update(np.asarray(lr.lr() if isinstance(lr, Schedule) else lr, np.float64).tobytes())
-            digest.update(np.asarray(steps, np.int64).tobytes())
-        return cls(digest=digest.hexdigest()[:16], plan=plan, pairs=kept_pairs(curves))
+        return cls(digest=digest(curves), plan=MultiPowerCurves.build(curves), pairs=kept_pairs(curves))
 
     @property
     def n_points(self) -> int:

@@ -448,14 +448,14 @@ def resample_fits(law, data, *, n_resamples, key, counts, unit, starts, full_fit
                                                                    residual=residual)))
         fitted = _problem.model_at(problem, jnp.asarray(full_fit.theta))
         rows = jnp.asarray(np.concatenate([unit_of_row, np.zeros(len(problem.y) - len(data), unit_of_row.dtype)]))
+        along = None if series is None or kind != "residual" else {  # on the device once, for every chunk
+            k: jnp.asarray(v, jnp.int32 if k in ("first", "count") else fitted.dtype) for k, v in series.items()}
 
         def resamples(indices):
             if key_data is None:
                 return _given_counts(jnp.asarray(counts)[indices], problem.weight, rows)
-            if series is not None and kind == "residual":
-                return _draw_series(jnp.asarray(key_data), indices, problem, fitted,
-                                    {k: jnp.asarray(v, jnp.int32 if k in ("first", "count") else fitted.dtype)
-                                     for k, v in series.items()})
+            if along is not None:
+                return _draw_series(jnp.asarray(key_data), indices, problem, fitted, along)
             return _draw(jnp.asarray(key_data), indices, problem, rows, fitted,
                          unit="residual" if kind == "residual" else "weights", n_units=n_units)
 
