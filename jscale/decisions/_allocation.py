@@ -10,7 +10,9 @@ implicit function theorem there, not from the iterations. They give the local ex
 d log N*/d log C, d log D*/d log C and delta-method intervals.
 
 The closed form for Chinchilla under C = 6ND (`jscale.laws.Chinchilla.compute_optimal`) is
-the test of this solver, not a shortcut.
+the test of this solver, not a shortcut here. `jscale.compare` does take it (`chinchilla_frontier`,
+`best_log_loss`): its multiplier and crossover nest a root search around L*(C), and with the
+solver inside, that program took tens of seconds to compile.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from jscale.inference._diagnostics import extrapolation
 from jscale.inference._estimate import estimate_of
 from jscale.inference._predict import codes_for
 from jscale.inference._results import BootstrapResult, FitResult
-from jscale.laws._laws import Law
+from jscale.laws._laws import Chinchilla, Law
 
 ALLOCATION_COLUMNS = ("n_params", "n_tokens")
 # Delta-method bands of N* from a fit of fewer distinct configurations than this per fitted
@@ -122,10 +124,50 @@ def best_allocation(theta, log_c, fixed, law, cost):
     return solve(AllocationProblem(law, cost), theta, {"log_c": log_c, "fixed": fixed}, starts, None, None)
 
 
+def closed_form(law, cost) -> bool:
+    """Whether the compute-optimal loss of `law` under `cost` has Hoffmann et al.'s closed form
+    (`chinchilla_frontier`): the Chinchilla law itself (not a subclass) under C = 6ND."""
+    return type(law) is Chinchilla and cost is chinchilla_cost
+
+
+def chinchilla_frontier(theta):
+    """(log G, log K, gamma) of the Chinchilla law under C = 6ND in closed form (Hoffmann et al.
+    2022, eq. 4; theta = (log E, log A, log B, alpha, beta)):
+
+        N* = G (C/6)^(beta/(alpha+beta)),  D* = (C/6)^(alpha/(alpha+beta)) / G,
+        L*(C) = E + K (C/6)^-gamma,  G = (alpha A / (beta B))^(1/(alpha+beta)),
+        gamma = alpha beta / (alpha + beta),  K = A G^-alpha + B G^beta.
+
+    NaN where alpha or beta <= 0: the loss then does not fall with N or with D, and no allocation
+    is optimal."""
+    log_a, log_b, alpha, beta = theta[1], theta[2], theta[3], theta[4]
+    total = alpha + beta
+    log_g = (jnp.log(alpha) + log_a - jnp.log(beta) - log_b) / total
+    return log_g, jnp.logaddexp(log_a - alpha * log_g, log_b + beta * log_g), alpha * beta / total
+
+
+def chinchilla_log_budget(theta, log_loss):
+    """log C whose compute-optimal loss is exp(log_loss), the inverse of L*(C) in
+    `chinchilla_frontier`: C = 6 (K / (L - E))^(1/gamma); +inf where L <= E (never reached)."""
+    _, log_k, gamma = chinchilla_frontier(theta)
+    reached = log_loss > theta[0]
+    # log(L - E) = log L + log(1 - E/L); the unreached branch's NaN never enters the answer.
+    excess = log_loss + jnp.log(-jnp.expm1(theta[0] - jnp.where(reached, log_loss, theta[0] + 1.0)))
+    out = jnp.log(6.0) + (log_k - excess) / gamma
+    return jnp.where(reached, out, jnp.where(log_loss <= theta[0], jnp.inf, jnp.nan))
+
+
 def best_log_loss(theta, log_c, fixed, law, cost):
-    """log L*(C): the law's log loss at the compute-optimal allocation of budget log C."""
-    z = best_allocation(theta, log_c, fixed, law, cost)
-    return _log_loss(law, theta, z[0], z[1], fixed)
+    """log L*(C): the law's log loss at the compute-optimal allocation of budget log C, in closed
+    form where there is one (`closed_form`), else by the solver (`best_allocation`)."""
+    if closed_form(law, cost):
+        log_g, _, _ = chinchilla_frontier(theta)
+        alpha, beta = theta[3], theta[4]
+        x = log_c - jnp.log(6.0)
+        u, v = log_g + beta / (alpha + beta) * x, alpha / (alpha + beta) * x - log_g
+    else:
+        u, v = best_allocation(theta, log_c, fixed, law, cost)[:2]
+    return _log_loss(law, theta, u, v, fixed)
 
 
 def _status_at(theta, log_c, fixed, law, cost, z):

@@ -13,10 +13,20 @@ Both are roots of smooth scalar functions of log compute, found for any law by a
 change then Illinois (regula falsi) steps (vectorised over budgets and draws, under jit), and
 differentiated implicitly (a `custom_jvp`: dx = -f_theta dtheta / f_x) for delta-method bands;
 bootstrap bands evaluate them on every pair of draws.
+
+For Chinchilla under C = 6ND, L*(C) = E + K (C/6)^-gamma in closed form (Hoffmann et al. 2022, eq.
+4; `jscale.decisions._allocation.chinchilla_frontier`), and so is the multiplier when B is such a
+law; only the crossover is searched. Elsewhere L*(C) is the allocation solver's, nested in the root
+search: a program that takes seconds to compile. So the work goes to two programs per pair of laws
+and cost, the budgets' (m, L_A*, L_B*) and the crossover's, each called on a fixed number of
+parameter pairs and budgets with the searched range as an argument: any number of draws and
+budgets, and any range, reuse them; a pair of fits calls their Jacobian versions, which give the
+estimate too.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import warnings
 from typing import Any
@@ -27,10 +37,18 @@ import numpy as np
 from flax import struct
 
 from jscale.base._interval import Interval
-from jscale.base._numerics import bucket, pad_repeating, read_only, x64_scope
+from jscale.base._numerics import pad_repeating, read_only, x64_scope
 from jscale.base._text import closest
 from jscale.base._warnings import ConvergenceWarning
-from jscale.decisions._allocation import ALLOCATION_COLUMNS, best_log_loss, check_cost, check_fixed, positive_array
+from jscale.decisions._allocation import (
+    ALLOCATION_COLUMNS,
+    best_log_loss,
+    check_cost,
+    check_fixed,
+    chinchilla_log_budget,
+    closed_form,
+    positive_array,
+)
 from jscale.inference._diagnostics import extrapolation
 from jscale.inference._estimate import estimate_of
 from jscale.inference._results import BootstrapResult, FitResult
@@ -44,6 +62,10 @@ _SCAN_POINTS = 24
 _CROSSOVER_POINTS = 64
 _REFINE_STEPS = 40
 DEFAULT_BETWEEN = (1e15, 1e28)
+# Every call of a program takes this many parameter pairs and budgets (the last call padded with
+# repeats): bootstraps of any size, fits and any number of budgets share one program per quantity.
+_CHUNK = 32
+_BUDGETS = 8
 
 
 # --- the two roots ---------------------------------------------------------------------------------
@@ -61,7 +83,7 @@ def log_best_loss(law, cost, theta, log_c, fixed):
     return law.log_predict(theta, law.inputs(values))[0]
 
 
-def _scan(fn, lo: float, hi: float, n: int):
+def _scan(fn, lo, hi, n: int):
     """The first bracket [a, b] over a grid of `n` points on [lo, hi] where fn changes sign, fn(a),
     fn(b), whether one was found, and whether fn was positive (negative) on the whole grid."""
     grid = jnp.linspace(lo, hi, n)
@@ -96,81 +118,124 @@ def _refine(fn, a, b, fa, fb):
     return jnp.where(jnp.abs(fa) < jnp.abs(fb), a, b)
 
 
-@functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1, 2, 3))
-def root(fn, lo: float, hi: float, n: int, args):
-    """The first root of x -> fn(x, args) on [lo, hi] from below (NaN if none; +inf where fn > 0
-    on the whole range, -inf where fn < 0), differentiable in `args` by the implicit function
-    theorem."""
-    a, b, fa, fb, found, above, below = _scan(lambda x: fn(x, args), lo, hi, n)
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0, 1))
+def root(fn, n: int, bounds, args):
+    """The first root of x -> fn(x, args) on bounds = (lo, hi) from below, scanned on `n` points
+    (NaN if none; +inf where fn > 0 on the whole range, -inf where fn < 0), differentiable in
+    `args` by the implicit function theorem. The bounds are arrays, not constants of the
+    program: every range shares one compiled program."""
+    a, b, fa, fb, found, above, below = _scan(lambda x: fn(x, args), bounds[0], bounds[1], n)
     x = _refine(lambda x: fn(x, args), a, b, fa, fb)
     return jnp.where(found, x, jnp.where(above, jnp.inf, jnp.where(below, -jnp.inf, jnp.nan)))
 
 
 @root.defjvp
-def _root_jvp(fn, lo, hi, n, primals, tangents):
-    (args,), (args_dot,) = primals, tangents
-    x = root(fn, lo, hi, n, args)
+def _root_jvp(fn, n, primals, tangents):
+    (bounds, args), (_, args_dot) = primals, tangents
+    x = root(fn, n, bounds, args)
     slope = jax.jvp(lambda y: fn(y, args), (x,), (jnp.ones_like(x),))[1]
     _, f_dot = jax.jvp(lambda a: fn(x, a), (args,), (args_dot,))
     return x, jnp.where(jnp.isfinite(x), -f_dot / slope, 0.0)
 
 
-def _terms(theta_a, theta_b, log_c, fixed_a, fixed_b, *, law_a, law_b, cost, between):
-    """log m, log L_A*, log L_B* at one budget, and log of the crossover budget (one per call)."""
+def _log_multiplier(law, cost, theta, log_c, fixed, target):
+    """log m: the log budget at which B (law, theta) reaches the log loss `target` (A's at log C),
+    less log C; +inf beyond +23, -inf below -23. In closed form for Chinchilla under 6ND, else a
+    root of log L_B*(C e^s) - target, which decreases in s."""
+    if closed_form(law, cost):
+        log_m = chinchilla_log_budget(theta, target) - log_c
+        return jnp.where(log_m > _LOG_M_RANGE, jnp.inf, jnp.where(log_m < -_LOG_M_RANGE, -jnp.inf, log_m))
 
-    def gap(s, args):  # log L_B*(C e^s) - log L_A*(C): decreasing in s
-        tb, c, target = args
-        return log_best_loss(law_b, cost, tb, c + s, fixed_b) - target
+    def gap(s, args):
+        tb, c, fb, to = args
+        return log_best_loss(law, cost, tb, c + s, fb) - to
 
-    def difference(c, args):
-        ta, tb = args
-        return log_best_loss(law_a, cost, ta, c, fixed_a) - log_best_loss(law_b, cost, tb, c, fixed_b)
-
-    # A's loss is solved once (its derivatives reach the root through `target`). gap > 0 everywhere:
-    # B never reaches A's loss in range (log m = inf); gap < 0 everywhere: m = 0.
-    loss_a = log_best_loss(law_a, cost, theta_a, log_c, fixed_a)
-    log_m = root(gap, -_LOG_M_RANGE, _LOG_M_RANGE, _SCAN_POINTS, (theta_b, log_c, loss_a))
-    crossing = root(difference, float(np.log(between[0])), float(np.log(between[1])), _CROSSOVER_POINTS,
-                    (theta_a, theta_b))
-    return {
-        "multiplier": log_m,
-        "loss_a": loss_a,
-        "loss_b": log_best_loss(law_b, cost, theta_b, log_c, fixed_b),
-        "crossover": jnp.where(jnp.isfinite(crossing), crossing, jnp.nan),
-    }
+    bounds = (jnp.asarray(-_LOG_M_RANGE), jnp.asarray(_LOG_M_RANGE))
+    return root(gap, _SCAN_POINTS, bounds, (theta, log_c, fixed, target))
 
 
-def _all_budgets(theta_a, theta_b, log_cs, fixed_a, fixed_b, **static):
-    return jax.vmap(lambda c, fa, fb: _terms(theta_a, theta_b, c, fa, fb, **static))(log_cs, fixed_a, fixed_b)
+@dataclasses.dataclass(frozen=True)
+class _AtBudgets:
+    """log m, log L_A*, log L_B* of one pair of parameter vectors at budgets log C (K,), with the
+    fixed columns' logs (K,) each: a static argument of `_on_pairs` and `_with_jacobians`."""
+
+    law_a: Any
+    law_b: Any
+    cost: Any
+
+    def __call__(self, theta_a, theta_b, log_cs, fixed_a, fixed_b):
+        def one(log_c, fa, fb):
+            # A's loss is solved once (its derivatives reach the multiplier through `target`).
+            loss_a = log_best_loss(self.law_a, self.cost, theta_a, log_c, fa)
+            return {"multiplier": _log_multiplier(self.law_b, self.cost, theta_b, log_c, fb, loss_a),
+                    "loss_a": loss_a, "loss_b": log_best_loss(self.law_b, self.cost, theta_b, log_c, fb)}
+
+        return jax.vmap(one)(log_cs, fixed_a, fixed_b)
 
 
-_STATIC = ("law_a", "law_b", "cost", "between")
+@dataclasses.dataclass(frozen=True)
+class _Crossover:
+    """log of the crossover budget of one pair of parameter vectors (NaN if none) in the range
+    log_between (2,), with the fixed columns' logs (scalars)."""
+
+    law_a: Any
+    law_b: Any
+    cost: Any
+
+    def __call__(self, theta_a, theta_b, fixed_a, fixed_b, log_between):
+        def difference(c, args):
+            ta, tb, fa, fb = args
+            return log_best_loss(self.law_a, self.cost, ta, c, fa) - log_best_loss(self.law_b, self.cost, tb, c, fb)
+
+        x = root(difference, _CROSSOVER_POINTS, (log_between[0], log_between[1]), (theta_a, theta_b, fixed_a, fixed_b))
+        return {"crossover": jnp.where(jnp.isfinite(x), x, jnp.nan)}
 
 
-@functools.partial(jax.jit, static_argnames=_STATIC)
-def _on_draws(thetas_a, thetas_b, log_cs, fixed_a, fixed_b, **static):
-    return jax.vmap(lambda a, b: _all_budgets(a, b, log_cs, fixed_a, fixed_b, **static))(thetas_a, thetas_b)
+@functools.partial(jax.jit, static_argnames=("terms",))
+def _on_pairs(terms, thetas_a, thetas_b, args):
+    """`terms` of every parameter pair (thetas (n, P) each)."""
+    return jax.vmap(lambda a, b: terms(a, b, *args))(thetas_a, thetas_b)
 
 
-_CHUNK = 32  # parameter pairs per call of `_on_draws`: one program per pair of laws, whatever the draws
+@functools.partial(jax.jit, static_argnames=("terms",))
+def _with_jacobians(terms, theta_a, theta_b, args):
+    """`terms` of one pair and their Jacobians in both vectors, (values, {name: (d/dtheta_a,
+    d/dtheta_b)}): one program gives a fit's estimate and its delta-method bands."""
+    jac, values = jax.jacfwd(lambda a, b: (terms(a, b, *args),) * 2, argnums=(0, 1), has_aux=True)(theta_a, theta_b)
+    return values, jac
 
 
-def _over_draws(thetas_a, thetas_b, args, static) -> dict:
-    """`_on_draws` on (n, P) parameter pairs in calls of `_CHUNK` pairs (the last padded with
-    repeats), so that a fit and bootstraps of any size share one compiled program (it takes
-    seconds to compile: a root search per budget). NumPy, (n, ...) each."""
+def _budget_chunks(log_cs, fixed_a, fixed_b) -> list:
+    """(log C, fixed A, fixed B) in chunks of `_BUDGETS` budgets, the last padded with repeats."""
+    size = -(-len(log_cs) // _BUDGETS) * _BUDGETS
+    log_cs = pad_repeating(log_cs, size)
+    fixed_a, fixed_b = ({k: pad_repeating(v, size) for k, v in f.items()} for f in (fixed_a, fixed_b))
+    return [jax.tree.map(jnp.asarray, (log_cs[i:i + _BUDGETS], {k: v[i:i + _BUDGETS] for k, v in fixed_a.items()},
+                                       {k: v[i:i + _BUDGETS] for k, v in fixed_b.items()}))
+            for i in range(0, size, _BUDGETS)]
+
+
+def _over_pairs(terms, thetas_a, thetas_b, chunks: list) -> dict:
+    """`_on_pairs` on (n, P) parameter pairs in calls of `_CHUNK` pairs (the last padded with
+    repeats) and each chunk of arguments (joined along the second axis), so that a fit and
+    bootstraps of any size share one compiled program. NumPy, (n, ...) each."""
     n = len(thetas_a)
     size = -(-n // _CHUNK) * _CHUNK
     ta, tb = pad_repeating(thetas_a, size), pad_repeating(thetas_b, size)
-    parts = [_on_draws(jnp.asarray(ta[i:i + _CHUNK]), jnp.asarray(tb[i:i + _CHUNK]), *args, **static)
-             for i in range(0, size, _CHUNK)]
-    return {k: np.concatenate([np.asarray(p[k]) for p in parts])[:n] for k in parts[0]}
+    parts = [[_on_pairs(terms, jnp.asarray(ta[i:i + _CHUNK]), jnp.asarray(tb[i:i + _CHUNK]), args)
+              for i in range(0, size, _CHUNK)] for args in chunks]
+    joined = {k: [np.concatenate([np.asarray(p[k]) for p in pieces])[:n] for pieces in parts] for k in parts[0][0]}
+    return {k: v[0] if v[0].ndim == 1 else np.concatenate(v, axis=1) for k, v in joined.items()}
 
 
-@functools.partial(jax.jit, static_argnames=_STATIC)
-def _jacobians(theta_a, theta_b, log_cs, fixed_a, fixed_b, **static):
-    return jax.jacfwd(lambda a, b: _all_budgets(a, b, log_cs, fixed_a, fixed_b, **static), argnums=(0, 1))(
-        theta_a, theta_b)
+def _fit_terms(terms, theta_a, theta_b, chunks: list):
+    """`_with_jacobians` at one pair for each chunk of arguments: (values, (jacobians in theta_a,
+    in theta_b)), name -> (K,) and (K, P) joined along budgets (a scalar and (P,) for one chunk)."""
+    parts = [_with_jacobians(terms, jnp.asarray(theta_a), jnp.asarray(theta_b), args) for args in chunks]
+    values = {k: np.concatenate([np.atleast_1d(np.asarray(v[k])) for v, _ in parts]) for k in parts[0][0]}
+    jac = tuple({k: np.concatenate([np.atleast_2d(np.asarray(j[k][i])) for _, j in parts]) for k in parts[0][1]}
+                for i in (0, 1))
+    return values, jac
 
 
 # --- the two sides -----------------------------------------------------------------------------------
@@ -433,12 +498,46 @@ def _delta_sd(a: _Side, b: _Side, jac) -> dict:
     return sd
 
 
+def _evaluate(side_a: _Side, side_b: _Side, cost, log_cs, fixed_a, fixed_b, log_between):
+    """(estimate, draws, draw_ok, sd) of every quantity at budgets log C (K,): the estimates and
+    per-draw values from the draws' programs (`_on_pairs`), or from a pair of fits the estimates
+    with their Jacobians (`_with_jacobians`) for delta-method sds. Two programs per pair of laws:
+    the budgets' and the crossover's (at the first budget's fixed columns)."""
+    k = len(log_cs)
+    at_budgets, crossover = (kind(law_a=side_a.law, law_b=side_b.law, cost=cost) for kind in (_AtBudgets, _Crossover))
+    theta_a, theta_b = side_a.select @ side_a.theta, side_b.select @ side_b.theta
+    draws = draw_ok = sd = None
+    with x64_scope():
+        budgets = _budget_chunks(log_cs, fixed_a, fixed_b)
+        across = [jax.tree.map(jnp.asarray, ({c: v[0] for c, v in fixed_a.items()},
+                                             {c: v[0] for c, v in fixed_b.items()}, log_between))]
+        if side_a.cov is not None and side_a.draws is None:
+            values, jac = _fit_terms(at_budgets, theta_a, theta_b, budgets)
+            cross, cross_jac = _fit_terms(crossover, theta_a, theta_b, across)
+            est = {**{c: np.exp(v[:k]) for c, v in values.items()}, "crossover": np.exp(cross["crossover"])}
+            jac = tuple({**{c: v[:k] for c, v in j.items()}, **cj} for j, cj in zip(jac, cross_jac))
+            return est, None, None, {c: read_only(v) for c, v in _delta_sd(side_a, side_b, jac).items()}
+        if side_a.draws is not None:
+            ta, tb, ok = _draw_pairs(side_a, side_b)
+            thetas_a, thetas_b = np.concatenate([ta, theta_a[None]]), np.concatenate([tb, theta_b[None]])
+            draw_ok = read_only(ok)
+        else:
+            thetas_a, thetas_b = theta_a[None], theta_b[None]
+        out = {**_over_pairs(at_budgets, thetas_a, thetas_b, budgets),
+               **_over_pairs(crossover, thetas_a, thetas_b, across)}
+    out = {c: np.exp(v[:, :k] if v.ndim == 2 else v) for c, v in out.items()}
+    est = {c: v[-1] for c, v in out.items()}
+    if side_a.draws is not None:
+        draws = {c: read_only(v[:-1]) for c, v in out.items()}
+    return est, draws, draw_ok, sd
+
+
 def compare(a, b, compute, *, cost=None, fixed=None, between=DEFAULT_BETWEEN) -> Comparison:
     """How much compute recipe B needs to match recipe A: the multiplier m(C) and the crossover.
 
     m(C) solves L_B*(m C) = L_A*(C), L* being the compute-optimal loss of each fitted law under
-    `cost` (for a law of compute alone, the law at C), by root finding for any law; see the
-    module docstring of `jscale.decisions._compare`.
+    `cost` (for a law of compute alone, the law at C), by root finding for any law (in closed
+    form for Chinchilla under 6ND); see the module docstring of `jscale.decisions._compare`.
 
     Args:
         a, b: recipes A and B, each a `FitResult`, a `BootstrapResult`, a `(law, params)` pair
@@ -478,39 +577,18 @@ def compare(a, b, compute, *, cost=None, fixed=None, between=DEFAULT_BETWEEN) ->
     budgets = positive_array("compute", compute)
     between = _check_between(between)
     fixed_a, fixed_b = _fixed_for(side_a.law, fixed, budgets.size), _fixed_for(side_b.law, fixed, budgets.size)
-    static = dict(law_a=side_a.law, law_b=side_b.law, cost=cost, between=between)
     paired = side_a.draws is not None and _paired(side_a.origin, side_b.origin)
-    width = max(8, bucket(budgets.size))
-    args = [pad_repeating(np.log(budgets), width)] + [
-        {k: pad_repeating(v, width) for k, v in f.items()} for f in (fixed_a, fixed_b)]
-    theta_a, theta_b = side_a.select @ side_a.theta, side_b.select @ side_b.theta
-    draws = draw_ok = sd = None
-    with x64_scope():
-        args = jax.tree.map(jnp.asarray, args)
-        if side_a.draws is not None:
-            ta, tb, ok = _draw_pairs(side_a, side_b)
-            thetas_a = np.concatenate([ta, theta_a[None]])
-            thetas_b = np.concatenate([tb, theta_b[None]])
-            out = {k: np.exp(v[:, :budgets.size]) for k, v in _over_draws(thetas_a, thetas_b, args, static).items()}
-            est = {k: v[-1] for k, v in out.items()}
-            draws = {k: read_only(v[:-1, 0] if k == "crossover" else v[:-1]) for k, v in out.items()}
-            draw_ok = read_only(ok)
-        else:
-            out = _over_draws(theta_a[None], theta_b[None], args, static)
-            est = {k: np.exp(v[0, :budgets.size]) for k, v in out.items()}
-            if side_a.cov is not None:
-                jac = _jacobians(jnp.asarray(theta_a), jnp.asarray(theta_b), *args, **static)
-                jac = tuple({k: np.asarray(v[i])[:budgets.size] for k, v in jac.items()} for i in (0, 1))
-                sd = {k: read_only(v) for k, v in _delta_sd(side_a, side_b, jac).items()}
+    est, draws, draw_ok, sd = _evaluate(side_a, side_b, cost, np.log(budgets), fixed_a, fixed_b, np.log(between))
     _warn_beyond(((side_a, "A"), (side_b, "B")), budgets)
     undefined = np.flatnonzero(np.isnan(est["multiplier"]) | ~np.isfinite(est["loss_a"]) | ~np.isfinite(est["loss_b"]))
     if undefined.size:
         shown = ", ".join(f"{budgets[k]:.3g}" for k in undefined[:5]) + (" ..." if undefined.size > 5 else "")
         warnings.warn(ConvergenceWarning(
             f"compare: no multiplier at {undefined.size} of {budgets.size} budgets ({shown}): a recipe's "
-            "compute-optimal loss is not finite there (a budget beyond what its law and float64 hold?). Those "
-            "entries are NaN."), stacklevel=2)
+            "compute-optimal loss is not finite there (a budget beyond what its law and float64 hold, or a law whose "
+            "loss does not fall with both n_params and n_tokens, such as a Chinchilla alpha <= 0?). Those entries "
+            "are NaN."), stacklevel=2)
     return Comparison(law_a=side_a.law, law_b=side_b.law, cost=cost, compute=read_only(budgets),
                       multiplier=read_only(est["multiplier"]), loss_a=read_only(est["loss_a"]),
-                      loss_b=read_only(est["loss_b"]), crossover=float(est["crossover"][0]), between=between,
+                      loss_b=read_only(est["loss_b"]), crossover=float(np.squeeze(est["crossover"])), between=between,
                       paired=bool(paired), draws=draws, draw_ok=draw_ok, sd=sd)

@@ -12,7 +12,13 @@ from helpers import noisy_chinchilla, quiet, subset_starts, synthetic_chinchilla
 
 import jscale
 from jscale.base._numerics import x64_scope
-from jscale.decisions._allocation import best_allocation
+from jscale.decisions._allocation import (
+    best_allocation,
+    best_log_loss,
+    chinchilla_cost,
+    chinchilla_frontier,
+    chinchilla_log_budget,
+)
 from jscale.laws._laws import log_sum_exp_offset
 
 # The diagnostics these tests' fits raise and do not test (warnings are errors elsewhere).
@@ -40,6 +46,32 @@ def test_numeric_allocation_matches_the_closed_form(params):
     a = params["beta"] / (params["alpha"] + params["beta"])
     np.testing.assert_allclose(out.exponent_params, a, rtol=1e-8)
     np.testing.assert_allclose(out.exponent_tokens, 1 - a, rtol=1e-8)
+
+
+@pytest.mark.parametrize("params", [EPOCH, HOFFMANN], ids=["epoch", "hoffmann"])
+def test_closed_form_frontier_and_its_inverse(params):
+    """`chinchilla_frontier` (what jscale.compare takes for Chinchilla under 6ND): N* and L*(C) =
+    E + K (C/6)^-gamma as Hoffmann et al.'s closed form gives them (and the solver, in
+    test_numeric_allocation_matches_the_closed_form), and its inverse `chinchilla_log_budget`
+    gives back the budgets (+inf for a loss at or below E)."""
+    n, _, loss = LAW.compute_optimal(params, BUDGETS)
+    with x64_scope():
+        theta = jnp.asarray(LAW.to_free([params[n] for n in LAW.param_names]))
+
+        @jax.jit
+        def frontier(log_cs):
+            log_loss = jax.vmap(lambda c: best_log_loss(theta, c, {}, LAW, chinchilla_cost))(log_cs)
+            back = jax.vmap(lambda v: chinchilla_log_budget(theta, v))(log_loss)
+            return chinchilla_frontier(theta), log_loss, back
+
+        (log_g, log_k, gamma), log_loss, back = frontier(jnp.log(BUDGETS))
+        never = chinchilla_log_budget(theta, jnp.log(params["E"]) - jnp.array([0.0, 1e-3]))
+    np.testing.assert_allclose(np.exp(log_loss), loss, rtol=1e-12)
+    np.testing.assert_allclose(params["E"] + np.exp(log_k) * (BUDGETS / 6) ** -float(gamma), loss, rtol=1e-12)
+    np.testing.assert_allclose(np.exp(log_g) * (BUDGETS / 6) ** (params["beta"] / (params["alpha"] + params["beta"])),
+                               n, rtol=1e-12)
+    np.testing.assert_allclose(np.exp(back), BUDGETS, rtol=1e-9)
+    assert np.all(np.isposinf(never))
 
 
 def test_epoch_published_allocation():

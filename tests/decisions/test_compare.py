@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
-from helpers import HOFFMANN_PARAMS, noisy_chinchilla, quiet, subset_starts
+from helpers import HOFFMANN_PARAMS, noisy_chinchilla, quiet, subset_starts, traces
 
 import jscale
 
@@ -147,8 +147,7 @@ def test_crossover_beyond_the_searched_range_is_nan():
     assert np.all(out.multiplier > 1)
 
 
-@pytest.mark.slow  # ~10 s: each `between` is a static argument, so one more compilation
-def test_crossover_searched_only_between():
+def test_crossover_searched_only_between():  # the range is an argument of the program, not a constant
     pb = CROSSING[0]
     c = bisect_crossover(A_PARAMS, pb)
     assert np.isnan(cmp(A_PARAMS, pb, between=(c * 10, c * 1e4)).crossover)
@@ -307,23 +306,64 @@ def test_bootstraps_give_bands_from_draws(fits, boots):
                                rtol=1e-12)
 
 
-def test_a_fit_and_bootstraps_of_any_size_share_one_program(fits, boots, monkeypatch):
-    """Every call evaluates the same number of parameter pairs (one compiled program per pair of
-    laws); 25 pairs (24 draws and the estimate) take one call, padded."""
+def test_draws_budgets_and_ranges_of_any_size_share_two_programs(fits, boots, monkeypatch):
+    """Every call evaluates `_CHUNK` parameter pairs at `_BUDGETS` budgets (padded with repeats):
+    bootstraps of any size, any number of budgets and any crossover range share two compiled
+    programs per pair of laws, the budgets' and the crossover's; a pair of fits two more, which
+    give the estimate and its Jacobians in one program each."""
     from jscale.decisions import _compare
-    widths = []
-    evaluate = _compare._on_draws
+    calls = []
+    evaluate, with_jacobians = _compare._on_pairs, _compare._with_jacobians
 
-    def counted(thetas_a, *args, **kwargs):
-        widths.append(thetas_a.shape[0])
-        return evaluate(thetas_a, *args, **kwargs)
+    def counted(terms, thetas_a, thetas_b, args):
+        calls.append((type(terms).__name__, thetas_a.shape[0], args[0].shape[0] if type(terms) is _compare._AtBudgets
+                      else None))
+        return evaluate(terms, thetas_a, thetas_b, args)
 
-    monkeypatch.setattr(_compare, "_on_draws", counted)
+    def counted_fit(terms, theta_a, theta_b, args):
+        calls.append((type(terms).__name__, "fit"))
+        return with_jacobians(terms, theta_a, theta_b, args)
+
+    monkeypatch.setattr(_compare, "_on_pairs", counted)
+    monkeypatch.setattr(_compare, "_with_jacobians", counted_fit)
     from_fits = quiet(jscale.compare, fits[2], fits[3], BUDGETS)
-    from_boots = quiet(jscale.compare, boots[0], boots[1], BUDGETS)
-    assert widths == [_compare._CHUNK, _compare._CHUNK]
+    assert calls == [("_AtBudgets", "fit"), ("_Crossover", "fit")]
+    calls.clear()
+    from_boots = quiet(jscale.compare, boots[0], boots[1], BUDGETS)  # 25 pairs (24 draws and the estimate): one call
+    assert calls == [("_AtBudgets", _compare._CHUNK, _compare._BUDGETS), ("_Crossover", _compare._CHUNK, None)]
     np.testing.assert_allclose(from_boots.multiplier, from_fits.multiplier, rtol=1e-12)
+    assert from_boots.crossover == pytest.approx(from_fits.crossover, rel=1e-12)
     assert from_boots.draws["multiplier"].shape == (24, BUDGETS.size)
+    assert from_boots.draws["crossover"].shape == (24,)
+    # Nothing compiles again: 11 budgets (two calls of 8), another range, given parameters, fits.
+    with traces() as counts:
+        more = quiet(jscale.compare, boots[0], boots[1], np.geomspace(1e17, 1e27, 11), between=(1e16, 1e27))
+        quiet(jscale.compare, (LAW, A_PARAMS), (LAW, CROSSING[1]), BUDGETS)
+        quiet(jscale.compare, fits[2], fits[3], np.geomspace(1e17, 1e27, 11))
+    assert sum(counts.values()) == 0, counts
+    np.testing.assert_allclose(more.multiplier[[0, 2, 4, 6, 8, 10]], from_boots.multiplier, rtol=1e-12)
+    assert more.crossover == pytest.approx(from_boots.crossover, rel=1e-12)
+
+
+@pytest.mark.slow  # ~15 s: compiles the root searches around the allocation solver (any other law's path)
+@pytest.mark.parametrize("pb", [CROSSING[1], dict(A_PARAMS, E=best_loss(A_PARAMS, 1e21) + 0.05)])
+def test_closed_form_matches_the_solver(pb):
+    """Chinchilla under 6ND takes Hoffmann et al.'s closed form (`chinchilla_frontier`); the same
+    cost written as another function takes the allocation solver and root searches of any law."""
+    solver_cost = lambda n_params, n_tokens: 6.0 * n_params * n_tokens  # noqa: E731 - another function object
+    closed, solved = cmp(A_PARAMS, pb), cmp(A_PARAMS, pb, cost=solver_cost)
+    np.testing.assert_allclose(closed.loss_a, solved.loss_a, rtol=1e-10)
+    np.testing.assert_allclose(closed.loss_b, solved.loss_b, rtol=1e-10)
+    np.testing.assert_allclose(closed.multiplier, solved.multiplier, rtol=1e-8)
+    assert closed.crossover == pytest.approx(solved.crossover, rel=1e-8, nan_ok=True)
+
+
+def test_no_optimum_gives_nan_and_says_why():
+    """alpha <= 0: the loss does not fall with n_params, no allocation is optimal (the solver would
+    run off along the budget and report a loss from wherever it stopped)."""
+    with pytest.warns(jscale.warnings.ConvergenceWarning, match="alpha <= 0"):
+        out = cmp(A_PARAMS, dict(A_PARAMS, alpha=-0.1), [1e21, 1e23])
+    assert np.all(np.isnan(out.multiplier)) and np.all(np.isnan(out.loss_b)) and np.isnan(out.crossover)
 
 
 def test_bootstraps_paired_only_with_the_same_key_and_configurations(fits, boots):
