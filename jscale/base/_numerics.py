@@ -59,6 +59,49 @@ def pairwise_sum(x):
     return x[0]
 
 
+# fdlibm's e_log.c: ln 2 split in two, and the minimax coefficients of its polynomial in s^2.
+_LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10
+_LG = (6.666666666666735130e-01, 3.999999999940941908e-01, 2.857142874366239149e-01, 2.222219843214978396e-01,
+       1.818357216161805012e-01, 1.531383769920937332e-01, 1.479819860511658591e-01)
+_SMALLEST_NORMAL = 2.2250738585072014e-308
+
+
+@jax.custom_jvp
+def log(x):
+    """The natural logarithm, for float64 arrays in a form XLA vectorises on a CPU.
+
+    XLA's own float64 log costs about five times its float32 one on a CPU (a third of a
+    Chinchilla step's time went to it); this is fdlibm's algorithm (error below 1 ulp) written
+    in array operations: x = 2^k (1 + f) with sqrt(1/2) <= 1 + f < sqrt(2) read off the bits,
+    then log(1 + f) = 2 atanh(s), s = f / (2 + f), by a degree-14 polynomial. Zero and
+    subnormals give -inf (as `jnp.log` does under XLA, which flushes subnormals to zero), +inf
+    gives +inf, negatives and NaN give NaN. The derivative is 1/x (`custom_jvp`). Other float
+    types use `jnp.log`.
+    """
+    if x.dtype != jnp.float64:
+        return jnp.log(x)
+    bits = jax.lax.bitcast_convert_type(x, jnp.int64)
+    exponent = (bits >> 52) - 1023
+    m = jax.lax.bitcast_convert_type((bits & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000, jnp.float64)
+    big = m > 1.4142135623730951
+    f = jnp.where(big, 0.5 * m, m) - 1.0
+    k = (exponent + big).astype(jnp.float64)
+    s = f / (2.0 + f)
+    z = s * s
+    w = z * z
+    r = z * (_LG[0] + w * (_LG[2] + w * (_LG[4] + w * _LG[6]))) + w * (_LG[1] + w * (_LG[3] + w * _LG[5]))
+    half_f2 = 0.5 * f * f
+    out = k * _LN2_HI - ((half_f2 - (s * (half_f2 + r) + k * _LN2_LO)) - f)
+    special = jnp.where((x >= 0) & (x < _SMALLEST_NORMAL), -jnp.inf, jnp.where(x == jnp.inf, jnp.inf, jnp.nan))
+    return jnp.where((x >= _SMALLEST_NORMAL) & (x < jnp.inf), out, special)
+
+
+@log.defjvp
+def _log_jvp(primals, tangents):
+    (x,), (dx,) = primals, tangents
+    return log(x), dx / x
+
+
 def bucket(n: int, per_octave: int = 4) -> int:
     """The smallest size >= n of the form m * 2^k with per_octave <= m < 2 * per_octave (at least
     2 * per_octave): padding to it costs at most 1 / per_octave of n, and there are `per_octave`

@@ -9,10 +9,11 @@ Derivatives of the optimum with respect to the law's parameters and to log C com
 implicit function theorem there, not from the iterations. They give the local exponents
 d log N*/d log C, d log D*/d log C and delta-method intervals.
 
-The closed form for Chinchilla under C = 6ND (`jscale.laws.Chinchilla.compute_optimal`) is
-the test of this solver, not a shortcut here. `jscale.compare` does take it (`chinchilla_frontier`,
-`best_log_loss`): its multiplier and crossover nest a root search around L*(C), and with the
-solver inside, that program took tens of seconds to compile.
+For Chinchilla under C = 6ND the optimum has a closed form (Hoffmann et al. 2022, eq. 4;
+`chinchilla_frontier`), which every verb takes (`optimum`): exact, and seconds less to compile
+(with the solver inside, `jscale.compare`'s nested root searches took tens of seconds). It is also
+the test of the solver, which any other law or cost uses (the tests give 6ND as a cost of their
+own, which takes the solver).
 """
 
 from __future__ import annotations
@@ -157,17 +158,25 @@ def chinchilla_log_budget(theta, log_loss):
     return jnp.where(reached, out, jnp.where(log_loss <= theta[0], jnp.inf, jnp.nan))
 
 
+def optimum(theta, log_c, fixed, law, cost):
+    """(log N*, log D*, multiplier) at budget log C: in closed form where there is one
+    (`closed_form`: N* = G (C/6)^(beta/(alpha+beta)), D* = C / (6 N*), the multiplier -d log L /
+    d log N there), else by the solver (`best_allocation`). Both are differentiable in theta and
+    log C; the solver is checked against the closed form in the tests."""
+    if not closed_form(law, cost):
+        return best_allocation(theta, log_c, fixed, law, cost)
+    log_g, _, _ = chinchilla_frontier(theta)
+    alpha, beta = theta[3], theta[4]
+    x = log_c - jnp.log(6.0)
+    u, v = log_g + beta / (alpha + beta) * x, alpha / (alpha + beta) * x - log_g
+    multiplier = -jax.grad(lambda w: _log_loss(law, theta, w, v, fixed))(u)  # grad l + lambda grad g = 0
+    return jnp.stack([u, v, multiplier])
+
+
 def best_log_loss(theta, log_c, fixed, law, cost):
-    """log L*(C): the law's log loss at the compute-optimal allocation of budget log C, in closed
-    form where there is one (`closed_form`), else by the solver (`best_allocation`)."""
-    if closed_form(law, cost):
-        log_g, _, _ = chinchilla_frontier(theta)
-        alpha, beta = theta[3], theta[4]
-        x = log_c - jnp.log(6.0)
-        u, v = log_g + beta / (alpha + beta) * x, alpha / (alpha + beta) * x - log_g
-    else:
-        u, v = best_allocation(theta, log_c, fixed, law, cost)[:2]
-    return _log_loss(law, theta, u, v, fixed)
+    """log L*(C): the law's log loss at the compute-optimal allocation of budget log C (`optimum`)."""
+    z = optimum(theta, log_c, fixed, law, cost)
+    return _log_loss(law, theta, z[0], z[1], fixed)
 
 
 def _status_at(theta, log_c, fixed, law, cost, z):
@@ -183,7 +192,7 @@ class AllocationTerms:
 
     def __call__(self, theta, log_c, fixed):
         law, cost = self.law, self.cost
-        z, dz_dc = jax.jvp(lambda c: best_allocation(theta, c, fixed, law, cost), (log_c,), (jnp.ones_like(log_c),))
+        z, dz_dc = jax.jvp(lambda c: optimum(theta, c, fixed, law, cost), (log_c,), (jnp.ones_like(log_c),))
         return {
             "n_params": z[0], "n_tokens": z[1], "loss": _log_loss(law, theta, z[0], z[1], fixed),
             "tokens_per_param": z[1] - z[0], "exponent_params": dz_dc[0], "exponent_tokens": dz_dc[1],
@@ -209,7 +218,7 @@ class FrontierTerms:
         log_c = _log_cost(cost, log_n, log_d)
 
         def best_loss(c):  # L*(c), with the optimum as aux: one solve for the slope and the status
-            z = best_allocation(theta, c, fixed, law, cost)
+            z = optimum(theta, c, fixed, law, cost)
             return jnp.exp(_log_loss(law, theta, z[0], z[1], fixed)), z
 
         slope, z = jax.grad(best_loss, has_aux=True)(log_c)
@@ -264,24 +273,28 @@ def _no_optimum(law, theta, allocation, fixed_logs) -> str | None:
     """Why the solve failed, where it did because the law's loss does not fall with n_params or
     with n_tokens (e.g. Chinchilla with alpha <= 0): then no allocation is optimal, every unit of
     cost goes to the other input and the solve runs off along the constraint. None otherwise."""
-    bad = np.flatnonzero((allocation.status != "success") & np.isfinite(allocation.n_params)
-                         & np.isfinite(allocation.n_tokens))
+    bad = np.flatnonzero(allocation.status != "success")
     if not bad.size:
         return None
+    # Where the solve ran off, its end point; where it has no point (the closed form's NaN), the
+    # even split of the 6ND budget.
+    n, d = allocation.n_params[bad], allocation.n_tokens[bad]
+    ran = np.isfinite(n) & np.isfinite(d) & (n > 0) & (d > 0)
+    even = np.sqrt(allocation.compute[bad] / 6.0)
+    n, d = np.where(ran, n, even), np.where(ran, d, even)
     with x64_scope():
         def slopes(u, v, fixed):  # d log L / d log N, d log L / d log D
             return jax.grad(lambda w: _log_loss(law, jnp.asarray(theta), w[0], w[1], fixed))(jnp.stack([u, v]))
 
         fixed = {k: jnp.asarray(v[bad]) for k, v in fixed_logs.items()}
-        found = np.asarray(jax.vmap(slopes)(jnp.log(allocation.n_params[bad]), jnp.log(allocation.n_tokens[bad]),
-                                            fixed))
+        found = np.asarray(jax.vmap(slopes)(jnp.log(n), jnp.log(d), fixed))
     for j, column in enumerate(ALLOCATION_COLUMNS):
         flat = found[:, j] >= 0
         if flat.any():
             k = int(np.argmax(flat))
             return (f"the {law.name} law's loss does not fall as {column} grows (d log L/d log {column} = "
-                    f"{found[k, j]:.3g} at n_params = {allocation.n_params[bad[k]]:.3g}, n_tokens = "
-                    f"{allocation.n_tokens[bad[k]]:.3g}), so no allocation is optimal: every unit of cost would go "
+                    f"{found[k, j]:.3g} at n_params = {n[k]:.3g}, n_tokens = {d[k]:.3g}), so no allocation is optimal: "
+                    "every unit of cost would go "
                     f"to {ALLOCATION_COLUMNS[1 - j]} (a zero or negative exponent of {column}, like a Chinchilla "
                     f"{('alpha', 'beta')[j]} of 0, does this)")
     return None

@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jscale.base._numerics import bucket, pad_repeating
+from jscale.base._numerics import bucket, log, pad_repeating
 from jscale.base._text import closest
 
 
@@ -51,7 +51,7 @@ def log_sum_exp_offset(offset, *terms):
     total = 1.0
     for t in terms:
         total = total + jnp.exp(t - offset)
-    return offset + jnp.log(total)
+    return offset + log(total)
 
 
 @dataclasses.dataclass(frozen=True)

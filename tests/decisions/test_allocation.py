@@ -35,11 +35,21 @@ HOFFMANN = dict(E=1.69337368, A=406.401018, B=410.722827, alpha=0.33917084, beta
 BUDGETS = np.logspace(18, 28, 21)
 
 
+def six_nd(n_params, n_tokens):
+    """C = 6ND as a cost of the tests' own: not `chinchilla_cost`, so the solver runs (with
+    jscale's own 6ND, Chinchilla takes the closed form)."""
+    return 6.0 * n_params * n_tokens
+
+
 @pytest.mark.parametrize("params", [EPOCH, HOFFMANN], ids=["epoch", "hoffmann"])
 def test_numeric_allocation_matches_the_closed_form(params):
-    out = jscale.compute_optimal(LAW, BUDGETS, params=params)
+    out = jscale.compute_optimal(LAW, BUDGETS, params=params, cost=six_nd)
     n, d, loss = LAW.compute_optimal(params, BUDGETS)
     assert out.converged.all()
+    closed = jscale.compute_optimal(LAW, BUDGETS, params=params)  # the closed form itself
+    assert closed.converged.all()
+    np.testing.assert_allclose(closed.n_params, n, rtol=1e-12)
+    np.testing.assert_allclose(closed.loss, loss, rtol=1e-12)
     np.testing.assert_allclose(out.n_params, n, rtol=1e-8)
     np.testing.assert_allclose(out.n_tokens, d, rtol=1e-8)
     np.testing.assert_allclose(out.loss, loss, rtol=1e-8)
@@ -248,13 +258,15 @@ def test_params_without_an_optimum_are_refused(change, column):
 
 def test_a_tiny_exponent_keeps_its_optimum():
     """alpha = 1e-9 still has an optimum (the closed form's: N* of about one parameter at 1e26 FLOP):
-    solved where the Newton steps reach it, "max_steps" (not "success", not an error) where they
-    do not."""
+    the solver reaches it where its Newton steps do, and says "max_steps" (not "success", not an
+    error) where they do not; the closed form has it at both budgets."""
     params = {**EPOCH, "alpha": 1e-9}
     with pytest.warns(jscale.warnings.ConvergenceWarning, match=r"failed at 1 of 2 points: 1e\+21 \(max_steps\)"):
-        out = jscale.compute_optimal(LAW, [1e21, 1e26], params=params)
+        out = jscale.compute_optimal(LAW, [1e21, 1e26], params=params, cost=six_nd)
     assert list(out.status) == ["max_steps", "success"]
     np.testing.assert_allclose(out.n_params[1], LAW.compute_optimal(params, 1e26)[0], rtol=1e-6)
+    closed = jscale.compute_optimal(LAW, [1e21, 1e26], params=params)
+    np.testing.assert_allclose(closed.n_params, LAW.compute_optimal(params, [1e21, 1e26])[0], rtol=1e-9)
 
 
 def test_a_fit_without_an_optimum_says_why():
