@@ -87,11 +87,11 @@ def penalised_path(size: str, training: dict, test: dict) -> list:
     x = {"checkpoint": np.arange(y.size)}
     centre = np.log([1.0, 0.5, 0.5])
     rows = []
+    huber = jscale.losses.Huber(delta=1e-3)  # Luo et al.'s objective, as fit_curves minimises it
     with x64_scope():
         def penalised(theta, lam):
             r = y - law.log_predict(theta, x)
-            huber = jnp.where(jnp.abs(r) <= 1e-3, 0.5 * r ** 2, 1e-3 * (jnp.abs(r) - 5e-4))
-            return jnp.sum(huber) + lam * jnp.sum((theta[4:] - centre) ** 2)
+            return jnp.sum(huber.rho(r)) + lam * jnp.sum((theta[4:] - centre) ** 2)
 
         value_and_grad = jax.jit(jax.value_and_grad(penalised))
         for lam in PENALTIES:
