@@ -9,7 +9,8 @@ resamples of the 240 kept Chinchilla runs, drawn with replacement after `np.rand
 estimate, minimising the sum of Huber (delta 1e-3) losses of log residuals. Run here as:
 
 * scipy `minimize(method="BFGS")` with finite-difference gradients (as Epoch ran it), and the
-  same with an analytic gradient;
+  same with an analytic gradient, value and gradient from one fast NumPy function
+  (`bench_chinchilla_grid.fast_objective`, the fastest scipy objective of that benchmark);
 * `jscale.bootstrap(..., n_resamples=4000, starts="optimum", jackknife=False)`: one start per
   resample, the full-data optimum (the issue's acceptance setting), on 1 CPU device and on all
   cores;
@@ -40,6 +41,7 @@ from bench_chinchilla_grid import (  # same folder
     append_results,
     command_line,
     commit,
+    fast_objective,
     load_problem,
     scipy_objectives,
 )
@@ -78,8 +80,11 @@ def run_scipy(n_resamples: int, analytic: bool) -> dict:
     ends, ok, nfev = [], 0, 0
     t0 = time.perf_counter()
     for idx in epoch_draws(n_resamples):
-        f, fg = scipy_objectives(log_n[idx], log_d[idx], log_l[idx])
-        res = minimize(fg if analytic else f, HOFFMANN_START, method="BFGS", jac=analytic)
+        if analytic:  # value and gradient in one fast NumPy call (bench_chinchilla_grid.fast_objective)
+            res = minimize(fast_objective(log_n[idx], log_d[idx], log_l[idx]), HOFFMANN_START, method="BFGS",
+                           jac=True)
+        else:  # Epoch's objective, its gradient by scipy's finite differences
+            res = minimize(scipy_objectives(log_n[idx], log_d[idx], log_l[idx])[0], HOFFMANN_START, method="BFGS")
         ends.append(res.x)
         ok += bool(res.success)
         nfev += res.nfev

@@ -470,21 +470,27 @@ def _fields(stacked) -> dict:
 
 
 def fit_in_chunks(x0s, problem, per_problem_of, total: int, size: int, *, width: int | None = None, advance=None,
-                  **settings) -> dict:
+                  n_run_starts: int | None = None, **settings) -> dict:
     """Outcomes (NumPy, leading (total, S) axes) of `total` problems, `size` per jitted call.
 
     `per_problem_of(indices)` gives the per-problem fields of problems `indices`; every call takes
     `width` problems (default `bucket(size)`; repeats of the last one pad it, never run by
     refill) and `bucket(S)` starts, so calls of nearby sizes share one program. `problem` should
     already have `row_bucket` rows. `advance(n)`, if given, is told of every n problems done (a
-    progress bar). `settings`: solver, batching, batch_size, mesh.
+    progress bar). `n_run_starts`: fit only the first n starts (S = n in the outcome) with the
+    program of all of them (refill runs the rest as padding, never), so that a later stage with
+    fewer starts compiles nothing new. `settings`: solver, batching, batch_size, mesh.
     """
     n_starts = len(x0s)
     settings["batch_size"] = slots_within_budget(settings["batch_size"], problem.y.shape[-1], x0s.shape[1])
     starts = jnp.asarray(padded_starts(x0s))
     width = bucket(size) if width is None else width
     size = min(size, width)
-    settings = slots_for(settings, min(size, total) * n_starts)
+    # Slots for a whole call of `size` problems, even where `total` is smaller: the stages of one
+    # bootstrap (probe, rest, jackknife) then share one program.
+    settings = slots_for(settings, size * n_starts)
+    if n_run_starts is not None:
+        n_starts = n_run_starts
     parts = []
     for lo in range(0, total, size):
         hi = min(lo + size, total)

@@ -357,9 +357,10 @@ def _warm(x0s, problem, resamples, n_resamples, chunk_size, settings):
     probe = fit_in_chunks(x0s, problem, resamples, BASIN_CHECK, chunk_size, **settings)
     f = np.where(np.isfinite(probe["f"]), probe["f"], np.inf)
     lower = f.min(axis=1) < f[:, 0] - np.maximum(1e-9 * np.abs(f[:, 0]), 64 * np.finfo(float).eps)
-    starts, checked = (x0s, 0) if lower.any() else (x0s[:1], BASIN_CHECK)
-    rest = fit_in_chunks(starts, problem, lambda idx: resamples(idx + BASIN_CHECK), n_resamples - BASIN_CHECK,
-                         chunk_size, **settings)
+    checked = 0 if lower.any() else BASIN_CHECK
+    # The optimum alone, with the probe's program (its other starts padding that never runs).
+    rest = fit_in_chunks(x0s, problem, lambda idx: resamples(idx + BASIN_CHECK), n_resamples - BASIN_CHECK,
+                         chunk_size, n_run_starts=None if lower.any() else 1, **settings)
     head = probe if lower.any() else {k: v[:, :1] for k, v in probe.items()}
     return {k: np.concatenate([head[k], rest[k]]) for k in rest}, checked
 
@@ -470,18 +471,18 @@ def resample_fits(law, data, *, n_resamples, key, counts, unit, starts, full_fit
             else:
                 out, checked = fit_in_chunks(x0s, problem, resamples, n_resamples, chunk_size, **settings,
                                              advance=advance), 0
-        x0s = x0s[:out["x"].shape[1]]
         jk_units = n_units if jackknife else 0
         if jackknife:  # from the warm starts the resamples needed (all, or the optimum's alone)
-            jk_starts = warm[:len(x0s)] if checked else warm
-            jk_size = chunk_size if len(jk_starts) == len(x0s) else min(jk_units, problems_per_call(
-                len(jk_starts), len(data), law.n_free, n_slots=execution.batch_size, mesh=execution.mesh))
+            same = len(warm) == len(x0s)  # then with the resamples' program
+            jk_size = chunk_size if same else min(jk_units, problems_per_call(
+                len(warm), len(data), law.n_free, n_slots=execution.batch_size, mesh=execution.mesh))
             with _progress.status(f"Jackknife: {jk_units} leave-one-out fits", show):
-                jack = fit_in_chunks(jk_starts, problem, lambda idx: _leave_one_out(idx, problem.weight, rows),
-                                     jk_units, jk_size, **(settings if len(jk_starts) == len(x0s) else
-                                                           execution.settings()))
+                jack = fit_in_chunks(warm, problem, lambda idx: _leave_one_out(idx, problem.weight, rows), jk_units,
+                                     jk_size, n_run_starts=1 if checked else None,
+                                     **(settings if same else execution.settings()))
         else:
             jack = {"x": np.zeros((0, 1, law.n_free)), "f": np.zeros((0, 1)), "status": np.zeros((0, 1), np.int32)}
+        x0s = x0s[:out["x"].shape[1]]
 
     jk = take_best(jack, best_start(jack["f"]) if jk_units else np.zeros(0, np.int64))
     result = BootstrapResult(

@@ -179,8 +179,12 @@ def test_warm_starts_are_the_optimum_and_other_basins(grid_fit):
 def test_other_basins_checked_on_a_sample_then_skipped(grid_fit, monkeypatch):
     data = jscale.datasets.load("chinchilla")
     monkeypatch.setattr(_bootstrap, "BASIN_CHECK", 16)
-    kw = dict(n_resamples=40, key=5, full_fit=grid_fit, jackknife=False)
-    boot = quiet(jscale.bootstrap, LAW, data, **kw)
+    kw = dict(n_resamples=40, key=5, full_fit=grid_fit)
+    with traces() as counted:
+        boot = quiet(jscale.bootstrap, LAW, data, **kw)
+    # The probe, the rest and the jackknife run on one program: the optimum alone with the
+    # probe's, its other starts padding.
+    assert counted["_fit_batched"] <= 1
     # On Chinchilla the other basins never end lower: the result is that of the optimum alone,
     # bit for bit, and says it checked them.
     alone = quiet(jscale.bootstrap, LAW, data, starts="optimum", **kw)
