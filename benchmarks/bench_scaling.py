@@ -15,9 +15,9 @@ call from 10^5 fits up). Reported:
 * fits/s: n / time;
 * FLOPs per fit: XLA's cost analysis of one solver step (`compiled.cost_analysis()`, floating
   point operations; exp and log count once) times the mean number of steps per fit;
-* achieved FLOP/s and its fraction of the devices' float64 peak (CPU: cores x clock x 16 FLOP per
-  cycle, two 256-bit FMA pipes; override with `--peak-gflops`; GPUs from a table of datasheet
-  figures, non-tensor-core FP64);
+* achieved FLOP/s and its fraction of the devices' float64 peak (CPU: cores x clock x 2 FMA units
+  x the doubles per vector its flags give (8 with AVX-512) x 2; override with `--peak-gflops`;
+  GPUs from a table of datasheet figures, non-tensor-core FP64);
 * calls: jitted calls the bootstrap made (chunks sized from the memory budget, which the run
   sets with `--memory-budget` so the largest batches need many calls), and the memory the
   whole batch would need in one call;
@@ -36,7 +36,7 @@ if __name__ == "__main__":  # one JAX CPU device per core, before JAX starts
     os.environ.setdefault("JAX_NUM_CPU_DEVICES", str(os.cpu_count()))
 
 import numpy as np
-from bench_chinchilla_grid import append_results, command_line, commit  # same folder
+from bench_chinchilla_grid import _peak_per_core, append_results, command_line, commit  # same folder
 
 # Float64 peak (non-tensor-core) of GPUs, TFLOP/s, from NVIDIA's datasheets.
 GPU_PEAK_TFLOPS = {"H100 80GB HBM3": 34.0, "H100 PCIe": 25.6, "H100": 34.0, "H200": 34.0, "A100": 9.7, "L4": 0.49}
@@ -47,17 +47,10 @@ def peak_flops(devices, override_gflops=None) -> tuple[float, str]:
     if override_gflops:
         return override_gflops * 1e9, "given with --peak-gflops"
     device = devices[0]
-    if device.platform == "cpu":
-        mhz = 2500.0
-        try:
-            for line in open("/proc/cpuinfo"):
-                if line.startswith("cpu MHz"):
-                    mhz = float(line.split(":")[1])
-                    break
-        except OSError:
-            pass
-        cores = os.cpu_count()
-        return cores * mhz * 1e6 * 16, f"{cores} cores x {mhz / 1000:.2f} GHz x 16 FLOP/cycle"
+    if device.platform == "cpu":  # from the CPU's vector width, as bench_chinchilla_grid reckons it
+        per_core, how = _peak_per_core()
+        cores = os.cpu_count() or 1
+        return cores * per_core, f"{cores} cores x ({how})"
     kind = getattr(device, "device_kind", "")
     for name, tflops in GPU_PEAK_TFLOPS.items():
         if name in kind:
