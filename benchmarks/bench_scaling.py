@@ -6,7 +6,8 @@
 Workload (issue 7's): Hoffmann's grid starts on bootstrap resamples of the 240 Chinchilla runs,
 fitted by `jscale.bootstrap(law, data, starts=S grid starts, n_resamples=B, jackknife=False)`
 with the full-data fit passed in. A batch of n fits is S = min(n, 4500) starts (an evenly
-spaced subset of the grid) on B = n / S resamples. On CPU the script gives JAX one device per
+spaced subset of the grid) on B = n / S resamples; up to 4,500 fits (B = 1) it is
+`jscale.fit(law, data, starts=S grid starts)`. On CPU the script gives JAX one device per
 core (`JAX_NUM_CPU_DEVICES`, unless set) and jscale splits every call over all of them.
 
 Per size: one call to compile (same shapes), then the median of `--repeats` timed calls (one
@@ -125,13 +126,15 @@ def main(argv=None):
     batch = default_batch_size(backend)
 
     calls = []
-    original = _batch._fit_batched
 
-    def counted(*a, **k):
-        calls.append(1)
-        return original(*a, **k)
+    def counting(original):
+        def counted(*a, **k):
+            calls.append(1)
+            return original(*a, **k)
+        return counted
 
-    _batch._fit_batched = counted
+    _batch._fit_batched = counting(_batch._fit_batched)
+    _batch._fit_starts = counting(_batch._fit_starts)
 
     sizes = [int(10**e) for e in range(0, 8) if 10**e <= max_fits] + [4500]
     sizes = sorted(set(s for s in sizes if s <= max_fits))
@@ -142,7 +145,9 @@ def main(argv=None):
         starts = grid[np.linspace(0, len(grid) - 1, n_starts).round().astype(int)]
         chunk = problems_per_call(n_starts, len(data), law.n_free, n_slots=batch)
 
-        def run(b, starts=starts):
+        def run(b, starts=starts):  # one resample: a fit from the starts (a bootstrap needs two or more)
+            if b == 1:
+                return jscale.fit(law, data, starts=starts, progress=False)
             return jscale.bootstrap(law, data, n_resamples=b, key=0, starts=starts, full_fit=full, jackknife=False,
                                     progress=False)
 
