@@ -489,15 +489,14 @@ def fit_in_chunks(x0s, problem, per_problem_of, total: int, size: int, *, width:
     # Slots for a whole call of `size` problems, even where `total` is smaller: the stages of one
     # bootstrap (probe, rest, jackknife) then share one program.
     settings = slots_for(settings, size * n_starts)
-    if n_run_starts is not None:
-        n_starts = n_run_starts
+    n_run = n_starts if n_run_starts is None else n_run_starts
     parts = []
     for lo in range(0, total, size):
         hi = min(lo + size, total)
         indices = jnp.asarray(np.minimum(np.arange(lo, lo + width), total - 1))
-        counts = jnp.asarray(np.array([hi - lo, n_starts], np.int32))
+        counts = jnp.asarray(np.array([hi - lo, n_run], np.int32))
         out = _fit_batched(starts, problem, per_problem_of(indices), counts, **settings)
-        parts.append(jax.tree.map(lambda a, n=hi - lo: np.asarray(a)[:n, :n_starts], out))
+        parts.append(jax.tree.map(lambda a, n=hi - lo: np.asarray(a)[:n, :n_run], out))
         if advance is not None:
             advance(hi - lo)
     return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
