@@ -28,6 +28,7 @@ import numpy as np
 from flax import struct
 
 from jscale.base._numerics import read_only, x64_scope
+from jscale.base._status import Status
 from jscale.base._warnings import IntervalWarning
 from jscale.engine._optimum import solve, status
 from jscale.inference._bands import Bands, evaluate, to_bands
@@ -180,6 +181,11 @@ def best_log_loss(theta, log_c, fixed, law, cost):
 
 
 def _status_at(theta, log_c, fixed, law, cost, z):
+    """The status of the optimum `z` at budget log C: a solver's checked (`status`); the closed
+    form's is exact wherever it is finite (NaN where alpha or beta <= 0: no optimum), and the
+    check, a second-order program, would only add seconds of compiling."""
+    if closed_form(law, cost):
+        return jnp.where(jnp.all(jnp.isfinite(z)), int(Status.SUCCESS), int(Status.NONFINITE))
     return status(AllocationProblem(law, cost), z, theta, {"log_c": log_c, "fixed": fixed}, None, None)
 
 
