@@ -59,6 +59,26 @@ def pairwise_sum(x):
     return x[0]
 
 
+# XLA's CPU backend gives an operation with at least this many elements (in an operand or its
+# result) to YNNPACK (`IsInstructionPreferredByYnn` in xla/backends/cpu/ynn_support.cc, jaxlib
+# 0.10), whose sums round differently from XLA's own. A sum that a batch of 2 fits keeps below
+# this and a wider batch lifts above it rounds one way in the one and another in the other.
+YNN_MIN_ELEMENTS = 4096
+
+
+def last_axis_sum(x):
+    """`jnp.sum(x, axis=-1)`, rounded alike at every batch width of 2 or more under `vmap`.
+
+    Where 2 fits' terms reach `YNN_MIN_ELEMENTS`, every batch's sum goes to YNNPACK: the plain
+    sum. Below, a wider batch's would too and a narrower one's not, so the terms are added in
+    `pairwise_sum`'s fixed order (a product with a vector of ones is no cure: XLA folds the batch
+    into the rows of one matrix-vector product, whose rounding then depends on the row count).
+    """
+    if 2 * x.size >= YNN_MIN_ELEMENTS:
+        return jnp.sum(x, axis=-1)
+    return pairwise_sum(jnp.moveaxis(x, -1, 0))
+
+
 # fdlibm's e_log.c: ln 2 split in two, and the minimax coefficients of its polynomial in s^2.
 _LN2_HI, _LN2_LO = 6.93147180369123816490e-01, 1.90821492927058770002e-10
 _LG = (6.666666666666735130e-01, 3.999999999940941908e-01, 2.857142874366239149e-01, 2.222219843214978396e-01,

@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 from flax import struct
 
-from jscale.base._numerics import x64_scope
+from jscale.base._numerics import last_axis_sum, x64_scope
 from jscale.curves._schedules import Schedule
 
 MULTIPOWER_PARAMS = ("L0", "A", "alpha", "B", "C", "beta", "gamma")
@@ -319,7 +319,7 @@ class MultiPowerCurves(struct.PyTreeNode, kw_only=True):
 def _far_sum(log_c, beta, gamma, groups):
     """Per point (grouped order), sum_j w_j (1 + exp(z_j))^-beta with z_j = log C - gamma x_j + log u_j:
     one fused elementwise-and-reduce per group (no scatter, no (terms,) temporary)."""
-    return jnp.concatenate([jnp.sum(w * jnp.exp(-beta * jnp.log1p(jnp.exp(log_c - gamma * x + log_u))), axis=1)
+    return jnp.concatenate([last_axis_sum(w * jnp.exp(-beta * jnp.log1p(jnp.exp(log_c - gamma * x + log_u))))
                             for x, log_u, w in groups])
 
 
@@ -337,10 +337,10 @@ def _far_sum_jvp(primals, tangents):
         soft = jnp.log1p(jnp.exp(z))
         f = w * jnp.exp(-beta * soft)
         slope = -beta * f * jnp.exp(z - soft)  # d(w f)/dz
-        value.append(jnp.sum(f, axis=1))
-        by_beta.append(-jnp.sum(soft * f, axis=1))
-        by_z.append(jnp.sum(slope, axis=1))
-        by_zx.append(jnp.sum(slope * x, axis=1))
+        value.append(last_axis_sum(f))  # not jnp.sum: see last_axis_sum
+        by_beta.append(-last_axis_sum(soft * f))
+        by_z.append(last_axis_sum(slope))
+        by_zx.append(last_axis_sum(slope * x))
     by_z, by_zx = jnp.concatenate(by_z), jnp.concatenate(by_zx)
     tangent = jnp.concatenate(by_beta) * db + by_z * dc - by_zx * dg
     return jnp.concatenate(value), tangent

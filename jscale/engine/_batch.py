@@ -25,8 +25,10 @@ problems (31 or 32 rows, 1,000 resamples or a 240-unit jackknife) share one comp
 The real counts travel as traced numbers: refill never runs a padding fit.
 They agree bit for bit, and a fit's outcome does not depend on which other fits share its batch
 or its device: the kernel writes the sums whose rounding XLA would choose from the batch width
-in a fixed order (`jscale.base._numerics.pairwise_sum`), and a batch is never narrower than two (a
-batch of one compiles the small matrix products to other kernels).
+in a fixed order (`jscale.base._numerics.pairwise_sum`), routes the others alike at every width
+(`last_axis_sum` there, and the curvature matrix in `jscale.engine._solve.evaluate`: XLA gives
+sums of 4,096 terms or more to YNNPACK, which rounds them differently), and a batch is never
+narrower than two (a batch of one compiles the small matrix products to other kernels).
 """
 
 from __future__ import annotations

@@ -59,6 +59,17 @@ def test_a_residual_bootstrap_bands_an_unseen_schedule_around_the_truth(banded):
     assert predict_curves(fit, longer)["loss"] == pytest.approx(prediction["loss"], rel=1e-12)
 
 
+def test_a_curve_bootstrap_is_the_same_in_2_slots(banded):
+    """The multi-power law sums its terms over small groups of points, which XLA sums in one
+    order in a batch of 2 fits and in another (YNNPACK's) in 8: they now round alike."""
+    curves, fit, boot = banded
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", jscale.warnings.DiagnosticWarning)
+        two = bootstrap_curves(curves, fit, n_resamples=30, key=1, execution=jscale.Execution(batch_size=2))
+    np.testing.assert_array_equal(two.free_draws, boot.free_draws)
+    np.testing.assert_array_equal(two.n_steps, boot.n_steps)
+
+
 def test_the_final_loss_of_a_run_still_training(banded):
     """A run planned for 6,000 steps of cosine, seen to step 3,000: fitted with the others, its
     planned schedule gives the final loss, with a band that holds the truth."""

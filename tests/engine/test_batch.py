@@ -2,8 +2,9 @@
 fit per start give the same per-start results.
 
 The batched methods agree bit for bit: every sum of the kernel whose rounding XLA would choose
-from the batch width is written in a fixed order (`jscale.base._numerics.pairwise_sum`), so a fit
-ends the same whichever fits share its batch (tests/engine/test_devices.py relies on it across devices).
+from the batch width is written in a fixed order (`jscale.base._numerics.pairwise_sum`) or routed
+alike at every width (the curvature matrix of a small data set), so a fit ends the same whichever
+fits share its batch (tests/engine/test_devices.py relies on it across devices).
 
 Against an unbatched fit they do not agree bit for bit: a batch of one compiles the small matrix
 products to other kernels, so trajectories part at rounding level from the second step on, and
@@ -181,6 +182,17 @@ def test_refill_equals_vmap_on_many_step_counts(synthetic_problem):
     for name in FAST["synthetic"]:
         np.testing.assert_array_equal(synthetic_problem.fit(name).n_steps, vmap.n_steps)
         np.testing.assert_array_equal(synthetic_problem.fit(name).status, vmap.status)
+
+
+def test_a_small_data_set_fits_alike_in_2_and_32_slots():
+    """16 rows: XLA's CPU backend hands a reduction of at least 4,096 numbers to YNNPACK, whose
+    summation order differs from its own, so a sum over the rows of 2 slots (2 x 25 x 16 terms of
+    the curvature matrix) and one of 32 slots used to round differently, and trajectories parted."""
+    data = jscale.datasets.load("chinchilla").subset(np.arange(0, 240, 15))
+    fits = [jscale.fit(LAW, data, starts=subset_starts(), execution=jscale.Execution(batch_size=b))
+            for b in (2, 32)]
+    for field in ("end_params", "objectives", "status", "n_steps"):
+        np.testing.assert_array_equal(getattr(fits[0], field), getattr(fits[1], field), err_msg=field)
 
 
 def test_a_fit_runs_under_strict_rank_promotion():
