@@ -235,7 +235,8 @@ def _curves_parser(sub, common) -> None:
                        help="fit the multi-power law (Luo et al. 2025) to training curves under learning-rate "
                        "schedules, from a table of checkpoints; the loss under other schedules, with bands; the best "
                        "schedule")
-    c.add_argument("data", help="a data file of checkpoints, one row per run and step (CSV, TSV, JSON or Parquet)")
+    c.add_argument("data", help="a data file of checkpoints, one row per run and step (CSV, TSV, JSON or Parquet), or "
+                   "the bundled luo2025 (its nine schedules, both model sizes as sets by size)")
     c.add_argument("--run", default="run", metavar="COL", help="the column naming each row's run (default run)")
     c.add_argument("--step", default="step", metavar="COL",
                    help="the column of the checkpoints' steps, counted from 0 as the schedules' (default step)")

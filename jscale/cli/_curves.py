@@ -47,6 +47,7 @@ def command(args, columns: dict | None) -> int:
     from jscale.base import _progress
 
     check(args)
+    args = _bundle_defaults(args)
     sets, described = _curves(args, columns)
     labels = list(sets)
     predict = [_predictions(text, sets, args.data) for text in args.predict or ()]
@@ -116,12 +117,50 @@ def _read(path: str, flag: str, columns=None):
         raise UserError(str(err).splitlines()[0]) from None
 
 
+def _bundled(name: str) -> str | None:
+    """`name` if it names a bundled data set of training curves and no file here, else None (a
+    data file); UserError for a bare name that is both, or a bundled data set of final losses."""
+    import jscale
+
+    if name not in jscale.datasets.list():
+        return None
+    if os.path.lexists(name) and not os.path.isdir(name):
+        raise UserError(f"'{name}' names both a bundled dataset and a file in this folder; write ./{name} for the "
+                        "file, or rename the file to use the bundled dataset.")
+    if name not in _BUNDLED_SETS:
+        raise UserError(f"'{name}' is a bundled dataset of final losses, not of training curves; the bundled curves "
+                        f"are {', '.join(_BUNDLED_SETS)} (or give a data file of checkpoints).")
+    return name
+
+
+# The bundled data sets of training curves, and the column splitting their runs into sets (one
+# fit each) where --sets is not given; their runs' schedules are `_bundled_schedules`'.
+_BUNDLED_SETS = {"luo2025": "size"}
+
+
+def _bundled_schedules(name: str) -> dict:
+    from jscale.curves import LUO2025_SCHEDULES
+
+    return {"luo2025": LUO2025_SCHEDULES}[name]
+
+
+def _bundle_defaults(args):
+    """`args`, with a bundled data set's own --sets where none is given."""
+    name = _bundled(args.data)
+    if name is None or args.sets is not None:
+        return args
+    return types.SimpleNamespace(**{**vars(args), "sets": _BUNDLED_SETS[name]})
+
+
 def _curves(args, given: dict | None) -> tuple[dict, str]:
     """({set label: curves}, a line saying what was read): one set, labelled "", without --sets."""
     import jscale
     import jscale.curves
     from jscale.base._text import closest
 
+    name = _bundled(args.data)
+    if name is not None:
+        return _bundled_curves(args, given, name)
     columns = {RUN: args.run, STEP: args.step, **_loss_header(given)}
     if args.schedules is None:
         columns[SCHEDULE] = args.schedule
@@ -151,10 +190,38 @@ def _curves(args, given: dict | None) -> tuple[dict, str]:
             schedules[STEP] = table[args.step]
     read = jscale.curves.curves_from_table(data, run=RUN, step=STEP, target="loss", schedule=SCHEDULE,
                                            schedules=schedules, sets=SETS if args.sets is not None else None)
+    return _described(read, args, args.data, len(data))
+
+
+def _bundled_curves(args, given: dict | None, name: str) -> tuple[dict, str]:
+    """`_curves` of a bundled data set: its columns under their own names (--run, --step, --sets
+    may name others), the loss its standard column, the schedules its own unless --schedules gives them."""
+    import jscale
+    import jscale.curves
+    from jscale.base._text import closest
+
+    if given:
+        raise UserError(f"--columns names a column of a data file; the bundled {name} has its loss column already.")
+    data = jscale.datasets.load(name)
+    for flag, column in (("--run", args.run), ("--step", args.step), ("--sets", args.sets)):
+        if column is not None and column not in data.columns:
+            raise UserError(f"The bundled {name} has no column {column!r} (for {flag}){closest(column, data.columns)}; "
+                            f"its columns are {', '.join(data.columns)}.")
+    if args.schedules is not None:
+        raise UserError(f"--schedules gives the schedules of a data file's runs; the bundled {name} has its own "
+                        f"(see jscale.datasets.info({name!r})).")
+    read = jscale.curves.curves_from_table({"run": data[args.run], "step": data[args.step], "loss": data.loss,
+                                            "sets": data[args.sets]},
+                                           schedules=_bundled_schedules(name), sets="sets")
+    return _described(read, args, f"bundled dataset '{name}' (its runs' schedules: jscale.curves.LUO2025_SCHEDULES)",
+                      len(data))
+
+
+def _described(read, args, source: str, n_checkpoints: int) -> tuple[dict, str]:
     sets = read if args.sets is not None else {"": read}
     runs = sum(len(c) for c in sets.values())
     where = f" in {len(sets)} sets by {args.sets!r}" if args.sets is not None else ""
-    return sets, f"Data: {args.data}, {runs} runs{where}, {len(data)} checkpoints."
+    return sets, f"Data: {source}, {runs} runs{where}, {n_checkpoints} checkpoints."
 
 
 def _loss_header(given: dict | None) -> dict:

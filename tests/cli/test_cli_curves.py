@@ -192,3 +192,59 @@ def test_schedule_and_schedules_exclude_each_other(runs_csv, schedules_csv, caps
         cli.main(["curves", str(runs_csv), "--schedule", "lr schedule", "--schedules", str(schedules_csv)])
     err = capsys.readouterr().err.strip().splitlines()
     assert stop.value.code == 2 and len(err) == 1 and "not allowed with argument" in err[0]
+
+
+def bundled_args(**given):
+    return types.SimpleNamespace(**{"data": "luo2025", "run": "run", "step": "step", "schedule": "schedule",
+                                    "schedules": None, "sets": None, **given})
+
+
+def test_the_bundled_luo2025_is_read_with_its_schedules_by_size():
+    """`jscale curves luo2025`: both model sizes as sets, every run with its schedule from
+    LUO2025_SCHEDULES (the bundle has no schedule column), read without a file."""
+    from jscale.cli._curves import _bundle_defaults, _curves
+    from jscale.curves import LUO2025_SCHEDULES
+
+    args = _bundle_defaults(bundled_args())
+    assert args.sets == "size" and _bundle_defaults(bundled_args(sets="run")).sets == "run"
+    sets, described = _curves(args, None)
+    assert sorted(sets) == ["100M", "25M"]
+    for curves in sets.values():
+        assert sorted(curves) == sorted(LUO2025_SCHEDULES)
+        for name, (schedule, steps, loss) in curves.items():
+            assert str(schedule) == str(parse_schedule(LUO2025_SCHEDULES[name])) and steps.size == loss.size > 90
+    assert described == ("Data: bundled dataset 'luo2025' (its runs' schedules: jscale.curves.LUO2025_SCHEDULES), "
+                         "18 runs in 2 sets by 'size', 4162 checkpoints.")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["chinchilla"], "'chinchilla' is a bundled dataset of final losses, not of training curves; the bundled curves "
+                     "are luo2025"),
+    (["luo2025", "--sets", "model"], "The bundled luo2025 has no column 'model' (for --sets); its columns are"),
+    (["luo2025", "--schedules", "schedules.csv"], "--schedules gives the schedules of a data file's runs; the "
+                                                  "bundled luo2025 has its own"),
+    (["luo2025", "--columns", "L=loss"], "--columns names a column of a data file"),
+])
+def test_bundled_names_refuse_what_they_cannot_be(capsys, args, message):
+    code = cli.main(["curves", *args, "--no-cache", "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and len(err) == 1 and message in err[0], err
+
+
+def test_a_file_named_as_a_bundle_is_refused_not_guessed(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "luo2025").write_text("run,step,loss\n")
+    code = cli.main(["curves", "luo2025", "--no-cache", "--quiet"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and "names both a bundled dataset and a file in this folder; write ./luo2025" in err[0], err
+
+
+@pytest.mark.slow
+def test_curves_of_the_bundled_luo2025_end_to_end(capsys):
+    """Both sizes fitted to all nine schedules (about 25 s). The paper fitted three (L0 3.0405 and 2.6514);
+    with all nine, L0 comes out 3.043 and 2.677, within 0.05 of it."""
+    assert cli.main(["curves", "luo2025", "--no-cache", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "Set size = 25M:" in printed and "Set size = 100M:" in printed
+    l0 = [float(v) for v in re.findall(r"^  L0 +(\S+) +log_", printed, re.MULTILINE)]
+    assert l0 == pytest.approx([3.0405, 2.6514], abs=0.05)
