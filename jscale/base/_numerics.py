@@ -61,20 +61,26 @@ def pairwise_sum(x):
 
 # XLA's CPU backend gives an operation with at least this many elements (in an operand or its
 # result) to YNNPACK (`IsInstructionPreferredByYnn` in xla/backends/cpu/ynn_support.cc, jaxlib
-# 0.10), whose sums round differently from XLA's own. A sum that a batch of 2 fits keeps below
-# this and a wider batch lifts above it rounds one way in the one and another in the other.
-YNN_MIN_ELEMENTS = 4096
+# 0.10), whose sums round differently from XLA's own.
+_YNN_MIN_ELEMENTS = 4096
+
+
+def ynn_at_every_width(n_terms: int) -> bool:
+    """Whether a sum of `n_terms` per fit goes to YNNPACK at every batch width under `vmap`: it
+    does once a batch of 2 fits (the narrowest the batching layer runs) reaches its threshold.
+    Below, a wider batch's sum would go and a narrower one's not, and the two would round apart."""
+    return 2 * n_terms >= _YNN_MIN_ELEMENTS
 
 
 def last_axis_sum(x):
     """`jnp.sum(x, axis=-1)`, rounded alike at every batch width of 2 or more under `vmap`.
 
-    Where 2 fits' terms reach `YNN_MIN_ELEMENTS`, every batch's sum goes to YNNPACK: the plain
-    sum. Below, a wider batch's would too and a narrower one's not, so the terms are added in
-    `pairwise_sum`'s fixed order (a product with a vector of ones is no cure: XLA folds the batch
-    into the rows of one matrix-vector product, whose rounding then depends on the row count).
+    Where every batch's sum goes to YNNPACK (`ynn_at_every_width`), the plain sum. Below, the
+    terms are added in `pairwise_sum`'s fixed order (a product with a vector of ones is no cure:
+    XLA folds the batch into the rows of one matrix-vector product, whose rounding then depends
+    on the row count).
     """
-    if 2 * x.size >= YNN_MIN_ELEMENTS:
+    if ynn_at_every_width(x.size):
         return jnp.sum(x, axis=-1)
     return pairwise_sum(jnp.moveaxis(x, -1, 0))
 

@@ -44,6 +44,7 @@ from jscale.cli._process import (
     UserError,
     exit_on_signals,
     file_path,
+    is_bundled,
     output_folder,
     output_folder_path,
     plot_path,
@@ -477,12 +478,8 @@ def _load_data(name: str | None, columns=None, include_outliers=False):
     a bare name that is both a bundled dataset and a file here is refused, not guessed."""
     import jscale
 
-    if name is None:
-        name = "chinchilla"
-    elif name in jscale.datasets.list() and os.path.lexists(name) and not os.path.isdir(name):
-        raise UserError(f"'{name}' names both a bundled dataset and a file in this folder; write ./{name} for the "
-                        "file, or rename the file to use the bundled dataset.")
-    if name in jscale.datasets.list():
+    if name is None or is_bundled(name):  # no data argument: the bundled default, whatever is in the folder
+        name = name or "chinchilla"
         return jscale.datasets.load(name, include_outliers=include_outliers), f"bundled dataset '{name}'"
     if os.path.exists(name):
         _regular_file(name, "the data")

@@ -15,7 +15,7 @@ import sys
 import types
 import warnings
 
-from jscale.cli._process import UserError
+from jscale.cli._process import UserError, is_bundled
 from jscale.cli._text import Findings, cli_text
 
 # The runs table's columns are read under the names of the options that name them, so a message
@@ -117,31 +117,20 @@ def _read(path: str, flag: str, columns=None):
         raise UserError(str(err).splitlines()[0]) from None
 
 
+# The bundled data sets of training curves: the column splitting their runs into sets (one fit
+# each) where --sets is not given, and the `jscale.curves` constant of their runs' schedules.
+_BUNDLED = {"luo2025": ("size", "LUO2025_SCHEDULES")}
+
+
 def _bundled(name: str) -> str | None:
     """`name` if it names a bundled data set of training curves and no file here, else None (a
     data file); UserError for a bare name that is both, or a bundled data set of final losses."""
-    import jscale
-
-    if name not in jscale.datasets.list():
+    if not is_bundled(name):
         return None
-    if os.path.lexists(name) and not os.path.isdir(name):
-        raise UserError(f"'{name}' names both a bundled dataset and a file in this folder; write ./{name} for the "
-                        "file, or rename the file to use the bundled dataset.")
-    if name not in _BUNDLED_SETS:
+    if name not in _BUNDLED:
         raise UserError(f"'{name}' is a bundled dataset of final losses, not of training curves; the bundled curves "
-                        f"are {', '.join(_BUNDLED_SETS)} (or give a data file of checkpoints).")
+                        f"are {', '.join(_BUNDLED)} (or give a data file of checkpoints).")
     return name
-
-
-# The bundled data sets of training curves, and the column splitting their runs into sets (one
-# fit each) where --sets is not given; their runs' schedules are `_bundled_schedules`'.
-_BUNDLED_SETS = {"luo2025": "size"}
-
-
-def _bundled_schedules(name: str) -> dict:
-    from jscale.curves import LUO2025_SCHEDULES
-
-    return {"luo2025": LUO2025_SCHEDULES}[name]
 
 
 def _bundle_defaults(args):
@@ -149,7 +138,7 @@ def _bundle_defaults(args):
     name = _bundled(args.data)
     if name is None or args.sets is not None:
         return args
-    return types.SimpleNamespace(**{**vars(args), "sets": _BUNDLED_SETS[name]})
+    return types.SimpleNamespace(**{**vars(args), "sets": _BUNDLED[name][0]})
 
 
 def _curves(args, given: dict | None) -> tuple[dict, str]:
@@ -210,10 +199,11 @@ def _bundled_curves(args, given: dict | None, name: str) -> tuple[dict, str]:
     if args.schedules is not None:
         raise UserError(f"--schedules gives the schedules of a data file's runs; the bundled {name} has its own "
                         f"(see jscale.datasets.info({name!r})).")
+    schedules = _BUNDLED[name][1]
     read = jscale.curves.curves_from_table({"run": data[args.run], "step": data[args.step], "loss": data.loss,
                                             "sets": data[args.sets]},
-                                           schedules=_bundled_schedules(name), sets="sets")
-    return _described(read, args, f"bundled dataset '{name}' (its runs' schedules: jscale.curves.LUO2025_SCHEDULES)",
+                                           schedules=getattr(jscale.curves, schedules), sets="sets")
+    return _described(read, args, f"bundled dataset '{name}' (its runs' schedules: jscale.curves.{schedules})",
                       len(data))
 
 

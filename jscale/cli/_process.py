@@ -29,6 +29,19 @@ class UserError(Exception):
     """A problem with the user's input: reported on one line, exit status 2."""
 
 
+def is_bundled(name: str) -> bool:
+    """Whether a data argument names a bundled dataset (not a file); UserError for a bare name
+    that is both a bundled dataset and a file in this folder: refused, not guessed."""
+    import jscale
+
+    if name not in jscale.datasets.list():
+        return False
+    if os.path.lexists(name) and not os.path.isdir(name):
+        raise UserError(f"'{name}' names both a bundled dataset and a file in this folder; write ./{name} for the "
+                        "file, or rename the file to use the bundled dataset.")
+    return True
+
+
 def output_folder_path(text: str) -> Path:
     """The folder `--out text` names, absolute, if jscale may write it: a new folder whose nearest
     existing parent is a writable folder, or a folder of an earlier run (or an empty one), which

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from jscale.base._numerics import YNN_MIN_ELEMENTS, eps, pairwise_sum
+from jscale.base._numerics import eps, pairwise_sum, ynn_at_every_width
 from jscale.base._status import STATUS_NAMES as STATUS_NAMES
 from jscale.base._status import Status
 
@@ -51,13 +51,13 @@ def evaluate(problem, theta, newton):
     g = -(weight * irls * r) @ jac  # psi(r) = r * irls_weight(r) for the losses we support
     k = weight * jnp.where(newton, loss.curvature(r), irls)
     # H as a sum over rows of outer products, rows the minor axis: one fused reduction under vmap,
-    # which XLA hands to YNNPACK once the batch holds YNN_MIN_ELEMENTS terms; on 240 rows it is
-    # faster than a batched (P, R) x (R, P) product (1.6 against 2.0 ms a 256-slot evaluation).
-    # YNNPACK sums in another order than XLA's own reduction, so where 2 slots hold fewer terms
-    # than that, H is the product, which XLA routes alike at every batch width (and which is the
-    # faster there). Either way H rounds alike at every width (tests/engine/test_batch.py).
+    # which XLA hands to YNNPACK once the batch holds enough terms; on 240 rows it is faster than
+    # a batched (P, R) x (R, P) product (1.6 against 2.0 ms a 256-slot evaluation). YNNPACK sums
+    # in another order than XLA's own reduction, so where narrow batches would not reach YNNPACK
+    # (`ynn_at_every_width`), H is the product, which XLA routes alike at every batch width (and
+    # which is the faster there). Either way H rounds alike at every width (tests/engine/test_batch.py).
     cols = jac.T
-    if 2 * cols.size * cols.shape[0] >= YNN_MIN_ELEMENTS:
+    if ynn_at_every_width(cols.size * cols.shape[0]):
         h = jnp.sum((cols * k[None, :])[:, None, :] * cols[None, :, :], axis=-1)
     else:
         h = (cols * k[None, :]) @ jac
